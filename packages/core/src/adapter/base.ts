@@ -1,0 +1,165 @@
+import { ErrorCode, HubError, type UnifiedEvent, type UnifiedMessage } from '@hub/protocol';
+import { EventEmitter } from 'eventemitter3';
+import { silentLogger } from '../logger.js';
+import type {
+  AdapterCapabilities,
+  AdapterContext,
+  AdapterHealth,
+  AdapterState,
+  ProtocolAdapter,
+  SendResult,
+  Subscription,
+  SubscriptionSpec,
+} from './contract.js';
+import { wrapAdapterError } from './errors.js';
+
+export interface BaseAdapterEvents {
+  error: (error: HubError) => void;
+  state: (state: AdapterState) => void;
+}
+
+/**
+ * Lifecycle, counters and error plumbing shared by every adapter. A subclass
+ * implements `doConnect`, `doSend`, `doSubscribe` and `doClose`; everything it
+ * throws is wrapped into a `HubError` naming the adapter and the operation.
+ */
+export abstract class BaseAdapter
+  extends EventEmitter<BaseAdapterEvents>
+  implements ProtocolAdapter, AsyncDisposable
+{
+  abstract readonly name: string;
+  abstract readonly capabilities: AdapterCapabilities;
+
+  protected ctx: AdapterContext = {
+    hubName: 'hub',
+    instanceId: 'local',
+    logger: silentLogger,
+    reportError: () => {},
+  };
+  protected stats = { sent: 0, sendFailures: 0, delivered: 0 };
+  private _state: AdapterState = 'idle';
+  private lastError: string | undefined;
+  private connecting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly subs = new Set<Subscription>();
+
+  get state(): AdapterState {
+    return this._state;
+  }
+
+  protected setState(state: AdapterState): void {
+    if (state === this._state) return;
+    this._state = state;
+    this.emit('state', state);
+  }
+
+  /** Record and surface a background failure without ever throwing. */
+  protected fail(operation: string, err: unknown): HubError {
+    const wrapped = wrapAdapterError(this.name, operation, err);
+    this.lastError = wrapped.message;
+    try {
+      this.ctx.reportError(wrapped);
+    } catch {
+      // a faulty reporter must not take the transport down
+    }
+    if (this.listenerCount('error') > 0) this.emit('error', wrapped);
+    return wrapped;
+  }
+
+  async connect(ctx: AdapterContext): Promise<void> {
+    if (this._state === 'ready' || this._state === 'degraded') return;
+    if (this.connecting) return this.connecting;
+    if (this._state === 'closing' || this._state === 'closed') {
+      throw new HubError(ErrorCode.CLOSED, `[hub:${this.name}] connect called after close`);
+    }
+    this.ctx = ctx;
+    this.setState('connecting');
+    this.connecting = this.doConnect(ctx).then(
+      () => {
+        this.connecting = undefined;
+        this.setState('ready');
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        this.setState('failed');
+        throw this.fail('connect', err);
+      },
+    );
+    return this.connecting;
+  }
+
+  async send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    try {
+      const result = await this.doSend(envelope);
+      this.stats.sent++;
+      return result;
+    } catch (err) {
+      this.stats.sendFailures++;
+      const wrapped = wrapAdapterError(this.name, 'send', err);
+      this.lastError = wrapped.message;
+      throw wrapped;
+    }
+  }
+
+  async subscribe(spec: SubscriptionSpec): Promise<Subscription> {
+    let inner: Subscription;
+    try {
+      inner = await this.doSubscribe(spec);
+    } catch (err) {
+      throw wrapAdapterError(this.name, `subscribe(${spec.kind} ${spec.address})`, err);
+    }
+    const subs = this.subs;
+    let closed: Promise<void> | undefined;
+    const sub: Subscription = {
+      close: () => {
+        closed ??= (async () => {
+          subs.delete(sub);
+          await inner.close();
+        })();
+        return closed;
+      },
+    };
+    subs.add(sub);
+    return sub;
+  }
+
+  health(): AdapterHealth {
+    const state = this._state;
+    const base: AdapterHealth = {
+      state,
+      healthy: state === 'ready',
+      detail: { ...this.stats, subscriptions: this.subs.size, ...this.healthDetail() },
+    };
+    return this.lastError === undefined ? base : { ...base, lastError: this.lastError };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.setState('closing');
+      const subs = [...this.subs];
+      await Promise.allSettled(subs.map((s) => s.close()));
+      try {
+        await this.doClose();
+      } catch (err) {
+        this.fail('close', err);
+      }
+      this.setState('closed');
+      this.removeAllListeners();
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Extra fields for `health().detail`. */
+  protected healthDetail(): Record<string, unknown> {
+    return {};
+  }
+
+  protected abstract doConnect(ctx: AdapterContext): Promise<void>;
+  protected abstract doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult>;
+  protected abstract doSubscribe(spec: SubscriptionSpec): Promise<Subscription>;
+  protected abstract doClose(): Promise<void>;
+}

@@ -1,0 +1,136 @@
+import type { DeliveryGuarantee, Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
+import type { Logger } from '../logger.js';
+
+/** What an adapter honours natively, end to end. The core reads this data; it never uses instanceof. */
+export interface AdapterCapabilities {
+  /** Guarantees the transport honours end to end (with the core's help for dedup and ordering lanes). */
+  readonly guarantees: readonly DeliveryGuarantee[];
+  /** Accepted messages survive a restart of either side. */
+  readonly persistent: boolean;
+  /** FIFO per partition key is kept by the transport. */
+  readonly ordered: boolean;
+  /** One send reaches every subscriber of a topic. */
+  readonly broadcast: boolean;
+  /** Wildcard topic subscriptions. */
+  readonly patterns: boolean;
+  /** Several instances of one endpoint share its messages. */
+  readonly consumerGroups: boolean;
+  /** Largest encoded envelope the transport accepts, in bytes. */
+  readonly maxPayloadBytes?: number;
+}
+
+/** Handed to an adapter at connect time. */
+export interface AdapterContext {
+  /** Name of the hub that owns the adapter. */
+  readonly hubName: string;
+  /** Unique id of this hub instance; use it as the consumer name. */
+  readonly instanceId: string;
+  readonly logger: Logger;
+  /** Report an asynchronous failure (lost connection, failed background read). Never throws. */
+  reportError(error: Error): void;
+}
+
+/** Settles one inbound delivery. Exactly one of ack / nack / deadLetter takes effect. */
+export interface InboundDelivery<E extends Envelope = Envelope> {
+  readonly envelope: E;
+  /** 1-based delivery attempt as the transport counts it (redeliveries raise it). */
+  readonly attempt: number;
+  /** Done: the transport forgets the message. */
+  ack(): void | Promise<void>;
+  /** Give the message back so it is redelivered (here or to another instance). */
+  nack(options?: NackOptions): void | Promise<void>;
+  /**
+   * Move the message to the dead-letter queue with `reason`, then ack it.
+   * The DLQ write happens before the ack, so a crash in between yields a
+   * duplicate in the DLQ, never a loss.
+   */
+  deadLetter(reason: string): Promise<void>;
+}
+
+export interface NackOptions {
+  reason?: string;
+  /** Redeliver no sooner than this. @default 0 */
+  delayMs?: number;
+}
+
+/** Called by the adapter for each inbound envelope of one subscription. */
+export type DeliverFn = (delivery: InboundDelivery) => void;
+
+/** Called by the adapter when an inbound entry cannot be decoded (after it has dead-lettered it if it can). */
+export type RejectFn = (error: Error, raw?: unknown) => void;
+
+export interface SubscriptionSpec {
+  /**
+   * `endpoint`: point-to-point; instances with the same `group` share the work.
+   * `topic`: events whose topic matches `address` (a pattern, see docs/addressing.md).
+   */
+  readonly kind: 'endpoint' | 'topic';
+  /** Endpoint id, or topic pattern. */
+  readonly address: string;
+  /**
+   * Consumer group. Endpoints: the endpoint id. Topics: undefined means this
+   * subscriber gets every event (fan-out); a name makes instances share.
+   */
+  readonly group?: string;
+  /** Most unsettled deliveries the adapter may hand over at once (flow control). */
+  readonly prefetch: number;
+  /** Dead-letter after this many attempts (the core decides; adapters may use it for their own loops). */
+  readonly maxDeliveries: number;
+  /** Called for each inbound delivery. */
+  readonly deliver: DeliverFn;
+  /** Called for each inbound entry that could not be decoded. */
+  readonly reject: RejectFn;
+}
+
+export interface Subscription {
+  /** Stop receiving; unsettled deliveries are released for redelivery. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SendResult {
+  /** Transport detail, e.g. `redis-streams` or `redis-pubsub`; defaults to the adapter name. */
+  readonly protocol?: string;
+  /** Broker-side id, e.g. a stream entry id. */
+  readonly brokerId?: string;
+}
+
+export type AdapterState = 'idle' | 'connecting' | 'ready' | 'degraded' | 'closing' | 'closed' | 'failed';
+
+export interface AdapterHealth {
+  readonly state: AdapterState;
+  /** True when the adapter can take sends now. */
+  readonly healthy: boolean;
+  readonly detail?: Record<string, unknown>;
+  readonly lastError?: string;
+}
+
+/** The contract every transport implements. */
+export interface ProtocolAdapter {
+  /** `memory`, `redis`, `ws`, `http`, or a custom name. */
+  readonly name: string;
+  readonly capabilities: AdapterCapabilities;
+  connect(ctx: AdapterContext): Promise<void>;
+  /** Resolve once the transport has accepted the envelope (persisted, for persistent adapters). */
+  send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult>;
+  subscribe(spec: SubscriptionSpec): Promise<Subscription>;
+  health(): AdapterHealth;
+  /** Idempotent. */
+  close(): Promise<void>;
+  /** Optional: richer asynchronous health (stream lengths, lag, DLQ sizes). */
+  inspect?(): Promise<Record<string, unknown>>;
+}
+
+/** One entry of a dead-letter queue. */
+export interface DeadLetterEntry {
+  readonly envelope: UnifiedMessage | UnifiedEvent;
+  readonly reason: string;
+  /** Attempts made before it was dead-lettered. */
+  readonly attempts: number;
+  /** ms since epoch. */
+  readonly deadLetteredAt: number;
+}
+
+/** Optional capability: adapters that keep a DLQ let the hub and tests read it. */
+export interface DeadLetterReader {
+  readDeadLetters(address: string, limit?: number): Promise<DeadLetterEntry[]>;
+}

@@ -1,0 +1,30 @@
+import { ErrorCode, HubError, type HubErrorOptions } from '@hub/protocol';
+
+/** A transport failed (client error, lost connection, refused command). */
+export class AdapterError extends HubError {
+  readonly adapter: string;
+  /** True when retrying the same call may succeed (connection blips, timeouts). */
+  readonly retryable: boolean;
+  constructor(
+    adapter: string,
+    message: string,
+    options?: HubErrorOptions & { code?: string; retryable?: boolean },
+  ) {
+    super(options?.code ?? ErrorCode.ADAPTER_FAILED, `[hub:${adapter}] ${message}`, options);
+    this.name = 'AdapterError';
+    this.adapter = adapter;
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+/** Wrap anything a client library threw, naming the adapter and the operation. */
+export function wrapAdapterError(
+  adapter: string,
+  operation: string,
+  err: unknown,
+  retryable = true,
+): HubError {
+  if (err instanceof HubError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new AdapterError(adapter, `${operation} failed: ${reason}`, { cause: err, retryable });
+}
