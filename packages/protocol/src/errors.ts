@@ -36,3 +36,62 @@ export class HubError extends Error {
 }
 
 export const isHubError = (err: unknown): err is HubError => err instanceof HubError;
+
+/**
+ * Why an envelope was refused. Stable: tests and operators match on it.
+ * - `missing`: a required field is absent (or `undefined`).
+ * - `wrong_type`: the field has the wrong JSON type (or the payload holds a value the codecs cannot carry).
+ * - `too_large`: a string, the payload or the whole encoded envelope is over its limit.
+ * - `too_many`: more headers than allowed.
+ * - `too_deep`: the payload nests deeper than allowed (or is cyclic).
+ * - `bad_format`: a string does not match its syntax (address, id, topic, traceparent, header, tag).
+ * - `out_of_range`: a number or enum value outside the allowed set.
+ * - `unsupported_version`: the envelope `version` is newer than this build reads.
+ * - `unknown_kind`: `kind` is not one this call accepts.
+ * - `malformed`: the bytes are not JSON (truncated, bad UTF-8, syntax error).
+ */
+export type InvalidReason =
+  | 'missing'
+  | 'wrong_type'
+  | 'too_large'
+  | 'too_many'
+  | 'too_deep'
+  | 'bad_format'
+  | 'out_of_range'
+  | 'unsupported_version'
+  | 'unknown_kind'
+  | 'malformed';
+
+/** Every {@link InvalidReason}, for docs and exhaustive tests. */
+export const INVALID_REASONS: readonly InvalidReason[] = [
+  'missing',
+  'wrong_type',
+  'too_large',
+  'too_many',
+  'too_deep',
+  'bad_format',
+  'out_of_range',
+  'unsupported_version',
+  'unknown_kind',
+  'malformed',
+];
+
+/**
+ * An envelope was refused at the boundary. `code` is always
+ * `ErrorCode.INVALID_MESSAGE`; `reason` says why and `field` says where
+ * (a dotted path such as `headers.x-foo` or `payload.items.3`; `''` means the
+ * envelope as a whole).
+ */
+export class InvalidMessageError extends HubError {
+  readonly reason: InvalidReason;
+  readonly field: string;
+  constructor(reason: InvalidReason, field: string, message: string, options?: HubErrorOptions) {
+    super(ErrorCode.INVALID_MESSAGE, message, options);
+    this.name = 'InvalidMessageError';
+    this.reason = reason;
+    this.field = field;
+  }
+}
+
+export const isInvalidMessageError = (err: unknown): err is InvalidMessageError =>
+  err instanceof InvalidMessageError;

@@ -26,6 +26,11 @@ export interface AdapterContext {
   /** Unique id of this hub instance; use it as the consumer name. */
   readonly instanceId: string;
   readonly logger: Logger;
+  /**
+   * A send must settle within this many ms: the adapter enforces it (client
+   * command timeouts), so the hub adds no timer per message. @default 30_000
+   */
+  readonly sendTimeoutMs?: number;
   /** Report an asynchronous failure (lost connection, failed background read). Never throws. */
   reportError(error: Error): void;
 }

@@ -1,0 +1,150 @@
+import { ErrorCode, HubError } from '@hub/protocol';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
+
+export type RedisClient = Redis | Cluster;
+export type Role = 'commands' | 'subscriber' | 'reader';
+
+const AUTH_ERROR = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|ERR AUTH/i;
+/** Errors a retry cannot fix: wrong credentials or missing ACL permissions. */
+export const isAuthError = (err: unknown): boolean =>
+  err instanceof Error && AUTH_ERROR.test(err.message);
+
+function roleOptions(role: Role, o: ResolvedOptions): RedisOptions {
+  switch (role) {
+    case 'commands':
+      // Sends must not hang across a dead link: bounded by commandTimeout, and a
+      // socket silent while replies are due is destroyed and reconnected.
+      return {
+        enableAutoPipelining: true,
+        commandTimeout: o.commandTimeoutMs,
+        socketTimeout: o.commandTimeoutMs,
+      };
+    case 'subscriber':
+      return { autoResubscribe: true, socketTimeout: o.commandTimeoutMs };
+    case 'reader':
+      // The read loop owns retries: no offline queue, and no silent resend of a
+      // read whose caller already gave up (its entries would sit unseen in our PEL).
+      return {
+        enableAutoPipelining: false,
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        socketTimeout: o.blockMs + o.commandTimeoutMs,
+      };
+  }
+}
+
+function legacyOptions(opts: RedisAdapterOptions): RedisOptions {
+  const out: RedisOptions = {};
+  if (opts.host !== undefined) out.host = opts.host;
+  if (opts.port !== undefined) out.port = opts.port;
+  const password = opts.password ?? opts.connectionParams?.password;
+  if (password !== undefined) out.password = password;
+  if (opts.username !== undefined) out.username = opts.username;
+  if (opts.db !== undefined) out.db = opts.db;
+  const tls = opts.tls ?? opts.connectionParams?.tls;
+  if (tls !== undefined && tls !== false) out.tls = tls === true ? {} : tls;
+  return out;
+}
+
+/** Creates every connection the adapter uses, from whichever source the user gave. */
+export class ConnectionFactory {
+  constructor(
+    private readonly opts: RedisAdapterOptions,
+    private readonly resolved: ResolvedOptions,
+  ) {}
+
+  get isCluster(): boolean {
+    return this.opts.cluster !== undefined || this.opts.client instanceof Cluster;
+  }
+
+  /** A new connection for `role`; the commands role returns the user's own client when given. */
+  create(role: Role): { client: RedisClient; owned: boolean } {
+    const extra = { ...roleOptions(role, this.resolved), lazyConnect: true };
+    const { client, cluster, sentinels, url } = this.opts;
+    const user = this.opts.redisOptions ?? {};
+    if (client) {
+      if (role === 'commands') return { client, owned: false };
+      if (client instanceof Cluster) return { client: dupCluster(client, extra), owned: true };
+      return { client: client.duplicate(extra), owned: true };
+    }
+    if (cluster) {
+      const { enableOfflineQueue, ...perNode } = extra;
+      const co = cluster.options ?? {};
+      const c = new Cluster(cluster.nodes, {
+        ...co,
+        lazyConnect: true,
+        enableAutoPipelining: perNode.enableAutoPipelining ?? co.enableAutoPipelining ?? false,
+        ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+        redisOptions: { ...co.redisOptions, ...user, ...perNode },
+      });
+      return { client: c, owned: true };
+    }
+    if (sentinels) {
+      const so: RedisOptions = { sentinels: sentinels.sentinels, name: sentinels.name };
+      if (sentinels.password !== undefined) so.password = sentinels.password;
+      if (sentinels.sentinelPassword !== undefined) so.sentinelPassword = sentinels.sentinelPassword;
+      return { client: new Redis({ ...legacyOptions(this.opts), ...user, ...so, ...extra }), owned: true };
+    }
+    const base = { ...legacyOptions(this.opts), ...user, ...extra };
+    if (url !== undefined) return { client: new Redis(url, base), owned: true };
+    return { client: new Redis(base), owned: true };
+  }
+}
+
+function dupCluster(c: Cluster, extra: RedisOptions): Cluster {
+  const { enableOfflineQueue, lazyConnect, ...perNode } = extra;
+  return c.duplicate([], {
+    lazyConnect: lazyConnect ?? true,
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    enableAutoPipelining: perNode.enableAutoPipelining ?? false,
+    redisOptions: { ...c.options.redisOptions, ...perNode },
+  });
+}
+
+/**
+ * Connect (if lazy) and wait until the client is ready. Auth failures reject at
+ * once and stop the client's reconnect loop: retrying a wrong password forever
+ * helps nobody.
+ */
+export function whenReady(client: RedisClient, timeoutMs: number, what: string): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      done();
+      reject(
+        new HubError(
+          ErrorCode.CONNECTION_FAILED,
+          `[hub:redis] ${what} connection not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`,
+          { cause: last },
+        ),
+      );
+    }, timeoutMs);
+    let last: Error | undefined;
+    const onReady = () => {
+      done();
+      resolve();
+    };
+    const onError = (err: Error) => {
+      last = err;
+      if (isAuthError(err)) {
+        done();
+        client.disconnect();
+        reject(
+          new HubError(ErrorCode.AUTH_FAILED, `[hub:redis] ${what} connection refused: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      }
+    };
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('error', onError);
+    };
+    client.on('ready', onReady);
+    client.on('error', onError);
+    if (client.status === 'wait') client.connect().catch(() => {});
+  });
+}

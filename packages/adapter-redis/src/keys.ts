@@ -1,0 +1,72 @@
+import type { Priority } from '@hub/protocol';
+
+/**
+ * Key layout. Every key of one endpoint carries the hash tag `{<destination>}`,
+ * so its streams, consumer groups, leases and DLQ live in one Redis Cluster
+ * slot: multi-stream XREADGROUP and MULTI(XADD dlq, XACK) work there.
+ */
+export interface KeyLayout {
+  readonly prefix: string;
+  /** Pub/Sub channel for best-effort messages to `destination`. */
+  channel(destination: string): string;
+  /** Pub/Sub channel for events of `topic`. */
+  eventChannel(topic: string): string;
+  /** Glob over event channels that matches a superset of `pattern`. */
+  eventPattern(pattern: string): string;
+  /** Stream for one priority level (1..5). */
+  priorityStream(destination: string, priority: Priority): string;
+  /** Stream for one ordered partition. */
+  partitionStream(destination: string, partition: number): string;
+  /** Dead-letter stream. */
+  dlq(destination: string): string;
+  /** Lease that makes one consumer of `group` the only reader of an ordered partition. */
+  lease(destination: string, group: string, partition: number): string;
+  /** Exactly-once dedup record. */
+  dedup(id: string): string;
+}
+
+/** Hash tags end at the first `}`; keep the tag well-formed whatever the destination holds. */
+const tag = (destination: string) => `{${destination.replaceAll('}', '%7D')}}`;
+
+export function keyLayout(prefix: string): KeyLayout {
+  return {
+    prefix,
+    channel: (d) => `${prefix}:ch:${d}`,
+    eventChannel: (t) => `${prefix}:ev:${t}`,
+    eventPattern: (p) => `${escapeGlob(`${prefix}:ev:`)}${topicPatternToGlob(p)}`,
+    priorityStream: (d, p) => `${prefix}:${tag(d)}:p${p}`,
+    partitionStream: (d, n) => `${prefix}:${tag(d)}:o${n}`,
+    dlq: (d) => `${prefix}:${tag(d)}:dlq`,
+    lease: (d, g, n) => `${prefix}:${tag(d)}:lease:${g}:o${n}`,
+    dedup: (id) => `${prefix}:dedup:${id}`,
+  };
+}
+
+const escapeGlob = (s: string) => s.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+
+const MANY = '\u0000';
+
+/**
+ * Translate a hub topic pattern (`*` = one dot-separated segment, `**` or `#`
+ * = any number of segments) into a Redis glob that matches a SUPERSET of it:
+ * Redis `*` also crosses dots, and a many-segment wildcard swallows its
+ * neighbouring dot so it may match zero segments. The core filters exactly.
+ */
+export function topicPatternToGlob(pattern: string): string {
+  const parts = pattern.split('.').map((seg) => {
+    if (seg === '**' || seg === '#') return MANY;
+    if (seg === '*') return '*';
+    return escapeGlob(seg);
+  });
+  return parts.join('.').replace(/\.?\u0000\.?/g, '*');
+}
+
+/** FNV-1a (32-bit) over the UTF-8 bytes: the partition function, documented for other languages. */
+export function partitionOf(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(key, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % partitions;
+}

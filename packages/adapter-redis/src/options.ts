@@ -1,0 +1,123 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { ErrorCode, HubError } from '@hub/protocol';
+import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+
+/** The connection config shape of the legacy systems Hub replaces; still accepted. */
+export interface LegacyRedisConnectionConfig {
+  host?: string;
+  port?: number;
+  password?: string;
+  username?: string;
+  db?: number;
+  tls?: boolean | TlsConnectionOptions;
+  /** Ignored: Hub uses one command connection with auto-pipelining. */
+  poolSize?: number;
+  connectionParams?: { password?: string; tls?: boolean | TlsConnectionOptions };
+}
+
+export interface RedisSentinelOptions {
+  /** Sentinel addresses. */
+  sentinels: Array<{ host: string; port: number }>;
+  /** Master group name. */
+  name: string;
+  /** Password of the Redis master/replicas. @default undefined */
+  password?: string;
+  /** Password of the sentinels. @default undefined */
+  sentinelPassword?: string;
+}
+
+export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://…` for TLS. @default 'redis://127.0.0.1:6379' when nothing else is given */
+  url?: string;
+  /**
+   * Your own ioredis client. The adapter `duplicate()`s it for the subscriber and
+   * each blocking reader, runs commands on it, and never quits it.
+   * @default undefined
+   */
+  client?: Redis | Cluster;
+  /** Redis Cluster startup nodes and options. @default undefined */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
+  /** Redis Sentinel. @default undefined */
+  sentinels?: RedisSentinelOptions;
+  /** Extra ioredis options for the connections the adapter creates. @default {} */
+  redisOptions?: RedisOptions;
+  /** Prefix of every key and channel. @default 'hub' */
+  keyPrefix?: string;
+  /** Approximate cap (`XADD MAXLEN ~`) of each stream. @default 1_000_000 */
+  maxLen?: number;
+  /** Warn (once per check) when a group's lag passes this share of `maxLen`. @default 0.8 */
+  lagWarnRatio?: number;
+  /** How often the lag check runs, in ms. @default 10_000 */
+  lagCheckIntervalMs?: number;
+  /**
+   * An entry pending this long (ms) without its consumer refreshing it is
+   * considered abandoned and reclaimed by another consumer. Live consumers
+   * refresh held entries every `claimIdleMs / 3`.
+   * @default 30_000
+   */
+  claimIdleMs?: number;
+  /** Server-side BLOCK of each XREADGROUP, in ms; bounds how long a read can hang. @default 1_000 */
+  blockMs?: number;
+  /** A reply overdue by this many ms marks the connection dead; it is dropped and reconnected. @default 5_000 */
+  commandTimeoutMs?: number;
+  /** Ordered partitions (streams) per endpoint. Fixed for the life of the data. @default 16 */
+  partitions?: number;
+  /** Lease time (ms) of an ordered partition; renewed every third of it. @default 10_000 */
+  partitionLeaseMs?: number;
+  /** Ping interval (ms) of the Pub/Sub connection, to notice a dead link. @default 5_000 */
+  heartbeatMs?: number;
+}
+
+export interface ResolvedOptions {
+  keyPrefix: string;
+  maxLen: number;
+  lagWarnRatio: number;
+  lagCheckIntervalMs: number;
+  claimIdleMs: number;
+  blockMs: number;
+  commandTimeoutMs: number;
+  partitions: number;
+  partitionLeaseMs: number;
+  heartbeatMs: number;
+}
+
+function positive(opts: RedisAdapterOptions, field: keyof ResolvedOptions, def: number): number {
+  const v = opts[field as keyof RedisAdapterOptions] ?? def;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "${field}" must be a positive number (got ${String(v)})`,
+    );
+  }
+  return v;
+}
+
+export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
+  const keyPrefix = opts.keyPrefix ?? 'hub';
+  if (typeof keyPrefix !== 'string' || keyPrefix === '' || /[{}\s]/.test(keyPrefix)) {
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "keyPrefix" must be a non-empty string without braces or spaces`,
+    );
+  }
+  const ratio = opts.lagWarnRatio ?? 0.8;
+  if (!(ratio > 0 && ratio <= 1)) {
+    throw new HubError(ErrorCode.INVALID_CONFIG, `[hub:redis] option "lagWarnRatio" must be in (0, 1]`);
+  }
+  const partitions = positive(opts, 'partitions', 16);
+  if (!Number.isInteger(partitions)) {
+    throw new HubError(ErrorCode.INVALID_CONFIG, `[hub:redis] option "partitions" must be an integer`);
+  }
+  return {
+    keyPrefix,
+    maxLen: positive(opts, 'maxLen', 1_000_000),
+    lagWarnRatio: ratio,
+    lagCheckIntervalMs: positive(opts, 'lagCheckIntervalMs', 10_000),
+    claimIdleMs: positive(opts, 'claimIdleMs', 30_000),
+    blockMs: positive(opts, 'blockMs', 1_000),
+    commandTimeoutMs: positive(opts, 'commandTimeoutMs', 5_000),
+    partitions,
+    partitionLeaseMs: positive(opts, 'partitionLeaseMs', 10_000),
+    heartbeatMs: positive(opts, 'heartbeatMs', 5_000),
+  };
+}

@@ -1,0 +1,746 @@
+import type {
+  AdapterContext,
+  InboundDelivery,
+  NackOptions,
+  Subscription,
+  SubscriptionSpec,
+} from '@hub/core';
+import { AdapterError } from '@hub/core';
+import { type Envelope, ErrorCode, type Priority, PRIORITY_LEVELS } from '@hub/protocol';
+import { isAuthError, type RedisClient } from './connection.js';
+import type { KeyLayout } from './keys.js';
+import type { ResolvedOptions } from './options.js';
+import { decodeEntry, field, parseEntries, parseRead, type RawEntry } from './stream-entry.js';
+
+/** What a consumer needs from its adapter. */
+export interface ConsumerHost {
+  readonly ctx: AdapterContext;
+  readonly commands: RedisClient;
+  readonly keys: KeyLayout;
+  readonly opts: ResolvedOptions;
+  /** Report a background failure (rate-limited by the host). */
+  report(operation: string, err: unknown): void;
+  /** Run a backoff sleep; resolves early when `signal` aborts. */
+  backoff(attempt: number, signal: AbortSignal): Promise<void>;
+}
+
+interface Held {
+  readonly key: string;
+  readonly id: string;
+  /** Lower is served first: index of the stream in read order. */
+  readonly rank: number;
+  readonly partition: number | undefined;
+  fields: string[];
+  attempt: number;
+  state: 'buffered' | 'inflight' | 'waiting';
+}
+
+interface PartitionState {
+  leased: boolean;
+  /** Holds (buffered, in flight or waiting) an entry: the next may not be read yet. */
+  busy: boolean;
+  /** Pending entries (of a previous holder, or lost replies) must be drained before new ones. */
+  draining: boolean;
+}
+
+/**
+ * Sets the idle time of entries still owned by ARGV[2] (0 = refresh: "I am alive
+ * and working on it"; huge = release: "take it now"). Never steals from another
+ * consumer, so a live slow handler is not robbed and a dead one's entries are not
+ * taken back. Returns how many were updated.
+ */
+const HOLD_SCRIPT = `
+local n = 0
+for i = 4, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
+    n = n + 1
+  end
+end
+return n`;
+
+const RENEW_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`;
+
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+/** Idle time given to released entries so any consumer's next reclaim takes them. */
+const RELEASED_IDLE_MS = 2 ** 31 - 1;
+
+const isNoGroup = (err: unknown) => err instanceof Error && err.message.startsWith('NOGROUP');
+
+/**
+ * One endpoint subscription over Redis Streams: a consumer in the endpoint's
+ * group, reading on its own connection, with flow control, a reclaim loop for
+ * abandoned entries, idle refresh for held ones, ordered-partition leases, and
+ * DLQ writes. Invariants:
+ * - never more than `prefetch` deliveries unsettled at the handler;
+ * - an entry leaves the PEL only by XACK after ack or after its DLQ write;
+ * - an ordered partition has at most one entry held, and a partition's pending
+ *   entries are drained (oldest first) before new ones are read.
+ */
+export class StreamConsumer implements Subscription {
+  readonly group: string;
+  readonly consumer: string;
+  readonly destination: string;
+  private readonly priorityKeys: string[];
+  private readonly partitionKeys: string[];
+  private readonly partitions: PartitionState[];
+  private readonly held = new Map<string, Held>();
+  private readonly buffer: Held[] = [];
+  private inflight = 0;
+  private closed = false;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly nackTimers = new Set<NodeJS.Timeout>();
+  private ackQueue = new Map<string, string[]>();
+  private ackFlush: Promise<void> | undefined;
+  private reclaiming = false;
+  private leasing = false;
+  /** Counters surfaced by inspect(). */
+  readonly counters = { delivered: 0, reclaimed: 0, trimmedWhilePending: 0, deadLettered: 0, rejected: 0 };
+
+  constructor(
+    private readonly host: ConsumerHost,
+    private readonly spec: SubscriptionSpec,
+    private readonly conn: RedisClient,
+    consumerName: string,
+  ) {
+    this.destination = spec.address;
+    this.group = spec.group ?? spec.address;
+    this.consumer = consumerName;
+    const { keys, opts } = host;
+    this.priorityKeys = PRIORITY_LEVELS.map((p) => keys.priorityStream(spec.address, p));
+    this.partitionKeys = Array.from({ length: opts.partitions }, (_, n) =>
+      keys.partitionStream(spec.address, n),
+    );
+    this.partitions = this.partitionKeys.map(() => ({ leased: false, busy: false, draining: true }));
+  }
+
+  private get prefetch(): number {
+    return Math.max(1, this.spec.prefetch);
+  }
+
+  /** Every stream this consumer reads. */
+  get streamKeys(): string[] {
+    return [...this.priorityKeys, ...this.partitionKeys];
+  }
+
+  async start(): Promise<void> {
+    await this.ensureGroups();
+    const { opts } = this.host;
+    const every = (ms: number, fn: () => Promise<void>) => {
+      const t = setInterval(() => {
+        fn().catch((err) => this.host.report('background', err));
+      }, Math.max(10, Math.floor(ms)));
+      t.unref();
+      this.timers.push(t);
+    };
+    every(opts.claimIdleMs / 3, () => this.refreshHeld());
+    every(opts.claimIdleMs / 2, () => this.reclaim());
+    every(opts.partitionLeaseMs / 3, () => this.maintainLeases());
+    await this.maintainLeases().catch((err) => this.host.report('lease', err));
+    this.loop = this.run();
+  }
+
+  private async ensureGroups(): Promise<void> {
+    const c = this.host.commands;
+    await Promise.all(
+      this.streamKeys.map((key) =>
+        c.call('XGROUP', ['CREATE', key, this.group, '0', 'MKSTREAM']).catch((err: unknown) => {
+          if (err instanceof Error && err.message.startsWith('BUSYGROUP')) return;
+          throw err;
+        }),
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- read loop
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      try {
+        this.pump();
+        if (this.inflight >= this.prefetch || this.buffer.length > 0) {
+          await this.sleepUntilWoken();
+          continue;
+        }
+        await this.readOnce(this.prefetch - this.inflight);
+        failures = 0;
+      } catch (err) {
+        if (this.closed) break;
+        if (isNoGroup(err)) {
+          // The broker lost the group (restart without persistence, stream deleted): recreate it.
+          this.host.ctx.logger.warn('[hub:redis] consumer group missing, recreating', {
+            destination: this.destination,
+            group: this.group,
+          });
+          await this.ensureGroups().catch((e) => this.host.report('XGROUP CREATE', e));
+          continue;
+        }
+        if (isAuthError(err)) {
+          // Permissions do not fix themselves: report once and stop, do not spin.
+          this.stopped = true;
+          this.host.report(
+            `XREADGROUP ${this.destination}`,
+            new AdapterError('redis', `XREADGROUP failed: ${(err as Error).message}`, {
+              code: ErrorCode.AUTH_FAILED,
+              retryable: false,
+              cause: err,
+            }),
+          );
+          break;
+        }
+        failures++;
+        if (failures === 1) this.host.report(`XREADGROUP ${this.destination}`, err);
+        // A lost reply may have left entries in our PEL: ordered partitions re-check theirs.
+        for (const p of this.partitions) if (p.leased) p.draining = true;
+        await this.host.backoff(failures, this.abort.signal);
+      }
+    }
+  }
+
+  private sleepUntilWoken(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Read at most `credit` entries, highest priority first; blocks (bounded) only when idle. */
+  private async readOnce(credit: number): Promise<void> {
+    const c = this.conn;
+    const base = ['GROUP', this.group, this.consumer];
+    let got = 0;
+    // Ordered partitions: drain pending first, then one new entry per idle partition.
+    const fresh: number[] = [];
+    for (let n = 0; n < this.partitions.length && got < credit; n++) {
+      const p = this.partitions[n]!;
+      if (!p.leased || p.busy) continue;
+      if (p.draining) {
+        const claimed = await this.autoclaim(this.partitionKeys[n]!, 0, 1);
+        if (claimed.length === 0) p.draining = false;
+        else got += this.accept(this.partitionKeys[n]!, claimed, n);
+        continue;
+      }
+      if (fresh.length < credit - got) fresh.push(n);
+    }
+    if (fresh.length > 0) {
+      const keys = fresh.map((n) => this.partitionKeys[n]!);
+      const reply = await c.call('XREADGROUP', [
+        ...base,
+        'COUNT',
+        '1',
+        'STREAMS',
+        ...keys,
+        ...keys.map(() => '>'),
+      ]);
+      got += this.acceptRead(reply);
+    }
+    for (const key of this.priorityKeys) {
+      if (got >= credit || this.closed) break;
+      const reply = await c.call('XREADGROUP', [...base, 'COUNT', String(credit - got), 'STREAMS', key, '>']);
+      got += this.acceptRead(reply);
+    }
+    if (got > 0 || this.closed) return;
+    // Idle: one bounded blocking read over everything we may read. COUNT 1 per
+    // stream; the few extra entries wait in the local buffer (still refreshed).
+    const idle = this.partitions
+      .map((p, n) => (p.leased && !p.busy && !p.draining ? n : -1))
+      .filter((n) => n >= 0)
+      .map((n) => this.partitionKeys[n]!);
+    const keys = [...this.priorityKeys, ...idle];
+    const reply = await c.call('XREADGROUP', [
+      ...base,
+      'COUNT',
+      '1',
+      'BLOCK',
+      String(this.host.opts.blockMs),
+      'STREAMS',
+      ...keys,
+      ...keys.map(() => '>'),
+    ]);
+    this.acceptRead(reply);
+  }
+
+  private acceptRead(reply: unknown): number {
+    let n = 0;
+    for (const { key, entries } of parseRead(reply)) {
+      const part = this.partitionKeys.indexOf(key);
+      n += this.accept(key, entries.map((e) => ({ ...e, attempt: 1 })), part >= 0 ? part : undefined);
+    }
+    return n;
+  }
+
+  /** Take entries into the local buffer. After close they are released at once. */
+  private accept(
+    key: string,
+    entries: Array<RawEntry & { attempt: number }>,
+    partition: number | undefined,
+  ): number {
+    let n = 0;
+    const rank =
+      partition === undefined ? this.priorityKeys.indexOf(key) : this.priorityKeys.length + partition;
+    for (const e of entries) {
+      const hk = `${key} ${e.id}`;
+      if (this.held.has(hk)) continue;
+      const h: Held = { key, id: e.id, rank, partition, fields: e.fields, attempt: e.attempt, state: 'buffered' };
+      this.held.set(hk, h);
+      this.buffer.push(h);
+      if (partition !== undefined) this.partitions[partition]!.busy = true;
+      n++;
+    }
+    if (this.closed) {
+      void this.releaseAll();
+      return n;
+    }
+    this.pump();
+    return n;
+  }
+
+  /** Hand buffered entries to the handler while credit lasts, best rank first. */
+  private pump(): void {
+    while (!this.closed && this.inflight < this.prefetch && this.buffer.length > 0) {
+      let best = 0;
+      for (let i = 1; i < this.buffer.length; i++) {
+        const b = this.buffer[i]!;
+        const cur = this.buffer[best]!;
+        if (b.rank < cur.rank || (b.rank === cur.rank && b.id < cur.id)) best = i;
+      }
+      const h = this.buffer.splice(best, 1)[0]!;
+      this.hand(h);
+    }
+  }
+
+  private hand(h: Held): void {
+    let envelope: Envelope;
+    try {
+      envelope = decodeEntry(h.fields);
+    } catch (err) {
+      void this.poison(h, err as Error);
+      return;
+    }
+    h.state = 'inflight';
+    this.inflight++;
+    this.counters.delivered++;
+    if (envelope.kind === 'message') envelope = { ...envelope, attempt: h.attempt };
+    let settled = false;
+    const once = (what: string) => {
+      if (settled) {
+        this.host.ctx.logger.warn(`[hub:redis] ${what} ignored: delivery already settled`, {
+          id: envelope.id,
+        });
+        return false;
+      }
+      settled = true;
+      return true;
+    };
+    const delivery: InboundDelivery = {
+      envelope,
+      attempt: h.attempt,
+      ack: () => (once('ack') ? this.ack(h) : undefined),
+      nack: (o?: NackOptions) => (once('nack') ? this.nack(h, o) : undefined),
+      deadLetter: async (reason: string) => {
+        if (!once('deadLetter')) return;
+        await this.deadLetter(h, reason, envelope);
+      },
+    };
+    try {
+      this.spec.deliver(delivery);
+    } catch (err) {
+      // A throwing deliver must not stall the stream: give the entry back.
+      this.host.report('deliver', err);
+      if (!settled) {
+        settled = true;
+        this.nack(h);
+      }
+    }
+  }
+
+  // --------------------------------------------------------------- settlement
+
+  private forget(h: Held): void {
+    if (!this.held.delete(`${h.key} ${h.id}`)) return;
+    if (h.state === 'inflight' || h.state === 'waiting') this.inflight--;
+    if (h.partition !== undefined) this.partitions[h.partition]!.busy = false;
+    this.poke();
+  }
+
+  private ack(h: Held): Promise<void> {
+    this.forget(h);
+    let ids = this.ackQueue.get(h.key);
+    if (!ids) {
+      ids = [];
+      this.ackQueue.set(h.key, ids);
+    }
+    ids.push(h.id);
+    // Batch every ack of this tick into one XACK per stream.
+    this.ackFlush ??= new Promise<void>((resolve) => {
+      setImmediate(() => {
+        const batch = this.ackQueue;
+        this.ackQueue = new Map();
+        this.ackFlush = undefined;
+        const c = this.host.commands;
+        Promise.all(
+          [...batch].map(([key, list]) =>
+            c.call('XACK', [key, this.group, ...list]).catch((err: unknown) => {
+              // The entries stay pending and come back through the reclaim loop: a duplicate, not a loss.
+              this.host.report('XACK', err);
+            }),
+          ),
+        ).then(() => resolve());
+      });
+    });
+    return this.ackFlush;
+  }
+
+  private nack(h: Held, o?: NackOptions): void {
+    h.state = 'waiting';
+    const redeliver = async () => {
+      if (this.closed || !this.held.has(`${h.key} ${h.id}`)) return;
+      try {
+        // XCLAIM (not JUSTID) raises the delivery count in Redis, so the attempt
+        // number other consumers see agrees with ours.
+        const reply = await this.host.commands.call('XCLAIM', [h.key, this.group, this.consumer, '0', h.id]);
+        const [entry] = parseEntries(reply);
+        if (!entry) {
+          this.counters.trimmedWhilePending++;
+          this.host.ctx.logger.warn('[hub:redis] nacked entry was trimmed before redelivery', {
+            stream: h.key,
+            entryId: h.id,
+          });
+          this.forget(h);
+          return;
+        }
+        if (this.closed) return;
+        this.inflight--;
+        h.attempt++;
+        h.fields = entry.fields;
+        this.hand(h);
+      } catch (err) {
+        // Leave it pending; the reclaim loop (ours or another consumer's) takes it later.
+        this.host.report('XCLAIM', err);
+        this.forget(h);
+      }
+    };
+    const delay = Math.max(0, o?.delayMs ?? 0);
+    if (delay === 0) {
+      void redeliver();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.nackTimers.delete(t);
+      void redeliver();
+    }, delay);
+    this.nackTimers.add(t);
+  }
+
+  private async deadLetter(h: Held, reason: string, envelope: Envelope | undefined): Promise<void> {
+    const { keys, opts, commands } = this.host;
+    const dlq = keys.dlq(this.destination);
+    const env = field(h.fields, 'env');
+    const fields = [
+      'v',
+      '1',
+      'id',
+      envelope?.id ?? field(h.fields, 'id') ?? '',
+      'env',
+      env ?? '',
+      'reason',
+      reason,
+      'attempts',
+      String(h.attempt),
+      'at',
+      String(Date.now()),
+      'stream',
+      h.key,
+      'entry',
+      h.id,
+      'group',
+      this.group,
+    ];
+    if (env === undefined) fields.push('raw', JSON.stringify(h.fields));
+    try {
+      // Same hash tag, same slot: the DLQ write and the XACK commit together, DLQ first.
+      const res = await commands
+        .multi()
+        .call('XADD', dlq, 'MAXLEN', '~', String(opts.maxLen), '*', ...fields)
+        .call('XACK', h.key, this.group, h.id)
+        .exec();
+      const failed = res?.find(([e]) => e);
+      if (!res || failed) throw failed?.[0] ?? new Error('transaction aborted');
+      this.counters.deadLettered++;
+    } finally {
+      this.forget(h);
+    }
+  }
+
+  /** An entry that is not a hub envelope: to the DLQ, acked, reported; the stream moves on. */
+  private async poison(h: Held, err: Error): Promise<void> {
+    this.counters.rejected++;
+    try {
+      await this.deadLetter(h, `undecodable: ${err.message}`, undefined);
+    } catch (e) {
+      this.host.report('XADD dlq', e);
+    }
+    try {
+      this.spec.reject(err, h.fields);
+    } catch {
+      // a faulty reject callback must not stop the stream
+    }
+  }
+
+  // ------------------------------------------------------------ background
+
+  /** XAUTOCLAIM plus the delivery counts of what it claimed. */
+  private async autoclaim(
+    key: string,
+    minIdle: number,
+    count: number,
+  ): Promise<Array<RawEntry & { attempt: number }>> {
+    const c = this.host.commands;
+    const reply = (await c.call('XAUTOCLAIM', [
+      key,
+      this.group,
+      this.consumer,
+      String(minIdle),
+      '0-0',
+      'COUNT',
+      String(count),
+    ])) as unknown[];
+    const entries = parseEntries(reply?.[1]);
+    const deleted = Array.isArray(reply?.[2]) ? (reply[2] as unknown[]) : [];
+    if (deleted.length > 0) {
+      // Trimmed by MAXLEN while pending: Redis already dropped them from the PEL.
+      this.counters.trimmedWhilePending += deleted.length;
+      this.host.ctx.logger.warn('[hub:redis] pending entries were trimmed before delivery', {
+        stream: key,
+        count: deleted.length,
+      });
+    }
+    if (entries.length === 0) return [];
+    const pend = (await c.call('XPENDING', [
+      key,
+      this.group,
+      entries[0]!.id,
+      entries[entries.length - 1]!.id,
+      String(entries.length + 16),
+      this.consumer,
+    ])) as unknown[];
+    const counts = new Map<string, number>();
+    if (Array.isArray(pend)) {
+      for (const p of pend) if (Array.isArray(p)) counts.set(String(p[0]), Number(p[3]));
+    }
+    return entries.map((e) => ({ ...e, attempt: counts.get(e.id) ?? 2 }));
+  }
+
+  /** Take over entries abandoned by dead consumers (idle past claimIdleMs), within free credit. */
+  private async reclaim(): Promise<void> {
+    if (this.closed || this.stopped || this.reclaiming) return;
+    this.reclaiming = true;
+    try {
+      for (const key of this.priorityKeys) {
+        const credit = this.prefetch - this.inflight - this.buffer.length;
+        if (credit <= 0 || this.closed) return;
+        const claimed = await this.autoclaim(key, this.host.opts.claimIdleMs, credit);
+        if (claimed.length > 0) {
+          this.counters.reclaimed += claimed.length;
+          this.accept(key, claimed, undefined);
+        }
+      }
+    } finally {
+      this.reclaiming = false;
+    }
+  }
+
+  /** Keep held entries' idle time low so no other consumer reclaims them while we work. */
+  private async refreshHeld(): Promise<void> {
+    if (this.closed || this.held.size === 0) return;
+    await this.setIdle([...this.held.values()], 0);
+  }
+
+  private async setIdle(entries: Held[], idleMs: number): Promise<void> {
+    const byKey = new Map<string, string[]>();
+    for (const h of entries) {
+      const list = byKey.get(h.key) ?? [];
+      list.push(h.id);
+      byKey.set(h.key, list);
+    }
+    const c = this.host.commands;
+    await Promise.all(
+      [...byKey].map(([key, ids]) =>
+        c.eval(HOLD_SCRIPT, 1, key, this.group, this.consumer, String(idleMs), ...ids),
+      ),
+    );
+  }
+
+  /** Renew our partition leases, drop the ones we lost, take free ones. */
+  private async maintainLeases(): Promise<void> {
+    if (this.closed || this.stopped || this.leasing) return;
+    this.leasing = true;
+    try {
+      const { commands: c, keys, opts } = this.host;
+      const px = String(opts.partitionLeaseMs);
+      await Promise.all(
+        this.partitions.map(async (p, n) => {
+          const key = keys.lease(this.destination, this.group, n);
+          if (p.leased) {
+            const ok = await c.eval(RENEW_LEASE, 1, key, this.consumer, px);
+            if (Number(ok) !== 1) {
+              p.leased = false;
+              this.host.ctx.logger.warn('[hub:redis] lost ordered partition lease', {
+                destination: this.destination,
+                partition: n,
+              });
+            }
+            return;
+          }
+          const got = await c.set(key, this.consumer, 'PX', opts.partitionLeaseMs, 'NX');
+          if (got === 'OK' && !this.closed) {
+            p.leased = true;
+            p.draining = true;
+            this.poke();
+          }
+        }),
+      );
+    } finally {
+      this.leasing = false;
+    }
+  }
+
+  private async releaseAll(): Promise<void> {
+    const entries = [...this.held.values()];
+    this.held.clear();
+    this.buffer.length = 0;
+    if (entries.length > 0) await this.setIdle(entries, RELEASED_IDLE_MS);
+  }
+
+  // ---------------------------------------------------------------- inspect
+
+  async inspect(): Promise<Record<string, unknown>> {
+    const c = this.host.commands;
+    let length = 0;
+    let pending = 0;
+    let lag = 0;
+    let consumers = 0;
+    for (const key of this.streamKeys) {
+      length += Number(await c.call('XLEN', [key]));
+      const groups = (await c.call('XINFO', ['GROUPS', key])) as unknown[];
+      for (const g of groups ?? []) {
+        if (!Array.isArray(g)) continue;
+        const info = new Map<string, unknown>();
+        for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
+        if (info.get('name') !== this.group) continue;
+        pending += Number(info.get('pending') ?? 0);
+        lag += Number(info.get('lag') ?? 0);
+        consumers = Math.max(consumers, Number(info.get('consumers') ?? 0));
+      }
+    }
+    const dlq = Number(await c.call('XLEN', [this.host.keys.dlq(this.destination)]));
+    return {
+      group: this.group,
+      consumer: this.consumer,
+      length,
+      pending,
+      lag,
+      consumers,
+      dlq,
+      unsettled: this.inflight,
+      buffered: this.buffer.length,
+      leasedPartitions: this.partitions.filter((p) => p.leased).length,
+      stopped: this.stopped,
+      ...this.counters,
+    };
+  }
+
+  /** Warn when a stream's group lag nears the MAXLEN cap (trimming would then drop unread entries). */
+  async checkLag(): Promise<void> {
+    const { opts, commands: c, ctx } = this.host;
+    for (const key of this.streamKeys) {
+      const groups = (await c.call('XINFO', ['GROUPS', key])) as unknown[];
+      for (const g of groups ?? []) {
+        if (!Array.isArray(g)) continue;
+        const i = g.indexOf('name');
+        if (i < 0 || g[i + 1] !== this.group) continue;
+        const j = g.indexOf('lag');
+        const lag = j < 0 ? 0 : Number(g[j + 1] ?? 0);
+        if (lag >= opts.maxLen * opts.lagWarnRatio) {
+          ctx.logger.warn('[hub:redis] consumer group lag is near the stream cap; trimming may drop unread entries', {
+            stream: key,
+            group: this.group,
+            lag,
+            maxLen: opts.maxLen,
+          });
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ close
+
+  close(): Promise<void> {
+    return this.closing();
+  }
+
+  private closePromise: Promise<void> | undefined;
+  private closing(): Promise<void> {
+    this.closePromise ??= (async () => {
+      this.closed = true;
+      this.abort.abort();
+      for (const t of this.timers) clearInterval(t);
+      for (const t of this.nackTimers) clearTimeout(t);
+      this.nackTimers.clear();
+      this.poke();
+      // Fail the pending blocking read now instead of waiting out BLOCK.
+      hardClose(this.conn);
+      await this.loop?.catch(() => {});
+      const { commands: c, keys } = this.host;
+      await (this.ackFlush ?? Promise.resolve());
+      // Unsettled entries go back at once (idle time maxed) instead of after claimIdleMs.
+      await this.releaseAll().catch((err) => this.host.report('release', err));
+      await Promise.all(
+        this.partitions.map((p, n) =>
+          p.leased
+            ? c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer)
+            : undefined,
+        ),
+      ).catch((err) => this.host.report('lease release', err));
+      this.inflight = 0;
+    })();
+    return this.closePromise;
+  }
+}
+
+/** Disconnect without waiting for a FIN the far end may never send (a stalled link). */
+export function hardClose(client: RedisClient): void {
+  try {
+    client.disconnect();
+  } catch {
+    // already closed
+  }
+  const stream = (client as { stream?: { destroy(): void } }).stream;
+  try {
+    stream?.destroy();
+  } catch {
+    // already destroyed
+  }
+}
+
+export type { Priority };

@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { type AdapterCapabilities, createHub, type Hub, type ProtocolAdapter } from '@hub/core';
+import { DeliveryGuarantee, ErrorCode, HubError } from '@hub/protocol';
+import type { AdapterTestSuiteOptions, HubConfig } from './options.js';
+import { createGate, type Gate, type WaitForOptions, waitFor } from './wait.js';
+
+/** Counters of `hub.metrics().totals`, summed over hubs. */
+export type HubTotals = ReturnType<Hub['metrics']>['totals'];
+
+/** What a case gets: hub factory, scaled sizes and deadlines, cleanup. */
+export interface CaseContext {
+  readonly options: AdapterTestSuiteOptions;
+  readonly capabilities: AdapterCapabilities;
+  /** The guarantee most cases send under: at-least-once when the adapter honours it. */
+  readonly guarantee: DeliveryGuarantee;
+  /** `n × scale`, never below `min`. */
+  count(n: number, min?: number): number;
+  /** `ms × timeoutScale`. */
+  ms(ms: number): number;
+  /** A name no other case (or run) uses: `ats_<prefix>_<random>`. */
+  unique(prefix: string): string;
+  /** Build and start a hub on a fresh adapter; closed when the case ends. */
+  hub(role: string, config?: Partial<HubConfig>): Promise<Hub>;
+  /** The adapter a hub of this case was built with. */
+  adapterOf(hub: Hub): ProtocolAdapter;
+  /** Kill an instance abruptly (the `crashInstance` option, or close with no drain). */
+  crash(hub: Hub): Promise<void>;
+  /** A gate released at the end of the case at the latest, so no handler hangs past it. */
+  gate(): Gate;
+  /** `waitFor` with the suite's scaled default deadline. */
+  waitFor<T>(condition: () => T | Promise<T>, options?: WaitForOptions): Promise<NonNullable<T>>;
+  /** Sum of `metrics().totals` over the given hubs. */
+  totals(hubs: readonly Hub[]): HubTotals;
+}
+
+/** Pick the guarantee cases send under: the weakest reliable one the adapter honours. */
+export function caseGuarantee(caps: AdapterCapabilities): DeliveryGuarantee {
+  for (const g of [
+    DeliveryGuarantee.AT_LEAST_ONCE,
+    DeliveryGuarantee.EXACTLY_ONCE,
+    DeliveryGuarantee.ORDERED,
+  ]) {
+    if (caps.guarantees.includes(g)) return g;
+  }
+  return DeliveryGuarantee.BEST_EFFORT;
+}
+
+/** True when the guarantee redelivers unacknowledged messages. */
+export const isReliable = (g: DeliveryGuarantee): boolean => g !== DeliveryGuarantee.BEST_EFFORT;
+
+const defaultCrash = (hub: Hub): Promise<void> => hub.close({ drainTimeoutMs: 0 });
+
+/** Build a context; call `dispose()` when the case ends, pass or fail. */
+export function createCaseContext(
+  options: AdapterTestSuiteOptions,
+  capabilities: AdapterCapabilities,
+): CaseContext & { dispose(): Promise<void> } {
+  const scale = options.scale ?? 1;
+  const timeoutScale = options.timeoutScale ?? 1;
+  const hubs: Hub[] = [];
+  const adapters = new Map<Hub, ProtocolAdapter>();
+  const gates: Gate[] = [];
+  const run = randomBytes(3).toString('hex');
+  let seq = 0;
+
+  const ctx: CaseContext & { dispose(): Promise<void> } = {
+    options,
+    capabilities,
+    guarantee: caseGuarantee(capabilities),
+    count: (n, min = 1) => Math.max(min, Math.round(n * scale)),
+    ms: (ms) => Math.round(ms * timeoutScale),
+    unique: (prefix) => `ats_${prefix}_${run}${(seq++).toString(36)}_${randomBytes(3).toString('hex')}`,
+    async hub(role, config) {
+      const adapter = await options.createAdapter();
+      const hub = createHub({
+        ...options.hubConfig,
+        ...config,
+        name: ctx.unique(role),
+        adapters: [adapter],
+      } as HubConfig);
+      hubs.push(hub);
+      adapters.set(hub, adapter);
+      await hub.start();
+      return hub;
+    },
+    adapterOf(hub) {
+      const adapter = adapters.get(hub);
+      if (!adapter) {
+        throw new HubError(
+          ErrorCode.INVALID_CONFIG,
+          '[hub:adapter-test-suite] adapterOf: hub was not built by this case',
+        );
+      }
+      return adapter;
+    },
+    crash(hub) {
+      const crash = options.crashInstance ?? defaultCrash;
+      return crash(hub, ctx.adapterOf(hub));
+    },
+    gate() {
+      const g = createGate();
+      gates.push(g);
+      return g;
+    },
+    waitFor: (condition, opts = {}) =>
+      waitFor(condition, { ...opts, timeoutMs: opts.timeoutMs ?? ctx.ms(20_000) }),
+    totals(list) {
+      const sum: Record<string, number> = {};
+      for (const hub of list) {
+        for (const [k, v] of Object.entries(hub.metrics().totals)) {
+          if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+        }
+      }
+      return sum as HubTotals;
+    },
+    async dispose() {
+      // release held handlers first so closing hubs drain quickly
+      for (const g of gates) g.release();
+      const results = await Promise.allSettled(
+        hubs.map((h) => h.close({ drainTimeoutMs: ctx.ms(2_000) })),
+      );
+      hubs.length = 0;
+      adapters.clear();
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) {
+        throw new HubError(
+          ErrorCode.ADAPTER_FAILED,
+          `[hub:adapter-test-suite] closing a hub after the case failed: ${String(failed.reason)}`,
+          { cause: failed.reason },
+        );
+      }
+    },
+  };
+  return ctx;
+}

@@ -1,0 +1,3 @@
+export * from './redis-server.js';
+export * from './tcp-proxy.js';
+export * from './redis-cluster.js';

@@ -1,0 +1,99 @@
+import type { AdapterCapabilities, createHub, Hub, ProtocolAdapter } from '@hub/core';
+
+/** Configuration of the hubs a case builds (everything `createHub` takes). */
+export type HubConfig = Parameters<typeof createHub>[0];
+
+/** Ids of the conformance cases this suite runs (see CONFORMANCE.md). */
+export type CaseId =
+  | 'R1'
+  | 'R2'
+  | 'R2-exactly-once'
+  | 'R3'
+  | 'R3-topics'
+  | 'R4'
+  | 'R5'
+  | 'R6'
+  | 'R7'
+  | 'R8'
+  | 'R9'
+  | 'R15'
+  | 'R16'
+  | 'S1'
+  | 'S1-raw';
+
+export interface AdapterTestSuiteOptions {
+  /** Shown in the describe block: `@hub/adapter-test-suite: <name>`. */
+  name: string;
+  /**
+   * Build a fresh adapter. Called once per simulated hub instance (a case
+   * may build several); all of them must reach the same broker, so that
+   * instances of one endpoint share its work.
+   */
+  createAdapter: () => ProtocolAdapter | Promise<ProtocolAdapter>;
+  /**
+   * The adapter's capabilities. Needed only when `createAdapter` is async:
+   * otherwise the suite reads them from one adapter it builds (and closes
+   * unconnected) while registering the tests.
+   * @default read from `createAdapter().capabilities`
+   */
+  capabilities?: AdapterCapabilities;
+  /**
+   * Skip cases by id, each with its reason (shown in the test name). Skipping a
+   * base id (`R3`) also skips its parts (`R3-topics`).
+   * @default {}
+   */
+  skip?: Partial<Record<CaseId, string>>;
+  /**
+   * Multiply message counts (R2's 5,000, R9's 1,000 ...). Below 1 for a quick
+   * smoke run; counts never drop below a small floor that still proves the case.
+   * @default 1
+   */
+  scale?: number;
+  /**
+   * Multiply every deadline (waitFor, test timeout, hold windows). Raise it for
+   * remote brokers or slow CI.
+   * @default 1
+   */
+  timeoutScale?: number;
+  /** Runs once before the cases (start a broker). @default none */
+  setup?: () => void | Promise<void>;
+  /** Runs once after the cases, even when they fail (stop the broker). @default none */
+  teardown?: () => void | Promise<void>;
+  /**
+   * Extra `createHub` config for every hub the suite builds (a logger, dedup
+   * store, ...). `name` and `adapters` are always set by the suite.
+   * @default {}
+   */
+  hubConfig?: Partial<HubConfig>;
+  /**
+   * Kill one instance abruptly (R5). In-process adapters can leave the default;
+   * out-of-process adapters should really kill it (a child process, SIGKILL).
+   * @default (hub) => hub.close({ drainTimeoutMs: 0 })
+   */
+  crashInstance?: (hub: Hub, adapter: ProtocolAdapter) => Promise<void>;
+  /**
+   * Put raw bytes on the transport at an endpoint address, bypassing the
+   * sender's validation (S1-raw). Transports that carry bytes should supply
+   * it; without it S1-raw is skipped.
+   * @default none
+   */
+  injectRaw?: (address: string, raw: Uint8Array | string) => Promise<void>;
+  /**
+   * The adapter carries `Uint8Array` payloads unchanged (in-process adapters,
+   * binary codecs). R1 then also round-trips binary payloads.
+   * @default false
+   */
+  binaryPayloads?: boolean;
+  /**
+   * How long R5 keeps one live handler busy, to prove a slow but live consumer
+   * is not robbed. Set it above the adapter's claim window (Redis: min idle
+   * time of XAUTOCLAIM) so the case means something.
+   * @default 1500 (× timeoutScale)
+   */
+  slowHandlerMs?: number;
+  /**
+   * Test timeout of each case.
+   * @default 60_000 (× timeoutScale)
+   */
+  caseTimeoutMs?: number;
+}

@@ -1,0 +1,731 @@
+/**
+ * The in-process broker behind the memory adapter: consumer groups, ready
+ * queues, flow control, ordered lanes and dead-letter queues. Several memory
+ * adapters (several hubs in one process) may share one broker.
+ *
+ * Not public API: `memory.ts` exposes the options and the adapter.
+ */
+import {
+  type Envelope,
+  ErrorCode,
+  HubError,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
+import type {
+  DeadLetterEntry,
+  DeliverFn,
+  InboundDelivery,
+  NackOptions,
+} from '../../adapter/contract.js';
+import { PriorityQueue, RingDeque } from '../../delivery/priority-queue.js';
+import { TopicMatcher } from '../../event-bus/pattern.js';
+
+const QUEUED = 0;
+const INFLIGHT = 1;
+const DONE = 2;
+
+const NORMAL_PRIORITY = 2;
+/** Consecutive microtask drains before yielding a macrotask, so a self-feeding handler cannot starve I/O. */
+const MICROTASK_DRAINS_BEFORE_YIELD = 16;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** What the broker needs from the adapter that owns a consumer or a send. */
+export interface BrokerClient {
+  readonly name: string;
+  /** Drops and counts, per adapter. */
+  readonly counters: ClientCounters;
+  /** True when this client has delivery-side faults (delay, reorder) configured. */
+  deliveryFaults: boolean;
+  /** Deliver through the fault layer (delay / reorder). */
+  faultDeliver(d: MemoryDelivery): void;
+  /** A nack with a delay: the client owns the timer so its close() can clear it. */
+  delayRequeue(d: MemoryDelivery, delayMs: number): void;
+  /** Surface a background failure (handler threw). */
+  report(operation: string, err: unknown): void;
+}
+
+export interface ClientCounters {
+  delivered: number;
+  droppedNoConsumer: number;
+  droppedOverflow: number;
+  droppedByFault: number;
+  eventsUnmatched: number;
+}
+
+/** Per-key FIFO of the `ordered` guarantee: only the head is ready or in flight. */
+class Lane {
+  readonly waiting = new RingDeque<MemoryDelivery>();
+  constructor(readonly key: string) {}
+}
+
+export class Consumer {
+  /** Most unsettled deliveries; 0 while the owning adapter is disconnected. */
+  limit: number;
+  inflight = 0;
+  /** Newest-first intrusive list of unsettled deliveries (no Set on the hot path). */
+  first: MemoryDelivery | undefined = undefined;
+  closed = false;
+  constructor(
+    readonly group: Group,
+    readonly client: BrokerClient,
+    readonly deliver: DeliverFn,
+    readonly prefetch: number,
+    readonly maxDeliveries: number,
+  ) {
+    this.limit = prefetch;
+  }
+}
+
+export class Group {
+  readonly ready: PriorityQueue<MemoryDelivery>;
+  consumers: Consumer[] = [];
+  rr = 0;
+  lanes: Map<string, Lane> | undefined = undefined;
+  /** Items behind a busy lane head. */
+  waiting = 0;
+  inflight = 0;
+  /** Nacked with a delay, waiting for their timer. */
+  delayed = 0;
+  dirty = false;
+  removed = false;
+  /** Created by a send before any subscriber (kept for a consumer to come). */
+  orphan = false;
+  constructor(
+    readonly broker: BrokerCore,
+    readonly kind: 'endpoint' | 'topic',
+    /** Endpoint id or topic pattern; names the DLQ. */
+    readonly address: string,
+    public name: string,
+    /** Private fan-out group of one topic subscription (no `group` given). */
+    readonly private_: boolean,
+    starvationLimit: number,
+  ) {
+    this.ready = new PriorityQueue<MemoryDelivery>({ starvationLimit });
+  }
+
+  get queued(): number {
+    return this.ready.length + this.waiting;
+  }
+}
+
+class Endpoint {
+  readonly groups = new Map<string, Group>();
+  /** Same groups as an array: iteration on the send path without an iterator object. */
+  list: Group[] = [];
+  constructor(readonly address: string) {}
+}
+
+/** One message handed to one consumer group; a redelivery is a new object so a stale settle is a no-op. */
+export class MemoryDelivery implements InboundDelivery {
+  envelope: Envelope;
+  state = QUEUED;
+  consumer: Consumer | undefined = undefined;
+  prev: MemoryDelivery | undefined = undefined;
+  next: MemoryDelivery | undefined = undefined;
+  constructor(
+    readonly raw: UnifiedMessage | UnifiedEvent,
+    readonly group: Group,
+    readonly attempt: number,
+    readonly priority: number,
+    readonly lane: Lane | undefined,
+  ) {
+    this.envelope = raw;
+  }
+
+  ack(): void {
+    if (this.state === INFLIGHT) this.group.broker.settle(this, true);
+  }
+
+  nack(options?: NackOptions): void {
+    if (this.state === INFLIGHT) this.group.broker.nack(this, options?.delayMs ?? 0);
+  }
+
+  deadLetter(reason: string): Promise<void> {
+    if (this.state === INFLIGHT) this.group.broker.deadLetter(this, reason);
+    return RESOLVED;
+  }
+
+  /** Whether a delayed (fault) delivery is still owed to its consumer. */
+  get live(): boolean {
+    return this.state === INFLIGHT;
+  }
+}
+
+export interface BrokerSettings {
+  maxQueueLength: number;
+  maxDeadLetters: number;
+  starvationLimit: number;
+  batchSize: number;
+}
+
+export interface GroupStats {
+  consumers: number;
+  queued: number;
+  inflight: number;
+  delayed: number;
+}
+
+class DeadLetterQueue {
+  readonly entries = new RingDeque<DeadLetterEntry>();
+  dropped = 0;
+}
+
+function link(c: Consumer, d: MemoryDelivery): void {
+  const first = c.first;
+  d.next = first;
+  d.prev = undefined;
+  if (first !== undefined) first.prev = d;
+  c.first = d;
+}
+
+function unlink(c: Consumer, d: MemoryDelivery): void {
+  const { prev, next } = d;
+  if (prev === undefined) c.first = next;
+  else prev.next = next;
+  if (next !== undefined) next.prev = prev;
+  d.prev = undefined;
+  d.next = undefined;
+}
+
+export class BrokerCore {
+  readonly settings: BrokerSettings;
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly topics = new TopicMatcher<Group>();
+  private readonly namedTopicGroups = new Map<string, Group>();
+  private readonly privateTopicGroups = new Set<Group>();
+  private readonly dlqs = new Map<string, DeadLetterQueue>();
+  private dirty: Group[] = [];
+  private spare: Group[] = [];
+  private scheduled = false;
+  private microtaskDrains = 0;
+  private immediate: ReturnType<typeof setImmediate> | undefined = undefined;
+  private disposed = false;
+  private readonly drainFn = (): void => {
+    this.immediate = undefined;
+    this.drain();
+  };
+  /** Clients whose reorder fault holds deliveries until the end of the current drain pass. */
+  readonly reorderPending: { flush(): void }[] = [];
+  // Event routing state for the forEachMatch callback (no closure per send).
+  private evt: UnifiedEvent | undefined = undefined;
+  private evtClient: BrokerClient | undefined = undefined;
+  private evtMatched = 0;
+  private readonly onTopicMatch = (g: Group): void => {
+    this.evtMatched++;
+    const env = this.evt as UnifiedEvent;
+    if (g.queued >= this.settings.maxQueueLength) {
+      (this.evtClient as BrokerClient).counters.droppedOverflow++;
+      return;
+    }
+    this.enqueue(g, env, env.priority ?? NORMAL_PRIORITY, undefined);
+  };
+
+  constructor(settings: BrokerSettings) {
+    this.settings = settings;
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  /** Route one envelope; returns an error to reject the send with, or undefined. */
+  route(env: UnifiedMessage | UnifiedEvent, client: BrokerClient): HubError | undefined {
+    if (env.kind === 'message') return this.routeMessage(env, client);
+    if (env.kind === 'event') return this.routeEvent(env, client);
+    return new HubError(
+      ErrorCode.INVALID_MESSAGE,
+      `[hub:${client.name}] send: envelope.kind must be "message" or "event", got ${JSON.stringify(
+        (env as { kind?: unknown }).kind,
+      )}`,
+    );
+  }
+
+  private routeMessage(env: UnifiedMessage, client: BrokerClient): HubError | undefined {
+    if (this.disposed) return closedError(client.name);
+    const dest = env.destination;
+    let ep = this.endpoints.get(dest);
+    const bestEffort = env.deliveryGuarantee === 'best-effort';
+    const priority = env.priority;
+    const key =
+      env.deliveryGuarantee === 'ordered'
+        ? (env.partitionKey ?? dest)
+        : (undefined as string | undefined);
+    if (bestEffort) {
+      // Nobody listening: lost, as best-effort allows; full group: shed load.
+      if (ep === undefined) {
+        client.counters.droppedNoConsumer++;
+        return undefined;
+      }
+      const list = ep.list;
+      let reached = 0;
+      for (let i = 0; i < list.length; i++) {
+        const g = list[i] as Group;
+        if (g.consumers.length === 0) continue;
+        reached++;
+        if (g.queued >= this.settings.maxQueueLength) client.counters.droppedOverflow++;
+        else this.enqueue(g, env, priority, key);
+      }
+      if (reached === 0) client.counters.droppedNoConsumer++;
+      return undefined;
+    }
+    if (ep === undefined || ep.list.length === 0) {
+      ep ??= this.endpoint(dest);
+      const g = this.addEndpointGroup(ep, dest);
+      g.orphan = true;
+    }
+    const list = ep.list;
+    const max = this.settings.maxQueueLength;
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i] as Group;
+      if (g.queued >= max) {
+        return new HubError(
+          ErrorCode.OVERLOADED,
+          `[hub:${client.name}] send to "${dest}" rejected: consumer group "${g.name}" has ${g.queued} queued messages (maxQueueLength ${max})`,
+        );
+      }
+    }
+    for (let i = 0; i < list.length; i++) this.enqueue(list[i] as Group, env, priority, key);
+    return undefined;
+  }
+
+  private routeEvent(env: UnifiedEvent, client: BrokerClient): HubError | undefined {
+    if (this.disposed) return closedError(client.name);
+    this.evt = env;
+    this.evtClient = client;
+    this.evtMatched = 0;
+    try {
+      this.topics.forEachMatch(env.topic, this.onTopicMatch);
+    } finally {
+      this.evt = undefined;
+      this.evtClient = undefined;
+    }
+    if (this.evtMatched === 0) client.counters.eventsUnmatched++;
+    return undefined;
+  }
+
+  private enqueue(
+    g: Group,
+    env: UnifiedMessage | UnifiedEvent,
+    priority: number,
+    key: string | undefined,
+  ): void {
+    if (key !== undefined) {
+      g.lanes ??= new Map();
+      const lanes = g.lanes;
+      const lane = lanes.get(key);
+      if (lane !== undefined) {
+        lane.waiting.push(new MemoryDelivery(env, g, 1, priority, lane));
+        g.waiting++;
+        return;
+      }
+      const fresh = new Lane(key);
+      lanes.set(key, fresh);
+      g.ready.push(new MemoryDelivery(env, g, 1, priority, fresh), priority);
+    } else {
+      g.ready.push(new MemoryDelivery(env, g, 1, priority, undefined), priority);
+    }
+    if (!g.dirty) this.markDirty(g);
+  }
+
+  // ---------------------------------------------------------- subscriptions
+
+  private endpoint(address: string): Endpoint {
+    let ep = this.endpoints.get(address);
+    if (ep === undefined) {
+      ep = new Endpoint(address);
+      this.endpoints.set(address, ep);
+    }
+    return ep;
+  }
+
+  private addEndpointGroup(ep: Endpoint, name: string): Group {
+    const g = new Group(this, 'endpoint', ep.address, name, false, this.settings.starvationLimit);
+    ep.groups.set(name, g);
+    ep.list = [...ep.groups.values()];
+    return g;
+  }
+
+  /** Find or create the group a new subscription joins. Throws on a bad pattern. */
+  joinGroup(kind: 'endpoint' | 'topic', address: string, group: string | undefined): Group {
+    if (kind === 'endpoint') {
+      const ep = this.endpoint(address);
+      const name = group ?? address;
+      let g = ep.groups.get(name);
+      if (g === undefined) {
+        // A backlog kept for "a consumer to come" goes to the first group that comes.
+        const orphan = ep.list.find((x) => x.orphan && x.consumers.length === 0);
+        if (orphan !== undefined) {
+          ep.groups.delete(orphan.name);
+          orphan.name = name;
+          ep.groups.set(name, orphan);
+          ep.list = [...ep.groups.values()];
+          g = orphan;
+        } else {
+          g = this.addEndpointGroup(ep, name);
+        }
+      }
+      g.orphan = false;
+      return g;
+    }
+    if (group === undefined) {
+      const g = new Group(this, 'topic', address, '', true, this.settings.starvationLimit);
+      this.topics.add(address, g);
+      this.privateTopicGroups.add(g);
+      return g;
+    }
+    const id = `${address}\u0000${group}`;
+    let g = this.namedTopicGroups.get(id);
+    if (g === undefined) {
+      g = new Group(this, 'topic', address, group, false, this.settings.starvationLimit);
+      this.topics.add(address, g);
+      this.namedTopicGroups.set(id, g);
+    }
+    return g;
+  }
+
+  addConsumer(
+    g: Group,
+    client: BrokerClient,
+    deliver: DeliverFn,
+    prefetch: number,
+    maxDeliveries: number,
+  ): Consumer {
+    const c = new Consumer(g, client, deliver, prefetch, maxDeliveries);
+    g.consumers = [...g.consumers, c];
+    if (g.ready.length > 0) this.markDirty(g);
+    return c;
+  }
+
+  /** Stop delivering to `c`; its unsettled deliveries go back to the front of the group. */
+  removeConsumer(c: Consumer): void {
+    if (c.closed) return;
+    c.closed = true;
+    const g = c.group;
+    g.consumers = g.consumers.filter((x) => x !== c);
+    if (g.rr >= g.consumers.length) g.rr = 0;
+    // Newest first, each to the front: the oldest ends up first again.
+    let d = c.first;
+    c.first = undefined;
+    while (d !== undefined) {
+      const next = d.next;
+      d.state = DONE;
+      d.prev = undefined;
+      d.next = undefined;
+      g.inflight--;
+      if (!g.private_ && !g.removed) {
+        g.ready.unshift(
+          new MemoryDelivery(d.raw, g, d.attempt + 1, d.priority, d.lane),
+          d.priority,
+        );
+      }
+      d = next;
+    }
+    c.inflight = 0;
+    if (g.private_) this.removeGroup(g);
+    else if (g.ready.length > 0) this.markDirty(g);
+  }
+
+  private removeGroup(g: Group): void {
+    if (g.removed) return;
+    g.removed = true;
+    g.ready.clear();
+    g.lanes = undefined;
+    g.waiting = 0;
+    if (g.kind === 'topic') {
+      this.topics.remove(g.address, g);
+      if (g.private_) this.privateTopicGroups.delete(g);
+      else this.namedTopicGroups.delete(`${g.address}\u0000${g.name}`);
+    }
+  }
+
+  /** Pause or resume delivery to a consumer (its adapter was disconnected / reconnected). */
+  setPaused(c: Consumer, paused: boolean): void {
+    c.limit = paused ? 0 : c.prefetch;
+    if (!paused && c.group.ready.length > 0 && !c.closed) this.markDirty(c.group);
+  }
+
+  // --------------------------------------------------------------- settling
+
+  /** ack (and the ack half of deadLetter): forget it, free the credit, advance its lane. */
+  settle(d: MemoryDelivery, advanceLane: boolean): void {
+    d.state = DONE;
+    const c = d.consumer as Consumer;
+    unlink(c, d);
+    c.inflight--;
+    const g = d.group;
+    g.inflight--;
+    const lane = d.lane;
+    if (advanceLane && lane !== undefined && !g.removed) {
+      const next = lane.waiting.shift();
+      if (next === undefined) g.lanes?.delete(lane.key);
+      else {
+        g.waiting--;
+        g.ready.push(next, next.priority);
+      }
+    }
+    if (g.ready.length > 0 && !g.dirty) this.markDirty(g);
+  }
+
+  nack(d: MemoryDelivery, delayMs: number): void {
+    this.settle(d, false);
+    const g = d.group;
+    if (g.removed) return;
+    const again = new MemoryDelivery(d.raw, g, d.attempt + 1, d.priority, d.lane);
+    if (delayMs > 0) {
+      g.delayed++;
+      (d.consumer as Consumer).client.delayRequeue(again, delayMs);
+    } else {
+      this.requeueFront(again, false);
+    }
+  }
+
+  /** Put a redelivery back at the front of its priority level. */
+  requeueFront(d: MemoryDelivery, wasDelayed: boolean): void {
+    const g = d.group;
+    if (wasDelayed) g.delayed--;
+    if (g.removed || this.disposed) return;
+    g.ready.unshift(d, d.priority);
+    if (!g.dirty) this.markDirty(g);
+  }
+
+  deadLetter(d: MemoryDelivery, reason: string): void {
+    const g = d.group;
+    this.appendDeadLetter(g.address, {
+      envelope: d.envelope as UnifiedMessage | UnifiedEvent,
+      reason: String(reason),
+      attempts: d.attempt,
+      deadLetteredAt: Date.now(),
+    });
+    this.settle(d, true);
+  }
+
+  private appendDeadLetter(address: string, entry: DeadLetterEntry): void {
+    let q = this.dlqs.get(address);
+    if (q === undefined) {
+      q = new DeadLetterQueue();
+      this.dlqs.set(address, q);
+    }
+    q.entries.push(entry);
+    while (q.entries.size > this.settings.maxDeadLetters) {
+      q.entries.shift();
+      q.dropped++;
+    }
+  }
+
+  readDeadLetters(address: string, limit?: number): DeadLetterEntry[] {
+    const q = this.dlqs.get(address);
+    if (q === undefined) return [];
+    const n = Math.min(q.entries.size, limit === undefined ? q.entries.size : Math.max(0, limit));
+    const out = new Array<DeadLetterEntry>(n);
+    for (let i = 0; i < n; i++) out[i] = q.entries.at(i) as DeadLetterEntry;
+    return out;
+  }
+
+  // --------------------------------------------------------------- dispatch
+
+  private markDirty(g: Group): void {
+    g.dirty = true;
+    this.dirty.push(g);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.drainFn);
+    }
+  }
+
+  private drain(): void {
+    if (this.disposed) {
+      this.scheduled = false;
+      return;
+    }
+    let budget = this.settings.batchSize;
+    // Double buffer: groups marked dirty while we dispatch (handlers send and
+    // ack inline) land in the other list and get their turn in the next pass.
+    while (budget > 0 && this.dirty.length > 0) {
+      const list = this.dirty;
+      this.dirty = this.spare;
+      this.spare = list;
+      for (let i = 0; i < list.length; i++) {
+        const g = list[i] as Group;
+        if (budget <= 0) {
+          // still marked dirty: carry it over untouched
+          this.dirty.push(g);
+          continue;
+        }
+        g.dirty = false;
+        if (g.removed) continue;
+        budget -= this.dispatch(g, budget);
+        if (budget <= 0 && g.ready.length > 0 && !g.dirty) {
+          g.dirty = true;
+          this.dirty.push(g);
+        }
+      }
+      list.length = 0;
+    }
+    const pending = this.reorderPending;
+    if (pending.length > 0) {
+      const flushers = pending.splice(0, pending.length);
+      for (const f of flushers) f.flush();
+    }
+    if (this.dirty.length === 0 || this.disposed) {
+      this.scheduled = false;
+      this.microtaskDrains = 0;
+      return;
+    }
+    if (++this.microtaskDrains < MICROTASK_DRAINS_BEFORE_YIELD) {
+      queueMicrotask(this.drainFn);
+    } else {
+      this.microtaskDrains = 0;
+      this.immediate = setImmediate(this.drainFn);
+    }
+  }
+
+  /** Hand ready items of `g` to consumers with credit, round-robin; returns how many. */
+  private dispatch(g: Group, budget: number): number {
+    let n = 0;
+    while (n < budget && g.ready.length > 0) {
+      const c = pickConsumer(g);
+      if (c === undefined) break;
+      const d = g.ready.shift() as MemoryDelivery;
+      d.state = INFLIGHT;
+      d.consumer = c;
+      link(c, d);
+      c.inflight++;
+      g.inflight++;
+      const raw = d.raw;
+      // A shallow copy: handlers never see (or mutate) the sender's object or another group's copy.
+      d.envelope = raw.kind === 'message' ? { ...raw, attempt: d.attempt } : { ...raw };
+      n++;
+      const client = c.client;
+      client.counters.delivered++;
+      if (client.deliveryFaults) client.faultDeliver(d);
+      else this.invoke(d);
+      if (g.removed) break;
+    }
+    return n;
+  }
+
+  /** Call the consumer's deliver; a throwing deliver must not lose the message or kill the drain. */
+  invoke(d: MemoryDelivery): void {
+    const c = d.consumer as Consumer;
+    try {
+      c.deliver(d);
+    } catch (err) {
+      c.client.report('deliver', err);
+      if (d.state !== INFLIGHT) return;
+      if (d.attempt >= c.maxDeliveries) {
+        this.deadLetter(d, `deliver threw: ${err instanceof Error ? err.message : String(err)}`);
+      } else {
+        this.nack(d, 0);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ inspection
+
+  forEachGroup(fn: (g: Group) => void): void {
+    for (const ep of this.endpoints.values()) for (const g of ep.list) fn(g);
+    for (const g of this.namedTopicGroups.values()) fn(g);
+    for (const g of this.privateTopicGroups) fn(g);
+  }
+
+  deadLetterCounts(): { total: number; dropped: number; byAddress: Record<string, number> } {
+    let total = 0;
+    let dropped = 0;
+    const byAddress: Record<string, number> = {};
+    for (const [address, q] of this.dlqs) {
+      total += q.entries.size;
+      dropped += q.dropped;
+      byAddress[address] = q.entries.size;
+    }
+    return { total, dropped, byAddress };
+  }
+
+  stats(): Record<string, unknown> {
+    const endpoints: Record<string, Record<string, GroupStats>> = {};
+    for (const [address, ep] of this.endpoints) {
+      const groups: Record<string, GroupStats> = {};
+      for (const g of ep.list) groups[g.name] = groupStats(g);
+      endpoints[address] = groups;
+    }
+    const topics: Record<string, { groups: Record<string, GroupStats>; subscribers: number }> = {};
+    const topicEntry = (pattern: string) => {
+      let t = topics[pattern];
+      if (t === undefined) {
+        t = { groups: {}, subscribers: 0 };
+        topics[pattern] = t;
+      }
+      return t;
+    };
+    for (const g of this.namedTopicGroups.values())
+      topicEntry(g.address).groups[g.name] = groupStats(g);
+    for (const g of this.privateTopicGroups) {
+      const t = topicEntry(g.address);
+      t.subscribers++;
+      t.groups[`(private ${t.subscribers})`] = groupStats(g);
+    }
+    const dl = this.deadLetterCounts();
+    return {
+      endpoints,
+      topics,
+      deadLetters: dl.byAddress,
+      deadLettersDropped: dl.dropped,
+    };
+  }
+
+  /** Forget everything (private broker of a closed adapter). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    this.forEachGroup((g) => {
+      g.removed = true;
+      g.ready.clear();
+      g.lanes = undefined;
+    });
+    this.endpoints.clear();
+    this.namedTopicGroups.clear();
+    this.privateTopicGroups.clear();
+    this.topics.clear();
+    this.dirty = [];
+    this.spare = [];
+    this.reorderPending.length = 0;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+}
+
+function pickConsumer(g: Group): Consumer | undefined {
+  const cs = g.consumers;
+  const n = cs.length;
+  if (n === 1) {
+    const c = cs[0] as Consumer;
+    return c.inflight < c.limit ? c : undefined;
+  }
+  let i = g.rr;
+  for (let k = 0; k < n; k++) {
+    if (i >= n) i = 0;
+    const c = cs[i] as Consumer;
+    i++;
+    if (c.inflight < c.limit) {
+      g.rr = i >= n ? 0 : i;
+      return c;
+    }
+  }
+  return undefined;
+}
+
+function groupStats(g: Group): GroupStats {
+  return {
+    consumers: g.consumers.length,
+    queued: g.queued,
+    inflight: g.inflight,
+    delayed: g.delayed,
+  };
+}
+
+function closedError(name: string): HubError {
+  return new HubError(ErrorCode.CLOSED, `[hub:${name}] send failed: the broker is closed`);
+}

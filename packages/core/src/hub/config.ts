@@ -1,0 +1,176 @@
+import { ErrorCode, HubError } from '@hub/protocol';
+import type { ProtocolAdapter } from '../adapter/contract.js';
+import type { DedupStore } from '../delivery/dedup.js';
+import type { EventHistoryOptions } from '../event-bus/history.js';
+import type { Logger } from '../logger.js';
+import type { AdapterFactory } from '../registry/registry.js';
+import type { BackoffOptions } from '../resilience/backoff.js';
+import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
+import type { RetryOptions } from '../resilience/retry.js';
+import type { RouteRule } from '../router/router.js';
+import type { Middleware } from './middleware.js';
+import { type ConnectionConfig, RoutingStrategy } from './types.js';
+
+/** Everything a hub is configured with. Every field is optional. */
+export interface CommunicationConfig {
+  /** Shown in logs, metrics and health. @default 'hub' */
+  name?: string;
+  /**
+   * Adapters, or adapter factories that read their settings from this config
+   * (`redisConfig`, `websocketConfig`, `httpConfig`, or `adapterConfig[name]`).
+   * @default [memory()]
+   */
+  adapters?: ReadonlyArray<ProtocolAdapter | AdapterFactory>;
+  /** Sends in flight at once before backpressure applies. @default 10_000 */
+  maxConcurrentMessages?: number;
+  /** What `send` does past `maxConcurrentMessages`: wait for room, or reject with HUB_OVERLOADED. @default 'wait' */
+  overload?: 'wait' | 'reject';
+  /** A send must be accepted by its transport within this; also the default `request` timeout. @default 30_000 */
+  messageTimeoutMs?: number;
+  /** Attempts per message before it is dead-lettered. @default 5 */
+  maxDeliveries?: number;
+  /** Backoff between handler retries. @default { initialDelayMs: 50, maxDelayMs: 5_000, jitter: 'full' } */
+  retry?: BackoffOptions;
+  /** Retries of a failed transport send (same id, next adapter where the strategy allows). @default { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 1_000 } */
+  sendRetry?: Pick<
+    RetryOptions,
+    'maxAttempts' | 'initialDelayMs' | 'maxDelayMs' | 'factor' | 'jitter'
+  >;
+  /** Per-adapter circuit breaker settings. */
+  circuitBreaker?: CircuitBreakerOptions;
+  /** Exactly-once dedup: the store and the window. @default { store: MemoryDedupStore, windowMs: 600_000, leaseMs: 30_000 } */
+  dedup?: { store?: DedupStore; windowMs?: number; leaseMs?: number };
+  /** Per-topic event history used for replay; false turns it off. @default { maxPerTopic: 100, maxAgeMs: 300_000 } */
+  history?: EventHistoryOptions | false;
+  /** @default RoutingStrategy.AUTOMATIC */
+  defaultRoutingStrategy?: RoutingStrategy;
+  /** Routing table: exact and pattern entries. */
+  routes?: readonly RouteRule[];
+  /** Per message type: adapter names in preference order. */
+  messageTypeRoutes?: Readonly<Record<string, readonly string[]>>;
+  /** Outbound and inbound middleware, run in order. */
+  middleware?: readonly Middleware[];
+  /** @default true */
+  enableMetrics?: boolean;
+  /** @default true */
+  enableHealthMonitoring?: boolean;
+  /** Seconds between health checks. @default 30 */
+  healthCheckInterval?: number;
+  /** How long `close()` waits for running handlers. @default 10_000 */
+  drainTimeoutMs?: number;
+  /** @default consoleLogger (warn and error) */
+  logger?: Logger;
+  /** Redis settings for the redis adapter factory. */
+  redisConfig?: ConnectionConfig;
+  /** WebSocket settings for the ws adapter factory. */
+  websocketConfig?: ConnectionConfig;
+  /** HTTP settings for the http adapter factory. */
+  httpConfig?: ConnectionConfig;
+  /** Settings for any other adapter factory, by adapter name. */
+  adapterConfig?: Readonly<Record<string, unknown>>;
+}
+
+/** Shorter name for the same thing. */
+export type HubConfig = CommunicationConfig;
+
+const invalid = (option: string, why: string, got: unknown) =>
+  new HubError(
+    ErrorCode.INVALID_CONFIG,
+    `[hub:config] ${option} ${why}, got ${typeof got === 'string' ? JSON.stringify(got) : String(got)}`,
+  );
+
+function positiveInt(cfg: Record<string, unknown>, key: string): void {
+  const v = cfg[key];
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw invalid(key, 'must be a positive integer', v);
+  }
+}
+
+function positiveNumber(cfg: Record<string, unknown>, key: string): void {
+  const v = cfg[key];
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw invalid(key, 'must be a positive number', v);
+  }
+}
+
+function bool(cfg: Record<string, unknown>, key: string): void {
+  const v = cfg[key];
+  if (v !== undefined && typeof v !== 'boolean') throw invalid(key, 'must be a boolean', v);
+}
+
+/** Throw a HUB_INVALID_CONFIG error naming the first bad option. */
+export function validateConfig(config: CommunicationConfig): void {
+  if (typeof config !== 'object' || config === null) {
+    throw invalid('config', 'must be an object', config);
+  }
+  const cfg = config as Record<string, unknown>;
+  if (cfg.name !== undefined && (typeof cfg.name !== 'string' || cfg.name.length === 0)) {
+    throw invalid('name', 'must be a non-empty string', cfg.name);
+  }
+  if (cfg.adapters !== undefined && !Array.isArray(cfg.adapters)) {
+    throw invalid('adapters', 'must be an array', cfg.adapters);
+  }
+  positiveInt(cfg, 'maxConcurrentMessages');
+  positiveInt(cfg, 'maxDeliveries');
+  positiveNumber(cfg, 'messageTimeoutMs');
+  positiveNumber(cfg, 'healthCheckInterval');
+  if (
+    cfg.drainTimeoutMs !== undefined &&
+    (typeof cfg.drainTimeoutMs !== 'number' || cfg.drainTimeoutMs < 0)
+  ) {
+    throw invalid('drainTimeoutMs', 'must be a number >= 0', cfg.drainTimeoutMs);
+  }
+  bool(cfg, 'enableMetrics');
+  bool(cfg, 'enableHealthMonitoring');
+  if (cfg.overload !== undefined && cfg.overload !== 'wait' && cfg.overload !== 'reject') {
+    throw invalid('overload', 'must be "wait" or "reject"', cfg.overload);
+  }
+  const strategies = Object.values(RoutingStrategy) as string[];
+  if (
+    cfg.defaultRoutingStrategy !== undefined &&
+    !strategies.includes(cfg.defaultRoutingStrategy as string)
+  ) {
+    throw invalid(
+      'defaultRoutingStrategy',
+      `must be one of ${strategies.join(', ')}`,
+      cfg.defaultRoutingStrategy,
+    );
+  }
+  if (cfg.routes !== undefined) {
+    if (!Array.isArray(cfg.routes)) throw invalid('routes', 'must be an array', cfg.routes);
+    cfg.routes.forEach((r: unknown, i: number) => {
+      const rule = r as Record<string, unknown> | null;
+      if (!rule || typeof rule.match !== 'string' || rule.match.length === 0) {
+        throw invalid(`routes[${i}].match`, 'must be a non-empty string', rule?.match);
+      }
+      if (rule.strategy !== undefined && !strategies.includes(rule.strategy as string)) {
+        throw invalid(
+          `routes[${i}].strategy`,
+          `must be one of ${strategies.join(', ')}`,
+          rule.strategy,
+        );
+      }
+      if (
+        rule.adapters !== undefined &&
+        (!Array.isArray(rule.adapters) || rule.adapters.some((a) => typeof a !== 'string'))
+      ) {
+        throw invalid(`routes[${i}].adapters`, 'must be an array of adapter names', rule.adapters);
+      }
+    });
+  }
+  if (cfg.middleware !== undefined && !Array.isArray(cfg.middleware)) {
+    throw invalid('middleware', 'must be an array', cfg.middleware);
+  }
+  const dedup = cfg.dedup as Record<string, unknown> | undefined;
+  if (dedup !== undefined) {
+    if (typeof dedup !== 'object' || dedup === null)
+      throw invalid('dedup', 'must be an object', dedup);
+    for (const k of ['windowMs', 'leaseMs']) {
+      const v = dedup[k];
+      if (v !== undefined && (typeof v !== 'number' || v <= 0))
+        throw invalid(`dedup.${k}`, 'must be a positive number', v);
+    }
+  }
+}

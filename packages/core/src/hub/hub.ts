@@ -1,0 +1,1036 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createEvent,
+  createReply,
+  DeliveryGuarantee,
+  type Envelope,
+  ErrorCode,
+  HubError,
+  MessageType,
+  type Priority,
+  type UnifiedEvent,
+  type UnifiedMessage,
+  validateEvent,
+  validateMessage,
+} from '@hub/protocol';
+import { EventEmitter } from 'eventemitter3';
+import type {
+  AdapterContext,
+  AdapterHealth,
+  DeadLetterEntry,
+  DeadLetterReader,
+  ProtocolAdapter,
+  Subscription,
+} from '../adapter/contract.js';
+import { memory } from '../adapters/memory.js';
+import { Consumer, type ConsumerHost } from '../delivery/consumer.js';
+import type { DedupStore } from '../delivery/dedup.js';
+import { MemoryDedupStore } from '../delivery/memory-dedup.js';
+import { EventHistory } from '../event-bus/history.js';
+import { validatePattern } from '../event-bus/pattern.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import type { LatencySnapshot } from '../metrics/histogram.js';
+import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
+import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
+import type { CircuitState } from '../resilience/circuit-breaker.js';
+import { sleep } from '../resilience/retry.js';
+import { TimeoutError } from '../resilience/timeout.js';
+import { Router, type RouteTarget } from '../router/router.js';
+import { type CommunicationConfig, validateConfig } from './config.js';
+import { HubMetrics, type MetricTotals } from './metrics.js';
+import { composeInbound, composeOutbound } from './middleware.js';
+import {
+  type ConsumeOptions,
+  type EventHandler,
+  type HandlerContext,
+  type MessageHandler,
+  type MessageResult,
+  RoutingStrategy,
+  type SubscribeOptions,
+  type Unsubscribe,
+} from './types.js';
+
+/** Topic of `broadcastNotification` events. */
+export const NOTIFICATION_TOPIC = 'hub.notifications';
+/** Topic prefix of `sendHeartbeat` events: `hub.heartbeat.<agentId>`. */
+export const HEARTBEAT_TOPIC_PREFIX = 'hub.heartbeat';
+
+export type HubState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+export interface HubEvents {
+  /** An adapter or background task failed; the hub goes on. */
+  error: (error: Error) => void;
+  /** A message was moved to a dead-letter queue. */
+  deadLetter: (envelope: Envelope, reason: string, attempts: number) => void;
+  /** A circuit changed state. */
+  circuit: (adapter: string, state: CircuitState) => void;
+  /** An adapter's health flag changed. */
+  health: (adapter: string, healthy: boolean) => void;
+}
+
+export interface BroadcastNotificationInput<T = unknown> {
+  fromSource: string;
+  notificationData: T;
+  priority?: Priority;
+  /** @default NOTIFICATION_TOPIC */
+  topic?: string;
+}
+
+export interface HeartbeatInput<T = unknown> {
+  agentId: string;
+  statusData?: T;
+}
+
+export interface RequestOptions {
+  /** @default config.messageTimeoutMs */
+  timeoutMs?: number;
+}
+
+export interface CloseOptions {
+  /** How long to wait for running handlers and sends. @default config.drainTimeoutMs (10_000) */
+  drainTimeoutMs?: number;
+}
+
+export interface AdapterMetrics {
+  sent: number;
+  failed: number;
+  latency: LatencySnapshot;
+  circuit: CircuitState;
+  healthy: boolean;
+}
+
+export interface DetailedMetrics {
+  hub: string;
+  uptimeMs: number;
+  /** Sends per second over the last 10 s. */
+  messagesPerSecond: number;
+  /** Deliveries per second over the last 10 s. */
+  deliveriesPerSecond: number;
+  averageRoutingLatencyMs: number;
+  routingLatency: LatencySnapshot;
+  /** Adapters connected and healthy. */
+  activeConnections: number;
+  /** Sends in flight now. */
+  inFlight: number;
+  consumers: number;
+  totals: MetricTotals;
+  adapters: Record<string, AdapterMetrics>;
+  messageTypes: ReturnType<HubMetrics['perType']>;
+}
+
+export interface HealthStatus {
+  hub: string;
+  hubStatus: 'healthy' | 'degraded' | 'unhealthy' | 'stopped';
+  state: HubState;
+  uptimeMs: number;
+  checkedAt: number;
+  adapters: Record<string, AdapterHealth & { circuit: CircuitState }>;
+  performance: {
+    messagesPerSecond: number;
+    averageRoutingLatencyMs: number;
+    p99RoutingLatencyMs: number;
+    inFlight: number;
+    /** Failed sends / all sends since start. */
+    errorRate: number;
+  };
+}
+
+interface ConsumerRecord {
+  readonly consumer: Consumer;
+  readonly kind: 'endpoint' | 'topic';
+  readonly address: string;
+  readonly opts: ConsumeOptions;
+  readonly subs: Map<string, Subscription>;
+  active: boolean;
+}
+
+interface PendingRequest {
+  resolve: (reply: UnifiedMessage) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const NON_RETRYABLE = new Set<string>([
+  ErrorCode.INVALID_MESSAGE,
+  ErrorCode.OVERLOADED,
+  ErrorCode.CLOSED,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.GUARANTEE_UNSUPPORTED,
+]);
+
+function isRetryable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return true;
+  const e = err as { retryable?: unknown; code?: unknown };
+  if (e.retryable === false) return false;
+  return typeof e.code !== 'string' || !NON_RETRYABLE.has(e.code);
+}
+
+/**
+ * The hub: one API over every registered transport. Routing, guarantees,
+ * retries, circuit breakers, dedup, ordering, priorities, metrics and health
+ * live here; adapters only move envelopes.
+ */
+export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
+  readonly name: string;
+  /** Unique per hub instance; adapters use it as the consumer name. */
+  readonly instanceId: string;
+  /** The adapter registry. */
+  readonly adapters = new AdapterRegistry();
+  readonly logger: Logger;
+
+  private _state: HubState = 'idle';
+  private startPromise: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+  private readonly config: CommunicationConfig;
+  private readonly router: Router;
+  private readonly metricsImpl: HubMetrics;
+  private readonly history: EventHistory | undefined;
+  private readonly consumers = new Set<ConsumerRecord>();
+  private readonly pending = new Map<string, PendingRequest>();
+  private inboxAddress: string | undefined;
+  private inboxReady: Promise<void> | undefined;
+  private inFlight = 0;
+  private sendWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private healthTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly connected = new Set<string>();
+  private readonly maxConcurrent: number;
+  private readonly messageTimeoutMs: number;
+  private readonly sendAttempts: number;
+  private readonly sendBackoff: BackoffOptions;
+  private readonly outbound: ((env: Envelope) => Envelope | Promise<Envelope>) | undefined;
+  private readonly consumerHost: ConsumerHost;
+  private readonly dedup: DedupStore;
+
+  constructor(config: CommunicationConfig = {}) {
+    super();
+    validateConfig(config);
+    this.config = config;
+    this.name = config.name ?? 'hub';
+    this.instanceId = `${this.name}-${randomUUID().slice(0, 8)}`;
+    this.logger = config.logger ?? consoleLogger;
+    this.maxConcurrent = config.maxConcurrentMessages ?? 10_000;
+    this.messageTimeoutMs = config.messageTimeoutMs ?? 30_000;
+    this.sendAttempts = config.sendRetry?.maxAttempts ?? 3;
+    this.sendBackoff = { initialDelayMs: 20, maxDelayMs: 1_000, ...config.sendRetry };
+    this.metricsImpl = new HubMetrics(config.enableMetrics !== false);
+    this.history = config.history === false ? undefined : new EventHistory(config.history ?? {});
+    this.dedup = config.dedup?.store ?? new MemoryDedupStore();
+    this.outbound = composeOutbound(config.middleware ?? []);
+
+    for (const entry of config.adapters ?? [memory()]) {
+      if (isAdapterFactory(entry)) {
+        this.adapters.registerFactory(entry);
+        const key = entry.configKey;
+        const settings =
+          (key ? (config as Record<string, unknown>)[key] : undefined) ??
+          config.adapterConfig?.[entry.name];
+        this.adapters.register(entry.create(settings), entry.name);
+      } else {
+        this.adapters.register(entry as ProtocolAdapter);
+      }
+    }
+
+    this.router = new Router(this.adapters, {
+      defaultStrategy: config.defaultRoutingStrategy ?? RoutingStrategy.AUTOMATIC,
+      rules: config.routes ?? [],
+      messageTypeRoutes: config.messageTypeRoutes ?? {},
+      breaker: config.circuitBreaker ?? {},
+    });
+    for (const t of this.router.allTargets()) this.watchTarget(t);
+    this.adapters.on('added', (name, adapter) => this.onAdapterAdded(name, adapter));
+    this.adapters.on('removed', (name) => this.onAdapterRemoved(name));
+
+    const self = this;
+    this.consumerHost = {
+      logger: this.logger,
+      dedup: this.dedup,
+      dedupWindowMs: config.dedup?.windowMs ?? 600_000,
+      dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
+      retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
+      inbound: composeInbound(config.middleware ?? []),
+      reply: (request, payload) => this.reply(request, payload),
+      observer: {
+        delivered(env) {
+          self.metricsImpl.delivered(env);
+          if (env.kind === 'event') self.history?.record(env);
+        },
+        acked: (env, adapter, ms) => this.metricsImpl.acked(env, adapter, ms),
+        failed: (env, _adapter, err, attempt) => {
+          this.metricsImpl.failed(env);
+          this.logger.debug(`[hub] handler failed for ${env.id} (attempt ${attempt})`, {
+            error: String(err),
+          });
+        },
+        retried: () => this.metricsImpl.retried(),
+        deadLettered: (env, _adapter, reason, attempts) => {
+          this.metricsImpl.deadLettered(env);
+          this.logger.warn(`[hub] ${env.id} dead-lettered after ${attempts} attempts: ${reason}`);
+          if (this.listenerCount('deadLetter') > 0) this.emit('deadLetter', env, reason, attempts);
+        },
+        duplicate: () => this.metricsImpl.duplicate(),
+        expired: () => this.metricsImpl.expired(),
+      },
+    };
+  }
+
+  /** The adapter registry (the established name). */
+  get adapterRegistry(): AdapterRegistry {
+    return this.adapters;
+  }
+
+  get state(): HubState {
+    return this._state;
+  }
+
+  // ─── lifecycle ───────────────────────────────────────────────────────────
+
+  /**
+   * Connect every adapter and activate registered handlers. Rejects with a
+   * HUB_CONNECTION_FAILED error naming each adapter that failed and why.
+   */
+  start(): Promise<void> {
+    if (this._state === 'running') return Promise.resolve();
+    if (this._state === 'closing' || this._state === 'closed') {
+      return Promise.reject(new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closed`));
+    }
+    this.startPromise ??= this.doStart().then(
+      () => {
+        this.startPromise = undefined;
+      },
+      (err: unknown) => {
+        this.startPromise = undefined;
+        if (this._state === 'starting') this._state = 'idle';
+        throw err;
+      },
+    );
+    return this.startPromise;
+  }
+
+  /** Same as `start()`, but resolves to a boolean and logs why it failed instead of throwing. */
+  async initialize(): Promise<boolean> {
+    try {
+      await this.start();
+      return true;
+    } catch (err) {
+      this.logger.error(`[hub] ${this.name} failed to initialize: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  private async doStart(): Promise<void> {
+    this._state = 'starting';
+    const list = this.adapters.list();
+    const results = await Promise.allSettled(
+      list.map(({ name, adapter }) => this.connectAdapter(name, adapter)),
+    );
+    const failures = results
+      .map((r, i) =>
+        r.status === 'rejected'
+          ? `${list[i]!.name}: ${(r.reason as Error).message ?? r.reason}`
+          : undefined,
+      )
+      .filter((x): x is string => x !== undefined);
+    if (failures.length > 0) {
+      throw new HubError(
+        ErrorCode.CONNECTION_FAILED,
+        `[hub] ${this.name} could not connect ${failures.length} adapter(s): ${failures.join('; ')}`,
+        { cause: results.find((r) => r.status === 'rejected')?.reason },
+      );
+    }
+    if (this.config.enableHealthMonitoring !== false) {
+      const everyMs = (this.config.healthCheckInterval ?? 30) * 1000;
+      this.healthTimer = setInterval(() => this.checkHealth(), everyMs);
+      this.healthTimer.unref?.();
+    }
+    this._state = 'running';
+    await Promise.all([...this.consumers].map((rec) => this.activate(rec)));
+    this.checkHealth();
+  }
+
+  private async connectAdapter(name: string, adapter: ProtocolAdapter): Promise<void> {
+    if (this.connected.has(name)) return;
+    const ctx: AdapterContext = {
+      hubName: this.name,
+      instanceId: this.instanceId,
+      logger: this.logger,
+      sendTimeoutMs: this.messageTimeoutMs,
+      reportError: (error) => {
+        this.logger.error(error.message);
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      },
+    };
+    await adapter.connect(ctx);
+    this.connected.add(name);
+  }
+
+  /**
+   * Stop intake, let running handlers and sends finish (up to the drain
+   * timeout), release what is left for redelivery, close every adapter.
+   * Idempotent.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closePromise ??= this.doClose(
+      options.drainTimeoutMs ?? this.config.drainTimeoutMs ?? 10_000,
+    );
+    return this.closePromise;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async doClose(drainMs: number): Promise<void> {
+    if (this.startPromise) await this.startPromise.catch(() => {});
+    this._state = 'closing';
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    const closed = new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closing`);
+    for (const w of this.sendWaiters.splice(0)) w.reject(closed);
+    const deadline = Date.now() + drainMs;
+    await Promise.all([...this.consumers].map((rec) => this.deactivate(rec, drainMs)));
+    this.consumers.clear();
+    while (this.inFlight > 0 && Date.now() < deadline) await sleep(5);
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(closed);
+      this.pending.delete(id);
+    }
+    await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
+    await Promise.resolve(this.dedup.close?.()).catch(() => {});
+    this._state = 'closed';
+  }
+
+  private async ensureRunning(): Promise<void> {
+    if (this._state === 'running') return;
+    if (this._state === 'closing' || this._state === 'closed') {
+      throw new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closed`);
+    }
+    await this.start();
+  }
+
+  // ─── sending ─────────────────────────────────────────────────────────────
+
+  /**
+   * Send a message to its destination endpoint. Resolves once a transport has
+   * accepted it (persisted, for persistent transports). Rejects with a typed
+   * HubError: invalid input (naming the field), no route, a guarantee no
+   * healthy adapter honours, overload, or the last transport failure.
+   */
+  async send<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
+    if (this._state !== 'running') await this.ensureRunning();
+    try {
+      validateMessage(message);
+    } catch (err) {
+      this.metricsImpl.totals.rejected++;
+      throw err;
+    }
+    return this.dispatch(message);
+  }
+
+  /** `send`, resolving to `{ success: false, error }` instead of rejecting. */
+  async sendMessage<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
+    const started = performance.now();
+    try {
+      return await this.send(message);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.logger.warn(
+        `[hub] sendMessage ${String((message as { id?: unknown })?.id)} failed: ${error.message}`,
+      );
+      return {
+        success: false,
+        messageId: typeof message?.id === 'string' ? message.id : '',
+        protocol: '',
+        adapter: '',
+        latencyMs: performance.now() - started,
+        error,
+      };
+    }
+  }
+
+  /** Publish an event to every subscriber whose pattern matches its topic. */
+  async publish<T>(event: UnifiedEvent<T>): Promise<MessageResult> {
+    if (this._state !== 'running') await this.ensureRunning();
+    try {
+      validateEvent(event);
+    } catch (err) {
+      this.metricsImpl.totals.rejected++;
+      throw err;
+    }
+    this.history?.record(event);
+    return this.dispatch(event);
+  }
+
+  /** The established name of `publish`. */
+  publishEvent<T>(event: UnifiedEvent<T>): Promise<MessageResult> {
+    return this.publish(event);
+  }
+
+  /** Publish a notification event (topic `hub.notifications`) to every subscriber. */
+  broadcastNotification<T>(input: BroadcastNotificationInput<T>): Promise<MessageResult> {
+    const event = createEvent({
+      source: input.fromSource,
+      topic: input.topic ?? NOTIFICATION_TOPIC,
+      type: MessageType.NOTIFICATION,
+      data: input.notificationData,
+      ...(input.priority === undefined ? {} : { priority: input.priority }),
+    });
+    return this.publish(event);
+  }
+
+  /** Publish an agent heartbeat on `hub.heartbeat.<agentId>`. */
+  sendHeartbeat<T>(input: HeartbeatInput<T>): Promise<MessageResult>;
+  sendHeartbeat<T>(agentId: string, statusData?: T): Promise<MessageResult>;
+  sendHeartbeat<T>(a: string | HeartbeatInput<T>, b?: T): Promise<MessageResult> {
+    const { agentId, statusData } = typeof a === 'string' ? { agentId: a, statusData: b } : a;
+    return this.publish(
+      createEvent({
+        source: agentId,
+        topic: `${HEARTBEAT_TOPIC_PREFIX}.${agentId}`,
+        type: MessageType.HEARTBEAT,
+        data: { agentId, status: statusData ?? null, at: Date.now() },
+      }),
+    );
+  }
+
+  /**
+   * Send `message` and resolve with the reply (a message whose
+   * `correlationId` is the request's). Rejects with HUB_TIMEOUT after `timeoutMs`.
+   */
+  async request<Req, Res = unknown>(
+    message: UnifiedMessage<Req>,
+    options: RequestOptions = {},
+  ): Promise<UnifiedMessage<Res>> {
+    await this.ensureInbox();
+    const correlationId = message.correlationId ?? message.id;
+    if (this.pending.has(correlationId)) {
+      throw new HubError(
+        ErrorCode.INVALID_MESSAGE,
+        `[hub] a request with correlationId "${correlationId}" is already waiting`,
+      );
+    }
+    const timeoutMs = options.timeoutMs ?? this.messageTimeoutMs;
+    const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(
+          new TimeoutError(
+            `[hub] request ${message.id} to "${message.destination}" got no reply within ${timeoutMs}ms`,
+          ),
+        );
+      }, timeoutMs);
+      timer.unref?.();
+      this.pending.set(correlationId, {
+        resolve: resolve as (m: UnifiedMessage) => void,
+        reject,
+        timer,
+      });
+    });
+    try {
+      await this.send({ ...message, replyTo: this.inboxAddress!, correlationId });
+    } catch (err) {
+      const p = this.pending.get(correlationId);
+      if (p) clearTimeout(p.timer);
+      this.pending.delete(correlationId);
+      throw err;
+    }
+    return reply;
+  }
+
+  private ensureInbox(): Promise<void> {
+    this.inboxReady ??= (async () => {
+      const address = `_inbox.${this.instanceId}`;
+      await this.onMessage(
+        address,
+        (reply) => {
+          const id = reply.correlationId;
+          const p = id === undefined ? undefined : this.pending.get(id);
+          if (!p) {
+            this.logger.debug(`[hub] late or unknown reply ${reply.id} dropped`);
+            return;
+          }
+          clearTimeout(p.timer);
+          this.pending.delete(id!);
+          p.resolve(reply);
+        },
+        { concurrency: 64 },
+      );
+      this.inboxAddress = address;
+    })();
+    return this.inboxReady;
+  }
+
+  private async reply(request: UnifiedMessage, payload: unknown): Promise<void> {
+    const reply = createReply(request, { payload });
+    // Replies to a requester's private inbox are best-effort: the requester times out and may retry.
+    if (request.replyTo?.startsWith('_inbox.'))
+      reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
+    await this.send(reply);
+  }
+
+  private async dispatch(envelope: UnifiedMessage | UnifiedEvent): Promise<MessageResult> {
+    let env: Envelope = envelope;
+    if (this.outbound) env = await this.outbound(env);
+    if (this.inFlight >= this.maxConcurrent) await this.waitForRoom(env);
+    this.inFlight++;
+    try {
+      const t0 = performance.now();
+      const decision = this.router.route(env as UnifiedMessage | UnifiedEvent);
+      if (this.metricsImpl.enabled) this.metricsImpl.routing.record(performance.now() - t0);
+      if (decision.strategy === RoutingStrategy.BROADCAST && decision.targets.length > 1) {
+        return await this.sendToAll(env as UnifiedMessage | UnifiedEvent, decision.targets);
+      }
+      return await this.sendVia(env as UnifiedMessage | UnifiedEvent, decision.targets);
+    } finally {
+      this.inFlight--;
+      if (this.sendWaiters.length > 0) this.sendWaiters.shift()!.resolve();
+    }
+  }
+
+  private waitForRoom(env: Envelope): Promise<void> {
+    if (this.config.overload === 'reject' || this.sendWaiters.length >= this.maxConcurrent) {
+      this.metricsImpl.totals.rejected++;
+      return Promise.reject(
+        new HubError(
+          ErrorCode.OVERLOADED,
+          `[hub] ${this.name} has ${this.inFlight} sends in flight (maxConcurrentMessages ${this.maxConcurrent}); ${env.id} rejected`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => this.sendWaiters.push({ resolve, reject }));
+  }
+
+  /** Try the targets in order with retries and backoff; each failure feeds its circuit breaker. */
+  private async sendVia(
+    env: UnifiedMessage | UnifiedEvent,
+    targets: readonly RouteTarget[],
+  ): Promise<MessageResult> {
+    let lastError: unknown;
+    let index = 0;
+    for (let attempt = 1; attempt <= this.sendAttempts; attempt++) {
+      const target = targets[index % targets.length]!;
+      if (!target.breaker.tryAcquire()) {
+        lastError = new HubError(
+          ErrorCode.CIRCUIT_OPEN,
+          `[hub] circuit of "${target.name}" is open`,
+        );
+        index++;
+        continue;
+      }
+      const started = performance.now();
+      try {
+        const result = await target.adapter.send(env);
+        const latencyMs = performance.now() - started;
+        target.breaker.onSuccess(latencyMs);
+        target.observe(latencyMs);
+        this.metricsImpl.sent(env, target.name, latencyMs);
+        return {
+          success: true,
+          messageId: env.id,
+          protocol: result.protocol ?? target.name,
+          adapter: target.name,
+          latencyMs,
+        };
+      } catch (err) {
+        lastError = err;
+        target.breaker.onFailure(err);
+        this.metricsImpl.sendFailed(target.name);
+        if (!isRetryable(err)) break;
+        index++;
+        if (attempt < this.sendAttempts) await sleep(backoffDelay(attempt, this.sendBackoff));
+      }
+    }
+    if (lastError instanceof HubError) throw lastError;
+    throw new HubError(
+      ErrorCode.ADAPTER_FAILED,
+      `[hub] send of ${env.id} failed: ${String(lastError)}`,
+      {
+        cause: lastError,
+      },
+    );
+  }
+
+  private async sendToAll(
+    env: UnifiedMessage | UnifiedEvent,
+    targets: readonly RouteTarget[],
+  ): Promise<MessageResult> {
+    const started = performance.now();
+    const results = await Promise.all(
+      targets.map((t) =>
+        this.sendVia(env, [t]).catch(
+          (error: Error): MessageResult => ({
+            success: false,
+            messageId: env.id,
+            protocol: t.name,
+            adapter: t.name,
+            latencyMs: performance.now() - started,
+            error,
+          }),
+        ),
+      ),
+    );
+    const failed = results.filter((r) => !r.success);
+    if (failed.length === results.length) throw failed[0]!.error;
+    return {
+      success: failed.length === 0,
+      messageId: env.id,
+      protocol: results.map((r) => r.protocol).join(','),
+      adapter: results.map((r) => r.adapter).join(','),
+      latencyMs: performance.now() - started,
+      results,
+    };
+  }
+
+  // ─── receiving ───────────────────────────────────────────────────────────
+
+  /**
+   * Serve an endpoint: `handler` gets each message sent to `endpoint`. Every
+   * instance of one endpoint shares the work. A handler that throws is retried
+   * with backoff, then dead-lettered after `maxDeliveries` attempts. Returning
+   * a value (or calling `ctx.reply`) answers a request.
+   */
+  async onMessage<T = unknown>(
+    endpoint: string,
+    handler: MessageHandler<T>,
+    options: ConsumeOptions = {},
+  ): Promise<Unsubscribe> {
+    validateAddress(endpoint, 'endpoint');
+    return this.consume('endpoint', endpoint, handler as MessageHandler, options);
+  }
+
+  /**
+   * Subscribe to events whose topic matches `pattern` (`*` one segment, `**`
+   * or `#` any number). Each subscriber is isolated: one that throws never
+   * affects another.
+   */
+  async subscribe<T = unknown>(
+    pattern: string,
+    handler: EventHandler<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Unsubscribe> {
+    validatePattern(pattern, 'pattern');
+    if (options.replay && this.history) {
+      const query = options.replay === true ? {} : options.replay;
+      for (const event of this.history.query(pattern, query)) {
+        try {
+          await handler(event as UnifiedEvent<T>, {
+            attempt: 1,
+            adapter: 'history',
+            reply: () => Promise.resolve(),
+          });
+        } catch (err) {
+          this.logger.warn(`[hub] replay handler failed for ${event.id}`, { error: String(err) });
+        }
+      }
+    }
+    return this.consume('topic', pattern, handler as EventHandler, options);
+  }
+
+  /** The established name of `subscribe`. */
+  subscribeToEvents<T = unknown>(
+    pattern: string,
+    handler: EventHandler<T>,
+    options?: SubscribeOptions,
+  ): Promise<Unsubscribe> {
+    return this.subscribe(pattern, handler, options);
+  }
+
+  private async consume(
+    kind: 'endpoint' | 'topic',
+    address: string,
+    handler: MessageHandler | EventHandler,
+    options: ConsumeOptions,
+  ): Promise<Unsubscribe> {
+    if (this._state === 'closing' || this._state === 'closed') {
+      throw new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closed`);
+    }
+    const concurrency = options.concurrency ?? 16;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] options.concurrency must be a positive integer, got ${concurrency}`,
+      );
+    }
+    if (
+      options.prefetch !== undefined &&
+      (!Number.isInteger(options.prefetch) || options.prefetch < 1)
+    ) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] options.prefetch must be a positive integer, got ${options.prefetch}`,
+      );
+    }
+    if (options.adapter !== undefined && !this.adapters.has(options.adapter)) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] options.adapter "${options.adapter}" is not registered`,
+      );
+    }
+    const consumer = new Consumer(this.consumerHost, {
+      kind,
+      address,
+      handler: handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
+      concurrency,
+      maxDeliveries: options.maxDeliveries ?? this.config.maxDeliveries ?? 5,
+      handlerTimeoutMs: options.handlerTimeoutMs,
+    });
+    const rec: ConsumerRecord = {
+      consumer,
+      kind,
+      address,
+      opts: options,
+      subs: new Map(),
+      active: false,
+    };
+    this.consumers.add(rec);
+    if (this._state === 'running') {
+      try {
+        await this.activate(rec);
+      } catch (err) {
+        await this.deactivate(rec, 0);
+        this.consumers.delete(rec);
+        throw err;
+      }
+    }
+    let off: Promise<void> | undefined;
+    return () => {
+      off ??= (async () => {
+        this.consumers.delete(rec);
+        await this.deactivate(rec, this.config.drainTimeoutMs ?? 10_000);
+      })();
+      return off;
+    };
+  }
+
+  private async activate(rec: ConsumerRecord): Promise<void> {
+    rec.active = true;
+    const names = rec.opts.adapter
+      ? [this.adapters.resolveName(rec.opts.adapter)]
+      : this.adapters.names();
+    await Promise.all(names.map((name) => this.subscribeOn(rec, name)));
+  }
+
+  private async subscribeOn(rec: ConsumerRecord, name: string): Promise<void> {
+    const adapter = this.adapters.get(name);
+    if (!adapter || rec.subs.has(name)) return;
+    if (rec.kind === 'topic' && !adapter.capabilities.broadcast) return;
+    const concurrency = rec.opts.concurrency ?? 16;
+    const group = rec.kind === 'endpoint' ? (rec.opts.group ?? rec.address) : rec.opts.group;
+    const sub = await adapter.subscribe({
+      kind: rec.kind,
+      address: rec.address,
+      ...(group === undefined ? {} : { group }),
+      prefetch: rec.opts.prefetch ?? Math.max(concurrency * 2, 32),
+      maxDeliveries: rec.consumer.opts.maxDeliveries,
+      deliver: (delivery) => rec.consumer.accept(delivery, name),
+      reject: (error) => {
+        this.metricsImpl.totals.rejected++;
+        this.logger.warn(
+          `[hub] ${name} rejected an inbound entry for ${rec.address}: ${error.message}`,
+        );
+      },
+    });
+    if (!rec.active) {
+      await sub.close();
+      return;
+    }
+    rec.subs.set(name, sub);
+  }
+
+  private async deactivate(rec: ConsumerRecord, drainMs: number): Promise<void> {
+    rec.active = false;
+    await rec.consumer.drain(drainMs);
+    const subs = [...rec.subs.values()];
+    rec.subs.clear();
+    await Promise.allSettled(subs.map((s) => s.close()));
+  }
+
+  private onAdapterAdded(name: string, adapter: ProtocolAdapter): void {
+    const t = this.router.target(name);
+    if (t) this.watchTarget(t);
+    if (this._state !== 'running') return;
+    this.connectAdapter(name, adapter)
+      .then(() =>
+        Promise.all(
+          [...this.consumers]
+            .filter((rec) => rec.active && !rec.opts.adapter)
+            .map((rec) => this.subscribeOn(rec, name)),
+        ),
+      )
+      .catch((err: unknown) => {
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.logger.error(
+          `[hub] adapter "${name}" registered after start failed to connect: ${e.message}`,
+        );
+        if (this.listenerCount('error') > 0) this.emit('error', e);
+      });
+  }
+
+  private onAdapterRemoved(name: string): void {
+    this.connected.delete(name);
+    for (const rec of this.consumers) {
+      const sub = rec.subs.get(name);
+      rec.subs.delete(name);
+      void sub?.close().catch(() => {});
+    }
+  }
+
+  private watchTarget(target: RouteTarget): void {
+    target.breaker.onStateChange((state) => {
+      this.logger.warn(`[hub] circuit of adapter "${target.name}" is now ${state}`);
+      if (this.listenerCount('circuit') > 0) this.emit('circuit', target.name, state);
+    });
+  }
+
+  // ─── dead letters, metrics, health ───────────────────────────────────────
+
+  /** Read the dead-letter queue of an endpoint from every adapter that keeps one. */
+  async readDeadLetters(address: string, limit = 100): Promise<DeadLetterEntry[]> {
+    const out: DeadLetterEntry[] = [];
+    for (const { adapter } of this.adapters.list()) {
+      const reader = adapter as Partial<DeadLetterReader>;
+      if (typeof reader.readDeadLetters === 'function')
+        out.push(...(await reader.readDeadLetters(address, limit)));
+    }
+    return out;
+  }
+
+  /** A snapshot of counters, rates and latencies. */
+  metrics(): DetailedMetrics {
+    const m = this.metricsImpl;
+    const routing = m.routing.snapshot();
+    const perAdapter = m.perAdapter();
+    const adapters: Record<string, AdapterMetrics> = {};
+    let active = 0;
+    for (const t of this.router.allTargets()) {
+      const healthy = this.connected.has(t.name) && t.healthy;
+      if (healthy) active++;
+      adapters[t.name] = {
+        sent: perAdapter[t.name]?.sent ?? 0,
+        failed: perAdapter[t.name]?.failed ?? 0,
+        latency: perAdapter[t.name]?.latency ?? m.routing.snapshot(),
+        circuit: t.breaker.state,
+        healthy,
+      };
+    }
+    return {
+      hub: this.name,
+      uptimeMs: Date.now() - this.startedAt,
+      messagesPerSecond: m.sentRate.rate(),
+      deliveriesPerSecond: m.deliveredRate.rate(),
+      averageRoutingLatencyMs: routing.mean,
+      routingLatency: routing,
+      activeConnections: active,
+      inFlight: this.inFlight,
+      consumers: this.consumers.size,
+      totals: { ...m.totals },
+      adapters,
+      messageTypes: m.perType(),
+    };
+  }
+
+  /** The established name of `metrics()`. */
+  async getDetailedMetrics(): Promise<DetailedMetrics> {
+    return this.metrics();
+  }
+
+  /** Metrics in the Prometheus text exposition format. */
+  prometheus(prefix = 'hub_'): string {
+    let out = this.metricsImpl.registry.toPrometheus(prefix);
+    for (const [key, value] of Object.entries(this.metricsImpl.totals)) {
+      const name = `${prefix}${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
+      out += `# HELP ${name} Hub-wide ${key}\n# TYPE ${name} counter\n${name} ${value}\n`;
+    }
+    for (const t of this.router.allTargets()) {
+      const state = t.breaker.state;
+      out += `${prefix}circuit_open{adapter="${t.name}"} ${state === 'open' ? 1 : 0}\n`;
+    }
+    return out;
+  }
+
+  /** Overall and per-adapter health. */
+  health(): HealthStatus {
+    const adapters: HealthStatus['adapters'] = {};
+    let healthy = 0;
+    let total = 0;
+    for (const t of this.router.allTargets()) {
+      total++;
+      const h = safeHealth(t);
+      const ok = h.healthy && t.breaker.state !== 'open';
+      if (ok) healthy++;
+      adapters[t.name] = { ...h, circuit: t.breaker.state };
+    }
+    const m = this.metricsImpl;
+    const routing = m.routing.snapshot();
+    const attempts = m.totals.sent + m.totals.sendFailed;
+    const hubStatus: HealthStatus['hubStatus'] =
+      this._state !== 'running'
+        ? 'stopped'
+        : healthy === total
+          ? 'healthy'
+          : healthy > 0
+            ? 'degraded'
+            : 'unhealthy';
+    return {
+      hub: this.name,
+      hubStatus,
+      state: this._state,
+      uptimeMs: Date.now() - this.startedAt,
+      checkedAt: Date.now(),
+      adapters,
+      performance: {
+        messagesPerSecond: m.sentRate.rate(),
+        averageRoutingLatencyMs: routing.mean,
+        p99RoutingLatencyMs: routing.p99,
+        inFlight: this.inFlight,
+        errorRate: attempts === 0 ? 0 : m.totals.sendFailed / attempts,
+      },
+    };
+  }
+
+  /** The established name of `health()`. */
+  async getHealthStatus(): Promise<HealthStatus> {
+    this.checkHealth();
+    return this.health();
+  }
+
+  /** Refresh each adapter's health flag; the router skips unhealthy adapters. */
+  checkHealth(): void {
+    for (const t of this.router.allTargets()) {
+      const healthy = safeHealth(t).healthy;
+      if (healthy !== t.healthy) {
+        t.healthy = healthy;
+        this.router.invalidate();
+        this.logger.warn(`[hub] adapter "${t.name}" is now ${healthy ? 'healthy' : 'unhealthy'}`);
+        if (this.listenerCount('health') > 0) this.emit('health', t.name, healthy);
+      }
+    }
+  }
+}
+
+function safeHealth(t: RouteTarget): AdapterHealth {
+  try {
+    return t.adapter.health();
+  } catch (err) {
+    return { state: 'failed', healthy: false, lastError: String(err) };
+  }
+}
+
+const ADDRESS = /^[A-Za-z0-9_.:/@-]{1,256}$/;
+
+function validateAddress(address: unknown, field: string): void {
+  if (typeof address !== 'string' || !ADDRESS.test(address)) {
+    throw new HubError(
+      ErrorCode.INVALID_MESSAGE,
+      `[hub] ${field} must be 1-256 characters of [A-Za-z0-9_.:/@-], got ${JSON.stringify(address)}`,
+    );
+  }
+}
+
+/** Create a hub. Nothing connects until `start()` (or the first send). */
+export function createHub(config: CommunicationConfig = {}): Hub {
+  return new Hub(config);
+}
+
+/** The established name of `createHub`. */
+export const createCommunicationHub = createHub;

@@ -1,0 +1,228 @@
+import {
+  type DeliveryGuarantee,
+  type Envelope,
+  ErrorCode,
+  HubError,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
+import type { ProtocolAdapter } from '../adapter/contract.js';
+import { TopicMatcher } from '../event-bus/pattern.js';
+import { RoutingStrategy } from '../hub/types.js';
+import type { AdapterRegistry } from '../registry/registry.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
+
+/** One entry of the routing table. */
+export interface RouteRule {
+  /** Destination (messages) or topic (events): exact, or a pattern with `*` / `**`. */
+  match: string;
+  /** Adapters to use, in preference order. @default every registered adapter */
+  adapters?: readonly string[];
+  /** @default the hub's `defaultRoutingStrategy` */
+  strategy?: RoutingStrategy;
+  /** Apply to messages, events or both. @default both */
+  kind?: 'message' | 'event';
+}
+
+/** The router's view of one adapter: the adapter, its breaker and its observed latency. */
+export class RouteTarget {
+  /** Exponentially weighted send latency in ms; 0 until observed. */
+  latencyEwma = 0;
+  /** Set by the health monitor and by the adapter's own state reports. */
+  healthy = true;
+  constructor(
+    readonly name: string,
+    readonly adapter: ProtocolAdapter,
+    readonly breaker: CircuitBreaker,
+  ) {}
+
+  observe(latencyMs: number): void {
+    this.latencyEwma =
+      this.latencyEwma === 0 ? latencyMs : this.latencyEwma * 0.9 + latencyMs * 0.1;
+  }
+
+  honours(guarantee: DeliveryGuarantee, kind: Envelope['kind']): boolean {
+    const caps = this.adapter.capabilities;
+    if (kind === 'event' && !caps.broadcast) return false;
+    return caps.guarantees.includes(guarantee);
+  }
+
+  get available(): boolean {
+    return this.healthy && this.breaker.state !== 'open';
+  }
+}
+
+/** What the router decided for one envelope. */
+export interface RouteDecision {
+  readonly strategy: RoutingStrategy;
+  /** Candidates in the order to try (broadcast: all of them). */
+  readonly targets: readonly RouteTarget[];
+}
+
+export interface RouterOptions {
+  defaultStrategy: RoutingStrategy;
+  rules: readonly RouteRule[];
+  /** Per message type: adapters in preference order. */
+  messageTypeRoutes: Readonly<Record<string, readonly string[]>>;
+  breaker: CircuitBreakerOptions;
+}
+
+interface CompiledRule {
+  readonly rule: RouteRule;
+  readonly order: number;
+}
+
+const BEST_EFFORT: DeliveryGuarantee = 'best-effort';
+
+/**
+ * Picks adapters for an envelope by rule, capability, health and strategy.
+ * Decisions are cached per (rule, guarantee, kind) and rebuilt only when an
+ * adapter, a circuit or a health flag changes, so a send pays a map lookup.
+ */
+export class Router {
+  private readonly targets = new Map<string, RouteTarget>();
+  private readonly exact = new Map<string, CompiledRule>();
+  private readonly patterns = new TopicMatcher<CompiledRule>();
+  private readonly cache = new Map<string, RouteDecision | HubError>();
+  private readonly rr = new Map<string, number>();
+  private latencyStamp = 0;
+
+  constructor(
+    private readonly registry: AdapterRegistry,
+    private readonly opts: RouterOptions,
+  ) {
+    opts.rules.forEach((rule, order) => {
+      const compiled = { rule, order };
+      if (rule.match.includes('*') || rule.match.includes('#')) {
+        this.patterns.add(rule.match, compiled);
+      } else if (!this.exact.has(rule.match)) {
+        this.exact.set(rule.match, compiled);
+      }
+    });
+    for (const { name, adapter } of registry.list()) this.addTarget(name, adapter);
+    registry.on('added', (name, adapter) => this.addTarget(name, adapter));
+    registry.on('removed', (name) => {
+      this.targets.delete(name);
+      this.invalidate();
+    });
+  }
+
+  target(name: string): RouteTarget | undefined {
+    return this.targets.get(name);
+  }
+
+  allTargets(): RouteTarget[] {
+    return [...this.targets.values()];
+  }
+
+  /** Drop cached decisions (adapter set, health or circuit changed). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /** Decide where `envelope` goes; throws a typed HubError when nothing can honour it. */
+  route(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
+    const isEvent = envelope.kind === 'event';
+    const address = isEvent ? envelope.topic : envelope.destination;
+    const guarantee = isEvent ? BEST_EFFORT : envelope.deliveryGuarantee;
+    const rule = this.findRule(address, envelope.kind);
+    const typePrefs = isEvent ? undefined : this.opts.messageTypeRoutes[envelope.type];
+    const key = `${rule ? rule.order : -1}|${rule || !typePrefs ? '' : envelope.type}|${guarantee}|${envelope.kind}`;
+
+    // Latency order moves slowly; refresh automatic decisions once a second.
+    const now = Date.now();
+    if (now - this.latencyStamp > 1000) {
+      this.latencyStamp = now;
+      this.cache.clear();
+    }
+    let decision = this.cache.get(key);
+    if (decision === undefined) {
+      decision = this.decide(rule?.rule, typePrefs, guarantee, envelope.kind, address);
+      this.cache.set(key, decision);
+    }
+    if (decision instanceof HubError) throw decision;
+    if (decision.strategy === RoutingStrategy.ROUND_ROBIN && decision.targets.length > 1) {
+      return this.rotate(key, decision);
+    }
+    return decision;
+  }
+
+  private addTarget(name: string, adapter: ProtocolAdapter): void {
+    const breaker = new CircuitBreaker(name, this.opts.breaker);
+    breaker.onStateChange(() => this.invalidate());
+    this.targets.set(name, new RouteTarget(name, adapter, breaker));
+    this.invalidate();
+  }
+
+  private findRule(address: string, kind: Envelope['kind']): CompiledRule | undefined {
+    const exact = this.exact.get(address);
+    if (exact && (exact.rule.kind === undefined || exact.rule.kind === kind)) return exact;
+    let best: CompiledRule | undefined;
+    this.patterns.forEachMatch(address, (compiled) => {
+      if (compiled.rule.kind !== undefined && compiled.rule.kind !== kind) return;
+      if (!best || compiled.order < best.order) best = compiled;
+    });
+    return best;
+  }
+
+  private decide(
+    rule: RouteRule | undefined,
+    typePrefs: readonly string[] | undefined,
+    guarantee: DeliveryGuarantee,
+    kind: Envelope['kind'],
+    address: string,
+  ): RouteDecision | HubError {
+    const strategy = rule?.strategy ?? this.opts.defaultStrategy;
+    const named = rule?.adapters ?? typePrefs;
+    let pool: RouteTarget[];
+    if (named) {
+      pool = [];
+      for (const n of named) {
+        const t = this.targets.get(this.registry.resolveName(n));
+        if (t) pool.push(t);
+      }
+      // Preferences widen to every adapter unless the strategy pins them.
+      if (!rule?.adapters && strategy !== RoutingStrategy.PROTOCOL_SPECIFIC) {
+        for (const t of this.targets.values()) if (!pool.includes(t)) pool.push(t);
+      }
+    } else {
+      pool = [...this.targets.values()];
+    }
+    if (pool.length === 0) {
+      return new HubError(
+        ErrorCode.NO_ROUTE,
+        `[hub:router] no adapter for ${kind} "${address}"${named ? ` (named: ${named.join(', ')})` : ''}`,
+      );
+    }
+    const capable = pool.filter((t) => t.honours(guarantee, kind));
+    if (capable.length === 0) {
+      return new HubError(
+        ErrorCode.GUARANTEE_UNSUPPORTED,
+        `[hub:router] no adapter honours ${kind === 'event' ? 'broadcast events' : `deliveryGuarantee "${guarantee}"`} for "${address}" (adapters: ${pool.map((t) => t.name).join(', ')})`,
+      );
+    }
+    const available = capable.filter((t) => t.available);
+    if (available.length === 0) {
+      return new HubError(
+        ErrorCode.CIRCUIT_OPEN,
+        `[hub:router] every adapter able to carry "${address}" is unhealthy or has an open circuit (${capable.map((t) => `${t.name}: ${t.breaker.state}${t.healthy ? '' : ', unhealthy'}`).join('; ')})`,
+      );
+    }
+    if (strategy === RoutingStrategy.AUTOMATIC) {
+      // Stable sort: equal latency keeps registration / preference order.
+      available.sort((a, b) => a.latencyEwma - b.latencyEwma);
+    }
+    return { strategy, targets: available };
+  }
+
+  private rotate(key: string, decision: RouteDecision): RouteDecision {
+    const n = decision.targets.length;
+    const i = ((this.rr.get(key) ?? -1) + 1) % n;
+    this.rr.set(key, i);
+    if (i === 0) return decision;
+    return {
+      strategy: decision.strategy,
+      targets: [...decision.targets.slice(i), ...decision.targets.slice(0, i)],
+    };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * What a payload may hold, and how big it is. One recursive walk checks the
+ * value model (plain JSON plus Date, Uint8Array, bigint, undefined), the
+ * nesting depth, and estimates the JSON size with an early exit past the
+ * budget. It also notes whether the JSON codec must tag special values.
+ *
+ * Hot path: the success path allocates nothing. Failure details are left in
+ * module state and turned into an error by `payloadError`, only on failure.
+ */
+import { InvalidMessageError, type InvalidReason } from './errors.js';
+import { TAG_KEY } from './fields.js';
+
+const FAIL = -1;
+const DOLLAR = 36;
+
+let maxDepth = 64;
+let special = false;
+let failReason: InvalidReason = 'wrong_type';
+let failDetail = '';
+const failPath: (string | number)[] = [];
+
+type NodeBuffer = { byteLength(s: string, enc: 'utf8'): number };
+const NodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
+/** Exact UTF-8 length; only called once a string could push the payload over its budget. */
+export function utf8Length(s: string): number {
+  if (NodeBuffer !== undefined) return NodeBuffer.byteLength(s, 'utf8');
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+function fail(reason: InvalidReason, detail: string): number {
+  failReason = reason;
+  failDetail = detail;
+  failPath.length = 0;
+  return FAIL;
+}
+
+function describe(v: object): string {
+  const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
+  return proto?.constructor?.name ?? 'object';
+}
+
+function walk(v: unknown, depth: number, budget: number): number {
+  switch (typeof v) {
+    case 'string':
+      // A UTF-16 unit is at most 3 UTF-8 bytes: only measure exactly when it could matter.
+      return (v.length * 3 < budget ? v.length : utf8Length(v)) + 2;
+    case 'number':
+      // NaN and ±Infinity have no JSON form.
+      return v - v === 0 ? 8 : fail('out_of_range', `holds ${v}, which JSON cannot carry`);
+    case 'boolean':
+      return 5;
+    case 'undefined':
+      return 0;
+    case 'bigint':
+      special = true;
+      return 30 + v.toString().length;
+    case 'object': {
+      if (v === null) return 4;
+      if (depth >= maxDepth) return fail('too_deep', `nests deeper than ${maxDepth} levels`);
+      if (Array.isArray(v)) {
+        let total = 2;
+        for (let i = 0; i < v.length; i++) {
+          const e: unknown = v[i];
+          let n: number;
+          if (e === undefined) {
+            special = true;
+            n = 20;
+          } else {
+            n = walk(e, depth + 1, budget - total);
+            if (n < 0) {
+              failPath.push(i);
+              return FAIL;
+            }
+          }
+          total += n + 1;
+          if (total > budget) return total;
+        }
+        return total;
+      }
+      if (v instanceof Uint8Array) {
+        special = true;
+        return Math.ceil(v.byteLength / 3) * 4 + 30;
+      }
+      if (v instanceof Date) {
+        if (Number.isNaN(v.getTime())) return fail('bad_format', 'is an invalid Date');
+        special = true;
+        return 40;
+      }
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        return fail(
+          'wrong_type',
+          `is a ${describe(v)}; payloads hold plain objects, arrays, strings, numbers, booleans, null, Date, Uint8Array and bigint`,
+        );
+      }
+      let total = 2;
+      const obj = v as Record<string, unknown>;
+      for (const k in obj) {
+        const e = obj[k];
+        if (e === undefined) continue;
+        if (k.charCodeAt(0) === DOLLAR && k.startsWith(TAG_KEY)) special = true;
+        const n = walk(e, depth + 1, budget - total);
+        if (n < 0) {
+          failPath.push(k);
+          return FAIL;
+        }
+        total += k.length + 4 + n;
+        if (total > budget) return total;
+      }
+      return total;
+    }
+    default:
+      return fail('wrong_type', `is a ${typeof v}, which no codec can carry`);
+  }
+}
+
+/**
+ * Estimated JSON size of `value` in bytes, or -1 when the value cannot travel
+ * (then {@link payloadError} describes why). Stops counting once over `budget`.
+ */
+export function measurePayload(value: unknown, depthLimit: number, budget: number): number {
+  maxDepth = depthLimit;
+  special = false;
+  return walk(value, 0, budget);
+}
+
+/** After {@link measurePayload}: does the payload hold values the JSON codec must tag? */
+export function payloadNeedsTags(): boolean {
+  return special;
+}
+
+/** The error for the last failed {@link measurePayload}, with the path inside the payload. */
+export function payloadError(field: string): InvalidMessageError {
+  let path = field;
+  for (let i = failPath.length - 1; i >= 0; i--) path += `.${String(failPath[i])}`;
+  return new InvalidMessageError(
+    failReason,
+    path,
+    `[hub:protocol] invalid envelope: '${path}' ${failDetail}`,
+  );
+}
+
+/** Record a failure found outside `walk` (the codec's tag decoder) so `payloadError` reports it. */
+export function recordPayloadFailure(reason: InvalidReason, detail: string): void {
+  fail(reason, detail);
+}
+
+/** Called while unwinding a failure, innermost key first. */
+export function pushPayloadFailurePath(key: string | number): void {
+  failPath.push(key);
+}
