@@ -6,6 +6,9 @@ import { type DeliveryGuarantee, HubError } from '@hub/protocol';
  */
 export const DELIVERY_CHECK_FAILED = 'HUB_DELIVERY_CHECK_FAILED';
 
+/** Error code of a conformance case whose other assertions failed (order, attempts, metrics, ...). */
+export const CASE_FAILED = 'HUB_CONFORMANCE_FAILED';
+
 /** What a {@link DeliveryRecorder} saw, as Jepsen's queue checker reports it. */
 export interface DeliveryReport {
   /** Distinct ids a sender tried to send. */

@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type AdapterCapabilities, createHub, type Hub, type ProtocolAdapter } from '@hub/core';
+import {
+  type AdapterCapabilities,
+  createHub,
+  type Hub,
+  type ProtocolAdapter,
+  silentLogger,
+} from '@hub/core';
 import { DeliveryGuarantee, ErrorCode, HubError } from '@hub/protocol';
 import type { AdapterTestSuiteOptions, HubConfig } from './options.js';
 import { createGate, type Gate, type WaitForOptions, waitFor } from './wait.js';
@@ -73,6 +79,8 @@ export function createCaseContext(
     async hub(role, config) {
       const adapter = await options.createAdapter();
       const hub = createHub({
+        // cases provoke failures on purpose (poison, crashes): keep them off the console
+        logger: silentLogger,
         ...options.hubConfig,
         ...config,
         name: ctx.unique(role),
@@ -111,7 +119,7 @@ export function createCaseContext(
           if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
         }
       }
-      return sum as HubTotals;
+      return sum as unknown as HubTotals;
     },
     async dispose() {
       // release held handlers first so closing hubs drain quickly

@@ -62,7 +62,7 @@ export interface AdapterTestSuiteOptions {
   /**
    * Extra `createHub` config for every hub the suite builds (a logger, dedup
    * store, ...). `name` and `adapters` are always set by the suite.
-   * @default {}
+   * @default { logger: silentLogger }
    */
   hubConfig?: Partial<HubConfig>;
   /**

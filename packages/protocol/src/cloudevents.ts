@@ -148,14 +148,21 @@ function headersOf(ce: Record<string, unknown>): Headers {
   const raw = ce.hubheaders;
   if (raw !== undefined) {
     if (typeof raw !== 'string') throw bad('headers', 'must be a JSON object text', 'wrong_type');
-    let text = raw;
-    // The SDK's HTTP binary mode hands percent-encoded extension values through as-is.
-    if (text.startsWith('%7B')) text = percentDecode(text);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw new InvalidMessageError('bad_format', 'headers', `[hub:protocol] invalid CloudEvent: 'hubheaders' is not JSON`, { cause: err });
+      parsed = JSON.parse(raw);
+    } catch {
+      // The SDK's HTTP binary mode hands percent-encoded extension values through as-is.
+      try {
+        parsed = JSON.parse(percentDecode(raw));
+      } catch (err) {
+        throw new InvalidMessageError(
+          'bad_format',
+          'headers',
+          "[hub:protocol] invalid CloudEvent: 'hubheaders' is not a JSON object text",
+          { cause: err },
+        );
+      }
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw bad('headers', 'must be a JSON object of strings', 'wrong_type');

@@ -1,9 +1,6 @@
 import type { Hub } from '@hub/core';
 import { HubError, type UnifiedMessage } from '@hub/protocol';
-import type { DeliveryRecorder } from '../checker.js';
-
-/** Error code of a conformance case whose assertion failed (other than a delivery check). */
-export const CASE_FAILED = 'HUB_CONFORMANCE_FAILED';
+import { CASE_FAILED, type DeliveryRecorder } from '../checker.js';
 
 /** Throw a case failure naming the case. */
 export function fail(caseId: string, message: string): never {

@@ -47,9 +47,11 @@ export interface InboundDelivery<E extends Envelope = Envelope> {
   /**
    * Move the message to the dead-letter queue with `reason`, then ack it.
    * The DLQ write happens before the ack, so a crash in between yields a
-   * duplicate in the DLQ, never a loss.
+   * duplicate in the DLQ, never a loss. `attempts` is the number of handler
+   * attempts the core made (retries happen in the core, so it can exceed the
+   * transport's own delivery count); record it when given.
    */
-  deadLetter(reason: string): Promise<void>;
+  deadLetter(reason: string, attempts?: number): Promise<void>;
 }
 
 export interface NackOptions {
@@ -67,7 +69,7 @@ export type RejectFn = (error: Error, raw?: unknown) => void;
 export interface SubscriptionSpec {
   /**
    * `endpoint`: point-to-point; instances with the same `group` share the work.
-   * `topic`: events whose topic matches `address` (a pattern, see docs/addressing.md).
+   * `topic`: events whose topic matches `address` (a pattern, see docs/architecture.md, "Addressing").
    */
   readonly kind: 'endpoint' | 'topic';
   /** Endpoint id, or topic pattern. */

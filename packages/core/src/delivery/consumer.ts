@@ -320,7 +320,7 @@ export class Consumer {
     if (env.kind === 'message' && env.deliveryGuarantee === 'exactly-once') {
       void Promise.resolve(this.host.dedup.abort(env.id)).catch(() => {});
     }
-    job.delivery.deadLetter(reason).then(
+    job.delivery.deadLetter(reason, attempts).then(
       () => this.host.observer.deadLettered(env, job.adapter, reason, attempts),
       (dlqErr: unknown) => {
         // The DLQ write failed: keep the message rather than lose it.

@@ -141,6 +141,8 @@ interface ConsumerRecord {
   readonly address: string;
   readonly opts: ConsumeOptions;
   readonly subs: Map<string, Subscription>;
+  /** Adapters a subscribe call is under way on (activate and a late-added adapter may race). */
+  readonly subscribing: Set<string>;
   active: boolean;
 }
 
@@ -218,18 +220,28 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this.dedup = config.dedup?.store ?? new MemoryDedupStore();
     this.outbound = composeOutbound(config.middleware ?? []);
 
-    for (const entry of config.adapters ?? [memory()]) {
+    (config.adapters ?? [memory()]).forEach((entry, i) => {
       if (isAdapterFactory(entry)) {
         this.adapters.registerFactory(entry);
         const key = entry.configKey;
         const settings =
           (key ? (config as Record<string, unknown>)[key] : undefined) ??
           config.adapterConfig?.[entry.name];
-        this.adapters.register(entry.create(settings), entry.name);
+        let adapter: ProtocolAdapter;
+        try {
+          adapter = entry.create(settings);
+        } catch (err) {
+          throw new HubError(
+            ErrorCode.INVALID_CONFIG,
+            `[hub:config] adapters[${i}] (factory "${entry.name}") failed to create its adapter: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
+        }
+        this.adapters.register(adapter, entry.name);
       } else {
         this.adapters.register(entry as ProtocolAdapter);
       }
-    }
+    });
 
     this.router = new Router(this.adapters, {
       defaultStrategy: config.defaultRoutingStrategy ?? RoutingStrategy.AUTOMATIC,
@@ -501,6 +513,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     message: UnifiedMessage<Req>,
     options: RequestOptions = {},
   ): Promise<UnifiedMessage<Res>> {
+    try {
+      validateMessage(message);
+    } catch (err) {
+      this.metricsImpl.totals.rejected++;
+      throw err;
+    }
     await this.ensureInbox();
     const correlationId = message.correlationId ?? message.id;
     if (this.pending.has(correlationId)) {
@@ -510,6 +528,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       );
     }
     const timeoutMs = options.timeoutMs ?? this.messageTimeoutMs;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] request options.timeoutMs must be a positive number, got ${String(timeoutMs)}`,
+      );
+    }
     const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
@@ -519,7 +543,6 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
           ),
         );
       }, timeoutMs);
-      timer.unref?.();
       this.pending.set(correlationId, {
         resolve: resolve as (m: UnifiedMessage) => void,
         reject,
@@ -571,8 +594,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private async dispatch(envelope: UnifiedMessage | UnifiedEvent): Promise<MessageResult> {
     let env: Envelope = envelope;
     if (this.outbound) env = await this.outbound(env);
+    // A finishing send hands its slot straight to the oldest waiter, so a
+    // newcomer can never slip in between and push inFlight past the limit.
     if (this.inFlight >= this.maxConcurrent) await this.waitForRoom(env);
-    this.inFlight++;
+    else this.inFlight++;
     try {
       const t0 = performance.now();
       const decision = this.router.route(env as UnifiedMessage | UnifiedEvent);
@@ -582,8 +607,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       }
       return await this.sendVia(env as UnifiedMessage | UnifiedEvent, decision.targets);
     } finally {
-      this.inFlight--;
-      if (this.sendWaiters.length > 0) this.sendWaiters.shift()!.resolve();
+      const next = this.sendWaiters.shift();
+      if (next === undefined) this.inFlight--;
+      else next.resolve();
     }
   }
 
@@ -633,9 +659,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         };
       } catch (err) {
         lastError = err;
-        target.breaker.onFailure(err);
         this.metricsImpl.sendFailed(target.name);
-        if (!isRetryable(err)) break;
+        if (!isRetryable(err)) {
+          // The transport answered: a refused envelope (invalid, overloaded) is not a broken link.
+          target.breaker.release();
+          break;
+        }
+        target.breaker.onFailure(err);
         index++;
         if (attempt < this.sendAttempts) await sleep(backoffDelay(attempt, this.sendBackoff));
       }
@@ -780,6 +810,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       address,
       opts: options,
       subs: new Map(),
+      subscribing: new Set(),
       active: false,
     };
     this.consumers.add(rec);
@@ -812,8 +843,21 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private async subscribeOn(rec: ConsumerRecord, name: string): Promise<void> {
     const adapter = this.adapters.get(name);
-    if (!adapter || rec.subs.has(name)) return;
+    if (!adapter || rec.subs.has(name) || rec.subscribing.has(name)) return;
     if (rec.kind === 'topic' && !adapter.capabilities.broadcast) return;
+    rec.subscribing.add(name);
+    try {
+      await this.subscribeNow(rec, name, adapter);
+    } finally {
+      rec.subscribing.delete(name);
+    }
+  }
+
+  private async subscribeNow(
+    rec: ConsumerRecord,
+    name: string,
+    adapter: ProtocolAdapter,
+  ): Promise<void> {
     const concurrency = rec.opts.concurrency ?? 16;
     const group = rec.kind === 'endpoint' ? (rec.opts.group ?? rec.address) : rec.opts.group;
     const sub = await adapter.subscribe({
@@ -830,7 +874,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         );
       },
     });
-    if (!rec.active) {
+    // Deactivated, or the adapter removed, while subscribing: do not keep it.
+    if (!rec.active || this.adapters.get(name) !== adapter) {
       await sub.close();
       return;
     }
@@ -908,7 +953,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       adapters[t.name] = {
         sent: perAdapter[t.name]?.sent ?? 0,
         failed: perAdapter[t.name]?.failed ?? 0,
-        latency: perAdapter[t.name]?.latency ?? m.routing.snapshot(),
+        latency: perAdapter[t.name]?.latency ?? EMPTY_LATENCY,
         circuit: t.breaker.state,
         healthy,
       };
@@ -941,9 +986,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       const name = `${prefix}${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
       out += `# HELP ${name} Hub-wide ${key}\n# TYPE ${name} counter\n${name} ${value}\n`;
     }
-    for (const t of this.router.allTargets()) {
-      const state = t.breaker.state;
-      out += `${prefix}circuit_open{adapter="${t.name}"} ${state === 'open' ? 1 : 0}\n`;
+    const targets = this.router.allTargets();
+    if (targets.length > 0) {
+      const name = `${prefix}circuit_open`;
+      out += `# HELP ${name} 1 while the adapter's circuit is open\n# TYPE ${name} gauge\n`;
+      for (const t of targets) {
+        out += `${name}{adapter="${promLabel(t.name)}"} ${t.breaker.state === 'open' ? 1 : 0}\n`;
+      }
     }
     return out;
   }
@@ -1007,6 +1056,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     }
   }
 }
+
+const EMPTY_LATENCY: LatencySnapshot = Object.freeze({
+  count: 0,
+  min: 0,
+  max: 0,
+  mean: 0,
+  p50: 0,
+  p95: 0,
+  p99: 0,
+});
+
+const promLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 function safeHealth(t: RouteTarget): AdapterHealth {
   try {

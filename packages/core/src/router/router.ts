@@ -76,16 +76,26 @@ const BEST_EFFORT: DeliveryGuarantee = 'best-effort';
 
 /**
  * Picks adapters for an envelope by rule, capability, health and strategy.
- * Decisions are cached per (rule, guarantee, kind) and rebuilt only when an
- * adapter, a circuit or a health flag changes, so a send pays a map lookup.
+ * Decisions are cached and rebuilt only when an adapter, a circuit or a
+ * health flag changes (and once a second for latency order), so a send pays
+ * a lookup. With no matching rule and no type preference (the common case)
+ * the lookup is an array index: no key string is built.
  */
 export class Router {
   private readonly targets = new Map<string, RouteTarget>();
   private readonly exact = new Map<string, CompiledRule>();
   private readonly patterns = new TopicMatcher<CompiledRule>();
+  private readonly hasRules: boolean;
+  /** Own map, not the config object: a type named `constructor` must not find Object.prototype. */
+  private readonly typeRoutes: Map<string, readonly string[]>;
   private readonly cache = new Map<string, RouteDecision | HubError>();
+  /** Decisions with no rule and no type preference, by guarantee (messages) and for events. */
+  private readonly plain = new Map<DeliveryGuarantee, RouteDecision | HubError>();
+  private plainEvent: RouteDecision | HubError | undefined;
   private readonly rr = new Map<string, number>();
-  private latencyStamp = 0;
+  private readonly plainRr = new Map<DeliveryGuarantee | 'event', number>();
+  /** Clock time the cached decisions must be rebuilt by (latency refresh, or an open circuit's probe time). */
+  private refreshAt = 0;
 
   constructor(
     private readonly registry: AdapterRegistry,
@@ -99,6 +109,8 @@ export class Router {
         this.exact.set(rule.match, compiled);
       }
     });
+    this.hasRules = opts.rules.length > 0;
+    this.typeRoutes = new Map(Object.entries(opts.messageTypeRoutes));
     for (const { name, adapter } of registry.list()) this.addTarget(name, adapter);
     registry.on('added', (name, adapter) => this.addTarget(name, adapter));
     registry.on('removed', (name) => {
@@ -118,31 +130,68 @@ export class Router {
   /** Drop cached decisions (adapter set, health or circuit changed). */
   invalidate(): void {
     this.cache.clear();
+    this.plain.clear();
+    this.plainEvent = undefined;
   }
 
   /** Decide where `envelope` goes; throws a typed HubError when nothing can honour it. */
   route(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
+    // Latency order moves slowly, and an open circuit turns half-open only when
+    // its clock is read: rebuild once a second, or at the earliest probe time.
+    const now = Date.now();
+    if (now >= this.refreshAt) {
+      this.refreshAt = now + 1000;
+      this.invalidate();
+    }
     const isEvent = envelope.kind === 'event';
+    const rule = this.hasRules
+      ? this.findRule(isEvent ? envelope.topic : envelope.destination, envelope.kind)
+      : undefined;
+    const typePrefs =
+      isEvent || rule !== undefined || this.typeRoutes.size === 0
+        ? undefined
+        : this.typeRoutes.get(envelope.type);
+    if (rule === undefined && typePrefs === undefined) return this.routePlain(envelope);
+
     const address = isEvent ? envelope.topic : envelope.destination;
     const guarantee = isEvent ? BEST_EFFORT : envelope.deliveryGuarantee;
-    const rule = this.findRule(address, envelope.kind);
-    const typePrefs = isEvent ? undefined : this.opts.messageTypeRoutes[envelope.type];
-    const key = `${rule ? rule.order : -1}|${rule || !typePrefs ? '' : envelope.type}|${guarantee}|${envelope.kind}`;
-
-    // Latency order moves slowly; refresh automatic decisions once a second.
-    const now = Date.now();
-    if (now - this.latencyStamp > 1000) {
-      this.latencyStamp = now;
-      this.cache.clear();
-    }
+    const key = `${rule ? rule.order : -1}|${rule ? '' : envelope.type}|${guarantee}|${envelope.kind}`;
     let decision = this.cache.get(key);
     if (decision === undefined) {
       decision = this.decide(rule?.rule, typePrefs, guarantee, envelope.kind, address);
-      this.cache.set(key, decision);
+      if (!(decision instanceof HubError)) this.cache.set(key, decision);
     }
     if (decision instanceof HubError) throw decision;
     if (decision.strategy === RoutingStrategy.ROUND_ROBIN && decision.targets.length > 1) {
-      return this.rotate(key, decision);
+      return this.rotate(this.rr, key, decision);
+    }
+    return decision;
+  }
+
+  private routePlain(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
+    let decision: RouteDecision | HubError | undefined;
+    if (envelope.kind === 'event') {
+      decision = this.plainEvent;
+      if (decision === undefined) {
+        decision = this.decide(undefined, undefined, BEST_EFFORT, 'event', envelope.topic);
+        // An error names the address: not reusable for other addresses.
+        if (!(decision instanceof HubError)) this.plainEvent = decision;
+      }
+    } else {
+      const g = envelope.deliveryGuarantee;
+      decision = this.plain.get(g);
+      if (decision === undefined) {
+        decision = this.decide(undefined, undefined, g, 'message', envelope.destination);
+        if (!(decision instanceof HubError)) this.plain.set(g, decision);
+      }
+    }
+    if (decision instanceof HubError) throw decision;
+    if (decision.strategy === RoutingStrategy.ROUND_ROBIN && decision.targets.length > 1) {
+      return this.rotate(
+        this.plainRr,
+        envelope.kind === 'event' ? 'event' : envelope.deliveryGuarantee,
+        decision,
+      );
     }
     return decision;
   }
@@ -201,7 +250,14 @@ export class Router {
         `[hub:router] no adapter honours ${kind === 'event' ? 'broadcast events' : `deliveryGuarantee "${guarantee}"`} for "${address}" (adapters: ${pool.map((t) => t.name).join(', ')})`,
       );
     }
-    const available = capable.filter((t) => t.available);
+    const available: RouteTarget[] = [];
+    for (const t of capable) {
+      if (t.available) available.push(t);
+      else {
+        const probeAt = t.breaker.snapshot().nextProbeAt;
+        if (probeAt !== undefined && probeAt < this.refreshAt) this.refreshAt = probeAt;
+      }
+    }
     if (available.length === 0) {
       return new HubError(
         ErrorCode.CIRCUIT_OPEN,
@@ -215,10 +271,10 @@ export class Router {
     return { strategy, targets: available };
   }
 
-  private rotate(key: string, decision: RouteDecision): RouteDecision {
+  private rotate<K>(counters: Map<K, number>, key: K, decision: RouteDecision): RouteDecision {
     const n = decision.targets.length;
-    const i = ((this.rr.get(key) ?? -1) + 1) % n;
-    this.rr.set(key, i);
+    const i = ((counters.get(key) ?? -1) + 1) % n;
+    counters.set(key, i);
     if (i === 0) return decision;
     return {
       strategy: decision.strategy,

@@ -1,0 +1,309 @@
+/**
+ * The measuring kit every scenario shares: alternating hub/raw rounds, medians
+ * and spread, bounded waits, latency percentiles and the result record the
+ * runner prints. Nothing here knows about Hub itself.
+ */
+import os from 'node:os';
+
+export type Suite = 'core' | 'redis';
+
+/** Median, spread and every per-round value of one figure. */
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  values: number[];
+}
+
+/**
+ * A target a scenario is judged against.
+ * - `hub-min` / `hub-max`: the hub's median must be at least / at most `value`.
+ * - `ratio-min`: the median of the per-round hub/raw ratios must be at least `value`.
+ */
+export interface Target {
+  kind: 'hub-min' | 'hub-max' | 'ratio-min';
+  value: number;
+  /** How the target reads in the table, e.g. `≥ 1,000,000 msg/s`. */
+  label: string;
+}
+
+export interface TargetResult extends Target {
+  /** null when the figure could not be measured (e.g. the adapter is missing). */
+  pass: boolean | null;
+}
+
+export interface ScenarioResult {
+  suite: Suite;
+  /** Short stable id, e.g. `core.best-effort`. */
+  id: string;
+  title: string;
+  /** Unit of `hub` and `raw`, e.g. `msg/s`, `µs p99`, `MB`. */
+  unit: string;
+  higherIsBetter: boolean;
+  hub: Stats | null;
+  raw: Stats | null;
+  /** Per-round hub/raw, paired by round. */
+  ratio: Stats | null;
+  targets: TargetResult[];
+  /** Every target met; null when not measured. */
+  pass: boolean | null;
+  rounds: number;
+  /** What the figures mean, what was batched, caveats. */
+  notes: string[];
+  /** Secondary figures (p50, max, losses, …) keyed by name. */
+  extra: Record<string, number | string>;
+}
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  platform: string;
+  totalMemMB: number;
+  loadavg: number[];
+}
+
+export function machine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    totalMemMB: Math.round(os.totalmem() / 2 ** 20),
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+export function stats(values: readonly number[]): Stats {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN, values: [] };
+  const mid = Math.floor(n / 2);
+  const median = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[n - 1]!, values: [...values] };
+}
+
+/** Nearest-rank percentile of an unsorted sample (sorts a copy). */
+export function percentile(sample: ArrayLike<number>, p: number): number {
+  const sorted = Float64Array.from(sample).sort();
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Collect garbage between runs so one side does not pay for the other's garbage. */
+export async function settle(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  await sleep(20);
+}
+
+/**
+ * Counts arrivals and resolves a waiter the moment the count reaches its
+ * goal, so the clock stops on the last arrival and not on a polling tick.
+ */
+export class Arrivals {
+  count = 0;
+  private goal = Number.POSITIVE_INFINITY;
+  private wake: (() => void) | undefined;
+
+  inc(): void {
+    if (++this.count >= this.goal && this.wake) {
+      const w = this.wake;
+      this.wake = undefined;
+      w();
+    }
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.goal = Number.POSITIVE_INFINITY;
+    this.wake = undefined;
+  }
+
+  /** Resolves true when `goal` arrivals are counted, false once `timeoutMs` passes first. */
+  until(goal: number, timeoutMs: number): Promise<boolean> {
+    if (this.count >= goal) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        this.goal = Number.POSITIVE_INFINITY;
+        resolve(false);
+      }, timeoutMs);
+      this.goal = goal;
+      this.wake = () => {
+        clearTimeout(timer);
+        this.goal = Number.POSITIVE_INFINITY;
+        resolve(true);
+      };
+    });
+  }
+}
+
+/** Poll `cond` until it holds or `timeoutMs` passes; for conditions nothing signals. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 1,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (await cond()) return true;
+    await sleep(everyMs);
+  }
+  return cond();
+}
+
+export interface FloodOptions {
+  /** Messages to send. */
+  total: number;
+  /** Sends issued together, then awaited together (`Promise.all`) before the next batch. */
+  batch: number;
+  /** Stop issuing after this long; the figure then covers what arrived. */
+  timeLimitMs: number;
+  /** Issue send number `i`; a returned promise is awaited with its batch. */
+  send: (i: number) => Promise<unknown> | undefined;
+  arrivals: Arrivals;
+  /** Extra condition after every arrival is counted (e.g. every ack recorded). */
+  settled?: () => boolean;
+}
+
+export interface FloodResult {
+  /** Arrivals per second, over the whole run (first send to last arrival). */
+  rate: number;
+  issued: number;
+  arrived: number;
+  elapsedMs: number;
+  /** True when the time limit cut the run short or not everything arrived. */
+  partial: boolean;
+}
+
+/**
+ * Throughput run: batches of `batch` sends, each batch awaited, until `total`
+ * are issued or the time limit passes; then wait for the last arrival.
+ */
+export async function flood(o: FloodOptions): Promise<FloodResult> {
+  o.arrivals.reset();
+  const t0 = performance.now();
+  const stopAt = t0 + o.timeLimitMs;
+  let issued = 0;
+  const pending: Array<Promise<unknown>> = [];
+  while (issued < o.total && performance.now() < stopAt) {
+    const n = Math.min(o.batch, o.total - issued);
+    pending.length = 0;
+    for (let k = 0; k < n; k++) {
+      const p = o.send(issued + k);
+      if (p) pending.push(p);
+    }
+    if (pending.length > 0) await Promise.all(pending);
+    issued += n;
+  }
+  const left = Math.max(1_000, stopAt + 2_000 - performance.now());
+  let all = await o.arrivals.until(issued, left);
+  if (all && o.settled) all = await waitFor(o.settled, left);
+  const elapsedMs = performance.now() - t0;
+  const arrived = o.arrivals.count;
+  return {
+    rate: (arrived / elapsedMs) * 1000,
+    issued,
+    arrived,
+    elapsedMs,
+    partial: !all || issued < o.total,
+  };
+}
+
+export interface AlternateOptions {
+  rounds: number;
+  /** Untimed runs of each side before the measured rounds (JIT, connections, caches). */
+  warmup: { hub: () => Promise<unknown>; raw: () => Promise<unknown> };
+  hub: () => Promise<number>;
+  raw: () => Promise<number>;
+}
+
+/** Warm both sides, then measure hub, raw, hub, raw, … and pair the rounds into ratios. */
+export async function alternate(
+  o: AlternateOptions,
+): Promise<{ hub: Stats; raw: Stats; ratio: Stats }> {
+  await o.warmup.hub();
+  await settle();
+  await o.warmup.raw();
+  await settle();
+  const hub: number[] = [];
+  const raw: number[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    hub.push(await o.hub());
+    await settle();
+    raw.push(await o.raw());
+    await settle();
+  }
+  return { hub: stats(hub), raw: stats(raw), ratio: stats(hub.map((h, i) => h / raw[i]!)) };
+}
+
+/** Judge the targets and build the result record. */
+export function result(
+  r: Omit<ScenarioResult, 'targets' | 'pass' | 'extra' | 'notes'> & {
+    targets: Target[];
+    notes?: string[];
+    extra?: Record<string, number | string>;
+  },
+): ScenarioResult {
+  const targets: TargetResult[] = r.targets.map((t) => {
+    const figure = t.kind === 'ratio-min' ? r.ratio?.median : r.hub?.median;
+    if (figure === undefined || Number.isNaN(figure)) return { ...t, pass: null };
+    const pass = t.kind === 'hub-max' ? figure <= t.value : figure >= t.value;
+    return { ...t, pass };
+  });
+  const pass = targets.some((t) => t.pass === null)
+    ? null
+    : targets.every((t) => t.pass === true);
+  return { ...r, targets, pass, notes: r.notes ?? [], extra: r.extra ?? {} };
+}
+
+/** A scenario whose hub side cannot run: raw figures only, no verdict, no invented numbers. */
+export function unavailable(
+  r: Omit<ScenarioResult, 'targets' | 'pass' | 'extra' | 'notes' | 'hub' | 'ratio'> & {
+    targets: Target[];
+    why: string;
+    notes?: string[];
+  },
+): ScenarioResult {
+  return {
+    suite: r.suite,
+    id: r.id,
+    title: r.title,
+    unit: r.unit,
+    higherIsBetter: r.higherIsBetter,
+    hub: null,
+    raw: r.raw,
+    ratio: null,
+    targets: r.targets.map((t) => ({ ...t, pass: null })),
+    pass: null,
+    rounds: r.rounds,
+    notes: [`hub side not measured: ${r.why}`, ...(r.notes ?? [])],
+    extra: {},
+  };
+}
+
+/** A 300-byte JSON payload, the size PERFORMANCE.md's floors were measured with. */
+export function payload300(seq = 0): { seq: number; user: string; items: number[]; note: string } {
+  const base = { seq, user: 'user-00042', items: [1, 2, 3, 4, 5, 6, 7, 8], note: '' };
+  const size = JSON.stringify(base).length;
+  base.note = 'x'.repeat(Math.max(0, 300 - size));
+  return base;
+}
+
+export function fmtNumber(n: number, unit: string): string {
+  if (Number.isNaN(n)) return 'n/a';
+  if (unit.startsWith('msg/s') || unit.startsWith('calls/s')) {
+    return Math.round(n).toLocaleString('en-US');
+  }
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}

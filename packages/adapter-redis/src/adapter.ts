@@ -1,0 +1,423 @@
+import {
+  type AdapterCapabilities,
+  type AdapterContext,
+  AdapterError,
+  BaseAdapter,
+  type DeadLetterEntry,
+  type DeadLetterReader,
+  type InboundDelivery,
+  type SendResult,
+  type Subscription,
+  type SubscriptionSpec,
+} from '@hub/core';
+import {
+  DeliveryGuarantee,
+  type Envelope,
+  ErrorCode,
+  type Priority,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
+import { decodeEnvelope, encodeEnvelope } from './codec.js';
+import { ConnectionFactory, isAuthError, type RedisClient, whenReady } from './connection.js';
+import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
+import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
+import { entryFields, field, parseEntries } from './stream-entry.js';
+
+const CAPABILITIES: AdapterCapabilities = Object.freeze({
+  guarantees: Object.freeze([
+    DeliveryGuarantee.BEST_EFFORT,
+    DeliveryGuarantee.AT_LEAST_ONCE,
+    DeliveryGuarantee.EXACTLY_ONCE,
+    DeliveryGuarantee.ORDERED,
+  ]),
+  persistent: true,
+  ordered: true,
+  broadcast: true,
+  patterns: true,
+  consumerGroups: true,
+});
+
+interface PubSubTarget {
+  readonly spec: SubscriptionSpec;
+}
+
+const noop = () => {};
+
+// TODO(lead): use backoffDelay from '@hub/core' (packages/core/src/resilience/backoff.ts)
+// once it is exported from the core index; this is the adapter's only backoff.
+function retryDelay(attempt: number): number {
+  return Math.random() * Math.min(2_000, 50 * 2 ** Math.min(attempt - 1, 10));
+}
+
+/**
+ * Redis transport: Pub/Sub for best-effort messages and all events, Streams
+ * (consumer groups, reclaim, DLQ) for at-least-once, exactly-once and ordered.
+ */
+export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
+  readonly name = 'redis';
+  readonly capabilities = CAPABILITIES;
+  readonly keys: KeyLayout;
+  private readonly opts: ResolvedOptions;
+  private readonly factory: ConnectionFactory;
+  private commandClient: RedisClient | undefined;
+  private ownsCommands = true;
+  private subscriber: RedisClient | undefined;
+  private subscriberReady: Promise<void> | undefined;
+  private readonly channelSubs = new Map<string, Set<PubSubTarget>>();
+  private readonly patternSubs = new Map<string, Set<PubSubTarget>>();
+  private readonly consumers = new Set<StreamConsumer>();
+  private readonly readers = new Set<RedisClient>();
+  private readonly lastReport = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private consumerSeq = 0;
+
+  constructor(private readonly options: RedisAdapterOptions = {}) {
+    super();
+    this.opts = resolveOptions(options);
+    this.keys = keyLayout(this.opts.keyPrefix);
+    this.factory = new ConnectionFactory(options, this.opts);
+  }
+
+  /** The command connection (the user's own client when one was given). */
+  get commands(): RedisClient {
+    if (!this.commandClient) {
+      throw new AdapterError('redis', 'not connected: call connect() first', {
+        code: ErrorCode.NOT_STARTED,
+        retryable: false,
+      });
+    }
+    return this.commandClient;
+  }
+
+  // -------------------------------------------------------------- lifecycle
+
+  protected async doConnect(ctx: AdapterContext): Promise<void> {
+    const { client, owned } = this.factory.create('commands');
+    this.commandClient = client;
+    this.ownsCommands = owned;
+    this.watch(client, 'commands');
+    try {
+      await whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'commands');
+    } catch (err) {
+      if (owned) hardClose(client);
+      throw err;
+    }
+    const t = setInterval(() => {
+      for (const c of this.consumers) c.checkLag().catch((err) => this.report('lag check', err));
+    }, this.opts.lagCheckIntervalMs);
+    t.unref();
+    this.timers.push(t);
+    void ctx;
+  }
+
+  /** Attach the error listener every client needs, and mirror the command link into our state. */
+  private watch(client: RedisClient, role: string): void {
+    client.on('error', (err: Error) => this.report(`${role} connection`, err));
+    if (role !== 'commands') return;
+    client.on('ready', () => {
+      if (this.state === 'degraded') this.setState('ready');
+    });
+    const down = () => {
+      if (this.state === 'ready') this.setState('degraded');
+    };
+    client.on('close', down);
+    client.on('reconnecting', down);
+  }
+
+  /** Surface a background failure once per operation and message per 5 s: a flapping link must not flood logs. */
+  private report(operation: string, err: unknown): void {
+    const msg = err instanceof Error ? err.message : String(err);
+    const k = `${operation}\u0000${msg}`;
+    const now = Date.now();
+    const last = this.lastReport.get(k);
+    if (last !== undefined && now - last < 5_000) return;
+    this.lastReport.set(k, now);
+    if (this.lastReport.size > 1_000) this.lastReport.clear();
+    this.fail(operation, err);
+  }
+
+  protected async doClose(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled([...this.consumers].map((c) => c.close()));
+    for (const r of this.readers) hardClose(r);
+    this.readers.clear();
+    if (this.subscriber) {
+      const s = this.subscriber;
+      this.subscriber = undefined;
+      await s.quit().catch(() => hardClose(s));
+    }
+    const c = this.commandClient;
+    if (c && this.ownsCommands) await c.quit().catch(() => hardClose(c));
+  }
+
+  protected override healthDetail(): Record<string, unknown> {
+    return {
+      connections: {
+        commands: this.commandClient?.status ?? 'none',
+        subscriber: this.subscriber?.status ?? 'none',
+        readers: [...this.readers].map((r) => r.status),
+      },
+      streamSubscriptions: this.consumers.size,
+      pubsubChannels: this.channelSubs.size,
+      pubsubPatterns: this.patternSubs.size,
+    };
+  }
+
+  // ------------------------------------------------------------------- send
+
+  /** Stream key for an at-least-once / exactly-once / ordered message. */
+  streamFor(msg: UnifiedMessage): string {
+    if (msg.deliveryGuarantee === DeliveryGuarantee.ORDERED) {
+      const n = partitionOf(msg.partitionKey ?? msg.destination, this.opts.partitions);
+      return this.keys.partitionStream(msg.destination, n);
+    }
+    const p = Math.min(5, Math.max(1, Math.round(Number(msg.priority) || 2))) as Priority;
+    return this.keys.priorityStream(msg.destination, p);
+  }
+
+  protected async doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const c = this.commands;
+    try {
+      if (envelope.kind === 'event') {
+        await c.publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
+        return { protocol: 'redis-pubsub' };
+      }
+      if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
+        await c.publish(this.keys.channel(envelope.destination), encodeEnvelope(envelope));
+        return { protocol: 'redis-pubsub' };
+      }
+      const id = await c.call('XADD', [
+        this.streamFor(envelope),
+        'MAXLEN',
+        '~',
+        String(this.opts.maxLen),
+        '*',
+        ...entryFields(envelope),
+      ]);
+      return { protocol: 'redis-streams', brokerId: String(id) };
+    } catch (err) {
+      if (isAuthError(err)) {
+        throw new AdapterError('redis', `send failed: ${(err as Error).message}`, {
+          code: ErrorCode.AUTH_FAILED,
+          retryable: false,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  // -------------------------------------------------------------- subscribe
+
+  protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
+    this.commands; // throws when not connected
+    if (spec.kind === 'topic') {
+      const pattern = this.keys.eventPattern(spec.address);
+      return this.addPubSub(this.patternSubs, pattern, { spec }, 'pattern');
+    }
+    const channel = this.keys.channel(spec.address);
+    const pubsub = await this.addPubSub(this.channelSubs, channel, { spec }, 'channel');
+    let consumer: StreamConsumer;
+    try {
+      consumer = await this.startConsumer(spec);
+    } catch (err) {
+      await pubsub.close();
+      throw err;
+    }
+    return {
+      close: async () => {
+        await Promise.allSettled([consumer.close(), pubsub.close()]);
+      },
+    };
+  }
+
+  private async startConsumer(spec: SubscriptionSpec): Promise<StreamConsumer> {
+    const { client: reader } = this.factory.create('reader');
+    this.watch(reader, `reader ${spec.address}`);
+    this.readers.add(reader);
+    const host: ConsumerHost = {
+      ctx: this.ctx,
+      commands: this.commands,
+      keys: this.keys,
+      opts: this.opts,
+      report: (op, err) => this.report(op, err),
+      backoff: (attempt, signal) =>
+        new Promise<void>((resolve) => {
+          if (signal.aborted) return resolve();
+          const t = setTimeout(done, retryDelay(attempt));
+          function done() {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            resolve();
+          }
+          signal.addEventListener('abort', done);
+        }),
+    };
+    const name = `${this.ctx.instanceId}-${++this.consumerSeq}`;
+    const consumer = new StreamConsumer(host, spec, reader, name);
+    try {
+      await whenReady(reader, Math.max(10_000, this.opts.commandTimeoutMs * 2), `reader ${spec.address}`);
+      await consumer.start();
+    } catch (err) {
+      this.readers.delete(reader);
+      hardClose(reader);
+      await consumer.close().catch(noop);
+      throw err;
+    }
+    this.consumers.add(consumer);
+    const close = consumer.close.bind(consumer);
+    consumer.close = async () => {
+      await close();
+      this.consumers.delete(consumer);
+      this.readers.delete(reader);
+      hardClose(reader);
+    };
+    return consumer;
+  }
+
+  private async ensureSubscriber(): Promise<RedisClient> {
+    if (!this.subscriber) {
+      const { client } = this.factory.create('subscriber');
+      this.subscriber = client;
+      this.watch(client, 'subscriber');
+      client.on('message', (channel: string, message: string) => {
+        this.dispatch(this.channelSubs.get(channel), message);
+      });
+      client.on('pmessage', (pattern: string, _channel: string, message: string) => {
+        this.dispatch(this.patternSubs.get(pattern), message);
+      });
+      this.subscriberReady = whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'subscriber');
+      // A ping keeps a reply due on the otherwise silent Pub/Sub link, so the
+      // socket timeout notices when the link dies without closing.
+      const t = setInterval(() => {
+        if (client.status === 'ready') (client as { ping(): Promise<unknown> }).ping().catch(noop);
+      }, this.opts.heartbeatMs);
+      t.unref();
+      this.timers.push(t);
+    }
+    await this.subscriberReady;
+    return this.subscriber;
+  }
+
+  private async addPubSub(
+    map: Map<string, Set<PubSubTarget>>,
+    name: string,
+    target: PubSubTarget,
+    kind: 'channel' | 'pattern',
+  ): Promise<Subscription> {
+    const sub = await this.ensureSubscriber();
+    let set = map.get(name);
+    if (!set) {
+      set = new Set();
+      map.set(name, set);
+      try {
+        if (kind === 'channel') await sub.subscribe(name);
+        else await sub.psubscribe(name);
+      } catch (err) {
+        map.delete(name);
+        throw err;
+      }
+    }
+    set.add(target);
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        const s = map.get(name);
+        if (!s) return;
+        s.delete(target);
+        if (s.size > 0) return;
+        map.delete(name);
+        const client = this.subscriber;
+        if (!client || client.status !== 'ready') return;
+        await (kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name)).catch(
+          (err: unknown) => this.report('unsubscribe', err),
+        );
+      },
+    };
+  }
+
+  private dispatch(targets: Set<PubSubTarget> | undefined, message: string): void {
+    if (!targets || targets.size === 0) return;
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message);
+    } catch (err) {
+      for (const t of targets) {
+        try {
+          t.spec.reject(err as Error, message);
+        } catch {
+          // a faulty reject callback must not break the subscriber
+        }
+      }
+      return;
+    }
+    for (const t of targets) {
+      const delivery: InboundDelivery = {
+        envelope,
+        attempt: 1,
+        // Pub/Sub has no broker-side acks: best-effort ends at the handover.
+        ack: noop,
+        nack: noop,
+        deadLetter: async () => {},
+      };
+      try {
+        t.spec.deliver(delivery);
+      } catch (err) {
+        this.report('deliver', err);
+      }
+    }
+  }
+
+  // --------------------------------------------------------------- monitor
+
+  /** Per endpoint: stream length, pending, lag, consumers, DLQ size; plus connection states. */
+  async inspect(): Promise<Record<string, unknown>> {
+    const endpoints: Record<string, unknown> = {};
+    for (const c of this.consumers) {
+      try {
+        endpoints[c.destination] = await c.inspect();
+      } catch (err) {
+        endpoints[c.destination] = { error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    return { ...this.healthDetail(), endpoints };
+  }
+
+  /** Oldest first. Entries whose envelope cannot be decoded are skipped. */
+  async readDeadLetters(address: string, limit = 100): Promise<DeadLetterEntry[]> {
+    const reply = await this.commands.call('XRANGE', [this.keys.dlq(address), '-', '+', 'COUNT', String(limit)]);
+    const out: DeadLetterEntry[] = [];
+    for (const e of parseEntries(reply)) {
+      const env = field(e.fields, 'env');
+      if (!env) continue;
+      try {
+        const envelope = decodeEnvelope(env);
+        out.push({
+          envelope,
+          reason: field(e.fields, 'reason') ?? '',
+          attempts: Number(field(e.fields, 'attempts') ?? 0),
+          deadLetteredAt: Number(field(e.fields, 'at') ?? 0),
+        });
+      } catch {
+        // raw garbage kept for operators; not an envelope
+      }
+    }
+    return out;
+  }
+}
+
+/** Create a Redis adapter. */
+export function redis(options: RedisAdapterOptions = {}): RedisAdapter {
+  return new RedisAdapter(options);
+}
+
+/** Factory for config-driven setups: `adapters: [redisAdapter]` with `redisConfig` in the hub config. */
+export const redisAdapter = {
+  name: 'redis',
+  configKey: 'redisConfig',
+  create: (config: RedisAdapterOptions): RedisAdapter => redis(config),
+} as const;
