@@ -19,9 +19,10 @@ export interface Stats {
  * A target a scenario is judged against.
  * - `hub-min` / `hub-max`: the hub's median must be at least / at most `value`.
  * - `ratio-min`: the median of the per-round hub/raw ratios must be at least `value`.
+ * - `delta-max`: the median of the per-round hub − raw differences must be at most `value`.
  */
 export interface Target {
-  kind: 'hub-min' | 'hub-max' | 'ratio-min';
+  kind: 'hub-min' | 'hub-max' | 'ratio-min' | 'delta-max';
   value: number;
   /** How the target reads in the table, e.g. `≥ 1,000,000 msg/s`. */
   label: string;
@@ -171,7 +172,7 @@ export interface FloodOptions {
   send: (i: number) => Promise<unknown> | undefined;
   arrivals: Arrivals;
   /** Extra condition after every arrival is counted (e.g. every ack recorded). */
-  settled?: () => boolean;
+  settled?: () => boolean | Promise<boolean>;
 }
 
 export interface FloodResult {
@@ -254,9 +255,16 @@ export function result(
   },
 ): ScenarioResult {
   const targets: TargetResult[] = r.targets.map((t) => {
-    const figure = t.kind === 'ratio-min' ? r.ratio?.median : r.hub?.median;
+    const figure =
+      t.kind === 'ratio-min'
+        ? r.ratio?.median
+        : t.kind === 'delta-max'
+          ? r.hub && r.raw
+            ? stats(r.hub.values.map((h, i) => h - r.raw!.values[i]!)).median
+            : undefined
+          : r.hub?.median;
     if (figure === undefined || Number.isNaN(figure)) return { ...t, pass: null };
-    const pass = t.kind === 'hub-max' ? figure <= t.value : figure >= t.value;
+    const pass = t.kind === 'hub-max' || t.kind === 'delta-max' ? figure <= t.value : figure >= t.value;
     return { ...t, pass };
   });
   const pass = targets.some((t) => t.pass === null)

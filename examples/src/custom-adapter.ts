@@ -6,6 +6,8 @@
  * conformance suite (examples/test/custom-adapter.test.ts), which skips the
  * cases its capabilities rule out and says why.
  */
+
+import { BroadcastChannel } from 'node:worker_threads';
 import {
   type AdapterCapabilities,
   type AdapterContext,
@@ -19,7 +21,12 @@ import {
   type Subscription,
   type SubscriptionSpec,
 } from '@hub/core';
-import { createMessage, type Envelope, type UnifiedEvent, type UnifiedMessage } from '@hub/protocol';
+import {
+  createMessage,
+  type Envelope,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
 import { runIfMain } from './run-main.js';
 
 export interface BroadcastChannelAdapterOptions {
@@ -82,16 +89,16 @@ export class BroadcastChannelAdapter extends BaseAdapter implements DeadLetterRe
   }
 
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
-    const name =
-      spec.kind === 'topic' ? `${this.prefix}:ev` : `${this.prefix}:ep:${spec.address}`;
+    const name = spec.kind === 'topic' ? `${this.prefix}:ev` : `${this.prefix}:ep:${spec.address}`;
     const channel = new BroadcastChannel(name);
     channel.unref();
     const dlqKey = spec.address;
     channel.onmessage = (event) => {
-      const envelope = (event as MessageEvent<Envelope>).data;
+      const envelope = (event as { data: Envelope }).data;
       spec.deliver(new Delivery(envelope, (entry) => this.addDeadLetter(dlqKey, entry)));
     };
-    channel.onmessageerror = (event) => spec.reject(new Error(`undecodable message on ${name}`), event);
+    channel.onmessageerror = (event) =>
+      spec.reject(new Error(`undecodable message on ${name}`), event);
     return { close: async () => channel.close() };
   }
 
@@ -132,7 +139,9 @@ export async function main(log: (line: string) => void = console.log) {
   );
   const deadline = Date.now() + 5_000;
   while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  log(`sent via adapter "${result.adapter}" (${result.protocol}); received ${JSON.stringify(got[0], (_k, v) => (v instanceof Uint8Array ? [...v] : v))}`);
+  log(
+    `sent via adapter "${result.adapter}" (${result.protocol}); received ${JSON.stringify(got[0], (_k, v) => (v instanceof Uint8Array ? [...v] : v))}`,
+  );
   let refused = '';
   try {
     await hub.send(createMessage({ source: 'demo', destination: 'echo', payload: 1 }));

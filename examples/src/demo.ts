@@ -23,4 +23,6 @@ for (const [title, run] of examples) {
   console.log(`\n== ${title}`);
   await run((line) => console.log(`   ${line}`));
 }
-console.log(`\nAll ${examples.length} examples ran in ${(performance.now() - started).toFixed(0)} ms.`);
+console.log(
+  `\nAll ${examples.length} examples ran in ${(performance.now() - started).toFixed(0)} ms.`,
+);

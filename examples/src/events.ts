@@ -15,21 +15,26 @@ export async function main(log: (line: string) => void = console.log) {
     logger: silentLogger,
   });
   await hub.start();
-  const seen: Record<string, string[]> = { exact: [], oneLevel: [], everything: [], faulty: [] };
+  const seen = {
+    exact: [] as string[],
+    oneLevel: [] as string[],
+    everything: [] as string[],
+    faulty: [] as string[],
+  };
 
   await hub.subscribeToEvents('user_events', async (event) => {
-    seen.exact!.push(event.type);
+    seen.exact.push(event.type);
   });
   await hub.subscribe('orders.*.created', (event) => {
-    seen.oneLevel!.push(event.topic);
+    seen.oneLevel.push(event.topic);
   });
   await hub.subscribe('orders.**', (event) => {
-    seen.everything!.push(event.topic);
+    seen.everything.push(event.topic);
   });
   await hub.subscribe(
     'orders.**',
     (event) => {
-      seen.faulty!.push(event.topic);
+      seen.faulty.push(event.topic);
       throw new Error('this subscriber is broken');
     },
     { maxDeliveries: 1 },
@@ -47,15 +52,16 @@ export async function main(log: (line: string) => void = console.log) {
     await hub.publish(createEvent({ source: 'orders', topic, type: 'order', data: { topic } }));
   }
   const deadline = Date.now() + 5_000;
-  while (seen.everything!.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  while (seen.everything.length < 3 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 5));
 
   const replayed: string[] = [];
   await hub.subscribe('orders.eu.*', (e) => void replayed.push(e.topic), { replay: true });
 
-  log(`user_events            -> ${seen.exact!.join(', ')}`);
-  log(`orders.*.created       -> ${seen.oneLevel!.join(', ')}`);
-  log(`orders.**              -> ${seen.everything!.join(', ')}`);
-  log(`orders.** (throws)     -> ${seen.faulty!.join(', ')} (others unaffected)`);
+  log(`user_events            -> ${seen.exact.join(', ')}`);
+  log(`orders.*.created       -> ${seen.oneLevel.join(', ')}`);
+  log(`orders.**              -> ${seen.everything.join(', ')}`);
+  log(`orders.** (throws)     -> ${seen.faulty.join(', ')} (others unaffected)`);
   log(`orders.eu.* (replayed) -> ${replayed.join(', ')}`);
   await hub.close();
   return { ...seen, replayed };

@@ -6,7 +6,9 @@ import { runIfMain } from './run-main.js';
 export async function main(log: (line: string) => void = console.log) {
   const hub = createHub({ name: 'rpc', adapters: [memory()] });
   await hub.start();
-  await hub.onMessage<{ a: number; b: number }>('calculator', (msg) => ({ sum: msg.payload.a + msg.payload.b }));
+  await hub.onMessage<{ a: number; b: number }>('calculator', (msg) => ({
+    sum: msg.payload.a + msg.payload.b,
+  }));
   await hub.onMessage('black_hole', () => new Promise(() => {}));
 
   const reply = await hub.request<{ a: number; b: number }, { sum: number }>(

@@ -46,7 +46,9 @@ export async function main(log: (line: string) => void = console.log) {
   for (const w of handledBy.values()) perWorker[w] = (perWorker[w] ?? 0) + 1;
   const retried = [...attempts.values()].filter((a) => a > 1).length;
   log(`sent ${results.filter((r) => r.success).length}/30 tasks via ${results[0]?.protocol}`);
-  log(`handled ${handledBy.size}/30, per worker ${JSON.stringify(perWorker)}, ${retried} retried after a failure`);
+  log(
+    `handled ${handledBy.size}/30, per worker ${JSON.stringify(perWorker)}, ${retried} retried after a failure`,
+  );
   const totals = hub.metrics().totals;
   await hub.close();
   return { handled: handledBy.size, perWorker, retried, totals };

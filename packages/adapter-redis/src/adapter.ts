@@ -22,7 +22,7 @@ import { decodeEnvelope, encodeEnvelope } from './codec.js';
 import { ConnectionFactory, isAuthError, type RedisClient, whenReady } from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
+import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { entryFields, field, parseEntries } from './stream-entry.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
@@ -143,13 +143,19 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     for (const r of this.readers) hardClose(r);
     this.readers.clear();
+    const limit = this.opts.commandTimeoutMs;
+    const quit = async (client: RedisClient) => {
+      // QUIT lets in-flight replies (acks) land; a dead link gets cut instead of awaited.
+      await bounded(client.quit(), limit).catch(() => {});
+      hardClose(client);
+    };
     if (this.subscriber) {
       const s = this.subscriber;
       this.subscriber = undefined;
-      await s.quit().catch(() => hardClose(s));
+      await quit(s);
     }
     const c = this.commandClient;
-    if (c && this.ownsCommands) await c.quit().catch(() => hardClose(c));
+    if (c && this.ownsCommands) await quit(c);
   }
 
   protected override healthDetail(): Record<string, unknown> {
@@ -332,10 +338,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         if (s.size > 0) return;
         map.delete(name);
         const client = this.subscriber;
-        if (!client || client.status !== 'ready') return;
-        await (kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name)).catch(
-          (err: unknown) => this.report('unsubscribe', err),
-        );
+        if (!client || client.status !== 'ready' || this.state === 'closing') return;
+        await bounded(
+          kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
+          this.opts.commandTimeoutMs,
+        ).catch((err: unknown) => this.report('unsubscribe', err));
       },
     };
   }

@@ -10,6 +10,15 @@ const AUTH_ERROR = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|ERR AUT
 export const isAuthError = (err: unknown): boolean =>
   err instanceof Error && AUTH_ERROR.test(err.message);
 
+/** A certificate the client refuses will be refused again on every retry. */
+const isCertError = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return (
+    typeof code === 'string' &&
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT/.test(code)
+  );
+};
+
 function roleOptions(role: Role, o: ResolvedOptions): RedisOptions {
   switch (role) {
     case 'commands':
@@ -128,13 +137,16 @@ export function whenReady(client: RedisClient, timeoutMs: number, what: string):
     };
     const onError = (err: Error) => {
       last = err;
-      if (isAuthError(err)) {
+      const auth = isAuthError(err);
+      if (auth || isCertError(err)) {
         done();
         client.disconnect();
         reject(
-          new HubError(ErrorCode.AUTH_FAILED, `[hub:redis] ${what} connection refused: ${err.message}`, {
-            cause: err,
-          }),
+          new HubError(
+            auth ? ErrorCode.AUTH_FAILED : ErrorCode.CONNECTION_FAILED,
+            `[hub:redis] ${what} connection refused: ${err.message}`,
+            { cause: err },
+          ),
         );
       }
     };

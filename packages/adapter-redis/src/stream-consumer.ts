@@ -710,22 +710,39 @@ export class StreamConsumer implements Subscription {
       this.poke();
       // Fail the pending blocking read now instead of waiting out BLOCK.
       hardClose(this.conn);
-      await this.loop?.catch(() => {});
-      const { commands: c, keys } = this.host;
-      await (this.ackFlush ?? Promise.resolve());
+      const { commands: c, keys, opts } = this.host;
+      // Every step is bounded: close must return even when the link is dead.
+      const limit = opts.commandTimeoutMs + opts.blockMs;
+      await bounded(this.loop ?? Promise.resolve(), limit);
+      await bounded(this.ackFlush ?? Promise.resolve(), limit);
       // Unsettled entries go back at once (idle time maxed) instead of after claimIdleMs.
-      await this.releaseAll().catch((err) => this.host.report('release', err));
-      await Promise.all(
-        this.partitions.map((p, n) =>
-          p.leased
-            ? c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer)
-            : undefined,
+      await bounded(this.releaseAll(), limit).catch((err) => this.host.report('release', err));
+      await bounded(
+        Promise.all(
+          this.partitions.map((p, n) =>
+            p.leased
+              ? c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer)
+              : undefined,
+          ),
         ),
+        limit,
       ).catch((err) => this.host.report('lease release', err));
       this.inflight = 0;
     })();
     return this.closePromise;
   }
+}
+
+/** Wait for `p` at most `ms`; rejects on timeout, never hangs. */
+export function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.catch(() => undefined),
+    new Promise<undefined>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Disconnect without waiting for a FIN the far end may never send (a stalled link). */

@@ -7,7 +7,7 @@ let server: RedisServer;
 const adapters: RedisAdapter[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer({ aof: false });
+  server = await startRedisServer({ aof: true });
 });
 afterAll(async () => {
   await Promise.allSettled(adapters.map((a) => a.close()));

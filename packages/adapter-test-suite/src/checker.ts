@@ -156,8 +156,7 @@ export function expectDelivery(
   const report = recorder.check();
   const { guarantee } = options;
   const dupsAllowed =
-    options.allowDuplicates === true &&
-    (guarantee === 'at-least-once' || guarantee === 'ordered');
+    options.allowDuplicates === true && (guarantee === 'at-least-once' || guarantee === 'ordered');
   const broken: string[] = [];
   if (report.unexpected.length > 0) broken.push('unexpected must be 0');
   if (guarantee !== 'best-effort' && report.lost.length > 0) {

@@ -3,11 +3,12 @@ import {
   type AdapterCapabilities,
   createHub,
   type Hub,
+  type HubConfig,
   type ProtocolAdapter,
   silentLogger,
 } from '@hub/core';
 import { DeliveryGuarantee, ErrorCode, HubError } from '@hub/protocol';
-import type { AdapterTestSuiteOptions, HubConfig } from './options.js';
+import type { AdapterTestSuiteOptions } from './options.js';
 import { createGate, type Gate, type WaitForOptions, waitFor } from './wait.js';
 
 /** Counters of `hub.metrics().totals`, summed over hubs. */
@@ -75,7 +76,8 @@ export function createCaseContext(
     guarantee: caseGuarantee(capabilities),
     count: (n, min = 1) => Math.max(min, Math.round(n * scale)),
     ms: (ms) => Math.round(ms * timeoutScale),
-    unique: (prefix) => `ats_${prefix}_${run}${(seq++).toString(36)}_${randomBytes(3).toString('hex')}`,
+    unique: (prefix) =>
+      `ats_${prefix}_${run}${(seq++).toString(36)}_${randomBytes(3).toString('hex')}`,
     async hub(role, config) {
       const adapter = await options.createAdapter();
       const hub = createHub({

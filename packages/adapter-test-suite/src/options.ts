@@ -1,7 +1,4 @@
-import type { AdapterCapabilities, createHub, Hub, ProtocolAdapter } from '@hub/core';
-
-/** Configuration of the hubs a case builds (everything `createHub` takes). */
-export type HubConfig = Parameters<typeof createHub>[0];
+import type { AdapterCapabilities, Hub, HubConfig, ProtocolAdapter } from '@hub/core';
 
 /** Ids of the conformance cases this suite runs (see CONFORMANCE.md). */
 export type CaseId =
@@ -60,8 +57,11 @@ export interface AdapterTestSuiteOptions {
   /** Runs once after the cases, even when they fail (stop the broker). @default none */
   teardown?: () => void | Promise<void>;
   /**
-   * Extra `createHub` config for every hub the suite builds (a logger, dedup
-   * store, ...). `name` and `adapters` are always set by the suite.
+   * Extra `createHub` config for every hub the suite builds (a logger, ...).
+   * `name` and `adapters` are always set by the suite. Instances of one
+   * endpoint are separate hubs: for exactly-once across them, give them one
+   * shared dedup store here (`dedup: { store }`), as production instances
+   * share a Redis.
    * @default { logger: silentLogger }
    */
   hubConfig?: Partial<HubConfig>;

@@ -18,14 +18,17 @@ export interface RedisCluster {
 function cli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('redis-cli', args, { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`redis-cli ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
+      if (err)
+        reject(new Error(`redis-cli ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
       else resolve(stdout);
     });
   });
 }
 
 /** Start a local Redis Cluster of `masters` real redis-server processes and wait until it serves. */
-export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Promise<RedisCluster> {
+export async function startRedisCluster(
+  opts: StartRedisClusterOptions = {},
+): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
   const servers: RedisServer[] = [];
   const stop = async () => {

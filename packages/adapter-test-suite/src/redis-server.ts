@@ -230,7 +230,9 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
     }
     c.kill('SIGKILL');
     await exited;
-    throw new Error(`redis-server on port ${p} did not answer PING in ${startTimeout} ms:\n${output}`);
+    throw new Error(
+      `redis-server on port ${p} did not answer PING in ${startTimeout} ms:\n${output}`,
+    );
   };
 
   // The port may be taken between freePort() and bind by another process on a shared box.

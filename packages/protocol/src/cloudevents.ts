@@ -4,7 +4,7 @@
  * CloudEvents distributed-tracing extension. A foreign CloudEvent (no
  * `hubkind`) becomes a Hub event whose topic is its `type`.
  */
-import { fromBase64, reviveTags, toBase64, toWire } from './codec/tagging.js';
+import { fromBase64, reviveTags, setKey, toBase64, toWire } from './codec/tagging.js';
 import { DeliveryGuarantee, MessageType, Priority } from './enums.js';
 import { InvalidMessageError } from './errors.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.js';
@@ -119,7 +119,8 @@ export function toCloudEvent(envelope: Envelope): CloudEventObject {
     ce.hubtopic = envelope.topic;
     if (envelope.priority !== undefined) ce.hubpriority = envelope.priority;
   }
-  if (envelope.expiresAt !== undefined) ce.hubexpiresat = new Date(envelope.expiresAt).toISOString();
+  if (envelope.expiresAt !== undefined)
+    ce.hubexpiresat = new Date(envelope.expiresAt).toISOString();
   if (envelope.traceparent !== undefined) ce.traceparent = envelope.traceparent;
   for (const _ in envelope.headers) {
     ce.hubheaders = JSON.stringify(envelope.headers);
@@ -128,8 +129,16 @@ export function toCloudEvent(envelope: Envelope): CloudEventObject {
   return ce;
 }
 
-function bad(field: string, detail: string, reason: 'missing' | 'wrong_type' | 'bad_format' = 'bad_format'): InvalidMessageError {
-  return new InvalidMessageError(reason, field, `[hub:protocol] invalid CloudEvent: '${field}' ${detail}`);
+function bad(
+  field: string,
+  detail: string,
+  reason: 'missing' | 'wrong_type' | 'bad_format' = 'bad_format',
+): InvalidMessageError {
+  return new InvalidMessageError(
+    reason,
+    field,
+    `[hub:protocol] invalid CloudEvent: '${field}' ${detail}`,
+  );
 }
 
 /** Integers arrive as numbers (structured) or strings (HTTP binary mode); anything else is left for the validator to name. */
@@ -167,17 +176,25 @@ function headersOf(ce: Record<string, unknown>): Headers {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw bad('headers', 'must be a JSON object of strings', 'wrong_type');
     }
-    Object.assign(headers, parsed);
+    for (const [k, v] of Object.entries(parsed)) setKey(headers, k, v);
   }
   for (const key of Object.keys(ce)) {
     if (CORE_ATTRIBUTES.has(key) || HUB_EXTENSIONS.has(key)) continue;
     const value = ce[key];
     if (value === undefined || value === null || typeof value === 'function') continue;
-    headers[`ce-${key}`] =
-      value instanceof Date ? value.toISOString() : value instanceof Uint8Array ? toBase64(value) : String(value);
+    setKey(
+      headers,
+      `ce-${key}`,
+      value instanceof Date
+        ? value.toISOString()
+        : value instanceof Uint8Array
+          ? toBase64(value)
+          : String(value),
+    );
   }
   const type = ce.datacontenttype;
-  if (typeof type === 'string' && type !== JSON_TYPE && type !== BYTES_TYPE) headers['content-type'] = type;
+  if (typeof type === 'string' && type !== JSON_TYPE && type !== BYTES_TYPE)
+    headers['content-type'] = type;
   return headers;
 }
 
@@ -201,7 +218,11 @@ export function fromCloudEvent(input: unknown, limits: ProtocolLimits = DEFAULT_
   }
   const kind = ce.hubkind ?? 'event';
   if (kind !== 'message' && kind !== 'event') {
-    throw new InvalidMessageError('unknown_kind', 'kind', `[hub:protocol] invalid CloudEvent: 'hubkind' must be 'message' or 'event'`);
+    throw new InvalidMessageError(
+      'unknown_kind',
+      'kind',
+      `[hub:protocol] invalid CloudEvent: 'hubkind' must be 'message' or 'event'`,
+    );
   }
 
   let body: unknown;
@@ -302,42 +323,60 @@ export function fromCloudEventHttp(
   message: CloudEventHttpInput,
   limits: ProtocolLimits = DEFAULT_LIMITS,
 ): Envelope {
-  const headers: Record<string, string> = {};
+  // Null prototypes: header names are attacker-chosen ("__proto__").
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const key of Object.keys(message.headers)) {
     const v = headerValue(message.headers[key]);
     if (v !== undefined) headers[key.toLowerCase()] = v;
   }
   const contentType = headers['content-type'] ?? '';
   const body = message.body;
-  const text = typeof body === 'string' ? body : body === undefined ? '' : new TextDecoder().decode(body);
+  const text =
+    typeof body === 'string' ? body : body === undefined ? '' : new TextDecoder().decode(body);
   if (contentType.startsWith(CLOUDEVENTS_JSON)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new InvalidMessageError('malformed', '', '[hub:protocol] invalid CloudEvent: body is not JSON', { cause: err });
+      throw new InvalidMessageError(
+        'malformed',
+        '',
+        '[hub:protocol] invalid CloudEvent: body is not JSON',
+        { cause: err },
+      );
     }
     return fromCloudEvent(parsed, limits);
   }
   if (headers['ce-specversion'] === undefined) {
-    throw new InvalidMessageError('missing', 'specversion', "[hub:protocol] invalid CloudEvent: no 'ce-specversion' header and not structured mode");
+    throw new InvalidMessageError(
+      'missing',
+      'specversion',
+      "[hub:protocol] invalid CloudEvent: no 'ce-specversion' header and not structured mode",
+    );
   }
-  const ce: Record<string, unknown> = {};
+  const ce: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(headers)) {
     if (!key.startsWith('ce-')) continue;
     const raw = headers[key]!;
     ce[key.slice(3)] = raw.includes('%') ? percentDecode(raw) : raw;
   }
   if (contentType !== '') ce.datacontenttype = contentType.split(';')[0]!.trim();
-  if (body !== undefined && (typeof body === 'string' ? body.length > 0 : body.byteLength > 0)) {
-    if (/[/+]json$/.test(ce.datacontenttype as string)) {
-      try {
-        ce.data = JSON.parse(text);
-      } catch (err) {
-        throw new InvalidMessageError('malformed', 'data', '[hub:protocol] invalid CloudEvent: JSON body does not parse', { cause: err });
+  // No content type means no data (that is how toCloudEventHttp writes an undefined payload).
+  if (typeof ce.datacontenttype === 'string' && body !== undefined) {
+    if (/[/+]json$/.test(ce.datacontenttype)) {
+      if (text.length > 0) {
+        try {
+          ce.data = JSON.parse(text);
+        } catch (err) {
+          throw new InvalidMessageError(
+            'malformed',
+            'data',
+            '[hub:protocol] invalid CloudEvent: JSON body does not parse',
+            { cause: err },
+          );
+        }
       }
-    } else if (typeof body === 'string') ce.data = body;
-    else ce.data = body;
+    } else ce.data = body;
   }
   return fromCloudEvent(ce, limits);
 }

@@ -53,15 +53,14 @@ export const HEADER_VALUE_PATTERN = '^[^\\x00-\\x08\\x0A-\\x1F\\x7F]*$';
 export const TRACEPARENT_PATTERN =
   '^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$';
 
+/** Latest instant a JavaScript Date can hold (ms); the upper bound of `expiresAt`. */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
+
 /** The object key that marks a tagged special value inside a payload (see docs/protocol.md). */
 export const TAG_KEY = '$hub:t';
 
-const f = (
-  name: string,
-  rule: FieldRule,
-  required: boolean,
-  description: string,
-): FieldSpec => Object.freeze({ name, rule, required, description });
+const f = (name: string, rule: FieldRule, required: boolean, description: string): FieldSpec =>
+  Object.freeze({ name, rule, required, description });
 
 const VERSION = f(
   'version',
@@ -70,7 +69,12 @@ const VERSION = f(
   'Envelope format version. A reader refuses versions newer than its own.',
 );
 const ID = f('id', 'id', true, 'Unique id (nanoid by default); the dedup key under exactly-once.');
-const TIMESTAMP = f('timestamp', 'timestamp', true, 'Creation time, integer ms since the Unix epoch.');
+const TIMESTAMP = f(
+  'timestamp',
+  'timestamp',
+  true,
+  'Creation time, integer ms since the Unix epoch.',
+);
 const SOURCE = f('source', 'address', true, 'Address of the sender.');
 const HEADERS = f(
   'headers',

@@ -146,7 +146,10 @@ export function payloadNeedsTags(): boolean {
 /** The error for the last failed {@link measurePayload}, with the path inside the payload. */
 export function payloadError(field: string): InvalidMessageError {
   let path = field;
-  for (let i = failPath.length - 1; i >= 0; i--) path += `.${String(failPath[i])}`;
+  // A too-deep path would be as long as the nesting: name the payload itself.
+  if (failReason !== 'too_deep') {
+    for (let i = failPath.length - 1; i >= 0; i--) path += `.${String(failPath[i])}`;
+  }
   return new InvalidMessageError(
     failReason,
     path,

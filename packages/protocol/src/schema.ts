@@ -13,6 +13,7 @@ import {
   HEADER_KEY_PATTERN,
   HEADER_VALUE_PATTERN,
   ID_PATTERN,
+  MAX_TIME_MS,
   MESSAGE_FIELDS,
   TAG_KEY,
   TOPIC_PATTERN,
@@ -47,6 +48,7 @@ function ruleDefs(limits: ProtocolLimits): Record<Exclude<FieldRule, 'kind'>, Js
     timestamp: {
       type: 'integer',
       minimum: limits.minTimestamp,
+      maximum: MAX_TIME_MS,
       description: `Milliseconds since the Unix epoch. Runtime rule: at most ${limits.maxClockSkewMs} ms ahead of the receiver's clock.`,
     },
     address: {
@@ -79,7 +81,7 @@ function ruleDefs(limits: ProtocolLimits): Record<Exclude<FieldRule, 'kind'>, Js
     },
     partitionKey: { type: 'string', minLength: 1, maxLength: limits.maxPartitionKeyLength },
     positiveInt: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
-    expiresAt: { type: 'integer', minimum: limits.minTimestamp },
+    expiresAt: { type: 'integer', minimum: limits.minTimestamp, maximum: MAX_TIME_MS },
     traceparent: { type: 'string', pattern: TRACEPARENT_PATTERN },
   };
 }

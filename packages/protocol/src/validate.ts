@@ -12,12 +12,18 @@ import {
   HEADER_KEY_PATTERN,
   HEADER_VALUE_PATTERN,
   ID_PATTERN,
+  MAX_TIME_MS,
   TOPIC_PATTERN,
   TYPE_PATTERN,
 } from './fields.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.js';
 import { measurePayload, payloadError } from './payload.js';
-import { ENVELOPE_VERSION, type Envelope, type UnifiedEvent, type UnifiedMessage } from './types.js';
+import {
+  ENVELOPE_VERSION,
+  type Envelope,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from './types.js';
 
 const ADDRESS_RE = new RegExp(ADDRESS_PATTERN);
 const TOPIC_RE = new RegExp(TOPIC_PATTERN);
@@ -28,26 +34,27 @@ const HEADER_VALUE_RE = new RegExp(HEADER_VALUE_PATTERN);
 
 function invalid(reason: InvalidReason, field: string, detail: string): InvalidMessageError {
   const where = field === '' ? 'envelope' : `'${field}'`;
-  return new InvalidMessageError(reason, field, `[hub:protocol] invalid envelope: ${where} ${detail}`);
+  return new InvalidMessageError(
+    reason,
+    field,
+    `[hub:protocol] invalid envelope: ${where} ${detail}`,
+  );
 }
 
 const typeName = (v: unknown): string =>
   v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 
-function checkString(
-  v: unknown,
-  field: string,
-  max: number,
-  re: RegExp,
-  syntax: string,
-): void {
-  if (typeof v !== 'string') throw invalid('wrong_type', field, `must be a string, got ${typeName(v)}`);
-  if (v.length > max) throw invalid('too_large', field, `is ${v.length} chars, over the limit of ${max}`);
+function checkString(v: unknown, field: string, max: number, re: RegExp, syntax: string): void {
+  if (typeof v !== 'string')
+    throw invalid('wrong_type', field, `must be a string, got ${typeName(v)}`);
+  if (v.length > max)
+    throw invalid('too_large', field, `is ${v.length} chars, over the limit of ${max}`);
   if (!re.test(v)) throw invalid('bad_format', field, `must be ${syntax}`);
 }
 
 function checkInteger(v: unknown, field: string): number {
-  if (typeof v !== 'number') throw invalid('wrong_type', field, `must be a number, got ${typeName(v)}`);
+  if (typeof v !== 'number')
+    throw invalid('wrong_type', field, `must be a number, got ${typeName(v)}`);
   if (!Number.isSafeInteger(v)) throw invalid('wrong_type', field, `must be an integer, got ${v}`);
   return v;
 }
@@ -146,14 +153,22 @@ function badInteger(v: unknown, field: string): InvalidMessageError {
 function badTimestamp(v: unknown, field: string, limits: ProtocolLimits): InvalidMessageError {
   if (!Number.isSafeInteger(v)) return badInteger(v, field);
   const n = v as number;
-  return n < limits.minTimestamp
-    ? invalid('out_of_range', field, `is ${n}, before ${limits.minTimestamp} (ms since epoch expected)`)
-    : invalid('out_of_range', field, `is ${n}, more than ${limits.maxClockSkewMs} ms in the future`);
+  if (n < limits.minTimestamp) {
+    return invalid(
+      'out_of_range',
+      field,
+      `is ${n}, before ${limits.minTimestamp} (ms since epoch expected)`,
+    );
+  }
+  return field === 'timestamp'
+    ? invalid('out_of_range', field, `is ${n}, more than ${limits.maxClockSkewMs} ms in the future`)
+    : invalid('out_of_range', field, `is ${n}, after the last instant a Date can hold`);
 }
 
 function checkPriority(v: unknown): void {
   if (v === 1 || v === 2 || v === 3 || v === 4 || v === 5) return;
-  if (typeof v !== 'number') throw invalid('wrong_type', 'priority', `must be a number, got ${typeName(v)}`);
+  if (typeof v !== 'number')
+    throw invalid('wrong_type', 'priority', `must be a number, got ${typeName(v)}`);
   throw invalid('out_of_range', 'priority', `must be an integer 1..5, got ${v}`);
 }
 
@@ -220,7 +235,11 @@ function checkTraceparent(v: unknown): void {
   if (typeof v !== 'string') {
     throw invalid('wrong_type', 'traceparent', `must be a string, got ${typeName(v)}`);
   }
-  throw invalid('bad_format', 'traceparent', 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)');
+  throw invalid(
+    'bad_format',
+    'traceparent',
+    'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)',
+  );
 }
 
 // Date.now() allocates (a boxed double) and costs ~40 ns. The skew check reads
@@ -277,7 +296,12 @@ function checkMessage(o: Record<string, unknown>, limits: ProtocolLimits): void 
   const exp = o.expiresAt;
   if (
     exp !== undefined &&
-    !(typeof exp === 'number' && Number.isSafeInteger(exp) && exp >= limits.minTimestamp)
+    !(
+      typeof exp === 'number' &&
+      Number.isSafeInteger(exp) &&
+      exp >= limits.minTimestamp &&
+      exp <= MAX_TIME_MS
+    )
   ) {
     throw badTimestamp(exp, 'expiresAt', limits);
   }
@@ -314,7 +338,12 @@ function checkEvent(o: Record<string, unknown>, limits: ProtocolLimits): void {
   const exp = o.expiresAt;
   if (
     exp !== undefined &&
-    !(typeof exp === 'number' && Number.isSafeInteger(exp) && exp >= limits.minTimestamp)
+    !(
+      typeof exp === 'number' &&
+      Number.isSafeInteger(exp) &&
+      exp >= limits.minTimestamp &&
+      exp <= MAX_TIME_MS
+    )
   ) {
     throw badTimestamp(exp, 'expiresAt', limits);
   }
@@ -335,7 +364,8 @@ function kindOf(obj: Record<string, unknown>): 'message' | 'event' {
   const kind = obj.kind;
   if (kind === 'message' || kind === 'event') return kind;
   if (kind === undefined) throw invalid('missing', 'kind', 'is missing');
-  if (typeof kind !== 'string') throw invalid('wrong_type', 'kind', `must be a string, got ${typeName(kind)}`);
+  if (typeof kind !== 'string')
+    throw invalid('wrong_type', 'kind', `must be a string, got ${typeName(kind)}`);
   throw invalid('unknown_kind', 'kind', `must be 'message' or 'event', got '${kind.slice(0, 32)}'`);
 }
 
@@ -384,7 +414,10 @@ export function parseEvent<T = unknown>(
 }
 
 /** Assert that an already-typed message is valid (send path). @throws InvalidMessageError */
-export function validateMessage(message: UnifiedMessage, limits: ProtocolLimits = DEFAULT_LIMITS): void {
+export function validateMessage(
+  message: UnifiedMessage,
+  limits: ProtocolLimits = DEFAULT_LIMITS,
+): void {
   parseMessage(message, limits);
 }
 
@@ -394,6 +427,9 @@ export function validateEvent(event: UnifiedEvent, limits: ProtocolLimits = DEFA
 }
 
 /** Assert that an already-typed envelope of either kind is valid. @throws InvalidMessageError */
-export function validateEnvelope(envelope: Envelope, limits: ProtocolLimits = DEFAULT_LIMITS): void {
+export function validateEnvelope(
+  envelope: Envelope,
+  limits: ProtocolLimits = DEFAULT_LIMITS,
+): void {
   parseEnvelope(envelope, limits);
 }

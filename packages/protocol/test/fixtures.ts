@@ -1,6 +1,7 @@
 import {
   createEvent,
   createMessage,
+  type FieldRule,
   type InvalidReason,
   type UnifiedEvent,
   type UnifiedMessage,
@@ -219,6 +220,7 @@ export const BAD_INPUTS: readonly BadRow[] = [
   m('expiresAt', 100, 'out_of_range'),
   e('expiresAt', 1.5, 'wrong_type'),
   e('expiresAt', 999, 'out_of_range'),
+  e('expiresAt', 8_640_000_000_000_001, 'out_of_range'),
   // attempt
   m('attempt', DELETE, 'missing'),
   m('attempt', '1', 'wrong_type'),
@@ -249,12 +251,39 @@ export function buildBad(row: BadRow): unknown {
 }
 
 export const label = (row: BadRow): string => {
-  const value = row.replace !== undefined || row.patch === undefined ? row.replace : Object.values(row.patch)[0];
+  const value =
+    row.replace !== undefined || row.patch === undefined
+      ? row.replace
+      : Object.values(row.patch)[0];
   let shown: string;
   try {
-    shown = value === DELETE ? '<absent>' : typeof value === 'function' ? 'function' : String(JSON.stringify(value) ?? String(value));
+    shown =
+      value === DELETE
+        ? '<absent>'
+        : typeof value === 'function'
+          ? 'function'
+          : String(JSON.stringify(value) ?? String(value));
   } catch {
     shown = String(value);
   }
   return `${row.base} ${row.field || '<envelope>'} = ${shown.slice(0, 40)} -> ${row.reason}`;
+};
+
+/** One value each rule must refuse, and why. */
+export const RULE_BAD: Record<FieldRule, [unknown, InvalidReason]> = {
+  kind: ['nope', 'unknown_kind'],
+  version: [2, 'unsupported_version'],
+  id: ['a b', 'bad_format'],
+  timestamp: [5, 'out_of_range'],
+  address: ['a b', 'bad_format'],
+  topic: ['a..b', 'bad_format'],
+  type: ['a b', 'bad_format'],
+  priority: [9, 'out_of_range'],
+  guarantee: ['maybe-once', 'out_of_range'],
+  headers: [{ 'a b': 'x' }, 'bad_format'],
+  payload: [() => 1, 'wrong_type'],
+  partitionKey: ['', 'bad_format'],
+  positiveInt: [0, 'out_of_range'],
+  expiresAt: [5, 'out_of_range'],
+  traceparent: ['x', 'bad_format'],
 };

@@ -122,7 +122,10 @@ export async function expiry(ctx: CaseContext): Promise<void> {
   }
   const counted = ctx.totals([receiver, sender]).expired;
   if (counted < acceptedExpiring) {
-    fail('R15', `metrics count ${counted} expired, want ≥ ${acceptedExpiring} (sent with TTL and never delivered)`);
+    fail(
+      'R15',
+      `metrics count ${counted} expired, want ≥ ${acceptedExpiring} (sent with TTL and never delivered)`,
+    );
   }
 }
 

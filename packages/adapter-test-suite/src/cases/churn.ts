@@ -3,7 +3,7 @@ import type { Hub } from '@hub/core';
 import { createMessage, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import type { CaseContext } from '../context.js';
-import { activeTimeouts, fail, pause, sendAll } from './helpers.js';
+import { activeTimeouts, awaitDelivery, fail, pause, sendAll } from './helpers.js';
 
 /**
  * R7 subscriber churn: instances subscribe and unsubscribe repeatedly and
@@ -62,10 +62,13 @@ export async function subscriberChurn(ctx: CaseContext): Promise<void> {
   await churners[0]?.onMessage(endpoint, (msg) => {
     rec.received(msg.id, 'final');
   });
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () =>
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: ctx.guarantee, label: 'R7 churn', allowDuplicates: true },
+    () =>
       `R7: ${rec.uniqueReceived}/${n} received after ${rounds.join('+')} subscribe/unsubscribe rounds`,
-  });
+  );
   // churn releases in-flight deliveries for redelivery, so duplicates are allowed here
   expectDelivery(rec, { guarantee: ctx.guarantee, allowDuplicates: true, label: 'R7 churn' });
 

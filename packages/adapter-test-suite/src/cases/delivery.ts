@@ -9,7 +9,7 @@ import {
 } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import type { CaseContext } from '../context.js';
-import { fail, pause, sendAll, settle } from './helpers.js';
+import { awaitDelivery, fail, pause, sendAll, settle } from './helpers.js';
 
 /** Payloads a transport must carry unchanged: unicode, escapes, numbers, nesting, size. */
 function jsonPayloads(maxBytes: number): unknown[] {
@@ -84,9 +84,12 @@ export async function roundTrip(ctx: CaseContext): Promise<void> {
     sent.set(msg.id, msg);
   }
   await sendAll(sender, [...sent.values()], rec, { caseId: 'R1', parallel: 8 });
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () => `R1: ${rec.uniqueReceived}/${n} messages received`,
-  });
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: DeliveryGuarantee.AT_LEAST_ONCE, label: 'R1 round trip' },
+    () => `R1: ${rec.uniqueReceived}/${n} messages received`,
+  );
   await settle(ctx.ms(100));
   // no faults: every message exactly once, whatever the adapter's guarantee
   expectDelivery(rec, { guarantee: DeliveryGuarantee.AT_LEAST_ONCE, label: 'R1 round trip' });
@@ -161,9 +164,12 @@ export async function competingConsumers(ctx: CaseContext): Promise<void> {
       return sendAll(hub, batch, rec, { caseId: 'R2', parallel: 8 });
     }),
   );
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () => `R2: ${rec.uniqueReceived}/${n} messages received`,
-  });
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: ctx.guarantee, label: 'R2 competing consumers' },
+    () => `R2: ${rec.uniqueReceived}/${n} messages received`,
+  );
   await settle(ctx.ms(200));
   const report = expectDelivery(rec, { guarantee: ctx.guarantee, label: 'R2 competing consumers' });
   const busy = Object.values(report.byInstance).filter((c) => c > 0).length;
@@ -209,9 +215,12 @@ export async function exactlyOnce(ctx: CaseContext): Promise<void> {
     sendAll(senders[0] as Hub, messages, rec, { caseId: 'R2-exactly-once', parallel: 8 }),
     sendAll(senders[1] as Hub, retries, rec, { caseId: 'R2-exactly-once', parallel: 8 }),
   ]);
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () => `R2-exactly-once: ${rec.uniqueReceived}/${n} messages received`,
-  });
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: DeliveryGuarantee.EXACTLY_ONCE, label: 'R2 exactly-once' },
+    () => `R2-exactly-once: ${rec.uniqueReceived}/${n} messages received`,
+  );
   await settle(ctx.ms(300));
   expectDelivery(rec, {
     guarantee: DeliveryGuarantee.EXACTLY_ONCE,
@@ -244,23 +253,43 @@ export async function destinations(ctx: CaseContext): Promise<void> {
   const toA: UnifiedMessage[] = [];
   const toB: UnifiedMessage[] = [];
   for (let i = 0; i < n; i++) {
-    toA.push(createMessage({ source: 'ats_r3', destination: a, payload: { i }, deliveryGuarantee: ctx.guarantee }));
-    toB.push(createMessage({ source: 'ats_r3', destination: b, payload: { i }, deliveryGuarantee: ctx.guarantee }));
+    toA.push(
+      createMessage({
+        source: 'ats_r3',
+        destination: a,
+        payload: { i },
+        deliveryGuarantee: ctx.guarantee,
+      }),
+    );
+    toB.push(
+      createMessage({
+        source: 'ats_r3',
+        destination: b,
+        payload: { i },
+        deliveryGuarantee: ctx.guarantee,
+      }),
+    );
   }
   await Promise.all([
     sendAll(sender, toA, recA, { caseId: 'R3', parallel: 4 }),
     sendAll(sender, toB, recB, { caseId: 'R3', parallel: 4 }),
   ]);
-  await ctx.waitFor(() => recA.allAcknowledgedReceived() && recB.allAcknowledgedReceived(), {
-    message: () => `R3: ${recA.uniqueReceived}/${n} at A, ${recB.uniqueReceived}/${n} at B`,
-  });
+  await awaitDelivery(
+    ctx,
+    [recA, recB],
+    { guarantee: ctx.guarantee, label: 'R3 destinations' },
+    () => `R3: ${recA.uniqueReceived}/${n} at A, ${recB.uniqueReceived}/${n} at B`,
+  );
   await settle(ctx.ms(200));
   // every receipt at A of a message sent to B shows up as "unexpected" in A's recorder
   expectDelivery(recA, { guarantee: ctx.guarantee, label: 'R3 endpoint A' });
   expectDelivery(recB, { guarantee: ctx.guarantee, label: 'R3 endpoint B' });
   expectDelivery(recSibling, { guarantee: ctx.guarantee, label: `R3 sibling endpoint ${sibling}` });
   if (wrongDestination.length > 0) {
-    fail('R3', `handlers got messages addressed elsewhere: ${wrongDestination.slice(0, 5).join(', ')}`);
+    fail(
+      'R3',
+      `handlers got messages addressed elsewhere: ${wrongDestination.slice(0, 5).join(', ')}`,
+    );
   }
 }
 
@@ -314,17 +343,20 @@ export async function topicsAndGroups(ctx: CaseContext): Promise<void> {
       events.push(createEvent({ source: 'ats_r3t', topic, type: 'ats_event', data: { i } }));
     }
   }
-  for (const ev of events) {
+  for (const [k, ev] of events.entries()) {
     for (const sub of subs) if (sub.topics.includes(ev.topic)) sub.rec.attempted(ev.id);
     await publisher.publish(ev);
     for (const sub of subs) if (sub.topics.includes(ev.topic)) sub.rec.acknowledged(ev.id);
     // keep publishing paced like a live producer, not one synchronous burst
-    if (events.indexOf(ev) % 50 === 49) await pause(1);
+    if (k % 50 === 49) await pause(1);
   }
-  await ctx.waitFor(() => subs.every((s) => s.rec.allAcknowledgedReceived()), {
-    message: () =>
+  await awaitDelivery(
+    ctx,
+    subs.map((s) => s.rec),
+    { guarantee: DeliveryGuarantee.AT_LEAST_ONCE, label: 'R3-topics' },
+    () =>
       `R3-topics: ${subs.map((s) => `${s.label} ${s.rec.uniqueReceived}/${s.topics.length * n}`).join(', ')}`,
-  });
+  );
   await settle(ctx.ms(200));
   // no faults: each subscription (a group counts as one) gets every matching event once
   for (const sub of subs) {

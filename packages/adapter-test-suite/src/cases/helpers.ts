@@ -1,6 +1,12 @@
 import type { Hub } from '@hub/core';
 import { HubError, type UnifiedMessage } from '@hub/protocol';
-import { CASE_FAILED, type DeliveryRecorder } from '../checker.js';
+import {
+  CASE_FAILED,
+  type DeliveryRecorder,
+  type ExpectDeliveryOptions,
+  expectDelivery,
+} from '../checker.js';
+import type { CaseContext } from '../context.js';
 
 /** Throw a case failure naming the case. */
 export function fail(caseId: string, message: string): never {
@@ -58,3 +64,28 @@ export async function sendAll(
 
 /** Give stray extra deliveries (duplicates, leaks) a moment to show up before judging. */
 export const settle = (ms: number): Promise<void> => pause(ms);
+
+/**
+ * Wait until every acknowledged id was received. On timeout, judge what did
+ * arrive first, so the failure names the lost ids and counts rather than
+ * only "timed out".
+ */
+export async function awaitDelivery(
+  ctx: CaseContext,
+  recorders: readonly DeliveryRecorder[],
+  check: ExpectDeliveryOptions & { label: string },
+  progress?: () => string,
+): Promise<void> {
+  try {
+    await ctx.waitFor(() => recorders.every((r) => r.allAcknowledgedReceived()), {
+      message:
+        progress ??
+        (() =>
+          `${check.label}: ${recorders.map((r) => `${r.uniqueReceived}/${r.check().acknowledged}`).join(', ')} received`),
+    });
+  } catch (err) {
+    for (const rec of recorders)
+      expectDelivery(rec, { ...check, label: `${check.label} (timed out)` });
+    throw err;
+  }
+}

@@ -2,7 +2,7 @@ import type { AdapterCapabilities } from '@hub/core';
 import { DeliveryGuarantee } from '@hub/protocol';
 import { type CaseContext, caseGuarantee, createCaseContext, isReliable } from '../context.js';
 import type { AdapterTestSuiteOptions, CaseId } from '../options.js';
-import { priorities, expiry, flowControl } from './backlog.js';
+import { expiry, flowControl, priorities } from './backlog.js';
 import { subscriberChurn } from './churn.js';
 import {
   competingConsumers,
@@ -26,7 +26,10 @@ export interface CaseDefinition {
   readonly id: CaseId;
   readonly title: string;
   /** Why the case cannot run on this adapter (a missing capability); undefined when it can. */
-  readonly unsupported: (probe: AdapterProbe, options: AdapterTestSuiteOptions) => string | undefined;
+  readonly unsupported: (
+    probe: AdapterProbe,
+    options: AdapterTestSuiteOptions,
+  ) => string | undefined;
   /** A limitation shown in the test name when the case runs partially. */
   readonly note?: (probe: AdapterProbe) => string | undefined;
   readonly run: (ctx: CaseContext) => Promise<void>;
@@ -49,13 +52,15 @@ const first = (...reasons: (string | undefined)[]): string | undefined =>
 export const CASES: readonly CaseDefinition[] = [
   {
     id: 'R1',
-    title: 'round trip: 100 messages with headers and binary-safe payloads arrive intact, exact id set',
+    title:
+      'round trip: 100 messages with headers and binary-safe payloads arrive intact, exact id set',
     unsupported: () => undefined,
     run: roundTrip,
   },
   {
     id: 'R2',
-    title: 'competing consumers: 5,000 messages, 4 senders, 3 instances, each handled by exactly one',
+    title:
+      'competing consumers: 5,000 messages, 4 senders, 3 instances, each handled by exactly one',
     unsupported: (p) => needsGroups(p),
     run: competingConsumers,
   },
@@ -76,13 +81,18 @@ export const CASES: readonly CaseDefinition[] = [
   },
   {
     id: 'R3-topics',
-    title: 'topics and groups: each group and fan-out subscriber receives every matching event once, nothing leaks across topics',
+    title:
+      'topics and groups: each group and fan-out subscriber receives every matching event once, nothing leaks across topics',
     unsupported: ({ capabilities }) =>
-      capabilities.broadcast ? undefined : 'needs broadcast: events fanned out to topic subscribers',
+      capabilities.broadcast
+        ? undefined
+        : 'needs broadcast: events fanned out to topic subscribers',
     note: ({ capabilities }) =>
       [
         capabilities.patterns ? undefined : 'exact topics only: no patterns capability',
-        capabilities.consumerGroups ? undefined : 'one instance per group: no consumerGroups capability',
+        capabilities.consumerGroups
+          ? undefined
+          : 'one instance per group: no consumerGroups capability',
       ]
         .filter((s) => s !== undefined)
         .join('; ') || undefined,
@@ -90,13 +100,15 @@ export const CASES: readonly CaseDefinition[] = [
   },
   {
     id: 'R4',
-    title: 'nack → redelivery: handlers failing the first 2 attempts still see every message, attempt grows',
+    title:
+      'nack → redelivery: handlers failing the first 2 attempts still see every message, attempt grows',
     unsupported: needsReliable,
     run: nackRedelivery,
   },
   {
     id: 'R5',
-    title: 'crashed consumer: messages held by a crashed instance are redelivered; a live slow handler is not robbed',
+    title:
+      'crashed consumer: messages held by a crashed instance are redelivered; a live slow handler is not robbed',
     unsupported: (p) => first(needsReliable(p), needsGroups(p)),
     run: crashedConsumer,
   },
@@ -143,7 +155,8 @@ export const CASES: readonly CaseDefinition[] = [
   },
   {
     id: 'S1',
-    title: 'malformed envelopes: rejected with a typed error naming the field, counted; the hub keeps working',
+    title:
+      'malformed envelopes: rejected with a typed error naming the field, counted; the hub keeps working',
     unsupported: () => undefined,
     run: malformedEnvelopes,
   },
@@ -173,7 +186,9 @@ export function skipReason(
 ): string | undefined {
   const skip = options.skip ?? {};
   const base = def.id.split('-')[0] as CaseId;
-  return skip[def.id] ?? (base !== def.id ? skip[base] : undefined) ?? def.unsupported(probe, options);
+  return (
+    skip[def.id] ?? (base !== def.id ? skip[base] : undefined) ?? def.unsupported(probe, options)
+  );
 }
 
 /**

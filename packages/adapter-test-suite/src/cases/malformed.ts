@@ -2,8 +2,8 @@ import type { Hub } from '@hub/core';
 import { createMessage, ErrorCode, HubError, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import type { CaseContext } from '../context.js';
-import { hasDeadLetterReader } from './redelivery.js';
 import { fail, settle } from './helpers.js';
+import { hasDeadLetterReader } from './redelivery.js';
 
 interface Malformed {
   what: string;
@@ -22,17 +22,45 @@ function buildMalformed(valid: () => UnifiedMessage): Malformed[] {
     { what: 'missing destination', envelope: without('destination'), field: 'destination' },
     { what: 'missing id', envelope: without('id'), field: 'id' },
     { what: 'missing source', envelope: without('source'), field: 'source' },
-    { what: 'priority of the wrong type', envelope: { ...valid(), priority: 'high' }, field: 'priority' },
-    { what: 'timestamp of the wrong type', envelope: { ...valid(), timestamp: 'yesterday' }, field: 'timestamp' },
-    { what: 'header value not a string', envelope: { ...valid(), headers: { n: 1 } }, field: 'headers' },
+    {
+      what: 'priority of the wrong type',
+      envelope: { ...valid(), priority: 'high' },
+      field: 'priority',
+    },
+    {
+      what: 'timestamp of the wrong type',
+      envelope: { ...valid(), timestamp: 'yesterday' },
+      field: 'timestamp',
+    },
+    {
+      what: 'header value not a string',
+      envelope: { ...valid(), headers: { n: 1 } },
+      field: 'headers',
+    },
     { what: 'headers not an object', envelope: { ...valid(), headers: 'x' }, field: 'headers' },
     { what: 'unknown envelope version', envelope: { ...valid(), version: 99 }, field: 'version' },
-    { what: 'unknown delivery guarantee', envelope: { ...valid(), deliveryGuarantee: 'twice' }, field: 'deliveryGuarantee' },
+    {
+      what: 'unknown delivery guarantee',
+      envelope: { ...valid(), deliveryGuarantee: 'twice' },
+      field: 'deliveryGuarantee',
+    },
     { what: 'unknown kind', envelope: { ...valid(), kind: 'bogus' }, field: 'kind' },
-    { what: 'huge header (2 MiB)', envelope: { ...valid(), headers: { big: 'x'.repeat(2 * 1024 * 1024) } }, field: 'headers' },
+    {
+      what: 'huge header (2 MiB)',
+      envelope: { ...valid(), headers: { big: 'x'.repeat(2 * 1024 * 1024) } },
+      field: 'headers',
+    },
     { what: 'empty destination', envelope: { ...valid(), destination: '' }, field: 'destination' },
-    { what: 'destination with spaces and a newline', envelope: { ...valid(), destination: 'bad address\n' }, field: 'destination' },
-    { what: 'huge destination (64 KiB)', envelope: { ...valid(), destination: 'd'.repeat(65_536) }, field: 'destination' },
+    {
+      what: 'destination with spaces and a newline',
+      envelope: { ...valid(), destination: 'bad address\n' },
+      field: 'destination',
+    },
+    {
+      what: 'huge destination (64 KiB)',
+      envelope: { ...valid(), destination: 'd'.repeat(65_536) },
+      field: 'destination',
+    },
     { what: 'null envelope', envelope: null },
     { what: 'a string instead of an envelope', envelope: '{"kind":"message"' },
   ];
@@ -159,6 +187,9 @@ export async function malformedRaw(ctx: CaseContext): Promise<void> {
   await settle(ctx.ms(300));
   const second = await handled();
   if (second !== first) {
-    fail('S1-raw', `undecodable entries loop: rejected/dead-lettered count went ${first} → ${second} with no new input`);
+    fail(
+      'S1-raw',
+      `undecodable entries loop: rejected/dead-lettered count went ${first} → ${second} with no new input`,
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { createMessage, DeliveryGuarantee, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import type { CaseContext } from '../context.js';
-import { fail, pause, settle } from './helpers.js';
+import { awaitDelivery, fail, pause, settle } from './helpers.js';
 
 interface Keyed {
   key: string;
@@ -55,9 +55,12 @@ export async function perKeyOrder(ctx: CaseContext): Promise<void> {
     }),
   );
   const total = perKey * keys.length;
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () => `R9: ${rec.uniqueReceived}/${total} received`,
-  });
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: DeliveryGuarantee.ORDERED, label: 'R9 per-key order' },
+    () => `R9: ${rec.uniqueReceived}/${total} received`,
+  );
   await settle(ctx.ms(200));
   expectDelivery(rec, { guarantee: DeliveryGuarantee.ORDERED, label: 'R9 per-key order' });
   const broken: string[] = [];
@@ -70,6 +73,9 @@ export async function perKeyOrder(ctx: CaseContext): Promise<void> {
     }
   }
   if (broken.length > 0) {
-    fail('R9', `${broken.length}/${keys.length} keys out of order: ${broken.slice(0, 4).join('; ')}`);
+    fail(
+      'R9',
+      `${broken.length}/${keys.length} keys out of order: ${broken.slice(0, 4).join('; ')}`,
+    );
   }
 }

@@ -2,7 +2,7 @@ import type { DeadLetterEntry, DeadLetterReader, Hub, ProtocolAdapter } from '@h
 import { createMessage, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import type { CaseContext } from '../context.js';
-import { fail, pause, sendAll, settle } from './helpers.js';
+import { awaitDelivery, fail, pause, sendAll, settle } from './helpers.js';
 
 /** Retry quickly: the cases count attempts, not wall time. */
 const FAST_RETRY = { retry: { initialDelayMs: 5, maxDelayMs: 50 } };
@@ -13,7 +13,12 @@ export const hasDeadLetterReader = (adapter: ProtocolAdapter): boolean =>
 
 const messagesTo = (endpoint: string, n: number, ctx: CaseContext, source: string) =>
   Array.from({ length: n }, (_, i) =>
-    createMessage({ source, destination: endpoint, payload: { i }, deliveryGuarantee: ctx.guarantee }),
+    createMessage({
+      source,
+      destination: endpoint,
+      payload: { i },
+      deliveryGuarantee: ctx.guarantee,
+    }),
   );
 
 /** R4 nack → redelivery: handlers fail the first 2 attempts; every message is still handled, attempt grows 1, 2, 3. */
@@ -36,9 +41,12 @@ export async function nackRedelivery(ctx: CaseContext): Promise<void> {
   const sender = await ctx.hub('r4_send');
   const n = ctx.count(50, 10);
   await sendAll(sender, messagesTo(endpoint, n, ctx, 'ats_r4'), rec, { caseId: 'R4', parallel: 8 });
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () => `R4: ${rec.uniqueReceived}/${n} messages handled after their failures`,
-  });
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: ctx.guarantee, label: 'R4 nack → redelivery' },
+    () => `R4: ${rec.uniqueReceived}/${n} messages handled after their failures`,
+  );
   await settle(ctx.ms(200));
   expectDelivery(rec, { guarantee: ctx.guarantee, label: 'R4 nack → redelivery' });
   const wrong: string[] = [];
@@ -101,12 +109,15 @@ export async function crashedConsumer(ctx: CaseContext): Promise<void> {
   }
   const heldAtCrash = [...held];
   await ctx.crash(victim);
-  await ctx.waitFor(() => rec.allAcknowledgedReceived(), {
-    message: () => {
+  await awaitDelivery(
+    ctx,
+    [rec],
+    { guarantee: ctx.guarantee, label: 'R5 crashed consumer', allowDuplicates: true },
+    () => {
       const missing = heldAtCrash.filter((id) => rec.timesReceived(id) === 0);
       return `R5: ${rec.uniqueReceived}/${n} received by survivors; ${missing.length} of the ${heldAtCrash.length} held by the crashed instance never redelivered [${missing.slice(0, 5).join(', ')}]`;
     },
-  });
+  );
   // a crash is a fault: at-least-once may duplicate here, never lose
   expectDelivery(rec, {
     guarantee: ctx.guarantee,
@@ -187,7 +198,9 @@ export async function poisonToDeadLetter(ctx: CaseContext): Promise<void> {
     if (entry.length !== 1) problems.push(`${m.id}: ${entry.length} DLQ entries, want 1`);
     const first = entry[0];
     if (first && !first.reason.includes(`ats poison ${m.id}`)) {
-      problems.push(`${m.id}: DLQ reason ${JSON.stringify(first.reason)} lacks the handler's error`);
+      problems.push(
+        `${m.id}: DLQ reason ${JSON.stringify(first.reason)} lacks the handler's error`,
+      );
     }
     if (first && first.attempts !== maxDeliveries) {
       problems.push(`${m.id}: DLQ says ${first.attempts} attempts, want ${maxDeliveries}`);

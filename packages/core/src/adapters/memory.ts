@@ -304,7 +304,9 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     if (this.linkDown || this.state === 'closing' || this.state === 'closed') return;
     this.linkDown = true;
     for (const c of this.consumers) this.core.setPaused(c, true);
-    this.setState('degraded');
+    // Before connect the state stays `idle`; connect() then lands on `degraded`.
+    if (this.state === 'ready') this.setState('degraded');
+    else this.refreshBlocked();
     this.fail(
       'connection',
       new AdapterError(this.name, 'connection lost (injected by disconnect())', {
@@ -387,7 +389,12 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     const random = f.random ?? Math.random;
     const failSend = f.failSend;
     if (failSend !== undefined) {
-      const fail = typeof failSend === 'function' ? failSend(envelope) : random() < failSend;
+      let fail = true;
+      try {
+        fail = typeof failSend === 'function' ? failSend(envelope) : random() < failSend;
+      } catch {
+        // a throwing predicate counts as "fail this send"
+      }
       if (fail) {
         this.stats.sendFailures++;
         return Promise.reject(

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { TimeoutError } from '../resilience/timeout.js';
 import type { DedupStore } from './dedup.js';
-import { PriorityQueue } from './priority-queue.js';
+import { PriorityQueue, RingDeque } from './priority-queue.js';
 
 /** What a consumer reports; the hub turns it into metrics and events. */
 export interface ConsumerObserver {
@@ -46,6 +46,19 @@ export interface ConsumerOptions {
 }
 
 const DUPLICATE_BUSY_RETRY_MS = 250;
+
+/**
+ * Settle a delivery without letting a transport's rejected ack/nack become an
+ * unhandled rejection (which would crash the process). Synchronous adapters
+ * return undefined, so the common case allocates nothing.
+ */
+function settle(result: void | Promise<void>, logger: Logger, what: string, id: string): void {
+  if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+    (result as Promise<void>).then(undefined, (err: unknown) => {
+      logger.warn(`[hub:consumer] ${what} of ${id} failed`, { error: String(err) });
+    });
+  }
+}
 
 /**
  * One delivery on its way through the consumer: also the handler's context,
@@ -89,6 +102,9 @@ export class Consumer {
   /** Busy ordered keys → jobs waiting behind the one in progress. */
   private readonly lanes = new Map<string, Job[]>();
   private readonly retryTimers = new Set<Job>();
+  /** Jobs that hold a slot and wait to begin; drained by one loop so finishing never recurses. */
+  private readonly runnable = new RingDeque<Job>();
+  private running = false;
   private paused = false;
   private idleWaiters: Array<() => void> = [];
   private readonly filterTopic: boolean;
@@ -110,23 +126,24 @@ export class Consumer {
 
   /** The adapter-facing entry point; bind one per adapter subscription. */
   accept(delivery: InboundDelivery, adapter: string): void {
+    const env = delivery.envelope;
+    const log = this.host.logger;
     if (this.paused) {
-      void delivery.nack({ reason: 'consumer closing' });
+      settle(delivery.nack({ reason: 'consumer closing' }), log, 'nack', env.id);
       return;
     }
-    const env = delivery.envelope;
     if (this.opts.kind === 'topic') {
       // Transports may match a superset (Redis globs cross dots); we match exactly.
       if (env.kind !== 'event' || (this.filterTopic && !matchTopic(this.opts.address, env.topic))) {
-        void delivery.ack();
+        settle(delivery.ack(), log, 'ack', env.id);
         return;
       }
     } else if (env.kind !== 'message') {
-      void delivery.ack();
+      settle(delivery.ack(), log, 'ack', env.id);
       return;
     }
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
-      void delivery.ack();
+      settle(delivery.ack(), log, 'ack', env.id);
       this.host.observer.expired(env, adapter);
       return;
     }
@@ -140,20 +157,36 @@ export class Consumer {
       .then(() => inbound(env))
       .then(
         (out) => {
-          if (out === null) void delivery.ack();
+          if (out === null) settle(delivery.ack(), log, 'ack', env.id);
           else this.enqueue(new Job(this, delivery, adapter, out));
         },
         (err: unknown) => {
-          this.host.logger.warn(`[hub:consumer] inbound middleware rejected ${env.id}`, {
+          log.warn(`[hub:consumer] inbound middleware rejected ${env.id}`, {
             error: String(err),
           });
-          void delivery.deadLetter(`inbound middleware: ${errorMessage(err)}`);
+          const reason = `inbound middleware: ${errorMessage(err)}`;
+          Promise.resolve()
+            .then(() => delivery.deadLetter(reason, delivery.attempt))
+            .then(
+              () => this.host.observer.deadLettered(env, adapter, reason, delivery.attempt),
+              (dlqErr: unknown) => {
+                log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
+                  error: String(dlqErr),
+                });
+                settle(delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }), log, 'nack', env.id);
+              },
+            );
         },
       );
   }
 
   private enqueue(job: Job): void {
     const env = job.envelope;
+    if (this.paused) {
+      // Inbound middleware finished after close began.
+      this.release(job, 'consumer closing');
+      return;
+    }
     if (env.kind === 'message' && env.deliveryGuarantee === 'ordered') {
       const key = env.partitionKey ?? env.destination;
       job.lane = key;
@@ -166,15 +199,45 @@ export class Consumer {
     }
     if (this.active < this.opts.concurrency && this.queue.length === 0) {
       this.active++;
-      this.begin(job);
+      this.launch(job);
     } else {
       this.queue.push(job, env.priority ?? 2);
     }
   }
 
+  /** Begin a job that already holds a slot; a job finished meanwhile begins the next in the same loop. */
+  private launch(job: Job): void {
+    if (this.running) {
+      this.runnable.push(job);
+      return;
+    }
+    this.running = true;
+    try {
+      let next: Job | undefined = job;
+      while (next !== undefined) {
+        this.begin(next);
+        next = this.runnable.shift();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
   /** Start a job that already holds a concurrency slot. */
   private begin(job: Job): void {
+    if (this.paused) {
+      this.release(job, 'consumer closing');
+      this.finish(job);
+      return;
+    }
     const env = job.envelope;
+    // It may have expired while it waited in the buffer or its lane.
+    if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
+      void job.delivery.ack();
+      this.host.observer.expired(env, job.adapter);
+      this.finish(job);
+      return;
+    }
     if (env.kind === 'message' && env.deliveryGuarantee === 'exactly-once') {
       const verdict = this.host.dedup.begin(env.id, this.host.dedupLeaseMs);
       if (typeof verdict === 'string') this.afterDedup(job, verdict);
@@ -185,7 +248,12 @@ export class Consumer {
             this.host.logger.warn(`[hub:consumer] dedup store failed for ${env.id}; will retry`, {
               error: String(err),
             });
-            void job.delivery.nack({ reason: 'dedup store failed', delayMs: 500 });
+            settle(
+              job.delivery.nack({ reason: 'dedup store failed', delayMs: 500 }),
+              this.host.logger,
+              'nack',
+              env.id,
+            );
             this.finish(job);
           },
         );
@@ -195,16 +263,28 @@ export class Consumer {
   }
 
   private afterDedup(job: Job, verdict: 'new' | 'done' | 'busy'): void {
+    const log = this.host.logger;
+    const id = job.envelope.id;
     if (verdict === 'new') {
+      if (this.paused) {
+        this.release(job, 'consumer closing');
+        this.finish(job);
+        return;
+      }
       this.invoke(job);
       return;
     }
     if (verdict === 'done') {
-      void job.delivery.ack();
+      settle(job.delivery.ack(), log, 'ack', id);
       this.host.observer.duplicate(job.envelope, job.adapter);
     } else {
       // Another holder is processing it right now: try again after its lease may have moved on.
-      void job.delivery.nack({ reason: 'duplicate in progress', delayMs: DUPLICATE_BUSY_RETRY_MS });
+      settle(
+        job.delivery.nack({ reason: 'duplicate in progress', delayMs: DUPLICATE_BUSY_RETRY_MS }),
+        log,
+        'nack',
+        id,
+      );
     }
     this.finish(job);
   }
@@ -288,7 +368,7 @@ export class Consumer {
   }
 
   private settleAck(job: Job, handlerMs: number): void {
-    void job.delivery.ack();
+    settle(job.delivery.ack(), this.host.logger, 'ack', job.envelope.id);
     this.host.observer.acked(job.envelope, job.adapter, handlerMs);
     this.finish(job);
   }
@@ -320,14 +400,22 @@ export class Consumer {
     if (env.kind === 'message' && env.deliveryGuarantee === 'exactly-once') {
       void Promise.resolve(this.host.dedup.abort(env.id)).catch(() => {});
     }
-    job.delivery.deadLetter(reason, attempts).then(
+    const delivery = job.delivery;
+    const log = this.host.logger;
+    let written: Promise<void>;
+    try {
+      written = Promise.resolve(delivery.deadLetter(reason, attempts));
+    } catch (thrown) {
+      written = Promise.reject(thrown);
+    }
+    written.then(
       () => this.host.observer.deadLettered(env, job.adapter, reason, attempts),
       (dlqErr: unknown) => {
         // The DLQ write failed: keep the message rather than lose it.
-        this.host.logger.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
+        log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
           error: String(dlqErr),
         });
-        void job.delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 });
+        settle(delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }), log, 'nack', env.id);
       },
     );
     this.finish(job);
@@ -337,34 +425,35 @@ export class Consumer {
     if (job.envelope.kind === 'message' && job.envelope.deliveryGuarantee === 'exactly-once') {
       void Promise.resolve(this.host.dedup.abort(job.envelope.id)).catch(() => {});
     }
-    void job.delivery.nack({ reason });
+    settle(job.delivery.nack({ reason }), this.host.logger, 'nack', job.envelope.id);
   }
 
   /** A job holding a slot is done: hand the slot to its lane, then to the queue. */
   private finish(job: Job): void {
-    if (job.lane !== undefined) {
-      const lane = this.lanes.get(job.lane);
-      const next = lane?.shift();
-      if (next !== undefined) {
-        if (this.paused) {
-          this.release(next, 'consumer closing');
-          this.finish(next);
-          return;
-        }
-        this.begin(next);
+    let done = job;
+    while (done.lane !== undefined) {
+      const key = done.lane;
+      const next = this.lanes.get(key)?.shift();
+      if (next === undefined) {
+        this.lanes.delete(key);
+        break;
+      }
+      if (!this.paused) {
+        this.launch(next);
         return;
       }
-      this.lanes.delete(job.lane);
+      this.release(next, 'consumer closing');
+      done = next;
     }
     this.active--;
     while (this.active < this.opts.concurrency && this.queue.length > 0) {
       const next = this.queue.shift()!;
       if (this.paused) {
-        this.release(next, 'consumer closing');
+        this.releaseQueued(next);
         continue;
       }
       this.active++;
-      this.begin(next);
+      this.launch(next);
     }
     if (this.active === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -373,18 +462,23 @@ export class Consumer {
     }
   }
 
+  /** Release a queued job (it holds no slot) and, as it heads its lane, everything behind it. */
+  private releaseQueued(job: Job): void {
+    this.release(job, 'consumer closing');
+    if (job.lane === undefined) return;
+    const lane = this.lanes.get(job.lane);
+    this.lanes.delete(job.lane);
+    if (lane) for (const waiting of lane) this.release(waiting, 'consumer closing');
+  }
+
   /**
    * Stop taking deliveries, let running handlers finish for up to `timeoutMs`,
    * then hand everything not finished back to the transport for redelivery.
    */
   async drain(timeoutMs: number): Promise<void> {
     this.paused = true;
-    for (const job of this.queue.clear()) {
-      this.release(job, 'consumer closing');
-      this.active++;
-      this.finish(job);
-    }
-    for (const job of this.retryTimers) {
+    for (const job of this.queue.clear()) this.releaseQueued(job);
+    for (const job of [...this.retryTimers]) {
       this.clearTimer(job);
       this.retryTimers.delete(job);
       this.release(job, 'consumer closing');

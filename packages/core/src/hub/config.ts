@@ -2,10 +2,12 @@ import { ErrorCode, HubError } from '@hub/protocol';
 import type { ProtocolAdapter } from '../adapter/contract.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import type { EventHistoryOptions } from '../event-bus/history.js';
+import { validatePattern } from '../event-bus/pattern.js';
+import { EventHistory } from '../event-bus/history.js';
 import type { Logger } from '../logger.js';
 import type { AdapterFactory } from '../registry/registry.js';
-import type { BackoffOptions } from '../resilience/backoff.js';
-import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
+import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 import type { RetryOptions } from '../resilience/retry.js';
 import type { RouteRule } from '../router/router.js';
 import type { Middleware } from './middleware.js';
@@ -95,6 +97,29 @@ function positiveNumber(cfg: Record<string, unknown>, key: string): void {
   }
 }
 
+function object(cfg: Record<string, unknown>, key: string): Record<string, unknown> | undefined {
+  const v = cfg[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw invalid(key, 'must be an object', v);
+  }
+  return v as Record<string, unknown>;
+}
+
+/** Run a part's own option check and rethrow its complaint naming the config option. */
+function checkWith(option: string, check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    const why = err instanceof Error ? err.message.replace(/^\[[^\]]*\]\s*/, '') : String(err);
+    throw new HubError(ErrorCode.INVALID_CONFIG, `[hub:config] ${option} is invalid: ${why}`, {
+      cause: err,
+    });
+  }
+}
+
+const isFn = (v: unknown) => typeof v === 'function';
+
 function bool(cfg: Record<string, unknown>, key: string): void {
   const v = cfg[key];
   if (v !== undefined && typeof v !== 'boolean') throw invalid(key, 'must be a boolean', v);
@@ -109,8 +134,18 @@ export function validateConfig(config: CommunicationConfig): void {
   if (cfg.name !== undefined && (typeof cfg.name !== 'string' || cfg.name.length === 0)) {
     throw invalid('name', 'must be a non-empty string', cfg.name);
   }
-  if (cfg.adapters !== undefined && !Array.isArray(cfg.adapters)) {
-    throw invalid('adapters', 'must be an array', cfg.adapters);
+  if (cfg.adapters !== undefined) {
+    if (!Array.isArray(cfg.adapters)) throw invalid('adapters', 'must be an array', cfg.adapters);
+    cfg.adapters.forEach((a: unknown, i: number) => {
+      const x = a as Record<string, unknown> | null;
+      const ok =
+        typeof x === 'object' &&
+        x !== null &&
+        (isFn(x.send) || (isFn(x.create) && typeof x.name === 'string' && x.name.length > 0));
+      if (!ok) {
+        throw invalid(`adapters[${i}]`, 'must be an adapter or a factory { name, create() }', a);
+      }
+    });
   }
   positiveInt(cfg, 'maxConcurrentMessages');
   positiveInt(cfg, 'maxDeliveries');
@@ -118,7 +153,9 @@ export function validateConfig(config: CommunicationConfig): void {
   positiveNumber(cfg, 'healthCheckInterval');
   if (
     cfg.drainTimeoutMs !== undefined &&
-    (typeof cfg.drainTimeoutMs !== 'number' || cfg.drainTimeoutMs < 0)
+    (typeof cfg.drainTimeoutMs !== 'number' ||
+      !(cfg.drainTimeoutMs >= 0) ||
+      !Number.isFinite(cfg.drainTimeoutMs))
   ) {
     throw invalid('drainTimeoutMs', 'must be a number >= 0', cfg.drainTimeoutMs);
   }
@@ -152,6 +189,10 @@ export function validateConfig(config: CommunicationConfig): void {
           rule.strategy,
         );
       }
+      checkWith(`routes[${i}].match`, () => validatePattern(rule.match, 'match'));
+      if (rule.kind !== undefined && rule.kind !== 'message' && rule.kind !== 'event') {
+        throw invalid(`routes[${i}].kind`, 'must be "message" or "event"', rule.kind);
+      }
       if (
         rule.adapters !== undefined &&
         (!Array.isArray(rule.adapters) || rule.adapters.some((a) => typeof a !== 'string'))
@@ -160,17 +201,67 @@ export function validateConfig(config: CommunicationConfig): void {
       }
     });
   }
-  if (cfg.middleware !== undefined && !Array.isArray(cfg.middleware)) {
-    throw invalid('middleware', 'must be an array', cfg.middleware);
+  if (cfg.middleware !== undefined) {
+    if (!Array.isArray(cfg.middleware)) throw invalid('middleware', 'must be an array', cfg.middleware);
+    cfg.middleware.forEach((m: unknown, i: number) => {
+      const x = m as Record<string, unknown> | null;
+      if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || x.name === '') {
+        throw invalid(`middleware[${i}]`, 'must be an object with a non-empty name', m);
+      }
+      for (const k of ['outbound', 'inbound']) {
+        if (x[k] !== undefined && !isFn(x[k])) {
+          throw invalid(`middleware[${i}].${k}`, 'must be a function', x[k]);
+        }
+      }
+    });
   }
-  const dedup = cfg.dedup as Record<string, unknown> | undefined;
+  const typeRoutes = object(cfg, 'messageTypeRoutes');
+  if (typeRoutes) {
+    for (const [type, names] of Object.entries(typeRoutes)) {
+      if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === '')) {
+        throw invalid(`messageTypeRoutes.${type}`, 'must be an array of adapter names', names);
+      }
+    }
+  }
+  const retry = object(cfg, 'retry');
+  if (retry) checkWith('retry', () => backoffDelay(1, retry as BackoffOptions));
+  const sendRetry = object(cfg, 'sendRetry');
+  if (sendRetry) {
+    positiveInt(sendRetry, 'maxAttempts');
+    checkWith('sendRetry', () => backoffDelay(1, sendRetry as BackoffOptions));
+  }
+  const breaker = object(cfg, 'circuitBreaker');
+  if (breaker) {
+    checkWith('circuitBreaker', () => new CircuitBreaker('config', breaker as CircuitBreakerOptions));
+  }
+  if (cfg.history !== undefined && cfg.history !== false) {
+    const history = object(cfg, 'history');
+    checkWith('history', () => new EventHistory(history as EventHistoryOptions));
+  }
+  const logger = object(cfg, 'logger');
+  if (logger) {
+    for (const k of ['debug', 'info', 'warn', 'error']) {
+      if (!isFn(logger[k])) throw invalid(`logger.${k}`, 'must be a function', logger[k]);
+    }
+  }
+  for (const k of ['redisConfig', 'websocketConfig', 'httpConfig', 'adapterConfig']) object(cfg, k);
+  const dedup = object(cfg, 'dedup');
   if (dedup !== undefined) {
-    if (typeof dedup !== 'object' || dedup === null)
-      throw invalid('dedup', 'must be an object', dedup);
     for (const k of ['windowMs', 'leaseMs']) {
       const v = dedup[k];
-      if (v !== undefined && (typeof v !== 'number' || v <= 0))
+      if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)))
         throw invalid(`dedup.${k}`, 'must be a positive number', v);
+    }
+    const store = dedup.store as Record<string, unknown> | undefined;
+    if (
+      store !== undefined &&
+      (typeof store !== 'object' ||
+        store === null ||
+        !isFn(store.begin) ||
+        !isFn(store.commit) ||
+        !isFn(store.abort))
+    ) {
+      throw invalid('dedup.store', 'must implement begin, commit and abort', store);
     }
   }
 }

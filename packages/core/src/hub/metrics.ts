@@ -36,7 +36,39 @@ interface TypeSeries {
 /** Distinct message types tracked one by one; more share the `other` series. */
 const MAX_TYPES = 500;
 
-const eventType = (env: Envelope) => (env.kind === 'event' ? `event:${env.type}` : env.type);
+/**
+ * A rate meter marked in batches: reading the clock on every send costs more
+ * than the rest of the accounting. Pending marks are flushed when a batch
+ * fills or the rate is read; marks older than the window are dropped.
+ */
+export class BatchedRate {
+  readonly meter: RateMeter;
+  private pending = 0;
+  private since = 0;
+  constructor(
+    private readonly windowMs = 10_000,
+    private readonly batch = 256,
+  ) {
+    this.meter = new RateMeter(windowMs);
+  }
+
+  mark(): void {
+    if (this.pending === 0) this.since = Date.now();
+    if (++this.pending >= this.batch) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    if (Date.now() - this.since < this.windowMs) this.meter.mark(this.pending);
+    this.pending = 0;
+  }
+
+  /** Events per second over the window. */
+  rate(): number {
+    this.flush();
+    return this.meter.rate();
+  }
+}
 
 /**
  * Counters and latency histograms per adapter and per message type, plus
@@ -57,11 +89,15 @@ export class HubMetrics implements ConsumerObserver {
     rejected: 0,
     dropped: 0,
   };
-  readonly sentRate = new RateMeter();
-  readonly deliveredRate = new RateMeter();
+  readonly sentRate = new BatchedRate();
+  readonly deliveredRate = new BatchedRate();
   readonly routing = new LatencyHistogram();
   private readonly adapters = new Map<string, AdapterSeries>();
+  /** Series by exposed type label (`other` included). */
+  private readonly series = new Map<string, TypeSeries>();
   private readonly types = new Map<string, TypeSeries>();
+  /** Event types apart from message types, so the lookup key needs no string building. */
+  private readonly eventTypes = new Map<string, TypeSeries>();
 
   constructor(readonly enabled: boolean) {
     this.registry
@@ -85,20 +121,25 @@ export class HubMetrics implements ConsumerObserver {
   }
 
   type(env: Envelope): TypeSeries {
-    const key = eventType(env);
-    let s = this.types.get(key);
-    if (s === undefined) {
-      const type = this.types.size >= MAX_TYPES ? 'other' : key;
-      s = this.types.get(type) ?? {
-        sent: this.registry.counter('messages_sent', { type }),
-        delivered: this.registry.counter('messages_delivered', { type }),
-        acked: this.registry.counter('messages_acked', { type }),
-        failed: this.registry.counter('handler_failures', { type }),
-        deadLettered: this.registry.counter('messages_dead_lettered', { type }),
-        handler: this.registry.histogram('handler_latency_ms', { type }),
-      };
-      this.types.set(key, s);
-    }
+    const map = env.kind === 'event' ? this.eventTypes : this.types;
+    const s = map.get(env.type);
+    return s === undefined ? this.newType(map, env) : s;
+  }
+
+  private newType(map: Map<string, TypeSeries>, env: Envelope): TypeSeries {
+    const key = env.kind === 'event' ? `event:${env.type}` : env.type;
+    // Bounded: a sender inventing types must not grow the registry without end.
+    const type = this.types.size + this.eventTypes.size >= MAX_TYPES ? 'other' : key;
+    const s = this.series.get(type) ?? {
+      sent: this.registry.counter('messages_sent', { type }),
+      delivered: this.registry.counter('messages_delivered', { type }),
+      acked: this.registry.counter('messages_acked', { type }),
+      failed: this.registry.counter('handler_failures', { type }),
+      deadLettered: this.registry.counter('messages_dead_lettered', { type }),
+      handler: this.registry.histogram('handler_latency_ms', { type }),
+    };
+    this.series.set(type, s);
+    if (type !== 'other') map.set(env.type, s);
     return s;
   }
 
@@ -174,7 +215,7 @@ export class HubMetrics implements ConsumerObserver {
     }
   > {
     const out: ReturnType<HubMetrics['perType']> = {};
-    for (const [name, s] of this.types) {
+    for (const [name, s] of this.series) {
       out[name] = {
         sent: s.sent.value,
         delivered: s.delivered.value,

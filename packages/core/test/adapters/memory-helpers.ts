@@ -12,7 +12,11 @@ import type {
   Subscription,
   SubscriptionSpec,
 } from '../../src/adapter/contract.js';
-import { type MemoryAdapter, type MemoryAdapterOptions, memory } from '../../src/adapters/memory.js';
+import {
+  type MemoryAdapter,
+  type MemoryAdapterOptions,
+  memory,
+} from '../../src/adapters/memory.js';
 import { silentLogger } from '../../src/logger.js';
 
 export function mulberry32(seed: number): () => number {
@@ -60,7 +64,11 @@ export async function closeAll(opened: MemoryAdapter[]): Promise<void> {
 }
 
 /** Poll until `cond` holds; generous deadline, never a fixed sleep for correctness. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -131,6 +139,7 @@ export async function collect(
   return {
     got,
     sub,
-    payloads: () => got.map((d) => (d.envelope.kind === 'message' ? d.envelope.payload : d.envelope.data)),
+    payloads: () =>
+      got.map((d) => (d.envelope.kind === 'message' ? d.envelope.payload : d.envelope.data)),
   };
 }

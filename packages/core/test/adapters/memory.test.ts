@@ -141,7 +141,10 @@ describe('memory adapter: endpoints and groups', () => {
     const other = await collect(adapter, { kind: 'endpoint', address: 'payments' });
     for (let i = 0; i < 200; i++) await adapter.send(msg('orders', i));
     await adapter.send(msg('payments', 'p'));
-    await waitFor(() => g1a.got.length + g1b.got.length === 200 && g2.got.length === 200, 'both groups');
+    await waitFor(
+      () => g1a.got.length + g1b.got.length === 200 && g2.got.length === 200,
+      'both groups',
+    );
     await waitFor(() => other.got.length === 1, 'payments');
     await settleTurns();
     expect(new Set([...g1a.payloads(), ...g1b.payloads()]).size).toBe(200);
@@ -193,7 +196,14 @@ describe('memory adapter: topics', () => {
     const users = await collect(adapter, { kind: 'topic', address: 'users.*' });
     const shared1 = await collect(adapter, { kind: 'topic', address: 'orders.*', group: 'audit' });
     const shared2 = await collect(adapter, { kind: 'topic', address: 'orders.*', group: 'audit' });
-    const topics = ['orders', 'orders.eu', 'orders.us', 'orders.eu.created', 'users.signup', 'misc'];
+    const topics = [
+      'orders',
+      'orders.eu',
+      'orders.us',
+      'orders.eu.created',
+      'users.signup',
+      'misc',
+    ];
     for (const t of topics) await adapter.send(evt(t, t));
     await waitFor(() => hash.got.length === topics.length, 'catch-all');
     await settleTurns();
@@ -202,7 +212,10 @@ describe('memory adapter: topics', () => {
     expect(hash.payloads()).toEqual(topics);
     expect(exact.payloads()).toEqual(['orders.eu.created']);
     expect(users.payloads()).toEqual(['users.signup']);
-    expect([...shared1.payloads(), ...shared2.payloads()].sort()).toEqual(['orders.eu', 'orders.us']);
+    expect([...shared1.payloads(), ...shared2.payloads()].sort()).toEqual([
+      'orders.eu',
+      'orders.us',
+    ]);
     // Each subscriber has its own copy.
     expect(star.got[0]?.envelope).not.toBe(hash.got[1]?.envelope);
   });
@@ -322,9 +335,19 @@ describe('memory adapter: flow control and settling', () => {
       [m2.id, 'bad payload 2', 3],
     ]);
     expect(typeof dl[0]?.deadLetteredAt).toBe('number');
+    // The core retries locally and passes its own count; the DLQ records it.
+    const c2 = await collect(adapter, { kind: 'endpoint', address: 'poison2' }, (d) => {
+      void d.deadLetter('core gave up', 7);
+    });
+    await adapter.send(msg('poison2', 1));
+    await waitFor(() => c2.got.length === 1, 'poison2');
+    await waitFor(() => adapter.health().detail?.deadLetters === 3, 'third dead letter');
+    expect((await adapter.readDeadLetters('poison2'))[0]?.attempts).toBe(7);
     expect(await adapter.readDeadLetters('poison', 1)).toHaveLength(1);
+    expect(await adapter.readDeadLetters('poison', 0)).toEqual([]);
+    expect(await adapter.readDeadLetters('poison', Number.NaN)).toEqual([]);
     expect(await adapter.readDeadLetters('elsewhere')).toEqual([]);
-    expect(adapter.health().detail).toMatchObject({ deadLetters: 2, inflight: 0, queued: 0 });
+    expect(adapter.health().detail).toMatchObject({ deadLetters: 3, inflight: 0, queued: 0 });
   });
 
   it('the dead-letter queue is bounded: oldest dropped and counted', async () => {
@@ -362,10 +385,18 @@ describe('memory adapter: flow control and settling', () => {
 
   it('closing a subscription requeues its unsettled deliveries to another consumer; its late settles are ignored', async () => {
     const { adapter } = await open({}, opened);
-    const first = await collect(adapter, { kind: 'endpoint', address: 'cl', prefetch: 5 }, () => {});
+    const first = await collect(
+      adapter,
+      { kind: 'endpoint', address: 'cl', prefetch: 5 },
+      () => {},
+    );
     for (let i = 0; i < 5; i++) await adapter.send(msg('cl', i));
     await waitFor(() => first.got.length === 5, 'held by first');
-    const second = await collect(adapter, { kind: 'endpoint', address: 'cl', prefetch: 10 }, () => {});
+    const second = await collect(
+      adapter,
+      { kind: 'endpoint', address: 'cl', prefetch: 10 },
+      () => {},
+    );
     await first.sub.close();
     await first.sub.close(); // idempotent
     await waitFor(() => second.got.length === 5, 'requeued to second');
@@ -381,6 +412,48 @@ describe('memory adapter: flow control and settling', () => {
     await adapter.send(msg('cl', 'after'));
     await waitFor(() => second.got.length === 6, 'new message to second only');
     expect(first.got.length).toBe(5);
+  });
+});
+
+describe('memory adapter: churn', () => {
+  it('subscribers come and go mid-stream (some close inside their handler): every message ends acked, nothing left', async () => {
+    const { adapter } = await open({}, opened);
+    const rnd = mulberry32(77);
+    const acked = new Map<unknown, number>();
+    const subs = new Set<{ close(): Promise<void> }>();
+    const subscribe = async (): Promise<void> => {
+      let handled = 0;
+      const c = await collect(adapter, { kind: 'endpoint', address: 'churn', prefetch: 4 }, (d) => {
+        handled++;
+        const settle = (): void => {
+          acked.set(payloadOf(d), (acked.get(payloadOf(d)) ?? 0) + 1);
+          d.ack();
+        };
+        if (rnd() < 0.5) settle();
+        else setTimeout(settle, Math.floor(rnd() * 3));
+        // now and then a consumer quits from inside its own handler
+        if (handled === 7) void c.sub.close().then(() => subs.delete(c.sub));
+      });
+      subs.add(c.sub);
+    };
+    for (let i = 0; i < 3; i++) await subscribe();
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      await adapter.send(msg('churn', i));
+      if (i % 50 === 0) {
+        const victim = [...subs][Math.floor(rnd() * subs.size)];
+        if (victim !== undefined) {
+          subs.delete(victim);
+          await victim.close();
+        }
+        await subscribe();
+      }
+    }
+    await waitFor(() => acked.size === n, 'every message acked', 30_000);
+    // Acks from closed subscriptions are ignored, so what counts is the adapter's view.
+    await waitFor(() => adapter.health().detail?.inflight === 0, 'nothing in flight');
+    expect(adapter.health().detail?.queued).toBe(0);
+    await Promise.all([...subs].map((s) => s.close()));
   });
 });
 
@@ -402,10 +475,13 @@ describe('memory adapter: ordering and priorities', () => {
       list.push(m.payload.seq);
       seen.set(key, list);
       received++;
-      setTimeout(() => {
-        inflightPerKey.set(key, (inflightPerKey.get(key) ?? 1) - 1);
-        d.ack();
-      }, Math.floor(rnd() * 3));
+      setTimeout(
+        () => {
+          inflightPerKey.set(key, (inflightPerKey.get(key) ?? 1) - 1);
+          d.ack();
+        },
+        Math.floor(rnd() * 3),
+      );
     };
     const subA = await collect(adapter, { kind: 'endpoint', address: 'ord', prefetch: 8 }, handler);
     const subB = await collect(adapter, { kind: 'endpoint', address: 'ord', prefetch: 8 }, handler);
@@ -417,7 +493,11 @@ describe('memory adapter: ordering and priorities', () => {
       sent.set(key, [...(sent.get(key) ?? []), seq]);
       // mixed priorities must not break per-key order
       await adapter.send(
-        msg('ord', { key, seq }, { guarantee: 'ordered', partitionKey: key, priority: (1 + (i % 5)) as 1 }),
+        msg(
+          'ord',
+          { key, seq },
+          { guarantee: 'ordered', partitionKey: key, priority: (1 + (i % 5)) as 1 },
+        ),
       );
     }
     await waitFor(() => received === n, `${n} ordered deliveries`, 30_000);
@@ -441,7 +521,9 @@ describe('memory adapter: ordering and priorities', () => {
       }, 1);
     });
     // all queued before the first drain, so the lane (not send timing) keeps the order
-    await Promise.all([0, 1, 2, 3].map((i) => adapter.send(msg('oq', i, { guarantee: 'ordered' }))));
+    await Promise.all(
+      [0, 1, 2, 3].map((i) => adapter.send(msg('oq', i, { guarantee: 'ordered' }))),
+    );
     await waitFor(() => c.got.length === 6, 'all');
     expect(c.payloads()).toEqual([0, 0, 0, 1, 2, 3]);
   });
@@ -493,9 +575,12 @@ describe('memory adapter: bounds', () => {
     await adapter.send(msg('cap', 'inflight'));
     await waitFor(() => c.got.length === 1, 'first in flight');
     for (let i = 0; i < 10; i++) await adapter.send(msg('cap', i));
-    for (let i = 0; i < 5; i++) await adapter.send(msg('cap', `be${i}`, { guarantee: 'best-effort' }));
+    for (let i = 0; i < 5; i++)
+      await adapter.send(msg('cap', `be${i}`, { guarantee: 'best-effort' }));
     expect(adapter.health().detail).toMatchObject({ droppedOverflow: 5, dropped: 5, queued: 10 });
-    const err = await adapter.send(msg('cap', 'x', { guarantee: 'exactly-once' })).catch((e: unknown) => e);
+    const err = await adapter
+      .send(msg('cap', 'x', { guarantee: 'exactly-once' }))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HubError);
     expect(err).toMatchObject({ code: ErrorCode.OVERLOADED });
     expect((err as Error).message).toMatch(/"cap"/);

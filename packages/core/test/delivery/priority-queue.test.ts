@@ -64,7 +64,20 @@ describe('PriorityQueue', () => {
     q.push('m0', 3);
     q.push('l0', 1);
     q.push('l1', 1);
-    expect(drain(q)).toEqual(['h0', 'h1', 'h2', 'l0', 'h3', 'h4', 'h5', 'l1', 'h6', 'h7', 'h8', 'm0']);
+    expect(drain(q)).toEqual([
+      'h0',
+      'h1',
+      'h2',
+      'l0',
+      'h3',
+      'h4',
+      'h5',
+      'l1',
+      'h6',
+      'h7',
+      'h8',
+      'm0',
+    ]);
   });
 
   it('the guard counts only dequeues that passed over waiting work', () => {
@@ -181,6 +194,9 @@ describe('RingDeque', () => {
     expect(d.peek()).toBe(-30);
     const out: number[] = [];
     for (let x = d.shift(); x !== undefined; x = d.shift()) out.push(x);
-    expect(out).toEqual([...Array.from({ length: 30 }, (_, i) => i - 30), ...Array.from({ length: 10 }, (_, i) => i)]);
+    expect(out).toEqual([
+      ...Array.from({ length: 30 }, (_, i) => i - 30),
+      ...Array.from({ length: 10 }, (_, i) => i),
+    ]);
   });
 });

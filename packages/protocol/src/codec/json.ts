@@ -7,7 +7,6 @@ import { parseEnvelope } from '../validate.js';
 import { reviveTags, toWire } from './tagging.js';
 import type { Codec } from './types.js';
 
-
 export interface JsonCodecOptions {
   /**
    * Limits applied by `decode` (raw size before parsing, then every field) and
@@ -97,7 +96,8 @@ export function createJsonCodec(options: JsonCodecOptions = {}): JsonCodec {
       const envelope = parseEnvelope(raw, limits);
       if (text.includes(MARKER)) {
         if (envelope.kind === 'message') {
-          if (envelope.payload !== undefined) envelope.payload = reviveTags(envelope.payload, 'payload');
+          if (envelope.payload !== undefined)
+            envelope.payload = reviveTags(envelope.payload, 'payload');
         } else if (envelope.data !== undefined) {
           envelope.data = reviveTags(envelope.data, 'data');
         }

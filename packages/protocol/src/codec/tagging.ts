@@ -22,7 +22,8 @@ const NodeBuffer = (globalThis as { Buffer?: NodeBufferCtor }).Buffer;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 const BIGINT_RE = /^-?[0-9]+$/;
 // ISO 8601 as Date#toISOString writes it (years may be extended: +275760 / -000001).
-const DATE_RE = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+const DATE_RE =
+  /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 const ESCAPED_KEY_RE = /^\$hub:t\$+$/;
 const OWN_KEY_RE = /^\$hub:t\$*$/;
 
@@ -48,10 +49,15 @@ export function fromBase64(text: string): Uint8Array {
   return out;
 }
 
-function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
-  // A plain assignment of "__proto__" would change the prototype instead.
+/** Set an own property; a plain assignment of "__proto__" would change the prototype instead. */
+export function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   } else obj[key] = value;
 }
 
@@ -102,7 +108,10 @@ function decodeTag(obj: Record<string, unknown>): unknown {
     case 'undefined':
       return undefined;
     default:
-      recordPayloadFailure('bad_format', `holds an unknown tag ${JSON.stringify(tag)?.slice(0, 40)}`);
+      recordPayloadFailure(
+        'bad_format',
+        `holds an unknown tag ${JSON.stringify(tag)?.slice(0, 40)}`,
+      );
       return BAD;
   }
 }

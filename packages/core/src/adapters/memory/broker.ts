@@ -142,8 +142,12 @@ export class MemoryDelivery implements InboundDelivery {
     if (this.state === INFLIGHT) this.group.broker.nack(this, options?.delayMs ?? 0);
   }
 
-  deadLetter(reason: string): Promise<void> {
-    if (this.state === INFLIGHT) this.group.broker.deadLetter(this, reason);
+  /** `attempts`: handler attempts the core made (it retries locally); defaults to this delivery's attempt. */
+  deadLetter(reason: string, attempts?: number): Promise<void> {
+    if (this.state === INFLIGHT) {
+      const n = typeof attempts === 'number' && attempts >= 1 ? attempts : this.attempt;
+      this.group.broker.deadLetter(this, reason, n);
+    }
     return RESOLVED;
   }
 
@@ -196,8 +200,10 @@ export class BrokerCore {
   private readonly namedTopicGroups = new Map<string, Group>();
   private readonly privateTopicGroups = new Set<Group>();
   private readonly dlqs = new Map<string, DeadLetterQueue>();
-  private dirty: Group[] = [];
-  private spare: Group[] = [];
+  // Dirty groups, double-buffered with explicit counts (`length = 0` is a slow runtime call).
+  private dirty: (Group | undefined)[] = [];
+  private dirtyN = 0;
+  private spare: (Group | undefined)[] = [];
   private scheduled = false;
   private microtaskDrains = 0;
   private immediate: ReturnType<typeof setImmediate> | undefined = undefined;
@@ -488,12 +494,12 @@ export class BrokerCore {
     if (!g.dirty) this.markDirty(g);
   }
 
-  deadLetter(d: MemoryDelivery, reason: string): void {
+  deadLetter(d: MemoryDelivery, reason: string, attempts: number): void {
     const g = d.group;
     this.appendDeadLetter(g.address, {
       envelope: d.envelope as UnifiedMessage | UnifiedEvent,
       reason: String(reason),
-      attempts: d.attempt,
+      attempts,
       deadLetteredAt: Date.now(),
     });
     this.settle(d, true);
@@ -515,7 +521,8 @@ export class BrokerCore {
   readDeadLetters(address: string, limit?: number): DeadLetterEntry[] {
     const q = this.dlqs.get(address);
     if (q === undefined) return [];
-    const n = Math.min(q.entries.size, limit === undefined ? q.entries.size : Math.max(0, limit));
+    const size = q.entries.size;
+    const n = limit === undefined ? size : limit >= 0 ? Math.min(size, Math.floor(limit)) : 0;
     const out = new Array<DeadLetterEntry>(n);
     for (let i = 0; i < n; i++) out[i] = q.entries.at(i) as DeadLetterEntry;
     return out;
@@ -524,11 +531,13 @@ export class BrokerCore {
   // --------------------------------------------------------------- dispatch
 
   private markDirty(g: Group): void {
+    if (g.dirty) return;
     g.dirty = true;
-    this.dirty.push(g);
+    this.dirty[this.dirtyN++] = g;
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.drainFn);
+      // A then() on a settled promise is a microtask like queueMicrotask, ~40 ns cheaper.
+      RESOLVED.then(this.drainFn);
     }
   }
 
@@ -540,15 +549,18 @@ export class BrokerCore {
     let budget = this.settings.batchSize;
     // Double buffer: groups marked dirty while we dispatch (handlers send and
     // ack inline) land in the other list and get their turn in the next pass.
-    while (budget > 0 && this.dirty.length > 0) {
+    while (budget > 0 && this.dirtyN > 0) {
       const list = this.dirty;
+      const n = this.dirtyN;
       this.dirty = this.spare;
+      this.dirtyN = 0;
       this.spare = list;
-      for (let i = 0; i < list.length; i++) {
+      for (let i = 0; i < n; i++) {
         const g = list[i] as Group;
+        list[i] = undefined;
         if (budget <= 0) {
           // still marked dirty: carry it over untouched
-          this.dirty.push(g);
+          this.dirty[this.dirtyN++] = g;
           continue;
         }
         g.dirty = false;
@@ -556,23 +568,22 @@ export class BrokerCore {
         budget -= this.dispatch(g, budget);
         if (budget <= 0 && g.ready.length > 0 && !g.dirty) {
           g.dirty = true;
-          this.dirty.push(g);
+          this.dirty[this.dirtyN++] = g;
         }
       }
-      list.length = 0;
     }
     const pending = this.reorderPending;
     if (pending.length > 0) {
       const flushers = pending.splice(0, pending.length);
       for (const f of flushers) f.flush();
     }
-    if (this.dirty.length === 0 || this.disposed) {
+    if (this.dirtyN === 0 || this.disposed) {
       this.scheduled = false;
       this.microtaskDrains = 0;
       return;
     }
     if (++this.microtaskDrains < MICROTASK_DRAINS_BEFORE_YIELD) {
-      queueMicrotask(this.drainFn);
+      RESOLVED.then(this.drainFn);
     } else {
       this.microtaskDrains = 0;
       this.immediate = setImmediate(this.drainFn);
@@ -613,7 +624,11 @@ export class BrokerCore {
       c.client.report('deliver', err);
       if (d.state !== INFLIGHT) return;
       if (d.attempt >= c.maxDeliveries) {
-        this.deadLetter(d, `deliver threw: ${err instanceof Error ? err.message : String(err)}`);
+        this.deadLetter(
+          d,
+          `deliver threw: ${err instanceof Error ? err.message : String(err)}`,
+          d.attempt,
+        );
       } else {
         this.nack(d, 0);
       }
@@ -688,6 +703,7 @@ export class BrokerCore {
     this.privateTopicGroups.clear();
     this.topics.clear();
     this.dirty = [];
+    this.dirtyN = 0;
     this.spare = [];
     this.reorderPending.length = 0;
   }

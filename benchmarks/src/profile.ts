@@ -1,0 +1,47 @@
+/**
+ * Hub-only load for CPU profiling, without the raw side or the alternation:
+ *   node --cpu-prof --cpu-prof-dir=/tmp/hub-prof --import tsx --conditions=@hub/source \
+ *     src/profile.ts best-effort|at-least-once|publish [messages]
+ */
+import { createEvent, createHub, createMessage, type DeliveryGuarantee, memory } from '@hub/core';
+import { Arrivals, flood, payload300 } from './harness.js';
+
+const mode = process.argv[2] ?? 'best-effort';
+const total = Number(process.argv[3] ?? 1_000_000);
+const logger = { debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
+const hub = createHub({ name: 'profile', adapters: [memory()], logger });
+await hub.start();
+const arrivals = new Arrivals();
+const payload = payload300();
+
+if (mode === 'publish') {
+  for (let i = 0; i < 10_000; i++) await hub.subscribe(i < 4 ? 'orders.**' : `svc${i}.*.created`, () => arrivals.inc());
+  const t0 = performance.now();
+  let n = 0;
+  for (; n < total && performance.now() - t0 < 20_000; n++) {
+    await hub.publish(createEvent({ source: 'p', topic: `orders.r${n % 100}.created`, data: payload }));
+  }
+  await arrivals.until(n * 4, 5_000);
+  console.log(`${mode}: ${Math.round((n / (performance.now() - t0)) * 1000)} events/s`);
+} else {
+  const guarantee = mode as DeliveryGuarantee;
+  await hub.onMessage('p', () => arrivals.inc());
+  const chunk = 100_000;
+  const envs = Array.from({ length: chunk }, () =>
+    createMessage({ source: 'p', destination: 'p', payload, deliveryGuarantee: guarantee }),
+  );
+  const t0 = performance.now();
+  let done = 0;
+  while (done < total && performance.now() - t0 < 20_000) {
+    const r = await flood({
+      total: chunk,
+      batch: 1_000,
+      timeLimitMs: 10_000,
+      arrivals,
+      send: (i) => hub.send(envs[i]!),
+    });
+    done += r.arrived;
+  }
+  console.log(`${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}`);
+}
+await hub.close();

@@ -1,0 +1,489 @@
+/**
+ * Redis suite (issue #4): the hub over @hub/adapter-redis against raw ioredis
+ * doing the same work, both in this process, against one redis-server this
+ * runner starts on a free loopback port.
+ */
+import type { RedisServer } from '@hub/adapter-test-suite';
+import { startRedisServer } from '@hub/adapter-test-suite';
+import {
+  createHub,
+  createMessage,
+  type DeliveryGuarantee,
+  type Hub,
+  type ProtocolAdapter,
+  type UnifiedMessage,
+} from '@hub/core';
+import { Redis } from 'ioredis';
+import {
+  Arrivals,
+  alternate,
+  flood,
+  payload300,
+  percentile,
+  type ScenarioResult,
+  result,
+  sleep,
+  stats,
+  type Target,
+  unavailable,
+} from './harness.js';
+
+const logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error: (msg: string) => console.error(msg),
+};
+
+const ROUNDS = 3;
+const BATCH = 1_000;
+const PUBSUB_N = 30_000;
+const STREAMS_N = 20_000;
+const STEADY_RATE = 1_000;
+const STEADY_N = 2_500;
+const WARM_N = 500;
+
+const PS_ENDPOINT = 'bench.ps';
+const ST_ENDPOINT = 'bench.st';
+const RAW_CHANNEL = 'raw:ch:bench';
+const RAW_STREAM = 'raw:st:bench';
+const RAW_GROUP = 'bench';
+
+type Payload = ReturnType<typeof payload300> & { t: number };
+type Msg = UnifiedMessage<Payload>;
+
+/** What the hub side needs from @hub/adapter-redis, loaded lazily so a missing adapter is a reported gap, not a crash. */
+interface RedisModule {
+  redis(options: { url: string }): ProtocolAdapter;
+  keyLayout(prefix: string): { priorityStream(destination: string, priority: 1 | 2 | 3 | 4 | 5): string };
+}
+
+async function loadAdapter(): Promise<RedisModule | string> {
+  try {
+    const mod = (await import('@hub/adapter-redis')) as Partial<RedisModule>;
+    if (typeof mod.redis !== 'function' || typeof mod.keyLayout !== 'function') {
+      return '@hub/adapter-redis does not export redis() and keyLayout()';
+    }
+    return mod as RedisModule;
+  } catch (err) {
+    return `@hub/adapter-redis failed to load: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+function build(n: number, destination: string, guarantee: DeliveryGuarantee): Msg[] {
+  const payload = { ...payload300(), t: 0 };
+  return Array.from({ length: n }, () =>
+    createMessage({ source: 'bench', destination, payload, deliveryGuarantee: guarantee }),
+  );
+}
+
+/** Raw ioredis side: a publisher with auto-pipelining, a subscriber, and a Streams consumer loop. */
+class RawSide {
+  readonly cmd: Redis;
+  readonly sub: Redis;
+  readonly reader: Redis;
+  readonly arrivals = new Arrivals();
+  onPubSub: (m: Msg) => void = () => {};
+  onStream: (m: Msg) => void = () => {};
+  private reading = false;
+  private loop: Promise<void> | undefined;
+  readErrors = 0;
+
+  constructor(url: string) {
+    this.cmd = new Redis(url, { enableAutoPipelining: true, lazyConnect: true });
+    this.sub = new Redis(url, { lazyConnect: true });
+    this.reader = new Redis(url, { lazyConnect: true });
+    for (const c of [this.cmd, this.sub, this.reader]) c.on('error', () => {});
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.cmd.connect(), this.sub.connect(), this.reader.connect()]);
+    this.sub.on('message', (_ch: string, text: string) => this.onPubSub(JSON.parse(text) as Msg));
+    await this.sub.subscribe(RAW_CHANNEL);
+    await this.cmd.call('XGROUP', ['CREATE', RAW_STREAM, RAW_GROUP, '$', 'MKSTREAM']);
+    this.reading = true;
+    this.loop = this.readLoop();
+  }
+
+  publish(m: Msg): Promise<unknown> {
+    return this.cmd.publish(RAW_CHANNEL, JSON.stringify(m));
+  }
+
+  /** The same entry layout the adapter writes: v, id, env; approximate MAXLEN as the adapter does. */
+  xadd(m: Msg): Promise<unknown> {
+    return this.cmd.call('XADD', [
+      RAW_STREAM,
+      'MAXLEN',
+      '~',
+      '1000000',
+      '*',
+      'v',
+      '1',
+      'id',
+      m.id,
+      'env',
+      JSON.stringify(m),
+    ]);
+  }
+
+  /** XREADGROUP COUNT 100 → handle each → one XACK per read, pipelined with the producer's writes. */
+  private async readLoop(): Promise<void> {
+    while (this.reading) {
+      let reply: unknown;
+      try {
+        reply = await this.reader.call('XREADGROUP', [
+          'GROUP',
+          RAW_GROUP,
+          'c1',
+          'COUNT',
+          '100',
+          'BLOCK',
+          '200',
+          'STREAMS',
+          RAW_STREAM,
+          '>',
+        ]);
+      } catch {
+        this.readErrors++;
+        if (this.reading) await sleep(10);
+        continue;
+      }
+      if (!Array.isArray(reply)) continue;
+      for (const [, entries] of reply as Array<[string, Array<[string, string[]]>]>) {
+        const ids: string[] = [];
+        for (const [id, fields] of entries) {
+          ids.push(id);
+          const env = fields[fields.indexOf('env') + 1]!;
+          this.onStream(JSON.parse(env) as Msg);
+        }
+        if (ids.length > 0) this.cmd.call('XACK', [RAW_STREAM, RAW_GROUP, ...ids]).catch(() => {});
+      }
+    }
+  }
+
+  async pending(): Promise<number> {
+    const r = (await this.cmd.call('XPENDING', [RAW_STREAM, RAW_GROUP])) as [number, ...unknown[]];
+    return Number(r[0]);
+  }
+
+  async close(): Promise<void> {
+    this.reading = false;
+    this.reader.disconnect();
+    await this.loop?.catch(() => {});
+    await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
+  }
+}
+
+/** Hub side: one hub over the redis adapter only, serving a Pub/Sub endpoint and a Streams endpoint. */
+class HubSide {
+  readonly arrivals = new Arrivals();
+  onPubSub: (m: Msg) => void = () => {};
+  onStream: (m: Msg) => void = () => {};
+  private constructor(
+    readonly hub: Hub,
+    private readonly cmd: Redis,
+    private readonly streamKey: string,
+  ) {}
+
+  static async create(mod: RedisModule, url: string): Promise<HubSide> {
+    const hub = createHub({ name: 'bench-redis', adapters: [mod.redis({ url })], logger });
+    await hub.start();
+    const probe = createMessage({ source: 'bench', destination: ST_ENDPOINT, payload: 0 });
+    const cmd = new Redis(url);
+    cmd.on('error', () => {});
+    const side = new HubSide(hub, cmd, mod.keyLayout('hub').priorityStream(ST_ENDPOINT, probe.priority));
+    await hub.onMessage<Payload>(PS_ENDPOINT, (m) => side.onPubSub(m));
+    await hub.onMessage<Payload>(ST_ENDPOINT, (m) => side.onStream(m));
+    return side;
+  }
+
+  /** Entries of the endpoint's stream still unacknowledged in Redis (the clock stops at zero). */
+  async pending(): Promise<number> {
+    const r = (await this.cmd.call('XPENDING', [this.streamKey, ST_ENDPOINT])) as [number, ...unknown[]];
+    return Number(r[0]);
+  }
+
+  async close(): Promise<void> {
+    await this.hub.close({ drainTimeoutMs: 2_000 });
+    await this.cmd.quit().catch(() => {});
+  }
+}
+
+export const REDIS_IDS = [
+  'redis.pubsub',
+  'redis.streams',
+  'redis.latency-pubsub',
+  'redis.latency-streams',
+] as const;
+
+const META: Record<
+  (typeof REDIS_IDS)[number],
+  { title: string; unit: string; higherIsBetter: boolean; targets: Target[] }
+> = {
+  'redis.pubsub': {
+    title: 'Redis best-effort Pub/Sub end to end',
+    unit: 'msg/s',
+    higherIsBetter: true,
+    targets: [{ kind: 'ratio-min', value: 0.85, label: '≥ 0.85× raw' }],
+  },
+  'redis.streams': {
+    title: 'Redis at-least-once Streams send → handler → ack',
+    unit: 'msg/s',
+    higherIsBetter: true,
+    targets: [
+      { kind: 'ratio-min', value: 0.75, label: '≥ 0.75× raw' },
+      { kind: 'hub-min', value: 50_000, label: '≥ 50,000 msg/s' },
+    ],
+  },
+  'redis.latency-pubsub': {
+    title: `Redis Pub/Sub p99 at a steady ${STEADY_RATE.toLocaleString('en-US')} msg/s`,
+    unit: 'µs p99',
+    higherIsBetter: false,
+    targets: [{ kind: 'hub-max', value: 2_000, label: 'p99 ≤ 2 ms' }],
+  },
+  'redis.latency-streams': {
+    title: `Redis Streams p99 at a steady ${STEADY_RATE.toLocaleString('en-US')} msg/s`,
+    unit: 'µs p99',
+    higherIsBetter: false,
+    targets: [{ kind: 'hub-max', value: 2_000, label: 'p99 ≤ 2 ms' }],
+  },
+};
+
+const nextTick = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Open-loop sender at a fixed rate. Latency is taken from each message's
+ * INTENDED send time (carried in the payload), so a stalled sender or a slow
+ * path cannot hide queueing delay (coordinated omission). Lost messages count
+ * as infinitely late.
+ */
+async function steady(
+  n: number,
+  send: (m: Msg) => Promise<unknown>,
+  setSink: (fn: (m: Msg) => void) => void,
+  destination: string,
+  guarantee: DeliveryGuarantee,
+): Promise<{ p50: number; p99: number; max: number; lost: number; errors: number }> {
+  const lat = new Float64Array(n);
+  let got = 0;
+  const arrivals = new Arrivals();
+  setSink((m) => {
+    if (got < n) lat[got++] = (performance.now() - m.payload.t) * 1000;
+    arrivals.inc();
+  });
+  const interval = 1000 / STEADY_RATE;
+  const start = performance.now() + 2;
+  const hardStop = start + n * interval + 5_000;
+  const pad = payload300();
+  let errors = 0;
+  let sent = 0;
+  for (let i = 0; i < n; i++) {
+    const due = start + i * interval;
+    for (let now = performance.now(); now < due; now = performance.now()) {
+      if (due - now > 2) await sleep(due - now - 1.5);
+      else await nextTick();
+    }
+    if (performance.now() > hardStop) break;
+    const m = createMessage({
+      source: 'bench',
+      destination,
+      payload: { ...pad, t: due },
+      deliveryGuarantee: guarantee,
+    });
+    sent++;
+    send(m).catch(() => {
+      errors++;
+    });
+  }
+  await arrivals.until(sent, 3_000);
+  setSink(() => {});
+  const lost = n - got;
+  const all = Float64Array.from({ length: n }, (_, i) => (i < got ? lat[i]! : Number.POSITIVE_INFINITY));
+  return {
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
+    max: percentile(all, 100),
+    lost,
+    errors,
+  };
+}
+
+async function runScenario(
+  id: (typeof REDIS_IDS)[number],
+  hubSide: HubSide | undefined,
+  raw: RawSide,
+  why: string,
+): Promise<ScenarioResult> {
+  const meta = META[id];
+  const notes: string[] = [];
+  const extra: Record<string, number | string> = {};
+
+  if (id === 'redis.pubsub' || id === 'redis.streams') {
+    const pubsub = id === 'redis.pubsub';
+    const n = pubsub ? PUBSUB_N : STREAMS_N;
+    const guarantee: DeliveryGuarantee = pubsub ? 'best-effort' : 'at-least-once';
+    const hubEnvs = build(n, pubsub ? PS_ENDPOINT : ST_ENDPOINT, guarantee);
+    const rawEnvs = build(n, 'raw', guarantee);
+    let rawPending = 0;
+    let hubPending = 0;
+    const partial: string[] = [];
+    const runRaw = async (total: number) => {
+      const a = raw.arrivals;
+      if (pubsub) raw.onPubSub = () => a.inc();
+      else raw.onStream = () => a.inc();
+      const r = await flood({
+        total,
+        batch: BATCH,
+        timeLimitMs: 8_000,
+        arrivals: a,
+        send: (i) => (pubsub ? raw.publish(rawEnvs[i]!) : raw.xadd(rawEnvs[i]!)),
+        // Streams: the clock stops only once Redis holds no unacked entry (one more round trip, both sides).
+        ...(pubsub ? {} : { settled: async () => (rawPending = await raw.pending()) === 0 }),
+      });
+      if (r.partial) partial.push(`raw round: ${r.arrived}/${r.issued} of ${total} arrived`);
+      return r.rate;
+    };
+    const runHub = async (total: number) => {
+      const side = hubSide!;
+      const a = side.arrivals;
+      if (pubsub) side.onPubSub = () => a.inc();
+      else side.onStream = () => a.inc();
+      const r = await flood({
+        total,
+        batch: BATCH,
+        timeLimitMs: 8_000,
+        arrivals: a,
+        send: (i) => side.hub.send(hubEnvs[i]!),
+        ...(pubsub ? {} : { settled: async () => (hubPending = await side.pending()) === 0 }),
+      });
+      if (r.partial) partial.push(`hub round: ${r.arrived}/${r.issued} of ${total} arrived`);
+      return r.rate;
+    };
+    notes.push(
+      `${n.toLocaleString('en-US')} pre-built envelopes (300 B payload) per round, both sides; batches of ${BATCH} sends issued together and awaited with Promise.all`,
+      pubsub
+        ? 'hub: hub.send(best-effort) to an endpoint → adapter PUBLISH on its auto-pipelined command connection → subscriber connection → handler counts'
+        : 'hub: hub.send(at-least-once) → XADD (auto-pipelined) → the adapter’s XREADGROUP consumer (default prefetch 32) → handler → XACK; clock stops at XPENDING = 0',
+      pubsub
+        ? 'raw: ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining (the same batching the hub gets) → a second ioredis connection SUBSCRIBEd → JSON.parse → count'
+        : 'raw: ioredis XADD (MAXLEN ~, same v/id/env fields) with enableAutoPipelining → dedicated reader XREADGROUP COUNT 100 BLOCK 200 → JSON.parse each → one XACK per read, pipelined; clock stops at XPENDING = 0',
+    );
+    if (!hubSide) {
+      const rates: number[] = [];
+      await runRaw(Math.min(n, 5_000));
+      for (let r = 0; r < ROUNDS; r++) rates.push(await runRaw(n));
+      return unavailable({ ...meta, suite: 'redis', id, raw: stats(rates), rounds: ROUNDS, why, notes });
+    }
+    const out = await alternate({
+      rounds: ROUNDS,
+      warmup: { hub: () => runHub(Math.min(n, 5_000)), raw: () => runRaw(Math.min(n, 5_000)) },
+      hub: () => runHub(n),
+      raw: () => runRaw(n),
+    });
+    if (!pubsub) {
+      extra['hub XPENDING after last round'] = hubPending;
+      extra['raw XPENDING after last round'] = rawPending;
+    }
+    notes.push(...partial);
+    return result({ ...meta, suite: 'redis', id, ...out, rounds: ROUNDS, notes, extra });
+  }
+
+  // Steady-rate latency.
+  const pubsub = id === 'redis.latency-pubsub';
+  const guarantee: DeliveryGuarantee = pubsub ? 'best-effort' : 'at-least-once';
+  const side = { hub: { p50: [] as number[], lost: 0, errors: 0 }, raw: { p50: [] as number[], lost: 0, errors: 0 } };
+  const runRaw = async (n: number) => {
+    const r = await steady(
+      n,
+      (m) => (pubsub ? raw.publish(m) : raw.xadd(m)),
+      (fn) => {
+        if (pubsub) raw.onPubSub = fn;
+        else raw.onStream = fn;
+      },
+      'raw',
+      guarantee,
+    );
+    side.raw.p50.push(r.p50);
+    side.raw.lost += r.lost;
+    side.raw.errors += r.errors;
+    return r.p99;
+  };
+  const runHub = async (n: number) => {
+    const h = hubSide!;
+    const r = await steady(
+      n,
+      (m) => h.hub.send(m),
+      (fn) => {
+        if (pubsub) h.onPubSub = fn;
+        else h.onStream = fn;
+      },
+      pubsub ? PS_ENDPOINT : ST_ENDPOINT,
+      guarantee,
+    );
+    side.hub.p50.push(r.p50);
+    side.hub.lost += r.lost;
+    side.hub.errors += r.errors;
+    return r.p99;
+  };
+  notes.push(
+    `open loop at ${STEADY_RATE.toLocaleString('en-US')} msg/s, ${STEADY_N.toLocaleString('en-US')} messages per round (+${WARM_N} warm-up); latency measured from each message’s intended send time (coordinated omission accounted for), lost messages count as infinitely late`,
+    'each message built with createMessage at its send time on both sides (300 B payload carrying the intended time)',
+    pubsub
+      ? 'hub: best-effort hub.send → PUBLISH → subscriber → handler; raw: ioredis PUBLISH (auto-pipelining) → SUBSCRIBE connection → JSON.parse'
+      : 'hub: at-least-once hub.send → XADD → XREADGROUP consumer → handler; raw: ioredis XADD → XREADGROUP COUNT 100 BLOCK 200 loop → JSON.parse',
+  );
+  if (!hubSide) {
+    const p99s: number[] = [];
+    await runRaw(WARM_N);
+    for (let r = 0; r < ROUNDS; r++) p99s.push(await runRaw(STEADY_N));
+    return unavailable({ ...meta, suite: 'redis', id, raw: stats(p99s), rounds: ROUNDS, why, notes });
+  }
+  const out = await alternate({
+    rounds: ROUNDS,
+    warmup: { hub: () => runHub(WARM_N), raw: () => runRaw(WARM_N) },
+    hub: () => runHub(STEADY_N),
+    raw: () => runRaw(STEADY_N),
+  });
+  extra['hub p50 µs (median)'] = Math.round(stats(side.hub.p50.slice(1)).median);
+  extra['raw p50 µs (median)'] = Math.round(stats(side.raw.p50.slice(1)).median);
+  extra['hub lost / send errors'] = `${side.hub.lost} / ${side.hub.errors}`;
+  extra['raw lost / send errors'] = `${side.raw.lost} / ${side.raw.errors}`;
+  return result({ ...meta, suite: 'redis', id, ...out, rounds: ROUNDS, notes, extra });
+}
+
+export const redisSuite = {
+  ids: [...REDIS_IDS] as string[],
+  async run(ids: readonly string[]): Promise<ScenarioResult[]> {
+    let server: RedisServer | undefined;
+    let raw: RawSide | undefined;
+    let hubSide: HubSide | undefined;
+    try {
+      server = await startRedisServer();
+      const mod = await loadAdapter();
+      raw = new RawSide(server.url);
+      await raw.start();
+      let why = '';
+      if (typeof mod === 'string') why = mod;
+      else {
+        try {
+          hubSide = await HubSide.create(mod, server.url);
+        } catch (err) {
+          why = `hub over redis() failed to start: ${(err as Error).message}`;
+        }
+      }
+      const out: ScenarioResult[] = [];
+      for (const id of REDIS_IDS) {
+        if (!ids.includes(id)) continue;
+        const t0 = performance.now();
+        const r = await runScenario(id, hubSide, raw, why);
+        r.notes.push(`scenario took ${((performance.now() - t0) / 1000).toFixed(1)} s; redis-server ${server.url}`);
+        out.push(r);
+      }
+      return out;
+    } finally {
+      await hubSide?.close().catch(() => {});
+      await raw?.close().catch(() => {});
+      await server?.stop();
+    }
+  },
+};

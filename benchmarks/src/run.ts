@@ -1,0 +1,108 @@
+/**
+ * Benchmark runner: `pnpm bench [filter…]`. A filter is a suite (`core`,
+ * `redis`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
+ * table and writes results/latest.json and results/latest.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { coreScenarios } from './core.js';
+import { fmtNumber, machine, type ScenarioResult } from './harness.js';
+import { redisSuite } from './redis.js';
+
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const wanted = (id: string) => filters.length === 0 || filters.some((f) => id.includes(f));
+
+function row(r: ScenarioResult): string[] {
+  const spread = (s: ScenarioResult['hub']) =>
+    s ? `${fmtNumber(s.median, r.unit)} (${fmtNumber(s.min, r.unit)}–${fmtNumber(s.max, r.unit)})` : 'n/a';
+  const ratio = r.ratio
+    ? `${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})`
+    : 'n/a';
+  const verdict = r.pass === null ? 'n/a' : r.pass ? 'PASS' : 'FAIL';
+  return [
+    r.id,
+    r.unit,
+    spread(r.hub),
+    spread(r.raw),
+    ratio,
+    r.targets.map((t) => t.label).join(' and ') || '—',
+    verdict,
+  ];
+}
+
+const HEAD = ['scenario', 'unit', 'hub median (min–max)', 'raw median (min–max)', 'hub/raw', 'target', 'verdict'];
+
+function textTable(rows: string[][]): string {
+  const all = [HEAD, ...rows];
+  const widths = HEAD.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');
+  return [line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function markdown(results: ScenarioResult[], m: ReturnType<typeof machine>, startedAt: string): string {
+  const out: string[] = [
+    '# Hub benchmarks — latest run',
+    '',
+    `Run ${startedAt} on ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform} (load ${m.loadavg.join(' ')}).`,
+    'Every hub figure is beside the raw client doing the same work in the same run (alternating hub/raw rounds);',
+    'the ratio is the median of per-round hub/raw ratios. See README.md for the method.',
+    '',
+    `| ${HEAD.join(' | ')} |`,
+    `|${HEAD.map(() => '---').join('|')}|`,
+    ...results.map((r) => `| ${row(r).join(' | ')} |`),
+    '',
+  ];
+  for (const r of results) {
+    out.push(`## ${r.id} — ${r.title}`, '');
+    for (const n of r.notes) out.push(`- ${n}`);
+    for (const [k, v] of Object.entries(r.extra)) out.push(`- ${k}: ${v}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const m = machine();
+  const startedAt = new Date().toISOString();
+  console.log(`hub benchmarks — ${m.cpu}, ${m.cores} cores, node ${m.node}, load ${m.loadavg.join(' ')}`);
+  if (!(globalThis as { gc?: unknown }).gc) {
+    console.log('(run with --expose-gc for a collection between rounds)');
+  }
+  const results: ScenarioResult[] = [];
+  const run = async (id: string, fn: () => Promise<ScenarioResult[] | ScenarioResult>) => {
+    const t0 = performance.now();
+    process.stdout.write(`• ${id} … `);
+    try {
+      const r = await fn();
+      const list = Array.isArray(r) ? r : [r];
+      results.push(...list);
+      const verdicts = list.map((x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`);
+      console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s  ${verdicts.join(', ')}`);
+    } catch (err) {
+      console.log(`failed: ${(err as Error).stack ?? String(err)}`);
+      process.exitCode = 1;
+    }
+  };
+  for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  const redisIds = redisSuite.ids.filter(wanted);
+  if (redisIds.length > 0) await run(`redis (${redisIds.join(', ')})`, () => redisSuite.run(redisIds));
+
+  console.log('');
+  console.log(textTable(results.map(row)));
+  console.log('');
+  for (const r of results) {
+    console.log(`${r.id}: ${r.notes.join(' | ')}`);
+    for (const [k, v] of Object.entries(r.extra)) console.log(`    ${k}: ${v}`);
+  }
+
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    `${dir}latest.json`,
+    `${JSON.stringify({ startedAt, machine: m, filters, results }, null, 2)}\n`,
+  );
+  writeFileSync(`${dir}latest.md`, markdown(results, m, startedAt));
+  console.log(`\nwrote ${dir}latest.json and latest.md`);
+}
+
+await main();

@@ -1,0 +1,62 @@
+import type {
+  AdapterCapabilities,
+  AdapterContext,
+  DeadLetterEntry,
+  DeadLetterReader,
+  InboundDelivery,
+  MemoryAdapter,
+  ProtocolAdapter,
+  SendResult,
+  Subscription,
+  SubscriptionSpec,
+} from '@hub/core';
+import type { UnifiedEvent, UnifiedMessage } from '@hub/protocol';
+
+/** Hooks to break a memory adapter in one precise way. */
+export interface Breakage {
+  send?: (
+    env: UnifiedMessage | UnifiedEvent,
+    next: () => Promise<SendResult>,
+  ) => Promise<SendResult>;
+  deliver?: (d: InboundDelivery, next: (d: InboundDelivery) => void) => void;
+  subscribed?: () => void;
+  capabilities?: Partial<AdapterCapabilities>;
+}
+
+/** A memory adapter with a deliberate defect: the suite must catch it. */
+export class BrokenAdapter implements ProtocolAdapter, DeadLetterReader {
+  constructor(
+    private readonly inner: MemoryAdapter,
+    private readonly breakage: Breakage,
+    readonly name = 'broken',
+  ) {}
+  get capabilities(): AdapterCapabilities {
+    return { ...this.inner.capabilities, ...this.breakage.capabilities };
+  }
+  connect(ctx: AdapterContext): Promise<void> {
+    return this.inner.connect(ctx);
+  }
+  sendUnbroken(env: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    return this.inner.send(env);
+  }
+  send(env: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const next = () => this.inner.send(env);
+    return this.breakage.send ? this.breakage.send(env, next) : next();
+  }
+  subscribe(spec: SubscriptionSpec): Promise<Subscription> {
+    this.breakage.subscribed?.();
+    const hook = this.breakage.deliver;
+    return this.inner.subscribe(
+      hook ? { ...spec, deliver: (d) => hook(d, (x) => spec.deliver(x)) } : spec,
+    );
+  }
+  health() {
+    return this.inner.health();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  readDeadLetters(address: string, limit?: number): Promise<DeadLetterEntry[]> {
+    return this.inner.readDeadLetters(address, limit);
+  }
+}
