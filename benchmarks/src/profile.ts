@@ -1,15 +1,25 @@
 /**
  * Hub-only load for CPU profiling, without the raw side or the alternation:
  *   node --cpu-prof --cpu-prof-dir=/tmp/hub-prof --import tsx --conditions=@hub/source \
- *     src/profile.ts best-effort|at-least-once|publish [messages]
+ *     src/profile.ts best-effort|at-least-once|publish|redis-pubsub|redis-streams [messages]
+ * The redis modes start their own redis-server on a free loopback port.
  */
+import { redis } from '@hub/adapter-redis';
+import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createEvent, createHub, createMessage, type DeliveryGuarantee, memory } from '@hub/core';
 import { Arrivals, flood, payload300 } from './harness.js';
 
 const mode = process.argv[2] ?? 'best-effort';
-const total = Number(process.argv[3] ?? 1_000_000);
+const onRedis = mode.startsWith('redis-');
+const total = Number(process.argv[3] ?? (onRedis ? 200_000 : 1_000_000));
 const logger = { debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
-const hub = createHub({ name: 'profile', adapters: [memory()], logger });
+let server: RedisServer | undefined;
+if (onRedis) server = await startRedisServer();
+const hub = createHub({
+  name: 'profile',
+  adapters: [server ? redis({ url: server.url }) : memory()],
+  logger,
+});
 await hub.start();
 const arrivals = new Arrivals();
 const payload = payload300();
@@ -24,9 +34,11 @@ if (mode === 'publish') {
   await arrivals.until(n * 4, 5_000);
   console.log(`${mode}: ${Math.round((n / (performance.now() - t0)) * 1000)} events/s`);
 } else {
-  const guarantee = mode as DeliveryGuarantee;
+  const guarantee = (
+    mode === 'redis-pubsub' ? 'best-effort' : mode === 'redis-streams' ? 'at-least-once' : mode
+  ) as DeliveryGuarantee;
   await hub.onMessage('p', () => arrivals.inc());
-  const chunk = 100_000;
+  const chunk = Math.min(total, 100_000);
   const envs = Array.from({ length: chunk }, () =>
     createMessage({ source: 'p', destination: 'p', payload, deliveryGuarantee: guarantee }),
   );
@@ -45,3 +57,4 @@ if (mode === 'publish') {
   console.log(`${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}`);
 }
 await hub.close();
+await server?.stop();

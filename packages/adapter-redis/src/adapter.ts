@@ -3,6 +3,7 @@ import {
   type AdapterContext,
   AdapterError,
   BaseAdapter,
+  backoffDelay,
   type DeadLetterEntry,
   type DeadLetterReader,
   type InboundDelivery,
@@ -45,11 +46,8 @@ interface PubSubTarget {
 
 const noop = () => {};
 
-// TODO(lead): use backoffDelay from '@hub/core' (packages/core/src/resilience/backoff.ts)
-// once it is exported from the core index; this is the adapter's only backoff.
-function retryDelay(attempt: number): number {
-  return Math.random() * Math.min(2_000, 50 * 2 ** Math.min(attempt - 1, 10));
-}
+/** Read-loop retries: quick first retry, capped so a restarted broker is picked up within ~2 s. */
+const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 2_000 } as const;
 
 /**
  * Redis transport: Pub/Sub for best-effort messages and all events, Streams
@@ -252,7 +250,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       backoff: (attempt, signal) =>
         new Promise<void>((resolve) => {
           if (signal.aborted) return resolve();
-          const t = setTimeout(done, retryDelay(attempt));
+          const t = setTimeout(done, backoffDelay(attempt, READ_BACKOFF));
           function done() {
             clearTimeout(t);
             signal.removeEventListener('abort', done);

@@ -1,3 +1,4 @@
+import { backoffDelay } from '@hub/core';
 import { ErrorCode, HubError } from '@hub/protocol';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
@@ -44,8 +45,12 @@ function roleOptions(role: Role, o: ResolvedOptions): RedisOptions {
   }
 }
 
+/** Reconnect delays of the connections we create: the hub's shared capped, jittered backoff. */
+const reconnect = (times: number) =>
+  backoffDelay(times, { initialDelayMs: 50, maxDelayMs: 2_000, jitter: 'equal' });
+
 function legacyOptions(opts: RedisAdapterOptions): RedisOptions {
-  const out: RedisOptions = {};
+  const out: RedisOptions = { retryStrategy: reconnect };
   if (opts.host !== undefined) out.host = opts.host;
   if (opts.port !== undefined) out.port = opts.port;
   const password = opts.password ?? opts.connectionParams?.password;
@@ -82,6 +87,7 @@ export class ConnectionFactory {
       const { enableOfflineQueue, ...perNode } = extra;
       const co = cluster.options ?? {};
       const c = new Cluster(cluster.nodes, {
+        clusterRetryStrategy: reconnect,
         ...co,
         lazyConnect: true,
         enableAutoPipelining: perNode.enableAutoPipelining ?? co.enableAutoPipelining ?? false,

@@ -1,6 +1,6 @@
 import { type RedisServer, redisCli, startRedisServer } from '@hub/adapter-test-suite';
 import type { InboundDelivery } from '@hub/core';
-import { createEvent } from '@hub/protocol';
+import { createEvent, HubError } from '@hub/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
@@ -76,7 +76,7 @@ describe('streams', () => {
       expect(d.envelope.payload).toEqual(sent.get(d.envelope.id));
       expect(d.envelope.headers['x-n']).toBe(String((d.envelope.payload as { i: number }).i));
     }
-    await waitFor(async () => Number((await a.inspect()).endpoints && ((await a.inspect()).endpoints as Record<string, { pending: number }>).ep!.pending) === 0, () => 'pending not 0');
+    await waitFor(async () => (await pending(a, 'ep')) === 0, () => 'pending not 0');
   });
 
   it('competing consumers: 2,000 messages over 3 instances, each handled once', async () => {
@@ -175,7 +175,12 @@ describe('streams', () => {
     for (const reason of reasons) expect(reason).toMatch(/^undecodable: /);
     expect(dlq[1]![1]).toContain('raw');
     await waitFor(async () => (await pending(a, 'ep')) === 0, () => 'still pending');
-    expect(r.rejected.every((x) => x.error.message.includes('[hub:redis]'))).toBe(true);
+    for (const x of r.rejected) {
+      expect(x.error).toBeInstanceOf(HubError);
+      expect(x.error.message).toMatch(/^\[hub:(redis|protocol)\]/);
+    }
+    // The failure names the offending field.
+    expect(reasons[2]).toMatch(/version/);
   });
 
   it('priorities: a backlog is read highest first', async () => {

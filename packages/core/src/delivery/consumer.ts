@@ -107,6 +107,7 @@ export class Consumer {
   private running = false;
   private paused = false;
   private idleWaiters: Array<() => void> = [];
+  /** The pattern has wildcards (else an exact topic comparison is enough). */
   private readonly filterTopic: boolean;
 
   constructor(
@@ -134,7 +135,12 @@ export class Consumer {
     }
     if (this.opts.kind === 'topic') {
       // Transports may match a superset (Redis globs cross dots); we match exactly.
-      if (env.kind !== 'event' || (this.filterTopic && !matchTopic(this.opts.address, env.topic))) {
+      if (
+        env.kind !== 'event' ||
+        (this.filterTopic
+          ? !matchTopic(this.opts.address, env.topic)
+          : env.topic !== this.opts.address)
+      ) {
         settle(delivery.ack(), log, 'ack', env.id);
         return;
       }

@@ -126,7 +126,7 @@ export class TestAdapter extends BaseAdapter implements DeadLetterReader {
   readonly dead: DeadLetterEntry[] = [];
   connects = 0;
   private readonly failConnect: string | undefined;
-  private subs: Sub[] = [];
+  private tsubs: Sub[] = [];
   private rr = 0;
 
   constructor(opts: TestAdapterOptions) {
@@ -149,7 +149,7 @@ export class TestAdapter extends BaseAdapter implements DeadLetterReader {
   }
 
   get subscriptions(): number {
-    return this.subs.filter((s) => !s.closed).length;
+    return this.tsubs.filter((s) => !s.closed).length;
   }
 
   protected async doConnect(_ctx: AdapterContext): Promise<void> {
@@ -176,7 +176,7 @@ export class TestAdapter extends BaseAdapter implements DeadLetterReader {
   }
 
   private route(envelope: Envelope, attempt: number): void {
-    const open = this.subs.filter((s) => !s.closed);
+    const open = this.tsubs.filter((s) => !s.closed);
     if (envelope.kind === 'message') {
       const eps = open.filter(
         (s) => s.spec.kind === 'endpoint' && s.spec.address === envelope.destination,
@@ -228,7 +228,7 @@ export class TestAdapter extends BaseAdapter implements DeadLetterReader {
 
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
     const sub: Sub = { spec, closed: false };
-    this.subs.push(sub);
+    this.tsubs.push(sub);
     return {
       close: async () => {
         sub.closed = true;
@@ -237,8 +237,8 @@ export class TestAdapter extends BaseAdapter implements DeadLetterReader {
   }
 
   protected async doClose(): Promise<void> {
-    for (const s of this.subs) s.closed = true;
-    this.subs = [];
+    for (const s of this.tsubs) s.closed = true;
+    this.tsubs = [];
   }
 
   async readDeadLetters(address: string): Promise<DeadLetterEntry[]> {
