@@ -37,7 +37,13 @@ if (mode === 'publish') {
   const guarantee = (
     mode === 'redis-pubsub' ? 'best-effort' : mode === 'redis-streams' ? 'at-least-once' : mode
   ) as DeliveryGuarantee;
-  await hub.onMessage('p', () => arrivals.inc());
+  // BENCH_CONCURRENCY / BENCH_PREFETCH try consumer settings other than the defaults.
+  const concurrency = Number(process.env.BENCH_CONCURRENCY) || undefined;
+  const prefetch = Number(process.env.BENCH_PREFETCH) || undefined;
+  await hub.onMessage('p', () => arrivals.inc(), {
+    ...(concurrency ? { concurrency } : {}),
+    ...(prefetch ? { prefetch } : {}),
+  });
   const chunk = Math.min(total, 100_000);
   const envs = Array.from({ length: chunk }, () =>
     createMessage({ source: 'p', destination: 'p', payload, deliveryGuarantee: guarantee }),

@@ -35,7 +35,9 @@ const logger = {
   error: (msg: string) => console.error(msg),
 };
 
-const ROUNDS = 3;
+/** Throughput rounds are cheap (≈ 1 s each); latency rounds take STEADY_N / STEADY_RATE seconds. */
+const ROUNDS = 5;
+const LATENCY_ROUNDS = 3;
 const BATCH = 1_000;
 const PUBSUB_N = 30_000;
 const STREAMS_N = 20_000;
@@ -435,11 +437,11 @@ async function runScenario(
   if (!hubSide) {
     const p99s: number[] = [];
     await runRaw(WARM_N);
-    for (let r = 0; r < ROUNDS; r++) p99s.push(await runRaw(STEADY_N));
-    return unavailable({ ...meta, suite: 'redis', id, raw: stats(p99s), rounds: ROUNDS, why, notes });
+    for (let r = 0; r < LATENCY_ROUNDS; r++) p99s.push(await runRaw(STEADY_N));
+    return unavailable({ ...meta, suite: 'redis', id, raw: stats(p99s), rounds: LATENCY_ROUNDS, why, notes });
   }
   const out = await alternate({
-    rounds: ROUNDS,
+    rounds: LATENCY_ROUNDS,
     warmup: { hub: () => runHub(WARM_N), raw: () => runRaw(WARM_N) },
     hub: () => runHub(STEADY_N),
     raw: () => runRaw(STEADY_N),
@@ -448,7 +450,7 @@ async function runScenario(
   extra['raw p50 µs (median)'] = Math.round(stats(side.raw.p50.slice(1)).median);
   extra['hub lost / send errors'] = `${side.hub.lost} / ${side.hub.errors}`;
   extra['raw lost / send errors'] = `${side.raw.lost} / ${side.raw.errors}`;
-  return result({ ...meta, suite: 'redis', id, ...out, rounds: ROUNDS, notes, extra });
+  return result({ ...meta, suite: 'redis', id, ...out, rounds: LATENCY_ROUNDS, notes, extra });
 }
 
 export const redisSuite = {

@@ -2,8 +2,10 @@ import {
   type AdapterCapabilities,
   type AdapterContext,
   AdapterError,
+  type AdapterFactory,
   BaseAdapter,
   backoffDelay,
+  type ConnectionConfig,
   type DeadLetterEntry,
   type DeadLetterReader,
   type InboundDelivery,
@@ -71,7 +73,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly timers: NodeJS.Timeout[] = [];
   private consumerSeq = 0;
 
-  constructor(private readonly options: RedisAdapterOptions = {}) {
+  constructor(options: RedisAdapterOptions = {}) {
     super();
     this.opts = resolveOptions(options);
     this.keys = keyLayout(this.opts.keyPrefix);
@@ -262,7 +264,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     const name = `${this.ctx.instanceId}-${++this.consumerSeq}`;
     const consumer = new StreamConsumer(host, spec, reader, name);
     try {
-      await whenReady(reader, Math.max(10_000, this.opts.commandTimeoutMs * 2), `reader ${spec.address}`);
+      await whenReady(
+        reader,
+        Math.max(10_000, this.opts.commandTimeoutMs * 2),
+        `reader ${spec.address}`,
+      );
       await consumer.start();
     } catch (err) {
       this.readers.delete(reader);
@@ -292,7 +298,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       client.on('pmessage', (pattern: string, _channel: string, message: string) => {
         this.dispatch(this.patternSubs.get(pattern), message);
       });
-      this.subscriberReady = whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'subscriber');
+      this.subscriberReady = whenReady(
+        client,
+        Math.max(10_000, this.opts.commandTimeoutMs * 2),
+        'subscriber',
+      );
       // A ping keeps a reply due on the otherwise silent Pub/Sub link, so the
       // socket timeout notices when the link dies without closing.
       const t = setInterval(() => {
@@ -336,7 +346,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         if (s.size > 0) return;
         map.delete(name);
         const client = this.subscriber;
-        if (!client || client.status !== 'ready' || this.state === 'closing') return;
+        if (client?.status !== 'ready' || this.state === 'closing') return;
         await bounded(
           kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
           this.opts.commandTimeoutMs,
@@ -394,7 +404,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   /** Oldest first. Entries whose envelope cannot be decoded are skipped. */
   async readDeadLetters(address: string, limit = 100): Promise<DeadLetterEntry[]> {
-    const reply = await this.commands.call('XRANGE', [this.keys.dlq(address), '-', '+', 'COUNT', String(limit)]);
+    const reply = await this.commands.call('XRANGE', [
+      this.keys.dlq(address),
+      '-',
+      '+',
+      'COUNT',
+      String(limit),
+    ]);
     const out: DeadLetterEntry[] = [];
     for (const e of parseEntries(reply)) {
       const env = field(e.fields, 'env');
@@ -420,9 +436,13 @@ export function redis(options: RedisAdapterOptions = {}): RedisAdapter {
   return new RedisAdapter(options);
 }
 
-/** Factory for config-driven setups: `adapters: [redisAdapter]` with `redisConfig` in the hub config. */
-export const redisAdapter = {
+/**
+ * Factory for config-driven setups: `createHub({ adapters: [redisAdapter], redisConfig })`.
+ * Accepts the adapter options or the legacy `ConnectionConfig` shape.
+ */
+export const redisAdapter: AdapterFactory<RedisAdapterOptions | ConnectionConfig, RedisAdapter> = {
   name: 'redis',
   configKey: 'redisConfig',
-  create: (config: RedisAdapterOptions): RedisAdapter => redis(config),
-} as const;
+  aliases: ['redis-streams', 'redis-pubsub'],
+  create: (config) => redis((config ?? {}) as RedisAdapterOptions),
+};

@@ -99,8 +99,12 @@ export class ConnectionFactory {
     if (sentinels) {
       const so: RedisOptions = { sentinels: sentinels.sentinels, name: sentinels.name };
       if (sentinels.password !== undefined) so.password = sentinels.password;
-      if (sentinels.sentinelPassword !== undefined) so.sentinelPassword = sentinels.sentinelPassword;
-      return { client: new Redis({ ...legacyOptions(this.opts), ...user, ...so, ...extra }), owned: true };
+      if (sentinels.sentinelPassword !== undefined)
+        so.sentinelPassword = sentinels.sentinelPassword;
+      return {
+        client: new Redis({ ...legacyOptions(this.opts), ...user, ...so, ...extra }),
+        owned: true,
+      };
     }
     const base = { ...legacyOptions(this.opts), ...user, ...extra };
     if (url !== undefined) return { client: new Redis(url, base), owned: true };

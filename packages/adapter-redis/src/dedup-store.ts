@@ -5,7 +5,8 @@ import { ConnectionFactory, type RedisClient } from './connection.js';
 import { keyLayout } from './keys.js';
 import { type RedisAdapterOptions, resolveOptions } from './options.js';
 
-export interface RedisDedupStoreOptions extends Pick<RedisAdapterOptions, 'url' | 'client' | 'cluster' | 'sentinels' | 'redisOptions'> {
+export interface RedisDedupStoreOptions
+  extends Pick<RedisAdapterOptions, 'url' | 'client' | 'cluster' | 'sentinels' | 'redisOptions'> {
   /** Prefix of the dedup keys (`<prefix>:dedup:<id>`). @default 'hub' */
   keyPrefix?: string;
 }
@@ -23,7 +24,9 @@ return 0`;
  * deletes the lease only if it is still ours (an expired lease may already
  * belong to another instance).
  */
-export function redisDedupStore(opts: RedisDedupStoreOptions): DedupStore & { readonly client: RedisClient } {
+export function redisDedupStore(
+  opts: RedisDedupStoreOptions,
+): DedupStore & { readonly client: RedisClient } {
   const resolved = resolveOptions({ keyPrefix: opts.keyPrefix ?? 'hub' });
   const keys = keyLayout(resolved.keyPrefix);
   const { client, owned } = new ConnectionFactory(opts, resolved).create('commands');
@@ -69,4 +72,3 @@ export function redisDedupStore(opts: RedisDedupStoreOptions): DedupStore & { re
     },
   };
 }
-

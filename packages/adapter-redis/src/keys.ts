@@ -44,21 +44,26 @@ export function keyLayout(prefix: string): KeyLayout {
 
 const escapeGlob = (s: string) => s.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
 
-const MANY = '\u0000';
-
 /**
  * Translate a hub topic pattern (`*` = one dot-separated segment, `**` or `#`
  * = any number of segments) into a Redis glob that matches a SUPERSET of it:
  * Redis `*` also crosses dots, and a many-segment wildcard swallows its
- * neighbouring dot so it may match zero segments. The core filters exactly.
+ * neighbouring dots so it may match zero segments. The core filters exactly.
  */
 export function topicPatternToGlob(pattern: string): string {
-  const parts = pattern.split('.').map((seg) => {
-    if (seg === '**' || seg === '#') return MANY;
-    if (seg === '*') return '*';
-    return escapeGlob(seg);
-  });
-  return parts.join('.').replace(/\.?\u0000\.?/g, '*');
+  let out = '';
+  let afterMany = false;
+  for (const [i, seg] of pattern.split('.').entries()) {
+    if (seg === '**' || seg === '#') {
+      if (!afterMany) out += '*';
+      afterMany = true;
+      continue;
+    }
+    if (i > 0 && !afterMany) out += '.';
+    out += seg === '*' ? '*' : escapeGlob(seg);
+    afterMany = false;
+  }
+  return out;
 }
 
 /** FNV-1a (32-bit) over the UTF-8 bytes: the partition function, documented for other languages. */

@@ -102,11 +102,17 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
   }
   const ratio = opts.lagWarnRatio ?? 0.8;
   if (!(ratio > 0 && ratio <= 1)) {
-    throw new HubError(ErrorCode.INVALID_CONFIG, `[hub:redis] option "lagWarnRatio" must be in (0, 1]`);
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "lagWarnRatio" must be in (0, 1]`,
+    );
   }
   const partitions = positive(opts, 'partitions', 16);
   if (!Number.isInteger(partitions)) {
-    throw new HubError(ErrorCode.INVALID_CONFIG, `[hub:redis] option "partitions" must be an integer`);
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "partitions" must be an integer`,
+    );
   }
   return {
     keyPrefix,

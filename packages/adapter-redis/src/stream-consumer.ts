@@ -6,7 +6,7 @@ import type {
   SubscriptionSpec,
 } from '@hub/core';
 import { AdapterError } from '@hub/core';
-import { type Envelope, ErrorCode, type Priority, PRIORITY_LEVELS } from '@hub/protocol';
+import { type Envelope, ErrorCode, PRIORITY_LEVELS, type Priority } from '@hub/protocol';
 import { isAuthError, type RedisClient } from './connection.js';
 import type { KeyLayout } from './keys.js';
 import type { ResolvedOptions } from './options.js';
@@ -109,7 +109,13 @@ export class StreamConsumer implements Subscription {
   private reclaiming = false;
   private leasing = false;
   /** Counters surfaced by inspect(). */
-  readonly counters = { delivered: 0, reclaimed: 0, trimmedWhilePending: 0, deadLettered: 0, rejected: 0 };
+  readonly counters = {
+    delivered: 0,
+    reclaimed: 0,
+    trimmedWhilePending: 0,
+    deadLettered: 0,
+    rejected: 0,
+  };
 
   constructor(
     private readonly host: ConsumerHost,
@@ -125,7 +131,11 @@ export class StreamConsumer implements Subscription {
     this.partitionKeys = Array.from({ length: opts.partitions }, (_, n) =>
       keys.partitionStream(spec.address, n),
     );
-    this.partitions = this.partitionKeys.map(() => ({ leased: false, busy: false, draining: true }));
+    this.partitions = this.partitionKeys.map(() => ({
+      leased: false,
+      busy: false,
+      draining: true,
+    }));
   }
 
   private get prefetch(): number {
@@ -141,9 +151,12 @@ export class StreamConsumer implements Subscription {
     await this.ensureGroups();
     const { opts } = this.host;
     const every = (ms: number, fn: () => Promise<void>) => {
-      const t = setInterval(() => {
-        fn().catch((err) => this.host.report('background', err));
-      }, Math.max(10, Math.floor(ms)));
+      const t = setInterval(
+        () => {
+          fn().catch((err) => this.host.report('background', err));
+        },
+        Math.max(10, Math.floor(ms)),
+      );
       t.unref();
       this.timers.push(t);
     };
@@ -256,7 +269,14 @@ export class StreamConsumer implements Subscription {
     }
     for (const key of this.priorityKeys) {
       if (got >= credit || this.closed) break;
-      const reply = await c.call('XREADGROUP', [...base, 'COUNT', String(credit - got), 'STREAMS', key, '>']);
+      const reply = await c.call('XREADGROUP', [
+        ...base,
+        'COUNT',
+        String(credit - got),
+        'STREAMS',
+        key,
+        '>',
+      ]);
       got += this.acceptRead(reply);
     }
     if (got > 0 || this.closed) return;
@@ -284,7 +304,11 @@ export class StreamConsumer implements Subscription {
     let n = 0;
     for (const { key, entries } of parseRead(reply)) {
       const part = this.partitionKeys.indexOf(key);
-      n += this.accept(key, entries.map((e) => ({ ...e, attempt: 1 })), part >= 0 ? part : undefined);
+      n += this.accept(
+        key,
+        entries.map((e) => ({ ...e, attempt: 1 })),
+        part >= 0 ? part : undefined,
+      );
     }
     return n;
   }
@@ -297,11 +321,21 @@ export class StreamConsumer implements Subscription {
   ): number {
     let n = 0;
     const rank =
-      partition === undefined ? this.priorityKeys.indexOf(key) : this.priorityKeys.length + partition;
+      partition === undefined
+        ? this.priorityKeys.indexOf(key)
+        : this.priorityKeys.length + partition;
     for (const e of entries) {
       const hk = `${key} ${e.id}`;
       if (this.held.has(hk)) continue;
-      const h: Held = { key, id: e.id, rank, partition, fields: e.fields, attempt: e.attempt, state: 'buffered' };
+      const h: Held = {
+        key,
+        id: e.id,
+        rank,
+        partition,
+        fields: e.fields,
+        attempt: e.attempt,
+        state: 'buffered',
+      };
       this.held.set(hk, h);
       this.buffer.push(h);
       if (partition !== undefined) this.partitions[partition]!.busy = true;
@@ -418,7 +452,13 @@ export class StreamConsumer implements Subscription {
       try {
         // XCLAIM (not JUSTID) raises the delivery count in Redis, so the attempt
         // number other consumers see agrees with ours.
-        const reply = await this.host.commands.call('XCLAIM', [h.key, this.group, this.consumer, '0', h.id]);
+        const reply = await this.host.commands.call('XCLAIM', [
+          h.key,
+          this.group,
+          this.consumer,
+          '0',
+          h.id,
+        ]);
         const [entry] = parseEntries(reply);
         if (!entry) {
           this.counters.trimmedWhilePending++;
@@ -682,12 +722,15 @@ export class StreamConsumer implements Subscription {
         const j = g.indexOf('lag');
         const lag = j < 0 ? 0 : Number(g[j + 1] ?? 0);
         if (lag >= opts.maxLen * opts.lagWarnRatio) {
-          ctx.logger.warn('[hub:redis] consumer group lag is near the stream cap; trimming may drop unread entries', {
-            stream: key,
-            group: this.group,
-            lag,
-            maxLen: opts.maxLen,
-          });
+          ctx.logger.warn(
+            '[hub:redis] consumer group lag is near the stream cap; trimming may drop unread entries',
+            {
+              stream: key,
+              group: this.group,
+              lag,
+              maxLen: opts.maxLen,
+            },
+          );
         }
       }
     }

@@ -17,8 +17,28 @@ describe('S10: ACL user and password', () => {
     server = await startRedisServer();
     servers.push(server);
     await redisCli(server, ['ACL', 'SETUSER', 'app', 'on', '>app-pw', '~acl*', '&*', '+@all']);
-    await redisCli(server, ['ACL', 'SETUSER', 'noread', 'on', '>nr-pw', '~acl*', '&*', '+@all', '-xreadgroup']);
-    await redisCli(server, ['ACL', 'SETUSER', 'nowrite', 'on', '>nw-pw', '~acl*', '&*', '+@all', '-xadd']);
+    await redisCli(server, [
+      'ACL',
+      'SETUSER',
+      'noread',
+      'on',
+      '>nr-pw',
+      '~acl*',
+      '&*',
+      '+@all',
+      '-xreadgroup',
+    ]);
+    await redisCli(server, [
+      'ACL',
+      'SETUSER',
+      'nowrite',
+      'on',
+      '>nw-pw',
+      '~acl*',
+      '&*',
+      '+@all',
+      '-xadd',
+    ]);
   });
   const url = (user: string, pw: string) => `redis://${user}:${pw}@127.0.0.1:${server.port}`;
   const aclLog = async () => (await redisCli(server, ['ACL', 'LOG'])).trim();
@@ -31,11 +51,20 @@ describe('S10: ACL user and password', () => {
     const r = recorder('ep');
     await a.subscribe(r.spec());
     await a.send(message('ep', 1));
-    await waitFor(() => r.deliveries.length === 1, () => 'not received');
+    await waitFor(
+      () => r.deliveries.length === 1,
+      () => 'not received',
+    );
   });
 
   it('legacy ConnectionConfig shape (host, port, username, connectionParams.password) works', async () => {
-    const a = redis({ host: '127.0.0.1', port: server.port, username: 'app', connectionParams: { password: 'app-pw' }, keyPrefix: `acl-${uniquePrefix('a')}` });
+    const a = redis({
+      host: '127.0.0.1',
+      port: server.port,
+      username: 'app',
+      connectionParams: { password: 'app-pw' },
+      keyPrefix: `acl-${uniquePrefix('a')}`,
+    });
     adapters.push(a);
     await connected(a, 'i');
     expect((await a.send(message('ep', 1))).protocol).toBe('redis-streams');
@@ -50,19 +79,32 @@ describe('S10: ACL user and password', () => {
     const before = authFailures(await aclLog());
     expect(before).toBeGreaterThanOrEqual(1);
     const until = Date.now() + 1_000;
-    await waitFor(() => Date.now() > until, () => '');
+    await waitFor(
+      () => Date.now() > until,
+      () => '',
+    );
     expect(authFailures(await aclLog())).toBe(before);
     expect(a.health().state).toBe('failed');
   });
 
   it('a permission error on XREADGROUP is reported once, not retried forever', async () => {
-    const a = redis({ url: url('noread', 'nr-pw'), keyPrefix: `acl-${uniquePrefix('a')}`, blockMs: 100 });
+    const a = redis({
+      url: url('noread', 'nr-pw'),
+      keyPrefix: `acl-${uniquePrefix('a')}`,
+      blockMs: 100,
+    });
     adapters.push(a);
     const ctx = await connected(a, 'i');
     await a.subscribe(recorder('ep').spec());
-    await waitFor(() => ctx.errors.length > 0, () => 'no error reported');
+    await waitFor(
+      () => ctx.errors.length > 0,
+      () => 'no error reported',
+    );
     const until = Date.now() + 1_000;
-    await waitFor(() => Date.now() > until, () => '');
+    await waitFor(
+      () => Date.now() > until,
+      () => '',
+    );
     const denied = ctx.errors.filter((e) => /NOPERM/.test(e.message));
     expect(denied).toHaveLength(1);
     expect((denied[0] as HubError).code).toBe(ErrorCode.AUTH_FAILED);
@@ -76,7 +118,9 @@ describe('S10: ACL user and password', () => {
     const a = redis({ url: url('nowrite', 'nw-pw'), keyPrefix: `acl-${uniquePrefix('a')}` });
     adapters.push(a);
     await connected(a, 'i');
-    const err = (await a.send(message('ep', 1)).catch((e: unknown) => e)) as HubError & { retryable: boolean };
+    const err = (await a.send(message('ep', 1)).catch((e: unknown) => e)) as HubError & {
+      retryable: boolean;
+    };
     expect(err.code).toBe(ErrorCode.AUTH_FAILED);
     expect(err.retryable).toBe(false);
   });
@@ -94,19 +138,30 @@ describe('S10: TLS', () => {
     const server = await startRedisServer({ tls: true });
     servers.push(server);
     expect(server.url.startsWith('rediss://')).toBe(true);
-    const a = redis({ url: server.url, keyPrefix: uniquePrefix('tls'), redisOptions: { tls: { ca: server.tls!.ca } } });
+    const a = redis({
+      url: server.url,
+      keyPrefix: uniquePrefix('tls'),
+      redisOptions: { tls: { ca: server.tls!.ca } },
+    });
     adapters.push(a);
     await connected(a, 'i');
     const r = recorder('ep');
     await a.subscribe(r.spec());
     await a.send(message('ep', 'secret'));
     await a.send(message('ep', 'fast', { guarantee: 'best-effort' }));
-    await waitFor(() => r.deliveries.length === 2, () => `received ${r.deliveries.length}`);
+    await waitFor(
+      () => r.deliveries.length === 2,
+      () => `received ${r.deliveries.length}`,
+    );
   });
 
   it('an unknown CA is refused', async () => {
     const server = servers.find((s) => s.tls)!;
-    const a = redis({ url: server.url, keyPrefix: uniquePrefix('tls'), redisOptions: { connectTimeout: 2_000 } });
+    const a = redis({
+      url: server.url,
+      keyPrefix: uniquePrefix('tls'),
+      redisOptions: { connectTimeout: 2_000 },
+    });
     adapters.push(a);
     const err = (await a.connect(context('i')).catch((e: unknown) => e)) as HubError;
     expect(err.code).toBe(ErrorCode.CONNECTION_FAILED);

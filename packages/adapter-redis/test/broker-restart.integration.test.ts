@@ -15,7 +15,12 @@ afterAll(async () => {
 });
 
 function make(prefix: string): RedisAdapter {
-  const a = redis({ url: server.url, keyPrefix: prefix, claimIdleMs: 1_000, commandTimeoutMs: 2_000 });
+  const a = redis({
+    url: server.url,
+    keyPrefix: prefix,
+    claimIdleMs: 1_000,
+    commandTimeoutMs: 2_000,
+  });
   adapters.push(a);
   return a;
 }

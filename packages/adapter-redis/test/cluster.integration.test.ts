@@ -18,7 +18,11 @@ afterAll(async () => {
 it('3-master cluster: streams (several endpoints over different slots), DLQ MULTI, ordered and pub/sub', async () => {
   const prefix = uniquePrefix('cl');
   const make = () => {
-    const a = redis({ cluster: { nodes: [...cluster.nodes] }, keyPrefix: prefix, claimIdleMs: 1_000 });
+    const a = redis({
+      cluster: { nodes: [...cluster.nodes] },
+      keyPrefix: prefix,
+      claimIdleMs: 1_000,
+    });
     adapters.push(a);
     return a;
   };
@@ -34,7 +38,8 @@ it('3-master cluster: streams (several endpoints over different slots), DLQ MULT
       await r.subscribe(
         recorder(ep, (d) => {
           got.set(d.envelope.id, (got.get(d.envelope.id) ?? 0) + 1);
-          if (d.envelope.kind === 'message' && d.envelope.payload === 'poison') return d.deadLetter('poison');
+          if (d.envelope.kind === 'message' && d.envelope.payload === 'poison')
+            return d.deadLetter('poison');
           return d.ack();
         }).spec(),
       );
@@ -44,15 +49,29 @@ it('3-master cluster: streams (several endpoints over different slots), DLQ MULT
   const ids: string[] = [];
   for (let i = 0; i < 500; i++) {
     const ep = endpoints[i % endpoints.length]!;
-    const m = message(ep, { i }, i % 3 === 0 ? { guarantee: 'ordered', partitionKey: `k${i % 7}` } : {});
+    const m = message(
+      ep,
+      { i },
+      i % 3 === 0 ? { guarantee: 'ordered', partitionKey: `k${i % 7}` } : {},
+    );
     ids.push(m.id);
     await sender.send(m);
   }
   await sender.send(message('alpha', 'poison'));
   await sender.send(createEvent({ source: 's', topic: 'orders.created', data: 1 }));
-  await waitFor(() => ids.every((id) => got.has(id)), () => `received ${got.size}/${ids.length}`, 60_000);
-  await waitFor(async () => (await sender.readDeadLetters('alpha')).length === 1, () => 'no DLQ entry');
-  await waitFor(() => topics.deliveries.length === 1, () => 'event not received');
+  await waitFor(
+    () => ids.every((id) => got.has(id)),
+    () => `received ${got.size}/${ids.length}`,
+    60_000,
+  );
+  await waitFor(
+    async () => (await sender.readDeadLetters('alpha')).length === 1,
+    () => 'no DLQ entry',
+  );
+  await waitFor(
+    () => topics.deliveries.length === 1,
+    () => 'event not received',
+  );
   const dup = [...got.values()].filter((n) => n > 1).length;
   expect(dup).toBe(0);
 });

@@ -41,13 +41,26 @@ it('R5: entries of a SIGKILLed consumer are reclaimed by another; a live slow ha
   await slow.subscribe(slowRec.spec({ prefetch: 1 }));
   const slowMsg = message('ep', 'slow');
   await sender.send(slowMsg);
-  await waitFor(() => slowHeld.length === 1, () => 'slow consumer did not get its message');
+  await waitFor(
+    () => slowHeld.length === 1,
+    () => 'slow consumer did not get its message',
+  );
 
   // The child takes the next 10 and holds them.
   const cwd = fileURLToPath(new URL('..', import.meta.url));
   child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@hub/source', 'test/fixtures/holding-consumer.ts', server.url, prefix, 'ep', String(CLAIM_IDLE_MS), '10'],
+    [
+      '--import',
+      'tsx',
+      '--conditions=@hub/source',
+      'test/fixtures/holding-consumer.ts',
+      server.url,
+      prefix,
+      'ep',
+      String(CLAIM_IDLE_MS),
+      '10',
+    ],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -58,14 +71,21 @@ it('R5: entries of a SIGKILLed consumer are reclaimed by another; a live slow ha
   child.stderr?.on('data', (d) => {
     err += d;
   });
-  await waitFor(() => out.includes('READY'), () => `child not ready: ${out} ${err}`, 60_000);
+  await waitFor(
+    () => out.includes('READY'),
+    () => `child not ready: ${out} ${err}`,
+    60_000,
+  );
   const ids: string[] = [];
   for (let i = 0; i < 10; i++) {
     const m = message('ep', { i });
     ids.push(m.id);
     await sender.send(m);
   }
-  await waitFor(() => out.includes('HELD '), () => `child holds: ${out} ${err}`);
+  await waitFor(
+    () => out.includes('HELD '),
+    () => `child holds: ${out} ${err}`,
+  );
   const childHeld = out.split('HELD ')[1]!.trim().split(',');
   expect(new Set(childHeld)).toEqual(new Set(ids));
   const exited = new Promise((r) => child!.once('exit', r));
@@ -86,13 +106,18 @@ it('R5: entries of a SIGKILLed consumer are reclaimed by another; a live slow ha
   for (const d of rescued.deliveries) expect(d.attempt).toBeGreaterThanOrEqual(2);
   // Keep the slow handler busy for three more claim windows: still not robbed.
   const until = Date.now() + CLAIM_IDLE_MS * 3;
-  await waitFor(() => Date.now() > until || rescued.ids().includes(slowMsg.id), () => '');
+  await waitFor(
+    () => Date.now() > until || rescued.ids().includes(slowMsg.id),
+    () => '',
+  );
   expect(rescued.ids()).not.toContain(slowMsg.id);
   expect(slowRec.deliveries).toHaveLength(1);
   await slowHeld[0]!.ack();
   const info = (await rescuer.inspect()).endpoints as Record<string, { pending: number }>;
   await waitFor(
-    async () => (((await rescuer.inspect()).endpoints as Record<string, { pending: number }>).ep?.pending ?? -1) === 0,
+    async () =>
+      (((await rescuer.inspect()).endpoints as Record<string, { pending: number }>).ep?.pending ??
+        -1) === 0,
     () => `pending ${JSON.stringify(info.ep)}`,
   );
 });

@@ -1,4 +1,9 @@
-import { type RedisServer, startRedisServer, startTcpProxy, type TcpProxy } from '@hub/adapter-test-suite';
+import {
+  type RedisServer,
+  startRedisServer,
+  startTcpProxy,
+  type TcpProxy,
+} from '@hub/adapter-test-suite';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
@@ -48,7 +53,10 @@ it('R11: a stalled link is detected and reconnected; no read hangs; nothing unse
     }
   };
   await send(20);
-  await waitFor(() => new Set(rec.ids()).size === 20, () => `received ${rec.ids().length}/20`);
+  await waitFor(
+    () => new Set(rec.ids()).size === 20,
+    () => `received ${rec.ids().length}/20`,
+  );
 
   proxy.stall();
   const errorsBefore = ctx.errors.length;
@@ -63,9 +71,13 @@ it('R11: a stalled link is detected and reconnected; no read hangs; nothing unse
   await send(20);
   await waitFor(
     () => ids.every((id) => rec.ids().includes(id)),
-    () => `received ${new Set(rec.ids()).size}/${ids.length}; errors=${ctx.errors.map((e) => e.message).join(' | ')}`,
+    () =>
+      `received ${new Set(rec.ids()).size}/${ids.length}; errors=${ctx.errors.map((e) => e.message).join(' | ')}`,
   );
-  await waitFor(() => viaProxy.health().state === 'ready', () => JSON.stringify(viaProxy.health()));
+  await waitFor(
+    () => viaProxy.health().state === 'ready',
+    () => JSON.stringify(viaProxy.health()),
+  );
 
   // close must not hang on a blocking read, even with the link stalled again.
   proxy.stall();

@@ -39,10 +39,16 @@ it('an expired lease (crashed holder) can be taken over; the done record expires
   const b = redisDedupStore({ url: server.url, keyPrefix });
   stores.push(a, b);
   expect(await a.begin('m', 50)).toBe('new');
-  await waitFor(async () => (await b.begin('m', 10_000)) === 'new', () => 'lease never expired');
+  await waitFor(
+    async () => (await b.begin('m', 10_000)) === 'new',
+    () => 'lease never expired',
+  );
   // a's late abort must not delete b's lease
   await a.abort('m');
   expect(await a.begin('m', 10_000)).toBe('busy');
   await b.commit('m', 50);
-  await waitFor(async () => (await a.begin('m', 10_000)) === 'new', () => 'done record never expired');
+  await waitFor(
+    async () => (await a.begin('m', 10_000)) === 'new',
+    () => 'done record never expired',
+  );
 });

@@ -1,5 +1,10 @@
 import type { AdapterContext, InboundDelivery, SubscriptionSpec } from '@hub/core';
-import { createMessage, type DeliveryGuarantee, type Priority, type UnifiedMessage } from '@hub/protocol';
+import {
+  createMessage,
+  type DeliveryGuarantee,
+  type Priority,
+  type UnifiedMessage,
+} from '@hub/protocol';
 import type { RedisAdapter } from '../src/index.js';
 
 let seq = 0;
@@ -79,7 +84,12 @@ export function recorder(address: string, handler: Handler = (d) => d.ack()): Re
 export function message(
   destination: string,
   payload: unknown,
-  extra: { priority?: Priority; guarantee?: DeliveryGuarantee; partitionKey?: string; id?: string } = {},
+  extra: {
+    priority?: Priority;
+    guarantee?: DeliveryGuarantee;
+    partitionKey?: string;
+    id?: string;
+  } = {},
 ): UnifiedMessage {
   return createMessage({
     source: 'test',

@@ -16,7 +16,12 @@ afterAll(async () => {
 });
 
 function make(prefix: string): RedisAdapter {
-  const a = redis({ url: server.url, keyPrefix: prefix, claimIdleMs: 1_000, partitionLeaseMs: 900 });
+  const a = redis({
+    url: server.url,
+    keyPrefix: prefix,
+    claimIdleMs: 1_000,
+    partitionLeaseMs: 900,
+  });
   adapters.push(a);
   return a;
 }
@@ -67,13 +72,18 @@ it('R9: FIFO per key across 2 instances, through nacks and an instance leaving m
     for (let seq = from; seq < to; seq++) {
       await Promise.all(
         Array.from({ length: KEYS }, (_, k) =>
-          sender.send(message('ep', { key: `k${k}`, seq }, { guarantee: 'ordered', partitionKey: `k${k}` })),
+          sender.send(
+            message('ep', { key: `k${k}`, seq }, { guarantee: 'ordered', partitionKey: `k${k}` }),
+          ),
         ),
       );
     }
   };
   await sendAll(0, PER_KEY / 2);
-  await waitFor(() => log.length >= (KEYS * PER_KEY) / 4, () => `received ${log.length}`);
+  await waitFor(
+    () => log.length >= (KEYS * PER_KEY) / 4,
+    () => `received ${log.length}`,
+  );
   await a.close();
   await sendAll(PER_KEY / 2, PER_KEY);
   const summary = () => JSON.stringify({ received: log.length, ...checkOrder(log, PER_KEY) });
@@ -92,13 +102,21 @@ it('ordered: a backlog on one key is handed over one at a time (at most one unse
     await a.send(message('ep', { seq }, { guarantee: 'ordered', partitionKey: 'one' }));
   }
   const held: InboundDelivery[] = [];
-  await a.subscribe(recorder('ep', (d) => {
-    held.push(d);
-  }).spec({ prefetch: 10 }));
+  await a.subscribe(
+    recorder('ep', (d) => {
+      held.push(d);
+    }).spec({ prefetch: 10 }),
+  );
   for (let i = 0; i < 5; i++) {
-    await waitFor(() => held.length === i + 1, () => `held ${held.length}, expected ${i + 1}`);
+    await waitFor(
+      () => held.length === i + 1,
+      () => `held ${held.length}, expected ${i + 1}`,
+    );
     const until = Date.now() + 300;
-    await waitFor(() => Date.now() > until || held.length > i + 1, () => '');
+    await waitFor(
+      () => Date.now() > until || held.length > i + 1,
+      () => '',
+    );
     expect(held).toHaveLength(i + 1);
     const env = held[i]!.envelope;
     expect(env.kind === 'message' && (env.payload as { seq: number }).seq).toBe(i);

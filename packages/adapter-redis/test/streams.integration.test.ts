@@ -43,8 +43,10 @@ describe('pub/sub', () => {
     await a.send(createEvent({ source: 't', topic: 'orders.eu', data: { x: 1 } }));
     await a.send(createEvent({ source: 't', topic: 'users.created', data: { x: 2 } }));
     await waitFor(
-      () => ep.deliveries.length === 1 && orders.deliveries.length === 1 && all.deliveries.length === 2,
-      () => `ep=${ep.deliveries.length} orders=${orders.deliveries.length} all=${all.deliveries.length}`,
+      () =>
+        ep.deliveries.length === 1 && orders.deliveries.length === 1 && all.deliveries.length === 2,
+      () =>
+        `ep=${ep.deliveries.length} orders=${orders.deliveries.length} all=${all.deliveries.length}`,
     );
     expect(orders.deliveries[0]!.envelope).toMatchObject({ kind: 'event', topic: 'orders.eu' });
     expect(ep.deliveries[0]!.envelope).toMatchObject({ kind: 'message', payload: { n: 1 } });
@@ -60,15 +62,26 @@ describe('streams', () => {
     await a.subscribe(r.spec());
     const sent = new Map<string, unknown>();
     for (let i = 0; i < 100; i++) {
-      const payload = { i, s: `nul\u0000 é 😀 \r\n "quoted" ${'x'.repeat(i * 10)}`, arr: [1, null, true] };
+      const payload = {
+        i,
+        bytes: new Uint8Array([0, 255, i % 256, 10, 13]),
+        s: `nul\u0000 é 😀 \r\n "quoted" ${'x'.repeat(i * 10)}`,
+        arr: [1, null, true],
+      };
       const m = message('ep', payload);
-      m.headers = { 'x-n': String(i), traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+      m.headers = {
+        'x-n': String(i),
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      };
       sent.set(m.id, payload);
       const res = await a.send(m);
       expect(res.protocol).toBe('redis-streams');
       expect(res.brokerId).toMatch(/^\d+-\d+$/);
     }
-    await waitFor(() => r.deliveries.length >= 100, () => `received ${r.deliveries.length}/100`);
+    await waitFor(
+      () => r.deliveries.length >= 100,
+      () => `received ${r.deliveries.length}/100`,
+    );
     expect(new Set(r.ids())).toEqual(new Set(sent.keys()));
     for (const d of r.deliveries) {
       expect(d.attempt).toBe(1);
@@ -76,7 +89,10 @@ describe('streams', () => {
       expect(d.envelope.payload).toEqual(sent.get(d.envelope.id));
       expect(d.envelope.headers['x-n']).toBe(String((d.envelope.payload as { i: number }).i));
     }
-    await waitFor(async () => (await pending(a, 'ep')) === 0, () => 'pending not 0');
+    await waitFor(
+      async () => (await pending(a, 'ep')) === 0,
+      () => 'pending not 0',
+    );
   });
 
   it('competing consumers: 2,000 messages over 3 instances, each handled once', async () => {
@@ -103,10 +119,18 @@ describe('streams', () => {
         await sender.send(m);
       }),
     );
-    await waitFor(() => seen.size >= 2_000, () => `received ${seen.size}/2000`);
+    await waitFor(
+      () => seen.size >= 2_000,
+      () => `received ${seen.size}/2000`,
+    );
     const lost = ids.filter((id) => !seen.has(id)).length;
     const dup = [...seen.values()].filter((n) => n > 1).length;
-    expect({ sent: 2_000, received: seen.size, lost, dup }).toEqual({ sent: 2_000, received: 2_000, lost: 0, dup: 0 });
+    expect({ sent: 2_000, received: seen.size, lost, dup }).toEqual({
+      sent: 2_000,
+      received: 2_000,
+      lost: 0,
+      dup: 0,
+    });
     expect(perInstance.filter((n) => n > 0).length).toBeGreaterThan(1);
   });
 
@@ -119,7 +143,10 @@ describe('streams', () => {
     await a.subscribe(g1.spec({ group: 'one' }));
     await a.subscribe(g2.spec({ group: 'two' }));
     for (let i = 0; i < 50; i++) await a.send(message('ep', { i }));
-    await waitFor(() => g1.deliveries.length >= 50 && g2.deliveries.length >= 50, () => `${g1.deliveries.length} ${g2.deliveries.length}`);
+    await waitFor(
+      () => g1.deliveries.length >= 50 && g2.deliveries.length >= 50,
+      () => `${g1.deliveries.length} ${g2.deliveries.length}`,
+    );
     expect(new Set(g1.ids())).toEqual(new Set(g2.ids()));
   });
 
@@ -131,28 +158,42 @@ describe('streams', () => {
     await a.subscribe(r.spec());
     const m = message('ep', 'x');
     await a.send(m);
-    await waitFor(() => r.deliveries.length >= 3, () => `deliveries ${r.deliveries.length}`);
+    await waitFor(
+      () => r.deliveries.length >= 3,
+      () => `deliveries ${r.deliveries.length}`,
+    );
     expect(r.deliveries.map((d) => d.attempt)).toEqual([1, 2, 3]);
     const env = r.deliveries[2]!.envelope;
     expect(env.kind === 'message' && env.attempt).toBe(3);
-    await waitFor(async () => (await pending(a, 'ep')) === 0, () => 'still pending');
+    await waitFor(
+      async () => (await pending(a, 'ep')) === 0,
+      () => 'still pending',
+    );
   });
 
   it('deadLetter: entry lands in the DLQ with reason and attempts, pending cleared', async () => {
     const prefix = uniquePrefix('dlq');
     const a = make(prefix);
     await connected(a, 'i1');
-    const r = recorder('ep', (d) => (d.attempt < 2 ? d.nack() : d.deadLetter('handler failed twice')));
+    const r = recorder('ep', (d) =>
+      d.attempt < 2 ? d.nack() : d.deadLetter('handler failed twice'),
+    );
     await a.subscribe(r.spec());
     const m = message('ep', { bad: true });
     await a.send(m);
-    await waitFor(async () => (await a.readDeadLetters('ep')).length === 1, () => 'no DLQ entry');
+    await waitFor(
+      async () => (await a.readDeadLetters('ep')).length === 1,
+      () => 'no DLQ entry',
+    );
     const [entry] = await a.readDeadLetters('ep');
     expect(entry!.envelope.id).toBe(m.id);
     expect(entry!.reason).toBe('handler failed twice');
     expect(entry!.attempts).toBe(2);
     expect(entry!.deadLetteredAt).toBeGreaterThan(0);
-    await waitFor(async () => (await pending(a, 'ep')) === 0, () => 'still pending');
+    await waitFor(
+      async () => (await pending(a, 'ep')) === 0,
+      () => 'still pending',
+    );
   });
 
   it('undecodable entries go to the DLQ with the reason; the consumer keeps going', async () => {
@@ -164,17 +205,32 @@ describe('streams', () => {
     const key = a.keys.priorityStream('ep', 2);
     await redisCli(server, ['XADD', key, '*', 'env', '{"truncated":']);
     await redisCli(server, ['XADD', key, '*', 'foo', 'bar']);
-    await raw.xadd(key, '*', 'v', '1', 'id', 'x', 'env', JSON.stringify({ kind: 'message', version: 99 }));
+    await raw.xadd(
+      key,
+      '*',
+      'v',
+      '1',
+      'id',
+      'x',
+      'env',
+      JSON.stringify({ kind: 'message', version: 99 }),
+    );
     const good = message('ep', 'fine');
     await a.send(good);
-    await waitFor(() => r.deliveries.length === 1 && r.rejected.length === 3, () => `ok=${r.deliveries.length} rejected=${r.rejected.length}`);
+    await waitFor(
+      () => r.deliveries.length === 1 && r.rejected.length === 3,
+      () => `ok=${r.deliveries.length} rejected=${r.rejected.length}`,
+    );
     expect(r.deliveries[0]!.envelope.id).toBe(good.id);
     const dlq = await raw.xrange(a.keys.dlq('ep'), '-', '+');
     expect(dlq).toHaveLength(3);
     const reasons = dlq.map(([, f]) => f[f.indexOf('reason') + 1]);
     for (const reason of reasons) expect(reason).toMatch(/^undecodable: /);
     expect(dlq[1]![1]).toContain('raw');
-    await waitFor(async () => (await pending(a, 'ep')) === 0, () => 'still pending');
+    await waitFor(
+      async () => (await pending(a, 'ep')) === 0,
+      () => 'still pending',
+    );
     for (const x of r.rejected) {
       expect(x.error).toBeInstanceOf(HubError);
       expect(x.error.message).toMatch(/^\[hub:(redis|protocol)\]/);
@@ -192,8 +248,13 @@ describe('streams', () => {
     for (let i = 0; i < 20; i++) await a.send(message('ep', { p: 3 }, { priority: 3 }));
     const r = recorder('ep');
     await a.subscribe(r.spec({ prefetch: 1 }));
-    await waitFor(() => r.deliveries.length >= 60, () => `received ${r.deliveries.length}`);
-    const order = r.deliveries.map((d) => (d.envelope.kind === 'message' ? (d.envelope.payload as { p: number }).p : 0));
+    await waitFor(
+      () => r.deliveries.length >= 60,
+      () => `received ${r.deliveries.length}`,
+    );
+    const order = r.deliveries.map((d) =>
+      d.envelope.kind === 'message' ? (d.envelope.payload as { p: number }).p : 0,
+    );
     expect(order).toEqual([...Array(20).fill(5), ...Array(20).fill(3), ...Array(20).fill(1)]);
   });
 
@@ -208,13 +269,22 @@ describe('streams', () => {
     await a.subscribe(r.spec({ prefetch: 1 }));
     await a.send(message('ep', 1));
     await a.send(message('ep', 2));
-    await waitFor(() => held.length === 1, () => `held ${held.length}`);
+    await waitFor(
+      () => held.length === 1,
+      () => `held ${held.length}`,
+    );
     // Give the reader several block cycles; it must not hand over a second message.
     const until = Date.now() + 1_500;
-    await waitFor(() => Date.now() > until || held.length > 1, () => '');
+    await waitFor(
+      () => Date.now() > until || held.length > 1,
+      () => '',
+    );
     expect(held).toHaveLength(1);
     await held[0]!.ack();
-    await waitFor(() => held.length === 2, () => `held ${held.length}`);
+    await waitFor(
+      () => held.length === 2,
+      () => `held ${held.length}`,
+    );
     await held[1]!.ack();
   });
 
@@ -227,12 +297,28 @@ describe('streams', () => {
     await a.send(m);
     const key = a.keys.priorityStream('ep', 2);
     await redisCli(server, ['XGROUP', 'CREATE', key, 'cli', '0']);
-    const out = await redisCli(server, ['XREADGROUP', 'GROUP', 'cli', 'me', 'COUNT', '1', 'STREAMS', key, '>']);
+    const out = await redisCli(server, [
+      'XREADGROUP',
+      'GROUP',
+      'cli',
+      'me',
+      'COUNT',
+      '1',
+      'STREAMS',
+      key,
+      '>',
+    ]);
     const lines = out.trim().split('\n');
     expect(lines).toContain('v');
     expect(lines).toContain(m.id);
     const env = JSON.parse(lines[lines.indexOf('env') + 1]!);
-    expect(env).toMatchObject({ kind: 'message', id: m.id, destination: 'ep', payload: { hello: 'world' }, headers: { 'x-k': 'v' } });
+    expect(env).toMatchObject({
+      kind: 'message',
+      id: m.id,
+      destination: 'ep',
+      payload: { hello: 'world' },
+      headers: { 'x-k': 'v' },
+    });
     expect(key).toBe(`${prefix}:{ep}:p2`);
   });
 });

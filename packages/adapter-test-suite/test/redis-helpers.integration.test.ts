@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startRedisCluster } from '../src/redis-cluster.js';
 import { type RedisServer, redisCli, startRedisServer } from '../src/redis-server.js';
-import { type TcpProxy, startTcpProxy } from '../src/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../src/tcp-proxy.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -22,7 +22,9 @@ function command(socket: net.Socket, args: string[], timeoutMs: number): Promise
       resolve(d.toString('utf8').split('\r\n')[0] ?? '');
     };
     socket.on('data', onData);
-    socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
+    socket.write(
+      `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`,
+    );
   });
 }
 
@@ -64,7 +66,9 @@ describe('startRedisServer', () => {
     cleanups.push(() => server.stop());
     expect(server.url).toBe(`redis://:s3cret@127.0.0.1:${server.port}`);
     expect(await redisCli(server, ['PING'])).toMatch(/NOAUTH/);
-    expect((await redisCli(server, ['-a', 's3cret', '--no-auth-warning', 'PING'])).trim()).toBe('PONG');
+    expect((await redisCli(server, ['-a', 's3cret', '--no-auth-warning', 'PING'])).trim()).toBe(
+      'PONG',
+    );
     await server.stop();
   });
 });

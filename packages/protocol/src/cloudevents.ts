@@ -235,7 +235,18 @@ export function fromCloudEvent(input: unknown, limits: ProtocolLimits = DEFAULT_
   const field = kind === 'message' ? 'payload' : 'data';
   if (body !== undefined && (ce.hubtagged === true || ce.hubtagged === 'true')) {
     // Revival mutates; never touch the caller's object.
-    body = reviveTags(JSON.parse(JSON.stringify(body)) as unknown, field);
+    let copy: unknown;
+    try {
+      copy = JSON.parse(JSON.stringify(body));
+    } catch (err) {
+      throw new InvalidMessageError(
+        'wrong_type',
+        field,
+        `[hub:protocol] invalid CloudEvent: tagged '${field}' is not JSON`,
+        { cause: err },
+      );
+    }
+    body = reviveTags(copy, field);
   }
 
   const base: Record<string, unknown> = {

@@ -179,7 +179,12 @@ export class Consumer {
                 log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
                   error: String(dlqErr),
                 });
-                settle(delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }), log, 'nack', env.id);
+                settle(
+                  delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }),
+                  log,
+                  'nack',
+                  env.id,
+                );
               },
             );
         },
@@ -239,7 +244,7 @@ export class Consumer {
     const env = job.envelope;
     // It may have expired while it waited in the buffer or its lane.
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
-      void job.delivery.ack();
+      settle(job.delivery.ack(), this.host.logger, 'ack', env.id);
       this.host.observer.expired(env, job.adapter);
       this.finish(job);
       return;

@@ -2,8 +2,8 @@ import { ErrorCode, HubError } from '@hub/protocol';
 import type { ProtocolAdapter } from '../adapter/contract.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import type { EventHistoryOptions } from '../event-bus/history.js';
-import { validatePattern } from '../event-bus/pattern.js';
 import { EventHistory } from '../event-bus/history.js';
+import { validatePattern } from '../event-bus/pattern.js';
 import type { Logger } from '../logger.js';
 import type { AdapterFactory } from '../registry/registry.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
@@ -202,7 +202,8 @@ export function validateConfig(config: CommunicationConfig): void {
     });
   }
   if (cfg.middleware !== undefined) {
-    if (!Array.isArray(cfg.middleware)) throw invalid('middleware', 'must be an array', cfg.middleware);
+    if (!Array.isArray(cfg.middleware))
+      throw invalid('middleware', 'must be an array', cfg.middleware);
     cfg.middleware.forEach((m: unknown, i: number) => {
       const x = m as Record<string, unknown> | null;
       if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || x.name === '') {
@@ -232,7 +233,10 @@ export function validateConfig(config: CommunicationConfig): void {
   }
   const breaker = object(cfg, 'circuitBreaker');
   if (breaker) {
-    checkWith('circuitBreaker', () => new CircuitBreaker('config', breaker as CircuitBreakerOptions));
+    checkWith(
+      'circuitBreaker',
+      () => new CircuitBreaker('config', breaker as CircuitBreakerOptions),
+    );
   }
   if (cfg.history !== undefined && cfg.history !== false) {
     const history = object(cfg, 'history');

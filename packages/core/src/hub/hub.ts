@@ -236,9 +236,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         }
       } catch (err) {
         const why = err instanceof Error ? err.message.replace(/^\[[^\]]*\]\s*/, '') : String(err);
-        throw new HubError(ErrorCode.INVALID_CONFIG, `[hub:config] adapters[${i}] is invalid: ${why}`, {
-          cause: err,
-        });
+        throw new HubError(
+          ErrorCode.INVALID_CONFIG,
+          `[hub:config] adapters[${i}] is invalid: ${why}`,
+          {
+            cause: err,
+          },
+        );
       }
     });
 
@@ -1094,7 +1098,8 @@ const EMPTY_LATENCY: LatencySnapshot = Object.freeze({
   p99: 0,
 });
 
-const promLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const promLabel = (v: string) =>
+  v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 function toSendError(env: Envelope, err: unknown): HubError {
   if (err instanceof HubError) return err;

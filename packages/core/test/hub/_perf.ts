@@ -1,13 +1,24 @@
 import { createHub, createMessage, memory } from '@hub/core';
 
 async function run(guarantee: 'best-effort' | 'at-least-once', n: number) {
-  const hub = createHub({ adapters: [memory()], logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  const hub = createHub({
+    adapters: [memory()],
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
   await hub.start();
   let got = 0;
   let done!: () => void;
   const all = new Promise<void>((r) => (done = r));
-  await hub.onMessage('bench', () => { if (++got === n) done(); }, { concurrency: 64, prefetch: 1024 });
-  const msgs = Array.from({ length: n }, (_, i) => createMessage({ source: 's', destination: 'bench', payload: i, deliveryGuarantee: guarantee }));
+  await hub.onMessage(
+    'bench',
+    () => {
+      if (++got === n) done();
+    },
+    { concurrency: 64, prefetch: 1024 },
+  );
+  const msgs = Array.from({ length: n }, (_, i) =>
+    createMessage({ source: 's', destination: 'bench', payload: i, deliveryGuarantee: guarantee }),
+  );
   const t0 = performance.now();
   const B = 1000;
   for (let i = 0; i < n; i += B) {
@@ -22,4 +33,3 @@ async function run(guarantee: 'best-effort' | 'at-least-once', n: number) {
 }
 
 await run('best-effort', 500_000);
-

@@ -12,13 +12,20 @@ describe('backpressure', () => {
     const slow = new TestAdapter({ name: 'slow' });
     const gate = deferred();
     slow.gate = gate.promise;
-    const hub = createHub({ adapters: [slow], maxConcurrentMessages: 2, overload: 'reject', logger: quiet });
+    const hub = createHub({
+      adapters: [slow],
+      maxConcurrentMessages: 2,
+      overload: 'reject',
+      logger: quiet,
+    });
     hubs.push(hub);
     await hub.start();
-    const results = Array.from({ length: 5 }, () => hub.send(msg()).then(
-      (r) => r,
-      (e: unknown) => e as HubError,
-    ));
+    const results = Array.from({ length: 5 }, () =>
+      hub.send(msg()).then(
+        (r) => r,
+        (e: unknown) => e as HubError,
+      ),
+    );
     await waitFor(() => slow.sending === 2, 'two sends in the adapter');
     expect(hub.metrics().inFlight).toBe(2);
     gate.resolve();
@@ -39,7 +46,12 @@ describe('backpressure', () => {
   it("overload 'wait': sends wait for room and complete; in-flight and waiters stay bounded", async () => {
     const slow = new TestAdapter({ name: 'slow' });
     slow.delayMs = 2;
-    const hub = createHub({ adapters: [slow], maxConcurrentMessages: 4, overload: 'wait', logger: quiet });
+    const hub = createHub({
+      adapters: [slow],
+      maxConcurrentMessages: 4,
+      overload: 'wait',
+      logger: quiet,
+    });
     hubs.push(hub);
     await hub.start();
     const sends = Array.from({ length: 8 }, (_, i) => hub.send(msg({ payload: i })));
@@ -76,7 +88,11 @@ describe('backpressure', () => {
     // The finishing send handed its slot to `second`; a newcomer must wait its turn.
     const third = hub.send(msg({ payload: 'third' }));
     await Promise.all([second, third]);
-    expect(slow.sent.map((e) => (e as { payload: unknown }).payload)).toEqual(['first', 'second', 'third']);
+    expect(slow.sent.map((e) => (e as { payload: unknown }).payload)).toEqual([
+      'first',
+      'second',
+      'third',
+    ]);
     expect(slow.maxSending).toBe(1);
   });
 });

@@ -29,7 +29,8 @@ describe('event bus through the hub', () => {
     await hub.subscribe('orders.eu', (e) => {
       exact.push(e.topic);
     });
-    for (const t of ['orders.eu', 'orders.eu.created', 'users.eu', 'orders']) await hub.publish(ev(t));
+    for (const t of ['orders.eu', 'orders.eu.created', 'users.eu', 'orders'])
+      await hub.publish(ev(t));
     await waitFor(() => many.length >= 3 && one.length >= 1 && exact.length >= 1, 'deliveries');
     await new Promise((r) => setImmediate(r));
     expect(one).toEqual(['orders.eu']);
@@ -86,24 +87,37 @@ describe('event bus through the hub', () => {
   it('replay honours { sinceMs, limit }', async () => {
     const hub = hubWith({});
     const base = Date.now();
-    for (let i = 0; i < 5; i++) await hub.publish(ev('lim.a', i, { timestamp: base - 5000 + i * 1000 }));
+    for (let i = 0; i < 5; i++)
+      await hub.publish(ev('lim.a', i, { timestamp: base - 5000 + i * 1000 }));
     const last2: unknown[] = [];
-    await hub.subscribe('lim.a', (e) => {
-      last2.push(e.data);
-    }, { replay: { limit: 2 } });
+    await hub.subscribe(
+      'lim.a',
+      (e) => {
+        last2.push(e.data);
+      },
+      { replay: { limit: 2 } },
+    );
     expect(last2).toEqual([3, 4]);
     const since: unknown[] = [];
-    await hub.subscribe('lim.a', (e) => {
-      since.push(e.data);
-    }, { replay: { sinceMs: base - 2500 } });
+    await hub.subscribe(
+      'lim.a',
+      (e) => {
+        since.push(e.data);
+      },
+      { replay: { sinceMs: base - 2500 } },
+    );
     expect(since).toEqual([3, 4]);
     const none = createHub({ logger: quiet, history: false });
     hubs.push(none);
     await none.publish(ev('lim.a', 1));
     const got: unknown[] = [];
-    await none.subscribe('lim.a', (e) => {
-      got.push(e.data);
-    }, { replay: true });
+    await none.subscribe(
+      'lim.a',
+      (e) => {
+        got.push(e.data);
+      },
+      { replay: true },
+    );
     expect(got).toEqual([]);
   });
 
@@ -133,11 +147,24 @@ describe('event bus through the hub', () => {
     await hub.subscribe('hub.*', (e) => {
       b.push(e);
     });
-    const r = await hub.broadcastNotification({ fromSource: 'ops', notificationData: { msg: 'deploy' }, priority: 4 });
+    const r = await hub.broadcastNotification({
+      fromSource: 'ops',
+      notificationData: { msg: 'deploy' },
+      priority: 4,
+    });
     expect(r.success).toBe(true);
     await waitFor(() => a.length === 1 && b.length === 1, 'notification');
-    expect(a[0]).toMatchObject({ source: 'ops', type: MessageType.NOTIFICATION, data: { msg: 'deploy' }, priority: 4 });
-    await hub.broadcastNotification({ fromSource: 'ops', notificationData: 1, topic: 'alerts.disk' });
+    expect(a[0]).toMatchObject({
+      source: 'ops',
+      type: MessageType.NOTIFICATION,
+      data: { msg: 'deploy' },
+      priority: 4,
+    });
+    await hub.broadcastNotification({
+      fromSource: 'ops',
+      notificationData: 1,
+      topic: 'alerts.disk',
+    });
     await new Promise((r) => setImmediate(r));
     expect(a).toHaveLength(1);
   });
@@ -153,8 +180,14 @@ describe('event bus through the hub', () => {
     await hub.sendHeartbeat('agent-3');
     await waitFor(() => beats.length === 3, 'heartbeats');
     const byAgent = Object.fromEntries(beats.map((e) => [e.topic, e.data]));
-    expect(byAgent['hub.heartbeat.agent-1']).toMatchObject({ agentId: 'agent-1', status: { load: 0.5 } });
-    expect(byAgent['hub.heartbeat.agent-2']).toMatchObject({ agentId: 'agent-2', status: { load: 0.1 } });
+    expect(byAgent['hub.heartbeat.agent-1']).toMatchObject({
+      agentId: 'agent-1',
+      status: { load: 0.5 },
+    });
+    expect(byAgent['hub.heartbeat.agent-2']).toMatchObject({
+      agentId: 'agent-2',
+      status: { load: 0.1 },
+    });
     expect(byAgent['hub.heartbeat.agent-3']).toMatchObject({ agentId: 'agent-3', status: null });
     expect(beats.every((e) => e.type === MessageType.HEARTBEAT)).toBe(true);
   });
@@ -182,13 +215,17 @@ describe('event bus through the hub', () => {
   it('rejects bad patterns and events', async () => {
     const hub = hubWith({});
     await expect(hub.subscribe('a..b', () => {})).rejects.toThrow();
-    await expect(hub.publish(ev('bad topic'))).rejects.toMatchObject({ code: 'HUB_INVALID_MESSAGE' });
+    await expect(hub.publish(ev('bad topic'))).rejects.toMatchObject({
+      code: 'HUB_INVALID_MESSAGE',
+    });
     expect(hub.metrics().totals.rejected).toBe(1);
   });
 
   it('events need a broadcast-capable adapter', async () => {
     const p2p = new TestAdapter({ name: 'p2p', broadcast: false });
     const hub = hubWith({ adapters: [p2p] });
-    await expect(hub.publish(ev('x.y'))).rejects.toMatchObject({ code: 'HUB_GUARANTEE_UNSUPPORTED' });
+    await expect(hub.publish(ev('x.y'))).rejects.toMatchObject({
+      code: 'HUB_GUARANTEE_UNSUPPORTED',
+    });
   });
 });

@@ -5,11 +5,11 @@
  * failures.
  */
 import {
-  BaseAdapter,
   type AdapterCapabilities,
   type AdapterContext,
-  createMessage,
+  BaseAdapter,
   type CreateMessageInput,
+  createMessage,
   type DeadLetterEntry,
   type DeadLetterReader,
   type DeliveryGuarantee,
@@ -34,7 +34,8 @@ export async function waitFor(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

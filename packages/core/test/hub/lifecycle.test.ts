@@ -8,7 +8,15 @@ import {
   memory,
 } from '@hub/core';
 import { describe, expect, it } from 'vitest';
-import { deferred, msg, quiet, recordingLogger, TestAdapter, timerCount, waitFor } from './helpers.js';
+import {
+  deferred,
+  msg,
+  quiet,
+  recordingLogger,
+  TestAdapter,
+  timerCount,
+  waitFor,
+} from './helpers.js';
 
 function configError(config: unknown): HubError {
   try {
@@ -153,7 +161,11 @@ describe('adapters as instances and factories', () => {
         return new TestAdapter({ name: 'whatever' });
       },
     };
-    const hub = createHub({ adapters: [factory], adapterConfig: { custom: { a: 1 } }, logger: quiet });
+    const hub = createHub({
+      adapters: [factory],
+      adapterConfig: { custom: { a: 1 } },
+      logger: quiet,
+    });
     expect(seen).toEqual([{ a: 1 }]);
     expect(hub.adapters.names()).toEqual(['custom']);
     // The factory stays registered for config-driven creation.
@@ -186,7 +198,10 @@ describe('lifecycle', () => {
 
   it('start rejects with HUB_CONNECTION_FAILED naming the adapter and why', async () => {
     const hub = createHub({
-      adapters: [memory(), new TestAdapter({ name: 'flaky', failConnect: 'ECONNREFUSED 127.0.0.1:1' })],
+      adapters: [
+        memory(),
+        new TestAdapter({ name: 'flaky', failConnect: 'ECONNREFUSED 127.0.0.1:1' }),
+      ],
       logger: quiet,
     });
     const err = (await hub.start().catch((e: unknown) => e)) as HubError;

@@ -23,7 +23,10 @@ describe('metrics', () => {
     for (let i = 0; i < 10; i++) await hub.send(msg({ destination: 'm', type: 'task_assignment' }));
     await hub.send(msg({ destination: 'm', type: 'query', payload: 'bad' }));
     await hub.publish(createEvent({ source: 's', topic: 't.x', type: 'created', data: 1 }));
-    await waitFor(() => hub.metrics().totals.deadLettered === 1 && hub.metrics().totals.acked === 11, 'traffic');
+    await waitFor(
+      () => hub.metrics().totals.deadLettered === 1 && hub.metrics().totals.acked === 11,
+      'traffic',
+    );
 
     const m = hub.metrics();
     expect(m.hub).toBe('hub');
@@ -37,9 +40,19 @@ describe('metrics', () => {
       sendFailed: 0,
       rejected: 0,
     });
-    expect(m.adapters.memory).toMatchObject({ sent: 12, failed: 0, circuit: 'closed', healthy: true });
+    expect(m.adapters.memory).toMatchObject({
+      sent: 12,
+      failed: 0,
+      circuit: 'closed',
+      healthy: true,
+    });
     expect(m.adapters.memory?.latency.count).toBe(12);
-    expect(m.messageTypes.task_assignment).toMatchObject({ sent: 10, delivered: 10, acked: 10, failed: 0 });
+    expect(m.messageTypes.task_assignment).toMatchObject({
+      sent: 10,
+      delivered: 10,
+      acked: 10,
+      failed: 0,
+    });
     expect(m.messageTypes.task_assignment?.handler.count).toBe(10);
     expect(m.messageTypes.query).toMatchObject({ sent: 1, failed: 2, deadLettered: 1 });
     expect(m.messageTypes['event:created']).toMatchObject({ sent: 1, delivered: 1, acked: 1 });
@@ -67,10 +80,12 @@ describe('metrics', () => {
     const families = parsePrometheus(hub.prometheus());
     expect(families.get('hub_sent_total')?.samples[0]?.value).toBe(5);
     expect(families.get('hub_circuit_open')?.type).toBe('gauge');
-    expect(families.get('hub_circuit_open')?.samples.map((s) => s.labels.adapter).sort()).toEqual([
-      'b',
-      'mem"ory',
-    ]);
+    expect(
+      families
+        .get('hub_circuit_open')
+        ?.samples.map((s) => s.labels.adapter)
+        .sort(),
+    ).toEqual(['b', 'mem"ory']);
     expect(families.get('hub_messages_sent_total')?.type).toBe('counter');
     expect(families.get('hub_send_latency_seconds')?.type).toBe('summary');
     const custom = parsePrometheus(hub.prometheus('myapp_'));

@@ -1,4 +1,11 @@
-import { createHub, type Envelope, type Hub, type MemoryAdapter, memory, type Middleware } from '@hub/core';
+import {
+  createHub,
+  type Envelope,
+  type Hub,
+  type MemoryAdapter,
+  type Middleware,
+  memory,
+} from '@hub/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { msg, quiet, waitFor } from './helpers.js';
 
@@ -21,7 +28,10 @@ describe('middleware', () => {
       name: 'trace',
       async outbound(env) {
         order.push('trace');
-        return { ...env, headers: { ...env.headers, 'x-seen-stamp': env.headers['x-stamp'] ?? 'no' } };
+        return {
+          ...env,
+          headers: { ...env.headers, 'x-seen-stamp': env.headers['x-stamp'] ?? 'no' },
+        };
       },
     };
     const hub = createHub({ middleware: [stamp, trace], logger: quiet });

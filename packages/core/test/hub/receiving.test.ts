@@ -1,7 +1,7 @@
 import {
   createHub,
-  ErrorCode,
   type Envelope,
+  ErrorCode,
   type Hub,
   type MemoryAdapter,
   memory,
@@ -51,7 +51,12 @@ describe('handler failures', () => {
     expect(dlq[0]?.envelope.id).toBe(m.id);
     expect(dlq[0]?.reason).toContain('cannot parse order');
     expect(dlq[0]?.attempts).toBe(3);
-    expect(hub.metrics().totals).toMatchObject({ failed: 3, redelivered: 2, deadLettered: 1, acked: 0 });
+    expect(hub.metrics().totals).toMatchObject({
+      failed: 3,
+      redelivered: 2,
+      deadLettered: 1,
+      acked: 0,
+    });
   });
 
   it('a handler that succeeds on a retry is acked once', async () => {
@@ -107,7 +112,8 @@ describe('exactly-once', () => {
       counts.set(m.id, (counts.get(m.id) ?? 0) + 1);
     });
     const n = 25;
-    for (let i = 0; i < n; i++) await hub.send(msg({ destination: 'once', deliveryGuarantee: 'exactly-once' }));
+    for (let i = 0; i < n; i++)
+      await hub.send(msg({ destination: 'once', deliveryGuarantee: 'exactly-once' }));
     await waitFor(() => hub.metrics().totals.duplicates === n, 'all duplicates dropped');
     expect(counts.size).toBe(n);
     expect([...counts.values()].every((c) => c === 1)).toBe(true);
@@ -179,7 +185,14 @@ describe('ordered', () => {
         for (let k = 0; k < 16; k++) {
           const key = `k${k}`;
           sends.push(
-            hub.send(msg({ destination: 'ordered', deliveryGuarantee: 'ordered', partitionKey: key, payload: { key, n } })),
+            hub.send(
+              msg({
+                destination: 'ordered',
+                deliveryGuarantee: 'ordered',
+                partitionKey: key,
+                payload: { key, n },
+              }),
+            ),
           );
         }
       }

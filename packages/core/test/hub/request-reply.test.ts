@@ -29,14 +29,18 @@ describe('request/reply', () => {
     await hub.onMessage('echo', async (m, ctx) => {
       await ctx.reply({ echoed: m.payload });
     });
-    const reply = await hub.request(msg({ destination: 'echo', payload: 'x' }), { timeoutMs: 10_000 });
+    const reply = await hub.request(msg({ destination: 'echo', payload: 'x' }), {
+      timeoutMs: 10_000,
+    });
     expect(reply.payload).toEqual({ echoed: 'x' });
   });
 
   it('keeps a given correlationId', async () => {
     const hub = hubWith({});
     await hub.onMessage('corr', () => 'ok');
-    const reply = await hub.request(msg({ destination: 'corr', correlationId: 'conv-1' }), { timeoutMs: 10_000 });
+    const reply = await hub.request(msg({ destination: 'corr', correlationId: 'conv-1' }), {
+      timeoutMs: 10_000,
+    });
     expect(reply.correlationId).toBe('conv-1');
     await expect(
       Promise.all([
@@ -58,7 +62,9 @@ describe('request/reply', () => {
     expect(err.code).toBe(ErrorCode.TIMEOUT);
     expect(err.message).toContain('silent');
     expect(timerCount()).toBeLessThanOrEqual(before);
-    await expect(hub.request(msg({ destination: 'silent' }), { timeoutMs: 0 })).rejects.toMatchObject({
+    await expect(
+      hub.request(msg({ destination: 'silent' }), { timeoutMs: 0 }),
+    ).rejects.toMatchObject({
       code: ErrorCode.INVALID_CONFIG,
     });
   });
@@ -76,7 +82,11 @@ describe('request/reply', () => {
     );
     const ns = Array.from({ length: 200 }, (_, i) => i);
     const replies = await Promise.all(
-      ns.map((n) => hub.request<number, number>(msg({ destination: 'square', payload: n }), { timeoutMs: 30_000 })),
+      ns.map((n) =>
+        hub.request<number, number>(msg({ destination: 'square', payload: n }), {
+          timeoutMs: 30_000,
+        }),
+      ),
     );
     expect(replies.map((r) => r.payload)).toEqual(ns.map((n) => n * n));
   });
@@ -87,14 +97,21 @@ describe('request/reply', () => {
     const client = hubWith({ name: 'client', adapters: [memory({ broker })] });
     await server.onMessage('svc', (m) => `hello ${String(m.payload)}`);
     await server.start();
-    const reply = await client.request(msg({ destination: 'svc', payload: 'client' }), { timeoutMs: 10_000 });
+    const reply = await client.request(msg({ destination: 'svc', payload: 'client' }), {
+      timeoutMs: 10_000,
+    });
     expect(reply.payload).toBe('hello client');
   });
 
   it('a failed send clears the pending request', async () => {
-    const hub = hubWith({ adapters: [memory({ faults: { failSend: 1 } })], sendRetry: { maxAttempts: 1 } });
+    const hub = hubWith({
+      adapters: [memory({ faults: { failSend: 1 } })],
+      sendRetry: { maxAttempts: 1 },
+    });
     const before = timerCount();
-    await expect(hub.request(msg({ destination: 'x' }), { timeoutMs: 60_000 })).rejects.toMatchObject({
+    await expect(
+      hub.request(msg({ destination: 'x' }), { timeoutMs: 60_000 }),
+    ).rejects.toMatchObject({
       code: ErrorCode.ADAPTER_FAILED,
     });
     await waitFor(() => timerCount() <= before, 'request timer cleared');

@@ -25,7 +25,12 @@ describe('send', () => {
     const hub = hubWith({});
     const m = msg();
     const r = await hub.send(m);
-    expect(r).toMatchObject({ success: true, messageId: m.id, adapter: 'memory', protocol: 'memory' });
+    expect(r).toMatchObject({
+      success: true,
+      messageId: m.id,
+      adapter: 'memory',
+      protocol: 'memory',
+    });
     expect(typeof r.latencyMs).toBe('number');
     expect(r.latencyMs).toBeGreaterThanOrEqual(0);
     expect(r.error).toBeUndefined();
@@ -42,7 +47,9 @@ describe('send', () => {
     await hub.start();
     const noDest = { ...msg() } as Partial<UnifiedMessage>;
     delete noDest.destination;
-    const e1 = (await hub.send(noDest as UnifiedMessage).catch((e: unknown) => e)) as InvalidMessageError;
+    const e1 = (await hub
+      .send(noDest as UnifiedMessage)
+      .catch((e: unknown) => e)) as InvalidMessageError;
     expect(e1).toBeInstanceOf(InvalidMessageError);
     expect(e1.code).toBe(ErrorCode.INVALID_MESSAGE);
     expect(e1.field).toBe('destination');
@@ -109,7 +116,10 @@ describe('send', () => {
         },
       },
     });
-    const hub = hubWith({ adapters: [adapter], sendRetry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 } });
+    const hub = hubWith({
+      adapters: [adapter],
+      sendRetry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
+    });
     const got: string[] = [];
     await hub.onMessage('ep', (m) => {
       got.push(m.id);
@@ -171,11 +181,15 @@ describe('send', () => {
   it('rejects a guarantee no adapter honours at once, without trying any adapter', async () => {
     const be = new TestAdapter({ name: 'be', guarantees: ['best-effort'] });
     const hub = hubWith({ adapters: [be] });
-    const err = (await hub.send(msg({ deliveryGuarantee: 'at-least-once' })).catch((e: unknown) => e)) as HubError;
+    const err = (await hub
+      .send(msg({ deliveryGuarantee: 'at-least-once' }))
+      .catch((e: unknown) => e)) as HubError;
     expect(err.code).toBe(ErrorCode.GUARANTEE_UNSUPPORTED);
     expect(err.message).toContain('at-least-once');
     expect(be.sent).toEqual([]);
     // No silent downgrade: best-effort still works.
-    await expect(hub.send(msg({ deliveryGuarantee: 'best-effort' }))).resolves.toMatchObject({ success: true });
+    await expect(hub.send(msg({ deliveryGuarantee: 'best-effort' }))).resolves.toMatchObject({
+      success: true,
+    });
   });
 });

@@ -70,11 +70,21 @@ describe('routing strategies through the hub', () => {
     slow.delayMs = 25;
     const hub = hubWith({ adapters: [slow, fast] });
     // Unobserved adapters are tried first; once both are observed the faster one wins.
-    await waitFor(async () => (await hub.send(msg())).adapter === 'fast', 'automatic picks fast', 20_000, 5);
-    await waitFor(async () => {
-      const picks = await Promise.all(Array.from({ length: 3 }, () => hub.send(msg())));
-      return slow.sent.length > 0 && picks.every((p) => p.adapter === 'fast');
-    }, 'steady on fast after observing slow', 20_000, 5);
+    await waitFor(
+      async () => (await hub.send(msg())).adapter === 'fast',
+      'automatic picks fast',
+      20_000,
+      5,
+    );
+    await waitFor(
+      async () => {
+        const picks = await Promise.all(Array.from({ length: 3 }, () => hub.send(msg())));
+        return slow.sent.length > 0 && picks.every((p) => p.adapter === 'fast');
+      },
+      'steady on fast after observing slow',
+      20_000,
+      5,
+    );
   });
 
   it('protocol-specific pins to the named adapters with no fallback', async () => {
@@ -89,7 +99,9 @@ describe('routing strategies through the hub', () => {
     expect((await hub.send(msg({ destination: 'free' }))).adapter).toBe('a');
     b.setUp(false);
     hub.checkHealth();
-    const err = (await hub.send(msg({ destination: 'pinned' })).catch((e: unknown) => e)) as HubError;
+    const err = (await hub
+      .send(msg({ destination: 'pinned' }))
+      .catch((e: unknown) => e)) as HubError;
     expect(err).toBeInstanceOf(HubError);
     expect(err.code).toBe(ErrorCode.CIRCUIT_OPEN);
     expect(err.message).toContain('unhealthy');
@@ -97,7 +109,10 @@ describe('routing strategies through the hub', () => {
   });
 
   it('round-robin rotates among adapters', async () => {
-    const hub = hubWith({ adapters: adapters('a', 'b', 'c'), defaultRoutingStrategy: 'round-robin' });
+    const hub = hubWith({
+      adapters: adapters('a', 'b', 'c'),
+      defaultRoutingStrategy: 'round-robin',
+    });
     const picks: string[] = [];
     for (let i = 0; i < 6; i++) picks.push((await hub.send(msg())).adapter);
     expect(picks).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
@@ -127,7 +142,12 @@ describe('routing strategies through the hub', () => {
     for (let i = 0; i < 5; i++) expect((await hub.send(msg())).adapter).toBe('backup');
     expect(hub.metrics().adapters.primary?.failed).toBe(failuresWhenOpen);
     primary.clearFaults();
-    await waitFor(async () => (await hub.send(msg())).adapter === 'primary', 'back on primary', 20_000, 5);
+    await waitFor(
+      async () => (await hub.send(msg())).adapter === 'primary',
+      'back on primary',
+      20_000,
+      5,
+    );
     expect(circuit).toContain('primary:closed');
     expect((await hub.send(msg())).adapter).toBe('primary');
     await waitFor(() => got.length === hub.metrics().totals.sent, 'all delivered');
@@ -170,7 +190,9 @@ describe('routing strategies through the hub', () => {
     expect((await hub.send(msg({ destination: 'svc.other' }))).adapter).toBe('c');
     expect((await hub.send(msg({ destination: 'svc.deep.er' }))).adapter).toBe('d');
     expect((await hub.send(msg({ destination: 'plain' }))).adapter).toBe('a');
-    expect((await hub.publish(createEvent({ source: 's', topic: 'news.eu', data: 1 }))).adapter).toBe('d');
+    expect(
+      (await hub.publish(createEvent({ source: 's', topic: 'news.eu', data: 1 }))).adapter,
+    ).toBe('d');
     expect((await hub.send(msg({ destination: 'news.eu' }))).adapter).toBe('a');
   });
 
@@ -223,10 +245,15 @@ describe('routing strategies through the hub', () => {
       via.push(ctx.adapter);
     });
     await hub.start();
-    await expect(hub.send(msg({ destination: 'late' }))).rejects.toMatchObject({ code: ErrorCode.NO_ROUTE });
+    await expect(hub.send(msg({ destination: 'late' }))).rejects.toMatchObject({
+      code: ErrorCode.NO_ROUTE,
+    });
     const b = memory({ name: 'b' });
     hub.adapters.register(b);
-    await waitFor(() => b.state === 'ready' && b.health().detail?.subscriptions === 1, 'b connected and subscribed');
+    await waitFor(
+      () => b.state === 'ready' && b.health().detail?.subscriptions === 1,
+      'b connected and subscribed',
+    );
     expect((await hub.send(msg({ destination: 'late' }))).adapter).toBe('b');
     await waitFor(() => via.length === 1, 'delivery via b');
     expect(via).toEqual(['b']);
@@ -234,7 +261,9 @@ describe('routing strategies through the hub', () => {
 
     expect(await hub.adapters.remove('b')).toBe(true);
     expect(b.state).toBe('closed');
-    await expect(hub.send(msg({ destination: 'late' }))).rejects.toMatchObject({ code: ErrorCode.NO_ROUTE });
+    await expect(hub.send(msg({ destination: 'late' }))).rejects.toMatchObject({
+      code: ErrorCode.NO_ROUTE,
+    });
     expect(hub.health().adapters.b).toBeUndefined();
   });
 });
