@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   AdapterRegistry,
-  createHub,
   createEvent,
+  createHub,
   createMessage,
   type DeliveryGuarantee,
   memory,
@@ -27,8 +27,8 @@ import {
   flood,
   payload300,
   percentile,
-  type ScenarioResult,
   result,
+  type ScenarioResult,
   settle,
   stats,
 } from './harness.js';
@@ -101,11 +101,13 @@ async function memoryThroughput(
     return r.rate;
   };
   const runRaw = async (total: number, clone = false) => {
+    const base = rawAcked;
     const r = await flood({
       total,
       batch: BATCH,
       timeLimitMs: 5_000,
       arrivals: rawArrivals,
+      ...(needsAck ? { settled: () => rawAcked - base >= total } : {}),
       send: (i) => {
         const m = clone ? JSON.parse(JSON.stringify(envs[i])) : envs[i];
         if (needsAck) ee.emit('bench', m, rawAck);
@@ -116,7 +118,11 @@ async function memoryThroughput(
     return r.rate;
   };
   const partials: string[] = [];
-  const { hub: h, raw, ratio } = await alternate({
+  const {
+    hub: h,
+    raw,
+    ratio,
+  } = await alternate({
     rounds: ROUNDS,
     warmup: { hub: () => runHub(50_000), raw: () => runRaw(50_000) },
     hub: () => runHub(THROUGHPUT_N),
@@ -140,7 +146,9 @@ async function memoryThroughput(
     raw,
     ratio,
     rounds: ROUNDS,
-    targets: [{ kind: 'hub-min', value: target, label: `≥ ${target.toLocaleString('en-US')} msg/s` }],
+    targets: [
+      { kind: 'hub-min', value: target, label: `≥ ${target.toLocaleString('en-US')} msg/s` },
+    ],
     notes: [
       `${THROUGHPUT_N.toLocaleString('en-US')} pre-built envelopes (createMessage outside the clock, one shared 300 B payload) per round`,
       `hub: batches of ${BATCH} hub.send() issued together and awaited with Promise.all; the clock stops when the handler has counted every message${needsAck ? ' and the hub has recorded every ack' : ''}`,
@@ -183,7 +191,8 @@ export async function routing(): Promise<ScenarioResult> {
     { match: 'fanout.#', strategy: 'broadcast' as const, kind: 'event' as const },
   ];
   // Filler rules so pattern lookup has something to search through.
-  for (let i = 0; i < 50; i++) rules.push({ match: `svc${i}.*.jobs`, adapters: ['m1'], strategy: 'failover' });
+  for (let i = 0; i < 50; i++)
+    rules.push({ match: `svc${i}.*.jobs`, adapters: ['m1'], strategy: 'failover' });
   const router = new Router(registry, {
     defaultStrategy: 'automatic',
     rules,
@@ -191,13 +200,29 @@ export async function routing(): Promise<ScenarioResult> {
     breaker: {},
   });
   const payload = payload300();
-  const guarantees: DeliveryGuarantee[] = ['best-effort', 'at-least-once', 'exactly-once', 'ordered'];
-  const destinations = ['orders.eu.created', 'billing.invoice', 'audit', 'worker_agent', 'svc7.a.jobs', 'svc49.b.jobs'];
+  const guarantees: DeliveryGuarantee[] = [
+    'best-effort',
+    'at-least-once',
+    'exactly-once',
+    'ordered',
+  ];
+  const destinations = [
+    'orders.eu.created',
+    'billing.invoice',
+    'audit',
+    'worker_agent',
+    'svc7.a.jobs',
+    'svc49.b.jobs',
+  ];
   const envs: Array<UnifiedMessage | UnifiedEvent> = [];
   for (let i = 0; i < 64; i++) {
     if (i % 4 === 3) {
       envs.push(
-        createEvent({ source: 'bench', topic: i % 8 === 3 ? 'fanout.a.b' : 'orders.us.shipped', data: payload }),
+        createEvent({
+          source: 'bench',
+          topic: i % 8 === 3 ? 'fanout.a.b' : 'orders.us.shipped',
+          data: payload,
+        }),
       );
     } else {
       envs.push(
@@ -340,7 +365,10 @@ export async function patternPublish(): Promise<ScenarioResult> {
   }
 
   let lost = 0;
-  const measure = async (n: number, publish: (ev: UnifiedEvent) => unknown): Promise<Float64Array> => {
+  const measure = async (
+    n: number,
+    publish: (ev: UnifiedEvent) => unknown,
+  ): Promise<Float64Array> => {
     const lat = new Float64Array(n);
     const stopAt = performance.now() + 4_000;
     let done = 0;
@@ -373,7 +401,9 @@ export async function patternPublish(): Promise<ScenarioResult> {
   const p50s = { hub: [] as number[], raw: [] as number[] };
   const p99 = async (side: 'hub' | 'raw', n: number) => {
     const lat =
-      side === 'hub' ? await measure(n, (ev) => hub.publish(ev)) : await measure(n, (ev) => ee.emit(ev.topic, ev));
+      side === 'hub'
+        ? await measure(n, (ev) => hub.publish(ev))
+        : await measure(n, (ev) => ee.emit(ev.topic, ev));
     p50s[side].push(percentile(lat, 50));
     return percentile(lat, 99);
   };

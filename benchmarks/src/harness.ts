@@ -264,12 +264,11 @@ export function result(
             : undefined
           : r.hub?.median;
     if (figure === undefined || Number.isNaN(figure)) return { ...t, pass: null };
-    const pass = t.kind === 'hub-max' || t.kind === 'delta-max' ? figure <= t.value : figure >= t.value;
+    const pass =
+      t.kind === 'hub-max' || t.kind === 'delta-max' ? figure <= t.value : figure >= t.value;
     return { ...t, pass };
   });
-  const pass = targets.some((t) => t.pass === null)
-    ? null
-    : targets.every((t) => t.pass === true);
+  const pass = targets.some((t) => t.pass === null) ? null : targets.every((t) => t.pass === true);
   return { ...r, targets, pass, notes: r.notes ?? [], extra: r.extra ?? {} };
 }
 

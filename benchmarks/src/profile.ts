@@ -25,11 +25,14 @@ const arrivals = new Arrivals();
 const payload = payload300();
 
 if (mode === 'publish') {
-  for (let i = 0; i < 10_000; i++) await hub.subscribe(i < 4 ? 'orders.**' : `svc${i}.*.created`, () => arrivals.inc());
+  for (let i = 0; i < 10_000; i++)
+    await hub.subscribe(i < 4 ? 'orders.**' : `svc${i}.*.created`, () => arrivals.inc());
   const t0 = performance.now();
   let n = 0;
   for (; n < total && performance.now() - t0 < 20_000; n++) {
-    await hub.publish(createEvent({ source: 'p', topic: `orders.r${n % 100}.created`, data: payload }));
+    await hub.publish(
+      createEvent({ source: 'p', topic: `orders.r${n % 100}.created`, data: payload }),
+    );
   }
   await arrivals.until(n * 4, 5_000);
   console.log(`${mode}: ${Math.round((n / (performance.now() - t0)) * 1000)} events/s`);
@@ -60,7 +63,9 @@ if (mode === 'publish') {
     });
     done += r.arrived;
   }
-  console.log(`${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}`);
+  console.log(
+    `${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}`,
+  );
 }
 await hub.close();
 await server?.stop();

@@ -20,8 +20,8 @@ import {
   flood,
   payload300,
   percentile,
-  type ScenarioResult,
   result,
+  type ScenarioResult,
   sleep,
   stats,
   type Target,
@@ -57,7 +57,9 @@ type Msg = UnifiedMessage<Payload>;
 /** What the hub side needs from @hub/adapter-redis, loaded lazily so a missing adapter is a reported gap, not a crash. */
 interface RedisModule {
   redis(options: { url: string }): ProtocolAdapter;
-  keyLayout(prefix: string): { priorityStream(destination: string, priority: 1 | 2 | 3 | 4 | 5): string };
+  keyLayout(prefix: string): {
+    priorityStream(destination: string, priority: 1 | 2 | 3 | 4 | 5): string;
+  };
 }
 
 async function loadAdapter(): Promise<RedisModule | string> {
@@ -193,7 +195,11 @@ class HubSide {
     const probe = createMessage({ source: 'bench', destination: ST_ENDPOINT, payload: 0 });
     const cmd = new Redis(url);
     cmd.on('error', () => {});
-    const side = new HubSide(hub, cmd, mod.keyLayout('hub').priorityStream(ST_ENDPOINT, probe.priority));
+    const side = new HubSide(
+      hub,
+      cmd,
+      mod.keyLayout('hub').priorityStream(ST_ENDPOINT, probe.priority),
+    );
     await hub.onMessage<Payload>(PS_ENDPOINT, (m) => side.onPubSub(m));
     await hub.onMessage<Payload>(ST_ENDPOINT, (m) => side.onStream(m));
     return side;
@@ -201,7 +207,10 @@ class HubSide {
 
   /** Entries of the endpoint's stream still unacknowledged in Redis (the clock stops at zero). */
   async pending(): Promise<number> {
-    const r = (await this.cmd.call('XPENDING', [this.streamKey, ST_ENDPOINT])) as [number, ...unknown[]];
+    const r = (await this.cmd.call('XPENDING', [this.streamKey, ST_ENDPOINT])) as [
+      number,
+      ...unknown[],
+    ];
     return Number(r[0]);
   }
 
@@ -300,7 +309,9 @@ async function steady(
   await arrivals.until(sent, 3_000);
   setSink(() => {});
   const lost = n - got;
-  const all = Float64Array.from({ length: n }, (_, i) => (i < got ? lat[i]! : Number.POSITIVE_INFINITY));
+  const all = Float64Array.from({ length: n }, (_, i) =>
+    i < got ? lat[i]! : Number.POSITIVE_INFINITY,
+  );
   return {
     p50: percentile(all, 50),
     p99: percentile(all, 99),
@@ -340,7 +351,14 @@ async function runScenario(
         arrivals: a,
         send: (i) => (pubsub ? raw.publish(rawEnvs[i]!) : raw.xadd(rawEnvs[i]!)),
         // Streams: the clock stops only once Redis holds no unacked entry (one more round trip, both sides).
-        ...(pubsub ? {} : { settled: async () => (rawPending = await raw.pending()) === 0 }),
+        ...(pubsub
+          ? {}
+          : {
+              settled: async () => {
+                rawPending = await raw.pending();
+                return rawPending === 0;
+              },
+            }),
       });
       if (r.partial) partial.push(`raw round: ${r.arrived}/${r.issued} of ${total} arrived`);
       return r.rate;
@@ -356,7 +374,14 @@ async function runScenario(
         timeLimitMs: 8_000,
         arrivals: a,
         send: (i) => side.hub.send(hubEnvs[i]!),
-        ...(pubsub ? {} : { settled: async () => (hubPending = await side.pending()) === 0 }),
+        ...(pubsub
+          ? {}
+          : {
+              settled: async () => {
+                hubPending = await side.pending();
+                return hubPending === 0;
+              },
+            }),
       });
       if (r.partial) partial.push(`hub round: ${r.arrived}/${r.issued} of ${total} arrived`);
       return r.rate;
@@ -374,7 +399,15 @@ async function runScenario(
       const rates: number[] = [];
       await runRaw(Math.min(n, 5_000));
       for (let r = 0; r < ROUNDS; r++) rates.push(await runRaw(n));
-      return unavailable({ ...meta, suite: 'redis', id, raw: stats(rates), rounds: ROUNDS, why, notes });
+      return unavailable({
+        ...meta,
+        suite: 'redis',
+        id,
+        raw: stats(rates),
+        rounds: ROUNDS,
+        why,
+        notes,
+      });
     }
     const out = await alternate({
       rounds: ROUNDS,
@@ -393,7 +426,10 @@ async function runScenario(
   // Steady-rate latency.
   const pubsub = id === 'redis.latency-pubsub';
   const guarantee: DeliveryGuarantee = pubsub ? 'best-effort' : 'at-least-once';
-  const side = { hub: { p50: [] as number[], lost: 0, errors: 0 }, raw: { p50: [] as number[], lost: 0, errors: 0 } };
+  const side = {
+    hub: { p50: [] as number[], lost: 0, errors: 0 },
+    raw: { p50: [] as number[], lost: 0, errors: 0 },
+  };
   const runRaw = async (n: number) => {
     const r = await steady(
       n,
@@ -438,7 +474,15 @@ async function runScenario(
     const p99s: number[] = [];
     await runRaw(WARM_N);
     for (let r = 0; r < LATENCY_ROUNDS; r++) p99s.push(await runRaw(STEADY_N));
-    return unavailable({ ...meta, suite: 'redis', id, raw: stats(p99s), rounds: LATENCY_ROUNDS, why, notes });
+    return unavailable({
+      ...meta,
+      suite: 'redis',
+      id,
+      raw: stats(p99s),
+      rounds: LATENCY_ROUNDS,
+      why,
+      notes,
+    });
   }
   const out = await alternate({
     rounds: LATENCY_ROUNDS,
@@ -478,7 +522,9 @@ export const redisSuite = {
         if (!ids.includes(id)) continue;
         const t0 = performance.now();
         const r = await runScenario(id, hubSide, raw, why);
-        r.notes.push(`scenario took ${((performance.now() - t0) / 1000).toFixed(1)} s; redis-server ${server.url}`);
+        r.notes.push(
+          `scenario took ${((performance.now() - t0) / 1000).toFixed(1)} s; redis-server ${server.url}`,
+        );
         out.push(r);
       }
       return out;

@@ -14,7 +14,9 @@ const wanted = (id: string) => filters.length === 0 || filters.some((f) => id.in
 
 function row(r: ScenarioResult): string[] {
   const spread = (s: ScenarioResult['hub']) =>
-    s ? `${fmtNumber(s.median, r.unit)} (${fmtNumber(s.min, r.unit)}–${fmtNumber(s.max, r.unit)})` : 'n/a';
+    s
+      ? `${fmtNumber(s.median, r.unit)} (${fmtNumber(s.min, r.unit)}–${fmtNumber(s.max, r.unit)})`
+      : 'n/a';
   const ratio = r.ratio
     ? `${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})`
     : 'n/a';
@@ -30,7 +32,15 @@ function row(r: ScenarioResult): string[] {
   ];
 }
 
-const HEAD = ['scenario', 'unit', 'hub median (min–max)', 'raw median (min–max)', 'hub/raw', 'target', 'verdict'];
+const HEAD = [
+  'scenario',
+  'unit',
+  'hub median (min–max)',
+  'raw median (min–max)',
+  'hub/raw',
+  'target',
+  'verdict',
+];
 
 function textTable(rows: string[][]): string {
   const all = [HEAD, ...rows];
@@ -39,7 +49,11 @@ function textTable(rows: string[][]): string {
   return [line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-function markdown(results: ScenarioResult[], m: ReturnType<typeof machine>, startedAt: string): string {
+function markdown(
+  results: ScenarioResult[],
+  m: ReturnType<typeof machine>,
+  startedAt: string,
+): string {
   const out: string[] = [
     '# Hub benchmarks — latest run',
     '',
@@ -64,7 +78,9 @@ function markdown(results: ScenarioResult[], m: ReturnType<typeof machine>, star
 async function main(): Promise<void> {
   const m = machine();
   const startedAt = new Date().toISOString();
-  console.log(`hub benchmarks — ${m.cpu}, ${m.cores} cores, node ${m.node}, load ${m.loadavg.join(' ')}`);
+  console.log(
+    `hub benchmarks — ${m.cpu}, ${m.cores} cores, node ${m.node}, load ${m.loadavg.join(' ')}`,
+  );
   if (!(globalThis as { gc?: unknown }).gc) {
     console.log('(run with --expose-gc for a collection between rounds)');
   }
@@ -76,7 +92,9 @@ async function main(): Promise<void> {
       const r = await fn();
       const list = Array.isArray(r) ? r : [r];
       results.push(...list);
-      const verdicts = list.map((x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`);
+      const verdicts = list.map(
+        (x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
+      );
       console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s  ${verdicts.join(', ')}`);
     } catch (err) {
       console.log(`failed: ${(err as Error).stack ?? String(err)}`);
@@ -85,7 +103,8 @@ async function main(): Promise<void> {
   };
   for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
-  if (redisIds.length > 0) await run(`redis (${redisIds.join(', ')})`, () => redisSuite.run(redisIds));
+  if (redisIds.length > 0)
+    await run(`redis (${redisIds.join(', ')})`, () => redisSuite.run(redisIds));
 
   console.log('');
   console.log(textTable(results.map(row)));

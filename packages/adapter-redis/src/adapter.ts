@@ -93,7 +93,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   // -------------------------------------------------------------- lifecycle
 
-  protected async doConnect(ctx: AdapterContext): Promise<void> {
+  protected async doConnect(_ctx: AdapterContext): Promise<void> {
     const { client, owned } = this.factory.create('commands');
     this.commandClient = client;
     this.ownsCommands = owned;
@@ -109,7 +109,6 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     }, this.opts.lagCheckIntervalMs);
     t.unref();
     this.timers.push(t);
-    void ctx;
   }
 
   /** Attach the error listener every client needs, and mirror the command link into our state. */

@@ -37,13 +37,13 @@ export function context(instanceId: string): TestContext {
 /** Poll `cond` until true; fail with `describe()` after the deadline. */
 export async function waitFor(
   cond: () => boolean | Promise<boolean>,
-  describe: () => string,
+  describe: () => string | Promise<string>,
   timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${describe()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${await describe()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

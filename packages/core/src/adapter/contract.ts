@@ -101,7 +101,14 @@ export interface SendResult {
   readonly brokerId?: string;
 }
 
-export type AdapterState = 'idle' | 'connecting' | 'ready' | 'degraded' | 'closing' | 'closed' | 'failed';
+export type AdapterState =
+  | 'idle'
+  | 'connecting'
+  | 'ready'
+  | 'degraded'
+  | 'closing'
+  | 'closed'
+  | 'failed';
 
 export interface AdapterHealth {
   readonly state: AdapterState;
