@@ -73,6 +73,23 @@ describe('startRedisServer', () => {
   });
 });
 
+describe('startRedisServer with tls', () => {
+  it('serves TLS only, with a CA the test can trust', async () => {
+    const server = await startRedisServer({ tls: true });
+    cleanups.push(() => server.stop());
+    expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);
+    expect(server.tls?.ca).toContain('BEGIN CERTIFICATE');
+    const ok = await redisCli(server, ['--tls', '--cacert', server.tls!.caFile, 'PING']);
+    expect(ok.trim()).toBe('PONG');
+    // Plain text on the TLS port gets no PONG.
+    const s = await connect(server.port);
+    s.on('error', () => {});
+    expect(await command(s, ['PING'], 1_000)).not.toBe('+PONG');
+    s.destroy();
+    await server.stop();
+  });
+});
+
 describe('startTcpProxy', () => {
   it('forwards, stalls without closing, resumes, and cuts', async () => {
     const server = await startRedisServer();

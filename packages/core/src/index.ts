@@ -1,5 +1,7 @@
 export * from '@hub/protocol';
 export * from './adapter/base.js';
+/** The established name of `BaseAdapter`. */
+export { BaseAdapter as BaseProtocolAdapter } from './adapter/base.js';
 export * from './adapter/contract.js';
 export * from './adapter/errors.js';
 export * from './adapters/memory.js';

@@ -102,6 +102,8 @@ export class Consumer {
   /** Busy ordered keys → jobs waiting behind the one in progress. */
   private readonly lanes = new Map<string, Job[]>();
   private readonly retryTimers = new Set<Job>();
+  /** Running jobs with a handler-timeout timer (only with `handlerTimeoutMs`). */
+  private readonly timed = new Set<Job>();
   /** Jobs that hold a slot and wait to begin; drained by one loop so finishing never recurses. */
   private readonly runnable = new RingDeque<Job>();
   private running = false;
@@ -317,8 +319,10 @@ export class Consumer {
     ) {
       const timeout = this.opts.handlerTimeoutMs;
       if (timeout !== undefined) {
+        this.timed.add(job);
         job.timer = setTimeout(() => {
           job.timer = undefined;
+          this.timed.delete(job);
           if (job.run !== run) return;
           job.run++;
           this.failed(
@@ -332,18 +336,23 @@ export class Consumer {
       (result as Promise<unknown>).then(
         (value) => {
           if (job.run !== run) return;
-          this.clearTimer(job);
+          if (timeout !== undefined) this.stopTimeout(job);
           this.succeeded(job, value);
         },
         (err: unknown) => {
           if (job.run !== run) return;
-          this.clearTimer(job);
+          if (timeout !== undefined) this.stopTimeout(job);
           this.failed(job, err);
         },
       );
       return;
     }
     this.succeeded(job, result);
+  }
+
+  private stopTimeout(job: Job): void {
+    this.timed.delete(job);
+    this.clearTimer(job);
   }
 
   private clearTimer(job: Job): void {
@@ -502,6 +511,14 @@ export class Consumer {
         timer = setTimeout(resolve, timeoutMs);
       });
       clearTimeout(timer);
+    }
+    // Handlers still running past the drain: give their deliveries back now and
+    // stop their timeout timers, so nothing fires after close; a late result is ignored.
+    for (const job of [...this.timed]) {
+      this.stopTimeout(job);
+      job.run++;
+      this.release(job, 'consumer closing');
+      this.finish(job);
     }
   }
 }

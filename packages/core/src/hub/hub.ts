@@ -770,21 +770,41 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     options: SubscribeOptions = {},
   ): Promise<Unsubscribe> {
     validatePattern(pattern, 'pattern');
-    if (options.replay && this.history) {
-      const query = options.replay === true ? {} : options.replay;
-      for (const event of this.history.query(pattern, query)) {
+    const history = options.replay ? this.history : undefined;
+    if (history === undefined) return this.consume('topic', pattern, handler as EventHandler, options);
+    // Go live first (held at a gate), then snapshot the history: an event
+    // published during the replay is neither lost nor seen twice, and every
+    // replayed event comes before every live one.
+    const replayed = new Set<string>();
+    let open!: () => void;
+    let gate: Promise<void> | undefined = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const live: EventHandler = async (event, ctx) => {
+      if (gate !== undefined) await gate;
+      if (replayed.has(event.id)) return undefined;
+      return handler(event as UnifiedEvent<T>, ctx);
+    };
+    const off = await this.consume('topic', pattern, live, options);
+    try {
+      const query = options.replay === true ? {} : (options.replay as Exclude<SubscribeOptions['replay'], boolean | undefined>);
+      const snapshot = history.query(pattern, query);
+      for (const event of snapshot) replayed.add(event.id);
+      for (const event of snapshot) {
         try {
-          await handler(event as UnifiedEvent<T>, {
-            attempt: 1,
-            adapter: 'history',
-            reply: () => Promise.resolve(),
-          });
+          await handler(event as UnifiedEvent<T>, REPLAY_CONTEXT);
         } catch (err) {
           this.logger.warn(`[hub] replay handler failed for ${event.id}`, { error: String(err) });
         }
       }
+    } catch (err) {
+      await off();
+      throw err;
+    } finally {
+      gate = undefined;
+      open();
     }
-    return this.consume('topic', pattern, handler as EventHandler, options);
+    return off;
   }
 
   /** The established name of `subscribe`. */
@@ -1087,6 +1107,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     }
   }
 }
+
+const REPLAY_CONTEXT: HandlerContext = Object.freeze({
+  attempt: 1,
+  adapter: 'history',
+  reply: () => Promise.resolve(),
+});
 
 const EMPTY_LATENCY: LatencySnapshot = Object.freeze({
   count: 0,

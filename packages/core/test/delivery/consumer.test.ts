@@ -228,6 +228,23 @@ describe('Consumer', () => {
     expect(con.inFlight).toBe(0);
   });
 
+  it('drain past its timeout releases hung handlers and stops their timeout timers', async () => {
+    const before = timerCount();
+    const hung = deferred();
+    const { con, c } = consumer(() => hung.promise, { handlerTimeoutMs: 60_000 });
+    const d = delivery(msg());
+    con.accept(d.d, 'mem');
+    expect(timerCount()).toBe(before + 1);
+    await con.drain(10);
+    expect(timerCount()).toBe(before);
+    expect(d.s.nacks).toEqual([{ reason: 'consumer closing' }]);
+    expect(con.inFlight).toBe(0);
+    hung.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(d.s.acks).toBe(0);
+    expect(c.acked).toBe(0);
+  });
+
   it('a timed-out attempt that finishes late settles nothing twice', async () => {
     const late = deferred();
     let calls = 0;

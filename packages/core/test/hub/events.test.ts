@@ -84,6 +84,30 @@ describe('event bus through the hub', () => {
     expect(live).toEqual([]);
   });
 
+  it('an event published during the replay is delivered live once, after the replayed ones', async () => {
+    const hub = hubWith({});
+    await hub.start();
+    for (let i = 0; i < 3; i++) await hub.publish(ev('race.a', `old-${i}`));
+    const got: unknown[] = [];
+    let published = false;
+    await hub.subscribe(
+      'race.*',
+      async (e) => {
+        got.push(e.data);
+        if (!published) {
+          published = true;
+          // Published while the replay is still running.
+          await hub.publish(ev('race.a', 'new'));
+          await new Promise((r) => setImmediate(r));
+        }
+      },
+      { replay: true },
+    );
+    await waitFor(() => got.includes('new'), 'event published mid-replay');
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual(['old-0', 'old-1', 'old-2', 'new']);
+  });
+
   it('replay honours { sinceMs, limit }', async () => {
     const hub = hubWith({});
     const base = Date.now();
