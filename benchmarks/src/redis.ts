@@ -3,6 +3,8 @@
  * doing the same work, both in this process, against one redis-server this
  * runner starts on a free loopback port.
  */
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RedisServer } from '@hub/adapter-test-suite';
 import { startRedisServer } from '@hub/adapter-test-suite';
 import {
@@ -274,7 +276,17 @@ async function steady(
   setSink: (fn: (m: Msg) => void) => void,
   destination: string,
   guarantee: DeliveryGuarantee,
-): Promise<{ p50: number; p99: number; max: number; lost: number; errors: number }> {
+): Promise<{
+  p50: number;
+  p99: number;
+  max: number;
+  lost: number;
+  errors: number;
+  loopDelayP99: number;
+}> {
+  // Event-loop delay shows when the box, not the code, is the bottleneck (a starved process stalls both sides).
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const lat = new Float64Array(n);
   let got = 0;
   const arrivals = new Arrivals();
@@ -307,6 +319,7 @@ async function steady(
     });
   }
   await arrivals.until(sent, 3_000);
+  loop.disable();
   setSink(() => {});
   const lost = n - got;
   const all = Float64Array.from({ length: n }, (_, i) =>
@@ -318,6 +331,7 @@ async function steady(
     max: percentile(all, 100),
     lost,
     errors,
+    loopDelayP99: loop.percentile(99) / 1e3,
   };
 }
 
@@ -427,8 +441,8 @@ async function runScenario(
   const pubsub = id === 'redis.latency-pubsub';
   const guarantee: DeliveryGuarantee = pubsub ? 'best-effort' : 'at-least-once';
   const side = {
-    hub: { p50: [] as number[], lost: 0, errors: 0 },
-    raw: { p50: [] as number[], lost: 0, errors: 0 },
+    hub: { p50: [] as number[], loop: [] as number[], lost: 0, errors: 0 },
+    raw: { p50: [] as number[], loop: [] as number[], lost: 0, errors: 0 },
   };
   const runRaw = async (n: number) => {
     const r = await steady(
@@ -442,6 +456,7 @@ async function runScenario(
       guarantee,
     );
     side.raw.p50.push(r.p50);
+    side.raw.loop.push(r.loopDelayP99);
     side.raw.lost += r.lost;
     side.raw.errors += r.errors;
     return r.p99;
@@ -459,6 +474,7 @@ async function runScenario(
       guarantee,
     );
     side.hub.p50.push(r.p50);
+    side.hub.loop.push(r.loopDelayP99);
     side.hub.lost += r.lost;
     side.hub.errors += r.errors;
     return r.p99;
@@ -492,6 +508,12 @@ async function runScenario(
   });
   extra['hub p50 µs (median)'] = Math.round(stats(side.hub.p50.slice(1)).median);
   extra['raw p50 µs (median)'] = Math.round(stats(side.raw.p50.slice(1)).median);
+  extra['event-loop delay p99 µs, hub runs (median)'] = Math.round(
+    stats(side.hub.loop.slice(1)).median,
+  );
+  extra['event-loop delay p99 µs, raw runs (median)'] = Math.round(
+    stats(side.raw.loop.slice(1)).median,
+  );
   extra['hub lost / send errors'] = `${side.hub.lost} / ${side.hub.errors}`;
   extra['raw lost / send errors'] = `${side.raw.lost} / ${side.raw.errors}`;
   return result({ ...meta, suite: 'redis', id, ...out, rounds: LATENCY_ROUNDS, notes, extra });

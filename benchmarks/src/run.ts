@@ -88,9 +88,12 @@ async function main(): Promise<void> {
   const run = async (id: string, fn: () => Promise<ScenarioResult[] | ScenarioResult>) => {
     const t0 = performance.now();
     process.stdout.write(`• ${id} … `);
+    const load = machine().loadavg[0]!;
     try {
       const r = await fn();
       const list = Array.isArray(r) ? r : [r];
+      // A shared box: the load when a scenario started says how far to trust its absolute figures.
+      for (const x of list) x.extra['load avg (1 min) at start'] = load;
       results.push(...list);
       const verdicts = list.map(
         (x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,

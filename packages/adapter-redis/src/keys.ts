@@ -21,6 +21,8 @@ export interface KeyLayout {
   dlq(destination: string): string;
   /** Lease that makes one consumer of `group` the only reader of an ordered partition. */
   lease(destination: string, group: string, partition: number): string;
+  /** Live consumers of `group` (sorted set, score = expiry ms), to share ordered partitions fairly. */
+  members(destination: string, group: string): string;
   /** Exactly-once dedup record. */
   dedup(id: string): string;
 }
@@ -38,6 +40,7 @@ export function keyLayout(prefix: string): KeyLayout {
     partitionStream: (d, n) => `${prefix}:${tag(d)}:o${n}`,
     dlq: (d) => `${prefix}:${tag(d)}:dlq`,
     lease: (d, g, n) => `${prefix}:${tag(d)}:lease:${g}:o${n}`,
+    members: (d, g) => `${prefix}:${tag(d)}:members:${g}`,
     dedup: (id) => `${prefix}:dedup:${id}`,
   };
 }

@@ -108,6 +108,7 @@ export class StreamConsumer implements Subscription {
   private ackFlush: Promise<void> | undefined;
   private reclaiming = false;
   private leasing = false;
+  private excessLeases = 0;
   /** Counters surfaced by inspect(). */
   readonly counters = {
     delivered: 0,
@@ -185,6 +186,7 @@ export class StreamConsumer implements Subscription {
     let failures = 0;
     while (!this.closed) {
       try {
+        if (this.excessLeases > 0) await this.releaseExcessLeases();
         this.pump();
         if (this.inflight >= this.prefetch || this.buffer.length > 0) {
           await this.sleepUntilWoken();
@@ -631,37 +633,70 @@ export class StreamConsumer implements Subscription {
     );
   }
 
-  /** Renew our partition leases, drop the ones we lost, take free ones. */
+  /**
+   * Renew our partition leases, drop the ones we lost, and move towards a fair
+   * share (partitions / live consumers): take free ones while under it; mark the
+   * excess for release, which the read loop does between reads so no read in
+   * flight covers a partition we gave up.
+   */
   private async maintainLeases(): Promise<void> {
     if (this.closed || this.stopped || this.leasing) return;
     this.leasing = true;
     try {
       const { commands: c, keys, opts } = this.host;
       const px = String(opts.partitionLeaseMs);
+      const members = keys.members(this.destination, this.group);
+      const now = Date.now();
+      await c.zadd(members, now + opts.partitionLeaseMs, this.consumer);
+      await c.zremrangebyscore(members, '-inf', now);
+      const live = Math.max(1, Number(await c.zcard(members)));
+      const share = Math.ceil(this.partitions.length / live);
       await Promise.all(
         this.partitions.map(async (p, n) => {
+          if (!p.leased) return;
           const key = keys.lease(this.destination, this.group, n);
-          if (p.leased) {
-            const ok = await c.eval(RENEW_LEASE, 1, key, this.consumer, px);
-            if (Number(ok) !== 1) {
-              p.leased = false;
-              this.host.ctx.logger.warn('[hub:redis] lost ordered partition lease', {
-                destination: this.destination,
-                partition: n,
-              });
-            }
-            return;
-          }
-          const got = await c.set(key, this.consumer, 'PX', opts.partitionLeaseMs, 'NX');
-          if (got === 'OK' && !this.closed) {
-            p.leased = true;
-            p.draining = true;
-            this.poke();
+          const ok = await c.eval(RENEW_LEASE, 1, key, this.consumer, px);
+          if (Number(ok) !== 1) {
+            p.leased = false;
+            this.host.ctx.logger.warn('[hub:redis] lost ordered partition lease', {
+              destination: this.destination,
+              partition: n,
+            });
           }
         }),
       );
+      let owned = this.partitions.filter((p) => p.leased).length;
+      this.excessLeases = Math.max(0, owned - share);
+      if (this.excessLeases > 0) this.poke();
+      // Start at a per-consumer offset so consumers do not all race for partition 0 first.
+      const start = partitionOffset(this.consumer, this.partitions.length);
+      for (let i = 0; i < this.partitions.length && owned < share && !this.closed; i++) {
+        const n = (start + i) % this.partitions.length;
+        const p = this.partitions[n]!;
+        if (p.leased) continue;
+        const key = keys.lease(this.destination, this.group, n);
+        const got = await c.set(key, this.consumer, 'PX', opts.partitionLeaseMs, 'NX');
+        if (got === 'OK') {
+          p.leased = true;
+          p.draining = true;
+          owned++;
+          this.poke();
+        }
+      }
     } finally {
       this.leasing = false;
+    }
+  }
+
+  /** Give up idle partitions above our fair share (called by the read loop, between reads). */
+  private async releaseExcessLeases(): Promise<void> {
+    const { commands: c, keys } = this.host;
+    for (let n = 0; n < this.partitions.length && this.excessLeases > 0; n++) {
+      const p = this.partitions[n]!;
+      if (!p.leased || p.busy) continue;
+      p.leased = false;
+      this.excessLeases--;
+      await c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer);
     }
   }
 
@@ -761,19 +796,26 @@ export class StreamConsumer implements Subscription {
       // Unsettled entries go back at once (idle time maxed) instead of after claimIdleMs.
       await bounded(this.releaseAll(), limit).catch((err) => this.host.report('release', err));
       await bounded(
-        Promise.all(
-          this.partitions.map((p, n) =>
+        Promise.all([
+          c.zrem(keys.members(this.destination, this.group), this.consumer),
+          ...this.partitions.map((p, n) =>
             p.leased
               ? c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer)
               : undefined,
           ),
-        ),
+        ]),
         limit,
       ).catch((err) => this.host.report('lease release', err));
       this.inflight = 0;
     })();
     return this.closePromise;
   }
+}
+
+function partitionOffset(consumer: string, partitions: number): number {
+  let h = 0;
+  for (let i = 0; i < consumer.length; i++) h = (h * 31 + consumer.charCodeAt(i)) >>> 0;
+  return h % partitions;
 }
 
 /** Wait for `p` at most `ms`; rejects on timeout, never hangs. */

@@ -79,11 +79,18 @@ it('R9: FIFO per key across 2 instances, through nacks and an instance leaving m
       );
     }
   };
-  await sendAll(0, PER_KEY / 2);
+  // Partition leases spread over the live consumers: 8 + 8.
+  const leased = async (x: RedisAdapter) =>
+    ((await x.inspect()).endpoints as Record<string, { leasedPartitions: number }>).ep
+      ?.leasedPartitions ?? 0;
   await waitFor(
-    () => log.length >= (KEYS * PER_KEY) / 4,
-    () => `received ${log.length}`,
+    async () => (await leased(a)) === KEYS / 2 && (await leased(b)) === KEYS / 2,
+    async () => `leases a=${await leased(a)} b=${await leased(b)}`,
   );
+  await sendAll(0, PER_KEY / 2);
+  await waitFor(() => log.length >= (KEYS * PER_KEY) / 4, () => `received ${log.length}`);
+  expect(new Set(log.map((l) => l.who)).size).toBe(2);
+  // One instance leaves mid-stream: the other takes over its partitions (and their pending entries).
   await a.close();
   await sendAll(PER_KEY / 2, PER_KEY);
   const summary = () => JSON.stringify({ received: log.length, ...checkOrder(log, PER_KEY) });
@@ -91,7 +98,7 @@ it('R9: FIFO per key across 2 instances, through nacks and an instance leaving m
   const result = checkOrder(log, PER_KEY);
   expect(result.skips, summary()).toBe(0);
   expect(result.keys).toBe(KEYS);
-  expect(new Set(log.map((l) => l.who)).size).toBe(2);
+  expect(await leased(b)).toBe(KEYS);
 });
 
 it('ordered: a backlog on one key is handed over one at a time (at most one unsettled per key)', async () => {

@@ -65,6 +65,23 @@ function hookExit(): void {
   });
 }
 
+/**
+ * Exit hooks do not run when the test process is killed (a runner tearing down a
+ * timed-out worker): a detached shell kills the server once our process is gone.
+ */
+function watchdog(serverPid: number): void {
+  // Checks the command line too, so a recycled pid is never killed.
+  const ours = `grep -q redis-server /proc/${serverPid}/cmdline 2>/dev/null`;
+  const script = `while kill -0 ${process.pid} 2>/dev/null && ${ours}; do sleep 1; done; ${ours} && kill -9 ${serverPid} 2>/dev/null`;
+  try {
+    const w = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+    w.on('error', () => {});
+    w.unref();
+  } catch {
+    // best effort: the exit hook still covers normal exits
+  }
+}
+
 /** A port the OS just handed out on 127.0.0.1; may race with other processes, so callers retry. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -204,6 +221,7 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
     const c = spawn('redis-server', argsFor(p), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     live.add(c);
+    if (c.pid !== undefined) watchdog(c.pid);
     let gone = false;
     exited = new Promise<void>((resolve) => {
       c.once('exit', () => {

@@ -120,11 +120,14 @@ export class Consumer {
       opts.kind === 'topic' && (opts.address.includes('*') || opts.address.includes('#'));
   }
 
-  /** Number of deliveries held (running, queued, waiting in lanes or for a retry). */
+  /**
+   * Number of deliveries held: holding a slot (running, or waiting for a
+   * retry, which keeps its slot), queued, or waiting in a lane.
+   */
   get inFlight(): number {
     let waiting = 0;
     for (const lane of this.lanes.values()) waiting += lane.length;
-    return this.active + this.queue.length + waiting + this.retryTimers.size;
+    return this.active + this.queue.length + waiting;
   }
 
   /** The adapter-facing entry point; bind one per adapter subscription. */

@@ -25,7 +25,13 @@ export interface CommunicationConfig {
   adapters?: ReadonlyArray<ProtocolAdapter | AdapterFactory>;
   /** Sends in flight at once before backpressure applies. @default 10_000 */
   maxConcurrentMessages?: number;
-  /** What `send` does past `maxConcurrentMessages`: wait for room, or reject with HUB_OVERLOADED. @default 'wait' */
+  /**
+   * What `send` does past `maxConcurrentMessages`: wait for room (oldest
+   * first), or reject with HUB_OVERLOADED. Waiting sends are bounded too (at
+   * most `maxConcurrentMessages` of them; past that, HUB_OVERLOADED), so
+   * memory never grows without end.
+   * @default 'wait'
+   */
   overload?: 'wait' | 'reject';
   /** A send must be accepted by its transport within this; also the default `request` timeout. @default 30_000 */
   messageTimeoutMs?: number;

@@ -335,10 +335,22 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private async doStart(): Promise<void> {
     this._state = 'starting';
-    const list = this.adapters.list();
-    const results = await Promise.allSettled(
+    // Adapters registered while we connect are connected in the next round.
+    let list = this.adapters.list();
+    let results = await Promise.allSettled(
       list.map(({ name, adapter }) => this.connectAdapter(name, adapter)),
     );
+    for (;;) {
+      const late = this.adapters.list().filter(({ name }) => !list.some((x) => x.name === name));
+      if (late.length === 0) break;
+      list = [...list, ...late];
+      results = [
+        ...results,
+        ...(await Promise.allSettled(
+          late.map(({ name, adapter }) => this.connectAdapter(name, adapter)),
+        )),
+      ];
+    }
     const failures = results
       .map((r, i) =>
         r.status === 'rejected'
@@ -771,7 +783,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   ): Promise<Unsubscribe> {
     validatePattern(pattern, 'pattern');
     const history = options.replay ? this.history : undefined;
-    if (history === undefined) return this.consume('topic', pattern, handler as EventHandler, options);
+    if (history === undefined)
+      return this.consume('topic', pattern, handler as EventHandler, options);
     // Go live first (held at a gate), then snapshot the history: an event
     // published during the replay is neither lost nor seen twice, and every
     // replayed event comes before every live one.
@@ -787,7 +800,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     };
     const off = await this.consume('topic', pattern, live, options);
     try {
-      const query = options.replay === true ? {} : (options.replay as Exclude<SubscribeOptions['replay'], boolean | undefined>);
+      const query =
+        options.replay === true
+          ? {}
+          : (options.replay as Exclude<SubscribeOptions['replay'], boolean | undefined>);
       const snapshot = history.query(pattern, query);
       for (const event of snapshot) replayed.add(event.id);
       for (const event of snapshot) {
@@ -976,6 +992,16 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.logger.warn(`[hub] circuit of adapter "${target.name}" is now ${state}`);
       if (this.listenerCount('circuit') > 0) this.emit('circuit', target.name, state);
     });
+    // Adapters built on BaseAdapter report state changes: react at once
+    // instead of routing into a dead link until the next interval check.
+    const emitter = target.adapter as Partial<{ on(event: 'state', fn: () => void): unknown }>;
+    if (typeof emitter.on === 'function') {
+      emitter.on('state', () => {
+        if (this._state === 'running' && this.router.target(target.name) === target) {
+          this.refreshHealth(target);
+        }
+      });
+    }
   }
 
   // ─── dead letters, metrics, health ───────────────────────────────────────
@@ -1096,15 +1122,16 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   /** Refresh each adapter's health flag; the router skips unhealthy adapters. */
   checkHealth(): void {
-    for (const t of this.router.allTargets()) {
-      const healthy = safeHealth(t).healthy;
-      if (healthy !== t.healthy) {
-        t.healthy = healthy;
-        this.router.invalidate();
-        this.logger.warn(`[hub] adapter "${t.name}" is now ${healthy ? 'healthy' : 'unhealthy'}`);
-        if (this.listenerCount('health') > 0) this.emit('health', t.name, healthy);
-      }
-    }
+    for (const t of this.router.allTargets()) this.refreshHealth(t);
+  }
+
+  private refreshHealth(t: RouteTarget): void {
+    const healthy = safeHealth(t).healthy;
+    if (healthy === t.healthy) return;
+    t.healthy = healthy;
+    this.router.invalidate();
+    this.logger.warn(`[hub] adapter "${t.name}" is now ${healthy ? 'healthy' : 'unhealthy'}`);
+    if (this.listenerCount('health') > 0) this.emit('health', t.name, healthy);
   }
 }
 

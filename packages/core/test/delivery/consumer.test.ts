@@ -221,6 +221,7 @@ describe('Consumer', () => {
     const d = delivery(msg());
     con.accept(d.d, 'mem');
     expect(c.retried).toBe(1);
+    expect(con.inFlight).toBe(1);
     expect(timerCount()).toBe(before + 1);
     await con.drain(1_000);
     expect(timerCount()).toBe(before);

@@ -7,6 +7,7 @@
 import {
   type AdapterCapabilities,
   type AdapterContext,
+  type AdapterHealth,
   BaseAdapter,
   type CreateMessageInput,
   createMessage,
@@ -142,6 +143,14 @@ export class TestAdapter extends BaseAdapter implements DeadLetterReader {
       patterns: true,
       consumerGroups: true,
     };
+  }
+
+  /** When set, health() reports this without a state change (nothing is emitted). */
+  silentHealth: boolean | undefined;
+
+  override health(): AdapterHealth {
+    const h = super.health();
+    return this.silentHealth === undefined ? h : { ...h, healthy: this.silentHealth };
   }
 
   /** Flip health: `false` makes health() report degraded/unhealthy. */

@@ -196,6 +196,23 @@ describe('lifecycle', () => {
     await hub.close();
   });
 
+  it('an adapter registered while start is connecting is connected too', async () => {
+    const late = new TestAdapter({ name: 'late' });
+    let hubRef: ReturnType<typeof createHub> | undefined;
+    class Registering extends TestAdapter {
+      protected override async doConnect(): Promise<void> {
+        hubRef?.adapters.register(late);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const hub = createHub({ adapters: [new Registering({ name: 'first' })], logger: quiet });
+    hubRef = hub;
+    await hub.start();
+    expect(late.state).toBe('ready');
+    expect(hub.health().hubStatus).toBe('healthy');
+    await hub.close();
+  });
+
   it('start rejects with HUB_CONNECTION_FAILED naming the adapter and why', async () => {
     const hub = createHub({
       adapters: [

@@ -152,10 +152,23 @@ describe('health', () => {
     await hub.start();
     const changes: Array<[string, boolean]> = [];
     hub.on('health', (name, ok) => changes.push([name, ok]));
-    t.setUp(false);
+    t.silentHealth = false;
     await waitFor(() => changes.length === 1, 'health event from the interval check');
     expect(changes).toEqual([['t', false]]);
     expect(hub.metrics().adapters.t?.healthy).toBe(false);
+  });
+
+  it('an adapter state change updates routing at once, without waiting for the interval', async () => {
+    const a = memory({ name: 'a' });
+    const b = memory({ name: 'b' });
+    const hub = hubWith({ adapters: [a, b], defaultRoutingStrategy: 'failover' });
+    await hub.start();
+    expect((await hub.send(msg())).adapter).toBe('a');
+    a.disconnect();
+    expect((await hub.send(msg())).adapter).toBe('b');
+    expect(hub.metrics().adapters.a?.failed).toBe(0);
+    a.reconnect();
+    expect((await hub.send(msg())).adapter).toBe('a');
   });
 
   it('errorRate reflects failed sends', async () => {
