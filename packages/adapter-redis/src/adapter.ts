@@ -219,6 +219,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
     this.commands; // throws when not connected
     if (spec.kind === 'topic') {
+      if (spec.group !== undefined) {
+        this.ctx.logger.warn(
+          '[hub:redis] topic groups are not shared over Pub/Sub: every instance receives every event',
+          { pattern: spec.address, group: spec.group },
+        );
+      }
       const pattern = this.keys.eventPattern(spec.address);
       return this.addPubSub(this.patternSubs, pattern, { spec }, 'pattern');
     }
@@ -445,3 +451,9 @@ export const redisAdapter: AdapterFactory<RedisAdapterOptions | ConnectionConfig
   aliases: ['redis-streams', 'redis-pubsub'],
   create: (config) => redis((config ?? {}) as RedisAdapterOptions),
 };
+
+declare module '@hub/core' {
+  interface HubAdapters {
+    redis: RedisAdapter;
+  }
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   createEvent,
   createReply,
+  DEFAULT_LIMITS,
   DeliveryGuarantee,
   type Envelope,
   ErrorCode,
@@ -10,6 +11,7 @@ import {
   type Priority,
   type UnifiedEvent,
   type UnifiedMessage,
+  type ValidateOptions,
   validateEvent,
   validateMessage,
 } from '@hub/protocol';
@@ -50,6 +52,13 @@ import {
   type SubscribeOptions,
   type Unsubscribe,
 } from './types.js';
+
+/**
+ * The send path checks every envelope field but not the payload: an in-process
+ * transport carries the object as is, and a wire transport's codec walks the
+ * payload once as it encodes, enforcing the same limits there.
+ */
+const SKIP_PAYLOAD: ValidateOptions = { payload: false };
 
 /** Topic of `broadcastNotification` events. */
 export const NOTIFICATION_TOPIC = 'hub.notifications';
@@ -447,7 +456,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     // Not async: the hot path allocates one promise (dispatch's), not one per layer.
     if (this._state !== 'running') return this.ensureRunning().then(() => this.send(message));
     try {
-      validateMessage(message);
+      validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
@@ -480,7 +489,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   publish<T>(event: UnifiedEvent<T>): Promise<MessageResult> {
     if (this._state !== 'running') return this.ensureRunning().then(() => this.publish(event));
     try {
-      validateEvent(event);
+      validateEvent(event, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
@@ -530,7 +539,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     options: RequestOptions = {},
   ): Promise<UnifiedMessage<Res>> {
     try {
-      validateMessage(message);
+      validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
       this.metricsImpl.totals.rejected++;
       throw err;

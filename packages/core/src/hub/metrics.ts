@@ -170,7 +170,8 @@ export class HubMetrics implements ConsumerObserver {
     if (!this.enabled) return;
     const t = this.type(env);
     t.acked.inc();
-    t.handler.record(handlerMs);
+    // Negative: this job's handler time was not sampled.
+    if (handlerMs >= 0) t.handler.record(handlerMs);
   }
 
   failed(env: Envelope): void {

@@ -53,7 +53,8 @@ describe('metrics', () => {
       acked: 10,
       failed: 0,
     });
-    expect(m.messageTypes.task_assignment?.handler.count).toBe(10);
+    // Handler time is sampled: the 1st, 9th, 17th… job of a consumer are timed.
+    expect(m.messageTypes.task_assignment?.handler.count).toBe(2);
     expect(m.messageTypes.query).toMatchObject({ sent: 1, failed: 2, deadLettered: 1 });
     expect(m.messageTypes['event:created']).toMatchObject({ sent: 1, delivered: 1, acked: 1 });
     expect(m.messagesPerSecond).toBeGreaterThan(0);

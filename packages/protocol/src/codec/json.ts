@@ -49,8 +49,16 @@ export function createJsonCodec(options: JsonCodecOptions = {}): JsonCodec {
     encode(envelope: Envelope): string {
       const isMessage = envelope.kind === 'message';
       const body: unknown = isMessage ? envelope.payload : envelope.data;
-      if (measurePayload(body, limits.maxPayloadDepth, Number.POSITIVE_INFINITY) < 0) {
-        throw payloadError(isMessage ? 'payload' : 'data');
+      // The one walk of the payload on the send path: types, depth and size
+      // (the hub's validation skips it; see ValidateOptions.payload).
+      const size = measurePayload(body, limits.maxPayloadDepth, limits.maxPayloadBytes);
+      if (size < 0) throw payloadError(isMessage ? 'payload' : 'data');
+      if (size > limits.maxPayloadBytes) {
+        throw new InvalidMessageError(
+          'too_large',
+          isMessage ? 'payload' : 'data',
+          `[hub:protocol] invalid envelope: '${isMessage ? 'payload' : 'data'}' is over the limit of ${limits.maxPayloadBytes} bytes (estimated JSON size)`,
+        );
       }
       if (!payloadNeedsTags()) return JSON.stringify(envelope);
       return JSON.stringify(
