@@ -22,7 +22,13 @@ import {
   type UnifiedMessage,
 } from '@hub/protocol';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
-import { ConnectionFactory, isAuthError, type RedisClient, whenReady } from './connection.js';
+import {
+  ConnectionFactory,
+  isAuthError,
+  type RedisClient,
+  whenReady,
+  withRedirectRetry,
+} from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
@@ -193,14 +199,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         await c.publish(this.keys.channel(envelope.destination), encodeEnvelope(envelope));
         return { protocol: 'redis-pubsub' };
       }
-      const id = await c.call('XADD', [
-        this.streamFor(envelope),
-        'MAXLEN',
-        '~',
-        String(this.opts.maxLen),
-        '*',
-        ...entryFields(envelope),
-      ]);
+      const args = [this.streamFor(envelope), 'MAXLEN', '~', String(this.opts.maxLen), '*'];
+      args.push(...entryFields(envelope));
+      const id = await withRedirectRetry(() => c.call('XADD', args));
       return { protocol: 'redis-streams', brokerId: String(id) };
     } catch (err) {
       if (isAuthError(err)) {

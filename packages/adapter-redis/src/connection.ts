@@ -170,3 +170,24 @@ export function whenReady(client: RedisClient, timeoutMs: number, what: string):
     if (client.status === 'wait') client.connect().catch(() => {});
   });
 }
+
+const REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+/**
+ * Retry a command that Redis Cluster redirected. ioredis follows redirections
+ * itself except for writes inside an auto-pipeline; MOVED/ASK/TRYAGAIN mean the
+ * command did not run, so a retry cannot duplicate it. ioredis refreshes its
+ * slot map on the first MOVED.
+ */
+export async function withRedirectRetry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !(err instanceof Error) || !REDIRECT.test(err.message)) throw err;
+      await new Promise((r) =>
+        setTimeout(r, backoffDelay(i, { initialDelayMs: 20, maxDelayMs: 500 })),
+      );
+    }
+  }
+}

@@ -7,7 +7,7 @@ import type {
 } from '@hub/core';
 import { AdapterError } from '@hub/core';
 import { type Envelope, ErrorCode, PRIORITY_LEVELS, type Priority } from '@hub/protocol';
-import { isAuthError, type RedisClient } from './connection.js';
+import { isAuthError, type RedisClient, withRedirectRetry } from './connection.js';
 import type { KeyLayout } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import { decodeEntry, field, parseEntries, parseRead, type RawEntry } from './stream-entry.js';
@@ -172,7 +172,9 @@ export class StreamConsumer implements Subscription {
     const c = this.host.commands;
     await Promise.all(
       this.streamKeys.map((key) =>
-        c.call('XGROUP', ['CREATE', key, this.group, '0', 'MKSTREAM']).catch((err: unknown) => {
+        withRedirectRetry(() =>
+          c.call('XGROUP', ['CREATE', key, this.group, '0', 'MKSTREAM']),
+        ).catch((err: unknown) => {
           if (err instanceof Error && err.message.startsWith('BUSYGROUP')) return;
           throw err;
         }),

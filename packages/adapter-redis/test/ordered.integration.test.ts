@@ -88,7 +88,10 @@ it('R9: FIFO per key across 2 instances, through nacks and an instance leaving m
     async () => `leases a=${await leased(a)} b=${await leased(b)}`,
   );
   await sendAll(0, PER_KEY / 2);
-  await waitFor(() => log.length >= (KEYS * PER_KEY) / 4, () => `received ${log.length}`);
+  await waitFor(
+    () => log.length >= (KEYS * PER_KEY) / 4,
+    () => `received ${log.length}`,
+  );
   expect(new Set(log.map((l) => l.who)).size).toBe(2);
   // One instance leaves mid-stream: the other takes over its partitions (and their pending entries).
   await a.close();

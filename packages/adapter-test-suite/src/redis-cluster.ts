@@ -58,6 +58,18 @@ export async function startRedisCluster(
       '--cluster-yes',
     ]);
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+    // cluster_state:ok on each node is not enough: clients read the slot map from one
+    // node, so wait until every node agrees on it (gossip converged).
+    for (const s of servers) {
+      for (;;) {
+        const check = await cli(['--cluster', 'check', `127.0.0.1:${s.port}`]).catch(
+          (e: Error) => e.message,
+        );
+        if (check.includes('All nodes agree') && check.includes('All 16384 slots covered')) break;
+        if (Date.now() > deadline) throw new Error(`cluster slots did not converge:\n${check}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     for (const s of servers) {
       for (;;) {
         const info = await cli(['-h', '127.0.0.1', '-p', String(s.port), 'cluster', 'info']);

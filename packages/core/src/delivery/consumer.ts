@@ -46,6 +46,8 @@ export interface ConsumerOptions {
   readonly handlerTimeoutMs: number | undefined;
 }
 
+/** Topics whose match result a topic consumer remembers. */
+const TOPIC_CACHE_SIZE = 1024;
 const DUPLICATE_BUSY_RETRY_MS = 250;
 
 /**
@@ -113,6 +115,7 @@ export class Consumer {
   private idleWaiters: Array<() => void> = [];
   /** The pattern has wildcards (else an exact topic comparison is enough). */
   private readonly filterTopic: boolean;
+  private readonly topicCache = new Map<string, boolean>();
 
   constructor(
     readonly host: ConsumerHost,
@@ -120,6 +123,17 @@ export class Consumer {
   ) {
     this.filterTopic =
       opts.kind === 'topic' && (opts.address.includes('*') || opts.address.includes('#'));
+  }
+
+  /** Exact pattern match, remembered per topic (a consumer sees few distinct topics). */
+  private matches(topic: string): boolean {
+    let hit = this.topicCache.get(topic);
+    if (hit === undefined) {
+      hit = matchTopic(this.opts.address, topic);
+      if (this.topicCache.size >= TOPIC_CACHE_SIZE) this.topicCache.clear();
+      this.topicCache.set(topic, hit);
+    }
+    return hit;
   }
 
   /**
@@ -144,9 +158,7 @@ export class Consumer {
       // Transports may match a superset (Redis globs cross dots); we match exactly.
       if (
         env.kind !== 'event' ||
-        (this.filterTopic
-          ? !matchTopic(this.opts.address, env.topic)
-          : env.topic !== this.opts.address)
+        (this.filterTopic ? !this.matches(env.topic) : env.topic !== this.opts.address)
       ) {
         settle(delivery.ack(), log, 'ack', env.id);
         return;

@@ -198,6 +198,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private readonly router: Router;
   private readonly metricsImpl: HubMetrics;
   private readonly history: EventHistory | undefined;
+  /** Id of the event last written to the history. */
+  private lastRecorded: string | undefined;
   private readonly consumers = new Set<ConsumerRecord>();
   private readonly pending = new Map<string, PendingRequest>();
   private inboxAddress: string | undefined;
@@ -277,7 +279,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       observer: {
         delivered(env) {
           self.metricsImpl.delivered(env);
-          if (env.kind === 'event') self.history?.record(env);
+          // One publish fans out to many subscriptions in a row: record it once.
+          if (env.kind === 'event' && env.id !== self.lastRecorded) self.recordEvent(env);
         },
         acked: (env, adapter, ms) => this.metricsImpl.acked(env, adapter, ms),
         failed: (env, _adapter, err, attempt) => {
@@ -494,7 +497,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
     }
-    this.history?.record(event);
+    this.recordEvent(event);
     return this.dispatch(event);
   }
 
@@ -761,6 +764,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       latencyMs: performance.now() - started,
       results,
     };
+  }
+
+  private recordEvent(event: UnifiedEvent): void {
+    if (this.history === undefined) return;
+    this.lastRecorded = event.id;
+    this.history.record(event);
   }
 
   // ─── receiving ───────────────────────────────────────────────────────────
