@@ -6,7 +6,9 @@ import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
 export type RedisClient = Redis | Cluster;
 export type Role = 'commands' | 'subscriber' | 'reader';
 
-const AUTH_ERROR = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|ERR AUTH/i;
+// The last two are ACL denials of a command run inside a script (our read sweep).
+const AUTH_ERROR =
+  /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|ERR AUTH|can't run this command|has no permissions/i;
 /** Errors a retry cannot fix: wrong credentials or missing ACL permissions. */
 export const isAuthError = (err: unknown): boolean =>
   err instanceof Error && AUTH_ERROR.test(err.message);

@@ -60,6 +60,28 @@ for i = 4, #ARGV do
 end
 return n`;
 
+/**
+ * One round trip for a whole non-blocking sweep: reads KEYS in order (ordered
+ * partitions first, one entry each, then priority streams highest first) and
+ * stops at the credit, so priorities hold and we never take more than we may
+ * hand over. Same reply shape as XREADGROUP. All keys share one hash tag.
+ */
+const READ_SCRIPT = `
+local credit = tonumber(ARGV[3])
+local singles = tonumber(ARGV[4])
+local out = {}
+for i, key in ipairs(KEYS) do
+  if credit <= 0 then break end
+  local count = credit
+  if i <= singles then count = 1 end
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', key, '>')
+  if r and r[1] then
+    credit = credit - #r[1][2]
+    out[#out + 1] = r[1]
+  end
+end
+return out`;
+
 const RENEW_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -75,7 +97,11 @@ return 0`;
 /** Idle time given to released entries so any consumer's next reclaim takes them. */
 const RELEASED_IDLE_MS = 2 ** 31 - 1;
 
-const isNoGroup = (err: unknown) => err instanceof Error && err.message.startsWith('NOGROUP');
+const isNoGroup = (err: unknown) => err instanceof Error && err.message.includes('NOGROUP');
+
+interface ReaderCommands {
+  hubRead(numKeys: number, ...args: string[]): Promise<unknown>;
+}
 
 /**
  * One endpoint subscription over Redis Streams: a consumer in the endpoint's
@@ -137,6 +163,9 @@ export class StreamConsumer implements Subscription {
       busy: false,
       draining: true,
     }));
+    // The reader connection is always ours (a duplicate), so defining a script on it is safe;
+    // ioredis sends EVALSHA and falls back to EVAL after a broker restart flushed the cache.
+    conn.defineCommand('hubRead', { lua: READ_SCRIPT });
   }
 
   private get prefetch(): number {
@@ -243,8 +272,6 @@ export class StreamConsumer implements Subscription {
 
   /** Read at most `credit` entries, highest priority first; blocks (bounded) only when idle. */
   private async readOnce(credit: number): Promise<void> {
-    const c = this.conn;
-    const base = ['GROUP', this.group, this.consumer];
     let got = 0;
     // Ordered partitions: drain pending first, then one new entry per idle partition.
     const fresh: number[] = [];
@@ -259,30 +286,17 @@ export class StreamConsumer implements Subscription {
       }
       if (fresh.length < credit - got) fresh.push(n);
     }
-    if (fresh.length > 0) {
-      const keys = fresh.map((n) => this.partitionKeys[n]!);
-      const reply = await c.call('XREADGROUP', [
-        ...base,
-        'COUNT',
-        '1',
-        'STREAMS',
-        ...keys,
-        ...keys.map(() => '>'),
-      ]);
-      got += this.acceptRead(reply);
-    }
-    for (const key of this.priorityKeys) {
-      if (got >= credit || this.closed) break;
-      const reply = await c.call('XREADGROUP', [
-        ...base,
-        'COUNT',
-        String(credit - got),
-        'STREAMS',
-        key,
-        '>',
-      ]);
-      got += this.acceptRead(reply);
-    }
+    if (this.closed || got >= credit) return;
+    const sweep = [...fresh.map((n) => this.partitionKeys[n]!), ...this.priorityKeys];
+    const reply = await (this.conn as unknown as ReaderCommands).hubRead(
+      sweep.length,
+      ...sweep,
+      this.group,
+      this.consumer,
+      String(credit - got),
+      String(fresh.length),
+    );
+    got += this.acceptRead(reply);
     if (got > 0 || this.closed) return;
     // Idle: one bounded blocking read over everything we may read. COUNT 1 per
     // stream; the few extra entries wait in the local buffer (still refreshed).
@@ -291,8 +305,10 @@ export class StreamConsumer implements Subscription {
       .filter((n) => n >= 0)
       .map((n) => this.partitionKeys[n]!);
     const keys = [...this.priorityKeys, ...idle];
-    const reply = await c.call('XREADGROUP', [
-      ...base,
+    const blocked = await this.conn.call('XREADGROUP', [
+      'GROUP',
+      this.group,
+      this.consumer,
       'COUNT',
       '1',
       'BLOCK',
@@ -301,7 +317,7 @@ export class StreamConsumer implements Subscription {
       ...keys,
       ...keys.map(() => '>'),
     ]);
-    this.acceptRead(reply);
+    this.acceptRead(blocked);
   }
 
   private acceptRead(reply: unknown): number {

@@ -288,6 +288,27 @@ describe('streams', () => {
     await held[1]!.ack();
   });
 
+  it('a consumer group lost by the broker (stream deleted) is recreated; delivery resumes', async () => {
+    const prefix = uniquePrefix('nogroup');
+    const a = make(prefix);
+    const ctx = await connected(a, 'i1');
+    const r = recorder('ep');
+    await a.subscribe(r.spec());
+    await a.send(message('ep', 1));
+    await waitFor(
+      () => r.deliveries.length === 1,
+      () => 'first not received',
+    );
+    await raw.del(a.keys.priorityStream('ep', 2), a.keys.priorityStream('ep', 5));
+    const m = message('ep', 2);
+    await a.send(m);
+    await waitFor(
+      () => r.ids().includes(m.id),
+      () => `not received after group loss: ${ctx.warnings.join(' | ')}`,
+    );
+    expect(ctx.warnings.some((w) => w.includes('consumer group missing'))).toBe(true);
+  });
+
   it('interop: a hub message is readable with plain redis-cli XREADGROUP', async () => {
     const prefix = uniquePrefix('cli');
     const a = make(prefix);
