@@ -79,6 +79,12 @@ export interface SubscriptionSpec {
    * subscriber gets every event (fan-out); a name makes instances share.
    */
   readonly group?: string;
+  /**
+   * Endpoints: the only guarantees senders use for this address (a hint; the
+   * hub's request inbox is best-effort only). An adapter may skip the machinery
+   * of the others. Undefined: every guarantee.
+   */
+  readonly guarantees?: readonly DeliveryGuarantee[];
   /** Most unsettled deliveries the adapter may hand over at once (flow control). */
   readonly prefetch: number;
   /** Dead-letter after this many attempts (the core decides; adapters may use it for their own loops). */

@@ -3,6 +3,7 @@ import {
   createEvent,
   createReply,
   DEFAULT_LIMITS,
+  DELIVERY_GUARANTEES,
   DeliveryGuarantee,
   type Envelope,
   ErrorCode,
@@ -604,7 +605,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
           this.pending.delete(id!);
           p.resolve(reply);
         },
-        { concurrency: 64 },
+        // Replies to the inbox are best-effort (see reply()).
+        { concurrency: 64, guarantees: [DeliveryGuarantee.BEST_EFFORT] },
       );
       this.inboxAddress = address;
     })();
@@ -881,6 +883,17 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         `[hub] options.adapter "${options.adapter}" is not registered`,
       );
     }
+    if (
+      options.guarantees !== undefined &&
+      (!Array.isArray(options.guarantees) ||
+        options.guarantees.length === 0 ||
+        options.guarantees.some((g) => !DELIVERY_GUARANTEES.includes(g)))
+    ) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] options.guarantees must be a non-empty array of ${DELIVERY_GUARANTEES.join(', ')}, got ${JSON.stringify(options.guarantees)}`,
+      );
+    }
     const consumer = new Consumer(this.consumerHost, {
       kind,
       address,
@@ -949,6 +962,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       kind: rec.kind,
       address: rec.address,
       ...(group === undefined ? {} : { group }),
+      ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
       prefetch: rec.opts.prefetch ?? Math.max(concurrency * 2, 32),
       maxDeliveries: rec.consumer.opts.maxDeliveries,
       deliver: (delivery) => rec.consumer.accept(delivery, name),

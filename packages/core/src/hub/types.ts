@@ -90,6 +90,13 @@ export interface ConsumeOptions {
   group?: string;
   /** Fail an attempt whose handler runs longer than this. @default no limit */
   handlerTimeoutMs?: number;
+  /**
+   * Endpoints: the only guarantees senders use for this endpoint, so an
+   * adapter may skip the machinery of the others (e.g. Redis stream readers
+   * for a best-effort-only endpoint). A message with another guarantee may
+   * then not be received. @default every guarantee
+   */
+  guarantees?: readonly DeliveryGuarantee[];
 }
 
 export interface SubscribeOptions extends ConsumeOptions {

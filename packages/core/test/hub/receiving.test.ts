@@ -321,3 +321,27 @@ describe('priorities, expiry and flow control', () => {
     expect(a.length).toBe(before);
   });
 });
+
+describe('options.guarantees', () => {
+  it('is validated, and passed to the adapter as a subscription hint', async () => {
+    const seen: Array<readonly string[] | undefined> = [];
+    const adapter = memory();
+    const subscribe = adapter.subscribe.bind(adapter);
+    adapter.subscribe = (spec) => {
+      seen.push(spec.guarantees);
+      return subscribe(spec);
+    };
+    const hub = createHub({ adapters: [adapter], logger: quiet });
+    try {
+      await hub.start();
+      await expect(
+        hub.onMessage('g', () => {}, { guarantees: ['sometimes' as never] }),
+      ).rejects.toMatchObject({ code: 'HUB_INVALID_CONFIG' });
+      await hub.onMessage('g', () => {}, { guarantees: ['best-effort'] });
+      await hub.onMessage('h', () => {});
+      expect(seen).toEqual([['best-effort'], undefined]);
+    } finally {
+      await hub.close();
+    }
+  });
+});
