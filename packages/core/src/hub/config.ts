@@ -46,7 +46,11 @@ export interface CommunicationConfig {
   >;
   /** Per-adapter circuit breaker settings. */
   circuitBreaker?: CircuitBreakerOptions;
-  /** Exactly-once dedup: the store and the window. @default { store: MemoryDedupStore, windowMs: 600_000, leaseMs: 30_000 } */
+  /**
+   * Exactly-once dedup: the store and the window. A store you pass in is not
+   * closed by `hub.close()` (hubs may share it); close it yourself.
+   * @default { store: MemoryDedupStore, windowMs: 600_000, leaseMs: 30_000 }
+   */
   dedup?: { store?: DedupStore; windowMs?: number; leaseMs?: number };
   /** Per-topic event history used for replay; false turns it off. @default { maxPerTopic: 100, maxAgeMs: 300_000 } */
   history?: EventHistoryOptions | false;

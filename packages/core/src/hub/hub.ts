@@ -436,7 +436,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.pending.delete(id);
     }
     await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
-    await Promise.resolve(this.dedup.close?.()).catch(() => {});
+    // A store the user passed in may be shared with other hubs: it is theirs to close.
+    if (this.config.dedup?.store === undefined) {
+      await Promise.resolve(this.dedup.close?.()).catch(() => {});
+    }
     this._state = 'closed';
   }
 

@@ -5,6 +5,7 @@ import {
   createMemoryBroker,
   ErrorCode,
   HubError,
+  MemoryDedupStore,
   memory,
 } from '@hub/core';
 import { describe, expect, it } from 'vitest';
@@ -406,5 +407,28 @@ describe('lifecycle', () => {
     await hub.close();
     await late;
     expect(timerCount()).toBe(before);
+  });
+});
+
+describe('a dedup store passed in', () => {
+  it('is shared, not closed by hub.close(); the hub closes only a store it created', async () => {
+    let closed = 0;
+    const inner = new MemoryDedupStore();
+    const store = {
+      begin: (id: string, lease: number) => inner.begin(id, lease),
+      commit: (id: string, w: number) => inner.commit(id, w),
+      abort: (id: string) => inner.abort(id),
+      close: () => {
+        closed++;
+      },
+    };
+    const a = createHub({ logger: quiet, dedup: { store } });
+    const b = createHub({ logger: quiet, dedup: { store } });
+    await a.start();
+    await b.start();
+    await a.close();
+    expect(closed).toBe(0);
+    await b.close();
+    expect(closed).toBe(0);
   });
 });

@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import {
+  adapterTestSuite,
+  DeliveryRecorder,
+  expectDelivery,
+  type RedisServer,
+  startRedisServer,
+  waitFor,
+} from '@hub/adapter-test-suite';
+import {
+  createHub,
+  type DedupStore,
+  type Hub,
+  type ProtocolAdapter,
+  silentLogger,
+} from '@hub/core';
+import {
+  createEvent,
+  createMessage,
+  DeliveryGuarantee,
+  Priority,
+  type UnifiedEvent,
+} from '@hub/protocol';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyLayout, type RedisAdapter, redis, redisDedupStore } from '../src/index.js';
+
+// The published conformance suite against a real redis-server. Every hub of a case
+// gets its own adapter (its own connections), like instances of a service on
+// different machines sharing one Redis.
+
+/** Small, so R5's crashed entries come back quickly; live handlers refresh every third of it. */
+const CLAIM_IDLE_MS = 1_000;
+const prefix = `conf${process.pid}x${randomBytes(3).toString('hex')}`;
+const keys = keyLayout(prefix);
+
+let server: RedisServer | undefined;
+let dedup: (DedupStore & { readonly client: Redis | Cluster }) | undefined;
+/** Raw connection for injecting entries the adapter never wrote (S1-raw). */
+let raw: Redis | undefined;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  dedup = redisDedupStore({ url: server.url, keyPrefix: prefix });
+  raw = new Redis(server.url, { lazyConnect: true });
+  raw.on('error', () => {});
+  await raw.connect();
+});
+afterAll(async () => {
+  await dedup?.close?.();
+  await raw?.quit().catch(() => raw?.disconnect());
+  await server?.stop();
+});
+
+// The suite builds one adapter while registering the tests (before any hook) only to
+// read its capabilities; it is closed unconnected, so any address does for it.
+const url = () => server?.url ?? 'redis://127.0.0.1:1';
+
+/**
+ * Every ioredis connection the adapter holds, found by walking its own fields
+ * (the command client, the Pub/Sub client, the reader set): independent of how
+ * the fields are named.
+ */
+function connectionsOf(adapter: ProtocolAdapter): Array<Redis | Cluster> {
+  const out = new Set<Redis | Cluster>();
+  const visit = (v: unknown) => {
+    if (v instanceof Redis || v instanceof Cluster) out.add(v);
+  };
+  for (const v of Object.values(adapter as unknown as Record<string, unknown>)) {
+    visit(v);
+    if (v instanceof Set || Array.isArray(v)) for (const x of v) visit(x);
+    if (v instanceof Map) for (const x of v.values()) visit(x);
+  }
+  return [...out];
+}
+
+/**
+ * A crash as the broker sees it: every socket of the instance drops at once,
+ * nothing is released or acked on the way out, so its held entries stay pending
+ * to a consumer that never comes back and must be reclaimed after the claim
+ * window. (The SIGKILLed child-process variant is crashed-consumer.integration.test.ts.)
+ */
+async function crashInstance(hub: Hub, adapter: ProtocolAdapter): Promise<void> {
+  const conns = connectionsOf(adapter);
+  // at least commands + one reader: otherwise we are not crashing anything
+  if (conns.length < 2) {
+    throw new Error(`crashInstance found only ${conns.length} connection(s) on the adapter`);
+  }
+  for (const c of conns) {
+    c.disconnect(); // no reconnect
+    (c as { stream?: { destroy(): void } }).stream?.destroy();
+  }
+  // The hub object is still ours to clean up; with its links gone it cannot release anything.
+  await hub.close({ drainTimeoutMs: 0 }).catch(() => {});
+}
+
+adapterTestSuite({
+  name: 'redis (redis-server, Streams + Pub/Sub)',
+  createAdapter: (): RedisAdapter =>
+    redis({ url: url(), keyPrefix: prefix, claimIdleMs: CLAIM_IDLE_MS }),
+  // Instances of one endpoint are separate hubs: exactly-once holds across them
+  // through one shared Redis dedup store, as it would across processes. The hub
+  // closes its dedup store when it closes, so each hub gets a view without
+  // `close`: the first case's hubs must not quit the connection every later case
+  // shares (afterAll closes it).
+  get hubConfig() {
+    const store = dedup;
+    if (!store) return {};
+    const shared: DedupStore = {
+      begin: (id, leaseMs) => store.begin(id, leaseMs),
+      commit: (id, windowMs) => store.commit(id, windowMs),
+      abort: (id) => store.abort(id),
+    };
+    return { dedup: { store: shared } };
+  },
+  skip: {
+    // Events travel over Pub/Sub on Redis (README "Capabilities"): a topic `group`
+    // is not shared, every instance of a group receives every event, so the
+    // case's "each group receives every event exactly once" cannot hold with two
+    // instances per group. Fan-out, patterns and topic isolation are checked by
+    // the 'R3-topics without shared groups' test below instead.
+    'R3-topics':
+      'events are best-effort Pub/Sub on Redis: a topic group is not shared across instances (each instance gets every event)',
+  },
+  crashInstance,
+  // above the claim window: a live handler busy this long must keep its entry
+  slowHandlerMs: CLAIM_IDLE_MS * 3,
+  injectRaw: async (address, bytes) => {
+    if (!raw) throw new Error('raw connection not started');
+    const env = typeof bytes === 'string' ? bytes : Buffer.from(bytes);
+    // The documented entry layout (README "Stream entry layout"), on the stream a
+    // NORMAL-priority message to `address` goes to, with an env no hub wrote.
+    await raw.xadd(
+      keys.priorityStream(address, Priority.NORMAL),
+      '*',
+      'v',
+      '1',
+      'id',
+      'ats-raw',
+      'env',
+      env,
+    );
+  },
+  // the JSON codec carries Uint8Array as a tagged base64 object
+  binaryPayloads: true,
+});
+
+describe('redis topics (what R3-topics checks, minus shared groups)', () => {
+  const hubs: Hub[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(hubs.map((h) => h.close()));
+  });
+  const hub = async () => {
+    const h = createHub({
+      name: 'topics',
+      logger: silentLogger,
+      adapters: [redis({ url: url(), keyPrefix: prefix })],
+    });
+    hubs.push(h);
+    await h.start();
+    return h;
+  };
+
+  it('fan-out and pattern subscribers get every matching event once, nothing across topics; a group is per instance', async () => {
+    const base = `r3t${randomBytes(3).toString('hex')}`;
+    const created = `${base}.orders.created`;
+    const deleted = `${base}.orders.deleted`;
+    const foreign = `${base}x.orders.created`;
+    const [h1, h2, pub] = [await hub(), await hub(), await hub()];
+    const subs: Array<{ label: string; rec: DeliveryRecorder; topics: string[] }> = [];
+    const wrong: string[] = [];
+    const add = async (
+      label: string,
+      h: Hub,
+      pattern: string,
+      topics: string[],
+      group?: string,
+    ) => {
+      const rec = new DeliveryRecorder();
+      subs.push({ label, rec, topics });
+      await h.subscribe(
+        pattern,
+        (ev: UnifiedEvent) => {
+          if (!topics.includes(ev.topic)) wrong.push(`${label} got ${ev.topic}`);
+          rec.received(ev.id);
+        },
+        group === undefined ? {} : { group },
+      );
+    };
+    await add('pattern *.created on h1', h1!, `${base}.*.created`, [created]);
+    await add('exact created on h2', h2!, created, [created]);
+    await add('exact deleted on h1', h1!, deleted, [deleted]);
+    await add('pattern ** on h2', h2!, `${base}.**`, [created, deleted]);
+    // The documented limitation, pinned so a change to it is noticed (and R3-topics un-skipped):
+    await add('group g instance h1', h1!, created, [created], `${base}_g`);
+    await add('group g instance h2', h2!, created, [created], `${base}_g`);
+
+    const n = 100;
+    for (let i = 0; i < n; i++) {
+      for (const topic of [created, deleted, foreign]) {
+        const ev = createEvent({ source: 'conf', topic, data: { i } });
+        for (const s of subs) if (s.topics.includes(topic)) s.rec.attempted(ev.id);
+        await pub!.publish(ev);
+        for (const s of subs) if (s.topics.includes(topic)) s.rec.acknowledged(ev.id);
+      }
+    }
+    await waitFor(() => subs.every((s) => s.rec.allAcknowledgedReceived()), {
+      timeoutMs: 30_000,
+      message: () =>
+        subs
+          .map((s) => `${s.label} ${s.rec.uniqueReceived}/${s.rec.check().acknowledged}`)
+          .join(', '),
+    });
+    // give strays (duplicates, leaks from the foreign topic) a moment to show up
+    const quiet = Date.now() + 300;
+    await waitFor(() => Date.now() > quiet || wrong.length > 0, { intervalMs: 20 });
+    // no faults injected: Pub/Sub delivered everything once to each subscriber
+    for (const s of subs) {
+      expectDelivery(s.rec, { guarantee: DeliveryGuarantee.AT_LEAST_ONCE, label: s.label });
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('redis stream entries beyond S1-raw (entry layout, not only the envelope)', () => {
+  it('an entry without env, or of an unknown layout version, goes to the DLQ; never to a handler', async () => {
+    const endpoint = `rawlayout${randomBytes(3).toString('hex')}`;
+    const receiver = createHub({
+      name: 'raw_recv',
+      logger: silentLogger,
+      adapters: [redis({ url: url(), keyPrefix: prefix })],
+    });
+    const sender = createHub({
+      name: 'raw_send',
+      logger: silentLogger,
+      adapters: [redis({ url: url(), keyPrefix: prefix })],
+    });
+    try {
+      await receiver.start();
+      await sender.start();
+      const got: string[] = [];
+      await receiver.onMessage(endpoint, (msg) => {
+        got.push(msg.id);
+      });
+      const stream = keys.priorityStream(endpoint, Priority.NORMAL);
+      // A well-formed envelope, so only the entry layout around it is wrong.
+      const valid = (id: string) =>
+        JSON.stringify({
+          kind: 'message',
+          version: 1,
+          id,
+          timestamp: Date.now(),
+          source: 'raw',
+          destination: endpoint,
+          type: 'raw',
+          priority: 2,
+          deliveryGuarantee: 'at-least-once',
+          headers: {},
+          payload: { ok: true },
+          attempt: 1,
+        });
+      const bad = [
+        ['v', '1', 'id', 'no-env'],
+        ['v', '2', 'id', 'layout-v2', 'env', valid('layout-v2')],
+        ['v', 'x', 'id', 'layout-vx', 'env', valid('layout-vx')],
+      ];
+      for (const fields of bad) await raw!.xadd(stream, '*', ...fields);
+      // the raw writer's own valid entry (README layout) is accepted
+      await raw!.xadd(stream, '*', 'v', '1', 'id', 'raw-ok', 'env', valid('raw-ok'));
+      const ok = createMessage({ source: 'raw', destination: endpoint, payload: 1 });
+      await sender.send(ok);
+      await waitFor(() => got.includes(ok.id) && got.includes('raw-ok'), {
+        message: () => `valid messages after the bad entries: got ${got.join(',')}`,
+      });
+      // read in stream order: the bad entries were handed over before raw-ok
+      expect([...got].sort()).toEqual([ok.id, 'raw-ok'].sort());
+      await waitFor(async () => Number(await raw!.xlen(keys.dlq(endpoint))) >= bad.length, {
+        message: 'bad entries in the DLQ',
+      });
+      expect(Number(await raw!.xlen(keys.dlq(endpoint)))).toBe(bad.length);
+      expect(receiver.metrics().totals.rejected).toBe(bad.length);
+    } finally {
+      await Promise.allSettled([receiver.close(), sender.close()]);
+    }
+  });
+});
