@@ -52,6 +52,8 @@ const ST_ENDPOINT = 'bench.st';
 const RAW_CHANNEL = 'raw:ch:bench';
 const RAW_STREAM = 'raw:st:bench';
 const RAW_GROUP = 'bench';
+/** XREADGROUP COUNT of the raw reader, and the hub consumer's prefetch (its read batch). */
+const RAW_COUNT = 100;
 
 type Payload = ReturnType<typeof payload300> & { t: number };
 type Msg = UnifiedMessage<Payload>;
@@ -142,7 +144,7 @@ class RawSide {
           RAW_GROUP,
           'c1',
           'COUNT',
-          '100',
+          String(RAW_COUNT),
           'BLOCK',
           '200',
           'STREAMS',
@@ -203,7 +205,10 @@ class HubSide {
       mod.keyLayout('hub').priorityStream(ST_ENDPOINT, probe.priority),
     );
     await hub.onMessage<Payload>(PS_ENDPOINT, (m) => side.onPubSub(m));
-    await hub.onMessage<Payload>(ST_ENDPOINT, (m) => side.onStream(m));
+    // Same read batch as the raw reader (COUNT 100): the hub reads at most `prefetch` entries
+    // per XREADGROUP, and its default (max(concurrency * 2, 32) = 32) would give the raw side
+    // three times fewer round trips per message than the hub gets.
+    await hub.onMessage<Payload>(ST_ENDPOINT, (m) => side.onStream(m), { prefetch: RAW_COUNT });
     return side;
   }
 
@@ -404,7 +409,7 @@ async function runScenario(
       `${n.toLocaleString('en-US')} pre-built envelopes (300 B payload) per round, both sides; batches of ${BATCH} sends issued together and awaited with Promise.all`,
       pubsub
         ? 'hub: hub.send(best-effort) to an endpoint → adapter PUBLISH on its auto-pipelined command connection → subscriber connection → handler counts'
-        : 'hub: hub.send(at-least-once) → XADD (auto-pipelined) → the adapter’s XREADGROUP consumer (default prefetch 32) → handler → XACK; clock stops at XPENDING = 0',
+        : 'hub: hub.send(at-least-once) → XADD (auto-pipelined) → the adapter’s XREADGROUP consumer (prefetch 100, the raw reader’s COUNT; every other consumer option default) → handler → XACK; clock stops at XPENDING = 0',
       pubsub
         ? 'raw: ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining (the same batching the hub gets) → a second ioredis connection SUBSCRIBEd → JSON.parse → count'
         : 'raw: ioredis XADD (MAXLEN ~, same v/id/env fields) with enableAutoPipelining → dedicated reader XREADGROUP COUNT 100 BLOCK 200 → JSON.parse each → one XACK per read, pipelined; clock stops at XPENDING = 0',

@@ -25,6 +25,7 @@ import { decodeEnvelope, encodeEnvelope } from './codec.js';
 import {
   ConnectionFactory,
   isAuthError,
+  isRedirect,
   type RedisClient,
   whenReady,
   withRedirectRetry,
@@ -32,7 +33,7 @@ import {
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
-import { entryFields, field, parseEntries } from './stream-entry.js';
+import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
   guarantees: Object.freeze([
@@ -53,6 +54,29 @@ interface PubSubTarget {
 }
 
 const noop = () => {};
+const settledNoop = (): Promise<void> => Promise.resolve();
+
+/** Destinations whose stream keys and channel a sender remembers. */
+const KEY_CACHE_SIZE = 10_000;
+
+const PUBSUB_RESULT: SendResult = Object.freeze({ protocol: 'redis-pubsub' });
+const pubsubResult = (): SendResult => PUBSUB_RESULT;
+const streamResult = (id: unknown): SendResult => ({
+  protocol: 'redis-streams',
+  brokerId: String(id),
+});
+
+/** Permissions do not fix themselves: an auth failure is not retryable. */
+function sendFailed(err: unknown): never {
+  if (isAuthError(err)) {
+    throw new AdapterError('redis', `send failed: ${(err as Error).message}`, {
+      code: ErrorCode.AUTH_FAILED,
+      retryable: false,
+      cause: err,
+    });
+  }
+  throw err;
+}
 
 /** Read-loop retries: quick first retry, capped so a restarted broker is picked up within ~2 s. */
 const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 2_000 } as const;
@@ -78,11 +102,15 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly lastReport = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private consumerSeq = 0;
+  private readonly priorityStreams = new Map<string, string[]>();
+  private readonly channels = new Map<string, string>();
+  private readonly maxLenArg: string;
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
     this.opts = resolveOptions(options);
     this.keys = keyLayout(this.opts.keyPrefix);
+    this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
   }
 
@@ -185,34 +213,67 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return this.keys.partitionStream(msg.destination, n);
     }
     const p = Math.min(5, Math.max(1, Math.round(Number(msg.priority) || 2))) as Priority;
-    return this.keys.priorityStream(msg.destination, p);
+    let streams = this.priorityStreams.get(msg.destination);
+    if (streams === undefined) {
+      // Key building (template + hash-tag escaping) per send showed in profiles: remember it.
+      if (this.priorityStreams.size >= KEY_CACHE_SIZE) this.priorityStreams.clear();
+      streams = [];
+      this.priorityStreams.set(msg.destination, streams);
+    }
+    streams[p] ??= this.keys.priorityStream(msg.destination, p);
+    return streams[p];
   }
 
-  protected async doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    const c = this.commands;
+  /**
+   * Not async, one promise per send on top of ioredis' own: at 50k msg/s each
+   * extra promise and closure on this path is measurable (issue #4 budget).
+   */
+  protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     try {
+      const c = this.commands;
       if (envelope.kind === 'event') {
-        await c.publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
-        return { protocol: 'redis-pubsub' };
+        return c
+          .publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope))
+          .then(pubsubResult, sendFailed);
       }
       if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        await c.publish(this.keys.channel(envelope.destination), encodeEnvelope(envelope));
-        return { protocol: 'redis-pubsub' };
+        return c
+          .publish(this.channelOf(envelope.destination), encodeEnvelope(envelope))
+          .then(pubsubResult, sendFailed);
       }
-      const args = [this.streamFor(envelope), 'MAXLEN', '~', String(this.opts.maxLen), '*'];
-      args.push(...entryFields(envelope));
-      const id = await withRedirectRetry(() => c.call('XADD', args));
-      return { protocol: 'redis-streams', brokerId: String(id) };
+      const args = [
+        this.streamFor(envelope),
+        'MAXLEN',
+        '~',
+        this.maxLenArg,
+        '*',
+        'v',
+        ENTRY_VERSION,
+        'id',
+        envelope.id,
+        'env',
+        encodeEnvelope(envelope),
+      ];
+      return c.call('XADD', args).then(streamResult, (err: unknown) =>
+        // A cluster redirection means the write did not run: retrying cannot duplicate it.
+        isRedirect(err)
+          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult, sendFailed)
+          : sendFailed(err),
+      );
     } catch (err) {
-      if (isAuthError(err)) {
-        throw new AdapterError('redis', `send failed: ${(err as Error).message}`, {
-          code: ErrorCode.AUTH_FAILED,
-          retryable: false,
-          cause: err,
-        });
-      }
-      throw err;
+      return Promise.reject(err);
     }
+  }
+
+  /** Pub/Sub channel of an endpoint, remembered (see streamFor). */
+  private channelOf(destination: string): string {
+    let ch = this.channels.get(destination);
+    if (ch === undefined) {
+      if (this.channels.size >= KEY_CACHE_SIZE) this.channels.clear();
+      ch = this.keys.channel(destination);
+      this.channels.set(destination, ch);
+    }
+    return ch;
   }
 
   // -------------------------------------------------------------- subscribe
@@ -383,7 +444,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         // Pub/Sub has no broker-side acks: best-effort ends at the handover.
         ack: noop,
         nack: noop,
-        deadLetter: async () => {},
+        deadLetter: settledNoop,
       };
       try {
         t.spec.deliver(delivery);

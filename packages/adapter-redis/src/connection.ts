@@ -175,6 +175,10 @@ export function whenReady(client: RedisClient, timeoutMs: number, what: string):
 
 const REDIRECT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
+/** A Redis Cluster redirection: the command did not run. */
+export const isRedirect = (err: unknown): boolean =>
+  err instanceof Error && REDIRECT.test(err.message);
+
 /**
  * Retry a command that Redis Cluster redirected. ioredis follows redirections
  * itself except for writes inside an auto-pipeline; MOVED/ASK/TRYAGAIN mean the

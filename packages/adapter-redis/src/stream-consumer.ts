@@ -10,7 +10,8 @@ import { type Envelope, ErrorCode, PRIORITY_LEVELS, type Priority } from '@hub/p
 import { isAuthError, type RedisClient, withRedirectRetry } from './connection.js';
 import type { KeyLayout } from './keys.js';
 import type { ResolvedOptions } from './options.js';
-import { decodeEntry, field, parseEntries, parseRead, type RawEntry } from './stream-entry.js';
+import { RankBuffer } from './rank-buffer.js';
+import { decodeEntry, field, parseEntries, type RawEntry } from './stream-entry.js';
 
 /** What a consumer needs from its adapter. */
 export interface ConsumerHost {
@@ -27,6 +28,8 @@ export interface ConsumerHost {
 interface Held {
   readonly key: string;
   readonly id: string;
+  /** `${key} ${id}`: the key in `held`, built once per entry. */
+  readonly hk: string;
   /** Lower is served first: index of the stream in read order. */
   readonly rank: number;
   readonly partition: number | undefined;
@@ -94,8 +97,39 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`;
 
+const noop = () => {};
+
 /** Idle time given to released entries so any consumer's next reclaim takes them. */
 const RELEASED_IDLE_MS = 2 ** 31 - 1;
+
+/**
+ * Drop a closing consumer from the group of one stream, but only when it owns no
+ * pending entry: DELCONSUMER would drop those from the PEL, and nobody could
+ * reclaim them. Checked and deleted in one step, so a late reply cannot slip in.
+ */
+const DELETE_IDLE_CONSUMER = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
+  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+end
+return -1`;
+
+/**
+ * Drop consumers of the group that own no pending entry and have been idle at
+ * least ARGV[2] ms (crashed instances, once their entries were reclaimed), never
+ * ARGV[1]'s own. Safe for data whatever the threshold: the check and the delete
+ * are one step, and a live consumer that was idle is recreated by its next read.
+ */
+const PRUNE_IDLE_CONSUMERS = `
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info['name'] ~= ARGV[2] and info['pending'] == 0 and info['idle'] >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+    n = n + 1
+  end
+end
+return n`;
 
 const isNoGroup = (err: unknown) => err instanceof Error && err.message.includes('NOGROUP');
 
@@ -121,7 +155,7 @@ export class StreamConsumer implements Subscription {
   private readonly partitionKeys: string[];
   private readonly partitions: PartitionState[];
   private readonly held = new Map<string, Held>();
-  private readonly buffer: Held[] = [];
+  private readonly buffer = new RankBuffer<Held>();
   private inflight = 0;
   private closed = false;
   private stopped = false;
@@ -132,7 +166,13 @@ export class StreamConsumer implements Subscription {
   private readonly nackTimers = new Set<NodeJS.Timeout>();
   private ackQueue = new Map<string, string[]>();
   private ackFlush: Promise<void> | undefined;
+  /** Acks that went out with a read (readHot), until their replies are in. */
+  private ackCarried: Promise<void> | undefined;
+  /** The same, for close(): cleared only when the replies are in. */
+  private carrying: Promise<void> | undefined;
   private reclaiming = false;
+  /** Index (in priorityKeys) of the one stream the last read found backlogged; undefined: sweep. */
+  private hot: number | undefined;
   private leasing = false;
   private excessLeases = 0;
   /** Counters surfaced by inspect(). */
@@ -253,6 +293,7 @@ export class StreamConsumer implements Subscription {
         if (failures === 1) this.host.report(`XREADGROUP ${this.destination}`, err);
         // A lost reply may have left entries in our PEL: ordered partitions re-check theirs.
         for (const p of this.partitions) if (p.leased) p.draining = true;
+        this.hot = undefined;
         await this.host.backoff(failures, this.abort.signal);
       }
     }
@@ -287,15 +328,21 @@ export class StreamConsumer implements Subscription {
       if (fresh.length < credit - got) fresh.push(n);
     }
     if (this.closed || got >= credit) return;
+    const want = credit - got;
+    if (this.hot !== undefined) {
+      const n = await this.readHot(this.hot, want, fresh);
+      if (n > 0 || this.closed) return;
+    }
     const sweep = [...fresh.map((n) => this.partitionKeys[n]!), ...this.priorityKeys];
     const reply = await (this.conn as unknown as ReaderCommands).hubRead(
       sweep.length,
       ...sweep,
       this.group,
       this.consumer,
-      String(credit - got),
+      String(want),
       String(fresh.length),
     );
+    this.hot = backlogged(reply, this.priorityKeys, want);
     got += this.acceptRead(reply);
     if (got > 0 || this.closed) return;
     // Idle: one bounded blocking read over everything we may read. COUNT 1 per
@@ -320,15 +367,105 @@ export class StreamConsumer implements Subscription {
     this.acceptRead(blocked);
   }
 
-  private acceptRead(reply: unknown): number {
-    let n = 0;
-    for (const { key, entries } of parseRead(reply)) {
-      const part = this.partitionKeys.indexOf(key);
-      n += this.accept(
-        key,
-        entries.map((e) => ({ ...e, attempt: 1 })),
-        part >= 0 ? part : undefined,
+  /**
+   * Fast read while one priority stream has a backlog: plain XREADGROUP (no
+   * script, whose reply conversion costs Redis ~3 µs per entry) over that
+   * stream and every higher one, plus COUNT 1 over the idle ordered partitions,
+   * in one round trip. Entries that arrived meanwhile in a higher stream or a
+   * partition may take the read a little past the credit; they wait in the
+   * local buffer (refreshed like every held entry) and are handed best rank
+   * first, and the handler never sees more than `prefetch`. Any other shape of
+   * reply sends the next read back to the exact scripted sweep.
+   */
+  private async readHot(hot: number, want: number, fresh: number[]): Promise<number> {
+    const { group, consumer } = this;
+    const keys = this.priorityKeys.slice(0, hot + 1);
+    // One pipeline, one write: a syscall on loopback costs as much as handling several entries.
+    const pipe = this.conn.pipeline();
+    // The acks of the entries just handled ride along (XACK first, so a reply lost with them
+    // is only a duplicate later); a failure puts them back for the command connection.
+    let acks: Map<string, string[]> | undefined;
+    if (this.ackQueue.size > 0 && this.ackFlush !== undefined) {
+      acks = this.ackQueue;
+      this.ackQueue = new Map();
+      for (const [key, ids] of acks) pipe.call('XACK', key, group, ...ids);
+    }
+    if (fresh.length > 0) {
+      const parts = fresh.map((n) => this.partitionKeys[n]!);
+      pipe.call(
+        'XREADGROUP',
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        '1',
+        'STREAMS',
+        ...parts,
+        ...parts.map(() => '>'),
       );
+    }
+    pipe.call(
+      'XREADGROUP',
+      'GROUP',
+      group,
+      consumer,
+      'COUNT',
+      String(want),
+      'STREAMS',
+      ...keys,
+      ...keys.map(() => '>'),
+    );
+    this.hot = undefined;
+    const sent = pipe.exec();
+    const carried = acks ? sent.then(noop, noop) : undefined;
+    if (carried) this.ackCarried = this.carrying = carried;
+    let results: Array<[Error | null, unknown]>;
+    try {
+      results = (await sent) ?? [];
+    } catch (err) {
+      if (acks) for (const [key, ids] of acks) void this.queueAck(key, ids);
+      throw err;
+    } finally {
+      if (carried && this.carrying === carried) this.carrying = undefined;
+    }
+    let i0 = 0;
+    if (acks) {
+      for (const [key, ids] of acks) {
+        const err = results[i0++]?.[0];
+        if (err) {
+          this.host.report('XACK', err);
+          void this.queueAck(key, ids);
+        }
+      }
+    }
+    // Every reply is taken even when another failed: the entries it carries are in our PEL already.
+    let n = 0;
+    let failure: unknown;
+    for (let i = i0; i < results.length; i++) {
+      const [err, value] = results[i]!;
+      if (err) {
+        failure ??= err;
+        continue;
+      }
+      if (i === results.length - 1) this.hot = backlogged(value, this.priorityKeys, want);
+      n += this.acceptRead(value);
+    }
+    if (failure !== undefined) {
+      this.hot = undefined;
+      throw failure;
+    }
+    return n;
+  }
+
+  /** Take an XREADGROUP-shaped reply (first deliveries: attempt 1) without intermediate copies. */
+  private acceptRead(reply: unknown): number {
+    if (!Array.isArray(reply)) return 0;
+    let n = 0;
+    for (const s of reply) {
+      if (!Array.isArray(s) || !Array.isArray(s[1])) continue;
+      const key = String(s[0]);
+      const part = this.partitionKeys.indexOf(key);
+      n += this.accept(key, readEntries(s[1]), part >= 0 ? part : undefined);
     }
     return n;
   }
@@ -336,7 +473,7 @@ export class StreamConsumer implements Subscription {
   /** Take entries into the local buffer. After close they are released at once. */
   private accept(
     key: string,
-    entries: Array<RawEntry & { attempt: number }>,
+    entries: ReadonlyArray<RawEntry & { attempt?: number }>,
     partition: number | undefined,
   ): number {
     let n = 0;
@@ -350,10 +487,11 @@ export class StreamConsumer implements Subscription {
       const h: Held = {
         key,
         id: e.id,
+        hk,
         rank,
         partition,
         fields: e.fields,
-        attempt: e.attempt,
+        attempt: e.attempt ?? 1,
         state: 'buffered',
       };
       this.held.set(hk, h);
@@ -372,14 +510,7 @@ export class StreamConsumer implements Subscription {
   /** Hand buffered entries to the handler while credit lasts, best rank first. */
   private pump(): void {
     while (!this.closed && this.inflight < this.prefetch && this.buffer.length > 0) {
-      let best = 0;
-      for (let i = 1; i < this.buffer.length; i++) {
-        const b = this.buffer[i]!;
-        const cur = this.buffer[best]!;
-        if (b.rank < cur.rank || (b.rank === cur.rank && b.id < cur.id)) best = i;
-      }
-      const h = this.buffer.splice(best, 1)[0]!;
-      this.hand(h);
+      this.hand(this.buffer.shift()!);
     }
   }
 
@@ -394,44 +525,36 @@ export class StreamConsumer implements Subscription {
     h.state = 'inflight';
     this.inflight++;
     this.counters.delivered++;
-    if (envelope.kind === 'message') envelope = { ...envelope, attempt: h.attempt };
-    let settled = false;
-    const once = (what: string) => {
-      if (settled) {
-        this.host.ctx.logger.warn(`[hub:redis] ${what} ignored: delivery already settled`, {
-          id: envelope.id,
-        });
-        return false;
-      }
-      settled = true;
-      return true;
-    };
-    const delivery: InboundDelivery = {
-      envelope,
-      attempt: h.attempt,
-      ack: () => (once('ack') ? this.ack(h) : undefined),
-      nack: (o?: NackOptions) => (once('nack') ? this.nack(h, o) : undefined),
-      deadLetter: async (reason: string) => {
-        if (!once('deadLetter')) return;
-        await this.deadLetter(h, reason, envelope);
-      },
-    };
+    // The decoded envelope is ours alone: set the attempt in place instead of copying it.
+    if (envelope.kind === 'message' && envelope.attempt !== h.attempt) {
+      (envelope as { attempt: number }).attempt = h.attempt;
+    }
+    const delivery = new StreamDelivery(this.settler, h, envelope);
     try {
       this.spec.deliver(delivery);
     } catch (err) {
       // A throwing deliver must not stall the stream: give the entry back.
       this.host.report('deliver', err);
-      if (!settled) {
-        settled = true;
+      if (!delivery.settled) {
+        delivery.settled = true;
         this.nack(h);
       }
     }
   }
 
+  /** Built once per consumer: deliveries share it instead of carrying four closures each. */
+  private readonly settler: Settler = {
+    ack: (h) => this.ack(h),
+    nack: (h, o) => this.nack(h, o),
+    deadLetter: (h, reason, envelope, attempts) => this.deadLetter(h, reason, envelope, attempts),
+    twice: (what, id) =>
+      this.host.ctx.logger.warn(`[hub:redis] ${what} ignored: delivery already settled`, { id }),
+  };
+
   // --------------------------------------------------------------- settlement
 
   private forget(h: Held): void {
-    if (!this.held.delete(`${h.key} ${h.id}`)) return;
+    if (!this.held.delete(h.hk)) return;
     if (h.state === 'inflight' || h.state === 'waiting') this.inflight--;
     if (h.partition !== undefined) this.partitions[h.partition]!.busy = false;
     this.poke();
@@ -439,27 +562,40 @@ export class StreamConsumer implements Subscription {
 
   private ack(h: Held): Promise<void> {
     this.forget(h);
-    let ids = this.ackQueue.get(h.key);
+    return this.queueAck(h.key, h.id);
+  }
+
+  /**
+   * Batch every ack of this tick into one XACK per stream, sent on the command
+   * connection at setImmediate, unless the read loop's next read takes them
+   * along first (one write for both; see readHot). Resolves once they are sent
+   * and answered either way.
+   */
+  private queueAck(key: string, add: string | readonly string[]): Promise<void> {
+    let ids = this.ackQueue.get(key);
     if (!ids) {
       ids = [];
-      this.ackQueue.set(h.key, ids);
+      this.ackQueue.set(key, ids);
     }
-    ids.push(h.id);
-    // Batch every ack of this tick into one XACK per stream.
+    if (typeof add === 'string') ids.push(add);
+    else for (const id of add) ids.push(id);
     this.ackFlush ??= new Promise<void>((resolve) => {
       setImmediate(() => {
         const batch = this.ackQueue;
         this.ackQueue = new Map();
         this.ackFlush = undefined;
+        const carried = this.ackCarried;
+        this.ackCarried = undefined;
         const c = this.host.commands;
-        Promise.all(
-          [...batch].map(([key, list]) =>
-            c.call('XACK', [key, this.group, ...list]).catch((err: unknown) => {
+        Promise.all([
+          carried,
+          ...[...batch].map(([k, list]) =>
+            c.call('XACK', [k, this.group, ...list]).catch((err: unknown) => {
               // The entries stay pending and come back through the reclaim loop: a duplicate, not a loss.
               this.host.report('XACK', err);
             }),
           ),
-        ).then(() => resolve());
+        ]).then(() => resolve());
       });
     });
     return this.ackFlush;
@@ -468,7 +604,7 @@ export class StreamConsumer implements Subscription {
   private nack(h: Held, o?: NackOptions): void {
     h.state = 'waiting';
     const redeliver = async () => {
-      if (this.closed || !this.held.has(`${h.key} ${h.id}`)) return;
+      if (this.closed || !this.held.has(h.hk)) return;
       try {
         // XCLAIM (not JUSTID) raises the delivery count in Redis, so the attempt
         // number other consumers see agrees with ours.
@@ -512,7 +648,13 @@ export class StreamConsumer implements Subscription {
     this.nackTimers.add(t);
   }
 
-  private async deadLetter(h: Held, reason: string, envelope: Envelope | undefined): Promise<void> {
+  private async deadLetter(
+    h: Held,
+    reason: string,
+    envelope: Envelope | undefined,
+    // The core retries in process, so its count can exceed the Redis delivery count.
+    attempts?: number,
+  ): Promise<void> {
     const { keys, opts, commands } = this.host;
     const dlq = keys.dlq(this.destination);
     const env = field(h.fields, 'env');
@@ -526,7 +668,7 @@ export class StreamConsumer implements Subscription {
       'reason',
       reason,
       'attempts',
-      String(h.attempt),
+      String(Math.max(attempts ?? 0, h.attempt)),
       'at',
       String(Date.now()),
       'stream',
@@ -721,7 +863,7 @@ export class StreamConsumer implements Subscription {
   private async releaseAll(): Promise<void> {
     const entries = [...this.held.values()];
     this.held.clear();
-    this.buffer.length = 0;
+    this.buffer.clear();
     if (entries.length > 0) await this.setIdle(entries, RELEASED_IDLE_MS);
   }
 
@@ -787,6 +929,21 @@ export class StreamConsumer implements Subscription {
         }
       }
     }
+    await this.pruneIdleConsumers();
+  }
+
+  /**
+   * Crashed instances leave their consumer in every stream's group forever; drop
+   * those that own nothing and stayed idle well past the claim window and any
+   * blocking read (a live reader touches the streams it reads every `blockMs`).
+   */
+  private async pruneIdleConsumers(): Promise<void> {
+    const { opts, commands: c } = this.host;
+    const minIdle = String(Math.max(2 * opts.claimIdleMs, 10 * opts.blockMs));
+    for (const key of this.streamKeys) {
+      if (this.closed) return;
+      await c.eval(PRUNE_IDLE_CONSUMERS, 1, key, this.group, this.consumer, minIdle);
+    }
   }
 
   // ------------------------------------------------------------------ close
@@ -804,6 +961,8 @@ export class StreamConsumer implements Subscription {
       for (const t of this.nackTimers) clearTimeout(t);
       this.nackTimers.clear();
       this.poke();
+      // Acks riding on a (non-blocking) read must land before the link is cut.
+      if (this.carrying) await bounded(this.carrying, this.host.opts.commandTimeoutMs).catch(noop);
       // Fail the pending blocking read now instead of waiting out BLOCK.
       hardClose(this.conn);
       const { commands: c, keys, opts } = this.host;
@@ -824,11 +983,108 @@ export class StreamConsumer implements Subscription {
         ]),
         limit,
       ).catch((err) => this.host.report('lease release', err));
+      // Restarts and autoscaling would otherwise leave one dead consumer per instance
+      // in every stream's group; one still owning entries stays until they are reclaimed.
+      await bounded(
+        Promise.all(
+          this.streamKeys.map((key) =>
+            c.eval(DELETE_IDLE_CONSUMER, 1, key, this.group, this.consumer),
+          ),
+        ),
+        limit,
+      ).catch((err) => this.host.report('consumer cleanup', err));
       this.inflight = 0;
     })();
     return this.closePromise;
   }
 }
+
+/** How a delivery settles its entry (see StreamConsumer.settler). */
+interface Settler {
+  ack(h: Held): Promise<void>;
+  nack(h: Held, o?: NackOptions): void;
+  deadLetter(h: Held, reason: string, envelope: Envelope, attempts?: number): Promise<void>;
+  /** A second settlement of one delivery: ignored, with a warning. */
+  twice(what: string, id: string): void;
+}
+
+/** One handover to the handler; settles once, later calls are ignored. */
+class StreamDelivery implements InboundDelivery {
+  settled = false;
+  readonly attempt: number;
+
+  constructor(
+    private readonly settler: Settler,
+    private readonly held: Held,
+    readonly envelope: Envelope,
+  ) {
+    this.attempt = held.attempt;
+  }
+
+  private once(what: string): boolean {
+    if (!this.settled) {
+      this.settled = true;
+      return true;
+    }
+    this.settler.twice(what, this.envelope.id);
+    return false;
+  }
+
+  ack(): Promise<void> | undefined {
+    return this.once('ack') ? this.settler.ack(this.held) : undefined;
+  }
+
+  nack(o?: NackOptions): void {
+    if (this.once('nack')) this.settler.nack(this.held, o);
+  }
+
+  async deadLetter(reason: string, attempts?: number): Promise<void> {
+    if (!this.once('deadLetter')) return;
+    await this.settler.deadLetter(this.held, reason, this.envelope, attempts);
+  }
+}
+
+/**
+ * The priority stream a read reply shows to be backlogged: the reply carries
+ * priority entries from that stream only, exactly `want` of them (it may hold
+ * more). Otherwise undefined, and the next read is the exact scripted sweep.
+ */
+function backlogged(
+  reply: unknown,
+  priorityKeys: readonly string[],
+  want: number,
+): number | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  let hot: number | undefined;
+  for (const s of reply) {
+    if (!Array.isArray(s) || !Array.isArray(s[1]) || s[1].length === 0) continue;
+    const i = priorityKeys.indexOf(String(s[0]));
+    if (i < 0) continue;
+    if (hot !== undefined || s[1].length !== want) return undefined;
+    hot = i;
+  }
+  return hot;
+}
+
+/** Entries of one stream in a read reply; ioredis already gives strings, so no per-field copy. */
+function readEntries(list: unknown[]): RawEntry[] {
+  const out: RawEntry[] = [];
+  for (const item of list) {
+    if (!Array.isArray(item) || typeof item[0] !== 'string') continue;
+    const f = item[1];
+    // A nil body is an entry deleted while pending: hand it on empty so it lands in the DLQ.
+    out.push({ id: item[0], fields: Array.isArray(f) && allStrings(f) ? f : toStrings(f) });
+  }
+  return out;
+}
+
+function allStrings(a: unknown[]): a is string[] {
+  for (const x of a) if (typeof x !== 'string') return false;
+  return true;
+}
+
+const toStrings = (f: unknown): string[] =>
+  Array.isArray(f) ? f.map((x: unknown) => String(x)) : [];
 
 function partitionOffset(consumer: string, partitions: number): number {
   let h = 0;

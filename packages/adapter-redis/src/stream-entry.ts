@@ -21,6 +21,12 @@ export function field(fields: readonly string[], name: string): string | undefin
 
 /** Decode an entry; throws HubError(DECODE_FAILED) when it is not a hub entry. */
 export function decodeEntry(fields: readonly string[]): Envelope {
+  // A layout we do not know may give its fields other meanings: dead-letter it
+  // rather than guess. An entry without `v` is read as version 1.
+  const v = field(fields, 'v');
+  if (v !== undefined && v !== ENTRY_VERSION) {
+    throw decodeError(`unknown stream entry layout version "v": ${JSON.stringify(v.slice(0, 20))}`);
+  }
   const env = field(fields, 'env');
   if (env === undefined) {
     throw decodeError('stream entry has no "env" field');
