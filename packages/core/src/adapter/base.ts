@@ -88,17 +88,31 @@ export abstract class BaseAdapter
     return this.connecting;
   }
 
-  async send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+  // Not async: one promise and one microtask hop less per message on the hot path.
+  send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    let pending: Promise<SendResult>;
     try {
-      const result = await this.doSend(envelope);
-      this.stats.sent++;
-      return result;
+      pending = this.doSend(envelope);
     } catch (err) {
-      this.stats.sendFailures++;
-      const wrapped = wrapAdapterError(this.name, 'send', err);
-      this.lastError = wrapped.message;
-      throw wrapped;
+      return Promise.reject(this.sendFailed(err));
     }
+    return pending.then(this.sendOk, this.sendFailedBound);
+  }
+
+  private readonly sendOk = (result: SendResult): SendResult => {
+    this.stats.sent++;
+    return result;
+  };
+
+  private readonly sendFailedBound = (err: unknown): never => {
+    throw this.sendFailed(err);
+  };
+
+  private sendFailed(err: unknown): HubError {
+    this.stats.sendFailures++;
+    const wrapped = wrapAdapterError(this.name, 'send', err);
+    this.lastError = wrapped.message;
+    return wrapped;
   }
 
   async subscribe(spec: SubscriptionSpec): Promise<Subscription> {

@@ -966,7 +966,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       address: rec.address,
       ...(group === undefined ? {} : { group }),
       ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
-      prefetch: rec.opts.prefetch ?? Math.max(concurrency * 2, 32),
+      prefetch: rec.opts.prefetch ?? Math.max(concurrency * 8, 128),
       maxDeliveries: rec.consumer.opts.maxDeliveries,
       deliver: (delivery) => rec.consumer.accept(delivery, name),
       reject: (error) => {

@@ -80,7 +80,11 @@ export type EventHandler<T = unknown> = (
 export interface ConsumeOptions {
   /** Handlers running at once for this subscription. @default 16 */
   concurrency?: number;
-  /** Unsettled deliveries the adapter may hand over at once. @default max(concurrency * 2, 32) */
+  /**
+   * Unsettled deliveries the adapter may hand over at once: the read batch of
+   * a networked transport (Redis reads up to this many entries per round trip).
+   * @default max(concurrency * 8, 128)
+   */
   prefetch?: number;
   /** Attempts before the message is dead-lettered. @default hub `maxDeliveries` (5) */
   maxDeliveries?: number;
