@@ -78,6 +78,12 @@ function sendFailed(err: unknown): never {
   throw err;
 }
 
+/** True when an endpoint's `guarantees` hint names best-effort alone (an empty list is no hint). */
+function pubSubOnly(spec: SubscriptionSpec): boolean {
+  const g = spec.guarantees;
+  return g !== undefined && g.length > 0 && g.every((x) => x === DeliveryGuarantee.BEST_EFFORT);
+}
+
 /** Read-loop retries: quick first retry, capped so a restarted broker is picked up within ~2 s. */
 const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 2_000 } as const;
 
@@ -292,6 +298,10 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     }
     const channel = this.keys.channel(spec.address);
     const pubsub = await this.addPubSub(this.channelSubs, channel, { spec }, 'channel');
+    // Senders promise best-effort only (the hub's request inbox): no stream would ever get an
+    // entry, so skip the consumer groups, the blocking reader and the partition leases, which
+    // every requesting process would otherwise leave behind.
+    if (pubSubOnly(spec)) return pubsub;
     let consumer: StreamConsumer;
     try {
       consumer = await this.startConsumer(spec);
