@@ -76,6 +76,8 @@ class Job implements HandlerContext {
   startedAt = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
   envelope: Envelope;
+  /** Holds a dedup lease (exactly-once, verdict 'new'): only then may it abort one. */
+  leased = false;
 
   constructor(
     readonly consumer: Consumer,
@@ -151,7 +153,9 @@ export class Consumer {
     const env = delivery.envelope;
     const log = this.host.logger;
     if (this.paused) {
-      settle(delivery.nack({ reason: 'consumer closing' }), log, 'nack', env.id);
+      // Left unsettled: closing the subscription right after the drain hands it
+      // back. A nack here would come straight back to this paused consumer, in a
+      // loop that burns CPU and the message's attempts.
       return;
     }
     if (this.opts.kind === 'topic') {
@@ -296,6 +300,7 @@ export class Consumer {
     const log = this.host.logger;
     const id = job.envelope.id;
     if (verdict === 'new') {
+      job.leased = true;
       if (this.paused) {
         this.release(job, 'consumer closing');
         this.finish(job);
@@ -391,6 +396,7 @@ export class Consumer {
       });
     }
     if (env.kind === 'message' && env.deliveryGuarantee === 'exactly-once') {
+      job.leased = false; // committed: the lease became the done marker
       Promise.resolve(this.host.dedup.commit(env.id, this.host.dedupWindowMs)).then(
         () => this.settleAck(job, handlerMs),
         (err: unknown) => {
@@ -435,9 +441,7 @@ export class Consumer {
     }
     const reason = errorMessage(err);
     const attempts = job.attempt;
-    if (env.kind === 'message' && env.deliveryGuarantee === 'exactly-once') {
-      void Promise.resolve(this.host.dedup.abort(env.id)).catch(() => {});
-    }
+    this.abortLease(job);
     const delivery = job.delivery;
     const log = this.host.logger;
     let written: Promise<void>;
@@ -459,11 +463,20 @@ export class Consumer {
     this.finish(job);
   }
 
-  private release(job: Job, reason: string): void {
-    if (job.envelope.kind === 'message' && job.envelope.deliveryGuarantee === 'exactly-once') {
-      void Promise.resolve(this.host.dedup.abort(job.envelope.id)).catch(() => {});
-    }
-    settle(job.delivery.nack({ reason }), this.host.logger, 'nack', job.envelope.id);
+  /**
+   * Let go of a job while closing: its dedup lease (if it holds one) is freed,
+   * and the delivery is left unsettled for the subscription's close to hand
+   * back (see accept), so its attempt count does not grow in a nack loop.
+   */
+  private release(job: Job, _reason: string): void {
+    this.abortLease(job);
+  }
+
+  /** Free the dedup lease this job holds; never one another copy holds. */
+  private abortLease(job: Job): void {
+    if (!job.leased) return;
+    job.leased = false;
+    void Promise.resolve(this.host.dedup.abort(job.envelope.id)).catch(() => {});
   }
 
   /** A job holding a slot is done: hand the slot to its lane, then to the queue. */
