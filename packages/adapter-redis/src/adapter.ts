@@ -66,12 +66,22 @@ const streamResult = (id: unknown): SendResult => ({
   brokerId: String(id),
 });
 
-/** Permissions do not fix themselves: an auth failure is not retryable. */
+/** Permissions do not fix themselves: an auth failure is not retryable; a timeout is uncertain. */
 function sendFailed(err: unknown): never {
   if (isAuthError(err)) {
     throw new AdapterError('redis', `send failed: ${(err as Error).message}`, {
       code: ErrorCode.AUTH_FAILED,
       retryable: false,
+      cause: err,
+    });
+  }
+  // ioredis's commandTimeout: the command may still have run (an uncertain send).
+  // HUB_TIMEOUT lets the hub retry guaranteed sends (dedup absorbs a copy) but
+  // not best-effort ones (nothing would).
+  if (err instanceof Error && err.message.includes('Command timed out')) {
+    throw new AdapterError('redis', `send failed: ${err.message}`, {
+      code: ErrorCode.TIMEOUT,
+      retryable: true,
       cause: err,
     });
   }

@@ -171,6 +171,9 @@ const NON_RETRYABLE = new Set<string>([
   ErrorCode.GUARANTEE_UNSUPPORTED,
 ]);
 
+const isBestEffort = (env: Envelope): boolean =>
+  env.kind === 'event' || env.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT;
+
 function isRetryable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return true;
   const e = err as { retryable?: unknown; code?: unknown };
@@ -294,7 +297,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         deadLettered: (env, _adapter, reason, attempts) => {
           this.metricsImpl.deadLettered(env);
           this.logger.warn(`[hub] ${env.id} dead-lettered after ${attempts} attempts: ${reason}`);
-          if (this.listenerCount('deadLetter') > 0) this.emit('deadLetter', env, reason, attempts);
+          this.safeEmit('deadLetter', env, reason, attempts);
         },
         duplicate: () => this.metricsImpl.duplicate(),
         expired: () => this.metricsImpl.expired(),
@@ -318,7 +321,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * HUB_CONNECTION_FAILED error naming each adapter that failed and why.
    */
   start(): Promise<void> {
-    if (this._state === 'running') return Promise.resolve();
+    if (this._state === 'running' && this.startPromise === undefined) {
+      // Running already: subscribe what a failed activation left out (idempotent).
+      return Promise.all([...this.consumers].map((rec) => this.activate(rec))).then(() => {});
+    }
     if (this._state === 'closing' || this._state === 'closed') {
       return Promise.reject(new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closed`));
     }
@@ -397,7 +403,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       sendTimeoutMs: this.messageTimeoutMs,
       reportError: (error) => {
         this.logger.error(error.message);
-        if (this.listenerCount('error') > 0) this.emit('error', error);
+        this.safeEmit('error', error);
       },
     };
     await adapter.connect(ctx);
@@ -581,6 +587,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         timer,
       });
     });
+    // The timer may fire while the send is still under way (slow transport,
+    // retries, backpressure): the caller gets the rejection below, never the process.
+    reply.catch(() => {});
     try {
       await this.send({ ...message, replyTo: this.inboxAddress!, correlationId });
     } catch (err) {
@@ -612,7 +621,11 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         { concurrency: 64, guarantees: [DeliveryGuarantee.BEST_EFFORT] },
       );
       this.inboxAddress = address;
-    })();
+    })().catch((err: unknown) => {
+      // A transient subscribe failure must not fail every later request.
+      this.inboxReady = undefined;
+      throw err;
+    });
     return this.inboxReady;
   }
 
@@ -650,7 +663,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       try {
         result = await target.adapter.send(env);
       } catch (err) {
-        if (!this.sendFailed(target, err) || this.sendAttempts <= 1) throw toSendError(env, err);
+        if (!this.sendFailed(target, err, env) || this.sendAttempts <= 1)
+          throw toSendError(env, err);
         await sleep(backoffDelay(1, this.sendBackoff));
         return await this.sendVia(env, targets, 2, 1, err);
       }
@@ -682,7 +696,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   }
 
   /** Account a failed transport send; true when another attempt may succeed. */
-  private sendFailed(target: RouteTarget, err: unknown): boolean {
+  private sendFailed(target: RouteTarget, err: unknown, env: Envelope): boolean {
     this.metricsImpl.sendFailed(target.name);
     if (!isRetryable(err)) {
       // The transport answered: a refused envelope (invalid, overloaded) is not a broken link.
@@ -690,6 +704,11 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return false;
     }
     target.breaker.onFailure(err);
+    // A timed-out send may have gone out. Best-effort has no dedup to absorb a
+    // second copy, so it is not retried: lost is allowed, duplicated is not.
+    if (isBestEffort(env) && (err as { code?: unknown } | null)?.code === ErrorCode.TIMEOUT) {
+      return false;
+    }
     return true;
   }
 
@@ -732,7 +751,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         return this.sendSucceeded(env, target, started, await target.adapter.send(env));
       } catch (err) {
         lastError = err;
-        if (!this.sendFailed(target, err)) break;
+        if (!this.sendFailed(target, err, env)) break;
         index++;
         if (attempt < this.sendAttempts) await sleep(backoffDelay(attempt, this.sendBackoff));
       }
@@ -775,6 +794,16 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     if (this.history === undefined) return;
     this.lastRecorded = event.id;
     this.history.record(event);
+  }
+
+  /** Emit to user listeners; a listener that throws is logged, never crashes a delivery path. */
+  private safeEmit<K extends keyof HubEvents>(event: K, ...args: Parameters<HubEvents[K]>): void {
+    if (this.listenerCount(event) === 0) return;
+    try {
+      (this.emit as (e: K, ...a: Parameters<HubEvents[K]>) => boolean)(event, ...args);
+    } catch (err) {
+      this.logger.error(`[hub] a "${event}" listener threw: ${String(err)}`);
+    }
   }
 
   // ─── receiving ───────────────────────────────────────────────────────────
@@ -1009,7 +1038,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         this.logger.error(
           `[hub] adapter "${name}" registered after start failed to connect: ${e.message}`,
         );
-        if (this.listenerCount('error') > 0) this.emit('error', e);
+        this.safeEmit('error', e);
       });
   }
 
@@ -1025,7 +1054,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private watchTarget(target: RouteTarget): void {
     target.breaker.onStateChange((state) => {
       this.logger.warn(`[hub] circuit of adapter "${target.name}" is now ${state}`);
-      if (this.listenerCount('circuit') > 0) this.emit('circuit', target.name, state);
+      this.safeEmit('circuit', target.name, state);
     });
     // Adapters built on BaseAdapter report state changes: react at once
     // instead of routing into a dead link until the next interval check.
@@ -1166,7 +1195,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     t.healthy = healthy;
     this.router.invalidate();
     this.logger.warn(`[hub] adapter "${t.name}" is now ${healthy ? 'healthy' : 'unhealthy'}`);
-    if (this.listenerCount('health') > 0) this.emit('health', t.name, healthy);
+    this.safeEmit('health', t.name, healthy);
   }
 }
 

@@ -193,3 +193,50 @@ describe('send', () => {
     });
   });
 });
+
+describe('uncertain sends', () => {
+  it('retries a timed-out at-least-once send (same id) but never a best-effort one', async () => {
+    const { BaseAdapter, createHub, ErrorCode, HubError } = await import('@hub/core');
+    class TimingOut extends BaseAdapter {
+      readonly name = 'timing-out';
+      readonly capabilities = {
+        guarantees: ['best-effort', 'at-least-once'] as const,
+        persistent: false,
+        ordered: false,
+        broadcast: true,
+        patterns: true,
+        consumerGroups: true,
+      };
+      calls = 0;
+      protected async doConnect() {}
+      protected async doSend(): Promise<never> {
+        this.calls++;
+        throw new HubError(ErrorCode.TIMEOUT, '[hub:timing-out] send timed out');
+      }
+      protected async doSubscribe() {
+        return { close: async () => {} };
+      }
+      protected async doClose() {}
+    }
+    const adapter = new TimingOut();
+    const hub = createHub({
+      adapters: [adapter],
+      logger: quiet,
+      sendRetry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
+      circuitBreaker: { consecutiveFailures: 100 },
+    });
+    try {
+      await hub.start();
+      await expect(hub.send(msg({ deliveryGuarantee: 'best-effort' }))).rejects.toMatchObject({
+        code: ErrorCode.TIMEOUT,
+      });
+      expect(adapter.calls).toBe(1);
+      await expect(hub.send(msg({ deliveryGuarantee: 'at-least-once' }))).rejects.toMatchObject({
+        code: ErrorCode.TIMEOUT,
+      });
+      expect(adapter.calls).toBe(4);
+    } finally {
+      await hub.close();
+    }
+  });
+});
