@@ -553,6 +553,11 @@ export class StreamConsumer implements Subscription {
 
   // --------------------------------------------------------------- settlement
 
+  /** An entry left pending on an ordered partition: read the partition's pending entries before new ones. */
+  private holdPartition(h: Held): void {
+    if (h.partition !== undefined) this.partitions[h.partition]!.draining = true;
+  }
+
   private forget(h: Held): void {
     if (!this.held.delete(h.hk)) return;
     if (h.state === 'inflight' || h.state === 'waiting') this.inflight--;
@@ -631,8 +636,10 @@ export class StreamConsumer implements Subscription {
         h.fields = entry.fields;
         this.hand(h);
       } catch (err) {
-        // Leave it pending; the reclaim loop (ours or another consumer's) takes it later.
+        // Leave it pending; the reclaim loop (ours or another consumer's) takes it
+        // later, or, on an ordered partition, the partition re-reads it first.
         this.host.report('XCLAIM', err);
+        this.holdPartition(h);
         this.forget(h);
       }
     };
@@ -689,6 +696,11 @@ export class StreamConsumer implements Subscription {
       const failed = res?.find(([e]) => e);
       if (!res || failed) throw failed?.[0] ?? new Error('transaction aborted');
       this.counters.deadLettered++;
+    } catch (err) {
+      // Still pending. On an ordered partition nothing may pass it: re-read the
+      // partition's pending entries first (as a new lease holder does).
+      this.holdPartition(h);
+      throw err;
     } finally {
       this.forget(h);
     }
