@@ -1,7 +1,12 @@
 import type { DedupBegin, DedupStore } from './dedup.js';
 
 export interface MemoryDedupOptions {
-  /** Most ids remembered; the least recently used is forgotten first. @default 100_000 */
+  /**
+   * Most ids remembered. Past it, expired ids go first, then the least recently
+   * used: that shortens the window and is counted in `evictedBeforeExpiry`.
+   * Size it above (exactly-once messages per second × window in seconds).
+   * @default 100_000
+   */
   maxEntries?: number;
   /** Injectable clock for tests. @default Date.now */
   now?: () => number;
@@ -21,6 +26,8 @@ export class MemoryDedupStore implements DedupStore {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private nextSweepAt = 0;
+  private _evictedBeforeExpiry = 0;
 
   constructor(opts: MemoryDedupOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 100_000;
@@ -52,12 +59,24 @@ export class MemoryDedupStore implements DedupStore {
     return this.entries.size;
   }
 
+  /** Ids forgotten before their lease or window ended (the store was too small). */
+  get evictedBeforeExpiry(): number {
+    return this._evictedBeforeExpiry;
+  }
+
   private evict(): void {
     if (this.entries.size <= this.maxEntries) return;
-    // Map iteration order is insertion order: the first keys are the oldest.
-    for (const key of this.entries.keys()) {
-      this.entries.delete(key);
+    const now = this.now();
+    // Expired ids first; a full sweep at most once a second keeps inserts O(1) amortized.
+    if (now >= this.nextSweepAt) {
+      this.nextSweepAt = now + 1000;
+      for (const [key, e] of this.entries) if (e.expiresAt <= now) this.entries.delete(key);
+    }
+    // Map iteration order is insertion order: the first keys are the least recently used.
+    for (const [key, e] of this.entries) {
       if (this.entries.size <= this.maxEntries) break;
+      this.entries.delete(key);
+      if (e.expiresAt > now) this._evictedBeforeExpiry++;
     }
   }
 }

@@ -58,3 +58,20 @@ describe('MemoryDedupStore', () => {
     expect(store.size).toBe(3);
   });
 });
+
+describe('MemoryDedupStore capacity', () => {
+  it('forgets expired ids before live ones, and counts a live id forgotten early', () => {
+    let t = 1_000_000;
+    const store = new MemoryDedupStore({ maxEntries: 3, now: () => t });
+    store.commit('old', 10); // expires at t + 10
+    store.commit('a', 60_000);
+    store.commit('b', 60_000);
+    t += 100; // 'old' has expired
+    store.commit('c', 60_000); // over capacity: the expired one goes, not 'a'
+    expect(store.begin('a', 1_000)).toBe('done');
+    expect(store.evictedBeforeExpiry).toBe(0);
+    store.commit('d', 60_000); // nothing expired: the least recently used live id goes, counted
+    expect(store.evictedBeforeExpiry).toBe(1);
+    expect(store.size).toBe(3);
+  });
+});
