@@ -54,7 +54,6 @@ interface PubSubTarget {
 }
 
 const noop = () => {};
-const settledNoop = (): Promise<void> => Promise.resolve();
 
 /** Destinations whose stream keys and channel a sender remembers. */
 const KEY_CACHE_SIZE = 10_000;
@@ -67,9 +66,9 @@ const streamResult = (id: unknown): SendResult => ({
 });
 
 /** Permissions do not fix themselves: an auth failure is not retryable; a timeout is uncertain. */
-function sendFailed(err: unknown): never {
+function classifySendError(err: unknown): unknown {
   if (isAuthError(err)) {
-    throw new AdapterError('redis', `send failed: ${(err as Error).message}`, {
+    return new AdapterError('redis', `send failed: ${(err as Error).message}`, {
       code: ErrorCode.AUTH_FAILED,
       retryable: false,
       cause: err,
@@ -79,13 +78,35 @@ function sendFailed(err: unknown): never {
   // HUB_TIMEOUT lets the hub retry guaranteed sends (dedup absorbs a copy) but
   // not best-effort ones (nothing would).
   if (err instanceof Error && err.message.includes('Command timed out')) {
-    throw new AdapterError('redis', `send failed: ${err.message}`, {
+    return new AdapterError('redis', `send failed: ${err.message}`, {
       code: ErrorCode.TIMEOUT,
       retryable: true,
       cause: err,
     });
   }
-  throw err;
+  return err;
+}
+
+function sendFailed(err: unknown): never {
+  throw classifySendError(err);
+}
+
+/**
+ * A Pub/Sub delivery: one small object per handover, its methods on the
+ * prototype. Pub/Sub has no broker-side acks: best-effort ends at the handover.
+ */
+class PubSubDelivery implements InboundDelivery {
+  readonly attempt = 1;
+
+  constructor(readonly envelope: Envelope) {}
+
+  ack(): void {}
+
+  nack(): void {}
+
+  deadLetter(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 /** True when an endpoint's `guarantees` hint names best-effort alone (an empty list is no hint). */
@@ -239,6 +260,36 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     streams[p] ??= this.keys.priorityStream(msg.destination, p);
     return streams[p];
   }
+
+  /**
+   * Best-effort messages and events: PUBLISH with one promise of ours on top
+   * of ioredis' (doSend under the base send would chain two). Counting and
+   * error wrapping are the base's own (sendOk / sendFailed), so results and
+   * error codes are those of the general path.
+   */
+  override send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const c = this.commandClient;
+    if (c === undefined) return super.send(envelope);
+    let pending: Promise<number>;
+    try {
+      if (envelope.kind === 'event') {
+        pending = c.publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
+      } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
+        pending = c.publish(this.channelOf(envelope.destination), encodeEnvelope(envelope));
+      } else {
+        return super.send(envelope);
+      }
+    } catch (err) {
+      return Promise.reject(this.sendFailed(err));
+    }
+    return pending.then(this.published, this.publishFailed);
+  }
+
+  private readonly published = (): SendResult => this.sendOk(PUBSUB_RESULT);
+
+  private readonly publishFailed = (err: unknown): never => {
+    throw this.sendFailed(classifySendError(err));
+  };
 
   /**
    * Not async, one promise per send on top of ioredis' own: at 50k msg/s each
@@ -458,16 +509,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return;
     }
     for (const t of targets) {
-      const delivery: InboundDelivery = {
-        envelope,
-        attempt: 1,
-        // Pub/Sub has no broker-side acks: best-effort ends at the handover.
-        ack: noop,
-        nack: noop,
-        deadLetter: settledNoop,
-      };
       try {
-        t.spec.deliver(delivery);
+        t.spec.deliver(new PubSubDelivery(envelope));
       } catch (err) {
         this.report('deliver', err);
       }

@@ -99,16 +99,19 @@ export abstract class BaseAdapter
     return pending.then(this.sendOk, this.sendFailedBound);
   }
 
-  private readonly sendOk = (result: SendResult): SendResult => {
+  /** Counts an accepted send; a subclass chaining its own send promise may reuse it. */
+  protected readonly sendOk = (result: SendResult): SendResult => {
     this.stats.sent++;
     return result;
   };
 
-  private readonly sendFailedBound = (err: unknown): never => {
+  /** Counts, wraps and rethrows a failed send (see sendOk). */
+  protected readonly sendFailedBound = (err: unknown): never => {
     throw this.sendFailed(err);
   };
 
-  private sendFailed(err: unknown): HubError {
+  /** Counts a failed send and wraps its error into a HubError naming this adapter. */
+  protected sendFailed(err: unknown): HubError {
     this.stats.sendFailures++;
     const wrapped = wrapAdapterError(this.name, 'send', err);
     this.lastError = wrapped.message;
