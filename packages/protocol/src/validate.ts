@@ -433,12 +433,7 @@ export function parseMessage<T = unknown>(
   input: unknown,
   limits: ProtocolLimits = DEFAULT_LIMITS,
 ): UnifiedMessage<T> {
-  const obj = asObject(input);
-  if (kindOf(obj) !== 'message') {
-    throw invalid('unknown_kind', 'kind', "must be 'message', got 'event'");
-  }
-  checkMessage(obj, limits);
-  return obj as unknown as UnifiedMessage<T>;
+  return checkKind(input, 'message', limits, true) as unknown as UnifiedMessage<T>;
 }
 
 /**
@@ -449,12 +444,24 @@ export function parseEvent<T = unknown>(
   input: unknown,
   limits: ProtocolLimits = DEFAULT_LIMITS,
 ): UnifiedEvent<T> {
+  return checkKind(input, 'event', limits, true) as unknown as UnifiedEvent<T>;
+}
+
+/** Check `input` as an envelope of `kind`; the payload walk is optional (see ValidateOptions). */
+function checkKind(
+  input: unknown,
+  kind: 'message' | 'event',
+  limits: ProtocolLimits,
+  payload: boolean,
+): Record<string, unknown> {
   const obj = asObject(input);
-  if (kindOf(obj) !== 'event') {
-    throw invalid('unknown_kind', 'kind', "must be 'event', got 'message'");
+  const actual = kindOf(obj);
+  if (actual !== kind) {
+    throw invalid('unknown_kind', 'kind', `must be '${kind}', got '${actual}'`);
   }
-  checkEvent(obj, limits);
-  return obj as unknown as UnifiedEvent<T>;
+  if (kind === 'message') checkMessage(obj, limits, payload);
+  else checkEvent(obj, limits, payload);
+  return obj;
 }
 
 export interface ValidateOptions {
@@ -474,11 +481,7 @@ export function validateMessage(
   limits: ProtocolLimits = DEFAULT_LIMITS,
   options?: ValidateOptions,
 ): void {
-  const obj = asObject(message);
-  if (kindOf(obj) !== 'message') {
-    throw invalid('unknown_kind', 'kind', "must be 'message', got 'event'");
-  }
-  checkMessage(obj, limits, options?.payload !== false);
+  checkKind(message, 'message', limits, options?.payload !== false);
 }
 
 /** Assert that an already-typed event is valid (publish path). @throws InvalidMessageError */
@@ -487,11 +490,7 @@ export function validateEvent(
   limits: ProtocolLimits = DEFAULT_LIMITS,
   options?: ValidateOptions,
 ): void {
-  const obj = asObject(event);
-  if (kindOf(obj) !== 'event') {
-    throw invalid('unknown_kind', 'kind', "must be 'event', got 'message'");
-  }
-  checkEvent(obj, limits, options?.payload !== false);
+  checkKind(event, 'event', limits, options?.payload !== false);
 }
 
 /** Assert that an already-typed envelope of either kind is valid. @throws InvalidMessageError */
