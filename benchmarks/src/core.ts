@@ -25,6 +25,7 @@ import {
   Arrivals,
   alternate,
   flood,
+  logger,
   payload300,
   percentile,
   result,
@@ -32,14 +33,6 @@ import {
   settle,
   stats,
 } from './harness.js';
-
-/** Quiet logger: warnings printed mid-table would garble the report; errors still show. */
-const logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error: (msg: string) => console.error(msg),
-};
 
 const THROUGHPUT_N = 200_000;
 const BATCH = 1_000;

@@ -314,3 +314,11 @@ export function fmtNumber(n: number, unit: string): string {
   if (Math.abs(n) >= 10) return n.toFixed(1);
   return n.toFixed(2);
 }
+
+/** Quiet logger for benchmark hubs: warnings printed mid-table would garble the report; errors still show. */
+export const logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error: (msg: string) => console.error(msg),
+};

@@ -7,12 +7,11 @@
 import { redis } from '@hub/adapter-redis';
 import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createEvent, createHub, createMessage, type DeliveryGuarantee, memory } from '@hub/core';
-import { Arrivals, flood, payload300 } from './harness.js';
+import { Arrivals, flood, logger, payload300 } from './harness.js';
 
 const mode = process.argv[2] ?? 'best-effort';
 const onRedis = mode.startsWith('redis-');
 const total = Number(process.argv[3] ?? (onRedis ? 200_000 : 1_000_000));
-const logger = { debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m) };
 let server: RedisServer | undefined;
 if (onRedis) server = await startRedisServer();
 const hub = createHub({

@@ -20,6 +20,7 @@ import {
   Arrivals,
   alternate,
   flood,
+  logger,
   payload300,
   percentile,
   result,
@@ -29,13 +30,6 @@ import {
   type Target,
   unavailable,
 } from './harness.js';
-
-const logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error: (msg: string) => console.error(msg),
-};
 
 /** Throughput rounds are cheap (≈ 1 s each); latency rounds take STEADY_N / STEADY_RATE seconds. */
 const ROUNDS = 5;
