@@ -183,6 +183,11 @@ export interface FloodResult {
   elapsedMs: number;
   /** True when the time limit cut the run short or not everything arrived. */
   partial: boolean;
+  /**
+   * CPU time this process spent per arrived message (user + system, µs). Steadier
+   * than the rate on a shared box: a stolen core stretches the clock, not the work.
+   */
+  cpuUsPerMsg: number;
 }
 
 /**
@@ -191,6 +196,7 @@ export interface FloodResult {
  */
 export async function flood(o: FloodOptions): Promise<FloodResult> {
   o.arrivals.reset();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const stopAt = t0 + o.timeLimitMs;
   let issued = 0;
@@ -209,8 +215,10 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   let all = await o.arrivals.until(issued, left);
   if (all && o.settled) all = await waitFor(o.settled, left);
   const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const arrived = o.arrivals.count;
   return {
+    cpuUsPerMsg: (cpu.user + cpu.system) / Math.max(1, arrived),
     rate: (arrived / elapsedMs) * 1000,
     issued,
     arrived,

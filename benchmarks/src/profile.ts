@@ -51,6 +51,7 @@ if (mode === 'publish') {
     createMessage({ source: 'p', destination: 'p', payload, deliveryGuarantee: guarantee }),
   );
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let done = 0;
   while (done < total && performance.now() - t0 < 20_000) {
     const r = await flood({
@@ -62,8 +63,9 @@ if (mode === 'publish') {
     });
     done += r.arrived;
   }
+  const cpu = process.cpuUsage(cpu0);
   console.log(
-    `${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}`,
+    `${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}, client CPU ${((cpu.user + cpu.system) / done).toFixed(2)} µs/msg`,
   );
 }
 await hub.close();

@@ -352,6 +352,7 @@ async function runScenario(
     const rawEnvs = build(n, 'raw', guarantee);
     let rawPending = 0;
     let hubPending = 0;
+    const cpu = { hub: [] as number[], raw: [] as number[] };
     const partial: string[] = [];
     const runRaw = async (total: number) => {
       const a = raw.arrivals;
@@ -374,6 +375,7 @@ async function runScenario(
             }),
       });
       if (r.partial) partial.push(`raw round: ${r.arrived}/${r.issued} of ${total} arrived`);
+      cpu.raw.push(r.cpuUsPerMsg);
       return r.rate;
     };
     const runHub = async (total: number) => {
@@ -397,6 +399,7 @@ async function runScenario(
             }),
       });
       if (r.partial) partial.push(`hub round: ${r.arrived}/${r.issued} of ${total} arrived`);
+      cpu.hub.push(r.cpuUsPerMsg);
       return r.rate;
     };
     notes.push(
@@ -428,6 +431,12 @@ async function runScenario(
       hub: () => runHub(n),
       raw: () => runRaw(n),
     });
+    // Warm-up rounds are the first entry of each list.
+    const hubCpu = stats(cpu.hub.slice(1)).median;
+    const rawCpu = stats(cpu.raw.slice(1)).median;
+    extra['client CPU µs/msg, hub (median)'] = Number(hubCpu.toFixed(2));
+    extra['client CPU µs/msg, raw (median)'] = Number(rawCpu.toFixed(2));
+    extra['client CPU per message, raw ÷ hub'] = Number((rawCpu / hubCpu).toFixed(3));
     if (!pubsub) {
       extra['hub XPENDING after last round'] = hubPending;
       extra['raw XPENDING after last round'] = rawPending;

@@ -32,6 +32,7 @@ import {
 } from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
 
@@ -74,10 +75,13 @@ function classifySendError(err: unknown): unknown {
       cause: err,
     });
   }
-  // ioredis's commandTimeout: the command may still have run (an uncertain send).
-  // HUB_TIMEOUT lets the hub retry guaranteed sends (dedup absorbs a copy) but
-  // not best-effort ones (nothing would).
-  if (err instanceof Error && err.message.includes('Command timed out')) {
+  // Our StallWatch or ioredis's commandTimeout: the command may still have run
+  // (an uncertain send). HUB_TIMEOUT lets the hub retry guaranteed sends (dedup
+  // absorbs a copy) but not best-effort ones (nothing would).
+  if (
+    err instanceof CommandStallError ||
+    (err instanceof Error && err.message.includes(TIMED_OUT))
+  ) {
     return new AdapterError('redis', `send failed: ${err.message}`, {
       code: ErrorCode.TIMEOUT,
       retryable: true,
@@ -138,6 +142,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly readers = new Set<RedisClient>();
   private readonly lastReport = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private stallWatch: StallWatch | undefined;
   private consumerSeq = 0;
   private readonly priorityStreams = new Map<string, string[]>();
   private readonly channels = new Map<string, string>();
@@ -175,6 +180,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       if (owned) hardClose(client);
       throw err;
     }
+    // Connections we own and can see into get the sweep instead of a timer per
+    // command (connection.ts); a user's own client keeps its own settings.
+    if (owned && canWatch(client)) {
+      this.stallWatch = new StallWatch(client, this.opts.commandTimeoutMs, (err) =>
+        this.report('commands connection', err),
+      );
+    }
     const t = setInterval(() => {
       for (const c of this.consumers) c.checkLag().catch((err) => this.report('lag check', err));
     }, this.opts.lagCheckIntervalMs);
@@ -210,6 +222,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   protected async doClose(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.stallWatch?.stop();
+    this.stallWatch = undefined;
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     for (const r of this.readers) hardClose(r);
     this.readers.clear();

@@ -22,14 +22,17 @@ const isCertError = (err: unknown): boolean => {
   );
 };
 
-function roleOptions(role: Role, o: ResolvedOptions): RedisOptions {
+function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): RedisOptions {
   switch (role) {
     case 'commands':
-      // Sends must not hang across a dead link: bounded by commandTimeout, and a
-      // socket silent while replies are due is destroyed and reconnected.
+      // Sends must not hang across a dead link. A socket silent while replies
+      // are due is destroyed and reconnected (socketTimeout); a reply overdue
+      // past commandTimeoutMs fails its command: on a standalone connection
+      // through the adapter's StallWatch (one sweep, no timer per command),
+      // on a Cluster through ioredis's per-command timer.
       return {
         enableAutoPipelining: true,
-        commandTimeout: o.commandTimeoutMs,
+        ...(cluster ? { commandTimeout: o.commandTimeoutMs } : {}),
         socketTimeout: o.commandTimeoutMs,
       };
     case 'subscriber':
@@ -77,7 +80,7 @@ export class ConnectionFactory {
 
   /** A new connection for `role`; the commands role returns the user's own client when given. */
   create(role: Role): { client: RedisClient; owned: boolean } {
-    const extra = { ...roleOptions(role, this.resolved), lazyConnect: true };
+    const extra = { ...roleOptions(role, this.resolved, this.isCluster), lazyConnect: true };
     const { client, cluster, sentinels, url } = this.opts;
     const user = this.opts.redisOptions ?? {};
     if (client) {

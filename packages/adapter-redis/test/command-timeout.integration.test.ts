@@ -1,0 +1,156 @@
+/**
+ * The commands connection has no per-command timer (issue #4 speed): a sweep
+ * (StallWatch) bounds how long a send can wait for its reply. These tests
+ * show the bound holds on a silent link and on a dead one, that the failure
+ * is HUB_TIMEOUT, and that the link recovers afterwards.
+ */
+import {
+  type RedisServer,
+  startRedisServer,
+  startTcpProxy,
+  type TcpProxy,
+} from '@hub/adapter-test-suite';
+import { ErrorCode } from '@hub/protocol';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RedisAdapter, redis } from '../src/index.js';
+import { connected, message, uniquePrefix, waitFor } from './helpers.js';
+
+const TIMEOUT_MS = 600;
+
+let server: RedisServer;
+let proxy: TcpProxy;
+const adapters: RedisAdapter[] = [];
+let raw: Redis;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  proxy = await startTcpProxy({ targetPort: server.port });
+  raw = new Redis(server.port, '127.0.0.1');
+  raw.on('error', () => {});
+});
+afterAll(async () => {
+  proxy?.resume();
+  await Promise.allSettled(adapters.map((a) => a.close()));
+  raw?.disconnect();
+  await proxy?.close();
+  await server?.stop();
+});
+
+/** Settle `p`, recording how long it took and how it ended. */
+async function timed(p: Promise<unknown>): Promise<{ ms: number; error: unknown }> {
+  const t0 = Date.now();
+  try {
+    await p;
+    return { ms: Date.now() - t0, error: undefined };
+  } catch (error) {
+    return { ms: Date.now() - t0, error };
+  }
+}
+
+it('a send on a silent link fails with HUB_TIMEOUT within the command timeout, then the link recovers', async () => {
+  const prefix = uniquePrefix('stall');
+  const adapter = redis({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    keyPrefix: prefix,
+    commandTimeoutMs: TIMEOUT_MS,
+  });
+  adapters.push(adapter);
+  const ctx = await connected(adapter, 'stall');
+  await adapter.send(message('ep', { warm: true }, { guarantee: 'best-effort' }));
+
+  proxy.stall();
+  const xadd = message('ep', { i: 2 }); // at-least-once: an XADD
+  const sends = [
+    adapter.send(message('ep', { i: 1 }, { guarantee: 'best-effort' })),
+    adapter.send(xadd),
+  ].map(timed);
+  const results = await Promise.all(sends);
+  for (const r of results) {
+    expect((r.error as { code?: string } | undefined)?.code, String(r.error)).toBe(
+      ErrorCode.TIMEOUT,
+    );
+    expect((r.error as { retryable?: boolean }).retryable).toBe(true);
+    // Bound: the timeout plus one sweep, with slack for a loaded CI box.
+    expect(r.ms).toBeLessThan(TIMEOUT_MS * 8);
+  }
+  expect(ctx.errors.some((e) => /Command timed out/.test(e.message))).toBe(true);
+
+  proxy.resume();
+  const id = message('ep', { after: true });
+  await waitFor(
+    async () => {
+      try {
+        await adapter.send(id);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    () => `sends still failing: ${JSON.stringify(adapter.health())}`,
+  );
+  const key = adapter.keys.priorityStream('ep', id.priority);
+  const ids = (await raw.xrange(key, '-', '+')).map(([, f]) => f[f.indexOf('id') + 1]);
+  expect(ids).toContain(id.id);
+  // The timed-out XADD was flushed, not kept and resent by ioredis once the link
+  // came back: at most the one copy the stalled proxy may still have passed on.
+  expect(ids.filter((x) => x === xadd.id).length).toBeLessThanOrEqual(1);
+});
+
+it('a send while Redis is down fails with HUB_TIMEOUT within the bound, and works once Redis is back', async () => {
+  const own = await startRedisServer();
+  try {
+    const adapter = redis({
+      url: own.url,
+      keyPrefix: uniquePrefix('down'),
+      commandTimeoutMs: TIMEOUT_MS,
+    });
+    adapters.push(adapter);
+    await connected(adapter, 'down');
+    await adapter.send(message('ep', { warm: true }));
+    await own.kill();
+    const r = await timed(adapter.send(message('ep', { i: 1 })));
+    expect((r.error as { code?: string } | undefined)?.code, String(r.error)).toBe(
+      ErrorCode.TIMEOUT,
+    );
+    expect(r.ms).toBeLessThan(TIMEOUT_MS * 8);
+    await own.restart();
+    const after = message('ep', { after: true });
+    await waitFor(
+      async () => {
+        try {
+          await adapter.send(after);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      () => `sends still failing after restart: ${JSON.stringify(adapter.health())}`,
+    );
+    await adapter.close();
+  } finally {
+    await own.stop();
+  }
+});
+
+it('a busy link is not a stalled one: a long steady stream of sends never times out', async () => {
+  const adapter = redis({
+    url: server.url,
+    keyPrefix: uniquePrefix('busy'),
+    commandTimeoutMs: 200,
+  });
+  adapters.push(adapter);
+  const ctx = await connected(adapter, 'busy');
+  // ~1.5 s of back-to-back batches: the reply queue is never empty, but its head keeps moving.
+  const until = Date.now() + 1_500;
+  let sent = 0;
+  while (Date.now() < until && sent < 200_000) {
+    const batch = Array.from({ length: 200 }, (_, i) =>
+      adapter.send(message('ep', { i }, { guarantee: 'best-effort' })),
+    );
+    await Promise.all(batch);
+    sent += batch.length;
+  }
+  expect(sent).toBeGreaterThan(0);
+  expect(ctx.errors.filter((e) => /timed out/i.test(e.message))).toEqual([]);
+});
