@@ -1,5 +1,4 @@
 import { InvalidMessageError } from '../errors.js';
-import { TAG_KEY } from '../fields.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../limits.js';
 import { measurePayload, payloadError, payloadNeedsTags } from '../payload.js';
 import type { Envelope } from '../types.js';
@@ -15,9 +14,6 @@ export interface JsonCodecOptions {
    */
   limits?: ProtocolLimits;
 }
-
-// Tag objects and escaped keys both contain this; plain payloads never pay for revival.
-const MARKER = `"${TAG_KEY}`;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -102,7 +98,11 @@ export function createJsonCodec(options: JsonCodecOptions = {}): JsonCodec {
         );
       }
       const envelope = parseEnvelope(raw, limits);
-      if (text.includes(MARKER)) {
+      // parseEnvelope's payload walk noted any key starting with the tag key
+      // (tag objects and escaped keys both do; parsed JSON holds no other
+      // special value), so plain payloads skip revival without a second scan
+      // of the text.
+      if (payloadNeedsTags()) {
         if (envelope.kind === 'message') {
           if (envelope.payload !== undefined)
             envelope.payload = reviveTags(envelope.payload, 'payload');
