@@ -362,12 +362,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
     this.commands; // throws when not connected
     if (spec.kind === 'topic') {
-      if (spec.group !== undefined) {
-        this.ctx.logger.warn(
-          '[hub:redis] topic groups are not shared over Pub/Sub: every instance receives every event',
-          { pattern: spec.address, group: spec.group },
-        );
-      }
+      // A topic group is shared through per-event claims (see claimThenDeliver).
       const pattern = this.keys.eventPattern(spec.address);
       return this.addPubSub(this.patternSubs, pattern, { spec }, 'pattern');
     }
@@ -523,12 +518,37 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return;
     }
     for (const t of targets) {
-      try {
-        t.spec.deliver(new PubSubDelivery(envelope));
-      } catch (err) {
-        this.report('deliver', err);
-      }
+      if (t.spec.kind === 'topic' && t.spec.group !== undefined) this.claimThenDeliver(t, envelope);
+      else this.deliverTo(t, envelope);
     }
+  }
+
+  private deliverTo(t: PubSubTarget, envelope: Envelope): void {
+    try {
+      t.spec.deliver(new PubSubDelivery(envelope));
+    } catch (err) {
+      this.report('deliver', err);
+    }
+  }
+
+  /**
+   * A topic group over Pub/Sub: every instance of the group gets the event, the
+   * one whose `SET NX` on the event's claim key lands first handles it. Replies
+   * come back in order on the command connection, so each instance still sees
+   * its events in publish order. When the claim cannot be made (link down),
+   * the event is dropped here rather than risk a second handling: events are
+   * best-effort, and lost is allowed where duplicated is not.
+   */
+  private claimThenDeliver(t: PubSubTarget, envelope: Envelope): void {
+    const c = this.commandClient;
+    if (c === undefined) return;
+    const key = this.keys.eventClaim(t.spec.group!, envelope.id);
+    c.set(key, '1', 'PX', this.opts.groupClaimMs, 'NX').then(
+      (won) => {
+        if (won === 'OK') this.deliverTo(t, envelope);
+      },
+      (err: unknown) => this.report('topic group claim', err),
+    );
   }
 
   // --------------------------------------------------------------- monitor

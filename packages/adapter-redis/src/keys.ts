@@ -25,6 +25,8 @@ export interface KeyLayout {
   members(destination: string, group: string): string;
   /** Exactly-once dedup record. */
   dedup(id: string): string;
+  /** Claim on one event by one instance of a topic `group` (SET NX PX). */
+  eventClaim(group: string, id: string): string;
 }
 
 /** Hash tags end at the first `}`; keep the tag well-formed whatever the destination holds. */
@@ -42,6 +44,7 @@ export function keyLayout(prefix: string): KeyLayout {
     lease: (d, g, n) => `${prefix}:${tag(d)}:lease:${g}:o${n}`,
     members: (d, g) => `${prefix}:${tag(d)}:members:${g}`,
     dedup: (id) => `${prefix}:dedup:${id}`,
+    eventClaim: (g, id) => `${prefix}:evclaim:${g}:${id}`,
   };
 }
 

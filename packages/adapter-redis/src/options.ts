@@ -56,6 +56,14 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
    * @default 30_000
    */
   claimIdleMs?: number;
+  /**
+   * Topic groups: every instance of a group receives each event over Pub/Sub
+   * and the first to `SET NX` the event's claim key handles it. A claim lives
+   * this long (ms); a copy of the event reaching a lagging instance later than
+   * that would be handled again, so keep it well above subscriber lag.
+   * @default 30_000
+   */
+  groupClaimMs?: number;
   /** Server-side BLOCK of each XREADGROUP, in ms; bounds how long a read can hang. @default 1_000 */
   blockMs?: number;
   /** A reply overdue by this many ms marks the connection dead; it is dropped and reconnected. @default 5_000 */
@@ -74,6 +82,7 @@ export interface ResolvedOptions {
   lagWarnRatio: number;
   lagCheckIntervalMs: number;
   claimIdleMs: number;
+  groupClaimMs: number;
   blockMs: number;
   commandTimeoutMs: number;
   partitions: number;
@@ -120,6 +129,7 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     lagWarnRatio: ratio,
     lagCheckIntervalMs: positive(opts, 'lagCheckIntervalMs', 10_000),
     claimIdleMs: positive(opts, 'claimIdleMs', 30_000),
+    groupClaimMs: positive(opts, 'groupClaimMs', 30_000),
     blockMs: positive(opts, 'blockMs', 1_000),
     commandTimeoutMs: positive(opts, 'commandTimeoutMs', 5_000),
     partitions,
