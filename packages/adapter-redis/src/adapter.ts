@@ -31,6 +31,7 @@ import {
   withRedirectRetry,
 } from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
+import { type MemberView, nextMember, PubSubMembers } from './members.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
@@ -143,6 +144,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly lastReport = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private stallWatch: StallWatch | undefined;
+  private members: PubSubMembers | undefined;
+  /** Rotates which of several local subscriptions of one endpoint group gets the next message. */
+  private rotor = 0;
   private consumerSeq = 0;
   private readonly priorityStreams = new Map<string, string[]>();
   private readonly channels = new Map<string, string>();
@@ -180,6 +184,16 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       if (owned) hardClose(client);
       throw err;
     }
+    const adapter = this;
+    this.members = new PubSubMembers({
+      get commands() {
+        return adapter.commands;
+      },
+      keys: this.keys,
+      instanceId: this.ctx.instanceId,
+      ttlMs: this.opts.heartbeatMs * 3,
+      report: (op, err) => this.report(op, err),
+    });
     // Connections we own and can see into get the sweep instead of a timer per
     // command (connection.ts); a user's own client keeps its own settings.
     if (owned && canWatch(client)) {
@@ -224,6 +238,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     for (const t of this.timers) clearInterval(t);
     this.stallWatch?.stop();
     this.stallWatch = undefined;
+    this.members?.stop();
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     for (const r of this.readers) hardClose(r);
     this.readers.clear();
@@ -289,7 +304,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       if (envelope.kind === 'event') {
         pending = c.publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
       } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        pending = c.publish(this.channelOf(envelope.destination), encodeEnvelope(envelope));
+        return this.sendBestEffort(c, envelope);
       } else {
         return super.send(envelope);
       }
@@ -297,6 +312,70 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return Promise.reject(this.sendFailed(err));
     }
     return pending.then(this.published, this.publishFailed);
+  }
+
+  /**
+   * A best-effort message: to one member of each group of the endpoint (see
+   * members.ts), or to the shared channel when no member is known. The first
+   * send to a destination waits for its member set once.
+   */
+  private sendBestEffort(c: RedisClient, env: UnifiedMessage): Promise<SendResult> {
+    const members = this.members!;
+    const view = members.view(env.destination);
+    if (view === undefined) {
+      return members.load(env.destination).then(
+        () => this.sendBestEffort(c, env),
+        (err: unknown) => {
+          throw this.sendFailed(classifySendError(err));
+        },
+      );
+    }
+    let text: string;
+    try {
+      text = encodeEnvelope(env);
+    } catch (err) {
+      return Promise.reject(this.sendFailed(err));
+    }
+    const groups = view.groups.length;
+    if (groups === 0) {
+      return c
+        .publish(this.channelOf(env.destination), text)
+        .then(this.published, this.publishFailed);
+    }
+    if (groups === 1) {
+      return this.publishToGroup(c, view, 0, env.destination, text).then(
+        this.published,
+        this.publishFailed,
+      );
+    }
+    const all: Array<Promise<unknown>> = [];
+    for (let g = 0; g < groups; g++)
+      all.push(this.publishToGroup(c, view, g, env.destination, text));
+    return Promise.all(all).then(this.published, this.publishFailed);
+  }
+
+  /**
+   * PUBLISH to the next member of one group. A PUBLISH that reached nobody
+   * means that member is gone: drop it and try the next one. Redis Cluster
+   * counts only one node's subscribers, so there a zero proves nothing.
+   */
+  private publishToGroup(
+    c: RedisClient,
+    view: MemberView,
+    group: number,
+    destination: string,
+    text: string,
+  ): Promise<unknown> {
+    const channel = nextMember(view, group);
+    // Every member dropped since the last refresh: nobody known to take it.
+    if (channel === undefined) return Promise.resolve(0);
+    const p = c.publish(channel, text);
+    if (this.factory.isCluster || view.groups[group]!.length === 1) return p;
+    return p.then((n: number) => {
+      if (n > 0) return n;
+      this.members!.drop(view, group, channel);
+      return this.publishToGroup(c, view, group, destination, text);
+    });
   }
 
   private readonly published = (): SendResult => this.sendOk(PUBSUB_RESULT);
@@ -318,9 +397,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
           .then(pubsubResult, sendFailed);
       }
       if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        return c
-          .publish(this.channelOf(envelope.destination), encodeEnvelope(envelope))
-          .then(pubsubResult, sendFailed);
+        return this.sendBestEffort(c, envelope);
       }
       const args = [
         this.streamFor(envelope),
@@ -366,8 +443,38 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       const pattern = this.keys.eventPattern(spec.address);
       return this.addPubSub(this.patternSubs, pattern, { spec }, 'pattern');
     }
-    const channel = this.keys.channel(spec.address);
-    const pubsub = await this.addPubSub(this.channelSubs, channel, { spec }, 'channel');
+    const target: PubSubTarget = { spec };
+    // The shared channel (senders that know no member, plain clients) and this
+    // instance's own member channel; joined last, so no sender picks a channel
+    // nobody listens on yet.
+    const group = spec.group ?? spec.address;
+    const shared = await this.addPubSub(
+      this.channelSubs,
+      this.keys.channel(spec.address),
+      target,
+      'channel',
+    );
+    let own: Subscription;
+    try {
+      own = await this.addPubSub(
+        this.channelSubs,
+        this.members!.channelFor(spec.address, group),
+        target,
+        'channel',
+      );
+      await this.members!.join(spec.address, group);
+    } catch (err) {
+      await shared.close();
+      throw err;
+    }
+    const pubsub: Subscription = {
+      close: async () => {
+        await bounded(this.members!.leave(spec.address, group), this.opts.commandTimeoutMs).catch(
+          (err: unknown) => this.report('pubsub membership', err),
+        );
+        await Promise.allSettled([own.close(), shared.close()]);
+      },
+    };
     // Senders promise best-effort only (the hub's request inbox): no stream would ever get an
     // entry, so skip the consumer groups, the blocking reader and the partition leases, which
     // every requesting process would otherwise leave behind.
@@ -517,10 +624,30 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       }
       return;
     }
-    for (const t of targets) {
-      if (t.spec.kind === 'topic' && t.spec.group !== undefined) this.claimThenDeliver(t, envelope);
-      else this.deliverTo(t, envelope);
+    if (targets.size === 1) {
+      for (const t of targets) this.route(t, envelope);
+      return;
     }
+    // Several local subscriptions: topics fan out; an endpoint group takes the
+    // message once, on the next of its subscriptions in turn.
+    const list = [...targets];
+    const start = this.rotor++ % list.length;
+    let groups: Set<string> | undefined;
+    for (let k = 0; k < list.length; k++) {
+      const t = list[(start + k) % list.length]!;
+      if (t.spec.kind === 'endpoint') {
+        const g = t.spec.group ?? t.spec.address;
+        groups ??= new Set();
+        if (groups.has(g)) continue;
+        groups.add(g);
+      }
+      this.route(t, envelope);
+    }
+  }
+
+  private route(t: PubSubTarget, envelope: Envelope): void {
+    if (t.spec.kind === 'topic' && t.spec.group !== undefined) this.claimThenDeliver(t, envelope);
+    else this.deliverTo(t, envelope);
   }
 
   private deliverTo(t: PubSubTarget, envelope: Envelope): void {

@@ -25,6 +25,10 @@ export interface KeyLayout {
   members(destination: string, group: string): string;
   /** Exactly-once dedup record. */
   dedup(id: string): string;
+  /** Pub/Sub channel of one instance (`member`) of an endpoint's `group`, for best-effort messages. */
+  memberChannel(destination: string, group: string, member: string): string;
+  /** Instances listening for an endpoint's best-effort messages (sorted set of `group\nchannel`, score = expiry ms). */
+  pubsubMembers(destination: string): string;
   /** Claim on one event by one instance of a topic `group` (SET NX PX). */
   eventClaim(group: string, id: string): string;
 }
@@ -44,6 +48,8 @@ export function keyLayout(prefix: string): KeyLayout {
     lease: (d, g, n) => `${prefix}:${tag(d)}:lease:${g}:o${n}`,
     members: (d, g) => `${prefix}:${tag(d)}:members:${g}`,
     dedup: (id) => `${prefix}:dedup:${id}`,
+    memberChannel: (d, g, m) => `${prefix}:chm:${m}:${g}:${d}`,
+    pubsubMembers: (d) => `${prefix}:${tag(d)}:listeners`,
     eventClaim: (g, id) => `${prefix}:evclaim:${g}:${id}`,
   };
 }

@@ -1,0 +1,136 @@
+/**
+ * Best-effort messages travel over Pub/Sub, which has no consumer groups; the
+ * adapter's member sets (members.ts) make instances of an endpoint share them
+ * as they share stream messages: each message handled by one instance of each
+ * group, never by all of them.
+ */
+import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type RedisAdapter, redis } from '../src/index.js';
+import { connected, message, type Recorder, recorder, uniquePrefix, waitFor } from './helpers.js';
+
+let server: RedisServer;
+const adapters: RedisAdapter[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await Promise.allSettled(adapters.map((a) => a.close()));
+  await server?.stop();
+});
+
+async function instance(prefix: string, name: string): Promise<RedisAdapter> {
+  const a = redis({ url: server.url, keyPrefix: prefix });
+  adapters.push(a);
+  await connected(a, name);
+  return a;
+}
+
+/** Send `n` best-effort messages to `destination`; returns their ids. */
+async function sendAll(from: RedisAdapter, destination: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = message(destination, { i }, { guarantee: 'best-effort' });
+    ids.push(m.id);
+    await from.send(m);
+  }
+  return ids;
+}
+
+/** Every id handled exactly once across `recs`; the message names lost and duplicated counts. */
+function expectOnceAcross(recs: Recorder[], ids: string[]): void {
+  const seen = new Map<string, number>();
+  for (const r of recs) for (const id of r.ids()) seen.set(id, (seen.get(id) ?? 0) + 1);
+  const lost = ids.filter((id) => !seen.has(id)).length;
+  const duplicated = [...seen.values()].filter((c) => c > 1).length;
+  const unexpected = [...seen.keys()].filter((id) => !ids.includes(id)).length;
+  expect(
+    { lost, duplicated, unexpected },
+    `sent=${ids.length} per instance=${recs.map((r) => r.ids().length).join('/')}`,
+  ).toEqual({ lost: 0, duplicated: 0, unexpected: 0 });
+}
+
+const settled = (recs: Recorder[], n: number) =>
+  waitFor(
+    () => recs.reduce((s, r) => s + r.ids().length, 0) >= n,
+    () => `received ${recs.map((r) => r.ids().length).join('/')} of ${n}`,
+  );
+
+/** A moment for strays (a second copy would arrive right behind the first). */
+const quiet = async (ms = 300) => {
+  const until = Date.now() + ms;
+  await waitFor(
+    () => Date.now() >= until,
+    () => 'quiet period',
+  );
+};
+
+it('three instances of one endpoint share its best-effort messages: each handled once, every instance gets work', async () => {
+  const prefix = uniquePrefix('share');
+  const recs = [recorder('ep'), recorder('ep'), recorder('ep')];
+  for (const [i, r] of recs.entries()) {
+    const a = await instance(prefix, `w${i}`);
+    await a.subscribe(r.spec({ guarantees: ['best-effort'] }));
+  }
+  const sender = await instance(prefix, 'sender');
+  const ids = await sendAll(sender, 'ep', 300);
+  await settled(recs, ids.length);
+  await quiet();
+  expectOnceAcross(recs, ids);
+  // Round robin over the member set: nobody idles.
+  for (const r of recs) expect(r.ids().length).toBeGreaterThan(0);
+});
+
+it('two groups of one endpoint: each group gets every message once, split within the group', async () => {
+  const prefix = uniquePrefix('groups');
+  const g1 = recorder('ep');
+  const g2 = [recorder('ep'), recorder('ep')];
+  await (await instance(prefix, 'g1a')).subscribe(g1.spec({ group: 'g1' }));
+  for (const [i, r] of g2.entries()) {
+    await (await instance(prefix, `g2${i}`)).subscribe(r.spec({ group: 'g2' }));
+  }
+  const sender = await instance(prefix, 'sender');
+  const ids = await sendAll(sender, 'ep', 200);
+  await settled([g1], ids.length);
+  await settled(g2, ids.length);
+  await quiet();
+  expectOnceAcross([g1], ids);
+  expectOnceAcross(g2, ids);
+  for (const r of g2) expect(r.ids().length).toBeGreaterThan(0);
+});
+
+it('a member whose Pub/Sub link died is skipped: its messages go to a live member, none lost', async () => {
+  const prefix = uniquePrefix('dead');
+  const live = recorder('ep');
+  const dead = recorder('ep');
+  await (await instance(prefix, 'live')).subscribe(live.spec({ guarantees: ['best-effort'] }));
+  const d = await instance(prefix, 'dead');
+  await d.subscribe(dead.spec({ guarantees: ['best-effort'] }));
+  const sender = await instance(prefix, 'sender');
+  await sendAll(sender, 'ep', 10); // the sender's view now holds both members
+  await settled([live, dead], 10);
+
+  // Cut the dead member's subscriber without leaving the set (as a crash would;
+  // its command link keeps the entry fresh, the worst case for senders).
+  (d as unknown as { subscriber: Redis }).subscriber.disconnect();
+  const ids = await sendAll(sender, 'ep', 100);
+  await settled([live], 10 + ids.length - dead.ids().length);
+  await quiet();
+  const afterCut = live.ids().filter((id) => ids.includes(id));
+  expect(dead.ids().filter((id) => ids.includes(id))).toEqual([]);
+  expect(afterCut.length, `live got ${afterCut.length}/${ids.length}`).toBe(ids.length);
+});
+
+it('two subscriptions of one endpoint in one process take turns; each message handled once', async () => {
+  const prefix = uniquePrefix('local');
+  const a = await instance(prefix, 'a');
+  const recs = [recorder('ep'), recorder('ep')];
+  for (const r of recs) await a.subscribe(r.spec({ guarantees: ['best-effort'] }));
+  const ids = await sendAll(a, 'ep', 100);
+  await settled(recs, ids.length);
+  await quiet();
+  expectOnceAcross(recs, ids);
+  for (const r of recs) expect(r.ids().length).toBeGreaterThan(0);
+});
