@@ -24,7 +24,10 @@ import type { KeyLayout } from './keys.js';
 export interface MemberView {
   groups: string[][];
   cursors: number[];
-  fetchedAt: number;
+  /** Set by a timer once the view is older than VIEW_TTL_MS: no clock read per send. */
+  stale: boolean;
+  /** False until the first read of the set succeeded: sends wait for it instead of guessing. */
+  loaded: boolean;
   loading: Promise<MemberView> | undefined;
 }
 
@@ -122,7 +125,8 @@ export class PubSubMembers {
   /** The cached view of `destination`, refreshed in the background when stale; undefined until first loaded. */
   view(destination: string): MemberView | undefined {
     const v = this.views.get(destination);
-    if (v !== undefined && v.loading === undefined && Date.now() - v.fetchedAt > VIEW_TTL_MS) {
+    if (v === undefined || !v.loaded) return undefined;
+    if (v.stale && v.loading === undefined) {
       v.loading = this.load(destination, v);
       v.loading.catch(() => {});
     }
@@ -136,7 +140,8 @@ export class PubSubMembers {
     const view: MemberView = existing ?? {
       groups: [],
       cursors: [],
-      fetchedAt: 0,
+      stale: true,
+      loaded: false,
       loading: undefined,
     };
     if (!existing) {
@@ -160,14 +165,17 @@ export class PubSubMembers {
           // Keep cursors where they were so a refresh does not restart every group at member 0.
           view.cursors = groups.map((_, i) => view.cursors[i] ?? 0);
           view.groups = groups;
-          view.fetchedAt = Date.now();
           view.loading = undefined;
+          view.loaded = true;
+          view.stale = false;
+          staleAfter(view, VIEW_TTL_MS);
           return view;
         },
         (err: unknown) => {
           view.loading = undefined;
-          // Retry on the next send after a short pause, not on every send.
-          view.fetchedAt = Date.now() - VIEW_TTL_MS + 100;
+          // Retry on a send after a short pause, not on every send.
+          view.stale = false;
+          staleAfter(view, 100);
           throw err;
         },
       );
@@ -182,6 +190,12 @@ export class PubSubMembers {
     const i = list.indexOf(channel);
     if (i >= 0) list.splice(i, 1);
   }
+}
+
+function staleAfter(view: MemberView, ms: number): void {
+  setTimeout(() => {
+    view.stale = true;
+  }, ms).unref();
 }
 
 /** The next member channel of `group` in `view`, round robin; undefined when the group is empty. */

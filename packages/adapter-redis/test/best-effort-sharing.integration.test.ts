@@ -28,13 +28,19 @@ async function instance(prefix: string, name: string): Promise<RedisAdapter> {
   return a;
 }
 
-/** Send `n` best-effort messages to `destination`; returns their ids. */
+/**
+ * Send `n` best-effort messages to `destination` in concurrent batches of 50
+ * (the first batch races the sender's first read of the listener set);
+ * returns their ids.
+ */
 async function sendAll(from: RedisAdapter, destination: string, n: number): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const m = message(destination, { i }, { guarantee: 'best-effort' });
-    ids.push(m.id);
-    await from.send(m);
+  for (let i = 0; i < n; i += 50) {
+    const batch = Array.from({ length: Math.min(50, n - i) }, (_, k) =>
+      message(destination, { i: i + k }, { guarantee: 'best-effort' }),
+    );
+    for (const m of batch) ids.push(m.id);
+    await Promise.all(batch.map((m) => from.send(m)));
   }
   return ids;
 }
