@@ -9,6 +9,7 @@ import {
   type DeadLetterEntry,
   type DeadLetterReader,
   type InboundDelivery,
+  matchTopic,
   type SendResult,
   type Subscription,
   type SubscriptionSpec,
@@ -31,7 +32,13 @@ import {
   withRedirectRetry,
 } from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
-import { type MemberView, nextMember, PubSubMembers } from './members.js';
+import {
+  dropMember,
+  type MemberGroup,
+  type MemberView,
+  nextMember,
+  PubSubMembers,
+} from './members.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
@@ -53,6 +60,8 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
 
 interface PubSubTarget {
   readonly spec: SubscriptionSpec;
+  /** Pausing before a graceful close: a topic group stops claiming events (others take them). */
+  paused?: boolean;
 }
 
 const noop = () => {};
@@ -324,57 +333,79 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     const view = members.view(env.destination);
     if (view === undefined) {
       return members.load(env.destination).then(
-        () => this.sendBestEffort(c, env),
+        (v) => this.publishBestEffort(c, env, v),
         (err: unknown) => {
           throw this.sendFailed(classifySendError(err));
         },
       );
     }
+    return this.publishBestEffort(c, env, view);
+  }
+
+  private publishBestEffort(
+    c: RedisClient,
+    env: UnifiedMessage,
+    view: MemberView,
+  ): Promise<SendResult> {
     let text: string;
     try {
       text = encodeEnvelope(env);
     } catch (err) {
       return Promise.reject(this.sendFailed(err));
     }
-    const groups = view.groups.length;
-    if (groups === 0) {
+    const groups = view.groups;
+    if (groups.length === 0) {
       return c
         .publish(this.channelOf(env.destination), text)
         .then(this.published, this.publishFailed);
     }
-    if (groups === 1) {
-      return this.publishToGroup(c, view, 0, env.destination, text).then(
+    if (groups.length === 1) {
+      return this.publishToGroup(c, groups[0]!, env.destination, text, false).then(
         this.published,
         this.publishFailed,
       );
     }
-    const all: Array<Promise<unknown>> = [];
-    for (let g = 0; g < groups; g++)
-      all.push(this.publishToGroup(c, view, g, env.destination, text));
-    return Promise.all(all).then(this.published, this.publishFailed);
+    // Several groups: one copy each. A group whose PUBLISH failed loses its copy
+    // (best-effort), but the send is not failed, so the hub does not send again
+    // to the groups that already have theirs.
+    return Promise.allSettled(
+      groups.map((g) => this.publishToGroup(c, g, env.destination, text, false)),
+    ).then((results) => {
+      const failed = results.filter((r) => r.status === 'rejected');
+      if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
+      for (const f of failed) this.report('publish', f.reason);
+      return this.published();
+    });
   }
 
   /**
    * PUBLISH to the next member of one group. A PUBLISH that reached nobody
-   * means that member is gone: drop it and try the next one. Redis Cluster
-   * counts only one node's subscribers, so there a zero proves nothing.
+   * means that member is gone (crashed, or left and replaced): drop it and try
+   * the next one; when the group runs out, read the listener set once more.
+   * Redis Cluster counts only one node's subscribers, so there a zero proves
+   * nothing and is taken as delivered.
    */
   private publishToGroup(
     c: RedisClient,
-    view: MemberView,
-    group: number,
+    group: MemberGroup,
     destination: string,
     text: string,
+    reread: boolean,
   ): Promise<unknown> {
-    const channel = nextMember(view, group);
-    // Every member dropped since the last refresh: nobody known to take it.
-    if (channel === undefined) return Promise.resolve(0);
+    const channel = nextMember(group);
+    if (channel === undefined) {
+      if (reread || this.factory.isCluster) return Promise.resolve(0);
+      return this.members!.load(destination).then((v) => {
+        const again = v.groups.find((g) => g.name === group.name);
+        return again ? this.publishToGroup(c, again, destination, text, true) : 0;
+      });
+    }
     const p = c.publish(channel, text);
-    if (this.factory.isCluster || view.groups[group]!.length === 1) return p;
+    if (this.factory.isCluster) return p;
     return p.then((n: number) => {
       if (n > 0) return n;
-      this.members!.drop(view, group, channel);
-      return this.publishToGroup(c, view, group, destination, text);
+      dropMember(group, channel);
+      return this.publishToGroup(c, group, destination, text, reread);
     });
   }
 
@@ -441,7 +472,14 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     if (spec.kind === 'topic') {
       // A topic group is shared through per-event claims (see claimThenDeliver).
       const pattern = this.keys.eventPattern(spec.address);
-      return this.addPubSub(this.patternSubs, pattern, { spec }, 'pattern');
+      const target: PubSubTarget = { spec };
+      const sub = await this.addPubSub(this.patternSubs, pattern, target, 'pattern');
+      return {
+        pause: async () => {
+          target.paused = true;
+        },
+        close: () => sub.close(),
+      };
     }
     const target: PubSubTarget = { spec };
     // The shared channel (senders that know no member, plain clients) and this
@@ -454,7 +492,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       target,
       'channel',
     );
-    let own: Subscription;
+    let own: Subscription | undefined;
     try {
       own = await this.addPubSub(
         this.channelSubs,
@@ -464,15 +502,27 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       );
       await this.members!.join(spec.address, group);
     } catch (err) {
-      await shared.close();
+      await Promise.allSettled([own?.close(), shared.close()]);
       throw err;
     }
-    const pubsub: Subscription = {
-      close: async () => {
+    const mine = own;
+    let leaving: Promise<void> | undefined;
+    // Leave the work sharing: out of the listener set, then off our own channel.
+    // The UNSUBSCRIBE reply comes after every message already published to us,
+    // and those are still handled (the hub drains only after pause); from then
+    // on a PUBLISH to our channel reaches nobody and its sender tries the next
+    // listener.
+    const leave = () =>
+      (leaving ??= (async () => {
         await bounded(this.members!.leave(spec.address, group), this.opts.commandTimeoutMs).catch(
           (err: unknown) => this.report('pubsub membership', err),
         );
-        await Promise.allSettled([own.close(), shared.close()]);
+        await mine.close();
+      })());
+    const pubsub: Subscription = {
+      pause: leave,
+      close: async () => {
+        await Promise.allSettled([leave(), shared.close()]);
       },
     };
     // Senders promise best-effort only (the hub's request inbox): no stream would ever get an
@@ -487,6 +537,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       throw err;
     }
     return {
+      pause: leave,
       close: async () => {
         await Promise.allSettled([consumer.close(), pubsub.close()]);
       },
@@ -596,15 +647,23 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         closed = true;
         const s = map.get(name);
         if (!s) return;
-        s.delete(target);
-        if (s.size > 0) return;
-        map.delete(name);
         const client = this.subscriber;
-        if (client?.status !== 'ready' || this.state === 'closing') return;
-        await bounded(
-          kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
-          this.opts.commandTimeoutMs,
-        ).catch((err: unknown) => this.report('unsubscribe', err));
+        if (s.size === 1 && client?.status === 'ready' && this.state !== 'closing') {
+          // The last target: unsubscribe BEFORE letting go of it, so messages
+          // already on their way (the reply comes after them) still find it.
+          await bounded(
+            kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
+            this.opts.commandTimeoutMs,
+          ).catch((err: unknown) => this.report('unsubscribe', err));
+          if (s.size > 1 && map.get(name) === s) {
+            // Someone subscribed the same name meanwhile: it needs the channel.
+            await (kind === 'channel' ? client.subscribe(name) : client.psubscribe(name)).catch(
+              (err: unknown) => this.report('subscribe', err),
+            );
+          }
+        }
+        s.delete(target);
+        if (s.size === 0 && map.get(name) === s) map.delete(name);
       },
     };
   }
@@ -669,7 +728,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private claimThenDeliver(t: PubSubTarget, envelope: Envelope): void {
     const c = this.commandClient;
     if (c === undefined) return;
-    const key = this.keys.eventClaim(t.spec.group!, envelope.id);
+    // Exact match first: the Redis glob matches a superset (`*` crosses dots),
+    // and a claim won for an event the core then filters out would be lost
+    // to the instances whose pattern does match.
+    if (t.paused) return;
+    if (envelope.kind !== 'event' || !matchTopic(t.spec.address, envelope.topic)) return;
+    // A group is one per pattern, as on the memory transport.
+    const key = this.keys.eventClaim(t.spec.group!, t.spec.address, envelope.id);
     c.set(key, '1', 'PX', this.opts.groupClaimMs, 'NX').then(
       (won) => {
         if (won === 'OK') this.deliverTo(t, envelope);

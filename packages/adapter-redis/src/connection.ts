@@ -32,7 +32,12 @@ function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): RedisOpt
       // on a Cluster through ioredis's per-command timer.
       return {
         enableAutoPipelining: true,
-        ...(cluster ? { commandTimeout: o.commandTimeoutMs } : {}),
+        // The StallWatch settles what was written before a disconnect through
+        // ioredis's resend queue; with resend off ioredis drops that queue
+        // without settling it, and the auto-pipeline behind it waits forever.
+        ...(cluster
+          ? { commandTimeout: o.commandTimeoutMs }
+          : { autoResendUnfulfilledCommands: true }),
         socketTimeout: o.commandTimeoutMs,
       };
     case 'subscriber':

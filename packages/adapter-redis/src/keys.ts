@@ -29,8 +29,8 @@ export interface KeyLayout {
   memberChannel(destination: string, group: string, member: string): string;
   /** Instances listening for an endpoint's best-effort messages (sorted set of `group\nchannel`, score = expiry ms). */
   pubsubMembers(destination: string): string;
-  /** Claim on one event by one instance of a topic `group` (SET NX PX). */
-  eventClaim(group: string, id: string): string;
+  /** Claim on one event by one instance of a topic `group` subscribed to `pattern` (SET NX PX). */
+  eventClaim(group: string, pattern: string, id: string): string;
 }
 
 /** Hash tags end at the first `}`; keep the tag well-formed whatever the destination holds. */
@@ -50,7 +50,7 @@ export function keyLayout(prefix: string): KeyLayout {
     dedup: (id) => `${prefix}:dedup:${id}`,
     memberChannel: (d, g, m) => `${prefix}:chm:${m}:${g}:${d}`,
     pubsubMembers: (d) => `${prefix}:${tag(d)}:listeners`,
-    eventClaim: (g, id) => `${prefix}:evclaim:${g}:${id}`,
+    eventClaim: (g, p, id) => `${prefix}:evclaim:${JSON.stringify([g, p])}:${id}`,
   };
 }
 

@@ -7,27 +7,40 @@ import type { KeyLayout } from './keys.js';
  *
  * Pub/Sub has no consumer groups: a PUBLISH reaches every subscriber. So each
  * instance subscribed to an endpoint also listens on a channel of its own
- * (`memberChannel`) and registers it in the endpoint's member set (a sorted
- * set, score = expiry, refreshed every third of the TTL). A sender keeps a
- * cached view of the set (re-read in the background once a second) and
- * publishes each message to one member per group, round robin. A member that
- * died without leaving shows up as a PUBLISH that reached nobody: the sender
- * drops it from its view and tries the next member of that group, so a crash
- * loses nothing that another member could take (outside Redis Cluster, where
- * PUBLISH counts only one node's subscribers and a zero proves nothing).
+ * (`memberChannel`) and registers it in the endpoint's listener set (a sorted
+ * set of `[group, channel]` JSON entries, score = expiry, refreshed every
+ * third of the TTL; the key itself expires with its last live entry). A
+ * sender keeps a cached view of the set and publishes each message to one
+ * listener per group, round robin.
  *
- * Nobody in the set (no subscriber yet, or plain clients): the message goes
- * to the endpoint's shared channel, as before.
+ * The view is re-read in the background once it is a second old and used
+ * as is up to two seconds; past that (a sender that was quiet), or when it
+ * holds nobody, the send waits for a fresh read. A listener that died or
+ * left shows up as a PUBLISH that reached nobody: the sender drops it and
+ * tries the next listener of that group, re-reading the set once when the
+ * group runs out, so a replaced or crashed listener loses nothing another
+ * one could take (outside Redis Cluster, where PUBLISH counts only one
+ * node's subscribers and a zero proves nothing).
+ *
+ * Nobody in a fresh read: the message goes to the endpoint's shared channel
+ * (plain clients may listen there).
  */
 
-/** A sender's view of one endpoint: member channels per group, a round-robin cursor per group. */
+/** One consumer group of an endpoint as a sender sees it. */
+export interface MemberGroup {
+  readonly name: string;
+  /** Member channels; a channel that a PUBLISH did not reach is removed until the next read. */
+  readonly channels: string[];
+  cursor: number;
+}
+
+/** A sender's view of one endpoint. */
 export interface MemberView {
-  groups: string[][];
-  cursors: number[];
+  groups: MemberGroup[];
+  /** When the last read landed (performance.now()); only read once `stale` is set. */
+  loadedAt: number;
   /** Set by a timer once the view is older than VIEW_TTL_MS: no clock read per send. */
   stale: boolean;
-  /** False until the first read of the set succeeded: sends wait for it instead of guessing. */
-  loaded: boolean;
   loading: Promise<MemberView> | undefined;
 }
 
@@ -37,9 +50,13 @@ interface Membership {
   count: number;
 }
 
+/** A view this old is re-read in the background… */
 const VIEW_TTL_MS = 1_000;
+/** …and one this old is not used at all: the send waits for the read. */
+const VIEW_MAX_AGE_MS = 2_000;
+/** An empty view is re-read before a send unless it is this fresh. */
+const EMPTY_VIEW_MAX_AGE_MS = 100;
 const MAX_VIEWS = 10_000;
-const SEP = '\n';
 
 export interface MembersHost {
   readonly commands: RedisClient;
@@ -63,9 +80,9 @@ export class PubSubMembers {
     return this.host.keys.memberChannel(destination, group, this.host.instanceId);
   }
 
-  /** Register (or count one more subscription of) this instance as a member of `group`. */
+  /** Register (or count one more subscription of) this instance as a listener of `group`. */
   async join(destination: string, group: string): Promise<void> {
-    const id = `${destination}${SEP}${group}`;
+    const id = JSON.stringify([destination, group]);
     const have = this.joined.get(id);
     if (have) {
       have.count++;
@@ -73,14 +90,14 @@ export class PubSubMembers {
     }
     const m: Membership = {
       key: this.host.keys.pubsubMembers(destination),
-      entry: `${group}${SEP}${this.channelFor(destination, group)}`,
+      entry: JSON.stringify([group, this.channelFor(destination, group)]),
       count: 1,
     };
     this.joined.set(id, m);
     try {
-      await this.host.commands.zadd(m.key, Date.now() + this.host.ttlMs, m.entry);
+      await this.refresh(m, Date.now());
     } catch (err) {
-      this.joined.delete(id);
+      if (this.joined.get(id) === m) this.joined.delete(id);
       throw err;
     }
     this.timer ??= this.startHeartbeat();
@@ -88,24 +105,28 @@ export class PubSubMembers {
 
   /** One subscription fewer; the last one takes this instance out of the set. */
   async leave(destination: string, group: string): Promise<void> {
-    const id = `${destination}${SEP}${group}`;
+    const id = JSON.stringify([destination, group]);
     const m = this.joined.get(id);
     if (!m || --m.count > 0) return;
     this.joined.delete(id);
     await this.host.commands.zrem(m.key, m.entry);
   }
 
+  /** Our entry with a new expiry; the key lives as long as its freshest entry. */
+  private refresh(m: Membership, now: number): Promise<unknown> {
+    const c = this.host.commands;
+    const ttl = this.host.ttlMs;
+    return Promise.all([c.zadd(m.key, now + ttl, m.entry), c.pexpire(m.key, ttl)]);
+  }
+
   private startHeartbeat(): NodeJS.Timeout {
     const t = setInterval(
       () => {
-        const c = this.host.commands;
         const now = Date.now();
         for (const m of this.joined.values()) {
-          c.zadd(m.key, now + this.host.ttlMs, m.entry).catch((err: unknown) =>
-            this.host.report('pubsub membership', err),
-          );
-          // Members that stopped refreshing (a crashed process) age out.
-          c.zremrangebyscore(m.key, '-inf', now).catch(() => {});
+          this.refresh(m, now).catch((err: unknown) => this.host.report('pubsub membership', err));
+          // Listeners that stopped refreshing (a crashed process) age out.
+          this.host.commands.zremrangebyscore(m.key, '-inf', now).catch(() => {});
         }
       },
       Math.max(50, Math.floor(this.host.ttlMs / 3)),
@@ -114,7 +135,7 @@ export class PubSubMembers {
     return t;
   }
 
-  /** Stop refreshing (close): the entries of a cleanly closing instance are removed by leave(). */
+  /** Stop refreshing (close); leave() removes the entries of a cleanly closing instance. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -122,87 +143,91 @@ export class PubSubMembers {
 
   // --------------------------------------------------------------- sending
 
-  /** The cached view of `destination`, refreshed in the background when stale; undefined until first loaded. */
+  /**
+   * The view of `destination` a send may use now, or undefined when the send
+   * must wait for {@link load} (never read, too old, or empty and not fresh).
+   */
   view(destination: string): MemberView | undefined {
     const v = this.views.get(destination);
-    if (v === undefined || !v.loaded) return undefined;
-    if (v.stale && v.loading === undefined) {
-      v.loading = this.load(destination, v);
-      v.loading.catch(() => {});
+    if (v === undefined || v.loadedAt === 0) return undefined;
+    if (v.stale) {
+      const age = performance.now() - v.loadedAt;
+      if (age > VIEW_MAX_AGE_MS) return undefined;
+      if (v.loading === undefined) this.load(destination).catch(() => {});
+    }
+    if (v.groups.length === 0 && performance.now() - v.loadedAt > EMPTY_VIEW_MAX_AGE_MS) {
+      return undefined;
     }
     return v;
   }
 
-  /** Read the member set (first send to a destination waits for this once). */
-  load(destination: string, into?: MemberView): Promise<MemberView> {
-    const existing = into ?? this.views.get(destination);
-    if (existing?.loading) return existing.loading;
-    const view: MemberView = existing ?? {
-      groups: [],
-      cursors: [],
-      stale: true,
-      loaded: false,
-      loading: undefined,
-    };
-    if (!existing) {
+  /** Read the listener set (at most one read per destination at a time). */
+  load(destination: string): Promise<MemberView> {
+    let view = this.views.get(destination);
+    if (view?.loading) return view.loading;
+    if (view === undefined) {
       if (this.views.size >= MAX_VIEWS) this.views.clear();
+      view = { groups: [], loadedAt: 0, stale: true, loading: undefined };
       this.views.set(destination, view);
     }
+    const v = view;
     const p = this.host.commands
       .zrangebyscore(this.host.keys.pubsubMembers(destination), Date.now(), '+inf')
       .then(
         (entries: string[]) => {
-          const byGroup = new Map<string, string[]>();
-          for (const e of entries) {
-            const i = e.indexOf(SEP);
-            if (i < 0) continue;
-            const g = e.slice(0, i);
-            const list = byGroup.get(g);
-            if (list) list.push(e.slice(i + 1));
-            else byGroup.set(g, [e.slice(i + 1)]);
-          }
-          const groups = [...byGroup.values()];
-          // Keep cursors where they were so a refresh does not restart every group at member 0.
-          view.cursors = groups.map((_, i) => view.cursors[i] ?? 0);
-          view.groups = groups;
-          view.loading = undefined;
-          view.loaded = true;
-          view.stale = false;
-          staleAfter(view, VIEW_TTL_MS);
-          return view;
+          v.groups = parseGroups(entries, v.groups);
+          v.loadedAt = performance.now();
+          v.loading = undefined;
+          v.stale = false;
+          setTimeout(() => {
+            v.stale = true;
+          }, VIEW_TTL_MS).unref();
+          return v;
         },
         (err: unknown) => {
-          view.loading = undefined;
-          // Retry on a send after a short pause, not on every send.
-          view.stale = false;
-          staleAfter(view, 100);
+          v.loading = undefined;
           throw err;
         },
       );
-    view.loading = p;
+    v.loading = p;
     return p;
   }
+}
 
-  /** A member that a PUBLISH did not reach: out of this view until the next refresh. */
-  drop(view: MemberView, group: number, channel: string): void {
-    const list = view.groups[group];
-    if (!list) return;
-    const i = list.indexOf(channel);
-    if (i >= 0) list.splice(i, 1);
+/** Group the set's entries; cursors carry over by group name so a re-read does not restart at member 0. */
+function parseGroups(entries: readonly string[], previous: readonly MemberGroup[]): MemberGroup[] {
+  const byName = new Map<string, MemberGroup>();
+  for (const e of entries) {
+    let group: unknown;
+    let channel: unknown;
+    try {
+      [group, channel] = JSON.parse(e) as unknown[];
+    } catch {
+      continue; // not ours
+    }
+    if (typeof group !== 'string' || typeof channel !== 'string') continue;
+    const g = byName.get(group);
+    if (g) g.channels.push(channel);
+    else byName.set(group, { name: group, channels: [channel], cursor: 0 });
   }
+  for (const old of previous) {
+    const g = byName.get(old.name);
+    if (g) g.cursor = old.cursor;
+  }
+  return [...byName.values()];
 }
 
-function staleAfter(view: MemberView, ms: number): void {
-  setTimeout(() => {
-    view.stale = true;
-  }, ms).unref();
-}
-
-/** The next member channel of `group` in `view`, round robin; undefined when the group is empty. */
-export function nextMember(view: MemberView, group: number): string | undefined {
-  const list = view.groups[group]!;
+/** The next member channel of `group`, round robin; undefined when the group is empty. */
+export function nextMember(group: MemberGroup): string | undefined {
+  const list = group.channels;
   if (list.length === 0) return undefined;
-  const i = view.cursors[group]! % list.length;
-  view.cursors[group] = i + 1;
+  const i = group.cursor % list.length;
+  group.cursor = i + 1;
   return list[i];
+}
+
+/** A member that a PUBLISH did not reach: out of this group until the next read. */
+export function dropMember(group: MemberGroup, channel: string): void {
+  const i = group.channels.indexOf(channel);
+  if (i >= 0) group.channels.splice(i, 1);
 }

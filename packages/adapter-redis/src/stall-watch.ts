@@ -81,7 +81,7 @@ export class StallWatch {
           ? v.commandQueue!
           : v.offlineQueue!;
     const head = q.length > 0 ? q.peekFront() : undefined;
-    const now = Date.now();
+    const now = performance.now(); // monotonic: a wall-clock jump must not look like a stall
     if (head === undefined || head !== this.head) {
       this.head = head;
       this.headSince = now;
@@ -94,9 +94,11 @@ export class StallWatch {
       for (let item = prev.shift(); item; item = prev.shift()) item.command.reject(err);
     }
     v.flushQueue!(err);
-    // A socket that is up but silent: cut it (ioredis reconnects). While the
-    // link is already down, the flush alone settles the waiting sends.
-    if (v.status === 'ready' || v.status === 'connect') v.stream?.destroy(err);
+    // A socket that is up and owes us a reply: cut it (ioredis reconnects).
+    // While the link is down, or still handshaking (a restarted Redis loading
+    // its data answers the ready check late), the flush alone settles the
+    // waiting sends and the connection is left to finish on its own.
+    if (q === v.commandQueue && v.status === 'ready') v.stream?.destroy(err);
     this.onStall(err);
   }
 

@@ -140,3 +140,57 @@ it('two subscriptions of one endpoint in one process take turns; each message ha
   expectOnceAcross(recs, ids);
   for (const r of recs) expect(r.ids().length).toBeGreaterThan(0);
 });
+
+/** Let a sender's cached view of the listener set grow older than its 2 s bound. */
+const ageViews = async () => {
+  const until = Date.now() + 2_200; // the point of these tests is a view this old
+  await waitFor(
+    () => Date.now() >= until,
+    () => 'ageing the view',
+  );
+};
+
+it('a listener replaced while the sender was quiet: the next send reaches the new one (no stale view)', async () => {
+  const prefix = uniquePrefix('replaced');
+  const sender = await instance(prefix, 'sender');
+  const old = recorder('ep');
+  const w1 = await instance(prefix, 'w1');
+  const sub1 = await w1.subscribe(old.spec({ guarantees: ['best-effort'] }));
+  await sendAll(sender, 'ep', 1); // the sender's view: w1
+  await settled([old], 1);
+  await sub1.close();
+  const fresh = recorder('ep');
+  await (await instance(prefix, 'w2')).subscribe(fresh.spec({ guarantees: ['best-effort'] }));
+  await ageViews();
+  const ids = await sendAll(sender, 'ep', 1);
+  await settled([fresh], 1);
+  expectOnceAcross([fresh], ids);
+});
+
+it('listeners that joined after the sender saw none: each message handled once, not by all', async () => {
+  const prefix = uniquePrefix('joined');
+  const sender = await instance(prefix, 'sender');
+  await sendAll(sender, 'ep', 1); // nobody listens: the sender's view is empty
+  const recs = [recorder('ep'), recorder('ep')];
+  for (const [i, r] of recs.entries()) {
+    await (await instance(prefix, `w${i}`)).subscribe(r.spec({ guarantees: ['best-effort'] }));
+  }
+  await ageViews();
+  const ids = await sendAll(sender, 'ep', 20);
+  await settled(recs, ids.length);
+  await quiet();
+  expectOnceAcross(recs, ids);
+});
+
+it('the listener set expires with its last live entry (a crashed sole listener leaves nothing behind)', async () => {
+  const prefix = uniquePrefix('ttl');
+  const a = redis({ url: server.url, keyPrefix: prefix, heartbeatMs: 200 });
+  adapters.push(a);
+  await connected(a, 'a');
+  await a.subscribe(recorder('ep').spec({ guarantees: ['best-effort'] }));
+  const raw = (a as unknown as { commands: Redis }).commands;
+  const key = a.keys.pubsubMembers('ep');
+  const ttl = await raw.pttl(key);
+  expect(ttl).toBeGreaterThan(0);
+  expect(ttl).toBeLessThanOrEqual(600);
+});

@@ -154,3 +154,34 @@ it('a busy link is not a stalled one: a long steady stream of sends never times 
   expect(sent).toBeGreaterThan(0);
   expect(ctx.errors.filter((e) => /timed out/i.test(e.message))).toEqual([]);
 });
+
+it('the bound holds when the user turned off ioredis resends (the watch keeps them on for its connection)', async () => {
+  const adapter = redis({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    keyPrefix: uniquePrefix('noresend'),
+    commandTimeoutMs: TIMEOUT_MS,
+    redisOptions: { autoResendUnfulfilledCommands: false },
+  });
+  adapters.push(adapter);
+  await connected(adapter, 'noresend');
+  await adapter.send(message('ep', { warm: true }));
+  proxy.stall();
+  const inFlight = timed(adapter.send(message('ep', { i: 1 })));
+  // The link drops while the send waits: ioredis would drop its resend queue unsettled.
+  proxy.cut();
+  proxy.resume();
+  const r = await inFlight;
+  expect(r.ms).toBeLessThan(TIMEOUT_MS * 8);
+  const after = message('ep', { after: true });
+  await waitFor(
+    async () => {
+      try {
+        await adapter.send(after);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    () => `sends still failing: ${JSON.stringify(adapter.health())}`,
+  );
+});

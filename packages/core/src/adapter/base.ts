@@ -136,6 +136,10 @@ export abstract class BaseAdapter
         return closed;
       },
     };
+    if (inner.pause) {
+      const pause = inner.pause.bind(inner);
+      sub.pause = () => (closed ? Promise.resolve() : pause());
+    }
     subs.add(sub);
     return sub;
   }

@@ -98,6 +98,15 @@ export interface SubscriptionSpec {
 export interface Subscription {
   /** Stop receiving; unsettled deliveries are released for redelivery. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional. Stop taking NEW work before a graceful close, so that other
+   * instances get what would have come here, while what already reached this
+   * instance is still delivered (e.g. leave a work-sharing set, stop claiming
+   * group events). The hub calls it, then drains the handlers, then `close()`.
+   * Transports whose undelivered messages are redelivered anyway (stream
+   * consumer groups, the memory broker) need not implement it.
+   */
+  pause?(): Promise<void>;
 }
 
 export interface SendResult {

@@ -707,7 +707,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     const started = performance.now();
     let sent: Promise<SendResult>;
     try {
-      sent = target.adapter.send(env);
+      // Promise.resolve returns a native promise as is; it guards an adapter
+      // whose send returns a bare value (the slot must still come back).
+      sent = Promise.resolve(target.adapter.send(env));
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -1074,6 +1076,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private async deactivate(rec: ConsumerRecord, drainMs: number): Promise<void> {
     rec.active = false;
+    // Transports that share work stop taking new work first (Subscription.pause);
+    // what reaches this consumer meanwhile is still handled.
+    await Promise.allSettled([...rec.subs.values()].map((s) => s.pause?.()));
     await rec.consumer.drain(drainMs);
     const subs = [...rec.subs.values()];
     rec.subs.clear();
