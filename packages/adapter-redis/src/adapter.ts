@@ -123,6 +123,25 @@ class PubSubDelivery implements InboundDelivery {
   }
 }
 
+/** `p`, or a retryable HUB_TIMEOUT once `ms` pass without it settling (its own rejection passes through). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new AdapterError('redis', `${what}: no reply within ${ms} ms`, {
+            code: ErrorCode.TIMEOUT,
+            retryable: true,
+          }),
+        ),
+      ms,
+    );
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** True when an endpoint's `guarantees` hint names best-effort alone (an empty list is no hint). */
 function pubSubOnly(spec: SubscriptionSpec): boolean {
   const g = spec.guarantees;
@@ -632,8 +651,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       set = new Set();
       map.set(name, set);
       try {
-        if (kind === 'channel') await sub.subscribe(name);
-        else await sub.psubscribe(name);
+        // Bounded: with Redis down the command would wait for the reconnect.
+        await within(
+          kind === 'channel' ? sub.subscribe(name) : sub.psubscribe(name),
+          this.opts.commandTimeoutMs,
+          `${kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE'} ${name}`,
+        );
       } catch (err) {
         map.delete(name);
         throw err;
