@@ -62,6 +62,9 @@ interface PubSubTarget {
   readonly spec: SubscriptionSpec;
   /** Pausing before a graceful close: a topic group stops claiming events (others take them). */
   paused?: boolean;
+  /** Topic groups: claims sent and not answered yet; pause waits for them (a won claim is delivered). */
+  claiming?: number;
+  settledClaims?: (() => void) | undefined;
 }
 
 const noop = () => {};
@@ -111,6 +114,8 @@ function sendFailed(err: unknown): never {
  */
 class PubSubDelivery implements InboundDelivery {
   readonly attempt = 1;
+  /** Nothing brings an unsettled Pub/Sub message back: a draining consumer runs it. */
+  readonly redeliverable = false;
 
   constructor(readonly envelope: Envelope) {}
 
@@ -166,6 +171,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private subscriber: RedisClient | undefined;
   private subscriberReady: Promise<void> | undefined;
   private readonly channelSubs = new Map<string, Set<PubSubTarget>>();
+  /** Channels and patterns let go while the subscriber link was down (see addPubSub). */
+  private readonly unsubscribeOnReady = new Map<
+    string,
+    { name: string; kind: 'channel' | 'pattern' }
+  >();
+  /** Tail of the (un)subscribe operations per channel or pattern (see serial). */
+  private readonly pubsubOps = new Map<string, Promise<void>>();
   private readonly patternSubs = new Map<string, Set<PubSubTarget>>();
   private readonly consumers = new Set<StreamConsumer>();
   private readonly readers = new Set<RedisClient>();
@@ -496,6 +508,16 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return {
         pause: async () => {
           target.paused = true;
+          // A claim already sent may come back won: it is delivered, and the
+          // consumer is still taking deliveries until this resolves.
+          if ((target.claiming ?? 0) > 0) {
+            await bounded(
+              new Promise<void>((resolve) => {
+                target.settledClaims = resolve;
+              }),
+              this.opts.commandTimeoutMs,
+            ).catch(noop);
+          }
         },
         close: () => sub.close(),
       };
@@ -622,6 +644,17 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       client.on('pmessage', (pattern: string, _channel: string, message: string) => {
         this.dispatch(this.patternSubs.get(pattern), message);
       });
+      // 'ready' is emitted after ioredis re-subscribed what it remembers: undo
+      // what was closed while the link was down (nobody subscribed it again).
+      client.on('ready', () => {
+        for (const { name, kind } of this.unsubscribeOnReady.values()) {
+          if ((kind === 'channel' ? this.channelSubs : this.patternSubs).has(name)) continue;
+          (kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name)).catch(
+            (err: unknown) => this.report('unsubscribe', err),
+          );
+        }
+        this.unsubscribeOnReady.clear();
+      });
       this.subscriberReady = whenReady(
         client,
         Math.max(10_000, this.opts.commandTimeoutMs * 2),
@@ -639,6 +672,22 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return this.subscriber;
   }
 
+  /**
+   * Run `op` after every earlier (un)subscribe of the same channel or pattern:
+   * adding a target and removing the last one never interleave, so no target
+   * joins a set whose SUBSCRIBE is failing or whose UNSUBSCRIBE is under way.
+   */
+  private serial<T>(key: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.pubsubOps.get(key) ?? Promise.resolve();
+    const run = prev.then(op, op);
+    const tail = run.then(noop, noop);
+    this.pubsubOps.set(key, tail);
+    void tail.then(() => {
+      if (this.pubsubOps.get(key) === tail) this.pubsubOps.delete(key);
+    });
+    return run;
+  }
+
   private async addPubSub(
     map: Map<string, Set<PubSubTarget>>,
     name: string,
@@ -646,47 +695,54 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     kind: 'channel' | 'pattern',
   ): Promise<Subscription> {
     const sub = await this.ensureSubscriber();
-    let set = map.get(name);
-    if (!set) {
-      set = new Set();
-      map.set(name, set);
+    const key = `${kind}\u0000${name}`;
+    const command = kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE';
+    await this.serial(key, async () => {
+      const set = map.get(name);
+      if (set) {
+        set.add(target);
+        return;
+      }
       try {
         // Bounded: with Redis down the command would wait for the reconnect.
         await within(
           kind === 'channel' ? sub.subscribe(name) : sub.psubscribe(name),
           this.opts.commandTimeoutMs,
-          `${kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE'} ${name}`,
+          `${command} ${name}`,
         );
       } catch (err) {
-        map.delete(name);
+        // A SUBSCRIBE that timed out may still land later: cancel it.
+        (kind === 'channel' ? sub.unsubscribe(name) : sub.punsubscribe(name)).catch(noop);
         throw err;
       }
-    }
-    set.add(target);
+      map.set(name, new Set([target]));
+    });
     let closed = false;
     return {
-      close: async () => {
-        if (closed) return;
+      close: () => {
+        if (closed) return Promise.resolve();
         closed = true;
-        const s = map.get(name);
-        if (!s) return;
-        const client = this.subscriber;
-        if (s.size === 1 && client?.status === 'ready' && this.state !== 'closing') {
-          // The last target: unsubscribe BEFORE letting go of it, so messages
-          // already on their way (the reply comes after them) still find it.
-          await bounded(
-            kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
-            this.opts.commandTimeoutMs,
-          ).catch((err: unknown) => this.report('unsubscribe', err));
-          if (s.size > 1 && map.get(name) === s) {
-            // Someone subscribed the same name meanwhile: it needs the channel.
-            await (kind === 'channel' ? client.subscribe(name) : client.psubscribe(name)).catch(
-              (err: unknown) => this.report('subscribe', err),
-            );
+        return this.serial(key, async () => {
+          const s = map.get(name);
+          if (!s?.has(target)) return;
+          const client = this.subscriber;
+          if (s.size === 1 && client !== undefined && client.status !== 'end') {
+            // The last target: unsubscribe BEFORE letting go of it, so messages
+            // already on their way (the reply comes after them) still find it.
+            if (client.status === 'ready' && this.state !== 'closing') {
+              await bounded(
+                kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
+                this.opts.commandTimeoutMs,
+              ).catch((err: unknown) => this.report('unsubscribe', err));
+            } else if (this.state !== 'closing') {
+              // The link is down: ioredis will re-subscribe everything it had on
+              // reconnect (an UNSUBSCRIBE queued now is lost). Undone on 'ready'.
+              this.unsubscribeOnReady.set(key, { name, kind });
+            }
           }
-        }
-        s.delete(target);
-        if (s.size === 0 && map.get(name) === s) map.delete(name);
+          s.delete(target);
+          if (s.size === 0) map.delete(name);
+        });
       },
     };
   }
@@ -758,11 +814,23 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     if (envelope.kind !== 'event' || !matchTopic(t.spec.address, envelope.topic)) return;
     // A group is one per pattern, as on the memory transport.
     const key = this.keys.eventClaim(t.spec.group!, t.spec.address, envelope.id);
+    t.claiming = (t.claiming ?? 0) + 1;
+    const settled = () => {
+      if (--t.claiming! === 0 && t.settledClaims) {
+        const done = t.settledClaims;
+        t.settledClaims = undefined;
+        done();
+      }
+    };
     c.set(key, '1', 'PX', this.opts.groupClaimMs, 'NX').then(
       (won) => {
         if (won === 'OK') this.deliverTo(t, envelope);
+        settled();
       },
-      (err: unknown) => this.report('topic group claim', err),
+      (err: unknown) => {
+        this.report('topic group claim', err);
+        settled();
+      },
     );
   }
 

@@ -48,7 +48,18 @@ interface Membership {
   readonly key: string;
   readonly entry: string;
   count: number;
+  /** The first registration; later subscriptions of the same group wait for it. */
+  ready: Promise<void>;
 }
+
+/**
+ * Add or refresh our entry and keep the key alive at least as long as it:
+ * never shorten the TTL another instance (maybe with a longer heartbeat) set.
+ */
+const REFRESH = `redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`;
 
 /** A view this old is re-read in the background… */
 const VIEW_TTL_MS = 1_000;
@@ -57,6 +68,7 @@ const VIEW_MAX_AGE_MS = 2_000;
 /** An empty view is re-read before a send unless it is this fresh. */
 const EMPTY_VIEW_MAX_AGE_MS = 100;
 const MAX_VIEWS = 10_000;
+const noop = () => {};
 
 export interface MembersHost {
   readonly commands: RedisClient;
@@ -69,6 +81,8 @@ export interface MembersHost {
 export class PubSubMembers {
   private readonly views = new Map<string, MemberView>();
   private readonly joined = new Map<string, Membership>();
+  /** Entries whose ZREM failed (link down): retried by the heartbeat until gone. */
+  private readonly leftBehind = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: MembersHost) {}
@@ -86,16 +100,22 @@ export class PubSubMembers {
     const have = this.joined.get(id);
     if (have) {
       have.count++;
+      try {
+        await have.ready;
+      } catch (err) {
+        have.count--;
+        throw err;
+      }
       return;
     }
-    const m: Membership = {
-      key: this.host.keys.pubsubMembers(destination),
-      entry: JSON.stringify([group, this.channelFor(destination, group)]),
-      count: 1,
-    };
+    const key = this.host.keys.pubsubMembers(destination);
+    const entry = JSON.stringify([group, this.channelFor(destination, group)]);
+    this.leftBehind.delete(`${key}\u0000${entry}`);
+    const m: Membership = { key, entry, count: 1, ready: Promise.resolve() };
+    m.ready = this.refresh(m, Date.now()).then(noop);
     this.joined.set(id, m);
     try {
-      await this.refresh(m, Date.now());
+      await m.ready;
     } catch (err) {
       if (this.joined.get(id) === m) this.joined.delete(id);
       throw err;
@@ -109,24 +129,37 @@ export class PubSubMembers {
     const m = this.joined.get(id);
     if (!m || --m.count > 0) return;
     this.joined.delete(id);
-    await this.host.commands.zrem(m.key, m.entry);
+    try {
+      await this.host.commands.zrem(m.key, m.entry);
+    } catch (err) {
+      // Still listed while the link is down: the heartbeat keeps trying.
+      this.leftBehind.set(`${m.key}\u0000${m.entry}`, m.key);
+      throw err;
+    }
   }
 
   /** Our entry with a new expiry; the key lives as long as its freshest entry. */
   private refresh(m: Membership, now: number): Promise<unknown> {
-    const c = this.host.commands;
     const ttl = this.host.ttlMs;
-    return Promise.all([c.zadd(m.key, now + ttl, m.entry), c.pexpire(m.key, ttl)]);
+    return this.host.commands.eval(REFRESH, 1, m.key, now + ttl, m.entry, ttl);
   }
 
   private startHeartbeat(): NodeJS.Timeout {
     const t = setInterval(
       () => {
         const now = Date.now();
+        const c = this.host.commands;
         for (const m of this.joined.values()) {
           this.refresh(m, now).catch((err: unknown) => this.host.report('pubsub membership', err));
           // Listeners that stopped refreshing (a crashed process) age out.
-          this.host.commands.zremrangebyscore(m.key, '-inf', now).catch(() => {});
+          c.zremrangebyscore(m.key, '-inf', now).catch(noop);
+        }
+        for (const [id, key] of this.leftBehind) {
+          const entry = id.slice(key.length + 1);
+          c.zrem(key, entry).then(
+            () => this.leftBehind.delete(id),
+            () => {},
+          );
         }
       },
       Math.max(50, Math.floor(this.host.ttlMs / 3)),
@@ -139,6 +172,7 @@ export class PubSubMembers {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.leftBehind.clear();
   }
 
   // --------------------------------------------------------------- sending
@@ -186,6 +220,13 @@ export class PubSubMembers {
         },
         (err: unknown) => {
           v.loading = undefined;
+          // No background re-read for a moment: a failing link must not cost a read per send.
+          if (v.loadedAt > 0) {
+            v.stale = false;
+            setTimeout(() => {
+              v.stale = true;
+            }, 100).unref();
+          }
           throw err;
         },
       );

@@ -5,6 +5,7 @@
  * group, never by all of them.
  */
 import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
+import { createEvent } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
@@ -193,4 +194,65 @@ it('the listener set expires with its last live entry (a crashed sole listener l
   const ttl = await raw.pttl(key);
   expect(ttl).toBeGreaterThan(0);
   expect(ttl).toBeLessThanOrEqual(600);
+});
+
+it('a second subscribe riding on a SUBSCRIBE that times out either fails too or really receives', async () => {
+  const prefix = uniquePrefix('piggy');
+  const a = redis({ url: server.url, keyPrefix: prefix, commandTimeoutMs: 400 });
+  adapters.push(a);
+  await connected(a, 'a');
+  const raw = (a as unknown as { commands: Redis }).commands.duplicate();
+  raw.on('error', () => {});
+  try {
+    const recs = [recorder('x.*'), recorder('x.*')];
+    // A fan-out topic subscription (no group), on a pattern.
+    const topicSpec = (r: Recorder) => {
+      const { group: _none, ...spec } = r.spec({ kind: 'topic' });
+      return spec;
+    };
+    // The subscriber connection is up (an unrelated subscription) before Redis pauses.
+    await a.subscribe(topicSpec(recorder('warm.*')));
+    // Redis stops answering for a while: the first SUBSCRIBE times out.
+    await raw.call('CLIENT', 'PAUSE', '1200', 'ALL');
+    const first = a.subscribe(topicSpec(recs[0]!)).then(
+      () => true,
+      () => false,
+    );
+    const second = a.subscribe(topicSpec(recs[1]!)).then(
+      () => true,
+      () => false,
+    );
+    const ok = [await first, await second];
+    const publisher = await instance(prefix, 'pub');
+    const sent: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const e = createEvent({ source: 'p', topic: 'x.y', data: { i } });
+      sent.push(e.id);
+      await publisher.send(e);
+    }
+    for (const [i, r] of recs.entries()) {
+      if (!ok[i]) continue;
+      await waitFor(
+        () => sent.every((id) => r.ids().includes(id)),
+        () => `subscription ${i} (resolved) got ${r.ids().length}/10`,
+      );
+    }
+  } finally {
+    raw.disconnect();
+  }
+});
+
+it('instances with different heartbeats: a short one leaving never expires the long one’s entry', async () => {
+  const prefix = uniquePrefix('ttlmix');
+  const slow = redis({ url: server.url, keyPrefix: prefix, heartbeatMs: 10_000 });
+  const fast = redis({ url: server.url, keyPrefix: prefix, heartbeatMs: 200 });
+  adapters.push(slow, fast);
+  await connected(slow, 'slow');
+  await connected(fast, 'fast');
+  await slow.subscribe(recorder('ep').spec({ guarantees: ['best-effort'] }));
+  const sub = await fast.subscribe(recorder('ep').spec({ guarantees: ['best-effort'] }));
+  await sub.close();
+  const raw = (slow as unknown as { commands: Redis }).commands;
+  // The slow listener's entry lives 30 s; the key must not die before it.
+  expect(await raw.pttl(slow.keys.pubsubMembers('ep'))).toBeGreaterThan(20_000);
 });

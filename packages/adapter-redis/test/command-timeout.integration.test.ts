@@ -14,7 +14,7 @@ import { ErrorCode } from '@hub/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
-import { connected, message, uniquePrefix, waitFor } from './helpers.js';
+import { connected, message, recorder, uniquePrefix, waitFor } from './helpers.js';
 
 const TIMEOUT_MS = 600;
 
@@ -184,4 +184,51 @@ it('the bound holds when the user turned off ioredis resends (the watch keeps th
     },
     () => `sends still failing: ${JSON.stringify(adapter.health())}`,
   );
+});
+
+it('a listener that unsubscribes while its link is down is gone once the link is back (no revived channel, no stale entry)', async () => {
+  const prefix = uniquePrefix('downleave');
+  const viaProxy = redis({
+    url: `redis://127.0.0.1:${proxy.port}`,
+    keyPrefix: prefix,
+    commandTimeoutMs: TIMEOUT_MS,
+    heartbeatMs: 300,
+  });
+  const direct = redis({ url: server.url, keyPrefix: prefix });
+  adapters.push(viaProxy, direct);
+  await connected(viaProxy, 'a');
+  await connected(direct, 'b');
+  const gotA = recorder('ep');
+  const gotB = recorder('ep');
+  const subA = await viaProxy.subscribe(gotA.spec({ guarantees: ['best-effort'] }));
+  await direct.subscribe(gotB.spec({ guarantees: ['best-effort'] }));
+  const ownA = (await raw.pubsub('CHANNELS', `${prefix}:chm:a:*`)) as string[];
+  expect(ownA).toHaveLength(1);
+
+  proxy.stall();
+  proxy.cut();
+  await subA.close();
+  proxy.resume();
+  const key = direct.keys.pubsubMembers('ep');
+  await waitFor(
+    async () =>
+      ((await raw.pubsub('CHANNELS', `${prefix}:chm:a:*`)) as string[]).length === 0 &&
+      (await raw.zrange(key, 0, -1)).length === 1,
+    async () =>
+      `a's channel ${JSON.stringify(await raw.pubsub('CHANNELS', `${prefix}:chm:a:*`))}, listeners ${JSON.stringify(await raw.zrange(key, 0, -1))}`,
+  );
+  const sender = redis({ url: server.url, keyPrefix: prefix });
+  adapters.push(sender);
+  await connected(sender, 's');
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const m = message('ep', { i }, { guarantee: 'best-effort' });
+    ids.push(m.id);
+    await sender.send(m);
+  }
+  await waitFor(
+    () => ids.every((id) => gotB.ids().includes(id)),
+    () => `b got ${ids.filter((id) => gotB.ids().includes(id)).length}/20`,
+  );
+  expect(gotA.ids().filter((id) => ids.includes(id))).toEqual([]);
 });

@@ -138,7 +138,9 @@ export abstract class BaseAdapter
     };
     if (inner.pause) {
       const pause = inner.pause.bind(inner);
-      sub.pause = () => (closed ? Promise.resolve() : pause());
+      sub.pause = async () => {
+        if (!closed) await pause();
+      };
     }
     subs.add(sub);
     return sub;

@@ -52,6 +52,12 @@ export interface InboundDelivery<E extends Envelope = Envelope> {
    * transport's own delivery count); record it when given.
    */
   deadLetter(reason: string, attempts?: number): Promise<void>;
+  /**
+   * False when a delivery left unsettled is gone for good (Pub/Sub): a
+   * consumer that is draining then still runs it instead of handing it back.
+   * @default true
+   */
+  readonly redeliverable?: boolean;
 }
 
 export interface NackOptions {

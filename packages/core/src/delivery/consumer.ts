@@ -113,6 +113,8 @@ export class Consumer {
   private readonly runnable = new RingDeque<Job>();
   private running = false;
   private paused = false;
+  /** Between drain() and its deadline: jobs that cannot be redelivered still run. */
+  private draining = false;
   private timingSample = 0;
   private idleWaiters: Array<() => void> = [];
   /** The pattern has wildcards (else an exact topic comparison is enough). */
@@ -214,9 +216,14 @@ export class Consumer {
       );
   }
 
+  /** While draining, a delivery the transport cannot redeliver is run rather than handed back (lost). */
+  private keeps(job: Job): boolean {
+    return this.draining && job.delivery.redeliverable === false;
+  }
+
   private enqueue(job: Job): void {
     const env = job.envelope;
-    if (this.paused) {
+    if (this.paused && !this.keeps(job)) {
       // Inbound middleware finished after close began.
       this.release(job, 'consumer closing');
       return;
@@ -259,7 +266,7 @@ export class Consumer {
 
   /** Start a job that already holds a concurrency slot. */
   private begin(job: Job): void {
-    if (this.paused) {
+    if (this.paused && !this.keeps(job)) {
       this.release(job, 'consumer closing');
       this.finish(job);
       return;
@@ -499,7 +506,7 @@ export class Consumer {
     this.active--;
     while (this.active < this.opts.concurrency && this.queue.length > 0) {
       const next = this.queue.shift()!;
-      if (this.paused) {
+      if (this.paused && !this.keeps(next)) {
         this.releaseQueued(next);
         continue;
       }
@@ -528,7 +535,15 @@ export class Consumer {
    */
   async drain(timeoutMs: number): Promise<void> {
     this.paused = true;
-    for (const job of this.queue.clear()) this.releaseQueued(job);
+    this.draining = timeoutMs > 0;
+    // Redeliverable jobs go back now (another instance takes them sooner);
+    // the others stay queued and run while the drain lasts.
+    const kept: Job[] = [];
+    for (const job of this.queue.clear()) {
+      if (this.keeps(job)) kept.push(job);
+      else this.releaseQueued(job);
+    }
+    for (const job of kept) this.queue.push(job, job.envelope.priority ?? 2);
     for (const job of [...this.retryTimers]) {
       this.clearTimer(job);
       this.retryTimers.delete(job);
@@ -543,6 +558,9 @@ export class Consumer {
       });
       clearTimeout(timer);
     }
+    this.draining = false;
+    // What could not run in time is let go (unsettled: lost if not redeliverable).
+    for (const job of this.queue.clear()) this.releaseQueued(job);
     // Handlers still running past the drain: give their deliveries back now and
     // stop their timeout timers, so nothing fires after close; a late result is ignored.
     for (const job of [...this.timed]) {

@@ -60,6 +60,8 @@ import {
  * payload once as it encodes, enforcing the same limits there.
  */
 const SKIP_PAYLOAD: ValidateOptions = { payload: false };
+/** A subscription's pause() gets at least this long, even with a zero drain. */
+const PAUSE_FLOOR_MS = 1_000;
 
 /** Topic of `broadcastNotification` events. */
 export const NOTIFICATION_TOPIC = 'hub.notifications';
@@ -1077,8 +1079,19 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private async deactivate(rec: ConsumerRecord, drainMs: number): Promise<void> {
     rec.active = false;
     // Transports that share work stop taking new work first (Subscription.pause);
-    // what reaches this consumer meanwhile is still handled.
-    await Promise.allSettled([...rec.subs.values()].map((s) => s.pause?.()));
+    // what reaches this consumer meanwhile is still handled. A pause that throws
+    // or never settles must not keep the subscription from closing.
+    const pauses = [...rec.subs.values()].map((s) => Promise.resolve().then(() => s.pause?.()));
+    if (pauses.length > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled(pauses),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(drainMs, PAUSE_FLOOR_MS));
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     await rec.consumer.drain(drainMs);
     const subs = [...rec.subs.values()];
     rec.subs.clear();
