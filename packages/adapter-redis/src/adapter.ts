@@ -391,7 +391,21 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         .then(this.published, this.publishFailed);
     }
     if (groups.length === 1) {
-      return this.publishToGroup(c, groups[0]!, env.destination, text, false).then(
+      // The common case, one promise on top of ioredis's: the reach check and
+      // the accounting share one callback.
+      const g = groups[0]!;
+      const channel = nextMember(g);
+      if (channel !== undefined && !this.factory.isCluster) {
+        return c.publish(channel, text).then((n: number) => {
+          if (n > 0) return this.sendOk(PUBSUB_RESULT);
+          dropMember(g, channel);
+          return this.publishToGroup(c, g, env.destination, text, false).then(
+            this.published,
+            this.publishFailed,
+          );
+        }, this.publishFailed);
+      }
+      return this.publishToGroup(c, g, env.destination, text, false).then(
         this.published,
         this.publishFailed,
       );
