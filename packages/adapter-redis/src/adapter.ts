@@ -64,7 +64,8 @@ interface PubSubTarget {
   paused?: boolean;
   /** Topic groups: claims sent and not answered yet; pause waits for them (a won claim is delivered). */
   claiming?: number;
-  settledClaims?: (() => void) | undefined;
+  /** Waiting pauses, woken when `claiming` drops to zero. */
+  settledClaims?: Array<() => void> | undefined;
 }
 
 const noop = () => {};
@@ -527,7 +528,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
           if ((target.claiming ?? 0) > 0) {
             await bounded(
               new Promise<void>((resolve) => {
-                target.settledClaims = resolve;
+                target.settledClaims ??= [];
+                target.settledClaims.push(resolve);
               }),
               this.opts.commandTimeoutMs,
             ).catch(noop);
@@ -661,8 +663,10 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       // 'ready' is emitted after ioredis re-subscribed what it remembers: undo
       // what was closed while the link was down (nobody subscribed it again).
       client.on('ready', () => {
-        for (const { name, kind } of this.unsubscribeOnReady.values()) {
+        for (const [key, { name, kind }] of this.unsubscribeOnReady) {
+          // Skip what is wanted again, or being (un)subscribed right now.
           if ((kind === 'channel' ? this.channelSubs : this.patternSubs).has(name)) continue;
+          if (this.pubsubOps.has(key)) continue;
           (kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name)).catch(
             (err: unknown) => this.report('unsubscribe', err),
           );
@@ -717,6 +721,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         set.add(target);
         return;
       }
+      // Wanted again: a pending undo from an outage must not cancel this SUBSCRIBE.
+      this.unsubscribeOnReady.delete(key);
       try {
         // Bounded: with Redis down the command would wait for the reconnect.
         await within(
@@ -831,9 +837,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     t.claiming = (t.claiming ?? 0) + 1;
     const settled = () => {
       if (--t.claiming! === 0 && t.settledClaims) {
-        const done = t.settledClaims;
+        const waiting = t.settledClaims;
         t.settledClaims = undefined;
-        done();
+        for (const w of waiting) w();
       }
     };
     c.set(key, '1', 'PX', this.opts.groupClaimMs, 'NX').then(

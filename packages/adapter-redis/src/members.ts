@@ -132,8 +132,8 @@ export class PubSubMembers {
     try {
       await this.host.commands.zrem(m.key, m.entry);
     } catch (err) {
-      // Still listed while the link is down: the heartbeat keeps trying.
-      this.leftBehind.set(`${m.key}\u0000${m.entry}`, m.key);
+      // Still listed while the link is down: the heartbeat keeps trying (unless we joined again).
+      if (!this.joined.has(id)) this.leftBehind.set(`${m.key}\u0000${m.entry}`, m.key);
       throw err;
     }
   }
@@ -154,7 +154,13 @@ export class PubSubMembers {
           // Listeners that stopped refreshing (a crashed process) age out.
           c.zremrangebyscore(m.key, '-inf', now).catch(noop);
         }
+        const live = new Set<string>();
+        for (const m of this.joined.values()) live.add(`${m.key}\u0000${m.entry}`);
         for (const [id, key] of this.leftBehind) {
+          if (live.has(id)) {
+            this.leftBehind.delete(id); // joined again meanwhile: the entry is ours to keep
+            continue;
+          }
           const entry = id.slice(key.length + 1);
           c.zrem(key, entry).then(
             () => this.leftBehind.delete(id),

@@ -10,7 +10,7 @@ import {
   startTcpProxy,
   type TcpProxy,
 } from '@hub/adapter-test-suite';
-import { ErrorCode } from '@hub/protocol';
+import { createEvent, ErrorCode } from '@hub/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
@@ -231,4 +231,48 @@ it('a listener that unsubscribes while its link is down is gone once the link is
     () => `b got ${ids.filter((id) => gotB.ids().includes(id)).length}/20`,
   );
   expect(gotA.ids().filter((id) => ids.includes(id))).toEqual([]);
+});
+
+it('closed and subscribed again while Redis is down: the new subscription receives once Redis is back', async () => {
+  const own = await startRedisServer();
+  try {
+    const prefix = uniquePrefix('resub');
+    const a = redis({ url: own.url, keyPrefix: prefix, commandTimeoutMs: 2_000 });
+    adapters.push(a);
+    await connected(a, 'a');
+    const topic = (r: ReturnType<typeof recorder>) => {
+      const { group: _none, ...spec } = r.spec({ kind: 'topic' });
+      return spec;
+    };
+    const first = await a.subscribe(topic(recorder('t.*')));
+    await own.kill();
+    await waitFor(
+      () => (a as unknown as { subscriber: Redis }).subscriber.status !== 'ready',
+      () => 'subscriber still ready',
+    );
+    await first.close();
+    const again = recorder('t.*');
+    const pending = a.subscribe(topic(again));
+    await own.restart();
+    await pending;
+    const pub = new Redis(own.url);
+    pub.on('error', () => {});
+    try {
+      const ids: string[] = [];
+      await waitFor(
+        async () => {
+          const e = createEvent({ source: 'p', topic: 't.x', data: {} });
+          ids.push(e.id);
+          await pub.publish(a.keys.eventChannel('t.x'), JSON.stringify(e));
+          return again.ids().some((id) => ids.includes(id));
+        },
+        () => `the new subscription got nothing of ${ids.length} events`,
+      );
+    } finally {
+      pub.disconnect();
+    }
+    await a.close();
+  } finally {
+    await own.stop();
+  }
 });

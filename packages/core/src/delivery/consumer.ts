@@ -115,6 +115,8 @@ export class Consumer {
   private paused = false;
   /** Between drain() and its deadline: jobs that cannot be redelivered still run. */
   private draining = false;
+  /** Deliveries inside async inbound middleware (not yet queued). */
+  private inInbound = 0;
   private timingSample = 0;
   private idleWaiters: Array<() => void> = [];
   /** The pattern has wildcards (else an exact topic comparison is enough). */
@@ -184,14 +186,20 @@ export class Consumer {
       this.enqueue(new Job(this, delivery, adapter, env));
       return;
     }
+    // Counted until it lands in the queue (or is settled), so a drain waits for it.
+    this.inInbound++;
     Promise.resolve()
       .then(() => inbound(env))
       .then(
         (out) => {
+          this.inInbound--;
           if (out === null) settle(delivery.ack(), log, 'ack', env.id);
           else this.enqueue(new Job(this, delivery, adapter, out));
+          this.wakeIfIdle();
         },
         (err: unknown) => {
+          this.inInbound--;
+          this.wakeIfIdle();
           log.warn(`[hub:consumer] inbound middleware rejected ${env.id}`, {
             error: String(err),
           });
@@ -427,7 +435,7 @@ export class Consumer {
   private failed(job: Job, err: unknown): void {
     const env = job.envelope;
     this.host.observer.failed(env, job.adapter, err, job.attempt);
-    if (this.paused) {
+    if (this.paused && !this.keeps(job)) {
       // Closing: hand it back for another instance instead of retrying here.
       this.release(job, 'consumer closing');
       this.finish(job);
@@ -513,7 +521,12 @@ export class Consumer {
       this.active++;
       this.launch(next);
     }
-    if (this.active === 0 && this.idleWaiters.length > 0) {
+    this.wakeIfIdle();
+  }
+
+  /** Wake drain() once nothing runs and nothing is inside inbound middleware. */
+  private wakeIfIdle(): void {
+    if (this.active === 0 && this.inInbound === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -545,12 +558,13 @@ export class Consumer {
     }
     for (const job of kept) this.queue.push(job, job.envelope.priority ?? 2);
     for (const job of [...this.retryTimers]) {
+      if (this.keeps(job)) continue; // its retry still runs while the drain lasts
       this.clearTimer(job);
       this.retryTimers.delete(job);
       this.release(job, 'consumer closing');
       this.finish(job);
     }
-    if (this.active > 0 && timeoutMs > 0) {
+    if ((this.active > 0 || this.inInbound > 0) && timeoutMs > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {
         this.idleWaiters.push(resolve);
@@ -561,6 +575,12 @@ export class Consumer {
     this.draining = false;
     // What could not run in time is let go (unsettled: lost if not redeliverable).
     for (const job of this.queue.clear()) this.releaseQueued(job);
+    for (const job of [...this.retryTimers]) {
+      this.clearTimer(job);
+      this.retryTimers.delete(job);
+      this.release(job, 'consumer closing');
+      this.finish(job);
+    }
     // Handlers still running past the drain: give their deliveries back now and
     // stop their timeout timers, so nothing fires after close; a late result is ignored.
     for (const job of [...this.timed]) {

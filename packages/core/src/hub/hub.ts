@@ -1078,6 +1078,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private async deactivate(rec: ConsumerRecord, drainMs: number): Promise<void> {
     rec.active = false;
+    // One budget for pause and drain together: close({ drainTimeoutMs }) means it.
+    const deadline = Date.now() + drainMs;
     // Transports that share work stop taking new work first (Subscription.pause);
     // what reaches this consumer meanwhile is still handled. A pause that throws
     // or never settles must not keep the subscription from closing.
@@ -1092,7 +1094,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       ]);
       clearTimeout(timer);
     }
-    await rec.consumer.drain(drainMs);
+    await rec.consumer.drain(Math.max(0, deadline - Date.now()));
     const subs = [...rec.subs.values()];
     rec.subs.clear();
     await Promise.allSettled(subs.map((s) => s.close()));

@@ -1,6 +1,6 @@
 import { createHub, type Subscription, type SubscriptionSpec } from '@hub/core';
 import { afterEach, expect, it } from 'vitest';
-import { quiet, TestAdapter } from './helpers.js';
+import { msg, quiet, TestAdapter } from './helpers.js';
 
 const hubs: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -57,4 +57,14 @@ it('a pause that never settles is given up on: close still completes', async () 
   const { adapter, hub } = await setup('hang');
   await expect(hub.close({ drainTimeoutMs: 50 })).resolves.toBeUndefined();
   expect(adapter.calls).toEqual(['pause', 'close']);
+});
+
+it('pause and drain share one budget: close({ drainTimeoutMs }) is not twice as long', async () => {
+  const { hub } = await setup('hang');
+  await hub.onMessage('busy', () => new Promise<void>(() => {}));
+  await hub.send(msg({ destination: 'busy' }));
+  const t0 = Date.now();
+  await hub.close({ drainTimeoutMs: 3_000 });
+  // A hung pause (3 s) followed by a full drain (3 s more) took ~6 s before.
+  expect(Date.now() - t0).toBeLessThan(4_500);
 });
