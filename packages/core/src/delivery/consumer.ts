@@ -56,12 +56,16 @@ const DUPLICATE_BUSY_RETRY_MS = 250;
  * return undefined, so the common case allocates nothing.
  */
 function settle(result: void | Promise<void>, logger: Logger, what: string, id: string): void {
-  if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-    (result as Promise<void>).then(undefined, (err: unknown) => {
-      logger.warn(`[hub:consumer] ${what} of ${id} failed`, { error: String(err) });
-    });
-  }
+  if (result === undefined || typeof (result as Promise<void>).then !== 'function') return;
+  // Transports that batch acks hand every ack of a batch the same promise:
+  // watch it once, not once per message (a promise and a reaction each).
+  if (result === lastWatched) return;
+  lastWatched = result as Promise<void>;
+  (result as Promise<void>).then(undefined, (err: unknown) => {
+    logger.warn(`[hub:consumer] ${what} of ${id} failed`, { error: String(err) });
+  });
 }
+let lastWatched: Promise<void> | undefined;
 
 /**
  * One delivery on its way through the consumer: also the handler's context,
