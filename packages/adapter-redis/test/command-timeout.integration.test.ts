@@ -10,7 +10,7 @@ import {
   startTcpProxy,
   type TcpProxy,
 } from '@hub/adapter-test-suite';
-import { createEvent, ErrorCode } from '@hub/protocol';
+import { createEvent, ErrorCode, type UnifiedMessage } from '@hub/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
@@ -36,6 +36,18 @@ afterAll(async () => {
   await proxy?.close();
   await server?.stop();
 });
+
+/** Wait until a send of `m` succeeds again (the link recovered). */
+async function sendsAgain(a: RedisAdapter, m: UnifiedMessage, why: () => string): Promise<void> {
+  await waitFor(async () => {
+    try {
+      await a.send(m);
+      return true;
+    } catch {
+      return false;
+    }
+  }, why);
+}
 
 /** Settle `p`, recording how long it took and how it ended. */
 async function timed(p: Promise<unknown>): Promise<{ ms: number; error: unknown }> {
@@ -78,17 +90,7 @@ it('a send on a silent link fails with HUB_TIMEOUT within the command timeout, t
 
   proxy.resume();
   const id = message('ep', { after: true });
-  await waitFor(
-    async () => {
-      try {
-        await adapter.send(id);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    () => `sends still failing: ${JSON.stringify(adapter.health())}`,
-  );
+  await sendsAgain(adapter, id, () => `sends still failing: ${JSON.stringify(adapter.health())}`);
   const key = adapter.keys.priorityStream('ep', id.priority);
   const ids = (await raw.xrange(key, '-', '+')).map(([, f]) => f[f.indexOf('id') + 1]);
   expect(ids).toContain(id.id);
@@ -116,15 +118,9 @@ it('a send while Redis is down fails with HUB_TIMEOUT within the bound, and work
     expect(r.ms).toBeLessThan(TIMEOUT_MS * 8);
     await own.restart();
     const after = message('ep', { after: true });
-    await waitFor(
-      async () => {
-        try {
-          await adapter.send(after);
-          return true;
-        } catch {
-          return false;
-        }
-      },
+    await sendsAgain(
+      adapter,
+      after,
       () => `sends still failing after restart: ${JSON.stringify(adapter.health())}`,
     );
     await adapter.close();
@@ -173,15 +169,9 @@ it('the bound holds when the user turned off ioredis resends (the watch keeps th
   const r = await inFlight;
   expect(r.ms).toBeLessThan(TIMEOUT_MS * 8);
   const after = message('ep', { after: true });
-  await waitFor(
-    async () => {
-      try {
-        await adapter.send(after);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+  await sendsAgain(
+    adapter,
+    after,
     () => `sends still failing: ${JSON.stringify(adapter.health())}`,
   );
 });
