@@ -13,6 +13,7 @@ import {
   type SendResult,
   type Subscription,
   type SubscriptionSpec,
+  withTimeout,
 } from '@hub/core';
 import {
   DeliveryGuarantee,
@@ -127,25 +128,6 @@ class PubSubDelivery implements InboundDelivery {
   deadLetter(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** `p`, or a retryable HUB_TIMEOUT once `ms` pass without it settling (its own rejection passes through). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new AdapterError('redis', `${what}: no reply within ${ms} ms`, {
-            code: ErrorCode.TIMEOUT,
-            retryable: true,
-          }),
-        ),
-      ms,
-    );
-    timer.unref();
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** True when an endpoint's `guarantees` hint names best-effort alone (an empty list is no hint). */
@@ -739,7 +721,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       this.unsubscribeOnReady.delete(key);
       try {
         // Bounded: with Redis down the command would wait for the reconnect.
-        await within(
+        await withTimeout(
           kind === 'channel' ? sub.subscribe(name) : sub.psubscribe(name),
           this.opts.commandTimeoutMs,
           `${command} ${name}`,
