@@ -36,7 +36,7 @@ import {
  * ±20 %: nine pairs keep the median ratio steady. Latency rounds take STEADY_N / STEADY_RATE s.
  */
 const ROUNDS = 9;
-const LATENCY_ROUNDS = 3;
+const LATENCY_ROUNDS = 5;
 const BATCH = 1_000;
 const PUBSUB_N = 30_000;
 const STREAMS_N = 20_000;
@@ -224,6 +224,21 @@ class HubSide {
   }
 }
 
+export const isLatencyId = (id: string): boolean => id.startsWith('redis.latency-');
+
+/**
+ * V8 flags of the process that runs the latency scenarios (run.ts starts it).
+ * The open-loop sender spins on setImmediate between sends to send on time,
+ * and the spin's garbage (~400 MB/s of Immediate objects) sets the GC pace:
+ * - a 1 MB young generation makes those collections ~0.1 ms each instead of
+ *   ~1 ms every 30 ms, which landed on whichever side was being measured;
+ * - single-threaded GC keeps V8's helper threads off the second core, where
+ *   they preempted redis-server (2-core box: stalls of 2–5 ms, both sides).
+ * Both sides run under the same flags. They would slow the throughput
+ * scenarios down, so those run in the parent with Node's defaults.
+ */
+export const LATENCY_NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=1'];
+
 export const REDIS_IDS = [
   'redis.pubsub',
   'redis.streams',
@@ -264,8 +279,6 @@ const META: Record<
   },
 };
 
-const nextTick = () => new Promise<void>((r) => setImmediate(r));
-
 /**
  * Open-loop sender at a fixed rate. Latency is taken from each message's
  * INTENDED send time (carried in the payload), so a stalled sender or a slow
@@ -302,24 +315,34 @@ async function steady(
   const pad = payload300();
   let errors = 0;
   let sent = 0;
-  for (let i = 0; i < n; i++) {
-    const due = start + i * interval;
-    for (let now = performance.now(); now < due; now = performance.now()) {
-      if (due - now > 2) await sleep(due - now - 1.5);
-      else await nextTick();
-    }
-    if (performance.now() > hardStop) break;
-    const m = createMessage({
-      source: 'bench',
-      destination,
-      payload: { ...pad, t: due },
-      deliveryGuarantee: guarantee,
-    });
-    sent++;
-    send(m).catch(() => {
-      errors++;
-    });
-  }
+  const failed = () => {
+    errors++;
+  };
+  // The pacer spins on setImmediate with one callback (no promise per turn): a spin that
+  // allocates a promise per turn made its own garbage the largest source of GC pauses, which
+  // landed on whichever side was measured. Each turn sends every message whose time has come.
+  await new Promise<void>((done) => {
+    const turn = () => {
+      const now = performance.now();
+      if (now > hardStop) return done();
+      while (sent < n && start + sent * interval <= now) {
+        const due = start + sent * interval;
+        const m = createMessage({
+          source: 'bench',
+          destination,
+          payload: { ...pad, t: due },
+          deliveryGuarantee: guarantee,
+        });
+        sent++;
+        send(m).catch(failed);
+      }
+      if (sent >= n) return done();
+      const left = start + sent * interval - now;
+      if (left > 2) setTimeout(turn, left - 1.5);
+      else setImmediate(turn);
+    };
+    turn();
+  });
   await arrivals.until(sent, 3_000);
   loop.disable();
   setSink(() => {});

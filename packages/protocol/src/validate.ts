@@ -178,8 +178,22 @@ const ADDRESS_SYNTAX = `an address matching ${ADDRESS_PATTERN}`;
 const ID_SYNTAX = 'visible ASCII without spaces';
 const TOPIC_SYNTAX = 'dot-separated non-empty segments of [A-Za-z0-9_:/@-] (no wildcards)';
 
+// The last addresses and types that passed. A service's messages repeat their
+// source, destination and type, and comparing with a string that passed before
+// (a pointer or a short memcmp; another string mostly differs in length or
+// first characters) is cheaper than scanning it again. Ids are unique: no cache.
+// Only a string can equal these, and the length limit is checked on a hit too.
+const NONE: unknown = Symbol('none');
+let goodAddress1: unknown = NONE;
+let goodAddress2: unknown = NONE;
+let goodType: unknown = NONE;
+
 function checkAddress(v: unknown, field: string, limits: ProtocolLimits): void {
+  if ((v === goodAddress1 || v === goodAddress2) && (v as string).length <= limits.maxAddressLength)
+    return;
   checkString(v, field, limits.maxAddressLength, ADDRESS_CHARS, ADDRESS_SYNTAX);
+  goodAddress2 = goodAddress1;
+  goodAddress1 = v;
 }
 
 function checkId(v: unknown, field: string, limits: ProtocolLimits): void {
@@ -187,7 +201,9 @@ function checkId(v: unknown, field: string, limits: ProtocolLimits): void {
 }
 
 function checkType(v: unknown, limits: ProtocolLimits): void {
+  if (v === goodType && (v as string).length <= limits.maxTypeLength) return;
   checkString(v, 'type', limits.maxTypeLength, TYPE_CHARS, ID_SYNTAX);
+  goodType = v;
 }
 
 function checkTopic(v: unknown, limits: ProtocolLimits): void {

@@ -271,6 +271,43 @@ describe('limits', () => {
   });
 });
 
+describe('repeated addresses and types (validator cache)', () => {
+  it("a value that passed is still held to a stricter codec's limits", () => {
+    const long = `orders.${'x'.repeat(30)}`;
+    const ok = { ...fullMessage(), source: long, destination: long, type: `t.${'y'.repeat(30)}` };
+    expect(() => parseEnvelope(ok)).not.toThrow();
+    expect(() => parseEnvelope(ok)).not.toThrow();
+    const strict = createLimits({ maxAddressLength: 20, maxTypeLength: 20 });
+    expect(rejection(() => parseEnvelope(ok, strict))).toMatchObject({
+      field: 'source',
+      reason: 'too_large',
+    });
+    const typeOnly = { ...fullMessage(), type: ok.type };
+    expect(rejection(() => parseEnvelope(typeOnly, strict))).toMatchObject({
+      field: 'type',
+      reason: 'too_large',
+    });
+  });
+
+  it('only the same text is let through: a near miss after a pass is refused', () => {
+    const good = { ...fullMessage(), source: 'svc.a', destination: 'svc.b', type: 'order.created' };
+    expect(() => parseEnvelope(good)).not.toThrow();
+    for (const [field, value] of [
+      ['source', 'svc a'],
+      ['destination', 'svc.b '],
+      ['type', 'order created'],
+      ['destination', ''],
+    ] as const) {
+      expect(rejection(() => parseEnvelope({ ...good, [field]: value }))).toMatchObject({
+        field,
+        reason: 'bad_format',
+      });
+      // The good values still pass right after a refusal.
+      expect(() => parseEnvelope(good)).not.toThrow();
+    }
+  });
+});
+
 describe('traceparent', () => {
   it('the fast check agrees with TRACEPARENT_PATTERN (what the schema publishes)', () => {
     const re = new RegExp(TRACEPARENT_PATTERN);
