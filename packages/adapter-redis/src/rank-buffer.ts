@@ -9,6 +9,9 @@ export function compareEntryIds(a: string, b: string): number {
   if (a === b) return 0;
   const da = a.indexOf('-');
   const db = b.indexOf('-');
+  // Same length, dash at the same place: both parts have the same number of digits,
+  // so text order is numeric order (the common case: entries of one read).
+  if (da === db && a.length === b.length) return a < b ? -1 : 1;
   const msA = da < 0 ? a : a.slice(0, da);
   const msB = db < 0 ? b : b.slice(0, db);
   // Same-length digit strings compare like numbers; ms parts are 13 digits for centuries.

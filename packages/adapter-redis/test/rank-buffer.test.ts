@@ -34,6 +34,15 @@ describe('compareEntryIds', () => {
     expect(sign(compareEntryIds('1700000000000-12345', '1700000000001-0'))).toBe(-1);
   });
 
+  it('same-shaped ids (equal length, dash in the same place) compare part by part', () => {
+    expect(sign(compareEntryIds('1700000000001-5', '1700000000000-9'))).toBe(1);
+    expect(sign(compareEntryIds('1700000000000-19', '1700000000000-21'))).toBe(-1);
+    expect(sign(compareEntryIds('1700000000000-21', '1700000000000-19'))).toBe(1);
+    // Same length, dash elsewhere: the millisecond part decides, not the text.
+    expect(sign(compareEntryIds('10-99', '999-1'))).toBe(-1);
+    expect(sign(compareEntryIds('999-1', '10-99'))).toBe(1);
+  });
+
   it('is 0 for equal ids and treats a missing sequence as 0', () => {
     expect(compareEntryIds('1700000000000-3', '1700000000000-3')).toBe(0);
     expect(compareEntryIds('42', '42-0')).toBe(0);
