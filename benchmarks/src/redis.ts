@@ -230,7 +230,7 @@ export const isLatencyId = (id: string): boolean => id.startsWith('redis.latency
  * V8 flags of the process that runs the latency scenarios (run.ts starts it).
  * The open-loop sender spins on setImmediate between sends to send on time,
  * and the spin's garbage (~400 MB/s of Immediate objects) sets the GC pace:
- * - a 1 MB young generation makes those collections ~0.1 ms each instead of
+ * - 1 MB semi-spaces make those collections ~0.1 ms each instead of
  *   ~1 ms every 30 ms, which landed on whichever side was being measured;
  * - single-threaded GC keeps V8's helper threads off the second core, where
  *   they preempted redis-server (2-core box: stalls of 2–5 ms, both sides).
@@ -321,25 +321,30 @@ async function steady(
   // The pacer spins on setImmediate with one callback (no promise per turn): a spin that
   // allocates a promise per turn made its own garbage the largest source of GC pauses, which
   // landed on whichever side was measured. Each turn sends every message whose time has come.
-  await new Promise<void>((done) => {
+  await new Promise<void>((done, fail) => {
     const turn = () => {
-      const now = performance.now();
-      if (now > hardStop) return done();
-      while (sent < n && start + sent * interval <= now) {
-        const due = start + sent * interval;
-        const m = createMessage({
-          source: 'bench',
-          destination,
-          payload: { ...pad, t: due },
-          deliveryGuarantee: guarantee,
-        });
-        sent++;
-        send(m).catch(failed);
+      try {
+        const now = performance.now();
+        if (now > hardStop) return done();
+        while (sent < n && start + sent * interval <= now) {
+          const due = start + sent * interval;
+          const m = createMessage({
+            source: 'bench',
+            destination,
+            payload: { ...pad, t: due },
+            deliveryGuarantee: guarantee,
+          });
+          sent++;
+          send(m).catch(failed);
+        }
+        if (sent >= n) return done();
+        const left = start + sent * interval - now;
+        if (left > 2) setTimeout(turn, left - 1.5);
+        else setImmediate(turn);
+      } catch (err) {
+        // A send that throws instead of rejecting ends the round as a failure, not a hang.
+        fail(err);
       }
-      if (sent >= n) return done();
-      const left = start + sent * interval - now;
-      if (left > 2) setTimeout(turn, left - 1.5);
-      else setImmediate(turn);
     };
     turn();
   });

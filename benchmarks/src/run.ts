@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
 import { coreScenarios } from './core.js';
 import { fmtNumber, machine, type ScenarioResult } from './harness.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
@@ -83,21 +84,33 @@ function markdown(
  * flags (LATENCY_NODE_FLAGS, see redis.ts): the flags that keep GC pauses out
  * of a p99 at 1,000 msg/s would slow the throughput scenarios down.
  */
+/** Per latency scenario: 2 × (warm-up + 5 rounds) of ~3 s each, plus start-up, with room to spare. */
+const CHILD_DEADLINE_MS = 120_000;
+
 async function inChild(ids: string[]): Promise<ScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-bench-'));
   const out = join(dir, 'results.json');
   try {
-    const code = await new Promise<number | null>((resolve, reject) => {
+    const exit = await new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
         [...process.execArgv, ...LATENCY_NODE_FLAGS, fileURLToPath(import.meta.url), ...ids],
         { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HUB_BENCH_CHILD: out } },
       );
-      child.on('error', reject);
-      child.on('exit', resolve);
+      // Bounded like every load loop: a stuck child is killed, not waited for.
+      const deadline = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS * ids.length);
+      child.on('error', (err) => {
+        clearTimeout(deadline);
+        reject(err);
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(deadline);
+        resolve(code === 0 ? '' : `code ${code}, signal ${signal}`);
+      });
     });
-    if (code !== 0) throw new Error(`the latency child process exited with code ${code}`);
-    return JSON.parse(readFileSync(out, 'utf8')) as ScenarioResult[];
+    if (exit !== '') throw new Error(`the latency child process failed (${exit})`);
+    // v8 serialization keeps Infinity (a p99 with more than 1 % lost) that JSON would make null.
+    return deserialize(readFileSync(out)) as ScenarioResult[];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -105,7 +118,7 @@ async function inChild(ids: string[]): Promise<ScenarioResult[]> {
 
 async function child(out: string): Promise<void> {
   const results = await redisSuite.run(redisSuite.ids.filter(wanted));
-  writeFileSync(out, JSON.stringify(results));
+  writeFileSync(out, serialize(results));
 }
 
 async function main(): Promise<void> {

@@ -302,9 +302,19 @@ describe('repeated addresses and types (validator cache)', () => {
         field,
         reason: 'bad_format',
       });
-      // The good values still pass right after a refusal.
+      // The good values still pass right after a refusal, and a refused value stays refused.
       expect(() => parseEnvelope(good)).not.toThrow();
+      expect(rejection(() => parseEnvelope({ ...good, [field]: value }))).toMatchObject({ field });
     }
+  });
+
+  it('a type that passed is not taken as an address (the character sets differ)', () => {
+    const typed = { ...fullMessage(), type: 'order#created' };
+    expect(() => parseEnvelope(typed)).not.toThrow();
+    expect(rejection(() => parseEnvelope({ ...typed, source: 'order#created' }))).toMatchObject({
+      field: 'source',
+      reason: 'bad_format',
+    });
   });
 });
 
