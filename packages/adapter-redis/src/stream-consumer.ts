@@ -28,8 +28,6 @@ export interface ConsumerHost {
 interface Held {
   readonly key: string;
   readonly id: string;
-  /** `${key} ${id}`: the key in `held`, built once per entry. */
-  readonly hk: string;
   /** Lower is served first: index of the stream in read order. */
   readonly rank: number;
   readonly partition: number | undefined;
@@ -154,7 +152,7 @@ export class StreamConsumer implements Subscription {
   private readonly priorityKeys: string[];
   private readonly partitionKeys: string[];
   private readonly partitions: PartitionState[];
-  private readonly held = new Map<string, Held>();
+  private readonly held = new HeldEntries();
   private readonly buffer = new RankBuffer<Held>();
   private inflight = 0;
   private closed = false;
@@ -482,19 +480,17 @@ export class StreamConsumer implements Subscription {
         ? this.priorityKeys.indexOf(key)
         : this.priorityKeys.length + partition;
     for (const e of entries) {
-      const hk = `${key} ${e.id}`;
-      if (this.held.has(hk)) continue;
+      if (this.held.has(key, e.id)) continue;
       const h: Held = {
         key,
         id: e.id,
-        hk,
         rank,
         partition,
         fields: e.fields,
         attempt: e.attempt ?? 1,
         state: 'buffered',
       };
-      this.held.set(hk, h);
+      this.held.add(h);
       this.buffer.push(h);
       if (partition !== undefined) this.partitions[partition]!.busy = true;
       n++;
@@ -559,7 +555,7 @@ export class StreamConsumer implements Subscription {
   }
 
   private forget(h: Held): void {
-    if (!this.held.delete(h.hk)) return;
+    if (!this.held.delete(h)) return;
     if (h.state === 'inflight' || h.state === 'waiting') this.inflight--;
     if (h.partition !== undefined) this.partitions[h.partition]!.busy = false;
     this.poke();
@@ -609,7 +605,7 @@ export class StreamConsumer implements Subscription {
   private nack(h: Held, o?: NackOptions): void {
     h.state = 'waiting';
     const redeliver = async () => {
-      if (this.closed || !this.held.has(h.hk)) return;
+      if (this.closed || !this.held.holds(h)) return;
       try {
         // XCLAIM (not JUSTID) raises the delivery count in Redis, so the attempt
         // number other consumers see agrees with ours.
@@ -787,7 +783,7 @@ export class StreamConsumer implements Subscription {
   /** Keep held entries' idle time low so no other consumer reclaims them while we work. */
   private async refreshHeld(): Promise<void> {
     if (this.closed || this.held.size === 0) return;
-    await this.setIdle([...this.held.values()], 0);
+    await this.setIdle(this.held.values(), 0);
   }
 
   private async setIdle(entries: Held[], idleMs: number): Promise<void> {
@@ -873,7 +869,7 @@ export class StreamConsumer implements Subscription {
   }
 
   private async releaseAll(): Promise<void> {
-    const entries = [...this.held.values()];
+    const entries = this.held.values();
     this.held.clear();
     this.buffer.clear();
     if (entries.length > 0) await this.setIdle(entries, RELEASED_IDLE_MS);
@@ -1079,6 +1075,54 @@ function backlogged(
 }
 
 /** Entries of one stream in a read reply; ioredis already gives strings, so no per-field copy. */
+/**
+ * The entries a consumer holds, by stream and then by entry id: no per-entry
+ * key string to build and hash (an id repeats across streams, so the id alone
+ * is not a key). Removal is by identity: a stale Held of an entry read again
+ * since cannot remove the new one.
+ */
+class HeldEntries {
+  private readonly byStream = new Map<string, Map<string, Held>>();
+  size = 0;
+
+  has(key: string, id: string): boolean {
+    return this.byStream.get(key)?.has(id) === true;
+  }
+
+  holds(h: Held): boolean {
+    return this.byStream.get(h.key)?.get(h.id) === h;
+  }
+
+  add(h: Held): void {
+    let ids = this.byStream.get(h.key);
+    if (ids === undefined) {
+      ids = new Map();
+      this.byStream.set(h.key, ids);
+    }
+    if (!ids.has(h.id)) this.size++;
+    ids.set(h.id, h);
+  }
+
+  delete(h: Held): boolean {
+    const ids = this.byStream.get(h.key);
+    if (ids === undefined || ids.get(h.id) !== h) return false;
+    ids.delete(h.id);
+    this.size--;
+    return true;
+  }
+
+  values(): Held[] {
+    const out: Held[] = [];
+    for (const ids of this.byStream.values()) for (const h of ids.values()) out.push(h);
+    return out;
+  }
+
+  clear(): void {
+    this.byStream.clear();
+    this.size = 0;
+  }
+}
+
 function readEntries(list: unknown[]): RawEntry[] {
   const out: RawEntry[] = [];
   for (const item of list) {
