@@ -196,7 +196,24 @@ function checkAddress(v: unknown, field: string, limits: ProtocolLimits): void {
   goodAddress1 = v;
 }
 
+/** ID_PATTERN (`[!-~]+`) as a range test: no table read per character on the commonest check. */
+function isVisibleAscii(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 function checkId(v: unknown, field: string, limits: ProtocolLimits): void {
+  if (
+    typeof v === 'string' &&
+    v.length !== 0 &&
+    v.length <= limits.maxIdLength &&
+    isVisibleAscii(v)
+  )
+    return;
+  // The full check finds the reason.
   checkString(v, field, limits.maxIdLength, ID_CHARS, ID_SYNTAX);
 }
 
