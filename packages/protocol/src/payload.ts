@@ -76,7 +76,10 @@ function walk(v: unknown, depth: number, budget: number): number {
         for (let i = 0; i < v.length; i++) {
           const e: unknown = v[i];
           let n: number;
-          if (e === undefined) {
+          // Finite numbers and short strings inline (the common array elements): no call each.
+          if (typeof e === 'number' && e - e === 0) n = 8;
+          else if (typeof e === 'string' && e.length * 3 < budget - total) n = e.length + 2;
+          else if (e === undefined) {
             special = true;
             n = 20;
           } else {
@@ -113,10 +116,15 @@ function walk(v: unknown, depth: number, budget: number): number {
         const e = obj[k];
         if (e === undefined) continue;
         if (k.charCodeAt(0) === DOLLAR && k.startsWith(TAG_KEY)) special = true;
-        const n = walk(e, depth + 1, budget - total);
-        if (n < 0) {
-          failPath.push(k);
-          return FAIL;
+        let n: number;
+        if (typeof e === 'number' && e - e === 0) n = 8;
+        else if (typeof e === 'string' && e.length * 3 < budget - total) n = e.length + 2;
+        else {
+          n = walk(e, depth + 1, budget - total);
+          if (n < 0) {
+            failPath.push(k);
+            return FAIL;
+          }
         }
         total += k.length + 4 + n;
         if (total > budget) return total;

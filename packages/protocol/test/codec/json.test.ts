@@ -241,6 +241,9 @@ describe('json codec: refusals', () => {
       [{ f: () => 1 }, 'wrong_type', 'payload.f'],
       [[new Map()], 'wrong_type', 'payload.0'],
       [{ n: Number.NaN }, 'out_of_range', 'payload.n'],
+      [[1, 2, Number.POSITIVE_INFINITY], 'out_of_range', 'payload.2'],
+      [{ a: [0, { b: [Number.NEGATIVE_INFINITY] }] }, 'out_of_range', 'payload.a.1.b.0'],
+      [{ s: 'ok', n: 1, f: Symbol('x') }, 'wrong_type', 'payload.f'],
       [cyclic, 'too_deep', 'payload'],
       [{ d: new Date(Number.NaN) }, 'bad_format', 'payload.d'],
     ];
