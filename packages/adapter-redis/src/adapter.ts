@@ -44,6 +44,7 @@ import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from '
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
+import { XaddBatcher } from './xadd-batch.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
   guarantees: Object.freeze([
@@ -174,6 +175,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly priorityStreams = new Map<string, string[]>();
   private readonly channels = new Map<string, string>();
   private readonly maxLenArg: string;
+  /** Stream sends of one tick, one script call per stream (not on a Cluster). */
+  private readonly xadds: XaddBatcher<SendResult>;
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
@@ -181,6 +184,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
+    this.xadds = new XaddBatcher<SendResult>(
+      () => this.commandClient,
+      this.maxLenArg,
+      (id) => this.sendOk(streamResult(id)),
+      (err) => this.sendFailed(classifySendError(err)),
+    );
   }
 
   /** The command connection (the user's own client when one was given). */
@@ -329,12 +338,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
         return this.sendBestEffort(c, envelope);
       } else if (!this.factory.isCluster) {
-        // XADD with one promise of ours: result and accounting in one callback.
+        // Batched with the other XADDs of this tick to the same stream (xadd-batch.ts).
         // (On a Cluster the general path retries redirections.)
-        return (c.call('XADD', this.xaddArgs(envelope)) as Promise<unknown>).then(
-          this.xadded,
-          this.publishFailed,
-        );
+        return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
       } else {
         return super.send(envelope);
       }
@@ -343,8 +349,6 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     }
     return pending.then(this.published, this.publishFailed);
   }
-
-  private readonly xadded = (id: unknown): SendResult => this.sendOk(streamResult(id));
 
   /** XADD arguments of a stream message, in the documented entry layout (README). */
   private xaddArgs(envelope: UnifiedMessage): string[] {

@@ -1,0 +1,116 @@
+import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
+import { HubError } from '@hub/protocol';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisAdapter, redis } from '../src/index.js';
+import { MAX_XADD_BATCH } from '../src/xadd-batch.js';
+import { connected, message, uniquePrefix } from './helpers.js';
+
+// Stream sends of one tick go to Redis as one script call per stream (issue #4:
+// batch XADD). These tests read Redis's own command counters, so each has its
+// own server: nothing else may run commands on it meanwhile.
+let server: RedisServer;
+let raw: Redis;
+const adapters: RedisAdapter[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  raw = new Redis(server.port, '127.0.0.1');
+  raw.on('error', () => {});
+});
+afterAll(async () => {
+  await Promise.allSettled(adapters.map((a) => a.close()));
+  raw?.disconnect();
+  await server?.stop();
+});
+
+async function make(prefix: string): Promise<RedisAdapter> {
+  const a = redis({ url: server.url, keyPrefix: prefix });
+  adapters.push(a);
+  await connected(a, 'i1');
+  return a;
+}
+
+/** Calls of `EVALSHA`/`EVAL`/`XADD` so far (XADDs run by a script count too). */
+async function calls(): Promise<{ scripts: number; xadd: number }> {
+  const info = await raw.info('commandstats');
+  const n = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  return { scripts: n('evalsha') + n('eval'), xadd: n('xadd') };
+}
+
+describe('batched XADD', () => {
+  it('sends of one tick to one stream: one script call per batch, entries in send order, one id each', async () => {
+    const a = await make(uniquePrefix('bx'));
+    const n = MAX_XADD_BATCH * 2 + 10;
+    const msgs = Array.from({ length: n }, (_, i) => message('ep', { i }));
+    const before = await calls();
+    const results = await Promise.all(msgs.map((m) => a.send(m)));
+    const after = await calls();
+    // Three batches (256 + 256 + 10), each one script call; every entry is still one XADD.
+    expect(after.scripts - before.scripts).toBe(3);
+    expect(after.xadd - before.xadd).toBe(n);
+    const ids = results.map((r) => r.brokerId!);
+    expect(new Set(ids).size).toBe(n);
+    const entries = (await raw.xrange(a.keys.priorityStream('ep', 2), '-', '+')) as Array<
+      [string, string[]]
+    >;
+    expect(entries.map(([id]) => id)).toEqual(ids);
+    for (let i = 0; i < n; i++) {
+      const [, fields] = entries[i]!;
+      expect(fields.slice(0, 4)).toEqual(['v', '1', 'id', msgs[i]!.id]);
+      expect(fields[4]).toBe('env');
+      expect(JSON.parse(fields[5]!)).toMatchObject({ id: msgs[i]!.id, payload: { i } });
+    }
+  });
+
+  it('a lone send is a plain XADD; streams of one tick are batched apart', async () => {
+    const a = await make(uniquePrefix('bx1'));
+    let before = await calls();
+    await a.send(message('solo', { x: 1 }));
+    let after = await calls();
+    expect(after.scripts - before.scripts).toBe(0);
+    expect(after.xadd - before.xadd).toBe(1);
+    before = await calls();
+    const sent = await Promise.all([
+      a.send(message('p', { n: 1 }, { priority: 1 })),
+      a.send(message('q', { n: 2 })),
+      a.send(message('p', { n: 3 }, { priority: 1 })),
+      a.send(message('q', { n: 4 })),
+      a.send(message('p', { n: 5 })),
+    ]);
+    after = await calls();
+    // p (priority 1) and q get a script call each; p at priority 2 has one entry: a plain XADD.
+    expect(after.scripts - before.scripts).toBe(2);
+    expect(after.xadd - before.xadd).toBe(5);
+    expect(sent.every((r) => /^\d+-\d+$/.test(r.brokerId!))).toBe(true);
+    expect(await raw.xlen(a.keys.priorityStream('p', 1))).toBe(2);
+    expect(await raw.xlen(a.keys.priorityStream('q', 2))).toBe(2);
+    expect(await raw.xlen(a.keys.priorityStream('p', 2))).toBe(1);
+  });
+
+  it('after SCRIPT FLUSH (or a restart) the batch still goes: the body is sent once', async () => {
+    const a = await make(uniquePrefix('bxf'));
+    await Promise.all([a.send(message('f', 1)), a.send(message('f', 2))]);
+    await raw.script('FLUSH');
+    const res = await Promise.all([1, 2, 3].map((i) => a.send(message('f', i))));
+    expect(res).toHaveLength(3);
+    expect(await raw.xlen(a.keys.priorityStream('f', 2))).toBe(5);
+  });
+
+  it('a batch Redis refuses fails every send in it, typed; the next batch goes', async () => {
+    const a = await make(uniquePrefix('bxe'));
+    const key = a.keys.priorityStream('bad', 2);
+    await raw.set(key, 'not a stream');
+    const outcomes = await Promise.allSettled([1, 2, 3].map((i) => a.send(message('bad', { i }))));
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected');
+      const err = (o as PromiseRejectedResult).reason as HubError;
+      expect(err).toBeInstanceOf(HubError);
+      expect(err.message).toMatch(/WRONGTYPE/);
+    }
+    await raw.del(key);
+    const ok = await Promise.all([1, 2].map((i) => a.send(message('bad', { i }))));
+    expect(ok.every((r) => r.protocol === 'redis-streams')).toBe(true);
+    expect(await raw.xlen(key)).toBe(2);
+  });
+});
