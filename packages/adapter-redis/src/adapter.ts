@@ -41,6 +41,7 @@ import {
   PubSubMembers,
 } from './members.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { PublishBatcher } from './publish-batch.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
@@ -177,6 +178,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly maxLenArg: string;
   /** Stream sends of one tick, one script call per stream (not on a Cluster). */
   private readonly xadds: XaddBatcher<SendResult>;
+  /** PUBLISHes of one tick, one script call (not on a Cluster). */
+  private readonly pubs = new PublishBatcher(() => this.commandClient);
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
@@ -334,7 +337,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     let pending: Promise<number>;
     try {
       if (envelope.kind === 'event') {
-        pending = c.publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
+        pending = this.publish(c, this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
       } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
         return this.sendBestEffort(c, envelope);
       } else if (!this.factory.isCluster) {
@@ -399,9 +402,10 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     }
     const groups = view.groups;
     if (groups.length === 0) {
-      return c
-        .publish(this.channelOf(env.destination), text)
-        .then(this.published, this.publishFailed);
+      return this.publish(c, this.channelOf(env.destination), text).then(
+        this.published,
+        this.publishFailed,
+      );
     }
     if (groups.length === 1) {
       // The common case, one promise on top of ioredis's: the reach check and
@@ -409,7 +413,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       const g = groups[0]!;
       const channel = nextMember(g);
       if (channel !== undefined && !this.factory.isCluster) {
-        return c.publish(channel, text).then((n: number) => {
+        return this.publish(c, channel, text).then((n: number) => {
           if (n > 0) return this.sendOk(PUBSUB_RESULT);
           dropMember(g, channel);
           return this.publishToGroup(c, g, env.destination, text, false).then(
@@ -465,6 +469,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       dropMember(group, channel);
       return this.publishToGroup(c, group, destination, text, reread);
     });
+  }
+
+  /** PUBLISH, batched with the others of this tick (publish-batch.ts); one by one on a Cluster. */
+  private publish(c: RedisClient, channel: string, text: string): Promise<number> {
+    return this.factory.isCluster ? c.publish(channel, text) : this.pubs.add(channel, text);
   }
 
   private readonly published = (): SendResult => this.sendOk(PUBSUB_RESULT);

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { RedisClient } from './connection.js';
+import { CachedScript } from './script.js';
 import { ENTRY_VERSION } from './stream-entry.js';
 
 /**
@@ -14,12 +14,11 @@ import { ENTRY_VERSION } from './stream-entry.js';
  * hub's retry may add a second copy, which at-least-once allows and
  * exactly-once removes on the consuming side.
  */
-const SCRIPT = `local out = {}
+const SCRIPT = new CachedScript(`local out = {}
 for i = 2, #ARGV, 2 do
   out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', '${ENTRY_VERSION}', 'id', ARGV[i], 'env', ARGV[i + 1])
 end
-return out`;
-const SHA = createHash('sha1').update(SCRIPT).digest('hex');
+return out`);
 
 /** Entries per script call: bounds one reply and the time Redis spends in one script. */
 export const MAX_XADD_BATCH = 256;
@@ -28,7 +27,7 @@ type Done<T> = (value: T) => void;
 
 interface Batch<T> {
   readonly key: string;
-  /** EVALSHA arguments: sha, numkeys, key, maxlen, then id and env of each entry. */
+  /** Script arguments: (sha slot), numkeys, key, maxlen, then id and env of each entry. */
   readonly args: string[];
   readonly resolves: Done<T>[];
   readonly rejects: Done<unknown>[];
@@ -38,8 +37,6 @@ export class XaddBatcher<T> {
   private open = new Map<string, Batch<T>>();
   private queued: Batch<T>[] = [];
   private scheduled = false;
-  /** Redis has run the script for us: EVALSHA from now on (EVAL again after NOSCRIPT). */
-  private cached = false;
 
   /**
    * @param client the commands connection at flush time
@@ -57,7 +54,7 @@ export class XaddBatcher<T> {
   add(key: string, id: string, env: string): Promise<T> {
     let b = this.open.get(key);
     if (b === undefined || b.resolves.length >= MAX_XADD_BATCH) {
-      b = { key, args: [SHA, '1', key, this.maxLen], resolves: [], rejects: [] };
+      b = { key, args: ['', '1', key, this.maxLen], resolves: [], rejects: [] };
       this.open.set(key, b);
       this.queued.push(b);
       if (!this.scheduled) {
@@ -115,23 +112,8 @@ export class XaddBatcher<T> {
       );
       return;
     }
-    const withBody = (): Promise<unknown> => {
-      const a = args.slice();
-      a[0] = SCRIPT;
-      return c.call('EVAL', a) as Promise<unknown>;
-    };
-    // Until Redis has run it once, send the body (~250 bytes): no batch fails
-    // NOSCRIPT first. Later the cache can be empty again (restart, SCRIPT FLUSH).
-    const sent = this.cached
-      ? (c.call('EVALSHA', args) as Promise<unknown>).catch((err: unknown) => {
-          if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-          this.cached = false;
-          return withBody();
-        })
-      : withBody();
-    sent
+    SCRIPT.run(c, args)
       .then((ids) => {
-        this.cached = true;
         if (!Array.isArray(ids) || ids.length !== resolves.length) {
           throw new Error(`batched XADD returned ${String(ids).slice(0, 40)}`);
         }
