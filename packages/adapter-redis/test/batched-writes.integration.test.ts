@@ -1,10 +1,11 @@
 import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
-import { HubError } from '@hub/protocol';
+import { createEvent, HubError } from '@hub/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
+import { MAX_PUBLISH_BATCH } from '../src/publish-batch.js';
 import { MAX_XADD_BATCH } from '../src/xadd-batch.js';
-import { connected, message, uniquePrefix } from './helpers.js';
+import { connected, message, recorder, uniquePrefix, waitFor } from './helpers.js';
 
 // Stream sends of one tick go to Redis as one script call per stream (issue #4:
 // batch XADD). These tests read Redis's own command counters, so each has its
@@ -31,11 +32,11 @@ async function make(prefix: string): Promise<RedisAdapter> {
   return a;
 }
 
-/** Calls of `EVALSHA`/`EVAL`/`XADD` so far (XADDs run by a script count too). */
-async function calls(): Promise<{ scripts: number; xadd: number }> {
+/** Calls of `EVALSHA`/`EVAL`/`XADD`/`PUBLISH` so far (commands run by a script count too). */
+async function calls(): Promise<{ scripts: number; xadd: number; publish: number }> {
   const info = await raw.info('commandstats');
   const n = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  return { scripts: n('evalsha') + n('eval'), xadd: n('xadd') };
+  return { scripts: n('evalsha') + n('eval'), xadd: n('xadd'), publish: n('publish') };
 }
 
 describe('batched XADD', () => {
@@ -112,5 +113,68 @@ describe('batched XADD', () => {
     const ok = await Promise.all([1, 2].map((i) => a.send(message('bad', { i }))));
     expect(ok.every((r) => r.protocol === 'redis-streams')).toBe(true);
     expect(await raw.xlen(key)).toBe(2);
+  });
+});
+
+describe('batched PUBLISH', () => {
+  it('best-effort sends of one tick: one script call per batch, every message delivered, in order', async () => {
+    const prefix = uniquePrefix('bp');
+    const a = await make(prefix);
+    const rec = recorder('ps');
+    await a.subscribe(
+      rec.spec({ guarantees: ['best-effort'] as never, prefetch: 10_000, maxDeliveries: 1 }),
+    );
+    // A first send reads the listener set; the measured tick then has a view.
+    await a.send(message('ps', { warm: true }, { guarantee: 'best-effort' }));
+    await waitFor(
+      () => rec.deliveries.length === 1,
+      () => `warm-up ${rec.deliveries.length}`,
+    );
+    const n = MAX_PUBLISH_BATCH + 44;
+    const msgs = Array.from({ length: n }, (_, i) =>
+      message('ps', { i }, { guarantee: 'best-effort' }),
+    );
+    const before = await calls();
+    const results = await Promise.all(msgs.map((m) => a.send(m)));
+    const after = await calls();
+    expect(results.every((r) => r.protocol === 'redis-pubsub')).toBe(true);
+    expect(after.scripts - before.scripts).toBe(2);
+    expect(after.publish - before.publish).toBe(n);
+    await waitFor(
+      () => rec.deliveries.length === n + 1,
+      () => `received ${rec.deliveries.length}/${n + 1}`,
+    );
+    expect(rec.ids().slice(1)).toEqual(msgs.map((m) => m.id));
+  });
+
+  it('events of one tick are batched too; a lone send is a plain PUBLISH; SCRIPT FLUSH is survived', async () => {
+    const prefix = uniquePrefix('bpe');
+    const a = await make(prefix);
+    const topics = recorder('t.*');
+    const spec = topics.spec({ kind: 'topic', address: 't.*' });
+    delete (spec as { group?: string }).group; // every subscriber, not a topic group
+    await a.subscribe(spec);
+    let before = await calls();
+    await a.send(createEvent({ source: 's', topic: 't.one', data: 0 }));
+    let after = await calls();
+    expect(after.scripts - before.scripts).toBe(0);
+    expect(after.publish - before.publish).toBe(1);
+    await raw.script('FLUSH');
+    before = await calls();
+    await Promise.all(
+      [1, 2, 3].map((i) => a.send(createEvent({ source: 's', topic: `t.e${i}`, data: i }))),
+    );
+    after = await calls();
+    expect(after.publish - before.publish).toBe(3);
+    await waitFor(
+      () => topics.deliveries.length === 4,
+      () => `received ${topics.deliveries.length}/4`,
+    );
+    expect(topics.deliveries.map((d) => (d.envelope as { topic: string }).topic)).toEqual([
+      't.one',
+      't.e1',
+      't.e2',
+      't.e3',
+    ]);
   });
 });
