@@ -61,6 +61,13 @@ for i = 2, #ARGV, 2 do
 end
 return out`;
 
+/** One PUBLISH per (channel, message) pair, in order: what the adapter's batched PUBLISH runs. */
+const BATCH_PUBLISH = `local out = {}
+for i = 1, #ARGV, 2 do
+  out[#out + 1] = redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+end
+return out`;
+
 type Payload = ReturnType<typeof payload300> & { t: number };
 type Msg = UnifiedMessage<Payload>;
 
@@ -140,28 +147,41 @@ class RawSide {
     ]);
   }
 
-  private batch: { args: string[]; done: Promise<unknown> } | undefined;
+  private batches = new Map<string, { args: string[]; done: Promise<unknown> }>();
 
   /**
-   * The hub's XADD batching done by hand: the XADDs of one tick as one script
-   * call (same entries), every send of the tick sharing its promise. The second,
-   * stricter baseline the report shows beside the plain pipeline.
+   * The adapter's write batching done by hand: the XADDs (or PUBLISHes) of one
+   * tick as one script call, every send of the tick sharing its promise. The
+   * second, stricter baseline the report shows beside the plain pipeline.
    */
-  xaddBatched(m: Msg): Promise<unknown> {
-    let b = this.batch;
+  private batched(
+    script: string,
+    numkeys: number,
+    head: string[],
+    pair: [string, string],
+  ): Promise<unknown> {
+    let b = this.batches.get(script);
     if (b === undefined) {
       const args: string[] = [];
       const done = new Promise<unknown>((resolve, reject) => {
         process.nextTick(() => {
-          this.batch = undefined;
-          this.cmd.eval(BATCH_XADD, 1, RAW_STREAM, '1000000', ...args).then(resolve, reject);
+          this.batches.delete(script);
+          this.cmd.eval(script, numkeys, ...head, ...args).then(resolve, reject);
         });
       });
       b = { args, done };
-      this.batch = b;
+      this.batches.set(script, b);
     }
-    b.args.push(m.id, JSON.stringify(m));
+    b.args.push(pair[0], pair[1]);
     return b.done;
+  }
+
+  xaddBatched(m: Msg): Promise<unknown> {
+    return this.batched(BATCH_XADD, 1, [RAW_STREAM, '1000000'], [m.id, JSON.stringify(m)]);
+  }
+
+  publishBatched(m: Msg): Promise<unknown> {
+    return this.batched(BATCH_PUBLISH, 0, [], [RAW_CHANNEL, JSON.stringify(m)]);
   }
 
   /** XREADGROUP COUNT 100 → handle each → one XACK per read, pipelined with the producer's writes. */
@@ -469,10 +489,10 @@ async function runScenario(
     notes.push(
       `${n.toLocaleString('en-US')} pre-built envelopes (300 B payload) per round, both sides; batches of ${BATCH} sends issued together and awaited with Promise.all`,
       pubsub
-        ? 'hub: hub.send(best-effort) to an endpoint → adapter PUBLISH on its auto-pipelined command connection → subscriber connection → handler counts'
+        ? 'hub: hub.send(best-effort) to an endpoint → the adapter batches the PUBLISHes of a tick into one script call (auto-pipelined command connection) → subscriber connection → handler counts'
         : 'hub: hub.send(at-least-once) → the adapter batches the XADDs of a tick into one script call per stream (auto-pipelined) → the adapter’s XREADGROUP consumer (prefetch 100, the raw reader’s COUNT; every other consumer option default) → handler → XACK; clock stops at XPENDING = 0',
       pubsub
-        ? 'raw: ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining (the same batching the hub gets) → a second ioredis connection SUBSCRIBEd → JSON.parse → count'
+        ? 'raw (the issue’s baseline, the hub/raw column): ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining → a second ioredis connection SUBSCRIBEd → JSON.parse → count. Also measured after the pairs (extra lines): raw with the same PUBLISH batching as the adapter, each tick’s sends sharing one EVAL'
         : 'raw (the issue’s baseline, the hub/raw column): ioredis XADD (MAXLEN ~, same v/id/env fields) with enableAutoPipelining → dedicated reader XREADGROUP COUNT 100 BLOCK 200 → JSON.parse each → one XACK per read, pipelined; clock stops at XPENDING = 0. Also measured after the pairs (extra lines): raw with the same XADD batching as the adapter, each tick’s sends sharing one EVAL',
     );
     if (!hubSide) {
@@ -495,10 +515,11 @@ async function runScenario(
       hub: () => runHub(n),
       raw: () => runRaw(n),
     });
-    if (!pubsub) {
-      // Second baseline: raw doing the same XADD batching as the adapter (one script call per tick).
+    {
+      // Second baseline: raw doing the same write batching as the adapter (one script call per tick).
       const a = raw.arrivals;
-      raw.onStream = () => a.inc();
+      if (pubsub) raw.onPubSub = () => a.inc();
+      else raw.onStream = () => a.inc();
       const rates: number[] = [];
       const cpus: number[] = [];
       for (let r = 0; r <= BATCHED_ROUNDS; r++) {
@@ -507,8 +528,8 @@ async function runScenario(
           batch: BATCH,
           timeLimitMs: 8_000,
           arrivals: a,
-          send: (i) => raw.xaddBatched(rawEnvs[i]!),
-          settled: async () => (await raw.pending()) === 0,
+          send: (i) => (pubsub ? raw.publishBatched(rawEnvs[i]!) : raw.xaddBatched(rawEnvs[i]!)),
+          ...(pubsub ? {} : { settled: async () => (await raw.pending()) === 0 }),
         });
         if (r === 0) continue;
         if (f.partial)
@@ -517,7 +538,8 @@ async function runScenario(
         cpus.push(f.cpuUsPerMsg);
       }
       const batched = stats(rates).median;
-      extra['raw with the same XADD batching (one script call per tick), msg/s (median)'] =
+      const what = pubsub ? 'PUBLISH' : 'XADD';
+      extra[`raw with the same ${what} batching (one script call per tick), msg/s (median)`] =
         Math.round(batched);
       extra['hub ÷ raw with the same batching'] = Number((out.hub!.median / batched).toFixed(3));
       extra['client CPU µs/msg, raw with the same batching (median)'] = Number(
