@@ -1,5 +1,5 @@
 import type { RedisClient } from './connection.js';
-import { CachedScript } from './script.js';
+import { BatchScript } from './script.js';
 
 /**
  * The PUBLISHes of one tick, as one script call (issue #4: "batch PUBLISH"):
@@ -10,7 +10,7 @@ import { CachedScript } from './script.js';
  * fails with that error; the messages already published stay published, as
  * with a PUBLISH whose reply was lost.
  */
-const SCRIPT = new CachedScript(`local out = {}
+const SCRIPT = new BatchScript(`local out = {}
 for i = 1, #ARGV, 2 do
   out[#out + 1] = redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
 end
@@ -20,7 +20,7 @@ return out`);
 export const MAX_PUBLISH_BATCH = 256;
 
 interface Batch {
-  /** Script arguments: (sha slot), numkeys 0, then channel and message of each. */
+  /** Script arguments: (body slot), numkeys 0, then channel and message of each. */
   readonly args: string[];
   readonly resolves: Array<(receivers: number) => void>;
   readonly rejects: Array<(err: unknown) => void>;

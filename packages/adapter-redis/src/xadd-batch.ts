@@ -1,5 +1,5 @@
 import type { RedisClient } from './connection.js';
-import { CachedScript } from './script.js';
+import { BatchScript } from './script.js';
 import { ENTRY_VERSION } from './stream-entry.js';
 
 /**
@@ -14,7 +14,7 @@ import { ENTRY_VERSION } from './stream-entry.js';
  * hub's retry may add a second copy, which at-least-once allows and
  * exactly-once removes on the consuming side.
  */
-const SCRIPT = new CachedScript(`local out = {}
+const SCRIPT = new BatchScript(`local out = {}
 for i = 2, #ARGV, 2 do
   out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', '${ENTRY_VERSION}', 'id', ARGV[i], 'env', ARGV[i + 1])
 end
@@ -27,7 +27,7 @@ type Done<T> = (value: T) => void;
 
 interface Batch<T> {
   readonly key: string;
-  /** Script arguments: (sha slot), numkeys, key, maxlen, then id and env of each entry. */
+  /** Script arguments: (body slot), numkeys, key, maxlen, then id and env of each entry. */
   readonly args: string[];
   readonly resolves: Done<T>[];
   readonly rejects: Done<unknown>[];

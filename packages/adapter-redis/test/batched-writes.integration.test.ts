@@ -89,7 +89,7 @@ describe('batched XADD', () => {
     expect(await raw.xlen(a.keys.priorityStream('p', 2))).toBe(1);
   });
 
-  it('after SCRIPT FLUSH (or a restart) the batch still goes: the body is sent once', async () => {
+  it('after SCRIPT FLUSH (or a restart) the batch still goes: the body travels with every call', async () => {
     const a = await make(uniquePrefix('bxf'));
     await Promise.all([a.send(message('f', 1)), a.send(message('f', 2))]);
     await raw.script('FLUSH');
