@@ -23,6 +23,7 @@ import {
   type UnifiedEvent,
   type UnifiedMessage,
 } from '@hub/protocol';
+import { publishBatcher, type WriteBatcher, xaddBatcher } from './batch.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
 import {
   ConnectionFactory,
@@ -41,11 +42,9 @@ import {
   PubSubMembers,
 } from './members.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { PublishBatcher } from './publish-batch.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
-import { XaddBatcher } from './xadd-batch.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
   guarantees: Object.freeze([
@@ -177,9 +176,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly channels = new Map<string, string>();
   private readonly maxLenArg: string;
   /** Stream sends of one tick, one script call per stream (not on a Cluster). */
-  private readonly xadds: XaddBatcher<SendResult>;
+  private readonly xadds: WriteBatcher<SendResult>;
   /** PUBLISHes of one tick, one script call (not on a Cluster). */
-  private readonly pubs = new PublishBatcher(() => this.commandClient);
+  private readonly pubs = publishBatcher(() => this.commandClient);
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
@@ -187,7 +186,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
-    this.xadds = new XaddBatcher<SendResult>(
+    this.xadds = xaddBatcher<SendResult>(
       () => this.commandClient,
       this.maxLenArg,
       (id) => this.sendOk(streamResult(id)),
@@ -341,7 +340,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
         return this.sendBestEffort(c, envelope);
       } else if (!this.factory.isCluster) {
-        // Batched with the other XADDs of this tick to the same stream (xadd-batch.ts).
+        // Batched with the other XADDs of this tick to the same stream (batch.ts).
         // (On a Cluster the general path retries redirections.)
         return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
       } else {
@@ -462,7 +461,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         return again ? this.publishToGroup(c, again, destination, text, true) : 0;
       });
     }
-    const p = c.publish(channel, text);
+    const p = this.publish(c, channel, text);
     if (this.factory.isCluster) return p;
     return p.then((n: number) => {
       if (n > 0) return n;
@@ -471,9 +470,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     });
   }
 
-  /** PUBLISH, batched with the others of this tick (publish-batch.ts); one by one on a Cluster. */
+  /** PUBLISH, batched with the others of this tick (batch.ts); one by one on a Cluster. */
   private publish(c: RedisClient, channel: string, text: string): Promise<number> {
-    return this.factory.isCluster ? c.publish(channel, text) : this.pubs.add(channel, text);
+    return this.factory.isCluster ? c.publish(channel, text) : this.pubs.add('', channel, text);
   }
 
   private readonly published = (): SendResult => this.sendOk(PUBSUB_RESULT);

@@ -2,9 +2,8 @@ import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createEvent, HubError } from '@hub/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LONE_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES } from '../src/batch.js';
 import { type RedisAdapter, redis } from '../src/index.js';
-import { MAX_PUBLISH_BATCH } from '../src/publish-batch.js';
-import { MAX_XADD_BATCH } from '../src/xadd-batch.js';
 import { connected, message, recorder, uniquePrefix, waitFor } from './helpers.js';
 
 // Stream sends of one tick go to Redis as one script call per stream (issue #4:
@@ -26,7 +25,8 @@ afterAll(async () => {
 });
 
 async function make(prefix: string): Promise<RedisAdapter> {
-  const a = redis({ url: server.url, keyPrefix: prefix });
+  // No listener heartbeat (an EVAL) while a test counts script calls.
+  const a = redis({ url: server.url, keyPrefix: prefix, heartbeatMs: 600_000 });
   adapters.push(a);
   await connected(a, 'i1');
   return a;
@@ -42,7 +42,7 @@ async function calls(): Promise<{ scripts: number; xadd: number; publish: number
 describe('batched XADD', () => {
   it('sends of one tick to one stream: one script call per batch, entries in send order, one id each', async () => {
     const a = await make(uniquePrefix('bx'));
-    const n = MAX_XADD_BATCH * 2 + 10;
+    const n = MAX_BATCH_ENTRIES * 2 + 10;
     const msgs = Array.from({ length: n }, (_, i) => message('ep', { i }));
     const before = await calls();
     const results = await Promise.all(msgs.map((m) => a.send(m)));
@@ -98,6 +98,38 @@ describe('batched XADD', () => {
     expect(await raw.xlen(a.keys.priorityStream('f', 2))).toBe(5);
   });
 
+  it('bounded in bytes; a large message goes alone; order kept across batches, even after SCRIPT FLUSH', async () => {
+    const a = await make(uniquePrefix('bxb'));
+    const mid = 'm'.repeat(40_000); // 40 KB: under LONE_BYTES, 12 fit in MAX_BATCH_BYTES
+    expect(mid.length).toBeLessThan(LONE_BYTES);
+    const perBatch = Math.floor(MAX_BATCH_BYTES / (mid.length + 21));
+    let before = await calls();
+    const mids = Array.from({ length: perBatch * 2 + 3 }, (_, i) => message('big', { i, mid }));
+    await Promise.all(mids.map((m) => a.send(m)));
+    let after = await calls();
+    expect(after.scripts - before.scripts).toBe(3);
+    expect(after.xadd - before.xadd).toBe(mids.length);
+    // An emptied script cache must not reorder: a small batch, a large message alone
+    // (a plain XADD), then a small one, all written in one flush.
+    await raw.script('FLUSH');
+    const huge = 'h'.repeat(LONE_BYTES + 1);
+    const seq = [
+      message('big', { k: 's1' }),
+      message('big', { k: 's2' }),
+      message('big', { k: 'huge', huge }),
+      message('big', { k: 's3' }),
+    ];
+    before = await calls();
+    await Promise.all(seq.map((m) => a.send(m)));
+    after = await calls();
+    expect(after.scripts - before.scripts).toBe(1);
+    expect(after.xadd - before.xadd).toBe(4);
+    const entries = (await raw.xrange(a.keys.priorityStream('big', 2), '-', '+')) as Array<
+      [string, string[]]
+    >;
+    expect(entries.map(([, f]) => f[3])).toEqual([...mids, ...seq].map((m) => m.id));
+  });
+
   it('a batch Redis refuses fails every send in it, typed; the next batch goes', async () => {
     const a = await make(uniquePrefix('bxe'));
     const key = a.keys.priorityStream('bad', 2);
@@ -130,7 +162,7 @@ describe('batched PUBLISH', () => {
       () => rec.deliveries.length === 1,
       () => `warm-up ${rec.deliveries.length}`,
     );
-    const n = MAX_PUBLISH_BATCH + 44;
+    const n = MAX_BATCH_ENTRIES + 44;
     const msgs = Array.from({ length: n }, (_, i) =>
       message('ps', { i }, { guarantee: 'best-effort' }),
     );
@@ -145,6 +177,31 @@ describe('batched PUBLISH', () => {
       () => `received ${rec.deliveries.length}/${n + 1}`,
     );
     expect(rec.ids().slice(1)).toEqual(msgs.map((m) => m.id));
+  });
+
+  it('large messages are published one by one: a subscriber is never pushed past its output buffer', async () => {
+    const prefix = uniquePrefix('bpl');
+    const a = await make(prefix);
+    const rec = recorder('lp');
+    await a.subscribe(rec.spec({ guarantees: ['best-effort'] as never, prefetch: 1_000 }));
+    await a.send(message('lp', 0, { guarantee: 'best-effort' }));
+    await waitFor(
+      () => rec.deliveries.length === 1,
+      () => `warm-up ${rec.deliveries.length}`,
+    );
+    const blob = 'b'.repeat(LONE_BYTES + 10);
+    const msgs = Array.from({ length: 40 }, (_, i) =>
+      message('lp', { i, blob }, { guarantee: 'best-effort' }),
+    );
+    const before = await calls();
+    await Promise.all(msgs.map((m) => a.send(m)));
+    const after = await calls();
+    expect(after.scripts - before.scripts).toBe(0);
+    expect(after.publish - before.publish).toBe(40);
+    await waitFor(
+      () => rec.deliveries.length === 41,
+      () => `received ${rec.deliveries.length}/41`,
+    );
   });
 
   it('events of one tick are batched too; a lone send is a plain PUBLISH; SCRIPT FLUSH is survived', async () => {

@@ -1,0 +1,206 @@
+import type { RedisClient } from './connection.js';
+import { ENTRY_VERSION } from './stream-entry.js';
+
+/**
+ * Writes of one tick as one script call (issue #4: "batch XADD/PUBLISH"): the
+ * same commands, in the same order, as a run of single commands, with one
+ * command and one reply instead of one per message. Each send still gets its
+ * own reply (entry id, receiver count). A batch of one is the plain command.
+ *
+ * The script goes by EVAL with its body, never by EVALSHA: a batch refused
+ * with NOSCRIPT (a restart, a failover or SCRIPT FLUSH empties the cache)
+ * would be resent after later writes had already run, out of order. The body
+ * is ~250 bytes a call and Redis keeps the compiled script.
+ *
+ * A batch is bounded in entries and in bytes, and a large message goes alone:
+ * what a script publishes is buffered for subscribers until the script ends
+ * (a big batch would push them past their output-buffer limit and get them
+ * disconnected), and one huge call would stall the connection long enough to
+ * fail every send in it on a timeout.
+ */
+export const MAX_BATCH_ENTRIES = 256;
+/** Bytes (UTF-16 code units) of message text per call, at most. */
+export const MAX_BATCH_BYTES = 512 * 1024;
+/** A message this large is written on its own, as the plain command. */
+export const LONE_BYTES = 64 * 1024;
+
+const XADD_SCRIPT = `local out = {}
+for i = 2, #ARGV, 2 do
+  out[#out + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', '${ENTRY_VERSION}', 'id', ARGV[i], 'env', ARGV[i + 1])
+end
+return out`;
+
+const PUBLISH_SCRIPT = `local out = {}
+for i = 1, #ARGV, 2 do
+  out[#out + 1] = redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+end
+return out`;
+
+interface Batch<R> {
+  readonly key: string;
+  /** EVAL arguments: body, numkeys, keys and fixed arguments, then two per message. */
+  readonly args: string[];
+  readonly first: number;
+  bytes: number;
+  readonly resolves: Array<(r: R) => void>;
+  readonly rejects: Array<(err: unknown) => void>;
+}
+
+interface Kind {
+  readonly script: string;
+  /** numkeys, keys and fixed arguments of the script call for `key`. */
+  head(key: string): string[];
+  /** The plain command for a batch of one. */
+  single(c: RedisClient, key: string, a: string, b: string): Promise<unknown>;
+}
+
+class WriteBatcher<R> {
+  private open = new Map<string, Batch<R>>();
+  private queued: Batch<R>[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly kind: Kind,
+    private readonly client: () => RedisClient | undefined,
+    /** The send's result from its reply (accounting included). */
+    private readonly ok: (reply: unknown) => R,
+    /** The error a send rejects with (accounting included). */
+    private readonly fail: (err: unknown) => unknown,
+  ) {}
+
+  /** Queue one message (`a`, `b`: id and envelope, or channel and text). */
+  add(key: string, a: string, b: string): Promise<R> {
+    const size = a.length + b.length;
+    let batch = this.open.get(key);
+    if (
+      batch === undefined ||
+      size >= LONE_BYTES ||
+      batch.resolves.length >= MAX_BATCH_ENTRIES ||
+      batch.bytes + size > MAX_BATCH_BYTES
+    ) {
+      const head = this.kind.head(key);
+      batch = {
+        key,
+        args: ['', ...head],
+        first: head.length + 1,
+        bytes: 0,
+        resolves: [],
+        rejects: [],
+      };
+      this.queued.push(batch);
+      // A large message closes its batch behind it: the next one starts a new batch.
+      if (size >= LONE_BYTES) this.open.delete(key);
+      else this.open.set(key, batch);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        process.nextTick(this.flush);
+      }
+    }
+    batch.args.push(a, b);
+    batch.bytes += size;
+    const target = batch;
+    return new Promise<R>((resolve, reject) => {
+      target.resolves.push(resolve);
+      target.rejects.push(reject);
+    });
+  }
+
+  private readonly flush = (): void => {
+    const batches = this.queued;
+    this.queued = [];
+    this.open = new Map();
+    this.scheduled = false;
+    const c = this.client();
+    for (const b of batches) {
+      if (c === undefined) {
+        this.rejectAll(b, new Error('the commands connection is closed'));
+        continue;
+      }
+      let replies: Promise<unknown>;
+      try {
+        replies =
+          b.resolves.length === 1
+            ? this.kind.single(c, b.key, b.args[b.first]!, b.args[b.first + 1]!).then(one)
+            : call(c, this.kind.script, b.args);
+      } catch (err) {
+        this.rejectAll(b, err);
+        continue;
+      }
+      replies.then(
+        (r) => this.resolveAll(b, r),
+        (err: unknown) => this.rejectAll(b, err),
+      );
+    }
+  };
+
+  private resolveAll(b: Batch<R>, replies: unknown): void {
+    const n = b.resolves.length;
+    if (!Array.isArray(replies) || replies.length !== n) {
+      this.rejectAll(b, new Error(`batched write returned ${String(replies).slice(0, 40)}`));
+      return;
+    }
+    const results: R[] = [];
+    try {
+      for (let i = 0; i < n; i++) results.push(this.ok(replies[i]));
+    } catch (err) {
+      this.rejectAll(b, err);
+      return;
+    }
+    for (let i = 0; i < n; i++) b.resolves[i]!(results[i]!);
+  }
+
+  private rejectAll(b: Batch<R>, err: unknown): void {
+    for (const reject of b.rejects) {
+      let e: unknown;
+      try {
+        e = this.fail(err);
+      } catch (thrown) {
+        e = thrown;
+      }
+      reject(e);
+    }
+  }
+}
+
+const one = (reply: unknown): unknown[] => [reply];
+
+function call(c: RedisClient, script: string, args: string[]): Promise<unknown> {
+  args[0] = script;
+  return c.call('EVAL', args) as Promise<unknown>;
+}
+
+/** XADDs of one tick to one stream; resolves with `ok(entry id)`. */
+export function xaddBatcher<R>(
+  client: () => RedisClient | undefined,
+  maxLen: string,
+  ok: (entryId: unknown) => R,
+  fail: (err: unknown) => unknown,
+): WriteBatcher<R> {
+  return new WriteBatcher<R>(
+    {
+      script: XADD_SCRIPT,
+      head: (key) => ['1', key, maxLen],
+      single: (c, key, id, env) =>
+        c.call('XADD', [key, 'MAXLEN', '~', maxLen, '*', 'v', ENTRY_VERSION, 'id', id, 'env', env]),
+    },
+    client,
+    ok,
+    fail,
+  );
+}
+
+/** PUBLISHes of one tick (all channels); resolves with the receiver count. */
+export function publishBatcher(client: () => RedisClient | undefined): WriteBatcher<number> {
+  return new WriteBatcher<number>(
+    {
+      script: PUBLISH_SCRIPT,
+      head: () => ['0'],
+      single: (c, _key, channel, text) => c.publish(channel, text),
+    },
+    client,
+    Number,
+    (err) => err,
+  );
+}
+
+export type { WriteBatcher };
