@@ -96,9 +96,9 @@ export function percentile(sample: ArrayLike<number>, p: number): number {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Collect garbage between runs so one side does not pay for the other's garbage. */
-export async function settle(): Promise<void> {
+export async function settle(collect = true): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) {
+  if (gc && collect) {
     gc();
     gc();
   }
@@ -233,23 +233,31 @@ export interface AlternateOptions {
   warmup: { hub: () => Promise<unknown>; raw: () => Promise<unknown> };
   hub: () => Promise<number>;
   raw: () => Promise<number>;
+  /**
+   * Force full collections between rounds (default). Latency runs turn it off: a
+   * forced collection shrinks V8's heap limits to the live size, and the major
+   * collections that then run during the next round (pauses of 1–3 ms) landed in
+   * the p99 of both sides.
+   */
+  collect?: boolean;
 }
 
 /** Warm both sides, then measure hub, raw, hub, raw, … and pair the rounds into ratios. */
 export async function alternate(
   o: AlternateOptions,
 ): Promise<{ hub: Stats; raw: Stats; ratio: Stats }> {
+  const collect = o.collect !== false;
   await o.warmup.hub();
-  await settle();
+  await settle(collect);
   await o.warmup.raw();
-  await settle();
+  await settle(collect);
   const hub: number[] = [];
   const raw: number[] = [];
   for (let r = 0; r < o.rounds; r++) {
     hub.push(await o.hub());
-    await settle();
+    await settle(collect);
     raw.push(await o.raw());
-    await settle();
+    await settle(collect);
   }
   return { hub: stats(hub), raw: stats(raw), ratio: stats(hub.map((h, i) => h / raw[i]!)) };
 }

@@ -642,6 +642,7 @@ async function runScenario(
   }
   const out = await alternate({
     rounds: LATENCY_ROUNDS,
+    collect: false,
     warmup: { hub: () => runHub(WARM_N), raw: () => runRaw(WARM_N) },
     hub: () => runHub(STEADY_N),
     raw: () => runRaw(STEADY_N),
