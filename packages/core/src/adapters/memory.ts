@@ -29,6 +29,7 @@ import {
   type Consumer,
   type MemoryDelivery,
 } from './memory/broker.js';
+import { rejectUnknownMemoryOptions } from './memory-options.js';
 
 export interface MemoryBrokerOptions {
   /**
@@ -169,6 +170,7 @@ function newBroker(opts: MemoryBrokerOptions): [MemoryBroker, BrokerCore] {
 
 /** A broker to share between memory adapters: `memory({ broker })` in each hub. */
 export function createMemoryBroker(opts: MemoryBrokerOptions = {}): MemoryBroker {
+  rejectUnknownMemoryOptions('createMemoryBroker', opts);
   return newBroker(opts)[0];
 }
 
@@ -235,6 +237,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
 
   constructor(opts: MemoryAdapterOptions = {}) {
     super();
+    rejectUnknownMemoryOptions('memory', opts);
     const name = opts.name ?? 'memory';
     if (typeof name !== 'string' || name.length === 0) {
       throw new HubError(ErrorCode.INVALID_CONFIG, '[hub:memory] name must be a non-empty string');
@@ -273,6 +276,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
 
   /** Change injected faults at runtime; a field set to `undefined` turns that fault off. */
   setFaults(update: MemoryFaultsUpdate): void {
+    rejectUnknownMemoryOptions('setFaults', update);
     const next: Record<string, unknown> = { ...this.faults };
     for (const [k, v] of Object.entries(update)) {
       if (v === undefined) delete next[k];

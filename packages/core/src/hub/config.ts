@@ -1,5 +1,6 @@
 import { ErrorCode, HubError } from '@hub/protocol';
 import type { ProtocolAdapter } from '../adapter/contract.js';
+import { closestOption, optionNames, rejectUnknownOptions } from '../config/unknown-options.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import type { EventHistoryOptions } from '../event-bus/history.js';
 import { EventHistory } from '../event-bus/history.js';
@@ -135,12 +136,116 @@ function bool(cfg: Record<string, unknown>, key: string): void {
   if (v !== undefined && typeof v !== 'boolean') throw invalid(key, 'must be a boolean', v);
 }
 
+const CONFIG_OPTIONS = optionNames<CommunicationConfig>({
+  name: true,
+  adapters: true,
+  maxConcurrentMessages: true,
+  overload: true,
+  messageTimeoutMs: true,
+  maxDeliveries: true,
+  retry: true,
+  sendRetry: true,
+  circuitBreaker: true,
+  dedup: true,
+  history: true,
+  defaultRoutingStrategy: true,
+  routes: true,
+  messageTypeRoutes: true,
+  middleware: true,
+  enableMetrics: true,
+  enableHealthMonitoring: true,
+  healthCheckInterval: true,
+  drainTimeoutMs: true,
+  logger: true,
+  redisConfig: true,
+  websocketConfig: true,
+  httpConfig: true,
+  adapterConfig: true,
+});
+const BACKOFF_OPTIONS = optionNames<BackoffOptions>({
+  initialDelayMs: true,
+  maxDelayMs: true,
+  factor: true,
+  jitter: true,
+});
+const SEND_RETRY_OPTIONS = [...BACKOFF_OPTIONS, 'maxAttempts'] as const;
+const BREAKER_OPTIONS = optionNames<CircuitBreakerOptions>({
+  failureRateThreshold: true,
+  minimumThroughput: true,
+  consecutiveFailures: true,
+  windowMs: true,
+  buckets: true,
+  cooldownMs: true,
+  halfOpenProbes: true,
+  successesToClose: true,
+  now: true,
+});
+const HISTORY_OPTIONS = optionNames<EventHistoryOptions>({
+  maxPerTopic: true,
+  maxAgeMs: true,
+  maxTopics: true,
+  now: true,
+});
+const DEDUP_OPTIONS = optionNames<NonNullable<CommunicationConfig['dedup']>>({
+  store: true,
+  windowMs: true,
+  leaseMs: true,
+});
+const ROUTE_OPTIONS = optionNames<RouteRule>({
+  match: true,
+  adapters: true,
+  strategy: true,
+  kind: true,
+});
+const MIDDLEWARE_OPTIONS = optionNames<Middleware>({ name: true, outbound: true, inbound: true });
+
+/** Reject misspelt options of the config and of its nested option objects (not of adapter settings). */
+function rejectUnknownConfig(cfg: Record<string, unknown>): void {
+  rejectUnknownOptions('createHub', cfg, CONFIG_OPTIONS);
+  const nested: Array<[string, readonly string[]]> = [
+    ['retry', BACKOFF_OPTIONS],
+    ['sendRetry', SEND_RETRY_OPTIONS],
+    ['circuitBreaker', BREAKER_OPTIONS],
+    ['history', HISTORY_OPTIONS],
+    ['dedup', DEDUP_OPTIONS],
+  ];
+  for (const [key, known] of nested) {
+    const v = cfg[key];
+    if (typeof v === 'object' && v !== null) rejectUnknownOptions(`createHub.${key}`, v, known);
+  }
+  if (Array.isArray(cfg.routes)) {
+    cfg.routes.forEach((rule: unknown, i) => {
+      if (typeof rule === 'object' && rule !== null) {
+        rejectUnknownOptions(`createHub.routes[${i}]`, rule, ROUTE_OPTIONS);
+      }
+    });
+  }
+  if (Array.isArray(cfg.middleware)) {
+    // A middleware may keep its own state in extra fields: only a misspelt hook is refused.
+    cfg.middleware.forEach((m: unknown, i) => {
+      if (typeof m !== 'object' || m === null) return;
+      const typos = Object.keys(m).filter(
+        (k) =>
+          !MIDDLEWARE_OPTIONS.includes(k) && closestOption(k, MIDDLEWARE_OPTIONS) !== undefined,
+      );
+      if (typos.length > 0) {
+        rejectUnknownOptions(
+          `createHub.middleware[${i}]`,
+          { [typos[0]!]: true },
+          MIDDLEWARE_OPTIONS,
+        );
+      }
+    });
+  }
+}
+
 /** Throw a HUB_INVALID_CONFIG error naming the first bad option. */
 export function validateConfig(config: CommunicationConfig): void {
-  if (typeof config !== 'object' || config === null) {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw invalid('config', 'must be an object', config);
   }
   const cfg = config as Record<string, unknown>;
+  rejectUnknownConfig(cfg);
   if (cfg.name !== undefined && (typeof cfg.name !== 'string' || cfg.name.length === 0)) {
     throw invalid('name', 'must be a non-empty string', cfg.name);
   }

@@ -40,6 +40,7 @@ import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
 import { TimeoutError } from '../resilience/timeout.js';
 import { type RouteDecision, Router, type RouteTarget } from '../router/router.js';
+import { checkConsumeCall, checkRequestOptions, closeOptionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
 import { HubMetrics, type MetricTotals } from './metrics.js';
 import { composeInbound, composeOutbound } from './middleware.js';
@@ -418,6 +419,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
+    if (closeOptionsError(options)) return Promise.reject(closeOptionsError(options));
     this.closePromise ??= this.doClose(
       options.drainTimeoutMs ?? this.config.drainTimeoutMs ?? 10_000,
     );
@@ -553,6 +555,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     message: UnifiedMessage<Req>,
     options: RequestOptions = {},
   ): Promise<UnifiedMessage<Res>> {
+    checkRequestOptions(options);
     try {
       validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
@@ -883,6 +886,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     options: ConsumeOptions = {},
   ): Promise<Unsubscribe> {
     validateAddress(endpoint, 'endpoint');
+    checkConsumeCall('onMessage', handler, options);
     return this.consume('endpoint', endpoint, handler as MessageHandler, options);
   }
 
@@ -897,6 +901,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     options: SubscribeOptions = {},
   ): Promise<Unsubscribe> {
     validatePattern(pattern, 'pattern');
+    checkConsumeCall('subscribe', handler, options);
     const history = options.replay ? this.history : undefined;
     if (history === undefined)
       return this.consume('topic', pattern, handler as EventHandler, options);

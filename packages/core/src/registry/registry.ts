@@ -1,6 +1,8 @@
 import { ErrorCode, HubError } from '@hub/protocol';
 import { EventEmitter } from 'eventemitter3';
 import type { ProtocolAdapter } from '../adapter/contract.js';
+import { optionNames, rejectUnknownOptions } from '../config/unknown-options.js';
+import { ProtocolType } from '../hub/types.js';
 
 /**
  * Typed lookup: each adapter package augments this interface, e.g.
@@ -28,6 +30,15 @@ export const isAdapterFactory = (x: unknown): x is AdapterFactory =>
   x !== null &&
   typeof (x as AdapterFactory).create === 'function' &&
   typeof (x as ProtocolAdapter).send !== 'function';
+
+const FACTORY_OPTIONS = optionNames<AdapterFactory>({
+  name: true,
+  configKey: true,
+  aliases: true,
+  create: true,
+});
+
+const PROTOCOL_TYPES: readonly string[] = Object.values(ProtocolType);
 
 /** Protocol names that resolve to an adapter registered under another name. */
 const BUILTIN_ALIASES: Record<string, string> = {
@@ -61,12 +72,31 @@ export class AdapterRegistry extends EventEmitter<RegistryEvents> {
     return this;
   }
 
-  /** Same as `register(adapter, name)`, with the name first (the established call shape). */
+  /**
+   * Register `adapter`, the name first (the established call shape). A
+   * `ProtocolType` value (`ProtocolType.CUSTOM`, `ProtocolType.REDIS_STREAMS`,
+   * ...) names the kind of transport, not the adapter: the adapter is then
+   * registered under its own `name`, so several custom adapters never
+   * collide, and the protocol name finds the first one registered that way
+   * (`get('custom')`). Any other string is the registered name.
+   */
   registerAdapter(name: string, adapter: ProtocolAdapter): this {
-    return this.register(adapter, name);
+    const own = (adapter as Partial<ProtocolAdapter> | null)?.name;
+    if (!PROTOCOL_TYPES.includes(name) || typeof own !== 'string' || own === '' || own === name) {
+      return this.register(adapter, name);
+    }
+    this.register(adapter, own);
+    const current = this.aliases.get(name);
+    if (!this.adapters.has(name) && (current === undefined || !this.adapters.has(current))) {
+      this.aliases.set(name, own);
+    }
+    return this;
   }
 
   registerFactory(factory: AdapterFactory): this {
+    if (Object.getPrototypeOf(factory) === Object.prototype) {
+      rejectUnknownOptions('registerFactory', factory, FACTORY_OPTIONS);
+    }
     this.factories.set(factory.name, factory);
     for (const alias of factory.aliases ?? []) this.aliases.set(alias, factory.name);
     return this;

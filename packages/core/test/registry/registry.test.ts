@@ -1,10 +1,13 @@
 import {
   AdapterRegistry,
+  createHub,
   ErrorCode,
   HubError,
   isAdapterFactory,
   memory,
   type ProtocolAdapter,
+  ProtocolType,
+  silentLogger,
 } from '@hub/core';
 import { describe, expect, it } from 'vitest';
 import { TestAdapter } from '../hub/helpers.js';
@@ -87,5 +90,42 @@ describe('AdapterRegistry', () => {
     expect(reg.create('custom', { n: 'one' }).name).toBe('one');
     expect(reg.create('custom-v2', { n: 'two' }).name).toBe('two');
     expect(() => reg.create('nope')).toThrow(/no adapter factory named "nope" \(known: custom\)/);
+  });
+
+  it('registerAdapter(ProtocolType.CUSTOM, …) registers each adapter under its own name', async () => {
+    const hub = createHub({ logger: silentLogger, adapters: [] });
+    const a = new TestAdapter({ name: 'nats' });
+    const b = new TestAdapter({ name: 'kafka' });
+    hub.adapterRegistry.registerAdapter(ProtocolType.CUSTOM, a);
+    hub.adapterRegistry.registerAdapter(ProtocolType.CUSTOM, b);
+    expect(hub.adapters.names()).toEqual(['nats', 'kafka']);
+    expect(hub.adapters.get('nats')).toBe(a);
+    expect(hub.adapters.get('kafka')).toBe(b);
+    // the protocol name still finds the first custom adapter
+    expect(hub.adapters.get(ProtocolType.CUSTOM)).toBe(a);
+    // a protocol name whose adapter has the same name, and any other name, register as given
+    const reg = new AdapterRegistry();
+    const m = memory();
+    reg
+      .registerAdapter(ProtocolType.IN_MEMORY, m)
+      .registerAdapter('my-name', memory({ name: 'x' }));
+    expect(reg.names()).toEqual(['memory', 'my-name']);
+    // removing the first custom adapter lets the next one registered take the protocol name
+    expect(await hub.adapters.remove('nats')).toBe(true);
+    const c = new TestAdapter({ name: 'amqp' });
+    hub.adapterRegistry.registerAdapter(ProtocolType.CUSTOM, c);
+    expect(hub.adapters.get(ProtocolType.CUSTOM)).toBe(c);
+    await hub.close();
+  });
+
+  it('refuses a misspelt option of a factory object', () => {
+    const reg = new AdapterRegistry();
+    const factory = { name: 'f', configkey: 'fConfig', create: () => memory({ name: 'f' }) };
+    expect(() => reg.registerFactory(factory as never)).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.INVALID_CONFIG,
+        message: expect.stringMatching(/`registerFactory\.configkey`; did you mean `configKey`\?/),
+      }),
+    );
   });
 });
