@@ -224,7 +224,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         return adapter.commands;
       },
       keys: this.keys,
-      instanceId: this.ctx.instanceId,
+      instanceId: this.adapterContext.instanceId,
       ttlMs: this.opts.heartbeatMs * 3,
       report: (op, err) => this.report(op, err),
     });
@@ -614,7 +614,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.watch(reader, `reader ${spec.address}`);
     this.readers.add(reader);
     const host: ConsumerHost = {
-      ctx: this.ctx,
+      ctx: this.adapterContext,
       commands: this.commands,
       keys: this.keys,
       opts: this.opts,
@@ -631,7 +631,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
           signal.addEventListener('abort', done);
         }),
     };
-    const name = `${this.ctx.instanceId}-${++this.consumerSeq}`;
+    const name = `${this.adapterContext.instanceId}-${++this.consumerSeq}`;
     const consumer = new StreamConsumer(host, spec, reader, name);
     try {
       await whenReady(

@@ -30,35 +30,50 @@ export abstract class BaseAdapter
   abstract readonly name: string;
   abstract readonly capabilities: AdapterCapabilities;
 
-  protected ctx: AdapterContext = {
+  // The base's own state is in #private fields: a subclass is free to name its
+  // own fields `ctx`, `stats`, `subs`, `state` ... without clashing with them.
+  #ctx: AdapterContext = {
     hubName: 'hub',
     instanceId: 'local',
     logger: silentLogger,
     reportError: () => {},
   };
-  protected stats = { sent: 0, sendFailures: 0, delivered: 0 };
-  private _state: AdapterState = 'idle';
-  private lastError: string | undefined;
-  private connecting: Promise<void> | undefined;
-  private closing: Promise<void> | undefined;
-  private readonly subs = new Set<Subscription>();
+  #stats = { sent: 0, sendFailures: 0, delivered: 0 };
+  #state: AdapterState = 'idle';
+  #lastError: string | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #subs = new Set<Subscription>();
 
   get state(): AdapterState {
-    return this._state;
+    return this.#state;
+  }
+
+  /** The context the hub handed to `connect` (a placeholder before that). */
+  protected get adapterContext(): AdapterContext {
+    return this.#ctx;
+  }
+
+  /**
+   * Send counters shown in `health().detail`. `send` keeps them; a subclass
+   * that overrides `send` counts its own sends here.
+   */
+  protected get sendCounters(): { sent: number; sendFailures: number } {
+    return this.#stats;
   }
 
   protected setState(state: AdapterState): void {
-    if (state === this._state) return;
-    this._state = state;
+    if (state === this.#state) return;
+    this.#state = state;
     this.emit('state', state);
   }
 
   /** Record and surface a background failure without ever throwing. */
   protected fail(operation: string, err: unknown): HubError {
     const wrapped = wrapAdapterError(this.name, operation, err);
-    this.lastError = wrapped.message;
+    this.#lastError = wrapped.message;
     try {
-      this.ctx.reportError(wrapped);
+      this.#ctx.reportError(wrapped);
     } catch {
       // a faulty reporter must not take the transport down
     }
@@ -67,25 +82,25 @@ export abstract class BaseAdapter
   }
 
   async connect(ctx: AdapterContext): Promise<void> {
-    if (this._state === 'ready' || this._state === 'degraded') return;
-    if (this.connecting) return this.connecting;
-    if (this._state === 'closing' || this._state === 'closed') {
+    if (this.#state === 'ready' || this.#state === 'degraded') return;
+    if (this.#connecting) return this.#connecting;
+    if (this.#state === 'closing' || this.#state === 'closed') {
       throw new HubError(ErrorCode.CLOSED, `[hub:${this.name}] connect called after close`);
     }
-    this.ctx = ctx;
+    this.#ctx = ctx;
     this.setState('connecting');
-    this.connecting = this.doConnect(ctx).then(
+    this.#connecting = this.doConnect(ctx).then(
       () => {
-        this.connecting = undefined;
+        this.#connecting = undefined;
         this.setState('ready');
       },
       (err: unknown) => {
-        this.connecting = undefined;
+        this.#connecting = undefined;
         this.setState('failed');
         throw this.fail('connect', err);
       },
     );
-    return this.connecting;
+    return this.#connecting;
   }
 
   // Not async: one promise and one microtask hop less per message on the hot path.
@@ -101,7 +116,7 @@ export abstract class BaseAdapter
 
   /** Counts an accepted send; a subclass chaining its own send promise may reuse it. */
   protected readonly sendOk = (result: SendResult): SendResult => {
-    this.stats.sent++;
+    this.#stats.sent++;
     return result;
   };
 
@@ -112,9 +127,9 @@ export abstract class BaseAdapter
 
   /** Counts a failed send and wraps its error into a HubError naming this adapter. */
   protected sendFailed(err: unknown): HubError {
-    this.stats.sendFailures++;
+    this.#stats.sendFailures++;
     const wrapped = wrapAdapterError(this.name, 'send', err);
-    this.lastError = wrapped.message;
+    this.#lastError = wrapped.message;
     return wrapped;
   }
 
@@ -125,7 +140,7 @@ export abstract class BaseAdapter
     } catch (err) {
       throw wrapAdapterError(this.name, `subscribe(${spec.kind} ${spec.address})`, err);
     }
-    const subs = this.subs;
+    const subs = this.#subs;
     let closed: Promise<void> | undefined;
     const sub: Subscription = {
       close: () => {
@@ -147,19 +162,19 @@ export abstract class BaseAdapter
   }
 
   health(): AdapterHealth {
-    const state = this._state;
+    const state = this.#state;
     const base: AdapterHealth = {
       state,
       healthy: state === 'ready',
-      detail: { ...this.stats, subscriptions: this.subs.size, ...this.healthDetail() },
+      detail: { ...this.#stats, subscriptions: this.#subs.size, ...this.healthDetail() },
     };
-    return this.lastError === undefined ? base : { ...base, lastError: this.lastError };
+    return this.#lastError === undefined ? base : { ...base, lastError: this.#lastError };
   }
 
   close(): Promise<void> {
-    this.closing ??= (async () => {
+    this.#closing ??= (async () => {
       this.setState('closing');
-      const subs = [...this.subs];
+      const subs = [...this.#subs];
       await Promise.allSettled(subs.map((s) => s.close()));
       try {
         await this.doClose();
@@ -169,7 +184,7 @@ export abstract class BaseAdapter
       this.setState('closed');
       this.removeAllListeners();
     })();
-    return this.closing;
+    return this.#closing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -345,10 +345,10 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     if (this.sendFaults) return this.faultySend(envelope);
     const err = this.routeOnce(envelope);
     if (err !== undefined) {
-      this.stats.sendFailures++;
+      this.sendCounters.sendFailures++;
       return Promise.reject(err);
     }
-    this.stats.sent++;
+    this.sendCounters.sent++;
     return this.ok;
   }
 
@@ -366,7 +366,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   }
 
   private rejectBlocked(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    this.stats.sendFailures++;
+    this.sendCounters.sendFailures++;
     const target = describeTarget(envelope);
     if (this.linkDown && this.state !== 'closing' && this.state !== 'closed') {
       return Promise.reject(
@@ -400,7 +400,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
         // a throwing predicate counts as "fail this send"
       }
       if (fail) {
-        this.stats.sendFailures++;
+        this.sendCounters.sendFailures++;
         return Promise.reject(
           new AdapterError(
             this.name,
@@ -414,19 +414,19 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     }
     if (f.drop !== undefined && f.drop > 0 && random() < f.drop) {
       this.counters.droppedByFault++;
-      this.stats.sent++;
+      this.sendCounters.sent++;
       return this.ok;
     }
     const err = this.routeOnce(envelope);
     if (err !== undefined) {
-      this.stats.sendFailures++;
+      this.sendCounters.sendFailures++;
       return Promise.reject(err);
     }
     // A retransmitted copy: a second, independent delivery (a full queue just sheds it).
     if (f.duplicate !== undefined && f.duplicate > 0 && random() < f.duplicate) {
       this.routeOnce(envelope);
     }
-    this.stats.sent++;
+    this.sendCounters.sent++;
     return this.ok;
   }
 
