@@ -60,7 +60,10 @@ export async function roundTrip(ctx: CaseContext): Promise<void> {
     got.set(msg.id, msg);
   });
 
-  const samples = jsonPayloads(ctx.capabilities.maxPayloadBytes ?? 1_048_576);
+  // An adapter may learn its limit at connect: read it from the connected one.
+  const limit =
+    ctx.adapterOf(sender).capabilities.maxPayloadBytes ?? ctx.capabilities.maxPayloadBytes;
+  const samples = jsonPayloads(limit ?? 1_048_576);
   if (ctx.options.binaryPayloads === true) samples.push(...binaryPayloads());
   const n = ctx.count(100, samples.length);
   const sent = new Map<string, UnifiedMessage>();

@@ -15,7 +15,14 @@ export interface AdapterCapabilities {
   readonly patterns: boolean;
   /** Several instances of one endpoint share its messages. */
   readonly consumerGroups: boolean;
-  /** Largest encoded envelope the transport accepts, in bytes. */
+  /**
+   * Largest encoded envelope the transport accepts, in bytes. The hub refuses
+   * a larger envelope (its JSON-encoded size) with `HUB_INVALID_MESSAGE`
+   * before calling `send`. It reads this on every send, so an adapter that
+   * learns the limit at connect (a NATS server announces `max_payload`) sets
+   * it in `connect`, before that resolves: assign a new `capabilities` object
+   * (or serve it from a getter). @default no limit beyond the protocol's own
+   */
   readonly maxPayloadBytes?: number;
 }
 

@@ -714,7 +714,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     try {
       // Promise.resolve returns a native promise as is; it guards an adapter
       // whose send returns a bare value (the slot must still come back).
-      sent = Promise.resolve(target.adapter.send(env));
+      sent = Promise.resolve(target.send(env));
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -814,7 +814,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       }
       const started = performance.now();
       try {
-        return this.sendSucceeded(env, target, started, await target.adapter.send(env));
+        return this.sendSucceeded(env, target, started, await target.send(env));
       } catch (err) {
         lastError = err;
         if (!this.sendFailed(target, err, env)) break;

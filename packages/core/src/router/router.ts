@@ -3,10 +3,12 @@ import {
   type Envelope,
   ErrorCode,
   HubError,
+  InvalidMessageError,
+  jsonCodec,
   type UnifiedEvent,
   type UnifiedMessage,
 } from '@hub/protocol';
-import type { ProtocolAdapter } from '../adapter/contract.js';
+import type { ProtocolAdapter, SendResult } from '../adapter/contract.js';
 import { TopicMatcher } from '../event-bus/pattern.js';
 import { RoutingStrategy } from '../hub/types.js';
 import type { AdapterRegistry } from '../registry/registry.js';
@@ -41,6 +43,21 @@ export class RouteTarget {
       this.latencyEwma === 0 ? latencyMs : this.latencyEwma * 0.9 + latencyMs * 0.1;
   }
 
+  /**
+   * Hand `envelope` to the adapter, refusing it first when it is larger than
+   * the adapter's `capabilities.maxPayloadBytes`. The limit is read on every
+   * send, so an adapter that learns it at connect (a NATS server announces
+   * its `max_payload`) only has to update its capabilities.
+   */
+  send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const limit = this.adapter.capabilities.maxPayloadBytes;
+    if (limit !== undefined) {
+      const err = oversize(envelope, limit, this.name);
+      if (err !== undefined) return Promise.reject(err);
+    }
+    return this.adapter.send(envelope);
+  }
+
   honours(guarantee: DeliveryGuarantee, kind: Envelope['kind']): boolean {
     const caps = this.adapter.capabilities;
     if (kind === 'event' && !caps.broadcast) return false;
@@ -50,6 +67,26 @@ export class RouteTarget {
   get available(): boolean {
     return this.healthy && this.breaker.state !== 'open';
   }
+}
+
+/**
+ * The envelope's size as the JSON codec encodes it (what the wire adapters
+ * send), when it is above `limit`: a typed, non-retryable refusal naming the
+ * adapter and its limit. Only adapters that declare a limit pay for the encode.
+ */
+function oversize(
+  envelope: UnifiedMessage | UnifiedEvent,
+  limit: number,
+  adapter: string,
+): InvalidMessageError | undefined {
+  const size = Buffer.byteLength(jsonCodec.encode(envelope));
+  if (size <= limit) return undefined;
+  const field = envelope.kind === 'message' ? 'payload' : 'data';
+  return new InvalidMessageError(
+    'too_large',
+    field,
+    `[hub] ${envelope.id} is ${size} bytes encoded, over the limit of ${limit} bytes of adapter "${adapter}" (capabilities.maxPayloadBytes)`,
+  );
 }
 
 /** What the router decided for one envelope. */
