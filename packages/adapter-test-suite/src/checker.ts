@@ -118,6 +118,12 @@ export interface ExpectDeliveryOptions {
    * @default false
    */
   allowDuplicates?: boolean;
+  /**
+   * Require lost = 0 even under `best-effort`, for this reason (shown in the
+   * failure), e.g. events in a run without injected faults.
+   * @default none: only guarantees other than best-effort require it
+   */
+  noLossBecause?: string;
   /** Prefix for the failure message, e.g. the case id. @default 'delivery check' */
   label?: string;
   /** How many ids of each kind the failure message lists. @default 5 */
@@ -159,8 +165,9 @@ export function expectDelivery(
     options.allowDuplicates === true && (guarantee === 'at-least-once' || guarantee === 'ordered');
   const broken: string[] = [];
   if (report.unexpected.length > 0) broken.push('unexpected must be 0');
-  if (guarantee !== 'best-effort' && report.lost.length > 0) {
-    broken.push(`lost must be 0 under ${guarantee}`);
+  if (report.lost.length > 0) {
+    if (guarantee !== 'best-effort') broken.push(`lost must be 0 under ${guarantee}`);
+    else if (options.noLossBecause) broken.push(`lost must be 0: ${options.noLossBecause}`);
   }
   if (!dupsAllowed && report.duplicates.length > 0) {
     broken.push(

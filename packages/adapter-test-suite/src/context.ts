@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type AdapterCapabilities,
+  type AdapterContext,
   createHub,
   type Hub,
   type HubConfig,
@@ -9,7 +10,7 @@ import {
 } from '@hub/core';
 import { DeliveryGuarantee, ErrorCode, HubError } from '@hub/protocol';
 import type { AdapterTestSuiteOptions } from './options.js';
-import { createGate, type Gate, type WaitForOptions, waitFor } from './wait.js';
+import { createGate, type Gate, settleWithin, type WaitForOptions, waitFor } from './wait.js';
 
 /** Counters of `hub.metrics().totals`, summed over hubs. */
 export type HubTotals = ReturnType<Hub['metrics']>['totals'];
@@ -28,6 +29,14 @@ export interface CaseContext {
   unique(prefix: string): string;
   /** Build and start a hub on a fresh adapter; closed when the case ends. */
   hub(role: string, config?: Partial<HubConfig>): Promise<Hub>;
+  /**
+   * A fresh adapter, connected on its own with no hub above it, for cases
+   * that check what the adapter itself hands over (R8's prefetch). Closed
+   * when the case ends.
+   */
+  bareAdapter(role: string): Promise<ProtocolAdapter>;
+  /** How long closing one hub (or adapter) may take when the case ends. */
+  readonly closeBudgetMs: number;
   /** The adapter a hub of this case was built with. */
   adapterOf(hub: Hub): ProtocolAdapter;
   /** Kill an instance abruptly (the `crashInstance` option, or close with no drain). */
@@ -57,6 +66,11 @@ export const isReliable = (g: DeliveryGuarantee): boolean => g !== DeliveryGuara
 
 const defaultCrash = (hub: Hub): Promise<void> => hub.close({ drainTimeoutMs: 0 });
 
+/** Drain a hub gets when its case ends (its held handlers are released first). */
+const DISPOSE_DRAIN_MS = 2_000;
+/** Past the drain, what closing the adapters may take before the case reports a hang. */
+const CLOSE_CLEANUP_MS = 8_000;
+
 /** Build a context; call `dispose()` when the case ends, pass or fail. */
 export function createCaseContext(
   options: AdapterTestSuiteOptions,
@@ -65,6 +79,7 @@ export function createCaseContext(
   const scale = options.scale ?? 1;
   const timeoutScale = options.timeoutScale ?? 1;
   const hubs: Hub[] = [];
+  const bare: ProtocolAdapter[] = [];
   const adapters = new Map<Hub, ProtocolAdapter>();
   const gates: Gate[] = [];
   const run = randomBytes(3).toString('hex');
@@ -93,6 +108,20 @@ export function createCaseContext(
       await hub.start();
       return hub;
     },
+    async bareAdapter(role) {
+      const adapter = await options.createAdapter();
+      bare.push(adapter);
+      const name = ctx.unique(role);
+      const context: AdapterContext = {
+        hubName: name,
+        instanceId: name,
+        logger: silentLogger,
+        reportError: () => {},
+      };
+      await adapter.connect(context);
+      return adapter;
+    },
+    closeBudgetMs: Math.round((DISPOSE_DRAIN_MS + CLOSE_CLEANUP_MS) * timeoutScale),
     adapterOf(hub) {
       const adapter = adapters.get(hub);
       if (!adapter) {
@@ -126,16 +155,25 @@ export function createCaseContext(
     async dispose() {
       // release held handlers first so closing hubs drain quickly
       for (const g of gates) g.release();
-      const results = await Promise.allSettled(
-        hubs.map((h) => h.close({ drainTimeoutMs: ctx.ms(2_000) })),
-      );
+      const budget = ctx.closeBudgetMs;
+      const results = await Promise.allSettled([
+        ...hubs.map((h) =>
+          settleWithin(
+            h.close({ drainTimeoutMs: ctx.ms(DISPOSE_DRAIN_MS) }),
+            budget,
+            `closing hub ${h.name}: close() (drain ${ctx.ms(DISPOSE_DRAIN_MS)} ms, then each adapter's close())`,
+          ),
+        ),
+        ...bare.map((a) => settleWithin(a.close(), budget, `the adapter's close()`)),
+      ]);
       hubs.length = 0;
+      bare.length = 0;
       adapters.clear();
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) {
         throw new HubError(
           ErrorCode.ADAPTER_FAILED,
-          `[hub:adapter-test-suite] closing a hub after the case failed: ${String(failed.reason)}`,
+          `[hub:adapter-test-suite] cleanup after the case: ${failed.reason instanceof Error ? failed.reason.message.replace(/^\[[^\]]*\]\s*/, '') : String(failed.reason)}`,
           { cause: failed.reason },
         );
       }

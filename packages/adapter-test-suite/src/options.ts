@@ -66,8 +66,23 @@ export interface AdapterTestSuiteOptions {
    */
   hubConfig?: Partial<HubConfig>;
   /**
-   * Kill one instance abruptly (R5). In-process adapters can leave the default;
-   * out-of-process adapters should really kill it (a child process, SIGKILL).
+   * Kill one instance abruptly (R5): what it holds must come back to the
+   * survivors the way it would after a real crash. In-process adapters (one
+   * broker object) can leave the default. A networked adapter must not
+   * release or ack anything on the way out, which the default's graceful
+   * close does; in process, drop its connections instead, then close the hub:
+   *
+   * ```ts
+   * crashInstance: async (hub, adapter) => {
+   *   // every socket of this instance, e.g. the client objects the adapter holds
+   *   for (const socket of socketsOf(adapter)) socket.destroy();
+   *   await hub.close({ drainTimeoutMs: 0 }).catch(() => {}); // nothing left to release over
+   * },
+   * ```
+   *
+   * What the instance held then stays pending in the broker until the
+   * adapter's claim window passes (set `slowHandlerMs` above it). Killing a
+   * child process with SIGKILL works too.
    * @default (hub) => hub.close({ drainTimeoutMs: 0 })
    */
   crashInstance?: (hub: Hub, adapter: ProtocolAdapter) => Promise<void>;

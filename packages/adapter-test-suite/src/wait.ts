@@ -66,3 +66,29 @@ export function createGate(): Gate {
     },
   };
 }
+
+/**
+ * Settle with `work`, or reject with a `HubError` (`HUB_TIMEOUT`) saying that
+ * `what` did not settle within `ms`: a cleanup step that hangs is reported as
+ * such, not as the test runner's bare timeout. The timer is cleared either way.
+ */
+export async function settleWithin<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new HubError(
+            ErrorCode.TIMEOUT,
+            `[hub:adapter-test-suite] ${what} did not settle within ${ms} ms`,
+          ),
+        ),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

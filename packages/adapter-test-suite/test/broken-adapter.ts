@@ -20,6 +20,9 @@ export interface Breakage {
   ) => Promise<SendResult>;
   deliver?: (d: InboundDelivery, next: (d: InboundDelivery) => void) => void;
   subscribed?: () => void;
+  /** Rewrite what the adapter is asked for (e.g. ignore `prefetch`). */
+  spec?: (spec: SubscriptionSpec) => SubscriptionSpec;
+  close?: (next: () => Promise<void>) => Promise<void>;
   capabilities?: Partial<AdapterCapabilities>;
 }
 
@@ -43,8 +46,9 @@ export class BrokenAdapter implements ProtocolAdapter, DeadLetterReader {
     const next = () => this.inner.send(env);
     return this.breakage.send ? this.breakage.send(env, next) : next();
   }
-  subscribe(spec: SubscriptionSpec): Promise<Subscription> {
+  subscribe(asked: SubscriptionSpec): Promise<Subscription> {
     this.breakage.subscribed?.();
+    const spec = this.breakage.spec ? this.breakage.spec(asked) : asked;
     const hook = this.breakage.deliver;
     return this.inner.subscribe(
       hook ? { ...spec, deliver: (d) => hook(d, (x) => spec.deliver(x)) } : spec,
@@ -54,7 +58,8 @@ export class BrokenAdapter implements ProtocolAdapter, DeadLetterReader {
     return this.inner.health();
   }
   close(): Promise<void> {
-    return this.inner.close();
+    const next = () => this.inner.close();
+    return this.breakage.close ? this.breakage.close(next) : next();
   }
   readDeadLetters(address: string, limit?: number): Promise<DeadLetterEntry[]> {
     return this.inner.readDeadLetters(address, limit);

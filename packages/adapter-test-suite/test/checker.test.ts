@@ -281,9 +281,63 @@ describe('the cases fail on broken adapters', () => {
     });
   });
 
+  it('R8 catches an adapter that ignores spec.prefetch (the hub alone would hide it)', async () => {
+    // the transport is asked for 1,000 unsettled deliveries whatever the subscriber said
+    const opts = brokenOptions({ spec: (spec) => ({ ...spec, prefetch: 1_000 }) });
+    await expect(runCase('R8', opts)).rejects.toMatchObject({
+      code: CASE_FAILED,
+      message: expect.stringMatching(
+        /R8: the adapter handed 3 deliveries to a subscription with prefetch 1 while one was handed and only 0 acked: it ignores spec\.prefetch/,
+      ),
+    });
+  });
+
+  it('R15 leaves messages waiting in the transport: an adapter that ignores prefetch breaks its premise', async () => {
+    const opts = brokenOptions({ spec: (spec) => ({ ...spec, prefetch: 1_000 }) });
+    await expect(runCase('R15', opts)).rejects.toMatchObject({
+      code: CASE_FAILED,
+      message: expect.stringMatching(
+        /R15: \d+ deliveries reached the hub while its only handler was blocked \(prefetch 5\)/,
+      ),
+    });
+  });
+
+  it('reports a close() that hangs in cleanup as such, within the case, not as the runner timeout', async () => {
+    const hung: Array<() => Promise<void>> = [];
+    const opts = brokenOptions({
+      close: (next) => {
+        hung.push(next);
+        return new Promise<void>(() => {});
+      },
+    });
+    const started = Date.now();
+    // timeoutScale 0.1: the close budget is 1 s (2 s drain + 8 s cleanup, scaled)
+    await expect(runCase('R3', { ...opts, timeoutScale: 0.1 })).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /cleanup after the case: closing hub \S+: close\(\) \(drain 200 ms, then each adapter's close\(\)\) did not settle within 1000 ms/,
+      ),
+    });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    // let the inner adapters go
+    await Promise.all(hung.map((next) => next()));
+  });
+
+  it('R3-topics judges events by their own guarantee: loss without faults is named as such', async () => {
+    let n = 0;
+    const opts = brokenOptions({
+      send: (env, next) => (env.kind === 'event' && ++n % 10 === 0 ? Promise.resolve({}) : next()),
+    });
+    await expect(runCase('R3-topics', { ...opts, timeoutScale: 0.05 })).rejects.toMatchObject({
+      code: DELIVERY_CHECK_FAILED,
+      message: expect.stringMatching(
+        /R3-topics .*failed \(lost must be 0: events are best-effort, which allows loss under faults only, and this run injects none\)/,
+      ),
+    });
+  });
+
   it('passes a clean pass-through adapter (no false alarms)', async () => {
     const opts = brokenOptions({ deliver: (d, next) => next(d) });
-    for (const id of ['R1', 'R3', 'R4', 'R8'] as const) {
+    for (const id of ['R1', 'R3', 'R4', 'R8', 'R15'] as const) {
       await expect(runCase(id, opts)).resolves.toBeUndefined();
     }
   });

@@ -1,15 +1,78 @@
+import type { InboundDelivery } from '@hub/core';
 import { createMessage, HubError, Priority, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
-import type { CaseContext } from '../context.js';
+import { type CaseContext, isReliable } from '../context.js';
 import type { Gate } from '../wait.js';
 import { fail, pause, sendAll, settle } from './helpers.js';
 
 /**
- * R8 flow control: with one handler in flight and prefetch 1, the next
- * message is not handed over while the first is unsettled; it arrives
- * promptly once the first is acked.
+ * R8 flow control, of the adapter itself: a subscription with prefetch 1
+ * is handed one delivery, and the next only after that one is acked. The
+ * case drives a bare adapter (no hub above it): under a hub, the core's
+ * concurrency limit would hide an adapter that ignores `spec.prefetch`.
+ * Best-effort-only adapters cannot keep a delivery waiting in the transport,
+ * so for them the case checks the hub's flow control instead.
  */
 export async function flowControl(ctx: CaseContext): Promise<void> {
+  if (isReliable(ctx.guarantee)) await adapterPrefetch(ctx);
+  else await hubFlowControl(ctx);
+}
+
+/** Deliveries a bare subscription with `prefetch` was handed before any ack. */
+async function adapterPrefetch(ctx: CaseContext): Promise<void> {
+  const endpoint = ctx.unique('r8');
+  const prefetch = 1;
+  const adapter = await ctx.bareAdapter('r8_recv');
+  const handed: InboundDelivery[] = [];
+  const sub = await adapter.subscribe({
+    kind: 'endpoint',
+    address: endpoint,
+    group: endpoint,
+    prefetch,
+    maxDeliveries: 5,
+    deliver: (d) => void handed.push(d),
+    reject: () => {},
+  });
+  try {
+    const sender = await ctx.hub('r8_send');
+    const messages = Array.from({ length: 3 }, (_, i) =>
+      createMessage({
+        source: 'ats_r8',
+        destination: endpoint,
+        payload: { i },
+        deliveryGuarantee: ctx.guarantee,
+      }),
+    );
+    await sendAll(sender, messages, undefined, { caseId: 'R8', parallel: 1 });
+    const window = ctx.ms(300);
+    for (let k = 0; k < messages.length; k++) {
+      await ctx.waitFor(() => handed.length >= k + 1, {
+        timeoutMs: ctx.ms(5_000),
+        message: () =>
+          `R8: delivery ${k + 1} to be handed to the subscription ${k === 0 ? 'at once' : 'promptly after the previous one was acked'} (${handed.length} handed over)`,
+      });
+      // nothing more may be handed over while `prefetch` deliveries are unsettled
+      await pause(window);
+      if (handed.length > k + 1) {
+        fail(
+          'R8',
+          `the adapter handed ${handed.length} deliveries to a subscription with prefetch ${prefetch} while ${k + 1 === 1 ? 'one was' : `${k + 1} were`} handed and only ${k} acked: it ignores spec.prefetch (the hub's concurrency limit hides this, so the case subscribes to the adapter directly)`,
+        );
+      }
+      await handed[k]?.ack();
+    }
+    const want = new Set(messages.map((m) => m.id));
+    const got = handed.map((d) => d.envelope.id);
+    if (got.length !== 3 || !got.every((id) => want.has(id))) {
+      fail('R8', `subscription got [${got.join(', ')}], sent [${[...want].join(', ')}]`);
+    }
+  } finally {
+    await sub.close();
+  }
+}
+
+/** Best-effort only: with concurrency 1 the handler gets the next message only after the previous one settled. */
+async function hubFlowControl(ctx: CaseContext): Promise<void> {
   const endpoint = ctx.unique('r8');
   const receiver = await ctx.hub('r8_recv');
   const sender = await ctx.hub('r8_send');
@@ -58,7 +121,14 @@ export async function flowControl(ctx: CaseContext): Promise<void> {
   }
 }
 
-/** R15 expiry: messages whose TTL passes while they wait are dropped and counted, never delivered. */
+/** Unsettled deliveries R15's receiver takes: the blocker and a few more. */
+const R15_PREFETCH = 5;
+
+/**
+ * R15 expiry: messages whose TTL passes while they wait, a few in the hub's
+ * buffer and most in the transport (the prefetch is small), are dropped and
+ * counted, never delivered.
+ */
 export async function expiry(ctx: CaseContext): Promise<void> {
   const endpoint = ctx.unique('r15');
   const receiver = await ctx.hub('r15_recv');
@@ -78,7 +148,8 @@ export async function expiry(ctx: CaseContext): Promise<void> {
       if (msg.payload.kind === 'expiring') expiredReceived.push(msg.id);
       else live.received(msg.id);
     },
-    { concurrency: 1 },
+    // a small prefetch: the blocker and a few more wait in the hub, the rest in the transport
+    { concurrency: 1, prefetch: R15_PREFETCH },
   );
   const make = (kind: string, ttlMs?: number) =>
     createMessage({
@@ -92,7 +163,7 @@ export async function expiry(ctx: CaseContext): Promise<void> {
   await ctx.waitFor(() => blocked, { message: 'R15: the blocking message to reach the handler' });
 
   const ttl = ctx.ms(300);
-  // more than the default prefetch (32), so some wait in the hub and some in the transport
+  // far more than the prefetch, so most wait in the transport and expire there
   const expiring = Array.from({ length: ctx.count(50, 40) }, () => make('expiring', ttl));
   let acceptedExpiring = 0;
   for (const m of expiring) {
@@ -108,6 +179,17 @@ export async function expiry(ctx: CaseContext): Promise<void> {
   await sendAll(sender, controls, live, { caseId: 'R15' });
   const lastExpiry = Math.max(...expiring.map((m) => m.expiresAt ?? 0));
   await ctx.waitFor(() => Date.now() > lastExpiry + 20, { message: 'R15: the TTLs to pass' });
+  if (isReliable(ctx.guarantee)) {
+    // the premise: what the adapter handed over is bounded by the prefetch, the rest waits in the transport
+    const reached = ctx.totals([receiver]);
+    const handed = reached.delivered + reached.expired;
+    if (handed > R15_PREFETCH) {
+      fail(
+        'R15',
+        `${handed} deliveries reached the hub while its only handler was blocked (prefetch ${R15_PREFETCH}): nothing was left waiting in the transport`,
+      );
+    }
+  }
   blocker.release();
   await ctx.waitFor(() => live.allAcknowledgedReceived(), {
     message: () => `R15: ${live.uniqueReceived}/5 live messages after the expired ones`,
