@@ -201,7 +201,13 @@ const MIDDLEWARE_OPTIONS = optionNames<Middleware>({ name: true, outbound: true,
 
 /** Reject misspelt options of the config and of its nested option objects (not of adapter settings). */
 function rejectUnknownConfig(cfg: Record<string, unknown>): void {
-  rejectUnknownOptions('createHub', cfg, CONFIG_OPTIONS);
+  // A factory's configKey (e.g. `redisConfig`) names a config option of its own.
+  const configKeys = Array.isArray(cfg.adapters)
+    ? cfg.adapters
+        .map((a: unknown) => (a as { configKey?: unknown } | null)?.configKey)
+        .filter((k): k is string => typeof k === 'string')
+    : [];
+  rejectUnknownOptions('createHub', cfg, [...CONFIG_OPTIONS, ...configKeys]);
   const nested: Array<[string, readonly string[]]> = [
     ['retry', BACKOFF_OPTIONS],
     ['sendRetry', SEND_RETRY_OPTIONS],

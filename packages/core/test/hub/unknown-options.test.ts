@@ -74,6 +74,16 @@ describe('createHub refuses unknown options', () => {
     expect(() => createHub(loose(config))).toThrow(invalid(message));
   });
 
+  it('accepts the config option a factory reads (its configKey)', () => {
+    const factory = { name: 'f', configKey: 'fConfig', create: () => memory({ name: 'f' }) };
+    expect(() =>
+      createHub(loose({ logger: silentLogger, adapters: [factory], fConfig: {} })),
+    ).not.toThrow();
+    expect(() => createHub(loose({ logger: silentLogger, fConfig: {} }))).toThrow(
+      invalid(/`createHub\.fConfig`/),
+    );
+  });
+
   it('leaves adapter settings and a middleware’s own state alone', () => {
     expect(() =>
       createHub({
