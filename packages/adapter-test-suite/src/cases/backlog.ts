@@ -1,4 +1,4 @@
-import type { InboundDelivery } from '@hub/core';
+import type { Hub, InboundDelivery } from '@hub/core';
 import { createMessage, HubError, Priority, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import { type CaseContext, isReliable } from '../context.js';
@@ -18,6 +18,24 @@ export async function flowControl(ctx: CaseContext): Promise<void> {
   else await hubFlowControl(ctx);
 }
 
+/** R8's three messages, sent one after the other. */
+async function sendThree(
+  ctx: CaseContext,
+  sender: Hub,
+  endpoint: string,
+): Promise<UnifiedMessage[]> {
+  const messages = Array.from({ length: 3 }, (_, i) =>
+    createMessage({
+      source: 'ats_r8',
+      destination: endpoint,
+      payload: { i },
+      deliveryGuarantee: ctx.guarantee,
+    }),
+  );
+  await sendAll(sender, messages, undefined, { caseId: 'R8', parallel: 1 });
+  return messages;
+}
+
 /** Deliveries a bare subscription with `prefetch` was handed before any ack. */
 async function adapterPrefetch(ctx: CaseContext): Promise<void> {
   const endpoint = ctx.unique('r8');
@@ -34,16 +52,7 @@ async function adapterPrefetch(ctx: CaseContext): Promise<void> {
     reject: () => {},
   });
   try {
-    const sender = await ctx.hub('r8_send');
-    const messages = Array.from({ length: 3 }, (_, i) =>
-      createMessage({
-        source: 'ats_r8',
-        destination: endpoint,
-        payload: { i },
-        deliveryGuarantee: ctx.guarantee,
-      }),
-    );
-    await sendAll(sender, messages, undefined, { caseId: 'R8', parallel: 1 });
+    const messages = await sendThree(ctx, await ctx.hub('r8_send'), endpoint);
     const window = ctx.ms(300);
     for (let k = 0; k < messages.length; k++) {
       await ctx.waitFor(() => handed.length >= k + 1, {
@@ -87,15 +96,7 @@ async function hubFlowControl(ctx: CaseContext): Promise<void> {
     },
     { concurrency: 1, prefetch: 1 },
   );
-  const messages = Array.from({ length: 3 }, (_, i) =>
-    createMessage({
-      source: 'ats_r8',
-      destination: endpoint,
-      payload: { i },
-      deliveryGuarantee: ctx.guarantee,
-    }),
-  );
-  await sendAll(sender, messages, undefined, { caseId: 'R8', parallel: 1 });
+  const messages = await sendThree(ctx, sender, endpoint);
   const window = ctx.ms(300);
   for (let k = 0; k < messages.length; k++) {
     await ctx.waitFor(() => arrived.length >= k + 1, {
