@@ -34,7 +34,9 @@ export function closestOption(name: string, known: readonly string[]): string | 
   }
   // Two edits for ordinary names, three for long ones (`maxConcurentMessages`).
   const allowed = name.length > 12 ? 3 : 2;
-  return bestDistance <= allowed ? best : undefined;
+  if (bestDistance <= allowed) return best;
+  // A known option the name begins (`status` for `statusData`).
+  return lower.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(lower)) : undefined;
 }
 
 /**

@@ -1,6 +1,11 @@
 import { ErrorCode, HubError } from '@hub/protocol';
 import { optionNames, rejectUnknownOptions } from '../config/unknown-options.js';
-import type { CloseOptions, RequestOptions } from './hub.js';
+import type {
+  BroadcastNotificationInput,
+  CloseOptions,
+  HeartbeatInput,
+  RequestOptions,
+} from './hub.js';
 import type { ConsumeOptions, SubscribeOptions } from './types.js';
 
 const CONSUME_OPTIONS = optionNames<ConsumeOptions>({
@@ -16,6 +21,18 @@ const SUBSCRIBE_OPTIONS = [...CONSUME_OPTIONS, 'replay'];
 const REPLAY_OPTIONS = ['sinceMs', 'limit'] as const;
 const REQUEST_OPTIONS = optionNames<RequestOptions>({ timeoutMs: true });
 const CLOSE_OPTIONS = optionNames<CloseOptions>({ drainTimeoutMs: true });
+const NOTIFICATION_INPUT = optionNames<BroadcastNotificationInput>({
+  fromSource: true,
+  notificationData: true,
+  priority: true,
+  topic: true,
+});
+const HEARTBEAT_INPUT = optionNames<HeartbeatInput>({ agentId: true, statusData: true });
+const PROMISE_CALLS = {
+  close: CLOSE_OPTIONS,
+  broadcastNotification: NOTIFICATION_INPUT,
+  sendHeartbeat: HEARTBEAT_INPUT,
+} as const;
 
 const describe = (v: unknown): string =>
   typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : String(v);
@@ -55,10 +72,17 @@ export function checkConsumeCall(
 export const checkRequestOptions = (options: unknown): void =>
   checkOptions('request', options, REQUEST_OPTIONS);
 
-/** `close(options)`: the problem as an error to reject with (close never throws synchronously). */
-export function closeOptionsError(options: unknown): HubError | undefined {
+/**
+ * The options (or input object) of a call that returns a promise and never
+ * throws synchronously: the problem as an error to reject with, if any.
+ */
+export function optionsError(
+  call: keyof typeof PROMISE_CALLS,
+  options: unknown,
+): HubError | undefined {
+  if (call === 'sendHeartbeat' && typeof options === 'string') return undefined;
   try {
-    checkOptions('close', options, CLOSE_OPTIONS);
+    checkOptions(call, options, PROMISE_CALLS[call]);
     return undefined;
   } catch (err) {
     return err as HubError;

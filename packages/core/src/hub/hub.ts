@@ -40,7 +40,7 @@ import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
 import { TimeoutError } from '../resilience/timeout.js';
 import { type RouteDecision, Router, type RouteTarget } from '../router/router.js';
-import { checkConsumeCall, checkRequestOptions, closeOptionsError } from './call-options.js';
+import { checkConsumeCall, checkRequestOptions, optionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
 import { HubMetrics, type MetricTotals } from './metrics.js';
 import { composeInbound, composeOutbound } from './middleware.js';
@@ -419,7 +419,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    if (closeOptionsError(options)) return Promise.reject(closeOptionsError(options));
+    const invalid = optionsError('close', options);
+    if (invalid) return Promise.reject(invalid);
     this.closePromise ??= this.doClose(
       options.drainTimeoutMs ?? this.config.drainTimeoutMs ?? 10_000,
     );
@@ -522,6 +523,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   /** Publish a notification event (topic `hub.notifications`) to every subscriber. */
   broadcastNotification<T>(input: BroadcastNotificationInput<T>): Promise<MessageResult> {
+    const invalid = optionsError('broadcastNotification', input);
+    if (invalid) return Promise.reject(invalid);
     const event = createEvent({
       source: input.fromSource,
       topic: input.topic ?? NOTIFICATION_TOPIC,
@@ -536,6 +539,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   sendHeartbeat<T>(input: HeartbeatInput<T>): Promise<MessageResult>;
   sendHeartbeat<T>(agentId: string, statusData?: T): Promise<MessageResult>;
   sendHeartbeat<T>(a: string | HeartbeatInput<T>, b?: T): Promise<MessageResult> {
+    const invalid = optionsError('sendHeartbeat', a);
+    if (invalid) return Promise.reject(invalid);
     const { agentId, statusData } = typeof a === 'string' ? { agentId: a, statusData: b } : a;
     return this.publish(
       createEvent({

@@ -159,6 +159,26 @@ describe('hub calls refuse unknown options and bad arguments', () => {
   });
 });
 
+describe('notification and heartbeat inputs refuse unknown fields', () => {
+  it('broadcastNotification and sendHeartbeat reject (never throw) naming the field', async () => {
+    const hub = createHub({ logger: silentLogger });
+    try {
+      const note = hub.broadcastNotification(loose({ fromSource: 's', notificationdata: 1 }));
+      await expect(note).rejects.toThrow(
+        invalid(/`broadcastNotification\.notificationdata`; did you mean `notificationData`\?/),
+      );
+      await expect(hub.sendHeartbeat(loose({ agentId: 'a', status: 1 }))).rejects.toThrow(
+        invalid(/`sendHeartbeat\.status`; did you mean `statusData`\?/),
+      );
+      await expect(hub.sendHeartbeat('agent-1', { ok: true })).resolves.toMatchObject({
+        success: true,
+      });
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
 describe('memory() refuses unknown options', () => {
   it.each([
     ['memory({ nme })', () => memory(loose({ nme: 'm' })), /`memory\.nme`; did you mean `name`\?/],
