@@ -8,6 +8,30 @@ import { type Envelope, ErrorCode, HubError, InvalidMessageError } from '@hub/pr
 export const OVERSIZE_FIELD = 'hub:oversize';
 
 /**
+ * Lua: `markOversize(entries, max)` replaces, in place, the body of every
+ * entry (`{id, {f, v, …}}`) whose names and values total more than `max`
+ * bytes by `{OVERSIZE_FIELD, <size>, 'id', <id field, when short>}`. Used by
+ * every script that reads entries, so such bodies never leave Redis.
+ */
+export const MARK_OVERSIZE_LUA = `
+local function markOversize(entries, max)
+  for _, e in ipairs(entries) do
+    local f = e[2]
+    if f then
+      local size = 0
+      for k = 1, #f do size = size + #f[k] end
+      if size > max then
+        local id = ''
+        for k = 1, #f - 1, 2 do
+          if f[k] == 'id' and #f[k + 1] <= 256 then id = f[k + 1] end
+        end
+        e[2] = { '${OVERSIZE_FIELD}', tostring(size), 'id', id }
+      end
+    end
+  end
+end`;
+
+/**
  * The body size of an entry over `max` bytes (field names and values), or
  * undefined when it fits. Reads string lengths only (UTF-16 units, never more
  * than the bytes): nothing is parsed or copied.

@@ -12,7 +12,13 @@ import { deadLetterEntry } from './dead-letter.js';
 import type { KeyLayout } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import { RankBuffer } from './rank-buffer.js';
-import { foreignReason, OVERSIZE_FIELD, oversizeOf, type RefusalKind, refusal } from './refusal.js';
+import {
+  foreignReason,
+  MARK_OVERSIZE_LUA,
+  oversizeOf,
+  type RefusalKind,
+  refusal,
+} from './refusal.js';
 import { decodeEntry, field, parseEntries, type RawEntry } from './stream-entry.js';
 
 /** What a consumer needs from its adapter. */
@@ -74,7 +80,7 @@ return n`;
  * `hub:oversize <size> id <id>` instead: the client never receives (nor
  * parses) its bytes, and refuses it by that size.
  */
-const READ_SCRIPT = `
+const READ_SCRIPT = `${MARK_OVERSIZE_LUA}
 local credit = tonumber(ARGV[3])
 local singles = tonumber(ARGV[4])
 local max = tonumber(ARGV[5])
@@ -85,25 +91,22 @@ for i, key in ipairs(KEYS) do
   if i <= singles then count = 1 end
   local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', key, '>')
   if r and r[1] then
-    for _, e in ipairs(r[1][2]) do
-      local f = e[2]
-      if f then
-        local size = 0
-        for k = 1, #f do size = size + #f[k] end
-        if size > max then
-          local id = ''
-          for k = 1, #f - 1, 2 do
-            if f[k] == 'id' and #f[k + 1] <= 256 then id = f[k + 1] end
-          end
-          e[2] = { '${OVERSIZE_FIELD}', tostring(size), 'id', id }
-        end
-      end
-    end
+    markOversize(r[1][2], max)
     credit = credit - #r[1][2]
     out[#out + 1] = r[1]
   end
 end
 return out`;
+
+/**
+ * XAUTOCLAIM (KEYS[1], ARGV as the command's after the key) with oversized
+ * bodies replaced (see READ_SCRIPT): a reclaim must not pull them either.
+ * ARGV[1] = max entry bytes.
+ */
+const CLAIM_SCRIPT = `${MARK_OVERSIZE_LUA}
+local r = redis.call('XAUTOCLAIM', KEYS[1], unpack(ARGV, 2))
+if r[2] then markOversize(r[2], tonumber(ARGV[1])) end
+return r`;
 
 /** After an oversized entry came through a plain read, the scripted (size-checked) sweep is used this long. */
 const CAREFUL_MS = 5_000;
@@ -796,15 +799,18 @@ export class StreamConsumer implements Subscription {
     count: number,
   ): Promise<Array<RawEntry & { attempt: number }>> {
     const c = this.host.commands;
-    const reply = (await c.call('XAUTOCLAIM', [
+    const reply = (await c.eval(
+      CLAIM_SCRIPT,
+      1,
       key,
+      String(this.host.opts.maxEntryBytes),
       this.group,
       this.consumer,
       String(minIdle),
       '0-0',
       'COUNT',
       String(count),
-    ])) as unknown[];
+    )) as unknown[];
     const entries = parseEntries(reply?.[1]);
     const deleted = Array.isArray(reply?.[2]) ? (reply[2] as unknown[]) : [];
     if (deleted.length > 0) {

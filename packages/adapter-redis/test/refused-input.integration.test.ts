@@ -308,7 +308,10 @@ describe('bad-input floods', () => {
       const growth = (peak - before) / 1024 / 1024;
       console.log(`[huge] good message after ${latency} ms; rss grew ${growth.toFixed(0)} MB`);
       expect(r.ids()).toEqual([good.id]);
-      expect(latency).toBeLessThan(2_000);
+      // Redis itself must copy each body once to size it (inside the read script): on a loaded
+      // 2-core machine that alone is about a second for 240 MB. Without the size check the
+      // client pulled and parsed them all (and copied each back into the DLQ): gigabytes.
+      expect(latency).toBeLessThan(5_000);
       expect(growth).toBeLessThan(120);
       expect(r.rejected[0]!.error.message).toMatch(/oversize.*over the limit/);
       const dlq = (await raw.xrange(a.keys.dlq('ep'), '-', '+')) as Array<[string, string[]]>;

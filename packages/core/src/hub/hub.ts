@@ -43,7 +43,6 @@ import { type RouteDecision, Router, type RouteTarget } from '../router/router.j
 import { type CommunicationConfig, validateConfig } from './config.js';
 import { HubMetrics, type MetricTotals } from './metrics.js';
 import { composeInbound, composeOutbound } from './middleware.js';
-import { WarnLimiter } from './warn-limiter.js';
 import {
   type ConsumeOptions,
   type EventHandler,
@@ -54,6 +53,7 @@ import {
   type SubscribeOptions,
   type Unsubscribe,
 } from './types.js';
+import { WarnLimiter } from './warn-limiter.js';
 
 /**
  * The send path checks every envelope field but not the payload: an in-process
