@@ -18,6 +18,7 @@ import {
   createEvent,
   createMessage,
   DeliveryGuarantee,
+  jsonCodec,
   Priority,
   type UnifiedEvent,
 } from '@hub/protocol';
@@ -36,7 +37,7 @@ const keys = keyLayout(prefix);
 
 let server: RedisServer | undefined;
 let dedup: (DedupStore & { readonly client: Redis | Cluster }) | undefined;
-/** Raw connection for injecting entries the adapter never wrote (S1-raw). */
+/** Raw connection for injecting entries the adapter never wrote (S1-raw, S11, S12) and breaking the DLQ (R19). */
 let raw: Redis | undefined;
 
 beforeAll(async () => {
@@ -131,6 +132,29 @@ adapterTestSuite({
       'env',
       env,
     );
+  },
+  // A valid envelope no sender would route there, in the documented entry layout (S11).
+  injectForeign: async (address, envelope) => {
+    if (!raw) throw new Error('raw connection not started');
+    await raw.xadd(
+      keys.priorityStream(address, Priority.NORMAL),
+      '*',
+      'v',
+      '1',
+      'id',
+      envelope.id,
+      'env',
+      jsonCodec.encode(envelope),
+    );
+  },
+  // A DLQ key of another type: every XADD to it fails at run time (R19).
+  breakDeadLetters: async (address) => {
+    const r = raw;
+    if (!r) throw new Error('raw connection not started');
+    await r.set(keys.dlq(address), 'not a stream');
+    return async () => {
+      await r.del(keys.dlq(address));
+    };
   },
   // the JSON codec carries Uint8Array as a tagged base64 object
   binaryPayloads: true,
