@@ -2,8 +2,8 @@ import type { AdapterCapabilities } from '@hub/core';
 import { DeliveryGuarantee } from '@hub/protocol';
 import { type CaseContext, caseGuarantee, createCaseContext, isReliable } from '../context.js';
 import type { AdapterTestSuiteOptions, CaseId } from '../options.js';
-import { badInputFloods, foreignEnvelopes } from './bad-input.js';
 import { expiry, flowControl, priorities } from './backlog.js';
+import { badInputFloods, foreignEnvelopes } from './bad-input.js';
 import { subscriberChurn } from './churn.js';
 import { deadLetterFailure } from './dead-letter-failure.js';
 import {
