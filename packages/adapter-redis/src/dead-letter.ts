@@ -16,12 +16,14 @@ import type { RedisClient } from './connection.js';
  *
  * KEYS[1] = DLQ, KEYS[2] = source stream.
  * ARGV[1] = MAXLEN of the DLQ, ARGV[2] = group, ARGV[3] = entry id,
- * ARGV[4] = byte cap of the raw copy ('' = copy `env` whole), ARGV[5..] = the
- * DLQ entry's own field/value pairs. Returns the XACK count.
+ * ARGV[4] = byte cap of the raw copy ('' = copy `env` whole), ARGV[5] = the
+ * `env` to keep when the entry is gone (trimmed by MAXLEN while pending) and
+ * `env` is copied whole, ARGV[6..] = the DLQ entry's own field/value pairs.
+ * Returns the XACK count.
  */
 const DEAD_LETTER_SCRIPT = `
 local out = {}
-for i = 5, #ARGV do out[#out + 1] = ARGV[i] end
+for i = 6, #ARGV do out[#out + 1] = ARGV[i] end
 local e = redis.call('XRANGE', KEYS[2], ARGV[3], ARGV[3])
 local body = (e[1] and e[1][2]) or {}
 local env
@@ -32,7 +34,7 @@ for i = 1, #body, 2 do
 end
 if ARGV[4] == '' then
   out[#out + 1] = 'env'
-  out[#out + 1] = env or ''
+  out[#out + 1] = env or ARGV[5]
 else
   local budget = tonumber(ARGV[4])
   local cut = false
@@ -77,6 +79,8 @@ export interface DeadLetterWrite {
   readonly maxLen: number;
   /** Byte cap of the raw copy; undefined copies the envelope whole (a hub message the handler gave up on). */
   readonly rawCap: number | undefined;
+  /** With `rawCap` undefined: the `env` to keep if the entry is no longer in the stream. */
+  readonly fallbackEnv: string;
   /** The DLQ entry's own fields (v, id, reason, attempts, at, …). */
   readonly fields: readonly string[];
 }
@@ -95,6 +99,7 @@ export function deadLetterEntry(c: RedisClient, w: DeadLetterWrite): Promise<unk
     w.group,
     w.entryId,
     w.rawCap === undefined ? '' : String(w.rawCap),
+    w.fallbackEnv,
     ...w.fields,
   );
 }

@@ -747,6 +747,7 @@ export class StreamConsumer implements Subscription {
         entryId: h.id,
         maxLen: opts.maxLen,
         rawCap: raw ? opts.deadLetterRawMaxBytes : undefined,
+        fallbackEnv: raw ? '' : (field(h.fields, 'env') ?? ''),
         fields,
       });
       this.counters.deadLettered++;
