@@ -95,6 +95,24 @@ async function crashInstance(hub: Hub, adapter: ProtocolAdapter): Promise<void> 
   await hub.close({ drainTimeoutMs: 0 }).catch(() => {});
 }
 
+/**
+ * An entry in the documented layout (README "Stream entry layout") on the stream a
+ * NORMAL-priority message to `address` goes to, written behind the adapter's back.
+ */
+async function writeEntry(address: string, id: string, env: string | Buffer): Promise<void> {
+  if (!raw) throw new Error('raw connection not started');
+  await raw.xadd(
+    keys.priorityStream(address, Priority.NORMAL),
+    '*',
+    'v',
+    '1',
+    'id',
+    id,
+    'env',
+    env,
+  );
+}
+
 adapterTestSuite({
   name: 'redis (redis-server, Streams + Pub/Sub)',
   createAdapter: (): RedisAdapter =>
@@ -117,36 +135,12 @@ adapterTestSuite({
   crashInstance,
   // above the claim window: a live handler busy this long must keep its entry
   slowHandlerMs: CLAIM_IDLE_MS * 3,
-  injectRaw: async (address, bytes) => {
-    if (!raw) throw new Error('raw connection not started');
-    const env = typeof bytes === 'string' ? bytes : Buffer.from(bytes);
-    // The documented entry layout (README "Stream entry layout"), on the stream a
-    // NORMAL-priority message to `address` goes to, with an env no hub wrote.
-    await raw.xadd(
-      keys.priorityStream(address, Priority.NORMAL),
-      '*',
-      'v',
-      '1',
-      'id',
-      'ats-raw',
-      'env',
-      env,
-    );
-  },
-  // A valid envelope no sender would route there, in the documented entry layout (S11).
-  injectForeign: async (address, envelope) => {
-    if (!raw) throw new Error('raw connection not started');
-    await raw.xadd(
-      keys.priorityStream(address, Priority.NORMAL),
-      '*',
-      'v',
-      '1',
-      'id',
-      envelope.id,
-      'env',
-      jsonCodec.encode(envelope),
-    );
-  },
+  // An env no hub wrote (S1-raw, S12).
+  injectRaw: (address, bytes) =>
+    writeEntry(address, 'ats-raw', typeof bytes === 'string' ? bytes : Buffer.from(bytes)),
+  // A valid envelope no sender would route there (S11).
+  injectForeign: (address, envelope) =>
+    writeEntry(address, envelope.id, jsonCodec.encode(envelope)),
   // A DLQ key of another type: every XADD to it fails at run time (R19).
   breakDeadLetters: async (address) => {
     const r = raw;
