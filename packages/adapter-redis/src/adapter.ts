@@ -19,6 +19,7 @@ import {
   DeliveryGuarantee,
   type Envelope,
   ErrorCode,
+  HubError,
   type Priority,
   type UnifiedEvent,
   type UnifiedMessage,
@@ -42,6 +43,7 @@ import {
   PubSubMembers,
 } from './members.js';
 import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { foreignReason, refusal } from './refusal.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
@@ -663,10 +665,10 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       this.subscriber = client;
       this.watch(client, 'subscriber');
       client.on('message', (channel: string, message: string) => {
-        this.dispatch(this.channelSubs.get(channel), message);
+        this.dispatch(this.channelSubs.get(channel), message, channel);
       });
-      client.on('pmessage', (pattern: string, _channel: string, message: string) => {
-        this.dispatch(this.patternSubs.get(pattern), message);
+      client.on('pmessage', (pattern: string, channel: string, message: string) => {
+        this.dispatch(this.patternSubs.get(pattern), message, channel);
       });
       // 'ready' is emitted after ioredis re-subscribed what it remembers: undo
       // what was closed while the link was down (nobody subscribed it again).
@@ -775,19 +777,29 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     };
   }
 
-  private dispatch(targets: Set<PubSubTarget> | undefined, message: string): void {
+  private dispatch(targets: Set<PubSubTarget> | undefined, message: string, channel: string): void {
     if (!targets || targets.size === 0) return;
     let envelope: Envelope;
     try {
       envelope = decodeEnvelope(message);
     } catch (err) {
-      for (const t of targets) {
-        try {
-          t.spec.reject(err as Error, message);
-        } catch {
-          // a faulty reject callback must not break the subscriber
-        }
-      }
+      this.refusePubSub(
+        targets,
+        refusal('undecodable', err as Error, `channel ${channel}`, undefined),
+        message,
+      );
+      return;
+    }
+    // All targets of one channel or pattern are of one kind and address.
+    const [first] = targets;
+    const foreign = foreignReason(envelope, first!.spec, `channel ${channel}`);
+    if (foreign !== undefined) {
+      const err = new HubError(ErrorCode.INVALID_MESSAGE, foreign);
+      this.refusePubSub(
+        targets,
+        refusal('foreign', err, `channel ${channel}`, envelope.id),
+        message,
+      );
       return;
     }
     if (targets.size === 1) {
@@ -808,6 +820,22 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         groups.add(g);
       }
       this.route(t, envelope);
+    }
+  }
+
+  /**
+   * Pub/Sub input that is not ours to handle: Pub/Sub keeps nothing (no entry
+   * to dead-letter, nothing redelivers), so it is only passed to each
+   * subscription's `reject` (counted as rejected, logged rate-limited), never
+   * to a handler.
+   */
+  private refusePubSub(targets: Set<PubSubTarget>, err: Error, message: string): void {
+    for (const t of targets) {
+      try {
+        t.spec.reject(err, message);
+      } catch {
+        // a faulty reject callback must not break the subscriber
+      }
     }
   }
 

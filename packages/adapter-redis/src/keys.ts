@@ -3,7 +3,7 @@ import type { Priority } from '@hub/protocol';
 /**
  * Key layout. Every key of one endpoint carries the hash tag `{<destination>}`,
  * so its streams, consumer groups, leases and DLQ live in one Redis Cluster
- * slot: multi-stream XREADGROUP and MULTI(XADD dlq, XACK) work there.
+ * slot: multi-stream XREADGROUP and the dead-letter script (XADD dlq, XACK) work there.
  */
 export interface KeyLayout {
   readonly prefix: string;

@@ -1,5 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { ErrorCode, HubError } from '@hub/protocol';
+import { DEFAULT_LIMITS, ErrorCode, HubError } from '@hub/protocol';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 /** The connection config shape of the legacy systems Hub replaces; still accepted. */
@@ -74,6 +74,22 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
   partitionLeaseMs?: number;
   /** Ping interval (ms) of the Pub/Sub connection, to notice a dead link. @default 5_000 */
   heartbeatMs?: number;
+  /**
+   * Largest stream entry body (field names and values, in bytes) a consumer
+   * takes. A bigger entry is refused by its length, never parsed, and
+   * dead-lettered (see `deadLetterRawMaxBytes`); the size-checked read does
+   * not even transfer it. Entries the hub writes stay well under the default.
+   * @default 1_118_208 (the protocol's largest envelope, 1 MiB + 64 KiB, plus 4 KiB)
+   */
+  maxEntryBytes?: number;
+  /**
+   * Entries that are not hub messages (undecodable, oversized) are kept in the
+   * DLQ byte for byte up to this many bytes; a longer body is cut there, with
+   * its original size recorded (`size`, `truncated`), so a flood of junk
+   * cannot fill Redis with copies.
+   * @default 65_536
+   */
+  deadLetterRawMaxBytes?: number;
 }
 
 export interface ResolvedOptions {
@@ -88,6 +104,8 @@ export interface ResolvedOptions {
   partitions: number;
   partitionLeaseMs: number;
   heartbeatMs: number;
+  maxEntryBytes: number;
+  deadLetterRawMaxBytes: number;
 }
 
 function positive(opts: RedisAdapterOptions, field: keyof ResolvedOptions, def: number): number {
@@ -135,5 +153,7 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     partitions,
     partitionLeaseMs: positive(opts, 'partitionLeaseMs', 10_000),
     heartbeatMs: positive(opts, 'heartbeatMs', 5_000),
+    maxEntryBytes: positive(opts, 'maxEntryBytes', DEFAULT_LIMITS.maxEnvelopeBytes + 4_096),
+    deadLetterRawMaxBytes: positive(opts, 'deadLetterRawMaxBytes', 65_536),
   };
 }

@@ -6,11 +6,19 @@ import type {
   SubscriptionSpec,
 } from '@hub/core';
 import { AdapterError } from '@hub/core';
-import { type Envelope, ErrorCode, PRIORITY_LEVELS, type Priority } from '@hub/protocol';
+import { type Envelope, ErrorCode, HubError, PRIORITY_LEVELS, type Priority } from '@hub/protocol';
 import { isAuthError, type RedisClient, withRedirectRetry } from './connection.js';
+import { deadLetterEntry } from './dead-letter.js';
 import type { KeyLayout } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import { RankBuffer } from './rank-buffer.js';
+import {
+  foreignReason,
+  MARK_OVERSIZE_LUA,
+  oversizeOf,
+  type RefusalKind,
+  refusal,
+} from './refusal.js';
 import { decodeEntry, field, parseEntries, type RawEntry } from './stream-entry.js';
 
 /** What a consumer needs from its adapter. */
@@ -34,6 +42,8 @@ interface Held {
   fields: string[];
   attempt: number;
   state: 'buffered' | 'inflight' | 'waiting';
+  /** Body size in bytes when over `maxEntryBytes`: refused unparsed (its fields are dropped on arrival). */
+  oversize?: number;
 }
 
 interface PartitionState {
@@ -66,10 +76,14 @@ return n`;
  * partitions first, one entry each, then priority streams highest first) and
  * stops at the credit, so priorities hold and we never take more than we may
  * hand over. Same reply shape as XREADGROUP. All keys share one hash tag.
+ * An entry whose body (names and values) is over ARGV[5] bytes comes back as
+ * `hub:oversize <size> id <id>` instead: the client never receives (nor
+ * parses) its bytes, and refuses it by that size.
  */
-const READ_SCRIPT = `
+const READ_SCRIPT = `${MARK_OVERSIZE_LUA}
 local credit = tonumber(ARGV[3])
 local singles = tonumber(ARGV[4])
+local max = tonumber(ARGV[5])
 local out = {}
 for i, key in ipairs(KEYS) do
   if credit <= 0 then break end
@@ -77,11 +91,25 @@ for i, key in ipairs(KEYS) do
   if i <= singles then count = 1 end
   local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', key, '>')
   if r and r[1] then
+    markOversize(r[1][2], max)
     credit = credit - #r[1][2]
     out[#out + 1] = r[1]
   end
 end
 return out`;
+
+/**
+ * XAUTOCLAIM (KEYS[1], ARGV as the command's after the key) with oversized
+ * bodies replaced (see READ_SCRIPT): a reclaim must not pull them either.
+ * ARGV[1] = max entry bytes.
+ */
+const CLAIM_SCRIPT = `${MARK_OVERSIZE_LUA}
+local r = redis.call('XAUTOCLAIM', KEYS[1], unpack(ARGV, 2))
+if r[2] then markOversize(r[2], tonumber(ARGV[1])) end
+return r`;
+
+/** After an oversized entry came through a plain read, the scripted (size-checked) sweep is used this long. */
+const CAREFUL_MS = 5_000;
 
 const RENEW_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -173,6 +201,8 @@ export class StreamConsumer implements Subscription {
   private hot: number | undefined;
   private leasing = false;
   private excessLeases = 0;
+  /** Until then, reads skip the plain (not size-checked) fast path: an oversized entry was seen. */
+  private carefulUntil = 0;
   /** Counters surfaced by inspect(). */
   readonly counters = {
     delivered: 0,
@@ -327,7 +357,7 @@ export class StreamConsumer implements Subscription {
     }
     if (this.closed || got >= credit) return;
     const want = credit - got;
-    if (this.hot !== undefined) {
+    if (this.hot !== undefined && Date.now() >= this.carefulUntil) {
       const n = await this.readHot(this.hot, want, fresh);
       if (n > 0 || this.closed) return;
     }
@@ -339,6 +369,7 @@ export class StreamConsumer implements Subscription {
       this.consumer,
       String(want),
       String(fresh.length),
+      String(this.host.opts.maxEntryBytes),
     );
     this.hot = backlogged(reply, this.priorityKeys, want);
     got += this.acceptRead(reply);
@@ -479,6 +510,7 @@ export class StreamConsumer implements Subscription {
       partition === undefined
         ? this.priorityKeys.indexOf(key)
         : this.priorityKeys.length + partition;
+    const max = this.host.opts.maxEntryBytes;
     for (const e of entries) {
       if (this.held.has(key, e.id)) continue;
       const h: Held = {
@@ -490,6 +522,16 @@ export class StreamConsumer implements Subscription {
         attempt: e.attempt ?? 1,
         state: 'buffered',
       };
+      const size = oversizeOf(e.fields, max);
+      if (size !== undefined) {
+        // Refused by its length, unparsed; only the (short) id is kept, the body is let go now.
+        h.oversize = size;
+        const id = field(e.fields, 'id');
+        h.fields = id !== undefined && id.length <= 256 ? ['id', id] : [];
+        // Plain reads return whole bodies: stay on the size-checked sweep for a while.
+        this.hot = undefined;
+        this.carefulUntil = Date.now() + CAREFUL_MS;
+      }
       this.held.add(h);
       this.buffer.push(h);
       if (partition !== undefined) this.partitions[partition]!.busy = true;
@@ -511,11 +553,28 @@ export class StreamConsumer implements Subscription {
   }
 
   private hand(h: Held): void {
+    if (h.oversize !== undefined) {
+      const max = this.host.opts.maxEntryBytes;
+      void this.refuse(
+        h,
+        'oversize',
+        new HubError(
+          ErrorCode.INVALID_MESSAGE,
+          `entry body of ${h.oversize} bytes is over the limit of ${max} bytes (maxEntryBytes)`,
+        ),
+      );
+      return;
+    }
     let envelope: Envelope;
     try {
       envelope = decodeEntry(h.fields);
     } catch (err) {
-      void this.poison(h, err as Error);
+      void this.refuse(h, 'undecodable', err as Error);
+      return;
+    }
+    const foreign = foreignReason(envelope, this.spec, 'the stream');
+    if (foreign !== undefined) {
+      void this.refuse(h, 'foreign', new HubError(ErrorCode.INVALID_MESSAGE, foreign), envelope);
       return;
     }
     h.state = 'inflight';
@@ -657,17 +716,15 @@ export class StreamConsumer implements Subscription {
     envelope: Envelope | undefined,
     // The core retries in process, so its count can exceed the Redis delivery count.
     attempts?: number,
+    /** Not a hub message of ours: keep a capped copy of the raw body. */
+    raw = false,
   ): Promise<void> {
     const { keys, opts, commands } = this.host;
-    const dlq = keys.dlq(this.destination);
-    const env = field(h.fields, 'env');
     const fields = [
       'v',
       '1',
       'id',
       envelope?.id ?? field(h.fields, 'id') ?? '',
-      'env',
-      env ?? '',
       'reason',
       reason,
       'attempts',
@@ -681,37 +738,54 @@ export class StreamConsumer implements Subscription {
       'group',
       this.group,
     ];
-    if (env === undefined) fields.push('raw', JSON.stringify(h.fields));
     try {
-      // Same hash tag, same slot: the DLQ write and the XACK commit together, DLQ first.
-      const res = await commands
-        .multi()
-        .call('XADD', dlq, 'MAXLEN', '~', String(opts.maxLen), '*', ...fields)
-        .call('XACK', h.key, this.group, h.id)
-        .exec();
-      const failed = res?.find(([e]) => e);
-      if (!res || failed) throw failed?.[0] ?? new Error('transaction aborted');
+      // One script, same slot (same hash tag): the XACK runs only when the DLQ write succeeded.
+      await deadLetterEntry(commands, {
+        dlq: keys.dlq(this.destination),
+        stream: h.key,
+        group: this.group,
+        entryId: h.id,
+        maxLen: opts.maxLen,
+        rawCap: raw ? opts.deadLetterRawMaxBytes : undefined,
+        fallbackEnv: raw ? '' : (field(h.fields, 'env') ?? ''),
+        fields,
+      });
       this.counters.deadLettered++;
     } catch (err) {
-      // Still pending. On an ordered partition nothing may pass it: re-read the
-      // partition's pending entries first (as a new lease holder does).
+      // Still pending, so it comes back (reclaim) and is dead-lettered again then.
+      // On an ordered partition nothing may pass it: re-read the partition's
+      // pending entries first (as a new lease holder does).
       this.holdPartition(h);
+      this.host.report(`dead-letter ${this.destination}`, err);
       throw err;
     } finally {
       this.forget(h);
     }
   }
 
-  /** An entry that is not a hub envelope: to the DLQ, acked, reported; the stream moves on. */
-  private async poison(h: Held, err: Error): Promise<void> {
+  /**
+   * An entry that is not ours to handle (undecodable, oversized, foreign): to
+   * the DLQ with the reason (a capped copy of its raw bytes), acked, counted as
+   * rejected and passed to `reject`; the stream moves on. When the DLQ write
+   * fails it stays pending (reported) and is refused again when it comes back.
+   */
+  private async refuse(h: Held, kind: RefusalKind, err: Error, envelope?: Envelope): Promise<void> {
+    const id = envelope?.id ?? field(h.fields, 'id');
+    try {
+      // A valid (foreign) envelope is kept whole, so readDeadLetters shows it.
+      await this.deadLetter(
+        h,
+        `${kind}: ${err.message}`,
+        envelope,
+        undefined,
+        envelope === undefined,
+      );
+    } catch {
+      return; // reported by deadLetter; still pending, refused again when it comes back
+    }
     this.counters.rejected++;
     try {
-      await this.deadLetter(h, `undecodable: ${err.message}`, undefined);
-    } catch (e) {
-      this.host.report('XADD dlq', e);
-    }
-    try {
-      this.spec.reject(err, h.fields);
+      this.spec.reject(refusal(kind, err, `stream ${h.key} entry ${h.id}`, id), h.fields);
     } catch {
       // a faulty reject callback must not stop the stream
     }
@@ -726,15 +800,18 @@ export class StreamConsumer implements Subscription {
     count: number,
   ): Promise<Array<RawEntry & { attempt: number }>> {
     const c = this.host.commands;
-    const reply = (await c.call('XAUTOCLAIM', [
+    const reply = (await c.eval(
+      CLAIM_SCRIPT,
+      1,
       key,
+      String(this.host.opts.maxEntryBytes),
       this.group,
       this.consumer,
       String(minIdle),
       '0-0',
       'COUNT',
       String(count),
-    ])) as unknown[];
+    )) as unknown[];
     const entries = parseEntries(reply?.[1]);
     const deleted = Array.isArray(reply?.[2]) ? (reply[2] as unknown[]) : [];
     if (deleted.length > 0) {

@@ -18,6 +18,7 @@ import {
   createEvent,
   createMessage,
   DeliveryGuarantee,
+  jsonCodec,
   Priority,
   type UnifiedEvent,
 } from '@hub/protocol';
@@ -36,7 +37,7 @@ const keys = keyLayout(prefix);
 
 let server: RedisServer | undefined;
 let dedup: (DedupStore & { readonly client: Redis | Cluster }) | undefined;
-/** Raw connection for injecting entries the adapter never wrote (S1-raw). */
+/** Raw connection for injecting entries the adapter never wrote (S1-raw, S11, S12) and breaking the DLQ (R19). */
 let raw: Redis | undefined;
 
 beforeAll(async () => {
@@ -94,6 +95,24 @@ async function crashInstance(hub: Hub, adapter: ProtocolAdapter): Promise<void> 
   await hub.close({ drainTimeoutMs: 0 }).catch(() => {});
 }
 
+/**
+ * An entry in the documented layout (README "Stream entry layout") on the stream a
+ * NORMAL-priority message to `address` goes to, written behind the adapter's back.
+ */
+async function writeEntry(address: string, id: string, env: string | Buffer): Promise<void> {
+  if (!raw) throw new Error('raw connection not started');
+  await raw.xadd(
+    keys.priorityStream(address, Priority.NORMAL),
+    '*',
+    'v',
+    '1',
+    'id',
+    id,
+    'env',
+    env,
+  );
+}
+
 adapterTestSuite({
   name: 'redis (redis-server, Streams + Pub/Sub)',
   createAdapter: (): RedisAdapter =>
@@ -116,21 +135,20 @@ adapterTestSuite({
   crashInstance,
   // above the claim window: a live handler busy this long must keep its entry
   slowHandlerMs: CLAIM_IDLE_MS * 3,
-  injectRaw: async (address, bytes) => {
-    if (!raw) throw new Error('raw connection not started');
-    const env = typeof bytes === 'string' ? bytes : Buffer.from(bytes);
-    // The documented entry layout (README "Stream entry layout"), on the stream a
-    // NORMAL-priority message to `address` goes to, with an env no hub wrote.
-    await raw.xadd(
-      keys.priorityStream(address, Priority.NORMAL),
-      '*',
-      'v',
-      '1',
-      'id',
-      'ats-raw',
-      'env',
-      env,
-    );
+  // An env no hub wrote (S1-raw, S12).
+  injectRaw: (address, bytes) =>
+    writeEntry(address, 'ats-raw', typeof bytes === 'string' ? bytes : Buffer.from(bytes)),
+  // A valid envelope no sender would route there (S11).
+  injectForeign: (address, envelope) =>
+    writeEntry(address, envelope.id, jsonCodec.encode(envelope)),
+  // A DLQ key of another type: every XADD to it fails at run time (R19).
+  breakDeadLetters: async (address) => {
+    const r = raw;
+    if (!r) throw new Error('raw connection not started');
+    await r.set(keys.dlq(address), 'not a stream');
+    return async () => {
+      await r.del(keys.dlq(address));
+    };
   },
   // the JSON codec carries Uint8Array as a tagged base64 object
   binaryPayloads: true,

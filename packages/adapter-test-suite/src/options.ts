@@ -1,4 +1,5 @@
 import type { AdapterCapabilities, Hub, HubConfig, ProtocolAdapter } from '@hub/core';
+import type { Envelope } from '@hub/protocol';
 
 /** Ids of the conformance cases this suite runs (see CONFORMANCE.md). */
 export type CaseId =
@@ -15,8 +16,11 @@ export type CaseId =
   | 'R9'
   | 'R15'
   | 'R16'
+  | 'R19'
   | 'S1'
-  | 'S1-raw';
+  | 'S1-raw'
+  | 'S11'
+  | 'S12';
 
 export interface AdapterTestSuiteOptions {
   /** Shown in the describe block: `@hub/adapter-test-suite: <name>`. */
@@ -93,6 +97,21 @@ export interface AdapterTestSuiteOptions {
    * @default none
    */
   injectRaw?: (address: string, raw: Uint8Array | string) => Promise<void>;
+  /**
+   * Put a valid envelope on the transport address where endpoint `address`
+   * reads its messages, whatever the envelope's own kind and destination (an
+   * event, a message for another endpoint), bypassing routing (S11). Without
+   * it S11 is skipped.
+   * @default none
+   */
+  injectForeign?: (address: string, envelope: Envelope) => Promise<void>;
+  /**
+   * Make every dead-letter write for endpoint `address` fail (R19); resolve
+   * with a function that repairs it. Transports with a dead-letter store
+   * should supply it; without it R19 is skipped.
+   * @default none
+   */
+  breakDeadLetters?: (address: string) => Promise<() => Promise<void>>;
   /**
    * The adapter carries `Uint8Array` payloads unchanged (in-process adapters,
    * binary codecs). R1 then also round-trips binary payloads.

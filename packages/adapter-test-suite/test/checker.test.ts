@@ -362,9 +362,20 @@ describe('capability → skip mapping', () => {
       CASES.map((c) => [c.id, skipReason(c, p, opts)]).filter(([, r]) => r !== undefined),
     );
 
-  it('runs everything but S1-raw on a full-featured adapter without injectRaw', () => {
-    expect(Object.keys(skipped(probe({})))).toEqual(['S1-raw']);
-    expect(skipped(probe({}), { ...base, injectRaw: async () => {} })).toEqual({});
+  it('runs everything but the hook-driven cases on a full-featured adapter without the hooks', () => {
+    const s = skipped(probe({}));
+    expect(Object.keys(s).sort()).toEqual(['R19', 'S1-raw', 'S11', 'S12']);
+    expect(s.R19).toMatch(/breakDeadLetters/);
+    expect(s.S11).toMatch(/injectForeign/);
+    expect(s.S12).toMatch(/injectRaw/);
+    expect(
+      skipped(probe({}), {
+        ...base,
+        injectRaw: async () => {},
+        injectForeign: async () => {},
+        breakDeadLetters: async () => async () => {},
+      }),
+    ).toEqual({});
   });
 
   it('skips what a best-effort, single-consumer, point-to-point adapter cannot do, with reasons', () => {
@@ -372,7 +383,20 @@ describe('capability → skip mapping', () => {
       probe({ guarantees: ['best-effort'], consumerGroups: false, broadcast: false }),
     );
     expect(Object.keys(s).sort()).toEqual(
-      ['R2', 'R2-exactly-once', 'R3-topics', 'R4', 'R5', 'R6', 'R7', 'R9', 'S1-raw'].sort(),
+      [
+        'R2',
+        'R2-exactly-once',
+        'R3-topics',
+        'R4',
+        'R5',
+        'R6',
+        'R7',
+        'R9',
+        'R19',
+        'S1-raw',
+        'S11',
+        'S12',
+      ].sort(),
     );
     expect(s.R2).toMatch(/consumerGroups/);
     expect(s.R4).toMatch(/only best-effort/);

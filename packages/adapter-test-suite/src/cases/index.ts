@@ -4,7 +4,9 @@ import { type CaseContext, caseGuarantee, createCaseContext, isReliable } from '
 import type { AdapterTestSuiteOptions, CaseId } from '../options.js';
 import { settleWithin } from '../wait.js';
 import { expiry, flowControl, priorities } from './backlog.js';
+import { badInputFloods, foreignEnvelopes } from './bad-input.js';
 import { subscriberChurn } from './churn.js';
+import { deadLetterFailure } from './dead-letter-failure.js';
 import {
   competingConsumers,
   destinations,
@@ -161,6 +163,19 @@ export const CASES: readonly CaseDefinition[] = [
     run: priorities,
   },
   {
+    id: 'R19',
+    title:
+      'dead-letter failure: while the DLQ write fails the message stays (reported, redelivered), then lands in the DLQ',
+    unsupported: (p, options) =>
+      first(
+        needsReliable(p),
+        options.breakDeadLetters
+          ? undefined
+          : 'needs the breakDeadLetters option: a way to make the dead-letter write fail',
+      ),
+    run: deadLetterFailure,
+  },
+  {
     id: 'S1',
     title:
       'malformed envelopes: rejected with a typed error naming the field, counted; the hub keeps working',
@@ -175,6 +190,26 @@ export const CASES: readonly CaseDefinition[] = [
         ? undefined
         : 'needs the injectRaw option: the adapter does not expose raw transport bytes',
     run: malformedRaw,
+  },
+  {
+    id: 'S11',
+    title:
+      'foreign envelopes: an event or a message for another endpoint in an endpoint queue is refused, counted, dead-lettered, never handled',
+    unsupported: (_p, options) =>
+      options.injectForeign
+        ? undefined
+        : 'needs the injectForeign option: the adapter cannot put a foreign envelope on an endpoint address',
+    run: foreignEnvelopes,
+  },
+  {
+    id: 'S12',
+    title:
+      'bad-input floods: thousands of undecodable entries are counted but logged rate-limited; oversized ones refused by length, memory bounded',
+    unsupported: (_p, options) =>
+      options.injectRaw
+        ? undefined
+        : 'needs the injectRaw option: the adapter does not expose raw transport bytes',
+    run: badInputFloods,
   },
 ];
 

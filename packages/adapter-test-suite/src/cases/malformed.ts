@@ -124,7 +124,7 @@ export async function malformedEnvelopes(ctx: CaseContext): Promise<void> {
   await checkStillWorking(ctx, sender, endpoint, rec, 'S1');
 }
 
-async function checkStillWorking(
+export async function checkStillWorking(
   ctx: CaseContext,
   sender: Hub,
   endpoint: string,

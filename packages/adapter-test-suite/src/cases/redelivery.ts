@@ -5,7 +5,7 @@ import type { CaseContext } from '../context.js';
 import { awaitDelivery, fail, pause, sendAll, settle } from './helpers.js';
 
 /** Retry quickly: the cases count attempts, not wall time. */
-const FAST_RETRY = { retry: { initialDelayMs: 5, maxDelayMs: 50 } };
+export const FAST_RETRY = { retry: { initialDelayMs: 5, maxDelayMs: 50 } };
 
 /** True when the adapter keeps a readable dead-letter queue. */
 export const hasDeadLetterReader = (adapter: ProtocolAdapter): boolean =>

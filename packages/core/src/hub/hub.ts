@@ -54,6 +54,7 @@ import {
   type SubscribeOptions,
   type Unsubscribe,
 } from './types.js';
+import { WarnLimiter } from './warn-limiter.js';
 
 /**
  * The send path checks every envelope field but not the payload: an in-process
@@ -63,6 +64,9 @@ import {
 const SKIP_PAYLOAD: ValidateOptions = { payload: false };
 /** A subscription's pause() gets at least this long, even with a zero drain. */
 const PAUSE_FLOOR_MS = 1_000;
+
+/** At most one "rejected an inbound entry" line per subscription this often (the next one counts the rest). */
+const REJECT_WARN_INTERVAL_MS = 5_000;
 
 /** Topic of `broadcastNotification` events. */
 export const NOTIFICATION_TOPIC = 'hub.notifications';
@@ -1063,6 +1067,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   ): Promise<void> {
     const concurrency = rec.opts.concurrency ?? 16;
     const group = rec.kind === 'endpoint' ? (rec.opts.group ?? rec.address) : rec.opts.group;
+    // Junk floods one line per entry otherwise: rate-limited per subscription.
+    const rejections = new WarnLimiter(REJECT_WARN_INTERVAL_MS);
     const sub = await adapter.subscribe({
       kind: rec.kind,
       address: rec.address,
@@ -1073,8 +1079,11 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       deliver: (delivery) => rec.consumer.accept(delivery, name),
       reject: (error) => {
         this.metricsImpl.totals.rejected++;
+        const held = rejections.take();
+        if (held === undefined) return;
         this.logger.warn(
-          `[hub] ${name} rejected an inbound entry for ${rec.address}: ${error.message}`,
+          `[hub] ${name} rejected an inbound entry for ${rec.address}: ${error.message}${held > 0 ? ` (${held} more rejected since the last such line, not logged)` : ''}`,
+          held > 0 ? { suppressed: held } : undefined,
         );
       },
     });
