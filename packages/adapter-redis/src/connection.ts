@@ -4,6 +4,12 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
 
 export type RedisClient = Redis | Cluster;
+
+/**
+ * Options of the connections we create. ioredis 6 types `replyMapping` in the
+ * constructor without `undefined`, which `RedisOptions` (spread) carries.
+ */
+type Options = Omit<RedisOptions, 'replyMapping'> & { replyMapping?: 'legacy' };
 export type Role = 'commands' | 'subscriber' | 'reader';
 
 // The last two are ACL denials of a command run inside a script (our read sweep).
@@ -22,7 +28,7 @@ const isCertError = (err: unknown): boolean => {
   );
 };
 
-function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): RedisOptions {
+function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): Options {
   switch (role) {
     case 'commands':
       // Sends must not hang across a dead link. A socket silent while replies
@@ -59,8 +65,12 @@ function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): RedisOpt
 const reconnect = (times: number) =>
   backoffDelay(times, { initialDelayMs: 50, maxDelayMs: 2_000, jitter: 'equal' });
 
-function legacyOptions(opts: RedisAdapterOptions): RedisOptions {
-  const out: RedisOptions = { retryStrategy: reconnect };
+function legacyOptions(opts: RedisAdapterOptions): Options {
+  // RESP2 on the wire (ioredis 6 defaults to RESP3): the reply shapes the
+  // adapter parses (stream reads, script results) and the reply queue the
+  // StallWatch reads are those of RESP2, and Redis before 6 speaks nothing
+  // else. `redisOptions.protocol` overrides it.
+  const out: Options = { retryStrategy: reconnect, protocol: 2 };
   if (opts.host !== undefined) out.host = opts.host;
   if (opts.port !== undefined) out.port = opts.port;
   const password = opts.password ?? opts.connectionParams?.password;
@@ -87,7 +97,7 @@ export class ConnectionFactory {
   create(role: Role): { client: RedisClient; owned: boolean } {
     const extra = { ...roleOptions(role, this.resolved, this.isCluster), lazyConnect: true };
     const { client, cluster, sentinels, url } = this.opts;
-    const user = this.opts.redisOptions ?? {};
+    const user = (this.opts.redisOptions ?? {}) as Options;
     if (client) {
       if (role === 'commands') return { client, owned: false };
       if (client instanceof Cluster) return { client: dupCluster(client, extra), owned: true };
@@ -102,12 +112,12 @@ export class ConnectionFactory {
         lazyConnect: true,
         enableAutoPipelining: perNode.enableAutoPipelining ?? co.enableAutoPipelining ?? false,
         ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
-        redisOptions: { ...co.redisOptions, ...user, ...perNode },
+        redisOptions: { protocol: 2, ...(co.redisOptions as Options), ...user, ...perNode },
       });
       return { client: c, owned: true };
     }
     if (sentinels) {
-      const so: RedisOptions = { sentinels: sentinels.sentinels, name: sentinels.name };
+      const so: Options = { sentinels: sentinels.sentinels, name: sentinels.name };
       if (sentinels.password !== undefined) so.password = sentinels.password;
       if (sentinels.sentinelPassword !== undefined)
         so.sentinelPassword = sentinels.sentinelPassword;
@@ -122,13 +132,13 @@ export class ConnectionFactory {
   }
 }
 
-function dupCluster(c: Cluster, extra: RedisOptions): Cluster {
+function dupCluster(c: Cluster, extra: Options): Cluster {
   const { enableOfflineQueue, lazyConnect, ...perNode } = extra;
   return c.duplicate([], {
     lazyConnect: lazyConnect ?? true,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     enableAutoPipelining: perNode.enableAutoPipelining ?? false,
-    redisOptions: { ...c.options.redisOptions, ...perNode },
+    redisOptions: { ...(c.options.redisOptions as Options), ...perNode },
   });
 }
 
