@@ -137,8 +137,8 @@ function pubSubOnly(spec: SubscriptionSpec): boolean {
   return g !== undefined && g.length > 0 && g.every((x) => x === DeliveryGuarantee.BEST_EFFORT);
 }
 
-/** Read-loop retries: quick first retry, capped so a restarted broker is picked up within ~2 s. */
-const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 2_000 } as const;
+/** Read-loop retries: quick first retry, capped like reconnects so a restarted broker is read from within ~0.5 s. */
+const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 500 } as const;
 
 /**
  * Redis transport: Pub/Sub for best-effort messages and all events, Streams

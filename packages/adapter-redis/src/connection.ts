@@ -61,9 +61,15 @@ function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): Options 
   }
 }
 
-/** Reconnect delays of the connections we create: the hub's shared capped, jittered backoff. */
+/**
+ * Reconnect delays of the connections we create: the hub's shared capped,
+ * jittered backoff. The cap bounds how long a restarted server goes unnoticed:
+ * until the next attempt the adapter reports unhealthy and the hub fails sends
+ * at once, so it is short (an attempt on a closed port costs one refused SYN).
+ */
+export const RECONNECT_MAX_DELAY_MS = 500;
 const reconnect = (times: number) =>
-  backoffDelay(times, { initialDelayMs: 50, maxDelayMs: 2_000, jitter: 'equal' });
+  backoffDelay(times, { initialDelayMs: 50, maxDelayMs: RECONNECT_MAX_DELAY_MS, jitter: 'equal' });
 
 function legacyOptions(opts: RedisAdapterOptions): Options {
   // RESP2 on the wire (ioredis 6 defaults to RESP3): the reply shapes the
