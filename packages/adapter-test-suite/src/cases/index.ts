@@ -4,6 +4,7 @@ import { type CaseContext, caseGuarantee, createCaseContext, isReliable } from '
 import type { AdapterTestSuiteOptions, CaseId } from '../options.js';
 import { expiry, flowControl, priorities } from './backlog.js';
 import { subscriberChurn } from './churn.js';
+import { cleanExit } from './clean-exit.js';
 import {
   competingConsumers,
   destinations,
@@ -152,6 +153,16 @@ export const CASES: readonly CaseDefinition[] = [
     title: 'priorities: under backlog higher priority goes first; the lowest still progresses',
     unsupported: () => undefined,
     run: priorities,
+  },
+  {
+    id: 'R18',
+    title:
+      'clean exit: a process that served, sent, requested and closed its hub exits within 200 ms',
+    unsupported: (_p, options) =>
+      options.cleanExit
+        ? undefined
+        : 'needs the cleanExit option: a module a child process can import to build the adapter',
+    run: cleanExit,
   },
   {
     id: 'S1',
