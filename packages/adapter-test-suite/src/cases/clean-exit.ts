@@ -83,7 +83,7 @@ export async function cleanExit(ctx: CaseContext): Promise<void> {
     // Exit is measured in the child; the parent only bounds how long it listens.
     const exit = await Promise.race([
       exited.then(() => lines.find((l) => l.exited)),
-      new Promise<undefined>((r) => setTimeout(r, ctx.ms(5_000) + within).unref()),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), ctx.ms(5_000) + within).unref()),
     ]);
     if (exit === undefined) {
       fail(
