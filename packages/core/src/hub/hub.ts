@@ -444,8 +444,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.pending.delete(id);
     }
     await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
-    // A store the user passed in may be shared with other hubs: it is theirs to close.
-    if (this.config.dedup?.store === undefined) {
+    // A store the user passed in may be shared with other hubs: it is theirs to
+    // close, unless they handed it to this hub (closeWithHub).
+    if (this.config.dedup?.store === undefined || this.config.dedup.closeWithHub === true) {
       await Promise.resolve(this.dedup.close?.()).catch(() => {});
     }
     this._state = 'closed';
