@@ -41,7 +41,12 @@ import {
   nextMember,
   PubSubMembers,
 } from './members.js';
-import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import {
+  checkAdapterOptions,
+  type RedisAdapterOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
@@ -182,6 +187,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
+    checkAdapterOptions(options);
     this.opts = resolveOptions(options);
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
@@ -213,7 +219,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.ownsCommands = owned;
     this.watch(client, 'commands');
     try {
-      await whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'commands');
+      await whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'commands', {
+        refusedBudgetMs: this.opts.connectBudgetMs,
+      });
     } catch (err) {
       if (owned) hardClose(client);
       throw err;
@@ -244,7 +252,16 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   /** Attach the error listener every client needs, and mirror the command link into our state. */
   private watch(client: RedisClient, role: string): void {
-    client.on('error', (err: Error) => this.report(`${role} connection`, err));
+    // Until a connection is first ready, its errors belong to whoever waits for
+    // it (whenReady): it fails once, saying what to check, instead of the same
+    // refusal being logged on every retry as well.
+    let wasReady = false;
+    client.once('ready', () => {
+      wasReady = true;
+    });
+    client.on('error', (err: Error) => {
+      if (wasReady) this.report(`${role} connection`, err);
+    });
     if (role !== 'commands') return;
     client.on('ready', () => {
       if (this.state === 'degraded') this.setState('ready');

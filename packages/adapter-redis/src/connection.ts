@@ -148,25 +148,63 @@ function dupCluster(c: Cluster, extra: Options): Cluster {
   });
 }
 
+/** Errors that mean nobody is there: nothing listens on the port, or the name does not resolve. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+const isUnreachable = (err: unknown): boolean =>
+  UNREACHABLE.has(String((err as { code?: unknown } | undefined)?.code));
+
+/** Where a client connects, for messages: `host:port`, the socket path, or the kind of setup. */
+function addressOf(client: RedisClient): string {
+  if (client instanceof Cluster) return 'the cluster nodes';
+  const o = client.options;
+  if (o.sentinels) return `the sentinels of "${o.name ?? ''}"`;
+  if (o.path) return o.path;
+  return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+}
+
+export interface WhenReadyOptions {
+  /**
+   * Give up after this long (ms) when every attempt so far was refused or the
+   * address did not resolve: nobody is there, and waiting the full timeout
+   * would only delay the same answer.
+   */
+  refusedBudgetMs?: number;
+}
+
 /**
  * Connect (if lazy) and wait until the client is ready. Auth failures reject at
  * once and stop the client's reconnect loop: retrying a wrong password forever
- * helps nobody.
+ * helps nobody. Refused connections reject after `refusedBudgetMs`, with one
+ * message that says what to check.
  */
-export function whenReady(client: RedisClient, timeoutMs: number, what: string): Promise<void> {
+export function whenReady(
+  client: RedisClient,
+  timeoutMs: number,
+  what: string,
+  options: WhenReadyOptions = {},
+): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
+  const started = Date.now();
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       done();
       reject(
         new HubError(
           ErrorCode.CONNECTION_FAILED,
-          `[hub:redis] ${what} connection not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`,
+          `[hub:redis] ${what} connection to ${addressOf(client)} not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`,
           { cause: last },
         ),
       );
     }, timeoutMs);
     let last: Error | undefined;
+    let reachable = false;
     const onReady = () => {
       done();
       resolve();
@@ -181,6 +219,23 @@ export function whenReady(client: RedisClient, timeoutMs: number, what: string):
           new HubError(
             auth ? ErrorCode.AUTH_FAILED : ErrorCode.CONNECTION_FAILED,
             `[hub:redis] ${what} connection refused: ${err.message}`,
+            { cause: err },
+          ),
+        );
+        return;
+      }
+      if (!isUnreachable(err)) {
+        reachable = true;
+        return;
+      }
+      const budget = options.refusedBudgetMs;
+      if (budget !== undefined && !reachable && Date.now() - started >= budget) {
+        done();
+        client.disconnect();
+        reject(
+          new HubError(
+            ErrorCode.CONNECTION_FAILED,
+            `[hub:redis] cannot reach Redis at ${addressOf(client)} (${err.message}; retried for ${Date.now() - started} ms): check that redis-server is running there and that the adapter's "url" (or host and port) points at it; connectBudgetMs sets how long to retry`,
             { cause: err },
           ),
         );

@@ -1,4 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { rejectUnknownOptions } from '@hub/core';
 import { ErrorCode, HubError } from '@hub/protocol';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
@@ -74,6 +75,79 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
   partitionLeaseMs?: number;
   /** Ping interval (ms) of the Pub/Sub connection, to notice a dead link. @default 5_000 */
   heartbeatMs?: number;
+  /**
+   * How long (ms) `connect()` (the hub's `start()`) keeps retrying while the
+   * server refuses the connection or its address does not resolve, before it
+   * fails with HUB_CONNECTION_FAILED saying what to check. A server that
+   * accepts but answers slowly gets `max(10_000, 2 × commandTimeoutMs)`.
+   * @default 2_000
+   */
+  connectBudgetMs?: number;
+}
+
+/** Every option `redis()` accepts; anything else is a mistake (see rejectUnknownOptions). */
+const ADAPTER_OPTIONS: readonly (keyof RedisAdapterOptions | 'protocol')[] = [
+  'url',
+  'client',
+  'cluster',
+  'sentinels',
+  'redisOptions',
+  'keyPrefix',
+  'maxLen',
+  'lagWarnRatio',
+  'lagCheckIntervalMs',
+  'claimIdleMs',
+  'groupClaimMs',
+  'blockMs',
+  'commandTimeoutMs',
+  'partitions',
+  'partitionLeaseMs',
+  'heartbeatMs',
+  'connectBudgetMs',
+  // the legacy connection config (ConnectionConfig), including its `protocol` tag
+  'host',
+  'port',
+  'password',
+  'username',
+  'db',
+  'tls',
+  'poolSize',
+  'connectionParams',
+  'protocol',
+];
+
+/**
+ * Check what no type checker saw (plain JavaScript, a config file): unknown
+ * option names (a typo such as `urll` would otherwise fall back to
+ * 127.0.0.1:6379 in silence) and the scheme of `url`.
+ */
+export function checkAdapterOptions(opts: unknown): void {
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null || Array.isArray(opts))) {
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] options must be an object (got ${Array.isArray(opts) ? 'an array' : String(opts)})`,
+    );
+  }
+  rejectUnknownOptions('hub:redis', opts, ADAPTER_OPTIONS);
+  checkUrl((opts as RedisAdapterOptions | undefined)?.url);
+}
+
+/**
+ * `url` must be a Redis URL: `redis://…`, `rediss://…` (TLS), or the path of
+ * a Unix socket. Anything else (an `http://` URL pasted by mistake) is refused
+ * at once instead of failing later as a connection error.
+ */
+export function checkUrl(url: unknown): void {
+  if (url === undefined) return;
+  if (typeof url !== 'string' || !(/^rediss?:\/\//i.test(url) || url.startsWith('/'))) {
+    const scheme = typeof url === 'string' ? /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] : undefined;
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "url" must start with redis:// or rediss:// (TLS)${
+        scheme ? `; "${scheme}:" is the wrong scheme` : ''
+      } (got ${JSON.stringify(url)})`,
+    );
+  }
 }
 
 export interface ResolvedOptions {
@@ -88,6 +162,7 @@ export interface ResolvedOptions {
   partitions: number;
   partitionLeaseMs: number;
   heartbeatMs: number;
+  connectBudgetMs: number;
 }
 
 function positive(opts: RedisAdapterOptions, field: keyof ResolvedOptions, def: number): number {
@@ -135,5 +210,6 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     partitions,
     partitionLeaseMs: positive(opts, 'partitionLeaseMs', 10_000),
     heartbeatMs: positive(opts, 'heartbeatMs', 5_000),
+    connectBudgetMs: positive(opts, 'connectBudgetMs', 2_000),
   };
 }

@@ -380,8 +380,17 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       )
       .filter((x): x is string => x !== undefined);
     if (failures.length > 0) {
+      // One shared cause keeps its code (HUB_AUTH_FAILED for a wrong password):
+      // callers match on err.code, not on the cause chain.
+      const codes = new Set(
+        results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: unknown })?.code : '')),
+      );
+      codes.delete('');
+      const [only] = codes;
       throw new HubError(
-        ErrorCode.CONNECTION_FAILED,
+        codes.size === 1 && typeof only === 'string' && only.startsWith('HUB_')
+          ? only
+          : ErrorCode.CONNECTION_FAILED,
         `[hub] ${this.name} could not connect ${failures.length} adapter(s): ${failures.join('; ')}`,
         { cause: results.find((r) => r.status === 'rejected')?.reason },
       );
