@@ -380,15 +380,16 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       )
       .filter((x): x is string => x !== undefined);
     if (failures.length > 0) {
-      // One shared cause keeps its code (HUB_AUTH_FAILED for a wrong password):
-      // callers match on err.code, not on the cause chain.
+      // A cause that retrying cannot fix keeps its code when every failure has
+      // it (HUB_AUTH_FAILED for a wrong password): callers match on err.code,
+      // not on the cause chain. Anything else is HUB_CONNECTION_FAILED.
       const codes = new Set(
         results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: unknown })?.code : '')),
       );
       codes.delete('');
       const [only] = codes;
       throw new HubError(
-        codes.size === 1 && typeof only === 'string' && only.startsWith('HUB_')
+        codes.size === 1 && (only === ErrorCode.AUTH_FAILED || only === ErrorCode.INVALID_CONFIG)
           ? only
           : ErrorCode.CONNECTION_FAILED,
         `[hub] ${this.name} could not connect ${failures.length} adapter(s): ${failures.join('; ')}`,
