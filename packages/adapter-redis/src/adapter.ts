@@ -417,9 +417,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return Promise.reject(this.sendFailed(err));
     }
     const groups = view.groups;
+    const dest = env.destination;
     if (groups.length === 0) {
-      return this.publish(c, this.channelOf(env.destination), text).then(
-        this.published,
+      // No member known: the endpoint's shared channel, which every listener
+      // of the endpoint (and any plain client serving it) subscribes.
+      return this.publish(c, this.channelOf(dest), text).then(
+        (n: number) => this.reachedOrFail(n, dest),
         this.publishFailed,
       );
     }
@@ -432,28 +435,49 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         return this.publish(c, channel, text).then((n: number) => {
           if (n > 0) return this.sendOk(PUBSUB_RESULT);
           dropMember(g, channel);
-          return this.publishToGroup(c, g, env.destination, text, false).then(
-            this.published,
+          return this.publishToGroup(c, g, dest, text, false).then(
+            (m: number) => this.reachedOrFail(m, dest),
             this.publishFailed,
           );
         }, this.publishFailed);
       }
-      return this.publishToGroup(c, g, env.destination, text, false).then(
-        this.published,
+      return this.publishToGroup(c, g, dest, text, false).then(
+        (n: number) => this.reachedOrFail(n, dest),
         this.publishFailed,
       );
     }
     // Several groups: one copy each. A group whose PUBLISH failed loses its copy
     // (best-effort), but the send is not failed, so the hub does not send again
     // to the groups that already have theirs.
-    return Promise.allSettled(
-      groups.map((g) => this.publishToGroup(c, g, env.destination, text, false)),
-    ).then((results) => {
-      const failed = results.filter((r) => r.status === 'rejected');
-      if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
-      for (const f of failed) this.report('publish', f.reason);
-      return this.published();
-    });
+    return Promise.allSettled(groups.map((g) => this.publishToGroup(c, g, dest, text, false))).then(
+      (results) => {
+        const failed = results.filter((r) => r.status === 'rejected');
+        if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
+        for (const f of failed) this.report('publish', f.reason);
+        const reached = results.reduce(
+          (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
+          0,
+        );
+        return this.reachedOrFail(reached, dest);
+      },
+    );
+  }
+
+  /**
+   * The outcome of a best-effort PUBLISH that reached `n` subscribers. Zero
+   * means nobody serves the endpoint and the message is gone: the send fails
+   * with HUB_NO_RECEIVER. On a Cluster the count covers one node's
+   * subscribers only, so there a zero proves nothing and counts as sent.
+   */
+  private reachedOrFail(n: number, destination: string): SendResult {
+    if (n > 0 || this.factory.isCluster) return this.sendOk(PUBSUB_RESULT);
+    throw this.sendFailed(
+      new AdapterError(
+        'redis',
+        `send to "${destination}": no receiver (no instance serves it: the PUBLISH reached nobody, and Pub/Sub keeps nothing)`,
+        { code: ErrorCode.NO_RECEIVER, retryable: false },
+      ),
+    );
   }
 
   /**
@@ -469,7 +493,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     destination: string,
     text: string,
     reread: boolean,
-  ): Promise<unknown> {
+  ): Promise<number> {
     const channel = nextMember(group);
     if (channel === undefined) {
       if (reread || this.factory.isCluster) return Promise.resolve(0);

@@ -171,6 +171,7 @@ const NON_RETRYABLE = new Set<string>([
   ErrorCode.CLOSED,
   ErrorCode.AUTH_FAILED,
   ErrorCode.GUARANTEE_UNSUPPORTED,
+  ErrorCode.NO_RECEIVER,
 ]);
 
 const isBestEffort = (env: Envelope): boolean =>
