@@ -308,9 +308,17 @@ describe('capability → skip mapping', () => {
       CASES.map((c) => [c.id, skipReason(c, p, opts)]).filter(([, r]) => r !== undefined),
     );
 
-  it('runs everything but S1-raw on a full-featured adapter without injectRaw', () => {
-    expect(Object.keys(skipped(probe({})))).toEqual(['S1-raw']);
-    expect(skipped(probe({}), { ...base, injectRaw: async () => {} })).toEqual({});
+  it('runs everything but R18 and S1-raw on a full-featured adapter without cleanExit and injectRaw', () => {
+    const s = skipped(probe({}));
+    expect(Object.keys(s)).toEqual(['R18', 'S1-raw']);
+    expect(s.R18).toMatch(/cleanExit/);
+    expect(
+      skipped(probe({}), {
+        ...base,
+        injectRaw: async () => {},
+        cleanExit: { module: '/adapter.js' },
+      }),
+    ).toEqual({});
   });
 
   it('skips what a best-effort, single-consumer, point-to-point adapter cannot do, with reasons', () => {
@@ -318,7 +326,7 @@ describe('capability → skip mapping', () => {
       probe({ guarantees: ['best-effort'], consumerGroups: false, broadcast: false }),
     );
     expect(Object.keys(s).sort()).toEqual(
-      ['R2', 'R2-exactly-once', 'R3-topics', 'R4', 'R5', 'R6', 'R7', 'R9', 'S1-raw'].sort(),
+      ['R2', 'R2-exactly-once', 'R3-topics', 'R4', 'R5', 'R6', 'R7', 'R9', 'R18', 'S1-raw'].sort(),
     );
     expect(s.R2).toMatch(/consumerGroups/);
     expect(s.R4).toMatch(/only best-effort/);
