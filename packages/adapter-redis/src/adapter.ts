@@ -524,7 +524,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   /**
    * Not async, one promise per send on top of ioredis' own: at 50k msg/s each
-   * extra promise and closure on this path is measurable (issue #4 budget).
+   * extra promise and closure on this path is measurable against raw ioredis
+   * (see the redis.* scenarios in benchmarks/).
    */
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     try {

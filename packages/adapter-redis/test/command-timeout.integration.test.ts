@@ -1,5 +1,6 @@
 /**
- * The commands connection has no per-command timer (issue #4 speed): a sweep
+ * The commands connection has no per-command timer (too costly at tens of
+ * thousands of sends a second): a sweep
  * (StallWatch) bounds how long a send can wait for its reply. These tests
  * show the bound holds on a silent link and on a dead one, that the failure
  * is HUB_TIMEOUT, and that the link recovers afterwards.

@@ -1,6 +1,6 @@
 import type { AdapterCapabilities, Hub, HubConfig, ProtocolAdapter } from '@hub/core';
 
-/** Ids of the conformance cases this suite runs (see CONFORMANCE.md). */
+/** Ids of the conformance cases this suite runs (the case table of this package's README). */
 export type CaseId =
   | 'R1'
   | 'R2'
