@@ -3,7 +3,12 @@ import { type DedupBegin, type DedupStore, rejectUnknownOptions } from '@hub/cor
 
 import { ConnectionFactory, type RedisClient } from './connection.js';
 import { keyLayout } from './keys.js';
-import { checkUrl, type RedisAdapterOptions, resolveOptions } from './options.js';
+import {
+  CONNECTION_OPTIONS,
+  checkUrl,
+  type RedisAdapterOptions,
+  resolveOptions,
+} from './options.js';
 
 export interface RedisDedupStoreOptions
   extends Pick<RedisAdapterOptions, 'url' | 'client' | 'cluster' | 'sentinels' | 'redisOptions'> {
@@ -27,14 +32,7 @@ return 0`;
 export function redisDedupStore(
   opts: RedisDedupStoreOptions,
 ): DedupStore & { readonly client: RedisClient } {
-  rejectUnknownOptions('hub:redis-dedup', opts, [
-    'url',
-    'client',
-    'cluster',
-    'sentinels',
-    'redisOptions',
-    'keyPrefix',
-  ]);
+  rejectUnknownOptions('hub:redis-dedup', opts, [...CONNECTION_OPTIONS, 'keyPrefix']);
   checkUrl(opts?.url);
   const resolved = resolveOptions({ keyPrefix: opts.keyPrefix ?? 'hub' });
   const keys = keyLayout(resolved.keyPrefix);

@@ -85,13 +85,18 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
   connectBudgetMs?: number;
 }
 
-/** Every option `redis()` accepts; anything else is a mistake (see rejectUnknownOptions). */
-const ADAPTER_OPTIONS: readonly (keyof RedisAdapterOptions | 'protocol')[] = [
+/** Where to connect: the options `redis()` and `redisDedupStore()` share. */
+export const CONNECTION_OPTIONS = [
   'url',
   'client',
   'cluster',
   'sentinels',
   'redisOptions',
+] as const;
+
+/** Every option `redis()` accepts; anything else is a mistake (see rejectUnknownOptions). */
+const ADAPTER_OPTIONS: readonly (keyof RedisAdapterOptions | 'protocol')[] = [
+  ...CONNECTION_OPTIONS,
   'keyPrefix',
   'maxLen',
   'lagWarnRatio',
