@@ -218,7 +218,11 @@ export function whenReady(
         reject(
           new HubError(
             auth ? ErrorCode.AUTH_FAILED : ErrorCode.CONNECTION_FAILED,
-            `[hub:redis] ${what} connection refused: ${err.message}`,
+            `[hub:redis] ${what} connection refused: ${err.message}${
+              auth
+                ? ' (check the username and password: in "url" or the password/username options)'
+                : ''
+            }`,
             { cause: err },
           ),
         );

@@ -131,4 +131,5 @@ it('a wrong password rejects start() with HUB_AUTH_FAILED as the error code', as
   await hub.close();
   expect(err.code).toBe(ErrorCode.AUTH_FAILED);
   expect(err.message).toMatch(/WRONGPASS|invalid username-password/);
+  expect(err.message).toMatch(/check the username and password/);
 });
