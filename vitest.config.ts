@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One root config; each package is a project. Tests read sources through the
@@ -6,7 +7,9 @@ const project = (name: string, root: string, extra: Record<string, unknown> = {}
   extends: true as const,
   test: {
     name,
-    root,
+    // Absolute: a package's own `pnpm test` runs vitest with `--root ../..`,
+    // and a relative root would then be resolved from the package folder.
+    root: fileURLToPath(new URL(root, import.meta.url)),
     include: ['test/**/*.test.ts'],
     ...extra,
   },

@@ -1,5 +1,5 @@
 /**
- * Core suite (issue #3): one process, the memory adapter, each figure beside
+ * Core suite: one process, the memory adapter, each figure beside
  * eventemitter3 doing the same dispatch in the same run.
  */
 import { spawn } from 'node:child_process';

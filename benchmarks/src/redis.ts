@@ -1,5 +1,5 @@
 /**
- * Redis suite (issue #4): the hub over @hub/adapter-redis against raw ioredis
+ * Redis suite: the hub over @hub/adapter-redis against raw ioredis
  * doing the same work, both in this process, against one redis-server this
  * runner starts on a free loopback port.
  */
@@ -509,8 +509,8 @@ async function runScenario(
         ? 'hub: hub.send(best-effort) to an endpoint → the adapter batches the PUBLISHes of a tick into one script call (auto-pipelined command connection) → subscriber connection → handler counts'
         : 'hub: hub.send(at-least-once) → the adapter batches the XADDs of a tick into one script call per stream (auto-pipelined) → the adapter’s XREADGROUP consumer (prefetch 100, the raw reader’s COUNT; every other consumer option default) → handler → XACK; clock stops at XPENDING = 0',
       pubsub
-        ? 'raw (the issue’s baseline, the hub/raw column): ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining → a second ioredis connection SUBSCRIBEd → JSON.parse → count. Also measured after the pairs (extra lines): raw with the same PUBLISH batching as the adapter, each tick’s sends sharing one EVAL'
-        : 'raw (the issue’s baseline, the hub/raw column): ioredis XADD (MAXLEN ~, same v/id/env fields) with enableAutoPipelining → dedicated reader XREADGROUP COUNT 100 BLOCK 200 → JSON.parse each → one XACK per read, pipelined; clock stops at XPENDING = 0. Also measured after the pairs (extra lines): raw with the same XADD batching as the adapter, each tick’s sends sharing one EVAL',
+        ? 'raw (the baseline of the hub/raw column): ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining → a second ioredis connection SUBSCRIBEd → JSON.parse → count. Also measured after the pairs (extra lines): raw with the same PUBLISH batching as the adapter, each tick’s sends sharing one EVAL'
+        : 'raw (the baseline of the hub/raw column): ioredis XADD (MAXLEN ~, same v/id/env fields) with enableAutoPipelining → dedicated reader XREADGROUP COUNT 100 BLOCK 200 → JSON.parse each → one XACK per read, pipelined; clock stops at XPENDING = 0. Also measured after the pairs (extra lines): raw with the same XADD batching as the adapter, each tick’s sends sharing one EVAL',
     );
     if (!hubSide) {
       const rates: number[] = [];

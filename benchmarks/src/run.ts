@@ -1,7 +1,9 @@
 /**
  * Benchmark runner: `pnpm bench [filter…]`. A filter is a suite (`core`,
  * `redis`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
- * table and writes results/latest.json and results/latest.md.
+ * table and writes the run to results/runs/ (ignored by git: a run never
+ * dirties the tree; README.md says how to publish one as results/latest.*).
+ * Exits non-zero when a scenario fails to run or misses a target.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +26,9 @@ function row(r: ScenarioResult): string[] {
   const ratio = r.ratio
     ? `${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})`
     : 'n/a';
-  const verdict = r.pass === null ? 'n/a' : r.pass ? 'PASS' : 'FAIL';
+  const rawMisses = r.targets.some((t) => t.pass === false && t.rawPass === false);
+  const verdict =
+    r.pass === null ? 'n/a' : r.pass ? 'PASS' : rawMisses ? 'FAIL (raw misses it too)' : 'FAIL';
   return [
     r.id,
     r.unit,
@@ -53,6 +57,21 @@ function textTable(rows: string[][]): string {
   return [line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** Which way is better for each unit in the table, and how to read the verdicts. */
+function legend(results: ScenarioResult[]): string[] {
+  const units = new Map<string, boolean>();
+  for (const r of results) units.set(r.unit, r.higherIsBetter);
+  return [
+    ...[...units].map(
+      ([unit, higher]) =>
+        `${unit}: ${higher ? 'higher is better' : 'lower is better'}; hub/raw ${
+          higher ? 'above 1 means the hub is faster' : 'below 1 means the hub is better'
+        }.`,
+    ),
+    'FAIL (raw misses it too): the raw client, measured the same way in the same run, misses the target as well: the machine (or its load) cannot reach it.',
+  ];
+}
+
 function markdown(
   results: ScenarioResult[],
   m: ReturnType<typeof machine>,
@@ -68,6 +87,10 @@ function markdown(
     `| ${HEAD.join(' | ')} |`,
     `|${HEAD.map(() => '---').join('|')}|`,
     ...results.map((r) => `| ${row(r).join(' | ')} |`),
+    '',
+    'Legend:',
+    '',
+    ...legend(results).map((l) => `- ${l}`),
     '',
   ];
   for (const r of results) {
@@ -161,19 +184,31 @@ async function main(): Promise<void> {
   console.log('');
   console.log(textTable(results.map(row)));
   console.log('');
+  for (const l of legend(results)) console.log(l);
+  console.log('');
   for (const r of results) {
     console.log(`${r.id}: ${r.notes.join(' | ')}`);
     for (const [k, v] of Object.entries(r.extra)) console.log(`    ${k}: ${v}`);
   }
 
-  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  // Each run goes to results/runs/ (git-ignored), under its start time and as
+  // latest.*; results/latest.* hold the run chosen for the repository and are
+  // only replaced by copying one deliberately (README.md).
+  const dir = fileURLToPath(new URL('../results/runs/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    `${dir}latest.json`,
-    `${JSON.stringify({ startedAt, machine: m, filters, results }, null, 2)}\n`,
-  );
-  writeFileSync(`${dir}latest.md`, markdown(results, m, startedAt));
-  console.log(`\nwrote ${dir}latest.json and latest.md`);
+  const stamp = startedAt.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify({ startedAt, machine: m, filters, results }, null, 2)}\n`;
+  const md = markdown(results, m, startedAt);
+  for (const name of [stamp, 'latest']) {
+    writeFileSync(`${dir}${name}.json`, json);
+    writeFileSync(`${dir}${name}.md`, md);
+  }
+  console.log(`\nwrote ${dir}${stamp}.{json,md} (and latest.{json,md} there)`);
+  const missed = results.filter((r) => r.pass === false).map((r) => r.id);
+  if (missed.length > 0) {
+    console.log(`targets missed: ${missed.join(', ')}`);
+    process.exitCode = 1;
+  }
 }
 
 const childOut = process.env.HUB_BENCH_CHILD;

@@ -1,5 +1,5 @@
 /**
- * The usage our users already write (shared/USAGE.md), as written, against a
+ * The usage our users already write (the API of the systems Hub replaces), as written, against a
  * real Redis: REDIS_HOST / REDIS_PORT / REDIS_PASSWORD from the environment.
  * `examples/test/usage.integration.test.ts` runs it against a redis-server it
  * starts; run it yourself with a Redis on 127.0.0.1:6379:

@@ -2,8 +2,9 @@ import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/usage.js';
 
-// shared/USAGE.md, run as written against a real redis-server of its own.
-describe('USAGE.md against a real Redis', () => {
+// The established usage (examples/src/usage.ts), run as written against a real
+// redis-server of its own.
+describe('the established usage against a real Redis', () => {
   let server: RedisServer;
   beforeAll(async () => {
     server = await startRedisServer();

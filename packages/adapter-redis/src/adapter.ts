@@ -42,7 +42,12 @@ import {
   nextMember,
   PubSubMembers,
 } from './members.js';
-import { type RedisAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import {
+  checkAdapterOptions,
+  type RedisAdapterOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
 import { foreignReason, refusal } from './refusal.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
 import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
@@ -139,8 +144,8 @@ function pubSubOnly(spec: SubscriptionSpec): boolean {
   return g !== undefined && g.length > 0 && g.every((x) => x === DeliveryGuarantee.BEST_EFFORT);
 }
 
-/** Read-loop retries: quick first retry, capped so a restarted broker is picked up within ~2 s. */
-const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 2_000 } as const;
+/** Read-loop retries: quick first retry, capped like reconnects so a restarted broker is read from within ~0.5 s. */
+const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 500 } as const;
 
 /**
  * Redis transport: Pub/Sub for best-effort messages and all events, Streams
@@ -184,6 +189,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
+    checkAdapterOptions(options);
     this.opts = resolveOptions(options);
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
@@ -215,7 +221,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.ownsCommands = owned;
     this.watch(client, 'commands');
     try {
-      await whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'commands');
+      await whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'commands', {
+        refusedBudgetMs: this.opts.connectBudgetMs,
+      });
     } catch (err) {
       if (owned) hardClose(client);
       throw err;
@@ -246,7 +254,16 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   /** Attach the error listener every client needs, and mirror the command link into our state. */
   private watch(client: RedisClient, role: string): void {
-    client.on('error', (err: Error) => this.report(`${role} connection`, err));
+    // Until a connection is first ready, its errors belong to whoever waits for
+    // it (whenReady): it fails once, saying what to check, instead of the same
+    // refusal being logged on every retry as well.
+    let wasReady = false;
+    client.once('ready', () => {
+      wasReady = true;
+    });
+    client.on('error', (err: Error) => {
+      if (wasReady) this.report(`${role} connection`, err);
+    });
     if (role !== 'commands') return;
     client.on('ready', () => {
       if (this.state === 'degraded') this.setState('ready');
@@ -402,9 +419,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       return Promise.reject(this.sendFailed(err));
     }
     const groups = view.groups;
+    const dest = env.destination;
     if (groups.length === 0) {
-      return this.publish(c, this.channelOf(env.destination), text).then(
-        this.published,
+      // No member known: the endpoint's shared channel, which every listener
+      // of the endpoint (and any plain client serving it) subscribes.
+      return this.publish(c, this.channelOf(dest), text).then(
+        (n: number) => this.reachedOrFail(n, dest),
         this.publishFailed,
       );
     }
@@ -417,28 +437,49 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         return this.publish(c, channel, text).then((n: number) => {
           if (n > 0) return this.sendOk(PUBSUB_RESULT);
           dropMember(g, channel);
-          return this.publishToGroup(c, g, env.destination, text, false).then(
-            this.published,
+          return this.publishToGroup(c, g, dest, text, false).then(
+            (m: number) => this.reachedOrFail(m, dest),
             this.publishFailed,
           );
         }, this.publishFailed);
       }
-      return this.publishToGroup(c, g, env.destination, text, false).then(
-        this.published,
+      return this.publishToGroup(c, g, dest, text, false).then(
+        (n: number) => this.reachedOrFail(n, dest),
         this.publishFailed,
       );
     }
     // Several groups: one copy each. A group whose PUBLISH failed loses its copy
     // (best-effort), but the send is not failed, so the hub does not send again
     // to the groups that already have theirs.
-    return Promise.allSettled(
-      groups.map((g) => this.publishToGroup(c, g, env.destination, text, false)),
-    ).then((results) => {
-      const failed = results.filter((r) => r.status === 'rejected');
-      if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
-      for (const f of failed) this.report('publish', f.reason);
-      return this.published();
-    });
+    return Promise.allSettled(groups.map((g) => this.publishToGroup(c, g, dest, text, false))).then(
+      (results) => {
+        const failed = results.filter((r) => r.status === 'rejected');
+        if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
+        for (const f of failed) this.report('publish', f.reason);
+        const reached = results.reduce(
+          (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
+          0,
+        );
+        return this.reachedOrFail(reached, dest);
+      },
+    );
+  }
+
+  /**
+   * The outcome of a best-effort PUBLISH that reached `n` subscribers. Zero
+   * means nobody serves the endpoint and the message is gone: the send fails
+   * with HUB_NO_RECEIVER. On a Cluster the count covers one node's
+   * subscribers only, so there a zero proves nothing and counts as sent.
+   */
+  private reachedOrFail(n: number, destination: string): SendResult {
+    if (n > 0 || this.factory.isCluster) return this.sendOk(PUBSUB_RESULT);
+    throw this.sendFailed(
+      new AdapterError(
+        'redis',
+        `send to "${destination}": no receiver (no instance serves it: the PUBLISH reached nobody, and Pub/Sub keeps nothing)`,
+        { code: ErrorCode.NO_RECEIVER, retryable: false },
+      ),
+    );
   }
 
   /**
@@ -454,7 +495,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     destination: string,
     text: string,
     reread: boolean,
-  ): Promise<unknown> {
+  ): Promise<number> {
     const channel = nextMember(group);
     if (channel === undefined) {
       if (reread || this.factory.isCluster) return Promise.resolve(0);
@@ -485,7 +526,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   /**
    * Not async, one promise per send on top of ioredis' own: at 50k msg/s each
-   * extra promise and closure on this path is measurable (issue #4 budget).
+   * extra promise and closure on this path is measurable against raw ioredis
+   * (see the redis.* scenarios in benchmarks/).
    */
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     try {

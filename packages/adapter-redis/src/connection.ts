@@ -4,6 +4,12 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
 
 export type RedisClient = Redis | Cluster;
+
+/**
+ * Options of the connections we create. ioredis 6 types `replyMapping` in the
+ * constructor without `undefined`, which `RedisOptions` (spread) carries.
+ */
+type Options = Omit<RedisOptions, 'replyMapping'> & { replyMapping?: 'legacy' };
 export type Role = 'commands' | 'subscriber' | 'reader';
 
 // The last two are ACL denials of a command run inside a script (our read sweep).
@@ -22,7 +28,7 @@ const isCertError = (err: unknown): boolean => {
   );
 };
 
-function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): RedisOptions {
+function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): Options {
   switch (role) {
     case 'commands':
       // Sends must not hang across a dead link. A socket silent while replies
@@ -55,12 +61,22 @@ function roleOptions(role: Role, o: ResolvedOptions, cluster: boolean): RedisOpt
   }
 }
 
-/** Reconnect delays of the connections we create: the hub's shared capped, jittered backoff. */
+/**
+ * Reconnect delays of the connections we create: the hub's shared capped,
+ * jittered backoff. The cap bounds how long a restarted server goes unnoticed:
+ * until the next attempt the adapter reports unhealthy and the hub fails sends
+ * at once, so it is short (an attempt on a closed port costs one refused SYN).
+ */
+export const RECONNECT_MAX_DELAY_MS = 500;
 const reconnect = (times: number) =>
-  backoffDelay(times, { initialDelayMs: 50, maxDelayMs: 2_000, jitter: 'equal' });
+  backoffDelay(times, { initialDelayMs: 50, maxDelayMs: RECONNECT_MAX_DELAY_MS, jitter: 'equal' });
 
-function legacyOptions(opts: RedisAdapterOptions): RedisOptions {
-  const out: RedisOptions = { retryStrategy: reconnect };
+function legacyOptions(opts: RedisAdapterOptions): Options {
+  // RESP2 on the wire (ioredis 6 defaults to RESP3): the reply shapes the
+  // adapter parses (stream reads, script results) and the reply queue the
+  // StallWatch reads are those of RESP2, and Redis before 6 speaks nothing
+  // else. `redisOptions.protocol` overrides it.
+  const out: Options = { retryStrategy: reconnect, protocol: 2 };
   if (opts.host !== undefined) out.host = opts.host;
   if (opts.port !== undefined) out.port = opts.port;
   const password = opts.password ?? opts.connectionParams?.password;
@@ -87,7 +103,7 @@ export class ConnectionFactory {
   create(role: Role): { client: RedisClient; owned: boolean } {
     const extra = { ...roleOptions(role, this.resolved, this.isCluster), lazyConnect: true };
     const { client, cluster, sentinels, url } = this.opts;
-    const user = this.opts.redisOptions ?? {};
+    const user = (this.opts.redisOptions ?? {}) as Options;
     if (client) {
       if (role === 'commands') return { client, owned: false };
       if (client instanceof Cluster) return { client: dupCluster(client, extra), owned: true };
@@ -102,12 +118,12 @@ export class ConnectionFactory {
         lazyConnect: true,
         enableAutoPipelining: perNode.enableAutoPipelining ?? co.enableAutoPipelining ?? false,
         ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
-        redisOptions: { ...co.redisOptions, ...user, ...perNode },
+        redisOptions: { protocol: 2, ...(co.redisOptions as Options), ...user, ...perNode },
       });
       return { client: c, owned: true };
     }
     if (sentinels) {
-      const so: RedisOptions = { sentinels: sentinels.sentinels, name: sentinels.name };
+      const so: Options = { sentinels: sentinels.sentinels, name: sentinels.name };
       if (sentinels.password !== undefined) so.password = sentinels.password;
       if (sentinels.sentinelPassword !== undefined)
         so.sentinelPassword = sentinels.sentinelPassword;
@@ -122,35 +138,73 @@ export class ConnectionFactory {
   }
 }
 
-function dupCluster(c: Cluster, extra: RedisOptions): Cluster {
+function dupCluster(c: Cluster, extra: Options): Cluster {
   const { enableOfflineQueue, lazyConnect, ...perNode } = extra;
   return c.duplicate([], {
     lazyConnect: lazyConnect ?? true,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     enableAutoPipelining: perNode.enableAutoPipelining ?? false,
-    redisOptions: { ...c.options.redisOptions, ...perNode },
+    redisOptions: { ...(c.options.redisOptions as Options), ...perNode },
   });
+}
+
+/** Errors that mean nobody is there: nothing listens on the port, or the name does not resolve. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+const isUnreachable = (err: unknown): boolean =>
+  UNREACHABLE.has(String((err as { code?: unknown } | undefined)?.code));
+
+/** Where a client connects, for messages: `host:port`, the socket path, or the kind of setup. */
+function addressOf(client: RedisClient): string {
+  if (client instanceof Cluster) return 'the cluster nodes';
+  const o = client.options;
+  if (o.sentinels) return `the sentinels of "${o.name ?? ''}"`;
+  if (o.path) return o.path;
+  return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+}
+
+export interface WhenReadyOptions {
+  /**
+   * Give up after this long (ms) when every attempt so far was refused or the
+   * address did not resolve: nobody is there, and waiting the full timeout
+   * would only delay the same answer.
+   */
+  refusedBudgetMs?: number;
 }
 
 /**
  * Connect (if lazy) and wait until the client is ready. Auth failures reject at
  * once and stop the client's reconnect loop: retrying a wrong password forever
- * helps nobody.
+ * helps nobody. Refused connections reject after `refusedBudgetMs`, with one
+ * message that says what to check.
  */
-export function whenReady(client: RedisClient, timeoutMs: number, what: string): Promise<void> {
+export function whenReady(
+  client: RedisClient,
+  timeoutMs: number,
+  what: string,
+  options: WhenReadyOptions = {},
+): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
+  const started = Date.now();
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       done();
       reject(
         new HubError(
           ErrorCode.CONNECTION_FAILED,
-          `[hub:redis] ${what} connection not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`,
+          `[hub:redis] ${what} connection to ${addressOf(client)} not ready after ${timeoutMs} ms${last ? `: ${last.message}` : ''}`,
           { cause: last },
         ),
       );
     }, timeoutMs);
     let last: Error | undefined;
+    let reachable = false;
     const onReady = () => {
       done();
       resolve();
@@ -164,7 +218,28 @@ export function whenReady(client: RedisClient, timeoutMs: number, what: string):
         reject(
           new HubError(
             auth ? ErrorCode.AUTH_FAILED : ErrorCode.CONNECTION_FAILED,
-            `[hub:redis] ${what} connection refused: ${err.message}`,
+            `[hub:redis] ${what} connection refused: ${err.message}${
+              auth
+                ? ' (check the username and password: in "url" or the password/username options)'
+                : ''
+            }`,
+            { cause: err },
+          ),
+        );
+        return;
+      }
+      if (!isUnreachable(err)) {
+        reachable = true;
+        return;
+      }
+      const budget = options.refusedBudgetMs;
+      if (budget !== undefined && !reachable && Date.now() - started >= budget) {
+        done();
+        client.disconnect();
+        reject(
+          new HubError(
+            ErrorCode.CONNECTION_FAILED,
+            `[hub:redis] cannot reach Redis at ${addressOf(client)} (${err.message}; retried for ${Date.now() - started} ms): check that redis-server is running there and that the adapter's "url" (or host and port) points at it; connectBudgetMs sets how long to retry`,
             { cause: err },
           ),
         );

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { DedupBegin, DedupStore } from '@hub/core';
+import { type DedupBegin, type DedupStore, rejectUnknownOptions } from '@hub/core';
 
 import { ConnectionFactory, type RedisClient } from './connection.js';
 import { keyLayout } from './keys.js';
-import { type RedisAdapterOptions, resolveOptions } from './options.js';
+import {
+  CONNECTION_OPTIONS,
+  checkUrl,
+  type RedisAdapterOptions,
+  resolveOptions,
+} from './options.js';
 
 export interface RedisDedupStoreOptions
   extends Pick<RedisAdapterOptions, 'url' | 'client' | 'cluster' | 'sentinels' | 'redisOptions'> {
@@ -27,6 +32,8 @@ return 0`;
 export function redisDedupStore(
   opts: RedisDedupStoreOptions,
 ): DedupStore & { readonly client: RedisClient } {
+  rejectUnknownOptions('redisDedupStore', opts, [...CONNECTION_OPTIONS, 'keyPrefix']);
+  checkUrl(opts?.url);
   const resolved = resolveOptions({ keyPrefix: opts.keyPrefix ?? 'hub' });
   const keys = keyLayout(resolved.keyPrefix);
   const { client, owned } = new ConnectionFactory(opts, resolved).create('commands');

@@ -1,4 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { rejectUnknownOptions } from '@hub/core';
 import { DEFAULT_LIMITS, ErrorCode, HubError } from '@hub/protocol';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
@@ -90,6 +91,86 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
    * @default 65_536
    */
   deadLetterRawMaxBytes?: number;
+  /**
+   * How long (ms) `connect()` (the hub's `start()`) keeps retrying while the
+   * server refuses the connection or its address does not resolve, before it
+   * fails with HUB_CONNECTION_FAILED saying what to check. A server that
+   * accepts but answers slowly gets `max(10_000, 2 × commandTimeoutMs)`.
+   * @default 2_000
+   */
+  connectBudgetMs?: number;
+}
+
+/** Where to connect: the options `redis()` and `redisDedupStore()` share. */
+export const CONNECTION_OPTIONS = [
+  'url',
+  'client',
+  'cluster',
+  'sentinels',
+  'redisOptions',
+] as const;
+
+/** Every option `redis()` accepts; anything else is a mistake (see rejectUnknownOptions). */
+const ADAPTER_OPTIONS: readonly (keyof RedisAdapterOptions | 'protocol')[] = [
+  ...CONNECTION_OPTIONS,
+  'keyPrefix',
+  'maxLen',
+  'lagWarnRatio',
+  'lagCheckIntervalMs',
+  'claimIdleMs',
+  'groupClaimMs',
+  'blockMs',
+  'commandTimeoutMs',
+  'partitions',
+  'partitionLeaseMs',
+  'heartbeatMs',
+  'maxEntryBytes',
+  'deadLetterRawMaxBytes',
+  'connectBudgetMs',
+  // the legacy connection config (ConnectionConfig), including its `protocol` tag
+  'host',
+  'port',
+  'password',
+  'username',
+  'db',
+  'tls',
+  'poolSize',
+  'connectionParams',
+  'protocol',
+];
+
+/**
+ * Check what no type checker saw (plain JavaScript, a config file): unknown
+ * option names (a typo such as `urll` would otherwise fall back to
+ * 127.0.0.1:6379 in silence) and the scheme of `url`.
+ */
+export function checkAdapterOptions(opts: unknown): void {
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null || Array.isArray(opts))) {
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] options must be an object (got ${Array.isArray(opts) ? 'an array' : String(opts)})`,
+    );
+  }
+  rejectUnknownOptions('redis', opts, ADAPTER_OPTIONS);
+  checkUrl((opts as RedisAdapterOptions | undefined)?.url);
+}
+
+/**
+ * `url` must be a Redis URL: `redis://…`, `rediss://…` (TLS), or the path of
+ * a Unix socket. Anything else (an `http://` URL pasted by mistake) is refused
+ * at once instead of failing later as a connection error.
+ */
+export function checkUrl(url: unknown): void {
+  if (url === undefined) return;
+  if (typeof url !== 'string' || !(/^rediss?:\/\//i.test(url) || url.startsWith('/'))) {
+    const scheme = typeof url === 'string' ? /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] : undefined;
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "url" must start with redis:// or rediss:// (TLS)${
+        scheme ? `; "${scheme}:" is the wrong scheme` : ''
+      } (got ${JSON.stringify(url)})`,
+    );
+  }
 }
 
 export interface ResolvedOptions {
@@ -106,6 +187,7 @@ export interface ResolvedOptions {
   heartbeatMs: number;
   maxEntryBytes: number;
   deadLetterRawMaxBytes: number;
+  connectBudgetMs: number;
 }
 
 function positive(opts: RedisAdapterOptions, field: keyof ResolvedOptions, def: number): number {
@@ -155,5 +237,6 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     heartbeatMs: positive(opts, 'heartbeatMs', 5_000),
     maxEntryBytes: positive(opts, 'maxEntryBytes', DEFAULT_LIMITS.maxEnvelopeBytes + 4_096),
     deadLetterRawMaxBytes: positive(opts, 'deadLetterRawMaxBytes', 65_536),
+    connectBudgetMs: positive(opts, 'connectBudgetMs', 2_000),
   };
 }

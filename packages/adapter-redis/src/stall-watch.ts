@@ -44,7 +44,7 @@ export function canWatch(client: RedisClient): boolean {
  * Bounds how long any command on a connection may wait for its reply, at no
  * cost per command. ioredis's own `commandTimeout` arms a timer for every
  * command; at tens of thousands of sends a second those timers were the
- * largest single cost the adapter added over raw ioredis (issue #4).
+ * largest single cost the adapter added over raw ioredis.
  *
  * Instead, a sweep every quarter of the timeout looks at the oldest command
  * still waiting (the head of the reply queue, or of the offline queue while

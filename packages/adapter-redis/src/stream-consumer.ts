@@ -1237,16 +1237,24 @@ export function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Disconnect without waiting for a FIN the far end may never send (a stalled link). */
+/**
+ * Disconnect without waiting for a FIN the far end may never send (a stalled
+ * link), and leave no timer behind: ioredis's `disconnect()` arms a timer
+ * (2 s) that only the socket's 'close' event clears, so it is skipped on a
+ * client already ended (its socket closed before and never closes again),
+ * and the socket is destroyed right away so 'close' comes at once.
+ */
 export function hardClose(client: RedisClient): void {
-  try {
-    client.disconnect();
-  } catch {
-    // already closed
+  const stream = (client as { stream?: { destroyed?: boolean; destroy(): void } }).stream;
+  if (client.status !== 'end') {
+    try {
+      client.disconnect();
+    } catch {
+      // already closed
+    }
   }
-  const stream = (client as { stream?: { destroy(): void } }).stream;
   try {
-    stream?.destroy();
+    if (stream && !stream.destroyed) stream.destroy();
   } catch {
     // already destroyed
   }

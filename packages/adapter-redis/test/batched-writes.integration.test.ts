@@ -6,8 +6,8 @@ import { LONE_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES } from '../src/batch.js'
 import { type RedisAdapter, redis } from '../src/index.js';
 import { connected, message, recorder, uniquePrefix, waitFor } from './helpers.js';
 
-// Stream sends of one tick go to Redis as one script call per stream (issue #4:
-// batch XADD). These tests read Redis's own command counters, so each has its
+// Stream sends of one tick go to Redis as one script call per stream (batched
+// XADD, for throughput). These tests read Redis's own command counters, so each has its
 // own server: nothing else may run commands on it meanwhile.
 let server: RedisServer;
 let raw: Redis;

@@ -171,7 +171,10 @@ it('a listener replaced while the sender was quiet: the next send reaches the ne
 it('listeners that joined after the sender saw none: each message handled once, not by all', async () => {
   const prefix = uniquePrefix('joined');
   const sender = await instance(prefix, 'sender');
-  await sendAll(sender, 'ep', 1); // nobody listens: the sender's view is empty
+  // Nobody listens: the sender's view is empty, and the send says nobody got it.
+  await expect(
+    sender.send(message('ep', { i: -1 }, { guarantee: 'best-effort' })),
+  ).rejects.toMatchObject({ code: 'HUB_NO_RECEIVER' });
   const recs = [recorder('ep'), recorder('ep')];
   for (const [i, r] of recs.entries()) {
     await (await instance(prefix, `w${i}`)).subscribe(r.spec({ guarantees: ['best-effort'] }));

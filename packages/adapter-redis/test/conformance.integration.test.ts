@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   adapterTestSuite,
   DeliveryRecorder,
@@ -152,6 +153,12 @@ adapterTestSuite({
   },
   // the JSON codec carries Uint8Array as a tagged base64 object
   binaryPayloads: true,
+  // R18: a child process builds its own adapter from this module.
+  cleanExit: {
+    module: fileURLToPath(new URL('./fixtures/clean-exit-adapter.ts', import.meta.url)),
+    args: () => ({ url: url(), keyPrefix: prefix }),
+    execArgv: ['--import', 'tsx', '--conditions=@hub/source'],
+  },
 });
 
 describe('redis topics beyond R3-topics (both instances of a group in one run, next to fan-out)', () => {

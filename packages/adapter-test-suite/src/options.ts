@@ -1,7 +1,7 @@
 import type { AdapterCapabilities, Hub, HubConfig, ProtocolAdapter } from '@hub/core';
 import type { Envelope } from '@hub/protocol';
 
-/** Ids of the conformance cases this suite runs (see CONFORMANCE.md). */
+/** Ids of the conformance cases this suite runs (the case table of this package's README). */
 export type CaseId =
   | 'R1'
   | 'R2'
@@ -16,6 +16,7 @@ export type CaseId =
   | 'R9'
   | 'R15'
   | 'R16'
+  | 'R18'
   | 'R19'
   | 'S1'
   | 'S1-raw'
@@ -126,8 +127,46 @@ export interface AdapterTestSuiteOptions {
    */
   slowHandlerMs?: number;
   /**
+   * How a separate process builds this adapter, for R18 (clean exit). The
+   * child imports `module`, calls its export `export` with `args` and runs a
+   * hub on the adapter it returns; after `close()` resolves it must exit on its
+   * own within `exitWithinMs`. Without this option R18 is skipped.
+   * @default none
+   */
+  cleanExit?: CleanExitOptions;
+  /**
    * Test timeout of each case.
    * @default 60_000 (× timeoutScale)
    */
   caseTimeoutMs?: number;
+}
+
+/** The `cleanExit` option: a module a child process can import to build the adapter. */
+export interface CleanExitOptions {
+  /** Absolute path or `file:` URL of the module. */
+  module: string;
+  /**
+   * Name of its export: a function `(args) => adapter` (or a promise of one).
+   * @default 'createAdapter'
+   */
+  export?: string;
+  /**
+   * Passed to that function; must survive JSON (a URL, a key prefix). A
+   * function is called in the parent first, after `setup` (say, to read the
+   * URL of a broker started there).
+   * @default undefined
+   */
+  args?: unknown | (() => unknown | Promise<unknown>);
+  /**
+   * Node flags of the child. A TypeScript module needs a loader:
+   * `['--import', 'tsx']`; add `--conditions=…` to resolve workspace sources.
+   * @default []
+   */
+  execArgv?: readonly string[];
+  /**
+   * Longest time from `close()` resolving to the process exiting, measured in
+   * the child.
+   * @default 200
+   */
+  exitWithinMs?: number;
 }

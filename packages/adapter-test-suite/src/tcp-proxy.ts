@@ -12,6 +12,8 @@ export interface TcpProxy {
   readonly port: number;
   /** Links currently open. */
   readonly connections: number;
+  /** Links accepted since the proxy started: a reconnect shows as a new one. */
+  readonly accepted: number;
   /** Whether the proxy is stalled. */
   readonly stalled: boolean;
   /**
@@ -38,8 +40,10 @@ export async function startTcpProxy(opts: StartTcpProxyOptions): Promise<TcpProx
   const targetHost = opts.targetHost ?? '127.0.0.1';
   const links = new Set<Link>();
   let stalled = false;
+  let accepted = 0;
 
   const server = net.createServer((client) => {
+    accepted++;
     const upstream = net.connect({ host: targetHost, port: opts.targetPort });
     const link: Link = { client, upstream };
     links.add(link);
@@ -75,6 +79,9 @@ export async function startTcpProxy(opts: StartTcpProxyOptions): Promise<TcpProx
     port,
     get connections() {
       return links.size;
+    },
+    get accepted() {
+      return accepted;
     },
     get stalled() {
       return stalled;

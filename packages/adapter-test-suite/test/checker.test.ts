@@ -364,7 +364,8 @@ describe('capability → skip mapping', () => {
 
   it('runs everything but the hook-driven cases on a full-featured adapter without the hooks', () => {
     const s = skipped(probe({}));
-    expect(Object.keys(s).sort()).toEqual(['R19', 'S1-raw', 'S11', 'S12']);
+    expect(Object.keys(s).sort()).toEqual(['R18', 'R19', 'S1-raw', 'S11', 'S12']);
+    expect(s.R18).toMatch(/cleanExit/);
     expect(s.R19).toMatch(/breakDeadLetters/);
     expect(s.S11).toMatch(/injectForeign/);
     expect(s.S12).toMatch(/injectRaw/);
@@ -374,6 +375,7 @@ describe('capability → skip mapping', () => {
         injectRaw: async () => {},
         injectForeign: async () => {},
         breakDeadLetters: async () => async () => {},
+        cleanExit: { module: '/adapter.js' },
       }),
     ).toEqual({});
   });
@@ -392,6 +394,7 @@ describe('capability → skip mapping', () => {
         'R6',
         'R7',
         'R9',
+        'R18',
         'R19',
         'S1-raw',
         'S11',

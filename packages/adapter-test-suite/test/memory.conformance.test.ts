@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { createMemoryBroker, MemoryDedupStore, memory } from '@hub/core';
 import { adapterTestSuite } from '../src/index.js';
 
@@ -15,4 +16,9 @@ adapterTestSuite({
   hubConfig: { dedup: { store: dedupStore } },
   // objects pass through the in-process broker untouched
   binaryPayloads: true,
+  // R18: a child process builds its own memory adapter from this module.
+  cleanExit: {
+    module: fileURLToPath(new URL('./fixtures/memory-adapter.ts', import.meta.url)),
+    execArgv: ['--import', 'tsx', '--conditions=@hub/source'],
+  },
 });

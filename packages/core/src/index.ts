@@ -5,7 +5,7 @@ export { BaseAdapter as BaseProtocolAdapter } from './adapter/base.js';
 export * from './adapter/contract.js';
 export * from './adapter/errors.js';
 export * from './adapters/memory.js';
-export { rejectUnknownOptions } from './config/unknown-options.js';
+export * from './config/unknown-options.js';
 export * from './delivery/consumer.js';
 export type * from './delivery/dedup.js';
 export * from './delivery/memory-dedup.js';

@@ -47,7 +47,7 @@ function rate(fn, ms) {
 
 /**
  * Run every case round-robin for 7 rounds (so a noisy neighbour hits all
- * cases alike, per shared/PERFORMANCE.md) and report medians.
+ * cases alike) and report medians.
  */
 function measureAll(cases, timeMs) {
   for (const [, fn] of cases) for (let i = 0; i < 20_000; i++) fn(); // warm-up

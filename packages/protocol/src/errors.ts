@@ -18,6 +18,12 @@ export const ErrorCode = {
   CLOSED: 'HUB_CLOSED',
   EXPIRED: 'HUB_EXPIRED',
   HANDLER_FAILED: 'HUB_HANDLER_FAILED',
+  /**
+   * A best-effort message reached nobody, and the transport knows it (the
+   * memory broker; Redis Pub/Sub outside a Cluster): nobody serves the
+   * endpoint, and nothing keeps the message for later. Not retried.
+   */
+  NO_RECEIVER: 'HUB_NO_RECEIVER',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

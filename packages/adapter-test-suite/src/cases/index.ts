@@ -6,6 +6,7 @@ import { settleWithin } from '../wait.js';
 import { expiry, flowControl, priorities } from './backlog.js';
 import { badInputFloods, foreignEnvelopes } from './bad-input.js';
 import { subscriberChurn } from './churn.js';
+import { cleanExit } from './clean-exit.js';
 import { deadLetterFailure } from './dead-letter-failure.js';
 import {
   competingConsumers,
@@ -51,7 +52,7 @@ const needsGroups = ({ capabilities }: AdapterProbe): string | undefined =>
 const first = (...reasons: (string | undefined)[]): string | undefined =>
   reasons.find((r) => r !== undefined);
 
-/** Every case, in CONFORMANCE.md order, with what it needs. */
+/** Every case, in the order of the Hub conformance list (R…, then S…), with what it needs. */
 export const CASES: readonly CaseDefinition[] = [
   {
     id: 'R1',
@@ -161,6 +162,16 @@ export const CASES: readonly CaseDefinition[] = [
     title: 'priorities: under backlog higher priority goes first; the lowest still progresses',
     unsupported: () => undefined,
     run: priorities,
+  },
+  {
+    id: 'R18',
+    title:
+      'clean exit: a process that served, sent, requested and closed its hub exits within 200 ms',
+    unsupported: (_p, options) =>
+      options.cleanExit
+        ? undefined
+        : 'needs the cleanExit option: a module a child process can import to build the adapter',
+    run: cleanExit,
   },
   {
     id: 'R19',

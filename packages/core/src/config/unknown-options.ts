@@ -1,41 +1,50 @@
 import { ErrorCode, HubError } from '@hub/protocol';
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps) between two short strings. */
-function distance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) =>
-    Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+/**
+ * Edit distance between two strings (insertions, deletions, substitutions and
+ * swaps of two neighbouring characters each cost 1), compared case-insensitively.
+ */
+export function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  if (s === t) return 0;
+  // Three rolling rows: the swap rule looks two rows back.
+  let before = new Array<number>(t.length + 1).fill(0);
+  let prev = Array.from({ length: t.length + 1 }, (_, j) => j);
+  let row = new Array<number>(t.length + 1).fill(0);
+  for (let i = 1; i <= s.length; i++) {
+    row[0] = i;
+    for (let j = 1; j <= t.length; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) {
+        d = Math.min(d, before[j - 2]! + 1);
       }
-      d[i]![j] = best;
+      row[j] = d;
     }
+    [before, prev, row] = [prev, row, before];
   }
-  return d[a.length]![b.length]!;
+  return prev[t.length]!;
 }
 
-/** The known option closest to `name`, when it is close enough to be a typo. */
+/**
+ * The known option closest to `name`, when it is close enough to be a typo:
+ * two edits for ordinary names, three for long ones (`maxConcurentMessages`),
+ * or a known option the name begins (`status` for `statusData`).
+ */
 export function closestOption(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
-  const lower = name.toLowerCase();
   for (const candidate of known) {
-    const dist = distance(lower, candidate.toLowerCase());
-    if (dist < bestDistance) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
       best = candidate;
-      bestDistance = dist;
+      bestDistance = d;
     }
   }
-  // Two edits for ordinary names, three for long ones (`maxConcurentMessages`).
   const allowed = name.length > 12 ? 3 : 2;
-  if (bestDistance <= allowed) return best;
-  // A known option the name begins (`status` for `statusData`).
+  if (bestDistance <= allowed && bestDistance < name.length) return best;
+  const lower = name.toLowerCase();
   return lower.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(lower)) : undefined;
 }
 
@@ -43,13 +52,18 @@ export function closestOption(name: string, known: readonly string[]): string | 
  * Throw HUB_INVALID_CONFIG for the first own key of `options` that `known`
  * does not list, naming it as `where.option` and the option probably meant
  * ("did you mean `name`?"). Plain JavaScript callers get no compile-time
- * check, so a misspelt option would otherwise be ignored silently.
+ * check, so a misspelt option would otherwise be ignored in silence (and its
+ * default used instead). Anything that is not a plain object is left alone:
+ * the caller checks its type.
+ *
+ * @param where  The call and path, e.g. `createHub.retry` or `redis`.
  */
 export function rejectUnknownOptions(
   where: string,
-  options: object,
+  options: unknown,
   known: readonly string[],
 ): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return;
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const meant = closestOption(key, known);

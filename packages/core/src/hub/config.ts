@@ -49,10 +49,12 @@ export interface CommunicationConfig {
   circuitBreaker?: CircuitBreakerOptions;
   /**
    * Exactly-once dedup: the store and the window. A store you pass in is not
-   * closed by `hub.close()` (hubs may share it); close it yourself.
-   * @default { store: MemoryDedupStore, windowMs: 600_000, leaseMs: 30_000 }
+   * closed by `hub.close()` (hubs may share it): close it yourself, or set
+   * `closeWithHub: true` to hand it to this hub, which then closes it last in
+   * `close()` (do that only for a store no other hub uses).
+   * @default { store: MemoryDedupStore, windowMs: 600_000, leaseMs: 30_000, closeWithHub: false }
    */
-  dedup?: { store?: DedupStore; windowMs?: number; leaseMs?: number };
+  dedup?: { store?: DedupStore; windowMs?: number; leaseMs?: number; closeWithHub?: boolean };
   /** Per-topic event history used for replay; false turns it off. @default { maxPerTopic: 100, maxAgeMs: 300_000 } */
   history?: EventHistoryOptions | false;
   /** @default RoutingStrategy.AUTOMATIC */
@@ -190,6 +192,7 @@ const DEDUP_OPTIONS = optionNames<NonNullable<CommunicationConfig['dedup']>>({
   store: true,
   windowMs: true,
   leaseMs: true,
+  closeWithHub: true,
 });
 const ROUTE_OPTIONS = optionNames<RouteRule>({
   match: true,
@@ -387,6 +390,9 @@ export function validateConfig(config: CommunicationConfig): void {
         !isFn(store.abort))
     ) {
       throw invalid('dedup.store', 'must implement begin, commit and abort', store);
+    }
+    if (dedup.closeWithHub !== undefined && typeof dedup.closeWithHub !== 'boolean') {
+      throw invalid('dedup.closeWithHub', 'must be a boolean', dedup.closeWithHub);
     }
   }
 }

@@ -176,6 +176,7 @@ const NON_RETRYABLE = new Set<string>([
   ErrorCode.CLOSED,
   ErrorCode.AUTH_FAILED,
   ErrorCode.GUARANTEE_UNSUPPORTED,
+  ErrorCode.NO_RECEIVER,
 ]);
 
 const isBestEffort = (env: Envelope): boolean =>
@@ -385,8 +386,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       )
       .filter((x): x is string => x !== undefined);
     if (failures.length > 0) {
+      // A cause that retrying cannot fix keeps its code when every failure has
+      // it (HUB_AUTH_FAILED for a wrong password): callers match on err.code,
+      // not on the cause chain. Anything else is HUB_CONNECTION_FAILED.
+      const codes = new Set(
+        results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: unknown })?.code : '')),
+      );
+      codes.delete('');
+      const [only] = codes;
       throw new HubError(
-        ErrorCode.CONNECTION_FAILED,
+        codes.size === 1 && (only === ErrorCode.AUTH_FAILED || only === ErrorCode.INVALID_CONFIG)
+          ? only
+          : ErrorCode.CONNECTION_FAILED,
         `[hub] ${this.name} could not connect ${failures.length} adapter(s): ${failures.join('; ')}`,
         { cause: results.find((r) => r.status === 'rejected')?.reason },
       );
@@ -451,8 +462,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.pending.delete(id);
     }
     await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
-    // A store the user passed in may be shared with other hubs: it is theirs to close.
-    if (this.config.dedup?.store === undefined) {
+    // A store the user passed in may be shared with other hubs: it is theirs to
+    // close, unless they handed it to this hub (closeWithHub).
+    if (this.config.dedup?.store === undefined || this.config.dedup.closeWithHub === true) {
       await Promise.resolve(this.dedup.close?.()).catch(() => {});
     }
     this._state = 'closed';

@@ -165,15 +165,25 @@ describe('memory adapter: endpoints and groups', () => {
     expect(new Set([...ca.payloads(), ...cb.payloads()]).size).toBe(100);
     // Private brokers are isolated.
     const { adapter: p } = await open({}, opened);
-    await p.send(msg('svc', 'private', { guarantee: 'best-effort' }));
+    await expect(p.send(msg('svc', 'private', { guarantee: 'best-effort' }))).rejects.toMatchObject(
+      {
+        code: 'HUB_NO_RECEIVER',
+      },
+    );
     await settleTurns();
     expect(ca.got.length + cb.got.length).toBe(100);
     expect(p.health().detail?.droppedNoConsumer).toBe(1);
   });
 
-  it('best-effort with no consumer is dropped and counted; at-least-once waits for a consumer', async () => {
+  it('best-effort with no consumer fails with HUB_NO_RECEIVER and is counted; at-least-once waits for a consumer', async () => {
     const { adapter } = await open({}, opened);
-    await adapter.send(msg('nobody', 'lost', { guarantee: 'best-effort' }));
+    // The broker knows nobody got it: the send says so instead of succeeding.
+    await expect(
+      adapter.send(msg('nobody', 'lost', { guarantee: 'best-effort' })),
+    ).rejects.toMatchObject({
+      code: 'HUB_NO_RECEIVER',
+      message: expect.stringContaining('"nobody": no receiver'),
+    });
     expect(adapter.health().detail).toMatchObject({ droppedNoConsumer: 1, dropped: 1 });
     await adapter.send(msg('later', 'kept-1'));
     await adapter.send(msg('later', 'kept-2', { guarantee: 'exactly-once' }));

@@ -257,10 +257,11 @@ export class BrokerCore {
         ? (env.partitionKey ?? dest)
         : (undefined as string | undefined);
     if (bestEffort) {
-      // Nobody listening: lost, as best-effort allows; full group: shed load.
+      // Nobody listening: the send fails (the broker knows nobody got it, and
+      // nothing keeps a best-effort message); full group: shed load.
       if (ep === undefined) {
         client.counters.droppedNoConsumer++;
-        return undefined;
+        return noReceiver(client.name, dest);
       }
       const list = ep.list;
       let reached = 0;
@@ -271,7 +272,10 @@ export class BrokerCore {
         if (g.queued >= this.settings.maxQueueLength) client.counters.droppedOverflow++;
         else this.enqueue(g, env, priority, key);
       }
-      if (reached === 0) client.counters.droppedNoConsumer++;
+      if (reached === 0) {
+        client.counters.droppedNoConsumer++;
+        return noReceiver(client.name, dest);
+      }
       return undefined;
     }
     if (ep === undefined || ep.list.length === 0) {
@@ -740,6 +744,14 @@ function groupStats(g: Group): GroupStats {
     inflight: g.inflight,
     delayed: g.delayed,
   };
+}
+
+/** A best-effort message to an endpoint nobody serves (see ErrorCode.NO_RECEIVER). */
+function noReceiver(adapter: string, dest: string): HubError {
+  return new HubError(
+    ErrorCode.NO_RECEIVER,
+    `[hub:${adapter}] send to "${dest}": no receiver (nobody serves this endpoint, and a best-effort message is not kept)`,
+  );
 }
 
 function closedError(name: string): HubError {
