@@ -245,7 +245,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       logger: this.logger,
       timeoutMs: this.messageTimeoutMs,
       serve: (address, handler, options) => this.onMessage(address, handler, options),
-      send: (message) => this.send(message),
+      sendBuilt: (message) => this.sendBuilt(message),
+      lateReply: () => {
+        this.metricsImpl.totals.lateReplies++;
+      },
     });
     for (const t of this.router.allTargets()) this.watchTarget(t);
     this.adapters.on('added', (name, adapter) => this.onAdapterAdded(name, adapter));
@@ -453,6 +456,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     return this.pipeline.dispatch(message);
   }
 
+  /** `send` for a message the hub built itself from validated parts (requests, replies). */
+  private sendBuilt(message: UnifiedMessage): Promise<MessageResult> {
+    if (this._state !== 'running') return this.ensureRunning().then(() => this.sendBuilt(message));
+    return this.pipeline.dispatch(message);
+  }
+
   /** `send`, resolving to `{ success: false, error }` instead of rejecting. */
   async sendMessage<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
     const started = performance.now();
@@ -523,7 +532,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * Send `message` and resolve with the reply (a message whose
    * `correlationId` is the request's). Rejects with HUB_TIMEOUT after `timeoutMs`.
    */
-  async request<Req, Res = unknown>(
+  request<Req, Res = unknown>(
     message: UnifiedMessage<Req>,
     options: RequestOptions = {},
   ): Promise<UnifiedMessage<Res>> {
@@ -531,7 +540,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
       this.metricsImpl.totals.rejected++;
-      throw err;
+      return Promise.reject(err);
     }
     return this.requests.request<Res>(message as UnifiedMessage, options.timeoutMs);
   }
