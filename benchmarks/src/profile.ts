@@ -17,7 +17,10 @@ let server: RedisServer | undefined;
 if (onRedis) server = await startRedisServer();
 const hub = createHub({
   name: 'profile',
-  adapters: [server ? redis({ url: server.url }) : memory()],
+  // BENCH_SHARE=1: memory({ shareObjects: true }) (no payload check, no copies).
+  adapters: [
+    server ? redis({ url: server.url }) : memory({ shareObjects: process.env.BENCH_SHARE === '1' }),
+  ],
   logger,
 });
 await hub.start();
