@@ -55,12 +55,16 @@ function moleculerBroker(nodeID: string, transporter?: string): Broker {
 }
 
 /** One side of a request/reply round: `inflight` callers, each awaiting one call at a time. */
+/** Client CPU µs per request of the last closedLoop (user + system of this process). */
+let lastCpuUs = 0;
+
 async function closedLoop(
   call: () => Promise<unknown>,
   total: number,
   inflight: number,
   latencies?: number[],
 ): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const stopAt = t0 + ROUND_MS;
   let issued = 0;
@@ -75,8 +79,22 @@ async function closedLoop(
     }
   };
   await Promise.all(Array.from({ length: inflight }, worker));
-  return (done / (performance.now() - t0)) * 1000;
+  const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuUs = (cpu.user + cpu.system) / Math.max(1, done);
+  return (done / elapsed) * 1000;
 }
+
+/** Wrap a side so its CPU µs per request is kept, round by round, in `into`. */
+function withCpu(side: () => Promise<number>, into: number[]): () => Promise<number> {
+  return async () => {
+    const rate = await side();
+    into.push(lastCpuUs);
+    return rate;
+  };
+}
+
+const cpuMedian = (xs: number[]) => stats(xs.slice(1)).median.toFixed(1);
 
 /** Warm up, then rounds of side A, B, C, A, B, C … (same conditions for each). */
 async function rotate(sides: Array<() => Promise<number>>, rounds: number): Promise<number[][]> {
@@ -126,12 +144,27 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
       [1, 500_000],
       [100, 700_000],
     ] as const) {
+      const cpu: number[][] = [[], [], []];
       const [h, s, m] = await rotate(
         [
-          () => closedLoop(hubRequest(hub, 'rpc.echo', payload, 'best-effort'), MEMORY_N, inflight),
-          () =>
-            closedLoop(hubRequest(shared, 'rpc.echo', payload, 'best-effort'), MEMORY_N, inflight),
-          () => closedLoop(() => broker.call('echo.echo', payload), MEMORY_N, inflight),
+          withCpu(
+            () =>
+              closedLoop(hubRequest(hub, 'rpc.echo', payload, 'best-effort'), MEMORY_N, inflight),
+            cpu[0]!,
+          ),
+          withCpu(
+            () =>
+              closedLoop(
+                hubRequest(shared, 'rpc.echo', payload, 'best-effort'),
+                MEMORY_N,
+                inflight,
+              ),
+            cpu[1]!,
+          ),
+          withCpu(
+            () => closedLoop(() => broker.call('echo.echo', payload), MEMORY_N, inflight),
+            cpu[2]!,
+          ),
         ],
         ROUNDS,
       );
@@ -159,6 +192,7 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
             'hub memory({ shareObjects: true }) req/s (median)': median(s!),
             'hub shareObjects ÷ Moleculer (median)': ratioStats(s!, m!).median.toFixed(3),
             'hub default ÷ hub shareObjects (median)': ratioStats(h!, s!).median.toFixed(3),
+            'client CPU µs/req: hub default / shareObjects / Moleculer (median)': `${cpuMedian(cpu[0]!)} / ${cpuMedian(cpu[1]!)} / ${cpuMedian(cpu[2]!)}`,
           },
         }),
       );
@@ -281,6 +315,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
     for (const inflight of [1, 100]) {
       const lat: Record<string, number[]> = { hub: [], raw: [] };
       const track = inflight === 1;
+      const cpu: number[][] = [[], [], [], []];
       const [hb, ha, r, m] = await rotate(
         [
           () => {
@@ -308,7 +343,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
             );
           },
           () => closedLoop(() => mClient.call('echo.echo', payload), REDIS_N, inflight),
-        ],
+        ].map((side, i) => withCpu(side, cpu[i]!)),
         ROUNDS,
       );
       const common = {
@@ -323,6 +358,9 @@ async function redisRpc(): Promise<ScenarioResult[]> {
         'hub at-least-once ÷ best-effort (median)': ratioStats(ha!, hb!).median.toFixed(3),
         'Moleculer req/s (median)': median(m!),
         'raw ioredis req/s (median)': median(r!),
+        'client CPU µs/req: hub best-effort / hub at-least-once / raw / Moleculer (median)': cpu
+          .map(cpuMedian)
+          .join(' / '),
       };
       if (track) {
         // The last round of each side: per-request latency, µs.
