@@ -128,9 +128,9 @@ export class MemoryDelivery implements InboundDelivery {
   prev: MemoryDelivery | undefined = undefined;
   next: MemoryDelivery | undefined = undefined;
   /**
-   * The first delivery of a best-effort message to its only group: the
-   * sender-side snapshot is used by nobody else, so the handler may have it
-   * without another copy.
+   * The first delivery of a best-effort message to its only group, sent by a
+   * copying adapter: the sender-side snapshot is used by nobody else, so the
+   * handler may have it without another copy.
    */
   owned = false;
   constructor(
@@ -619,24 +619,8 @@ export class BrokerCore {
       link(c, d);
       c.inflight++;
       g.inflight++;
-      const raw = d.raw;
       const client = c.client;
-      // Handlers never see (or mutate) the sender's object or another group's
-      // copy; by default not even its headers or payload (the wire's behaviour):
-      // the sender-side snapshot is copied again unless this delivery owns it.
-      d.envelope =
-        client.copies && !d.owned
-          ? raw.kind === 'message'
-            ? {
-                ...raw,
-                attempt: d.attempt,
-                headers: { ...raw.headers },
-                payload: clonePayload(raw.payload),
-              }
-            : { ...raw, headers: { ...raw.headers }, data: clonePayload(raw.data) }
-          : raw.kind === 'message'
-            ? { ...raw, attempt: d.attempt }
-            : { ...raw };
+      d.envelope = handOut(d, client.copies);
       n++;
       client.counters.delivered++;
       if (client.deliveryFaults) client.faultDeliver(d);
@@ -762,6 +746,33 @@ function pickConsumer(g: Group): Consumer | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The envelope a handler gets. Handlers never see (or mutate) the sender's
+ * object or another group's copy; by default (`copies`) not even its headers
+ * or payload, as on the wire. A delivery that owns the sender-side snapshot
+ * (the first delivery of a best-effort message to its only group) gets it as
+ * it is: nobody else will read it.
+ */
+function handOut(d: MemoryDelivery, copies: boolean): Envelope {
+  const raw = d.raw;
+  if (d.owned) {
+    if (raw.kind === 'message') raw.attempt = d.attempt;
+    return raw;
+  }
+  const env = { ...raw };
+  if (env.kind === 'message') {
+    env.attempt = d.attempt;
+    if (copies) {
+      env.headers = { ...raw.headers };
+      env.payload = clonePayload(env.payload);
+    }
+  } else if (copies) {
+    env.headers = { ...raw.headers };
+    env.data = clonePayload(env.data);
+  }
+  return env;
 }
 
 function groupStats(g: Group): GroupStats {
