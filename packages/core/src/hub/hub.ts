@@ -246,6 +246,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       timeoutMs: this.messageTimeoutMs,
       serve: (address, handler, options) => this.onMessage(address, handler, options),
       sendBuilt: (message) => this.sendBuilt(message),
+      // Inbound middleware may have changed the request the reply is built from.
+      sendReply: (reply) =>
+        this.consumerHost.inbound === undefined ? this.sendBuilt(reply) : this.send(reply),
       lateReply: () => {
         this.metricsImpl.totals.lateReplies++;
       },

@@ -46,6 +46,12 @@ export interface RequestReplyHost {
    * validating it again.
    */
   sendBuilt(message: UnifiedMessage): Promise<MessageResult>;
+  /**
+   * Send a reply. Its addresses and ids come from the request, which was
+   * validated when it was sent or decoded; the host validates the reply only
+   * where something could have changed the request since (inbound middleware).
+   */
+  sendReply(reply: UnifiedMessage): Promise<MessageResult>;
   /** A reply arrived for no waiting request (late, after its timeout, or unknown): it is dropped. */
   lateReply(): void;
 }
@@ -170,8 +176,7 @@ export class RequestReply {
     // Replies to a requester's private inbox are best-effort: the requester times out and may retry.
     if (request.replyTo?.startsWith(INBOX_PREFIX))
       reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
-    // Built from a request that was validated when it was sent or decoded.
-    return this.host.sendBuilt(reply);
+    return this.host.sendReply(reply);
   }
 
   /** Fail every waiting request and stop the timer (the hub is closing). */

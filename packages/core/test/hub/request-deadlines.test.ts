@@ -76,3 +76,25 @@ describe('request deadlines', () => {
     expect(hub.prometheus()).toContain('hub_late_replies_total 1');
   });
 });
+
+describe('replies built from a request', () => {
+  it('are validated again when inbound middleware may have changed the request', async () => {
+    const hub = hubWith({
+      middleware: [
+        {
+          name: 'breaks-replyTo',
+          inbound: (env) =>
+            env.kind === 'message' && env.destination === 'svc'
+              ? { ...env, replyTo: 'not a valid address!' }
+              : env,
+        },
+      ],
+    });
+    await hub.onMessage('svc', () => 'answer');
+    await expect(
+      hub.request(msg({ destination: 'svc' }), { timeoutMs: 100 }),
+    ).rejects.toMatchObject({ code: ErrorCode.TIMEOUT });
+    // The reply was refused as invalid at send, not handed to a transport.
+    expect(hub.metrics().totals.rejected).toBe(1);
+  });
+});
