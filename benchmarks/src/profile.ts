@@ -2,6 +2,7 @@
  * Hub-only load for CPU profiling, without the raw side or the alternation:
  *   node --cpu-prof --cpu-prof-dir=/tmp/hub-prof --import tsx --conditions=@hub/source \
  *     src/profile.ts best-effort|at-least-once|publish|redis-pubsub|redis-streams [messages]
+ *     src/profile.ts request|redis-request [requests]   (BENCH_INFLIGHT=100 for 100 in flight)
  * The redis modes start their own redis-server on a free loopback port.
  */
 import { redis } from '@hub/adapter-redis';
@@ -16,14 +17,38 @@ let server: RedisServer | undefined;
 if (onRedis) server = await startRedisServer();
 const hub = createHub({
   name: 'profile',
-  adapters: [server ? redis({ url: server.url }) : memory()],
+  // BENCH_SHARE=1: memory({ shareObjects: true }) (no payload check, no copies).
+  adapters: [
+    server ? redis({ url: server.url }) : memory({ shareObjects: process.env.BENCH_SHARE === '1' }),
+  ],
   logger,
 });
 await hub.start();
 const arrivals = new Arrivals();
 const payload = payload300();
 
-if (mode === 'publish') {
+if (mode === 'request' || mode === 'redis-request') {
+  // Best-effort request/reply, BENCH_INFLIGHT callers each awaiting one request at a time.
+  const inflight = Number(process.env.BENCH_INFLIGHT) || 1;
+  await hub.onMessage('p', (m) => m.payload, { guarantees: ['best-effort'] });
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let done = 0;
+  const caller = async () => {
+    while (done < total && performance.now() - t0 < 20_000) {
+      done++;
+      await hub.request(
+        createMessage({ source: 'p', destination: 'p', payload, deliveryGuarantee: 'best-effort' }),
+        { timeoutMs: 5_000 },
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, caller));
+  const cpu = process.cpuUsage(cpu0);
+  console.log(
+    `${mode} (${inflight} in flight): ${Math.round((done / (performance.now() - t0)) * 1000)} req/s over ${done}, client CPU ${((cpu.user + cpu.system) / done).toFixed(2)} µs/req`,
+  );
+} else if (mode === 'publish') {
   for (let i = 0; i < 10_000; i++)
     await hub.subscribe(i < 4 ? 'orders.**' : `svc${i}.*.created`, () => arrivals.inc());
   const t0 = performance.now();

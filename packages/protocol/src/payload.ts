@@ -174,3 +174,68 @@ export function recordPayloadFailure(reason: InvalidReason, detail: string): voi
 export function pushPayloadFailurePath(key: string | number): void {
   failPath.push(key);
 }
+
+/**
+ * Check a payload as a wire codec does before it encodes: the value model,
+ * depth and estimated size. Throws the codec's `InvalidMessageError` (same
+ * reason, field path and text), so an in-process transport refuses exactly
+ * what a networked one refuses. `field` is `payload` or `data`.
+ */
+export function checkWirePayload(
+  value: unknown,
+  field: string,
+  depthLimit: number,
+  budget: number,
+): void {
+  const size = measurePayload(value, depthLimit, budget);
+  if (size < 0) throw payloadError(field);
+  if (size > budget) {
+    throw new InvalidMessageError(
+      'too_large',
+      field,
+      `[hub:protocol] invalid envelope: '${field}' is over the limit of ${budget} bytes (estimated JSON size)`,
+    );
+  }
+}
+
+function cloneValue(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) {
+      const e: unknown = v[i];
+      out[i] = typeof e === 'object' && e !== null ? cloneValue(e) : e;
+    }
+    return out;
+  }
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (v instanceof Date) return new Date(v.getTime());
+  const out: Record<string, unknown> = {};
+  const obj = v as Record<string, unknown>;
+  for (const k in obj) {
+    const e = obj[k];
+    // JSON omits undefined properties: so does the copy.
+    if (e === undefined) continue;
+    const c = typeof e === 'object' && e !== null ? cloneValue(e) : e;
+    if (k === '__proto__') setOwn(out, k, c);
+    else out[k] = c;
+  }
+  return out;
+}
+
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * A deep copy of a payload that {@link checkWirePayload} accepted, as the
+ * JSON codec would hand it to a receiver: plain objects (undefined properties
+ * omitted), arrays, and new `Date` and `Uint8Array` objects (a `Buffer`
+ * arrives as a `Uint8Array`); strings, numbers, booleans, null, bigint and
+ * undefined array slots as they are. Far cheaper than an encode and decode,
+ * and the receiver shares nothing with the sender.
+ */
+export function clonePayload<T>(value: T): T {
+  return cloneValue(value) as T;
+}

@@ -15,6 +15,7 @@ const ADAPTER_OPTIONS = optionNames<MemoryAdapterOptions>({
   name: true,
   broker: true,
   faults: true,
+  shareObjects: true,
 });
 const FAULT_OPTIONS = optionNames<MemoryFaults>({
   failSend: true,

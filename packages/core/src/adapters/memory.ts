@@ -9,7 +9,15 @@
  * core's retry, circuit-breaker, dedup and routing features be tested without
  * any infrastructure.
  */
-import { ErrorCode, HubError, type UnifiedEvent, type UnifiedMessage } from '@hub/protocol';
+import {
+  checkWirePayload,
+  clonePayload,
+  DEFAULT_LIMITS,
+  ErrorCode,
+  HubError,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
 import { BaseAdapter } from '../adapter/base.js';
 import type {
   AdapterCapabilities,
@@ -113,6 +121,19 @@ export interface MemoryAdapterOptions extends MemoryBrokerOptions {
   broker?: MemoryBroker;
   /** Faults injected from the start; change them later with `setFaults`. @default none */
   faults?: MemoryFaults;
+  /**
+   * By default the memory transport behaves like the wire: `send` refuses a
+   * payload a networked transport refuses (Map, Set, NaN, Infinity,
+   * functions, class instances, too deep, too large: the same
+   * `HUB_INVALID_MESSAGE` error the JSON codec throws), and every handler
+   * gets its own copy of the envelope (headers and payload; Date, Uint8Array
+   * and bigint survive as the JSON codec carries them), so neither side can
+   * change what the other sees. `true` skips the check and the copies: the
+   * handler gets the sender's payload object itself. Faster, but code tested
+   * this way may break on a networked transport.
+   * @default false
+   */
+  shareObjects?: boolean;
 }
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
@@ -223,6 +244,8 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   };
   /** @internal */
   deliveryFaults = false;
+  /** @internal deliveries to this adapter's subscriptions get their own copy (see `shareObjects`) */
+  readonly copies: boolean;
   private sendFaults = false;
   private faults: MemoryFaults = {};
   private blocked = false;
@@ -243,6 +266,13 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
       throw new HubError(ErrorCode.INVALID_CONFIG, '[hub:memory] name must be a non-empty string');
     }
     this.name = name;
+    if (opts.shareObjects !== undefined && typeof opts.shareObjects !== 'boolean') {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub:${name}] shareObjects must be a boolean, got ${String(opts.shareObjects)}`,
+      );
+    }
+    this.copies = opts.shareObjects !== true;
     if (opts.broker !== undefined) {
       const core = cores.get(opts.broker);
       if (core === undefined) {
@@ -340,8 +370,17 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   }
 
   // The hot path: no async wrapper, no promise but the cached one.
-  override send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    if (this.blocked) return this.rejectBlocked(envelope);
+  override send(input: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    if (this.blocked) return this.rejectBlocked(input);
+    let envelope = input;
+    if (this.copies && input !== null && typeof input === 'object') {
+      try {
+        envelope = snapshot(input);
+      } catch (err) {
+        this.sendCounters.sendFailures++;
+        return Promise.reject(err);
+      }
+    }
     if (this.sendFaults) return this.faultySend(envelope);
     const err = this.routeOnce(envelope);
     if (err !== undefined) {
@@ -586,6 +625,32 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   report(operation: string, err: unknown): void {
     this.fail(operation, err);
   }
+}
+
+/**
+ * What a wire transport takes at `send`: the payload checked as the JSON codec
+ * checks it, and a copy of the envelope the sender can no longer change.
+ */
+function snapshot(env: UnifiedMessage | UnifiedEvent): UnifiedMessage | UnifiedEvent {
+  const limits = DEFAULT_LIMITS;
+  if (env.kind === 'message') {
+    const payload = env.payload;
+    checkWirePayload(payload, 'payload', limits.maxPayloadDepth, limits.maxPayloadBytes);
+    // Clone, then overwrite: V8's fast path for a bare spread, no shape change.
+    const copy = { ...env };
+    copy.headers = { ...env.headers };
+    copy.payload = clonePayload(payload);
+    return copy;
+  }
+  if (env.kind === 'event') {
+    const data = env.data;
+    checkWirePayload(data, 'data', limits.maxPayloadDepth, limits.maxPayloadBytes);
+    const copy = { ...env };
+    copy.headers = { ...env.headers };
+    copy.data = clonePayload(data);
+    return copy;
+  }
+  return env;
 }
 
 function describeError(err: unknown): string {

@@ -1,7 +1,7 @@
 import type { Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { InboundDelivery } from '../adapter/contract.js';
+import type { HandlerContext } from '../common/types.js';
 import { matchTopic } from '../event-bus/pattern.js';
-import type { HandlerContext } from '../hub/types.js';
 import type { Logger } from '../logger.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { TimeoutError } from '../resilience/timeout.js';
@@ -29,7 +29,7 @@ export interface ConsumerHost {
   readonly dedupLeaseMs: number;
   readonly retryBackoff: BackoffOptions;
   /** Send `payload` as the reply to `request`. */
-  reply(request: UnifiedMessage, payload: unknown): Promise<void>;
+  reply(request: UnifiedMessage, payload: unknown): Promise<unknown>;
   /** Inbound middleware; undefined when there is none (the fast path). */
   readonly inbound: ((env: Envelope) => Envelope | null | Promise<Envelope | null>) | undefined;
 }
@@ -96,7 +96,8 @@ class Job implements HandlerContext {
   reply<R>(payload: R): Promise<void> {
     const env = this.envelope;
     if (env.kind !== 'message' || env.replyTo === undefined) return Promise.resolve();
-    return this.consumer.host.reply(env, payload);
+    // The host resolves with the send's result; callers see Promise<void>.
+    return this.consumer.host.reply(env, payload) as Promise<void>;
   }
 }
 

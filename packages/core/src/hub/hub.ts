@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   createEvent,
-  createReply,
   DEFAULT_LIMITS,
   DELIVERY_GUARANTEES,
-  DeliveryGuarantee,
   type Envelope,
   ErrorCode,
   HubError,
@@ -23,7 +21,6 @@ import type {
   DeadLetterEntry,
   DeadLetterReader,
   ProtocolAdapter,
-  SendResult,
   Subscription,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
@@ -35,15 +32,15 @@ import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { LatencySnapshot } from '../metrics/histogram.js';
 import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
-import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
-import { TimeoutError } from '../resilience/timeout.js';
-import { type RouteDecision, Router, type RouteTarget } from '../router/router.js';
+import { Router, type RouteTarget } from '../router/router.js';
 import { checkConsumeCall, checkRequestOptions, optionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
 import { HubMetrics, type MetricTotals } from './metrics.js';
 import { composeInbound, composeOutbound } from './middleware.js';
+import { RequestReply } from './request-reply.js';
+import { SendPipeline } from './send-pipeline.js';
 import {
   type ConsumeOptions,
   type EventHandler,
@@ -164,31 +161,6 @@ interface ConsumerRecord {
   active: boolean;
 }
 
-interface PendingRequest {
-  resolve: (reply: UnifiedMessage) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-const NON_RETRYABLE = new Set<string>([
-  ErrorCode.INVALID_MESSAGE,
-  ErrorCode.OVERLOADED,
-  ErrorCode.CLOSED,
-  ErrorCode.AUTH_FAILED,
-  ErrorCode.GUARANTEE_UNSUPPORTED,
-  ErrorCode.NO_RECEIVER,
-]);
-
-const isBestEffort = (env: Envelope): boolean =>
-  env.kind === 'event' || env.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT;
-
-function isRetryable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return true;
-  const e = err as { retryable?: unknown; code?: unknown };
-  if (e.retryable === false) return false;
-  return typeof e.code !== 'string' || !NON_RETRYABLE.has(e.code);
-}
-
 /**
  * The hub: one API over every registered transport. Routing, guarantees,
  * retries, circuit breakers, dedup, ordering, priorities, metrics and health
@@ -213,19 +185,11 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   /** Id of the event last written to the history. */
   private lastRecorded: string | undefined;
   private readonly consumers = new Set<ConsumerRecord>();
-  private readonly pending = new Map<string, PendingRequest>();
-  private inboxAddress: string | undefined;
-  private inboxReady: Promise<void> | undefined;
-  private inFlight = 0;
-  private routeSample = 0;
-  private sendWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly pipeline: SendPipeline;
+  private readonly requests: RequestReply;
   private healthTimer: ReturnType<typeof setInterval> | undefined;
   private readonly connected = new Set<string>();
-  private readonly maxConcurrent: number;
   private readonly messageTimeoutMs: number;
-  private readonly sendAttempts: number;
-  private readonly sendBackoff: BackoffOptions;
-  private readonly outbound: ((env: Envelope) => Envelope | Promise<Envelope>) | undefined;
   private readonly consumerHost: ConsumerHost;
   private readonly dedup: DedupStore;
 
@@ -236,14 +200,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this.name = config.name ?? 'hub';
     this.instanceId = `${this.name}-${randomUUID().slice(0, 8)}`;
     this.logger = config.logger ?? consoleLogger;
-    this.maxConcurrent = config.maxConcurrentMessages ?? 10_000;
     this.messageTimeoutMs = config.messageTimeoutMs ?? 30_000;
-    this.sendAttempts = config.sendRetry?.maxAttempts ?? 3;
-    this.sendBackoff = { initialDelayMs: 20, maxDelayMs: 1_000, ...config.sendRetry };
     this.metricsImpl = new HubMetrics(config.enableMetrics !== false);
     this.history = config.history === false ? undefined : new EventHistory(config.history ?? {});
     this.dedup = config.dedup?.store ?? new MemoryDedupStore();
-    this.outbound = composeOutbound(config.middleware ?? []);
 
     (config.adapters ?? [memory()]).forEach((entry, i) => {
       try {
@@ -275,6 +235,29 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       messageTypeRoutes: config.messageTypeRoutes ?? {},
       breaker: config.circuitBreaker ?? {},
     });
+    this.pipeline = new SendPipeline({
+      name: this.name,
+      router: this.router,
+      metrics: this.metricsImpl,
+      maxConcurrent: config.maxConcurrentMessages ?? 10_000,
+      overload: config.overload ?? 'wait',
+      sendAttempts: config.sendRetry?.maxAttempts ?? 3,
+      sendBackoff: { initialDelayMs: 20, maxDelayMs: 1_000, ...config.sendRetry },
+      outbound: composeOutbound(config.middleware ?? []),
+    });
+    this.requests = new RequestReply({
+      instanceId: this.instanceId,
+      logger: this.logger,
+      timeoutMs: this.messageTimeoutMs,
+      serve: (address, handler, options) => this.onMessage(address, handler, options),
+      sendBuilt: (message) => this.sendBuilt(message),
+      // Inbound middleware may have changed the request the reply is built from.
+      sendReply: (reply) =>
+        this.consumerHost.inbound === undefined ? this.sendBuilt(reply) : this.send(reply),
+      lateReply: () => {
+        this.metricsImpl.totals.lateReplies++;
+      },
+    });
     for (const t of this.router.allTargets()) this.watchTarget(t);
     this.adapters.on('added', (name, adapter) => this.onAdapterAdded(name, adapter));
     this.adapters.on('removed', (name) => this.onAdapterRemoved(name));
@@ -287,7 +270,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
       inbound: composeInbound(config.middleware ?? []),
-      reply: (request, payload) => this.reply(request, payload),
+      reply: (request, payload) => this.requests.reply(request, payload),
       observer: {
         delivered(env) {
           self.metricsImpl.delivered(env);
@@ -451,16 +434,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this._state = 'closing';
     if (this.healthTimer) clearInterval(this.healthTimer);
     const closed = new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closing`);
-    for (const w of this.sendWaiters.splice(0)) w.reject(closed);
+    this.pipeline.rejectWaiting(closed);
     const deadline = Date.now() + drainMs;
     await Promise.all([...this.consumers].map((rec) => this.deactivate(rec, drainMs)));
     this.consumers.clear();
-    while (this.inFlight > 0 && Date.now() < deadline) await sleep(5);
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(closed);
-      this.pending.delete(id);
-    }
+    while (this.pipeline.inFlight > 0 && Date.now() < deadline) await sleep(5);
+    this.requests.rejectAll(closed);
     await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
     // A store the user passed in may be shared with other hubs: it is theirs to
     // close, unless they handed it to this hub (closeWithHub).
@@ -495,7 +474,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
     }
-    return this.dispatch(message);
+    return this.pipeline.dispatch(message);
+  }
+
+  /** `send` for a message the hub built itself from validated parts (requests, replies). */
+  private sendBuilt(message: UnifiedMessage): Promise<MessageResult> {
+    if (this._state !== 'running') return this.ensureRunning().then(() => this.sendBuilt(message));
+    return this.pipeline.dispatch(message);
   }
 
   /** `send`, resolving to `{ success: false, error }` instead of rejecting. */
@@ -529,7 +514,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return Promise.reject(err);
     }
     this.recordEvent(event);
-    return this.dispatch(event);
+    return this.pipeline.dispatch(event);
   }
 
   /** The established name of `publish`. */
@@ -572,309 +557,22 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * Send `message` and resolve with the reply (a message whose
    * `correlationId` is the request's). Rejects with HUB_TIMEOUT after `timeoutMs`.
    */
-  async request<Req, Res = unknown>(
+  request<Req, Res = unknown>(
     message: UnifiedMessage<Req>,
     options: RequestOptions = {},
   ): Promise<UnifiedMessage<Res>> {
-    checkRequestOptions(options);
+    try {
+      checkRequestOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     try {
       validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
       this.metricsImpl.totals.rejected++;
-      throw err;
-    }
-    await this.ensureInbox();
-    const correlationId = message.correlationId ?? message.id;
-    if (this.pending.has(correlationId)) {
-      throw new HubError(
-        ErrorCode.INVALID_MESSAGE,
-        `[hub] a request with correlationId "${correlationId}" is already waiting`,
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? this.messageTimeoutMs;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] request options.timeoutMs must be a positive number, got ${String(timeoutMs)}`,
-      );
-    }
-    const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(correlationId);
-        reject(
-          new TimeoutError(
-            `[hub] request ${message.id} to "${message.destination}" got no reply within ${timeoutMs}ms`,
-          ),
-        );
-      }, timeoutMs);
-      this.pending.set(correlationId, {
-        resolve: resolve as (m: UnifiedMessage) => void,
-        reject,
-        timer,
-      });
-    });
-    // The timer may fire while the send is still under way (slow transport,
-    // retries, backpressure): the caller gets the rejection below, never the process.
-    reply.catch(() => {});
-    try {
-      await this.send({ ...message, replyTo: this.inboxAddress!, correlationId });
-    } catch (err) {
-      const p = this.pending.get(correlationId);
-      if (p) clearTimeout(p.timer);
-      this.pending.delete(correlationId);
-      throw err;
-    }
-    return reply;
-  }
-
-  private ensureInbox(): Promise<void> {
-    this.inboxReady ??= (async () => {
-      const address = `_inbox.${this.instanceId}`;
-      await this.onMessage(
-        address,
-        (reply) => {
-          const id = reply.correlationId;
-          const p = id === undefined ? undefined : this.pending.get(id);
-          if (!p) {
-            this.logger.debug(`[hub] late or unknown reply ${reply.id} dropped`);
-            return;
-          }
-          clearTimeout(p.timer);
-          this.pending.delete(id!);
-          p.resolve(reply);
-        },
-        // Replies to the inbox are best-effort (see reply()).
-        { concurrency: 64, guarantees: [DeliveryGuarantee.BEST_EFFORT] },
-      );
-      this.inboxAddress = address;
-    })().catch((err: unknown) => {
-      // A transient subscribe failure must not fail every later request.
-      this.inboxReady = undefined;
-      throw err;
-    });
-    return this.inboxReady;
-  }
-
-  private async reply(request: UnifiedMessage, payload: unknown): Promise<void> {
-    const reply = createReply(request, { payload });
-    // Replies to a requester's private inbox are best-effort: the requester times out and may retry.
-    if (request.replyTo?.startsWith('_inbox.'))
-      reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
-    await this.send(reply);
-  }
-
-  /**
-   * Send through the router with a concurrency slot. The common case (no
-   * outbound middleware, a free slot) is not an async function: an async
-   * frame holding this path's locals measured ~680 bytes of garbage per send,
-   * the largest allocation of the whole send → handler round trip.
-   */
-  private dispatch(envelope: UnifiedMessage | UnifiedEvent): Promise<MessageResult> {
-    if (this.outbound !== undefined || this.inFlight >= this.maxConcurrent) {
-      return this.dispatchQueued(envelope);
-    }
-    this.inFlight++;
-    return this.sendHeld(envelope, true);
-  }
-
-  /** Outbound middleware, or waiting for a free slot (see waitForRoom). */
-  private async dispatchQueued(envelope: UnifiedMessage | UnifiedEvent): Promise<MessageResult> {
-    let env = envelope;
-    if (this.outbound) env = (await this.outbound(env)) as UnifiedMessage | UnifiedEvent;
-    // A finishing send hands its slot straight to the oldest waiter, so a
-    // newcomer can never slip in between and push inFlight past the limit.
-    if (this.inFlight >= this.maxConcurrent) await this.waitForRoom(env);
-    else this.inFlight++;
-    try {
-      return await this.sendHeld(env, false);
-    } finally {
-      this.releaseSlot();
-    }
-  }
-
-  /** Give a send slot back: to the oldest waiter, or to the pool. */
-  private releaseSlot(): void {
-    const next = this.sendWaiters.shift();
-    if (next === undefined) this.inFlight--;
-    else next.resolve();
-  }
-
-  private readonly releaseAfter = <T>(p: Promise<T>): Promise<T> =>
-    p.finally(() => this.releaseSlot());
-
-  /**
-   * Route and send while holding a slot. With `release`, the slot is given
-   * back when the send settles (first attempt inline; retries, failover and
-   * broadcast go the long way).
-   */
-  private sendHeld(env: UnifiedMessage | UnifiedEvent, release: boolean): Promise<MessageResult> {
-    let decision: RouteDecision;
-    try {
-      const metrics = this.metricsImpl;
-      // Routing takes ~100 ns: time one decision in 16, not every one.
-      const timed = metrics.enabled && (++this.routeSample & 15) === 1;
-      const t0 = timed ? performance.now() : 0;
-      decision = this.router.route(env);
-      if (timed) metrics.routing.record(performance.now() - t0);
-    } catch (err) {
-      if (release) this.releaseSlot();
       return Promise.reject(err);
     }
-    const targets = decision.targets;
-    if (decision.strategy === RoutingStrategy.BROADCAST && targets.length > 1) {
-      const all = this.sendToAll(env, targets);
-      return release ? this.releaseAfter(all) : all;
-    }
-    const target = targets[0]!;
-    if (!target.breaker.tryAcquire()) {
-      const via = this.sendVia(env, targets, 1, 0, undefined);
-      return release ? this.releaseAfter(via) : via;
-    }
-    const started = performance.now();
-    let sent: Promise<SendResult>;
-    try {
-      // Promise.resolve returns a native promise as is; it guards an adapter
-      // whose send returns a bare value (the slot must still come back).
-      sent = Promise.resolve(target.send(env));
-    } catch (err) {
-      sent = Promise.reject(err);
-    }
-    return sent.then(
-      (result) => {
-        if (release) this.releaseSlot();
-        return this.sendSucceeded(env, target, started, result);
-      },
-      (err: unknown) => {
-        const retried = this.retryAfterFirst(env, targets, target, err);
-        return release ? this.releaseAfter(retried) : retried;
-      },
-    );
-  }
-
-  /** The first attempt failed: account it, then retry on the next target (or give up). */
-  private async retryAfterFirst(
-    env: UnifiedMessage | UnifiedEvent,
-    targets: readonly RouteTarget[],
-    target: RouteTarget,
-    err: unknown,
-  ): Promise<MessageResult> {
-    if (!this.sendFailed(target, err, env) || this.sendAttempts <= 1) throw toSendError(env, err);
-    await sleep(backoffDelay(1, this.sendBackoff));
-    return this.sendVia(env, targets, 2, 1, err);
-  }
-
-  private sendSucceeded(
-    env: UnifiedMessage | UnifiedEvent,
-    target: RouteTarget,
-    started: number,
-    result: SendResult,
-  ): MessageResult {
-    const latencyMs = performance.now() - started;
-    target.breaker.onSuccess(latencyMs);
-    target.observe(latencyMs);
-    this.metricsImpl.sent(env, target.name, latencyMs);
-    return {
-      success: true,
-      messageId: env.id,
-      protocol: result.protocol ?? target.name,
-      adapter: target.name,
-      latencyMs,
-    };
-  }
-
-  /** Account a failed transport send; true when another attempt may succeed. */
-  private sendFailed(target: RouteTarget, err: unknown, env: Envelope): boolean {
-    this.metricsImpl.sendFailed(target.name);
-    if (!isRetryable(err)) {
-      // The transport answered: a refused envelope (invalid, overloaded) is not a broken link.
-      target.breaker.release();
-      return false;
-    }
-    target.breaker.onFailure(err);
-    // A timed-out send may have gone out. Best-effort has no dedup to absorb a
-    // second copy, so it is not retried: lost is allowed, duplicated is not.
-    if (isBestEffort(env) && (err as { code?: unknown } | null)?.code === ErrorCode.TIMEOUT) {
-      return false;
-    }
-    return true;
-  }
-
-  private waitForRoom(env: Envelope): Promise<void> {
-    if (this.config.overload === 'reject' || this.sendWaiters.length >= this.maxConcurrent) {
-      this.metricsImpl.totals.rejected++;
-      return Promise.reject(
-        new HubError(
-          ErrorCode.OVERLOADED,
-          `[hub] ${this.name} has ${this.inFlight} sends in flight (maxConcurrentMessages ${this.maxConcurrent}); ${env.id} rejected`,
-        ),
-      );
-    }
-    return new Promise((resolve, reject) => this.sendWaiters.push({ resolve, reject }));
-  }
-
-  /**
-   * Try the targets in order with retries and backoff (same id every time);
-   * each failure feeds its circuit breaker. Starts at `attempt`, with the
-   * target at `index`.
-   */
-  private async sendVia(
-    env: UnifiedMessage | UnifiedEvent,
-    targets: readonly RouteTarget[],
-    firstAttempt: number,
-    firstIndex: number,
-    previousError: unknown,
-  ): Promise<MessageResult> {
-    let lastError: unknown = previousError;
-    let index = firstIndex;
-    for (let attempt = firstAttempt; attempt <= this.sendAttempts; attempt++) {
-      const target = targets[index % targets.length]!;
-      if (!target.breaker.tryAcquire()) {
-        lastError ??= target.breaker.openError();
-        index++;
-        continue;
-      }
-      const started = performance.now();
-      try {
-        return this.sendSucceeded(env, target, started, await target.send(env));
-      } catch (err) {
-        lastError = err;
-        if (!this.sendFailed(target, err, env)) break;
-        index++;
-        if (attempt < this.sendAttempts) await sleep(backoffDelay(attempt, this.sendBackoff));
-      }
-    }
-    throw toSendError(env, lastError);
-  }
-
-  private async sendToAll(
-    env: UnifiedMessage | UnifiedEvent,
-    targets: readonly RouteTarget[],
-  ): Promise<MessageResult> {
-    const started = performance.now();
-    const results = await Promise.all(
-      targets.map((t) =>
-        this.sendVia(env, [t], 1, 0, undefined).catch(
-          (error: Error): MessageResult => ({
-            success: false,
-            messageId: env.id,
-            protocol: t.name,
-            adapter: t.name,
-            latencyMs: performance.now() - started,
-            error,
-          }),
-        ),
-      ),
-    );
-    const failed = results.filter((r) => !r.success);
-    if (failed.length === results.length) throw failed[0]!.error;
-    return {
-      success: failed.length === 0,
-      messageId: env.id,
-      protocol: results.map((r) => r.protocol).join(','),
-      adapter: results.map((r) => r.adapter).join(','),
-      latencyMs: performance.now() - started,
-      results,
-    };
+    return this.requests.request<Res>(message as UnifiedMessage, options.timeoutMs);
   }
 
   private recordEvent(event: UnifiedEvent): void {
@@ -1217,7 +915,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       averageRoutingLatencyMs: routing.mean,
       routingLatency: routing,
       activeConnections: active,
-      inFlight: this.inFlight,
+      inFlight: this.pipeline.inFlight,
       consumers: this.consumers.size,
       totals: { ...m.totals },
       adapters,
@@ -1282,7 +980,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         messagesPerSecond: m.sentRate.rate(),
         averageRoutingLatencyMs: routing.mean,
         p99RoutingLatencyMs: routing.p99,
-        inFlight: this.inFlight,
+        inFlight: this.pipeline.inFlight,
         errorRate: attempts === 0 ? 0 : m.totals.sendFailed / attempts,
       },
     };
@@ -1327,13 +1025,6 @@ const EMPTY_LATENCY: LatencySnapshot = Object.freeze({
 
 const promLabel = (v: string) =>
   v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-function toSendError(env: Envelope, err: unknown): HubError {
-  if (err instanceof HubError) return err;
-  return new HubError(ErrorCode.ADAPTER_FAILED, `[hub] send of ${env.id} failed: ${String(err)}`, {
-    cause: err,
-  });
-}
 
 function safeHealth(t: RouteTarget): AdapterHealth {
   try {

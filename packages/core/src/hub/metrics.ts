@@ -16,6 +16,8 @@ export interface MetricTotals {
   expired: number;
   rejected: number;
   dropped: number;
+  /** Replies that came for no waiting request (after its timeout, or unknown): dropped. */
+  lateReplies: number;
 }
 
 interface AdapterSeries {
@@ -88,6 +90,7 @@ export class HubMetrics implements ConsumerObserver {
     expired: 0,
     rejected: 0,
     dropped: 0,
+    lateReplies: 0,
   };
   readonly sentRate = new BatchedRate();
   readonly deliveredRate = new BatchedRate();

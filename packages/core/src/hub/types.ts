@@ -1,4 +1,7 @@
 import type { DeliveryGuarantee, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
+import type { HandlerContext } from '../common/types.js';
+
+export { type HandlerContext, type MessageResult, RoutingStrategy } from '../common/types.js';
 
 /** Transport names. Values are adapter names (or aliases of one, e.g. both Redis modes → `redis`). */
 export const ProtocolType = {
@@ -10,21 +13,6 @@ export const ProtocolType = {
   CUSTOM: 'custom',
 } as const;
 export type ProtocolType = (typeof ProtocolType)[keyof typeof ProtocolType];
-
-/** How the router picks among adapters. See docs/architecture.md#routing. */
-export const RoutingStrategy = {
-  /** Capable, healthy, circuit closed; lowest observed latency first; fails over. */
-  AUTOMATIC: 'automatic',
-  /** Only the adapters the rule names, in order; no fallback beyond them. */
-  PROTOCOL_SPECIFIC: 'protocol-specific',
-  /** Rotate among capable, healthy adapters. */
-  ROUND_ROBIN: 'round-robin',
-  /** The first available adapter in the rule's order; the next while its circuit is open. */
-  FAILOVER: 'failover',
-  /** Every capable, healthy adapter gets the envelope. */
-  BROADCAST: 'broadcast',
-} as const;
-export type RoutingStrategy = (typeof RoutingStrategy)[keyof typeof RoutingStrategy];
 
 /**
  * Connection settings for one transport (the shape existing configs use).
@@ -42,30 +30,6 @@ export interface ConnectionConfig {
   poolSize?: number;
   connectionParams?: Record<string, unknown>;
   [key: string]: unknown;
-}
-
-/** Outcome of one send. `send` rejects on failure; `sendMessage` resolves with `success: false`. */
-export interface MessageResult {
-  success: boolean;
-  messageId: string;
-  /** Transport detail, e.g. `memory`, `redis-streams`. */
-  protocol: string;
-  /** Registered adapter name. */
-  adapter: string;
-  latencyMs: number;
-  error?: Error;
-  /** With the broadcast strategy: one result per adapter. */
-  results?: MessageResult[];
-}
-
-/** Given to every handler. */
-export interface HandlerContext {
-  /** 1-based attempt of this delivery (redeliveries and retries raise it). */
-  readonly attempt: number;
-  /** Adapter the envelope arrived on. */
-  readonly adapter: string;
-  /** Reply to the message's `replyTo` (request/reply); returning a value from the handler does the same. */
-  reply<R>(payload: R): Promise<void>;
 }
 
 export type MessageHandler<T = unknown> = (

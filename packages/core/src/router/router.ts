@@ -9,8 +9,8 @@ import {
   type UnifiedMessage,
 } from '@hub/protocol';
 import type { ProtocolAdapter, SendResult } from '../adapter/contract.js';
+import { RoutingStrategy } from '../common/types.js';
 import { TopicMatcher } from '../event-bus/pattern.js';
-import { RoutingStrategy } from '../hub/types.js';
 import type { AdapterRegistry } from '../registry/registry.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 

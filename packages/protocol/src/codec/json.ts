@@ -1,6 +1,6 @@
 import { InvalidMessageError } from '../errors.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../limits.js';
-import { measurePayload, payloadError, payloadNeedsTags } from '../payload.js';
+import { checkWirePayload, payloadNeedsTags } from '../payload.js';
 import type { Envelope } from '../types.js';
 import { parseEnvelope } from '../validate.js';
 import { reviveTags, toWire } from './tagging.js';
@@ -47,15 +47,12 @@ export function createJsonCodec(options: JsonCodecOptions = {}): JsonCodec {
       const body: unknown = isMessage ? envelope.payload : envelope.data;
       // The one walk of the payload on the send path: types, depth and size
       // (the hub's validation skips it; see ValidateOptions.payload).
-      const size = measurePayload(body, limits.maxPayloadDepth, limits.maxPayloadBytes);
-      if (size < 0) throw payloadError(isMessage ? 'payload' : 'data');
-      if (size > limits.maxPayloadBytes) {
-        throw new InvalidMessageError(
-          'too_large',
-          isMessage ? 'payload' : 'data',
-          `[hub:protocol] invalid envelope: '${isMessage ? 'payload' : 'data'}' is over the limit of ${limits.maxPayloadBytes} bytes (estimated JSON size)`,
-        );
-      }
+      checkWirePayload(
+        body,
+        isMessage ? 'payload' : 'data',
+        limits.maxPayloadDepth,
+        limits.maxPayloadBytes,
+      );
       if (!payloadNeedsTags()) return JSON.stringify(envelope);
       return JSON.stringify(
         isMessage ? { ...envelope, payload: toWire(body) } : { ...envelope, data: toWire(body) },

@@ -6,6 +6,7 @@
  * Not public API: `memory.ts` exposes the options and the adapter.
  */
 import {
+  clonePayload,
   type Envelope,
   ErrorCode,
   HubError,
@@ -36,6 +37,8 @@ export interface BrokerClient {
   readonly name: string;
   /** Drops and counts, per adapter. */
   readonly counters: ClientCounters;
+  /** Deliveries to this client's consumers get their own copy of headers and payload. */
+  readonly copies: boolean;
   /** True when this client has delivery-side faults (delay, reorder) configured. */
   deliveryFaults: boolean;
   /** Deliver through the fault layer (delay / reorder). */
@@ -124,6 +127,12 @@ export class MemoryDelivery implements InboundDelivery {
   consumer: Consumer | undefined = undefined;
   prev: MemoryDelivery | undefined = undefined;
   next: MemoryDelivery | undefined = undefined;
+  /**
+   * The first delivery of a best-effort message to its only group, sent by a
+   * copying adapter: the sender-side snapshot is used by nobody else, so the
+   * handler may have it without another copy.
+   */
+  owned = false;
   constructor(
     readonly raw: UnifiedMessage | UnifiedEvent,
     readonly group: Group,
@@ -270,7 +279,10 @@ export class BrokerCore {
         if (g.consumers.length === 0) continue;
         reached++;
         if (g.queued >= this.settings.maxQueueLength) client.counters.droppedOverflow++;
-        else this.enqueue(g, env, priority, key);
+        else {
+          const d = this.enqueue(g, env, priority, key);
+          if (list.length === 1 && client.copies) d.owned = true;
+        }
       }
       if (reached === 0) {
         client.counters.droppedNoConsumer++;
@@ -318,23 +330,28 @@ export class BrokerCore {
     env: UnifiedMessage | UnifiedEvent,
     priority: number,
     key: string | undefined,
-  ): void {
+  ): MemoryDelivery {
+    let d: MemoryDelivery;
     if (key !== undefined) {
       g.lanes ??= new Map();
       const lanes = g.lanes;
       const lane = lanes.get(key);
       if (lane !== undefined) {
-        lane.waiting.push(new MemoryDelivery(env, g, 1, priority, lane));
+        d = new MemoryDelivery(env, g, 1, priority, lane);
+        lane.waiting.push(d);
         g.waiting++;
-        return;
+        return d;
       }
       const fresh = new Lane(key);
       lanes.set(key, fresh);
-      g.ready.push(new MemoryDelivery(env, g, 1, priority, fresh), priority);
+      d = new MemoryDelivery(env, g, 1, priority, fresh);
+      g.ready.push(d, priority);
     } else {
-      g.ready.push(new MemoryDelivery(env, g, 1, priority, undefined), priority);
+      d = new MemoryDelivery(env, g, 1, priority, undefined);
+      g.ready.push(d, priority);
     }
     if (!g.dirty) this.markDirty(g);
+    return d;
   }
 
   // ---------------------------------------------------------- subscriptions
@@ -606,11 +623,9 @@ export class BrokerCore {
       link(c, d);
       c.inflight++;
       g.inflight++;
-      const raw = d.raw;
-      // A shallow copy: handlers never see (or mutate) the sender's object or another group's copy.
-      d.envelope = raw.kind === 'message' ? { ...raw, attempt: d.attempt } : { ...raw };
-      n++;
       const client = c.client;
+      d.envelope = handOut(d, client.copies);
+      n++;
       client.counters.delivered++;
       if (client.deliveryFaults) client.faultDeliver(d);
       else this.invoke(d);
@@ -735,6 +750,33 @@ function pickConsumer(g: Group): Consumer | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The envelope a handler gets. Handlers never see (or mutate) the sender's
+ * object or another group's copy; by default (`copies`) not even its headers
+ * or payload, as on the wire. A delivery that owns the sender-side snapshot
+ * (the first delivery of a best-effort message to its only group) gets it as
+ * it is: nobody else will read it.
+ */
+function handOut(d: MemoryDelivery, copies: boolean): Envelope {
+  const raw = d.raw;
+  if (d.owned) {
+    if (raw.kind === 'message') raw.attempt = d.attempt;
+    return raw;
+  }
+  const env = { ...raw };
+  if (env.kind === 'message') {
+    env.attempt = d.attempt;
+    if (copies) {
+      env.headers = { ...raw.headers };
+      env.payload = clonePayload(env.payload);
+    }
+  } else if (copies) {
+    env.headers = { ...raw.headers };
+    env.data = clonePayload(env.data);
+  }
+  return env;
 }
 
 function groupStats(g: Group): GroupStats {

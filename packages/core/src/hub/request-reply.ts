@@ -1,0 +1,263 @@
+/**
+ * Request/reply: a request is a message whose `replyTo` is this hub's private
+ * inbox endpoint; the reply is a message carrying the request's
+ * `correlationId`. This module keeps the waiting requests, their deadlines
+ * (HUB_TIMEOUT at the deadline) and the inbox, and builds replies.
+ */
+import {
+  createReply,
+  DeliveryGuarantee,
+  ErrorCode,
+  HubError,
+  type UnifiedMessage,
+} from '@hub/protocol';
+import type { Logger } from '../logger.js';
+import { TimeoutError } from '../resilience/timeout.js';
+import type { ConsumeOptions, MessageHandler, MessageResult, Unsubscribe } from './types.js';
+
+/** Prefix of every hub's private reply endpoint: `_inbox.<instanceId>`. */
+export const INBOX_PREFIX = '_inbox.';
+
+interface PendingRequest {
+  readonly resolve: (reply: UnifiedMessage) => void;
+  readonly reject: (err: Error) => void;
+  /** performance.now() past which the request fails with HUB_TIMEOUT. */
+  readonly deadline: number;
+  readonly lane: Map<string, PendingRequest>;
+  readonly message: UnifiedMessage;
+  readonly timeoutMs: number;
+  /** The caller's promise, and the one the first request chains behind the inbox. */
+  promise: Promise<UnifiedMessage> | undefined;
+  outer: Promise<unknown> | undefined;
+}
+
+const ignore = (): void => {};
+
+export interface RequestReplyHost {
+  readonly instanceId: string;
+  readonly logger: Logger;
+  /** Default request timeout. */
+  readonly timeoutMs: number;
+  /** Serve an endpoint (the hub's `onMessage`). */
+  serve(address: string, handler: MessageHandler, options: ConsumeOptions): Promise<Unsubscribe>;
+  /**
+   * Send a message this module built from validated parts (a request with
+   * the inbox as `replyTo`, or a reply) through the pipeline, without
+   * validating it again.
+   */
+  sendBuilt(message: UnifiedMessage): Promise<MessageResult>;
+  /**
+   * Send a reply. Its addresses and ids come from the request, which was
+   * validated when it was sent or decoded; the host validates the reply only
+   * where something could have changed the request since (inbound middleware).
+   */
+  sendReply(reply: UnifiedMessage): Promise<MessageResult>;
+  /** A reply arrived for no waiting request (late, after its timeout, or unknown): it is dropped. */
+  lateReply(): void;
+}
+
+/**
+ * Waiting requests and their deadlines. One timer serves them all: requests
+ * with the same timeout expire in the order they were made, so each timeout
+ * value keeps its requests in one insertion-ordered lane and the timer is
+ * armed for the earliest head of any lane. A request costs two map inserts
+ * and two deletes, never a timer of its own; while nothing waits the timer
+ * is unref'd, so it never keeps the process alive, and `close()` clears it.
+ */
+export class RequestReply {
+  private readonly pending = new Map<string, PendingRequest>();
+  /** Per timeout value, the waiting requests in deadline order. */
+  private readonly lanes = new Map<number, Map<string, PendingRequest>>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Deadline the timer is armed for. */
+  private armedFor = Number.POSITIVE_INFINITY;
+  private inboxAddress: string | undefined;
+  private inboxReady: Promise<void> | undefined;
+  private readonly host: RequestReplyHost;
+  private readonly sweepFn = (): void => this.sweep();
+  private readonly onReply = (reply: UnifiedMessage): void => {
+    const id = reply.correlationId;
+    const p = id === undefined ? undefined : this.pending.get(id);
+    if (p === undefined) {
+      this.host.lateReply();
+      this.host.logger.debug(`[hub] late or unknown reply ${reply.id} dropped`);
+      return;
+    }
+    this.forget(id!, p);
+    p.resolve(reply);
+  };
+
+  constructor(host: RequestReplyHost) {
+    this.host = host;
+  }
+
+  /** Requests waiting for a reply now. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Send `message` (already validated) with this hub's inbox as `replyTo` and
+   * resolve with the reply. Rejects with HUB_TIMEOUT at the deadline, or with
+   * the send's error when the send fails first.
+   */
+  request<Res>(
+    message: UnifiedMessage,
+    timeoutMs: number = this.host.timeoutMs,
+  ): Promise<UnifiedMessage<Res>> {
+    const inbox = this.inboxAddress;
+    if (inbox === undefined) {
+      const outer: Promise<UnifiedMessage<Res>> = this.ensureInbox().then(() => {
+        const inner = this.request<Res>(message, timeoutMs);
+        const entry = this.pending.get(message.correlationId ?? message.id);
+        if (entry?.message === message) entry.outer = outer;
+        return inner;
+      });
+      return outer;
+    }
+    const correlationId = message.correlationId ?? message.id;
+    if (this.pending.has(correlationId)) {
+      return Promise.reject(
+        new HubError(
+          ErrorCode.INVALID_MESSAGE,
+          `[hub] a request with correlationId "${correlationId}" is already waiting`,
+        ),
+      );
+    }
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+      return Promise.reject(
+        new HubError(
+          ErrorCode.INVALID_CONFIG,
+          `[hub] request options.timeoutMs must be a positive number, got ${String(timeoutMs)}`,
+        ),
+      );
+    }
+    let lane = this.lanes.get(timeoutMs);
+    if (lane === undefined) {
+      lane = new Map();
+      this.lanes.set(timeoutMs, lane);
+    }
+    const deadline = performance.now() + timeoutMs;
+    let entry!: PendingRequest;
+    const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
+      entry = {
+        resolve: resolve as (m: UnifiedMessage) => void,
+        reject,
+        deadline,
+        lane,
+        message,
+        timeoutMs,
+        promise: undefined,
+        outer: undefined,
+      };
+    });
+    entry.promise = reply as Promise<UnifiedMessage>;
+    lane.set(correlationId, entry);
+    this.pending.set(correlationId, entry);
+    if (this.pending.size === 1) this.timer?.ref();
+    if (deadline < this.armedFor) this.arm(deadline);
+    // The request was validated and the inbox address is ours: no second validation.
+    // Clone, then set: V8's fast path for a bare spread.
+    const out = { ...message };
+    out.replyTo = inbox;
+    out.correlationId = correlationId;
+    this.host.sendBuilt(out).then(undefined, (err) => {
+      // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
+      if (this.pending.get(correlationId) !== entry) return;
+      this.forget(correlationId, entry);
+      entry.reject(err as Error);
+    });
+    return reply;
+  }
+
+  /** Answer `request` with `payload` (a handler's return value or `ctx.reply`). */
+  reply(request: UnifiedMessage, payload: unknown): Promise<MessageResult> {
+    const reply = createReply(request, { payload });
+    // Replies to a requester's private inbox are best-effort: the requester times out and may retry.
+    if (request.replyTo?.startsWith(INBOX_PREFIX))
+      reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
+    return this.host.sendReply(reply);
+  }
+
+  /** Fail every waiting request and stop the timer (the hub is closing). */
+  rejectAll(err: Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    this.lanes.clear();
+    this.disarm();
+    for (const p of all) p.reject(err);
+  }
+
+  private forget(id: string, p: PendingRequest): void {
+    this.pending.delete(id);
+    p.lane.delete(id);
+    // Nothing waits: the armed timer must not keep the process alive.
+    if (this.pending.size === 0) this.timer?.unref();
+  }
+
+  private arm(deadline: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = deadline;
+    // Timers run on whole milliseconds and may fire a fraction early: sweep() re-arms then.
+    this.timer = setTimeout(this.sweepFn, Math.max(1, Math.ceil(deadline - performance.now())));
+    if (this.pending.size === 0) this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+  }
+
+  /** Fail every request past its deadline; re-arm for the earliest one left. */
+  private sweep(): void {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: PendingRequest[] = [];
+    for (const [timeoutMs, lane] of this.lanes) {
+      for (const [id, p] of lane) {
+        if (p.deadline > now) {
+          if (p.deadline < next) next = p.deadline;
+          break;
+        }
+        lane.delete(id);
+        this.pending.delete(id);
+        expired.push(p);
+      }
+      if (lane.size === 0) this.lanes.delete(timeoutMs);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+    for (const p of expired) {
+      // The deadline may pass before the caller awaits the promise (a send
+      // still under way, backpressure): the caller gets HUB_TIMEOUT when it
+      // does, and the process never sees an unhandled rejection.
+      p.promise?.catch(ignore);
+      p.outer?.catch(ignore);
+      p.reject(
+        new TimeoutError(
+          `[hub] request ${p.message.id} to "${p.message.destination}" got no reply within ${p.timeoutMs}ms`,
+        ),
+      );
+    }
+  }
+
+  private ensureInbox(): Promise<void> {
+    this.inboxReady ??= (async () => {
+      const address = `${INBOX_PREFIX}${this.host.instanceId}`;
+      await this.host.serve(
+        address,
+        this.onReply,
+        // Replies to the inbox are best-effort (see reply()).
+        { concurrency: 64, guarantees: [DeliveryGuarantee.BEST_EFFORT] },
+      );
+      this.inboxAddress = address;
+    })().catch((err: unknown) => {
+      // A transient subscribe failure must not fail every later request.
+      this.inboxReady = undefined;
+      throw err;
+    });
+    return this.inboxReady;
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  createEvent,
+  createHub,
+  createMessage,
+  ErrorCode,
+  type Hub,
+  HubError,
+  jsonCodec,
+  memory,
+  type UnifiedMessage,
+} from '@hub/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, quiet, waitFor } from '../hub/helpers.js';
+
+const hubs: Hub[] = [];
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((h) => h.close({ drainTimeoutMs: 50 })));
+});
+function hubWith(shareObjects?: boolean): Hub {
+  const hub = createHub({
+    logger: quiet,
+    adapters: [memory(shareObjects === undefined ? {} : { shareObjects })],
+  });
+  hubs.push(hub);
+  return hub;
+}
+const msg = (
+  payload: unknown,
+  deliveryGuarantee: 'best-effort' | 'at-least-once' = 'at-least-once',
+) => createMessage({ source: 'test', destination: 'ep', payload, deliveryGuarantee });
+
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+
+/** What the JSON codec (every wire transport) says about a payload: the error it throws, or undefined. */
+function wireError(payload: unknown): HubError | undefined {
+  try {
+    jsonCodec.encode(msg(payload));
+    return undefined;
+  } catch (err) {
+    return err as HubError;
+  }
+}
+
+describe('memory() behaves like the wire by default', () => {
+  const refused: Array<[string, unknown]> = [
+    ['a Map', { m: new Map([[1, 2]]) }],
+    ['a Set', { s: new Set([1]) }],
+    ['NaN', { n: Number.NaN }],
+    ['Infinity', { list: [1, Number.POSITIVE_INFINITY] }],
+    ['a function', { f: () => 1 }],
+    ['a class instance', { p: new Point(1, 2) }],
+    ['too large', { s: 'x'.repeat(2_000_000) }],
+  ];
+  for (const [what, payload] of refused) {
+    it(`refuses ${what} with the error the JSON codec gives`, async () => {
+      const hub = hubWith();
+      await hub.onMessage('ep', () => undefined);
+      const expected = wireError(payload);
+      expect(expected).toBeInstanceOf(HubError);
+      for (const g of ['best-effort', 'at-least-once'] as const) {
+        const err = (await hub.send(msg(payload, g)).catch((e: unknown) => e)) as HubError;
+        expect(err).toBeInstanceOf(HubError);
+        expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
+        expect(err.code).toBe(expected!.code);
+        expect(err.message).toBe(expected!.message);
+      }
+      // Events are held to the same rules.
+      const evErr = (await hub
+        .publish(createEvent({ source: 'test', topic: 't.x', data: payload }))
+        .catch((e: unknown) => e)) as HubError;
+      expect(evErr.code).toBe(ErrorCode.INVALID_MESSAGE);
+    });
+  }
+
+  for (const guarantee of ['best-effort', 'at-least-once'] as const) {
+    it(`the handler gets a copy it cannot share with the sender (${guarantee})`, async () => {
+      const hub = hubWith();
+      const got: UnifiedMessage[] = [];
+      await hub.onMessage('ep', (m) => {
+        got.push(m);
+        (m.payload as { list: number[] }).list.push(99);
+        (m.headers as Record<string, string>).h = 'changed';
+      });
+      const payload = {
+        list: [1, 2],
+        when: new Date(1_700_000_000_000),
+        bytes: new Uint8Array([1, 2, 3]),
+        big: 12345678901234567890n,
+        nested: { a: { b: 'c' } },
+      };
+      const sent = createMessage({
+        source: 'test',
+        destination: 'ep',
+        payload,
+        headers: { h: 'original' },
+        deliveryGuarantee: guarantee,
+      });
+      await hub.send(sent);
+      await waitFor(() => got.length === 1, 'delivered');
+      const p = got[0]!.payload as typeof payload;
+      expect(p).not.toBe(payload);
+      expect(payload.list).toEqual([1, 2]);
+      expect(sent.headers).toEqual({ h: 'original' });
+      // Date, Uint8Array and bigint survive as the JSON codec carries them.
+      expect(p.when).toBeInstanceOf(Date);
+      expect(p.when).not.toBe(payload.when);
+      expect(p.when.getTime()).toBe(1_700_000_000_000);
+      expect(p.bytes).toBeInstanceOf(Uint8Array);
+      expect(p.bytes).not.toBe(payload.bytes);
+      expect([...p.bytes]).toEqual([1, 2, 3]);
+      expect(p.big).toBe(12345678901234567890n);
+      expect(p.nested).toEqual({ a: { b: 'c' } });
+      expect(p.nested).not.toBe(payload.nested);
+      // The same as a wire round trip gives.
+      const wire = jsonCodec.decode(jsonCodec.encode(sent)) as UnifiedMessage;
+      expect({ ...p, list: [1, 2] }).toEqual(wire.payload);
+    });
+  }
+
+  it('a change the sender makes after send does not reach a queued message', async () => {
+    const hub = hubWith();
+    const gate = deferred();
+    const seen: number[] = [];
+    await hub.onMessage(
+      'ep',
+      async (m) => {
+        await gate.promise;
+        seen.push((m.payload as { n: number }).n);
+      },
+      { concurrency: 1 },
+    );
+    const payload = { n: 0 };
+    for (let i = 0; i < 3; i++) {
+      payload.n = i;
+      await hub.send(msg(payload));
+    }
+    gate.resolve();
+    await waitFor(() => seen.length === 3, 'all handled');
+    expect(seen).toEqual([0, 1, 2]);
+  });
+
+  it('each subscriber of an event gets its own copy', async () => {
+    const hub = hubWith();
+    const got: Array<{ list: number[] }> = [];
+    for (let i = 0; i < 2; i++) {
+      await hub.subscribe('t.*', (e) => {
+        const d = e.data as { list: number[] };
+        d.list.push(i);
+        got.push(d);
+      });
+    }
+    await hub.publish(createEvent({ source: 'test', topic: 't.a', data: { list: [0] } }));
+    await waitFor(() => got.length === 2, 'both delivered');
+    expect(got[0]).not.toBe(got[1]);
+    expect(got.map((d) => d.list.length)).toEqual([2, 2]);
+  });
+
+  it('memory({ shareObjects: true }) hands the sender’s payload over as is', async () => {
+    const hub = hubWith(true);
+    const got: unknown[] = [];
+    await hub.onMessage('ep', (m) => {
+      got.push(m.payload);
+    });
+    const payload = { m: new Map([[1, 2]]) };
+    await hub.send(msg(payload));
+    await waitFor(() => got.length === 1, 'delivered');
+    expect(got[0]).toBe(payload);
+  });
+
+  it('shareObjects must be a boolean', () => {
+    expect(() => memory({ shareObjects: 'yes' as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }),
+    );
+  });
+});
