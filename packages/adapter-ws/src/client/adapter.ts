@@ -332,6 +332,7 @@ export class WsClientAdapter extends BaseAdapter {
             id: `~${sub}`,
             sub,
             address: spec.address,
+            prefetch: spec.prefetch,
             ...(spec.guarantees === undefined ? {} : { guarantees: [...spec.guarantees] }),
           }
         : {
@@ -339,6 +340,7 @@ export class WsClientAdapter extends BaseAdapter {
             id: `~${sub}`,
             sub,
             pattern: spec.address,
+            prefetch: spec.prefetch,
             ...(spec.group === undefined ? {} : { group: spec.group }),
           };
     this.subs.set(sub, { spec, open });

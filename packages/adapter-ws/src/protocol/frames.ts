@@ -32,8 +32,16 @@ export type ClientFrame =
       sub: string;
       address: string;
       guarantees?: DeliveryGuarantee[];
+      prefetch?: number;
     }
-  | { type: 'subscribe'; id: string; sub: string; pattern: string; group?: string }
+  | {
+      type: 'subscribe';
+      id: string;
+      sub: string;
+      pattern: string;
+      group?: string;
+      prefetch?: number;
+    }
   | { type: 'unserve'; id: string; sub: string }
   | { type: 'unsubscribe'; id: string; sub: string }
   | { type: 'ack'; seq: number }
@@ -131,6 +139,18 @@ function envelopeOf(obj: Obj, id: string, kind: 'message' | 'event'): Envelope {
   return env;
 }
 
+function prefetchOf(obj: Obj, id: string): number | undefined {
+  const v = obj.prefetch;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw new FrameError(
+      `frame field 'prefetch' must be a positive integer, got ${describe(v)}`,
+      id,
+    );
+  }
+  return v;
+}
+
 function guaranteesOf(obj: Obj, id: string): DeliveryGuarantee[] | undefined {
   const v = obj.guarantees;
   if (v === undefined) return undefined;
@@ -178,6 +198,8 @@ export function parseClientFrame(text: string): ClientFrame {
       };
       const guarantees = guaranteesOf(obj, id);
       if (guarantees) frame.guarantees = guarantees;
+      const prefetch = prefetchOf(obj, id);
+      if (prefetch !== undefined) frame.prefetch = prefetch;
       return frame;
     }
     case 'subscribe': {
@@ -190,6 +212,8 @@ export function parseClientFrame(text: string): ClientFrame {
       };
       const group = optStr(obj, 'group', id);
       if (group !== undefined) frame.group = group;
+      const prefetch = prefetchOf(obj, id);
+      if (prefetch !== undefined) frame.prefetch = prefetch;
       return frame;
     }
     case 'unserve':

@@ -1,4 +1,4 @@
-import type { Hub, Unsubscribe } from '@hub/core';
+import { type Hub, PriorityQueue, type Unsubscribe } from '@hub/core';
 import { type DeliveryGuarantee, ErrorCode, HubError, type UnifiedMessage } from '@hub/protocol';
 import type { PendingDelivery, Session } from './session.js';
 
@@ -12,7 +12,8 @@ import type { PendingDelivery, Session } from './session.js';
 export class ServedEndpoint {
   /** Serving sessions and each one's subscription id for this endpoint. */
   private readonly sessions = new Map<Session, string>();
-  private readonly waiting: PendingDelivery[] = [];
+  /** Highest priority first, like the hub's own queue (its handlers already hold these). */
+  private readonly waiting = new PriorityQueue<PendingDelivery>();
   private rr = 0;
   private closing = false;
   readonly ready: Promise<Unsubscribe>;
@@ -61,7 +62,7 @@ export class ServedEndpoint {
   dispatch(p: PendingDelivery): void {
     const target = this.pick();
     if (target === undefined) {
-      this.waiting.push(p);
+      this.waiting.push(p, p.envelope.priority ?? 2);
       return;
     }
     p.sub = this.sessions.get(target)!;
@@ -87,7 +88,7 @@ export class ServedEndpoint {
     const list = [...this.sessions.keys()];
     for (let i = 0; i < list.length; i++) {
       const s = list[(this.rr + i) % list.length]!;
-      if (s.link !== undefined && s.hasRoom()) {
+      if (s.link !== undefined && s.hasRoomFor(this.sessions.get(s)!)) {
         this.rr = (this.rr + i + 1) % list.length;
         return s;
       }
@@ -119,7 +120,7 @@ export class ServedEndpoint {
     this.closing = true;
     const off = this.ready.then((unsubscribe) => unsubscribe()).catch(() => {});
     const error = released(this.address);
-    for (const p of [...held, ...this.waiting.splice(0)]) p.reject(error);
+    for (const p of [...held, ...this.waiting.clear()]) p.reject(error);
     await off;
   }
 }

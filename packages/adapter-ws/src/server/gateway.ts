@@ -360,7 +360,12 @@ export class WsGateway implements AsyncDisposable {
       this.endpoints.set(frame.address, endpoint);
     }
     const ep = endpoint;
-    session.subs.set(frame.sub, { kind: 'endpoint', endpoint: ep });
+    session.subs.set(frame.sub, {
+      kind: 'endpoint',
+      endpoint: ep,
+      prefetch: frame.prefetch ?? this.options.window,
+      inFlight: 0,
+    });
     ep.ready.then(
       () => {
         ep.add(session, frame.sub);
@@ -384,6 +389,7 @@ export class WsGateway implements AsyncDisposable {
       return;
     }
     const sub = frame.sub;
+    const prefetch = Math.min(frame.prefetch ?? this.options.window, this.options.window);
     const off = this.hub.subscribe(
       frame.pattern,
       (event, ctx) =>
@@ -403,11 +409,11 @@ export class WsGateway implements AsyncDisposable {
           });
         }),
       {
-        concurrency: this.options.window,
+        concurrency: prefetch,
         ...(frame.group === undefined ? {} : { group: frame.group }),
       },
     );
-    session.subs.set(sub, { kind: 'topic', pattern: frame.pattern, off });
+    session.subs.set(sub, { kind: 'topic', pattern: frame.pattern, off, prefetch, inFlight: 0 });
     off.then(
       () => conn.send({ type: 'ack', id: frame.id }),
       (err: unknown) => {

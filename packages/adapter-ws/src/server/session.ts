@@ -24,22 +24,30 @@ export interface SessionLink {
   deliver(p: PendingDelivery): boolean;
 }
 
-export type SessionSub =
+export type SessionSub = (
   | { readonly kind: 'topic'; readonly pattern: string; off: Promise<Unsubscribe> }
-  | { readonly kind: 'endpoint'; readonly endpoint: ServedEndpoint };
+  | { readonly kind: 'endpoint'; readonly endpoint: ServedEndpoint }
+) & {
+  /** Most unsettled deliveries of this subscription at once (the client's prefetch). */
+  readonly prefetch: number;
+  /** Unsettled deliveries of this subscription now. */
+  inFlight: number;
+};
 
 /**
  * A client's state that outlives one connection: its subscriptions, served
  * endpoints and the deliveries it has not settled yet, numbered by `seq` in
- * the order they were handed over (the per-connection order). A client that
- * comes back within the resume window gets the unsettled ones again in that
- * order; one that does not is expired and its deliveries go back to the hub.
+ * the order they were handed over (the per-connection order). Two limits hold
+ * a delivery back: the connection's window (all subscriptions) and the
+ * subscription's own prefetch. A client that comes back within the resume
+ * window gets the unsettled ones again in seq order; one that does not is
+ * expired and its deliveries go back to the hub.
  */
 export class Session {
   link: SessionLink | undefined;
   /** Handed over, not yet settled, by seq (insertion order is seq order). */
   readonly unacked = new Map<number, PendingDelivery>();
-  /** Topic deliveries waiting for room in the window. */
+  /** Topic deliveries waiting for room, in arrival order. */
   private readonly waiting: PendingDelivery[] = [];
   readonly subs = new Map<string, SessionSub>();
   private nextSeq = 0;
@@ -51,20 +59,24 @@ export class Session {
     readonly window: number,
   ) {}
 
-  hasRoom(): boolean {
-    return this.unacked.size < this.window;
+  /** Room in the window and in subscription `sub`'s prefetch. */
+  hasRoomFor(sub: string): boolean {
+    const s = this.subs.get(sub);
+    return this.unacked.size < this.window && s !== undefined && s.inFlight < s.prefetch;
   }
 
-  /** Hand a delivery over now (the caller checked `hasRoom` for endpoint deliveries). */
+  /** Hand a delivery over now (the caller checked `hasRoomFor`). */
   push(p: PendingDelivery): void {
     p.seq = ++this.nextSeq;
     this.unacked.set(p.seq, p);
+    const sub = this.subs.get(p.sub);
+    if (sub !== undefined) sub.inFlight++;
     this.link?.deliver(p);
   }
 
-  /** A topic delivery: handed over when the window has room, else queued behind the others. */
+  /** A topic delivery: handed over when there is room, else queued. */
   offer(p: PendingDelivery): void {
-    if (this.waiting.length === 0 && this.hasRoom()) this.push(p);
+    if (this.waiting.length === 0 && this.hasRoomFor(p.sub)) this.push(p);
     else this.waiting.push(p);
   }
 
@@ -73,6 +85,8 @@ export class Session {
     const p = this.unacked.get(seq);
     if (p === undefined) return false;
     this.unacked.delete(seq);
+    const sub = this.subs.get(p.sub);
+    if (sub !== undefined) sub.inFlight--;
     if (error === undefined) p.resolve();
     else p.reject(error);
     this.refill();
@@ -81,11 +95,19 @@ export class Session {
 
   /** Room came free: queued topic deliveries first, then the endpoints this client serves. */
   refill(): void {
-    while (this.waiting.length > 0 && this.hasRoom()) this.push(this.waiting.shift()!);
-    if (!this.hasRoom() || this.link === undefined) return;
+    for (let i = 0; i < this.waiting.length && this.unacked.size < this.window; ) {
+      const p = this.waiting[i]!;
+      if (this.hasRoomFor(p.sub)) {
+        this.waiting.splice(i, 1);
+        this.push(p);
+      } else {
+        i++;
+      }
+    }
+    if (this.unacked.size >= this.window || this.link === undefined) return;
     for (const sub of this.subs.values()) {
       if (sub.kind === 'endpoint') sub.endpoint.pump();
-      if (!this.hasRoom()) return;
+      if (this.unacked.size >= this.window) return;
     }
   }
 
@@ -104,6 +126,8 @@ export class Session {
     for (const [seq, p] of this.unacked) {
       if (p.endpoint?.hasLiveSessionBesides(this)) {
         this.unacked.delete(seq);
+        const sub = this.subs.get(p.sub);
+        if (sub !== undefined) sub.inFlight--;
         p.endpoint.dispatch(p);
       }
     }
@@ -123,6 +147,7 @@ export class Session {
     const all = [...this.unacked.values(), ...this.waiting];
     this.unacked.clear();
     this.waiting.length = 0;
+    for (const sub of this.subs.values()) sub.inFlight = 0;
     return all;
   }
 }
