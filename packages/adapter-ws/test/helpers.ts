@@ -14,10 +14,16 @@ export function track<T extends { close(): Promise<unknown> }>(thing: T): T {
   return thing;
 }
 
+/** Hubs close with a short drain: tests leave handlers hanging on purpose. */
+export function trackHub(hub: Hub): Hub {
+  track({ close: () => hub.close({ drainTimeoutMs: 200 }) });
+  return hub;
+}
+
 /** A server hub (memory transport) with a gateway on a free loopback port. */
 export async function startServer(
   options: Partial<WsServerOptions> = {},
-  hub: Hub = track(createHub({ name: 'server', logger: silentLogger })),
+  hub: Hub = trackHub(createHub({ name: 'server', logger: silentLogger })),
 ): Promise<{ hub: Hub; gateway: WsGateway }> {
   await hub.start();
   const gateway = track(await wsServer({ hub, port: 0, ...options }));
@@ -30,7 +36,7 @@ export async function startClient(
   options: Partial<WsClientOptions> = {},
   name = 'client',
 ): Promise<Hub> {
-  const hub = track(
+  const hub = trackHub(
     createHub({
       name,
       logger: silentLogger,

@@ -94,11 +94,21 @@ export class WsClientAdapter extends BaseAdapter {
   private readonly subs = new Map<string, ClientSub>();
   /** ack/nack frames made while disconnected, sent if the session resumes. */
   private settlements: string[] = [];
+  /** Highest delivery seq received in this session (they arrive in seq order). */
+  private received = 0;
+  /** Deliveries of this session handed to the hub and not settled yet. */
+  private processing = new Set<number>();
+  /**
+   * Recent settlements of this session by seq: an ack lost with the old link
+   * is sent again when the server, resuming, says it still waits for it.
+   */
+  private recentSettled = new Map<number, string>();
   private nextId = 0;
   private attempt = 0;
   private lastHeard = 0;
   private pingEveryMs = 15_000;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private loop: ReturnType<typeof setInterval> | undefined;
   private closing = false;
   private firstWelcome: { resolve(): void; reject(err: Error): void } | undefined;
@@ -127,27 +137,9 @@ export class WsClientAdapter extends BaseAdapter {
   }
 
   protected doConnect(_ctx: AdapterContext): Promise<void> {
-    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    this.closing = false;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.firstWelcome = undefined;
-        this.disconnect(CloseCode.HANDSHAKE_FAILED, 'no welcome within connectTimeoutMs');
-        this.closing = true;
-        reject(
-          new AdapterError(this.name, `no welcome from ${this.options.url} within ${timeoutMs} ms`),
-        );
-      }, timeoutMs);
-      this.firstWelcome = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          this.closing = true;
-          reject(err);
-        },
-      };
+      this.firstWelcome = { resolve, reject };
       this.open();
     });
   }
@@ -159,14 +151,26 @@ export class WsClientAdapter extends BaseAdapter {
     try {
       ws = new this.WS(this.url, [SUBPROTOCOL]);
     } catch (err) {
-      this.scheduleReconnect(err);
+      this.disconnect(CloseCode.HANDSHAKE_FAILED, `cannot open a WebSocket: ${String(err)}`);
       return;
     }
     this.socket = ws;
+    // A link that opens but never gets to the welcome (stalled, half dead) is
+    // given up and retried, like one that fails outright.
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = undefined;
+      if (this.socket === ws && !this.live) {
+        this.disconnect(CloseCode.HANDSHAKE_FAILED, `no welcome within ${timeoutMs} ms`);
+      }
+    }, timeoutMs);
     ws.onopen = () => {
       this.lastHeard = Date.now();
       const hello: ClientFrame = { type: 'hello', v: PROTOCOL_VERSION };
-      if (this.session !== undefined) hello.session = this.session;
+      if (this.session !== undefined) {
+        hello.session = this.session;
+        hello.last = this.received;
+      }
       this.write(ws, encodeFrame(hello));
     };
     ws.onmessage = (event) => {
@@ -229,6 +233,8 @@ export class WsClientAdapter extends BaseAdapter {
   }
 
   private welcome(ws: WebSocketLike, frame: Extract<ServerFrame, { type: 'welcome' }>): void {
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     const resumed = frame.resumed && frame.session === this.session;
     this.session = frame.session;
     this.live = true;
@@ -237,8 +243,17 @@ export class WsClientAdapter extends BaseAdapter {
     if (resumed) {
       this.stats.resumed++;
       for (const text of this.settlements) this.write(ws, text);
+      for (const seq of frame.unacked ?? []) {
+        if (this.processing.has(seq)) continue; // its settlement comes when the handler is done
+        const again = this.recentSettled.get(seq);
+        // forgotten: ask for it again rather than leave the server waiting
+        this.write(ws, again ?? encodeFrame({ type: 'nack', seq, reason: 'lost on reconnect' }));
+      }
     } else {
       this.epoch++;
+      this.received = 0;
+      this.processing.clear();
+      this.recentSettled.clear();
       // A new session holds nothing of ours: serve and subscribe again.
       for (const sub of this.subs.values()) this.write(ws, encodeFrame(sub.open));
     }
@@ -254,12 +269,15 @@ export class WsClientAdapter extends BaseAdapter {
 
   private deliver(frame: Extract<ServerFrame, { type: 'deliver' }>): void {
     const { seq } = frame;
+    if (seq <= this.received) return; // sent again though we have it: settled or being handled
+    this.received = seq;
     const sub = this.subs.get(frame.sub);
     if (sub === undefined) {
       // closed here meanwhile: give it back so the server hands it to someone else
       this.settle(this.epoch, { type: 'nack', seq, reason: 'subscription closed' });
       return;
     }
+    this.processing.add(seq);
     const epoch = this.epoch;
     sub.spec.deliver({
       envelope: frame.envelope,
@@ -280,6 +298,12 @@ export class WsClientAdapter extends BaseAdapter {
   private settle(epoch: number, frame: ClientFrame): void {
     if (epoch !== this.epoch) return; // that session is gone: the server has released it
     const text = encodeFrame(frame);
+    const seq = (frame as { seq: number }).seq;
+    this.processing.delete(seq);
+    this.recentSettled.set(seq, text);
+    if (this.recentSettled.size > RECENT_SETTLED) {
+      this.recentSettled.delete(this.recentSettled.keys().next().value as number);
+    }
     if (this.live && this.socket) this.write(this.socket, text);
     else this.settlements.push(text);
   }
@@ -400,8 +424,12 @@ export class WsClientAdapter extends BaseAdapter {
     const ws = this.socket;
     this.socket = undefined;
     this.live = false;
+    if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     if (ws !== undefined) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      // closing a socket still connecting makes it report an error: keep a listener
+      ws.onerror = () => {};
       const terminate = (ws as { terminate?: () => void }).terminate;
       if (code === CloseCode.DEAD_PEER && terminate) terminate.call(ws);
       else if (ws.readyState <= OPEN) {
@@ -426,12 +454,11 @@ export class WsClientAdapter extends BaseAdapter {
       new AdapterError(this.name, `connection lost (${code} ${reason}); reconnecting`),
     );
     this.setState('degraded');
-    this.scheduleReconnect(undefined);
+    this.scheduleReconnect();
   }
 
-  private scheduleReconnect(err: unknown): void {
+  private scheduleReconnect(): void {
     if (this.closing || this.reconnectTimer !== undefined) return;
-    if (err !== undefined) this.fail('reconnect', err);
     this.stats.reconnects++;
     const delay = backoffDelay(++this.attempt, {
       initialDelayMs: 100,
@@ -463,6 +490,8 @@ export class WsClientAdapter extends BaseAdapter {
   }
 }
 
+/** Settlements remembered for a resume: far above any window, so a lost ack is always found. */
+const RECENT_SETTLED = 4_096;
 const SENT: SendResult = Object.freeze({ protocol: 'ws' });
 const PING = encodeFrame({ type: 'ping' });
 

@@ -23,7 +23,7 @@ export const CLOUDEVENTS_SUBPROTOCOL = 'cloudevents.json';
 
 /** Frames a client sends. */
 export type ClientFrame =
-  | { type: 'hello'; v: number; session?: string }
+  | { type: 'hello'; v: number; session?: string; last?: number }
   | { type: 'message'; id: string; envelope: Envelope }
   | { type: 'event'; id: string; envelope: Envelope }
   | {
@@ -57,6 +57,7 @@ export type ServerFrame =
       resumed: boolean;
       window: number;
       pingIntervalMs: number;
+      unacked?: number[];
     }
   | { type: 'ack'; id: string }
   | { type: 'error'; id?: string; code: string; message: string }
@@ -180,8 +181,17 @@ export function parseClientFrame(text: string): ClientFrame {
       if (typeof v !== 'number' || !Number.isInteger(v)) {
         throw new FrameError(`frame field 'v' must be an integer, got ${describe(v)}`);
       }
+      const frame: ClientFrame = { type, v };
       const session = optStr(obj, 'session');
-      return session === undefined ? { type, v } : { type, v, session };
+      if (session !== undefined) frame.session = session;
+      if (obj.last !== undefined) {
+        const last = obj.last;
+        if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) {
+          throw new FrameError(`frame field 'last' must be an integer >= 0, got ${describe(last)}`);
+        }
+        frame.last = last;
+      }
+      return frame;
     }
     case 'message':
     case 'event': {
@@ -245,8 +255,8 @@ export function parseServerFrame(text: string): ServerFrame {
   const obj = parseJson(text);
   const type = obj.type;
   switch (type) {
-    case 'welcome':
-      return {
+    case 'welcome': {
+      const frame: ServerFrame = {
         type,
         v: Number(obj.v),
         session: str(obj, 'session'),
@@ -254,6 +264,11 @@ export function parseServerFrame(text: string): ServerFrame {
         window: Number(obj.window) || 1,
         pingIntervalMs: Number(obj.pingIntervalMs) || 0,
       };
+      if (Array.isArray(obj.unacked)) {
+        frame.unacked = obj.unacked.filter((n): n is number => Number.isSafeInteger(n));
+      }
+      return frame;
+    }
     case 'ack':
       return { type, id: str(obj, 'id') };
     case 'error': {

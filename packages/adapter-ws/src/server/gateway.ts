@@ -195,7 +195,7 @@ export class WsGateway implements AsyncDisposable {
     ws.on('message', (data: RawData, isBinary: boolean) => this.onData(conn, data, isBinary));
   }
 
-  private readonly onGone = (conn: Connection): void => {
+  private readonly onGone = (conn: Connection, code: number): void => {
     this.conns.delete(conn);
     const n = (this.perIp.get(conn.ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(conn.ip);
@@ -204,6 +204,11 @@ export class WsGateway implements AsyncDisposable {
     if (session === undefined || session.link !== conn) return;
     session.detach();
     if (this.closing) return;
+    if (code === CloseCode.NORMAL) {
+      // the client closed on purpose: it is not coming back for this session
+      void this.expire(session);
+      return;
+    }
     session.expireTimer = setTimeout(() => {
       void this.expire(session);
     }, this.options.resumeWindowMs);
@@ -329,6 +334,7 @@ export class WsGateway implements AsyncDisposable {
       previous?.disconnect(CloseCode.SESSION_REPLACED, 'session resumed on another connection');
     }
     conn.session = session;
+    const last = resumed ? (frame.last ?? 0) : 0;
     conn.send({
       type: 'welcome',
       v: PROTOCOL_VERSION,
@@ -336,8 +342,9 @@ export class WsGateway implements AsyncDisposable {
       resumed,
       window: this.options.window,
       pingIntervalMs: this.options.pingIntervalMs,
+      ...(resumed ? { unacked: session.receivedUnsettled(last) } : {}),
     });
-    session.attach(conn);
+    session.attach(conn, last);
   }
 
   private serve(

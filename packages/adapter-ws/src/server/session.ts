@@ -111,12 +111,22 @@ export class Session {
     }
   }
 
-  /** A new connection took over: every unsettled delivery again, in seq order. */
-  attach(link: SessionLink): void {
+  /** Unsettled seqs the client says it has received (up to `last`): it settles or asks again. */
+  receivedUnsettled(last: number): number[] {
+    const out: number[] = [];
+    for (const seq of this.unacked.keys()) if (seq <= last) out.push(seq);
+    return out;
+  }
+
+  /**
+   * A new connection took over: every unsettled delivery the client has not
+   * received (seq above `last`) again, in seq order.
+   */
+  attach(link: SessionLink, last = 0): void {
     this.link = link;
     if (this.expireTimer !== undefined) clearTimeout(this.expireTimer);
     this.expireTimer = undefined;
-    for (const p of this.unacked.values()) link.deliver(p);
+    for (const p of this.unacked.values()) if (p.seq > last) link.deliver(p);
     this.refill();
   }
 
