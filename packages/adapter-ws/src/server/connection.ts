@@ -50,6 +50,7 @@ export class Connection implements SessionLink {
 
   /** Take one token for an inbound frame; false (and the connection cut with 1008) when over the rate. */
   admit(): boolean {
+    if (this.closed) return false; // frames still arriving after the cut are dropped
     const now = Date.now();
     const { rateLimit, rateBurst } = this.limits;
     this.tokens = Math.min(rateBurst, this.tokens + ((now - this.refilledAt) * rateLimit) / 1000);
