@@ -6,8 +6,17 @@ import { type WsGateway, type WsServerOptions, wsClient, wsServer } from '../src
 /** Everything a test started, closed in afterAll even when the test failed. */
 const started: Array<{ close(): Promise<unknown> }> = [];
 afterAll(async () => {
-  for (const s of started.splice(0).reverse()) await s.close().catch(() => {});
+  // all at once: a Redis-backed hub takes up to its read block to close
+  await Promise.allSettled(started.splice(0).map((s) => s.close()));
+  for (const s of last.splice(0)) await s.close().catch(() => {});
 });
+
+/** Closed after everything `track` holds (a broker the tracked hubs use). */
+const last: Array<{ close(): Promise<unknown> }> = [];
+export function trackLast<T extends { close(): Promise<unknown> }>(thing: T): T {
+  last.push(thing);
+  return thing;
+}
 
 export function track<T extends { close(): Promise<unknown> }>(thing: T): T {
   started.push(thing);

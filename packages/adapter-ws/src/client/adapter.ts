@@ -383,7 +383,9 @@ export class WsClientAdapter extends BaseAdapter {
           spec.kind === 'endpoint'
             ? { type: 'unserve', id, sub }
             : { type: 'unsubscribe', id, sub };
-        await this.request(id, encodeFrame(frame)).catch(() => {});
+        // Not awaited: deliveries for it that cross the unsubscribe are nacked
+        // back (see deliver), and a server that is gone never answers.
+        this.request(id, encodeFrame(frame)).catch(() => {});
       },
     };
   }

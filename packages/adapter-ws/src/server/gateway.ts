@@ -43,6 +43,7 @@ export class WsGateway implements AsyncDisposable {
   private readonly sessions = new Map<string, Session>();
   private readonly endpoints = new Map<string, ServedEndpoint>();
   private readonly stats = emptyMetrics();
+  private readonly pending = new Set<Promise<void>>();
   private liveness: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -206,11 +207,11 @@ export class WsGateway implements AsyncDisposable {
     if (this.closing) return;
     if (code === CloseCode.NORMAL) {
       // the client closed on purpose: it is not coming back for this session
-      void this.expire(session);
+      this.background(this.expire(session));
       return;
     }
     session.expireTimer = setTimeout(() => {
-      void this.expire(session);
+      this.background(this.expire(session));
     }, this.options.resumeWindowMs);
     session.expireTimer.unref?.();
   };
@@ -274,10 +275,10 @@ export class WsGateway implements AsyncDisposable {
         return;
       case 'unserve':
       case 'unsubscribe':
-        this.unsubscribe(session, frame.sub).then(
-          () => conn.send({ type: 'ack', id: frame.id }),
-          (err: unknown) => this.refuseFrame(conn, frame.id, err),
-        );
+        // Nothing more reaches the client from here on; the hub-side
+        // unsubscribe (a transport may take a while to leave) goes on behind.
+        this.background(this.unsubscribe(session, frame.sub));
+        conn.send({ type: 'ack', id: frame.id });
         return;
       case 'ack':
         session.settle(frame.seq, undefined);
@@ -444,6 +445,14 @@ export class WsGateway implements AsyncDisposable {
     await this.leave(sub.endpoint, session, []);
   }
 
+  /** Work that outlives the frame that started it; `close` waits for it. */
+  private background(work: Promise<void>): void {
+    this.pending.add(work);
+    work
+      .catch((err: unknown) => this.hub.logger.warn(`[hub:ws] unsubscribe failed: ${String(err)}`))
+      .finally(() => this.pending.delete(work));
+  }
+
   private async leave(
     endpoint: ServedEndpoint,
     session: Session,
@@ -532,6 +541,7 @@ export class WsGateway implements AsyncDisposable {
       for (const conn of [...this.conns]) conn.disconnect(CloseCode.GOING_AWAY, 'server closing');
       await Promise.all([...this.sessions.values()].map((s) => this.expire(s)));
       await Promise.all([...this.endpoints.values()].map((e) => e.close()));
+      await Promise.allSettled([...this.pending]);
       this.endpoints.clear();
       this.wss.close();
       if (this.ownServer) {
