@@ -1,4 +1,4 @@
-import { spawnSync, spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hub/adapter-test-suite';
 import { createEvent, createMessage } from '@hub/protocol';
@@ -51,7 +51,9 @@ describe('interop with Python websockets', () => {
       );
       expect(reply.payload).toEqual({ answer: 'q?' });
       await hub.publish(createEvent({ source: 'node', topic: 'py.news', data: 'hello' }));
-      await hub.publish(createEvent({ source: 'node', topic: 'other.news', data: 'not for python' }));
+      await hub.publish(
+        createEvent({ source: 'node', topic: 'other.news', data: 'not for python' }),
+      );
       await hub.publish(createEvent({ source: 'node', topic: 'py.news', data: 'bye' }));
       expect(await exit).toBe(0);
       expect(lines.filter((l) => l.event)).toEqual([
