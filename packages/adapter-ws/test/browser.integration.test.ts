@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { wsServer } from '../src/index.js';
+import type { PageApi } from './fixtures/browser-entry.js';
 import { startServer, track } from './helpers.js';
 
 // A real browser (Debian's headless chromium) loads a page whose hub uses our
@@ -59,8 +60,13 @@ describe('browser', () => {
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(e.message));
       await page.goto(origin);
-      await page.waitForFunction(() => typeof window.runHub === 'function');
-      await page.evaluate((url) => window.runHub(url), `${origin.replace('http', 'ws')}/hub`);
+      await page.waitForFunction(
+        () => typeof (globalThis as unknown as PageApi).runHub === 'function',
+      );
+      await page.evaluate(
+        (url) => (globalThis as unknown as PageApi).runHub(url),
+        `${origin.replace('http', 'ws')}/hub`,
+      );
 
       await waitFor(() => fromPage.length === 1);
       expect(fromPage).toEqual([{ hello: 'from the page' }]);
@@ -70,8 +76,14 @@ describe('browser', () => {
       );
       expect(reply.payload).toEqual({ fromBrowser: 5, ua: 'chromium' });
       await hub.publish(createEvent({ source: 'node', topic: 'browser.news', data: 'hi page' }));
-      await waitFor(async () => (await page.evaluate(() => window.browserEvents.length)) === 1);
-      expect(await page.evaluate(() => window.browserEvents)).toEqual(['hi page']);
+      await waitFor(
+        async () =>
+          (await page.evaluate(() => (globalThis as unknown as PageApi).browserEvents.length)) ===
+          1,
+      );
+      expect(await page.evaluate(() => (globalThis as unknown as PageApi).browserEvents)).toEqual([
+        'hi page',
+      ]);
       expect(pageErrors).toEqual([]);
     },
   );
