@@ -28,6 +28,7 @@ export default defineConfig({
       project('core', 'packages/core'),
       project('adapter-test-suite', 'packages/adapter-test-suite'),
       project('adapter-redis', 'packages/adapter-redis'),
+      project('adapter-ws', 'packages/adapter-ws'),
       project('examples', 'examples'),
     ],
   },

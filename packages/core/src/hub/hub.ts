@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   createEvent,
   DEFAULT_LIMITS,
@@ -198,7 +197,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     validateConfig(config);
     this.config = config;
     this.name = config.name ?? 'hub';
-    this.instanceId = `${this.name}-${randomUUID().slice(0, 8)}`;
+    // the Web Crypto global (Node 20 and browsers): the core has no Node-only import
+    this.instanceId = `${this.name}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
     this.logger = config.logger ?? consoleLogger;
     this.messageTimeoutMs = config.messageTimeoutMs ?? 30_000;
     this.metricsImpl = new HubMetrics(config.enableMetrics !== false);

@@ -94,22 +94,31 @@ export function createJsonCodec(options: JsonCodecOptions = {}): JsonCodec {
           { cause: err },
         );
       }
-      const envelope = parseEnvelope(raw, limits);
-      // parseEnvelope's payload walk noted any key starting with the tag key
-      // (tag objects and escaped keys both do; parsed JSON holds no other
-      // special value), so plain payloads skip revival without a second scan
-      // of the text.
-      if (payloadNeedsTags()) {
-        if (envelope.kind === 'message') {
-          if (envelope.payload !== undefined)
-            envelope.payload = reviveTags(envelope.payload, 'payload');
-        } else if (envelope.data !== undefined) {
-          envelope.data = reviveTags(envelope.data, 'data');
-        }
-      }
-      return envelope;
+      return reviveEnvelope(raw, limits);
     },
   };
+}
+
+/**
+ * Check an envelope that arrived already parsed, nested in a larger JSON
+ * document (a WebSocket frame), and revive its tagged payload values: the
+ * same result as `decode` on its text, without parsing it twice.
+ * @throws InvalidMessageError naming the first bad field.
+ */
+export function reviveEnvelope(raw: unknown, limits: ProtocolLimits = DEFAULT_LIMITS): Envelope {
+  const envelope = parseEnvelope(raw, limits);
+  // parseEnvelope's payload walk noted any key starting with the tag key (tag
+  // objects and escaped keys both do; parsed JSON holds no other special
+  // value), so plain payloads skip revival without a second scan.
+  if (payloadNeedsTags()) {
+    if (envelope.kind === 'message') {
+      if (envelope.payload !== undefined)
+        envelope.payload = reviveTags(envelope.payload, 'payload');
+    } else if (envelope.data !== undefined) {
+      envelope.data = reviveTags(envelope.data, 'data');
+    }
+  }
+  return envelope;
 }
 
 /** The JSON codec with {@link DEFAULT_LIMITS}. */

@@ -1,0 +1,317 @@
+/**
+ * The frame protocol (docs/ws-protocol.md): JSON text frames, one object
+ * each, discriminated by `type`. Both directions are one union each, decoded
+ * here and handled by one `switch` at each end.
+ */
+import {
+  DELIVERY_GUARANTEES,
+  type DeliveryGuarantee,
+  type Envelope,
+  ErrorCode,
+  HubError,
+  jsonCodec,
+  reviveEnvelope,
+} from '@hub/protocol';
+import { WsErrorCode } from './codes.js';
+
+/** Version of the frame protocol; `hello` and `welcome` carry it. */
+export const PROTOCOL_VERSION = 1;
+/** The WebSocket subprotocol that selects this frame protocol. */
+export const SUBPROTOCOL = 'hub.v1';
+/** The CloudEvents WebSocket binding (events only, as structured JSON CloudEvents). */
+export const CLOUDEVENTS_SUBPROTOCOL = 'cloudevents.json';
+
+/** Frames a client sends. */
+export type ClientFrame =
+  | { type: 'hello'; v: number; session?: string; last?: number }
+  | { type: 'message'; id: string; envelope: Envelope }
+  | { type: 'event'; id: string; envelope: Envelope }
+  | {
+      type: 'serve';
+      id: string;
+      sub: string;
+      address: string;
+      guarantees?: DeliveryGuarantee[];
+      prefetch?: number;
+    }
+  | {
+      type: 'subscribe';
+      id: string;
+      sub: string;
+      pattern: string;
+      group?: string;
+      prefetch?: number;
+    }
+  | { type: 'unserve'; id: string; sub: string }
+  | { type: 'unsubscribe'; id: string; sub: string }
+  | { type: 'ack'; seq: number }
+  | { type: 'nack'; seq: number; reason?: string }
+  | { type: 'ping' };
+
+/** Frames a server sends. */
+export type ServerFrame =
+  | {
+      type: 'welcome';
+      v: number;
+      session: string;
+      resumed: boolean;
+      window: number;
+      pingIntervalMs: number;
+      unacked?: number[];
+    }
+  | { type: 'ack'; id: string }
+  | { type: 'error'; id?: string; code: string; message: string }
+  | { type: 'deliver'; seq: number; sub: string; attempt: number; envelope: Envelope }
+  | { type: 'pong' };
+
+export type ClientFrameType = ClientFrame['type'];
+
+/** A frame that could not be decoded; `id` is set when the frame named one (the error frame answers it). */
+export class FrameError extends HubError {
+  readonly frameId: string | undefined;
+  constructor(message: string, frameId?: string, code: string = WsErrorCode.BAD_FRAME) {
+    super(code, `[hub:ws] ${message}`);
+    this.name = 'FrameError';
+    this.frameId = frameId;
+  }
+}
+
+const ID_MAX = 256;
+
+type Obj = Record<string, unknown>;
+
+function str(obj: Obj, field: string, id?: string, max = ID_MAX): string {
+  const v = obj[field];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    throw new FrameError(
+      `frame field '${field}' must be a string of 1-${max} characters, got ${describe(v)}`,
+      id,
+    );
+  }
+  return v;
+}
+
+function optStr(obj: Obj, field: string, id?: string): string | undefined {
+  return obj[field] === undefined ? undefined : str(obj, field, id);
+}
+
+function seqOf(obj: Obj): number {
+  const v = obj.seq;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw new FrameError(`frame field 'seq' must be a positive integer, got ${describe(v)}`);
+  }
+  return v;
+}
+
+const describe = (v: unknown): string =>
+  v === undefined ? 'nothing' : typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v;
+
+function parseJson(text: string): Obj {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new FrameError(`frame is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new FrameError('frame must be a JSON object');
+  }
+  return raw as Obj;
+}
+
+function envelopeOf(obj: Obj, id: string, kind: 'message' | 'event'): Envelope {
+  let env: Envelope;
+  try {
+    env = reviveEnvelope(obj.envelope);
+  } catch (err) {
+    const e = err as HubError;
+    throw new FrameError(
+      `frame field 'envelope': ${e.message.replace(/^\[[^\]]*\]\s*/, '')}`,
+      id,
+      e.code ?? ErrorCode.INVALID_MESSAGE,
+    );
+  }
+  if (env.kind !== kind) {
+    throw new FrameError(`frame of type '${kind}' carries an envelope of kind '${env.kind}'`, id);
+  }
+  if (env.id !== id) {
+    throw new FrameError(`frame field 'id' must equal envelope.id (${env.id})`, id);
+  }
+  return env;
+}
+
+function prefetchOf(obj: Obj, id: string): number | undefined {
+  const v = obj.prefetch;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw new FrameError(
+      `frame field 'prefetch' must be a positive integer, got ${describe(v)}`,
+      id,
+    );
+  }
+  return v;
+}
+
+function guaranteesOf(obj: Obj, id: string): DeliveryGuarantee[] | undefined {
+  const v = obj.guarantees;
+  if (v === undefined) return undefined;
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    v.some((g) => !DELIVERY_GUARANTEES.includes(g as DeliveryGuarantee))
+  ) {
+    throw new FrameError(
+      `frame field 'guarantees' must be a non-empty array of ${DELIVERY_GUARANTEES.join(', ')}`,
+      id,
+    );
+  }
+  return v as DeliveryGuarantee[];
+}
+
+/**
+ * Decode one client frame.
+ * @throws FrameError naming the field; `frameId` is set when the frame had a usable `id`.
+ */
+export function parseClientFrame(text: string): ClientFrame {
+  const obj = parseJson(text);
+  const type = obj.type;
+  switch (type) {
+    case 'hello': {
+      const v = obj.v;
+      if (typeof v !== 'number' || !Number.isInteger(v)) {
+        throw new FrameError(`frame field 'v' must be an integer, got ${describe(v)}`);
+      }
+      const frame: ClientFrame = { type, v };
+      const session = optStr(obj, 'session');
+      if (session !== undefined) frame.session = session;
+      if (obj.last !== undefined) {
+        const last = obj.last;
+        if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) {
+          throw new FrameError(`frame field 'last' must be an integer >= 0, got ${describe(last)}`);
+        }
+        frame.last = last;
+      }
+      return frame;
+    }
+    case 'message':
+    case 'event': {
+      const id = str(obj, 'id');
+      return { type, id, envelope: envelopeOf(obj, id, type) };
+    }
+    case 'serve': {
+      const id = str(obj, 'id');
+      const frame: ClientFrame = {
+        type,
+        id,
+        sub: str(obj, 'sub', id),
+        address: str(obj, 'address', id),
+      };
+      const guarantees = guaranteesOf(obj, id);
+      if (guarantees) frame.guarantees = guarantees;
+      const prefetch = prefetchOf(obj, id);
+      if (prefetch !== undefined) frame.prefetch = prefetch;
+      return frame;
+    }
+    case 'subscribe': {
+      const id = str(obj, 'id');
+      const frame: ClientFrame = {
+        type,
+        id,
+        sub: str(obj, 'sub', id),
+        pattern: str(obj, 'pattern', id),
+      };
+      const group = optStr(obj, 'group', id);
+      if (group !== undefined) frame.group = group;
+      const prefetch = prefetchOf(obj, id);
+      if (prefetch !== undefined) frame.prefetch = prefetch;
+      return frame;
+    }
+    case 'unserve':
+    case 'unsubscribe': {
+      const id = str(obj, 'id');
+      return { type, id, sub: str(obj, 'sub', id) };
+    }
+    case 'ack':
+      return { type, seq: seqOf(obj) };
+    case 'nack': {
+      const reason = obj.reason === undefined ? undefined : String(obj.reason).slice(0, 1024);
+      return reason === undefined ? { type, seq: seqOf(obj) } : { type, seq: seqOf(obj), reason };
+    }
+    case 'ping':
+      return { type };
+    default: {
+      const id = typeof obj.id === 'string' && obj.id.length <= ID_MAX ? obj.id : undefined;
+      throw new FrameError(`frame field 'type' is unknown: ${describe(type)}`, id);
+    }
+  }
+}
+
+/**
+ * Decode one server frame (the client side). The server is trusted no more
+ * than any peer: the envelope of a delivery is checked like any inbound one.
+ * @throws FrameError naming the field.
+ */
+export function parseServerFrame(text: string): ServerFrame {
+  const obj = parseJson(text);
+  const type = obj.type;
+  switch (type) {
+    case 'welcome': {
+      const frame: ServerFrame = {
+        type,
+        v: Number(obj.v),
+        session: str(obj, 'session'),
+        resumed: obj.resumed === true,
+        window: Number(obj.window) || 1,
+        pingIntervalMs: Number(obj.pingIntervalMs) || 0,
+      };
+      if (Array.isArray(obj.unacked)) {
+        frame.unacked = obj.unacked.filter((n): n is number => Number.isSafeInteger(n));
+      }
+      return frame;
+    }
+    case 'ack':
+      return { type, id: str(obj, 'id') };
+    case 'error': {
+      const id = optStr(obj, 'id');
+      const frame: ServerFrame = {
+        type,
+        code: str(obj, 'code'),
+        message: String(obj.message ?? '').slice(0, 4096),
+      };
+      if (id !== undefined) frame.id = id;
+      return frame;
+    }
+    case 'deliver': {
+      const seq = seqOf(obj);
+      const envelope = reviveEnvelope(obj.envelope);
+      const attempt = Number(obj.attempt);
+      return {
+        type,
+        seq,
+        sub: str(obj, 'sub'),
+        attempt: Number.isInteger(attempt) && attempt >= 1 ? attempt : 1,
+        envelope,
+      };
+    }
+    case 'pong':
+      return { type };
+    default:
+      throw new FrameError(`frame field 'type' is unknown: ${describe(type)}`);
+  }
+}
+
+/**
+ * Encode a frame. An envelope goes through the JSON codec (which tags binary
+ * payloads and enforces the payload limits); the rest is plain JSON.
+ */
+export function encodeFrame(frame: ClientFrame | ServerFrame): string {
+  switch (frame.type) {
+    case 'message':
+    case 'event':
+      return `{"type":"${frame.type}","id":${JSON.stringify(frame.id)},"envelope":${jsonCodec.encode(frame.envelope)}}`;
+    case 'deliver':
+      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${jsonCodec.encode(frame.envelope)}}`;
+    default:
+      return JSON.stringify(frame);
+  }
+}

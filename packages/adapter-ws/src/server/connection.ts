@@ -1,0 +1,108 @@
+import type { WebSocket } from 'ws';
+import { CloseCode } from '../protocol/codes.js';
+import { encodeFrame, type ServerFrame } from '../protocol/frames.js';
+import type { WsGatewayMetrics } from './metrics.js';
+import type { WsIdentity } from './options.js';
+import type { PendingDelivery, Session, SessionLink } from './session.js';
+
+/** Codes after which the socket is dropped at once instead of closed politely. */
+const TERMINATE = new Set<number>([CloseCode.DEAD_PEER, CloseCode.SLOW_CONSUMER]);
+
+export interface ConnectionLimits {
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  readonly maxBufferedBytes: number;
+}
+
+/**
+ * One open WebSocket on the server: writes (with the send-buffer cap), the
+ * rate limit, liveness, and the one way out (`disconnect`, with a code and a
+ * reason), which tells the gateway once.
+ */
+export class Connection implements SessionLink {
+  session: Session | undefined;
+  /** Answered the last ping (or sent anything) since the liveness loop last looked. */
+  alive = true;
+  closed = false;
+  helloTimer: ReturnType<typeof setTimeout> | undefined;
+  private tokens: number;
+  private refilledAt = Date.now();
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly ip: string,
+    readonly identity: WsIdentity | undefined,
+    private readonly limits: ConnectionLimits,
+    private readonly stats: WsGatewayMetrics,
+    private readonly onGone: (conn: Connection, code: number, reason: string) => void,
+  ) {
+    this.tokens = limits.rateBurst;
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', (code, reason) =>
+      this.disconnect(code, reason.toString() || 'closed by peer'),
+    );
+    // ws reports protocol violations (unmasked frames, bad UTF-8, oversize) here
+    // and closes the socket itself with the matching code.
+    socket.on('error', () => {});
+  }
+
+  /** Take one token for an inbound frame; false (and the connection cut with 1008) when over the rate. */
+  admit(): boolean {
+    if (this.closed) return false; // frames still arriving after the cut are dropped
+    const now = Date.now();
+    const { rateLimit, rateBurst } = this.limits;
+    this.tokens = Math.min(rateBurst, this.tokens + ((now - this.refilledAt) * rateLimit) / 1000);
+    this.refilledAt = now;
+    if (--this.tokens >= 0) return true;
+    this.stats.cut.rate++;
+    this.disconnect(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
+    return false;
+  }
+
+  /** Write one frame; false when the connection is closed or was cut for a full send buffer. */
+  send(frame: ServerFrame): boolean {
+    return this.write(encodeFrame(frame));
+  }
+
+  deliver(p: PendingDelivery): boolean {
+    return this.send({
+      type: 'deliver',
+      seq: p.seq,
+      sub: p.sub,
+      attempt: p.attempt,
+      envelope: p.envelope,
+    });
+  }
+
+  private write(text: string): boolean {
+    if (this.closed) return false;
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.stats.cut.slow++;
+      this.disconnect(CloseCode.SLOW_CONSUMER, 'send buffer over its cap: the peer is not reading');
+      return false;
+    }
+    this.socket.send(text);
+    this.stats.framesOut++;
+    this.stats.bytesOut += text.length;
+    return true;
+  }
+
+  /** The one way a connection ends. Idempotent; the gateway hears of it once. */
+  disconnect(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.helloTimer !== undefined) clearTimeout(this.helloTimer);
+    if (TERMINATE.has(code)) {
+      this.socket.terminate();
+    } else if (this.socket.readyState === this.socket.OPEN) {
+      // close codes 4000-4999 are ours; ws refuses to send 1005/1006 and the like
+      const wire = code >= 3000 || [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011].includes(code);
+      this.socket.close(wire ? code : CloseCode.NORMAL, reason.slice(0, 120));
+      // a peer that never answers the close must not hold the descriptor
+      setTimeout(() => this.socket.terminate(), 2_000).unref();
+    }
+    this.onGone(this, code, reason);
+  }
+}

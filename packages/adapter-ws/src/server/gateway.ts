@@ -1,0 +1,580 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Hub, matchTopic } from '@hub/core';
+import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
+import {
+  type ClientFrame,
+  FrameError,
+  PROTOCOL_VERSION,
+  parseClientFrame,
+  SUBPROTOCOL,
+} from '../protocol/frames.js';
+import { Connection } from './connection.js';
+import { ServedEndpoint } from './endpoint.js';
+import { emptyMetrics, type WsGatewayMetrics } from './metrics.js';
+import {
+  type ResolvedServerOptions,
+  resolveServerOptions,
+  type WsIdentity,
+  type WsServerOptions,
+} from './options.js';
+import { type PendingDelivery, Session } from './session.js';
+
+type Verb = 'send' | 'serve' | 'subscribe';
+
+/**
+ * The server role: a gateway attached to a hub. It does not route: each
+ * connection's frames become calls on the hub (send, publish, onMessage for an
+ * endpoint the client serves, subscribe for a topic it wants), and the hub's
+ * deliveries become frames settled by the client's acks.
+ */
+export class WsGateway implements AsyncDisposable {
+  readonly options: ResolvedServerOptions;
+  private readonly hub: Hub;
+  private readonly wss: WebSocketServer;
+  private readonly server: Server | import('node:https').Server;
+  private readonly ownServer: boolean;
+  private readonly conns = new Set<Connection>();
+  private readonly perIp = new Map<string, number>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly endpoints = new Map<string, ServedEndpoint>();
+  private readonly stats = emptyMetrics();
+  private readonly pending = new Set<Promise<void>>();
+  private liveness: ReturnType<typeof setInterval> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: WsServerOptions) {
+    this.options = resolveServerOptions(options);
+    this.hub = this.options.hub;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.maxPayload,
+      perMessageDeflate: false,
+      handleProtocols: (offered) =>
+        offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false),
+    });
+    this.ownServer = this.options.server === undefined;
+    this.server =
+      this.options.server ??
+      createServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+        res.end('WebSocket upgrade required\n');
+      });
+    this.server.on('upgrade', this.onUpgrade);
+  }
+
+  /** Start listening (standalone) and the liveness loop. */
+  async listen(): Promise<this> {
+    if (this.ownServer && !this.server.listening) {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.options.port, this.options.host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    }
+    this.liveness ??= setInterval(this.checkLiveness, this.options.pingIntervalMs);
+    this.liveness.unref?.();
+    return this;
+  }
+
+  /** The port the gateway listens on (the mounted server's port when mounted). */
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /** `ws://host:port/path` for loopback use and tests. */
+  get url(): string {
+    const addr = this.server.address() as AddressInfo | null;
+    const host = addr?.address.includes(':') ? `[${addr.address}]` : (addr?.address ?? '127.0.0.1');
+    return `ws://${host}:${addr?.port ?? 0}${this.options.path}`;
+  }
+
+  metrics(): WsGatewayMetrics {
+    let buffered = 0;
+    for (const c of this.conns) buffered += c.socket.bufferedAmount;
+    return {
+      ...this.stats,
+      refused: { ...this.stats.refused },
+      cut: { ...this.stats.cut },
+      connections: this.conns.size,
+      sessions: this.sessions.size,
+      bufferedBytes: buffered,
+    };
+  }
+
+  // ─── the upgrade: every refusal before the 101 ─────────────────────────
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => {});
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== this.options.path) {
+      // mounted beside other upgrade handlers: theirs to answer
+      if (this.server.listenerCount('upgrade') > 1) return;
+      this.stats.refused.path++;
+      refuse(socket, UpgradeStatus.NOT_FOUND);
+      return;
+    }
+    if (this.closing) {
+      refuse(socket, UpgradeStatus.TOO_MANY);
+      return;
+    }
+    const origin = req.headers.origin;
+    const allowed = this.options.allowedOrigins;
+    if (origin !== undefined && allowed !== undefined && !allowed.includes(origin)) {
+      this.stats.refused.origin++;
+      refuse(socket, UpgradeStatus.FORBIDDEN_ORIGIN);
+      return;
+    }
+    const ip = req.socket.remoteAddress ?? '';
+    if (
+      this.conns.size >= this.options.maxConnections ||
+      (this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp
+    ) {
+      this.stats.refused.limit++;
+      refuse(socket, UpgradeStatus.TOO_MANY);
+      return;
+    }
+    if (!this.tokenOk(req, url)) {
+      this.stats.refused.auth++;
+      refuse(socket, UpgradeStatus.UNAUTHORIZED);
+      return;
+    }
+    const authenticate = this.options.authenticate;
+    if (authenticate === undefined) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, undefined));
+      return;
+    }
+    Promise.resolve()
+      .then(() => authenticate(req))
+      .then(
+        (identity) => {
+          if (identity == null) throw new Error('refused');
+          if (socket.destroyed) return;
+          this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, identity));
+        },
+        () => {
+          throw new Error('refused');
+        },
+      )
+      .catch(() => {
+        this.stats.refused.auth++;
+        refuse(socket, UpgradeStatus.UNAUTHORIZED);
+      });
+  };
+
+  private tokenOk(req: IncomingMessage, url: URL): boolean {
+    const tokens = this.options.tokens;
+    if (tokens === undefined) return true;
+    const header = req.headers.authorization;
+    const given = header?.startsWith('Bearer ')
+      ? header.slice(7)
+      : (url.searchParams.get('access_token') ?? '');
+    const g = Buffer.from(given);
+    return tokens.some((t) => {
+      const b = Buffer.from(t);
+      return b.length === g.length && timingSafeEqual(b, g);
+    });
+  }
+
+  // ─── connections ───────────────────────────────────────────────────────
+
+  private onConnection(ws: WebSocket, ip: string, identity: WsIdentity | undefined): void {
+    const conn = new Connection(ws, ip, identity, this.options, this.stats, this.onGone);
+    this.conns.add(conn);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.stats.accepted++;
+    conn.helloTimer = setTimeout(() => {
+      this.stats.cut.handshake++;
+      conn.disconnect(CloseCode.HANDSHAKE_FAILED, 'no hello within the handshake timeout');
+    }, this.options.handshakeTimeoutMs);
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onData(conn, data, isBinary));
+  }
+
+  private readonly onGone = (conn: Connection, code: number): void => {
+    this.conns.delete(conn);
+    const n = (this.perIp.get(conn.ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(conn.ip);
+    else this.perIp.set(conn.ip, n);
+    const session = conn.session;
+    if (session === undefined || session.link !== conn) return;
+    session.detach();
+    if (this.closing) return;
+    if (code === CloseCode.NORMAL) {
+      // the client closed on purpose: it is not coming back for this session
+      this.background(this.expire(session));
+      return;
+    }
+    session.expireTimer = setTimeout(() => {
+      this.background(this.expire(session));
+    }, this.options.resumeWindowMs);
+    session.expireTimer.unref?.();
+  };
+
+  private onData(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.alive = true;
+    if (!conn.admit()) return;
+    const size = Array.isArray(data)
+      ? data.reduce((n, b) => n + b.length, 0)
+      : (data as Buffer).byteLength;
+    this.stats.framesIn++;
+    this.stats.bytesIn += size;
+    if (isBinary) {
+      conn.disconnect(CloseCode.UNSUPPORTED_DATA, 'binary frames are not part of the protocol');
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = parseClientFrame(data.toString());
+    } catch (err) {
+      const e = err as FrameError;
+      this.refuseFrame(conn, e.frameId, e);
+      return;
+    }
+    this.onFrame(conn, frame);
+  }
+
+  /** Every client frame goes through this one switch. */
+  private onFrame(conn: Connection, frame: ClientFrame): void {
+    const session = conn.session;
+    if (frame.type === 'hello') {
+      this.hello(conn, frame);
+      return;
+    }
+    if (session === undefined) {
+      this.stats.cut.handshake++;
+      conn.disconnect(CloseCode.HANDSHAKE_FAILED, 'the first frame must be hello');
+      return;
+    }
+    switch (frame.type) {
+      case 'message':
+      case 'event': {
+        const env = frame.envelope;
+        const address = env.kind === 'message' ? env.destination : env.topic;
+        if (!this.allowed(conn, 'send', address, frame.id)) return;
+        const sent =
+          env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
+        sent.then(
+          () => conn.send({ type: 'ack', id: frame.id }),
+          (err: unknown) => this.refuseFrame(conn, frame.id, err),
+        );
+        return;
+      }
+      case 'serve':
+        if (!this.allowed(conn, 'serve', frame.address, frame.id)) return;
+        this.serve(conn, session, frame);
+        return;
+      case 'subscribe':
+        if (!this.allowed(conn, 'subscribe', frame.pattern, frame.id)) return;
+        this.subscribe(conn, session, frame);
+        return;
+      case 'unserve':
+      case 'unsubscribe':
+        // Nothing more reaches the client from here on; the hub-side
+        // unsubscribe (a transport may take a while to leave) goes on behind.
+        this.background(this.unsubscribe(session, frame.sub));
+        conn.send({ type: 'ack', id: frame.id });
+        return;
+      case 'ack':
+        session.settle(frame.seq, undefined);
+        return;
+      case 'nack':
+        session.settle(
+          frame.seq,
+          new HubError(
+            ErrorCode.HANDLER_FAILED,
+            `[hub:ws] client nacked: ${frame.reason ?? 'no reason given'}`,
+          ),
+        );
+        return;
+      case 'ping':
+        conn.send({ type: 'pong' });
+        return;
+    }
+  }
+
+  private hello(conn: Connection, frame: Extract<ClientFrame, { type: 'hello' }>): void {
+    if (conn.session !== undefined) {
+      this.refuseFrame(conn, undefined, new FrameError('a second hello on one connection'));
+      return;
+    }
+    if (frame.v !== PROTOCOL_VERSION) {
+      conn.send({
+        type: 'error',
+        code: WsErrorCode.BAD_FRAME,
+        message: `[hub:ws] protocol version ${frame.v} is not supported; this server speaks ${PROTOCOL_VERSION}`,
+      });
+      this.stats.cut.handshake++;
+      conn.disconnect(CloseCode.HANDSHAKE_FAILED, 'unsupported protocol version');
+      return;
+    }
+    if (conn.helloTimer !== undefined) clearTimeout(conn.helloTimer);
+    conn.helloTimer = undefined;
+    let session = frame.session === undefined ? undefined : this.sessions.get(frame.session);
+    const resumed = session !== undefined;
+    if (session === undefined) {
+      if (frame.session !== undefined) {
+        // Never a silent gap: the client learns that what it missed is gone.
+        this.stats.resyncs++;
+        conn.send({
+          type: 'error',
+          code: WsErrorCode.RESYNC,
+          message: `[hub:ws] session ${frame.session} is unknown or expired: what was sent to it meanwhile is lost; serve and subscribe again`,
+        });
+      }
+      session = new Session(randomUUID(), this.options.window);
+      this.sessions.set(session.id, session);
+    } else {
+      this.stats.resumed++;
+      const previous = session.link as Connection | undefined;
+      previous?.disconnect(CloseCode.SESSION_REPLACED, 'session resumed on another connection');
+    }
+    conn.session = session;
+    const last = resumed ? (frame.last ?? 0) : 0;
+    conn.send({
+      type: 'welcome',
+      v: PROTOCOL_VERSION,
+      session: session.id,
+      resumed,
+      window: this.options.window,
+      pingIntervalMs: this.options.pingIntervalMs,
+      ...(resumed ? { unacked: session.receivedUnsettled(last) } : {}),
+    });
+    session.attach(conn, last);
+  }
+
+  private serve(
+    conn: Connection,
+    session: Session,
+    frame: Extract<ClientFrame, { type: 'serve' }>,
+  ): void {
+    if (session.subs.has(frame.sub)) {
+      conn.send({ type: 'ack', id: frame.id }); // a resent serve: already in place
+      return;
+    }
+    let endpoint = this.endpoints.get(frame.address);
+    if (endpoint === undefined) {
+      endpoint = new ServedEndpoint(
+        this.hub,
+        frame.address,
+        this.options.endpointConcurrency,
+        frame.guarantees,
+      );
+      this.endpoints.set(frame.address, endpoint);
+    }
+    const ep = endpoint;
+    session.subs.set(frame.sub, {
+      kind: 'endpoint',
+      endpoint: ep,
+      prefetch: frame.prefetch ?? this.options.window,
+      inFlight: 0,
+    });
+    ep.ready.then(
+      () => {
+        ep.add(session, frame.sub);
+        conn.send({ type: 'ack', id: frame.id });
+      },
+      (err: unknown) => {
+        session.subs.delete(frame.sub);
+        if (this.endpoints.get(frame.address) === ep) this.endpoints.delete(frame.address);
+        this.refuseFrame(conn, frame.id, err);
+      },
+    );
+  }
+
+  private subscribe(
+    conn: Connection,
+    session: Session,
+    frame: Extract<ClientFrame, { type: 'subscribe' }>,
+  ): void {
+    if (session.subs.has(frame.sub)) {
+      conn.send({ type: 'ack', id: frame.id });
+      return;
+    }
+    const sub = frame.sub;
+    const prefetch = Math.min(frame.prefetch ?? this.options.window, this.options.window);
+    const off = this.hub.subscribe(
+      frame.pattern,
+      (event, ctx) =>
+        new Promise<void>((resolve, reject) => {
+          if (session.expired || !session.subs.has(sub)) {
+            reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${sub} is closed`));
+            return;
+          }
+          session.offer({
+            envelope: event,
+            attempt: ctx.attempt,
+            endpoint: undefined,
+            sub,
+            seq: 0,
+            resolve,
+            reject,
+          });
+        }),
+      {
+        concurrency: prefetch,
+        ...(frame.group === undefined ? {} : { group: frame.group }),
+      },
+    );
+    session.subs.set(sub, { kind: 'topic', pattern: frame.pattern, off, prefetch, inFlight: 0 });
+    off.then(
+      () => conn.send({ type: 'ack', id: frame.id }),
+      (err: unknown) => {
+        session.subs.delete(sub);
+        this.refuseFrame(conn, frame.id, err);
+      },
+    );
+  }
+
+  private async unsubscribe(session: Session, subId: string): Promise<void> {
+    const sub = session.subs.get(subId);
+    if (sub === undefined) return;
+    session.subs.delete(subId);
+    if (sub.kind === 'topic') {
+      const stop = sub.off.then((off) => off()).catch(() => {});
+      const error = new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${subId} is closed`);
+      for (const p of session.dropWaiting(subId)) p.reject(error);
+      await stop;
+      return;
+    }
+    await this.leave(sub.endpoint, session, []);
+  }
+
+  /** Work that outlives the frame that started it; `close` waits for it. */
+  private background(work: Promise<void>): void {
+    this.pending.add(work);
+    work
+      .catch((err: unknown) => this.hub.logger.warn(`[hub:ws] unsubscribe failed: ${String(err)}`))
+      .finally(() => this.pending.delete(work));
+  }
+
+  private async leave(
+    endpoint: ServedEndpoint,
+    session: Session,
+    held: PendingDelivery[],
+  ): Promise<void> {
+    const closing = endpoint.remove(session, held);
+    if (endpoint.size === 0 && this.endpoints.get(endpoint.address) === endpoint) {
+      this.endpoints.delete(endpoint.address);
+    }
+    await closing;
+  }
+
+  /** A session whose client did not come back in time: everything it held goes back to the hub. */
+  private async expire(session: Session): Promise<void> {
+    if (session.expired) return;
+    session.expired = true;
+    if (session.expireTimer !== undefined) clearTimeout(session.expireTimer);
+    this.sessions.delete(session.id);
+    const held = session.takeAll();
+    const work: Promise<void>[] = [];
+    const closed = new HubError(ErrorCode.CLOSED, `[hub:ws] session ${session.id} expired`);
+    for (const [subId, sub] of session.subs) {
+      if (sub.kind === 'topic') {
+        work.push(sub.off.then((off) => off()).catch(() => {}));
+        for (const p of held) if (p.endpoint === undefined && p.sub === subId) p.reject(closed);
+      } else {
+        work.push(
+          this.leave(
+            sub.endpoint,
+            session,
+            held.filter((p) => p.endpoint === sub.endpoint),
+          ),
+        );
+      }
+    }
+    session.subs.clear();
+    await Promise.all(work);
+  }
+
+  private allowed(conn: Connection, verb: Verb, address: string, id: string): boolean {
+    const list = conn.identity?.allow?.[verb];
+    if (list === undefined || list.some((p) => matchTopic(p, address))) return true;
+    this.refuseFrame(
+      conn,
+      id,
+      new HubError(
+        WsErrorCode.FORBIDDEN,
+        `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
+      ),
+    );
+    return false;
+  }
+
+  private refuseFrame(conn: Connection, id: string | undefined, err: unknown): void {
+    this.stats.errorFrames++;
+    const e = err instanceof HubError ? err : undefined;
+    conn.send({
+      type: 'error',
+      ...(id === undefined ? {} : { id }),
+      code: e?.code ?? ErrorCode.ADAPTER_FAILED,
+      message: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  /** One loop: a peer that did not answer the previous ping is terminated. */
+  private readonly checkLiveness = (): void => {
+    for (const conn of this.conns) {
+      if (!conn.alive) {
+        this.stats.cut.dead++;
+        conn.disconnect(CloseCode.DEAD_PEER, 'no pong within two ping intervals');
+        continue;
+      }
+      conn.alive = false;
+      conn.socket.ping();
+    }
+  };
+
+  /**
+   * Stop accepting, close every connection (1001), hand every held delivery
+   * back to the hub and unsubscribe. Idempotent. A mounted server stays yours.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.liveness !== undefined) clearInterval(this.liveness);
+      this.server.off('upgrade', this.onUpgrade);
+      for (const conn of [...this.conns]) conn.disconnect(CloseCode.GOING_AWAY, 'server closing');
+      await Promise.all([...this.sessions.values()].map((s) => this.expire(s)));
+      await Promise.all([...this.endpoints.values()].map((e) => e.close()));
+      await Promise.allSettled([...this.pending]);
+      this.endpoints.clear();
+      this.wss.close();
+      if (this.ownServer) {
+        await new Promise<void>((resolve) => {
+          this.server.close(() => resolve());
+          (this.server as Server).closeAllConnections?.();
+        });
+      }
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function refuse(socket: Duplex, status: number): void {
+  if (socket.destroyed) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+  );
+}
+
+/**
+ * Attach a WebSocket gateway to `options.hub`, listening on `options.port`
+ * or mounted on `options.server` at `options.path`. Resolves once it listens.
+ */
+export function wsServer(options: WsServerOptions): Promise<WsGateway> {
+  try {
+    return new WsGateway(options).listen();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

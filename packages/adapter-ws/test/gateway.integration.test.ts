@@ -1,0 +1,88 @@
+import { waitFor } from '@hub/adapter-test-suite';
+import { createEvent, createMessage, DeliveryGuarantee } from '@hub/protocol';
+import { describe, expect, it } from 'vitest';
+import { startClient, startServer } from './helpers.js';
+
+describe('gateway and client over real sockets', () => {
+  it('a client sends to a handler on the server hub and gets the confirmation', async () => {
+    const { hub, gateway } = await startServer();
+    const got: unknown[] = [];
+    await hub.onMessage('worker', (m) => {
+      got.push(m.payload);
+    });
+    const client = await startClient(gateway.url);
+    const result = await client.send(
+      createMessage({
+        source: 'c',
+        destination: 'worker',
+        payload: { n: 1 },
+        deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+      }),
+    );
+    expect(result.adapter).toBe('ws');
+    await waitFor(() => got.length === 1);
+    expect(got).toEqual([{ n: 1 }]);
+  });
+
+  it('a client serves an endpoint the server hub sends to, and answers requests', async () => {
+    const { hub, gateway } = await startServer();
+    const client = await startClient(gateway.url);
+    await client.onMessage('remote_agent', (m) => ({ echo: m.payload }));
+    const reply = await hub.request(
+      createMessage({ source: 's', destination: 'remote_agent', payload: 'hi' }),
+      { timeoutMs: 5_000 },
+    );
+    expect(reply.payload).toEqual({ echo: 'hi' });
+  });
+
+  it('a client requests an endpoint served on the server hub', async () => {
+    const { hub, gateway } = await startServer();
+    await hub.onMessage('math', (m) => (m.payload as number) * 2);
+    const client = await startClient(gateway.url);
+    const reply = await client.request(
+      createMessage({ source: 'c', destination: 'math', payload: 21 }),
+      { timeoutMs: 5_000 },
+    );
+    expect(reply.payload).toBe(42);
+  });
+
+  it('a client subscribes to a topic pattern on the server hub', async () => {
+    const { hub, gateway } = await startServer();
+    const client = await startClient(gateway.url);
+    const got: string[] = [];
+    await client.subscribe('orders.*', (e) => {
+      got.push(e.topic);
+    });
+    await hub.publish(createEvent({ source: 's', topic: 'orders.created', data: 1 }));
+    await hub.publish(createEvent({ source: 's', topic: 'users.created', data: 2 }));
+    await hub.publish(createEvent({ source: 's', topic: 'orders.paid', data: 3 }));
+    await waitFor(() => got.length === 2);
+    expect(got).toEqual(['orders.created', 'orders.paid']);
+  });
+
+  it('two clients serving one endpoint share its work', async () => {
+    const { hub, gateway } = await startServer();
+    const a = await startClient(gateway.url, {}, 'a');
+    const b = await startClient(gateway.url, {}, 'b');
+    const seen = { a: 0, b: 0 };
+    await a.onMessage('shared', () => {
+      seen.a++;
+    });
+    await b.onMessage('shared', () => {
+      seen.b++;
+    });
+    for (let i = 0; i < 200; i++) {
+      await hub.send(
+        createMessage({
+          source: 's',
+          destination: 'shared',
+          payload: i,
+          deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+        }),
+      );
+    }
+    await waitFor(() => seen.a + seen.b === 200, { message: () => JSON.stringify(seen) });
+    expect(seen.a).toBeGreaterThan(0);
+    expect(seen.b).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,125 @@
+import { startTcpProxy, type TcpProxy, waitFor } from '@hub/adapter-test-suite';
+import type { Hub } from '@hub/core';
+import { createEvent, createMessage, DeliveryGuarantee, type HubError } from '@hub/protocol';
+import { describe, expect, it } from 'vitest';
+import { WsErrorCode } from '../src/index.js';
+import { startClient, startServer, track } from './helpers.js';
+
+/** A client hub reaching the gateway through a TCP proxy that can cut or stall its link. */
+async function throughProxy(
+  port: number,
+  clientOptions: Parameters<typeof startClient>[1] = {},
+): Promise<{ proxy: TcpProxy; client: Hub; errors: HubError[] }> {
+  const proxy = track(await startTcpProxy({ targetPort: port }));
+  const client = await startClient(`ws://127.0.0.1:${proxy.port}/`, {
+    connectTimeoutMs: 500,
+    ...clientOptions,
+  });
+  const errors: HubError[] = [];
+  client.on('error', (e) => errors.push(e as HubError));
+  return { proxy, client, errors };
+}
+
+const publishAll = async (hub: Hub, from: number, to: number) => {
+  for (let i = from; i < to; i++) {
+    await hub.publish(createEvent({ source: 's', topic: 'feed.tick', data: i }));
+  }
+};
+
+describe('R13 resume', () => {
+  it('a client back within the window gets exactly what it missed, in order', async () => {
+    const { hub, gateway } = await startServer({ resumeWindowMs: 30_000 });
+    const { proxy, client } = await throughProxy(gateway.port);
+    const got: number[] = [];
+    await client.subscribe('feed.*', (e) => {
+      got.push(e.data as number);
+    });
+    await publishAll(hub, 0, 50);
+    await waitFor(() => got.length === 50);
+    // The link drops and the way back is blocked while the server publishes more.
+    proxy.stall();
+    proxy.cut();
+    await waitFor(() => gateway.metrics().connections === 0);
+    await publishAll(hub, 50, 150);
+    expect(got.length).toBe(50);
+    proxy.resume();
+    await waitFor(() => got.length >= 150, { message: () => `${got.length}/150 received` });
+    expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(gateway.metrics().resumed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a client back too late is told to resync with a typed error, and its subscriptions come back', async () => {
+    const { hub, gateway } = await startServer({ resumeWindowMs: 200 });
+    const { proxy, client, errors } = await throughProxy(gateway.port);
+    const got: number[] = [];
+    await client.subscribe('feed.*', (e) => {
+      got.push(e.data as number);
+    });
+    proxy.stall();
+    proxy.cut();
+    await waitFor(() => gateway.metrics().connections === 0);
+    await publishAll(hub, 0, 10);
+    await waitFor(() => gateway.metrics().sessions === 0); // expired
+    proxy.resume();
+    await waitFor(() => errors.some((e) => e.code === WsErrorCode.RESYNC), {
+      message: () => `errors: ${errors.map((e) => e.code).join(',')}`,
+    });
+    // subscribed again on the new session: what is published now arrives
+    await waitFor(async () => {
+      await publishAll(hub, 100, 101);
+      return got.includes(100);
+    });
+    expect(got.filter((n) => n < 10)).toEqual([]); // the gap is reported, never papered over
+  });
+
+  it('a message a vanished client served and never acked goes to another client serving it', async () => {
+    const { hub, gateway } = await startServer({ resumeWindowMs: 30_000 });
+    const { proxy, client: a } = await throughProxy(gateway.port);
+    const b = await startClient(gateway.url, {}, 'b');
+    const heldByA: string[] = [];
+    const doneByB: string[] = [];
+    await a.onMessage('jobs', (m) => {
+      heldByA.push(m.id);
+      return new Promise(() => {}); // never finishes: the client dies holding it
+    });
+    await b.onMessage('jobs', (m) => {
+      doneByB.push(m.id);
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const m = createMessage({
+        source: 's',
+        destination: 'jobs',
+        payload: i,
+        deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+      });
+      ids.push(m.id);
+      await hub.send(m);
+    }
+    await waitFor(() => heldByA.length > 0 && heldByA.length + doneByB.length >= 20);
+    proxy.stall();
+    proxy.cut();
+    await waitFor(() => ids.every((id) => doneByB.includes(id)), {
+      message: () => `b did ${doneByB.length}/20 (a held ${heldByA.length})`,
+    });
+  });
+});
+
+describe('liveness', () => {
+  it('a stalled link is detected on both sides within two ping intervals, and the client reconnects', async () => {
+    const { gateway } = await startServer({ pingIntervalMs: 100 });
+    const { proxy, client } = await throughProxy(gateway.port, { pingIntervalMs: 100 });
+    const adapter = client.adapters.get('ws')!;
+    expect(adapter.health().detail?.connected).toBe(true);
+    const reconnectsBefore = adapter.health().detail?.reconnects as number;
+    const stalledAt = Date.now();
+    proxy.stall();
+    await waitFor(() => gateway.metrics().cut.dead >= 1, { timeoutMs: 5_000 });
+    await waitFor(() => adapter.health().detail?.connected === false, { timeoutMs: 5_000 });
+    // two intervals plus the loop's tick and a loaded machine's slack
+    expect(Date.now() - stalledAt).toBeLessThan(2_000);
+    proxy.resume();
+    await waitFor(() => (adapter.health().detail?.reconnects as number) > reconnectsBefore);
+    await waitFor(() => adapter.health().detail?.connected === true);
+  });
+});
