@@ -76,7 +76,7 @@ export function cleanup() {
 }
 
 export async function startedHub(config: HubConfig): Promise<Hub> {
-  const hub = createHub({ logger: silentLogger, ...config });
+  const hub = createHub({ logger: silentLogger, drainTimeoutMs: 200, ...config });
   await hub.start();
   return hub;
 }

@@ -58,8 +58,12 @@ export class HttpEndpoint implements AsyncDisposable {
       r && new RateLimiter(r.requestsPerSecond, r.burst ?? Math.ceil(r.requestsPerSecond));
     this.seenWebhooks = new TtlSet(this.opts.webhookToleranceSec * 2000, MAX_IDEMPOTENCY_KEYS);
     this.accepted = new TtlSet(this.opts.idempotencyWindowMs, MAX_IDEMPOTENCY_KEYS);
-    if (this.opts.server) this.opts.server.on('request', this.handler);
+    if (this.opts.server) this.opts.server.on('request', this.mounted);
   }
+
+  /** On a server we share, a path outside ours belongs to the server's other listeners. */
+  private readonly mounted = (req: IncomingMessage, res: ServerResponse): void =>
+    this.handler(req, res, leaveAlone);
 
   /** A `(req, res, next?)` handler for `http.createServer`, Express, Connect and the like. */
   readonly handler = (req: IncomingMessage, res: ServerResponse, next?: Next): void => {
@@ -113,7 +117,7 @@ export class HttpEndpoint implements AsyncDisposable {
     this.closed = true;
     for (const stream of [...this.streams.open]) await stream.close();
     if (this.opts.server) {
-      this.opts.server.off('request', this.handler);
+      this.opts.server.off('request', this.mounted);
       return;
     }
     const server = this.ownServer;
@@ -399,6 +403,8 @@ function endAfterResponse(req: IncomingMessage, res: ServerResponse): void {
     setTimeout(() => socket.destroy(), 1_000).unref();
   });
 }
+
+const leaveAlone: Next = () => {};
 
 /** Create the inbound endpoint; call `listen()` for a standalone server, or mount `handler`. */
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {

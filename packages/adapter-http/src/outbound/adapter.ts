@@ -24,7 +24,7 @@ import { classifyClientError, HttpStatusError, retryAfterMs } from './errors.js'
 import { type HttpAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { buildRequest } from './request.js';
 import { parseReply, readCapped, readExcerpt } from './response.js';
-import { type CompiledRoute, RouteTable } from './routes.js';
+import { RouteTable } from './routes.js';
 
 /** A reply read from a response body, handed to the requester's inbox. Nothing to settle. */
 class ReplyDelivery implements InboundDelivery {
