@@ -9,6 +9,7 @@ import {
 } from '@hub/protocol';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { HttpEndpointOptions } from '../src/index.js';
 import { http, httpEndpoint, httpServer } from '../src/index.js';
 import { cleanup, startedHub } from './helpers.js';
 
@@ -17,7 +18,7 @@ afterEach(() => jobs.run());
 
 const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-async function setup(extra: Record<string, unknown> = {}) {
+async function setup(extra: Partial<HttpEndpointOptions> = {}) {
   const hub = jobs.add(await startedHub({}));
   const got: UnifiedMessage[] = [];
   await hub.onMessage('orders', (m) => {

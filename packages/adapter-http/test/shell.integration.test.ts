@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { UnifiedMessage } from '@hub/protocol';
 import { ErrorCode } from '@hub/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { HttpEndpointOptions } from '../src/index.js';
 import { httpServer, signatureHeaders } from '../src/index.js';
 import { cleanup, startedHub } from './helpers.js';
 import { rawClient } from './raw.js';
@@ -13,7 +14,7 @@ import { rawClient } from './raw.js';
 const jobs = cleanup();
 afterEach(() => jobs.run());
 
-async function setup(extra: Record<string, unknown> = {}) {
+async function setup(extra: Partial<HttpEndpointOptions> = {}) {
   const hub = jobs.add(await startedHub({}));
   const got: UnifiedMessage[] = [];
   await hub.onMessage('orders', (m) => {
@@ -164,7 +165,7 @@ describe('credentials', () => {
 
   it('a verify hook refuses or lets through', async () => {
     const { url } = await setup({
-      verify: (req: { headers: Record<string, unknown> }) => req.headers['x-tenant'] === 'acme',
+      verify: (req) => req.headers['x-tenant'] === 'acme',
     });
     const send = (tenant: string) =>
       fetch(`${url}/messages`, {
