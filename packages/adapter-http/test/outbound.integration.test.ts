@@ -195,20 +195,33 @@ describe('http adapter: outbound calls', () => {
     expect(down.received).toHaveLength(0);
   });
 
-  it('caps the response size', async () => {
+  it('caps the response size: a reply read past the cap fails; a declared length over it fails unread', async () => {
     const big = 'x'.repeat(200_000);
     const down = jobs.add(
-      await downstream((_r, res) => {
+      await downstream((r, res) => {
+        if (r.url === '/declared') {
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 400_000 });
+          res.end(big + big);
+          return;
+        }
         res.writeHead(200, { 'content-type': 'text/plain' });
         // chunked: no Content-Length to refuse up front, the stream is counted
         res.write(big);
         res.end(big);
       }),
     );
-    const { hub } = await hubTo(down.url, { maxResponseBytes: 100_000 });
-    const err = await hub.send(order()).catch((e: unknown) => e);
-    expect(String((err as Error).message)).toMatch(/maxResponseBytes/);
-    expect(down.received).toHaveLength(1);
+    const { hub } = await hubTo(down.url, {
+      maxResponseBytes: 100_000,
+      routes: [
+        { match: 'orders.*', url: `${down.url}/chunked` },
+        { match: 'big.*', url: `${down.url}/declared` },
+      ],
+    });
+    const err = await hub.request(order(), { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(/passed \d+ bytes, over maxResponseBytes/);
+    const declared = await hub.send(order(1, { destination: 'big.x' })).catch((e: unknown) => e);
+    expect(String((declared as Error).message)).toMatch(/declares 400000 bytes/);
+    expect(down.received).toHaveLength(2);
   });
 
   it('checks its options, naming the field', () => {

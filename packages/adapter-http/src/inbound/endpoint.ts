@@ -133,12 +133,15 @@ export class HttpEndpoint implements AsyncDisposable {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://endpoint');
+    // The path without a URL parse per request: only the stream reads the query.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const pathname = q < 0 ? target : target.slice(0, q);
     const base = this.opts.basePath;
-    if (base !== '' && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) {
+    if (base !== '' && pathname !== base && !pathname.startsWith(`${base}/`)) {
       return this.notFound(req, res, next);
     }
-    const path = url.pathname.slice(base.length) || '/';
+    const path = pathname.slice(base.length) || '/';
     const method = req.method ?? 'GET';
     // Probes stay open: a load balancer checks them without credentials.
     if (path === '/health/live' && method === 'GET') return sendJson(res, 200, { status: 'ok' });
@@ -155,7 +158,14 @@ export class HttpEndpoint implements AsyncDisposable {
       case 'GET /openapi.json':
         return sendJson(res, 200, openApiDocument(base));
       case 'GET /stream':
-        return openStream(this.opts.hub, this.streams, this.opts.maxStreams, url, req, res);
+        return openStream(
+          this.opts.hub,
+          this.streams,
+          this.opts.maxStreams,
+          new URL(target, 'http://endpoint'),
+          req,
+          res,
+        );
       case 'POST /messages':
         return this.post(req, res, 'message');
       case 'POST /events':

@@ -23,7 +23,7 @@ import { bareHost, isPrivateAddress, publicOnlyLookup } from '../safety.js';
 import { classifyClientError, HttpStatusError, retryAfterMs } from './errors.js';
 import { type HttpAdapterOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { buildRequest } from './request.js';
-import { parseReply, readCapped, readExcerpt } from './response.js';
+import { checkDeclaredLength, parseReply, readCapped, readExcerpt } from './response.js';
 import { RouteTable } from './routes.js';
 
 /** A reply read from a response body, handed to the requester's inbox. Nothing to settle. */
@@ -101,7 +101,7 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
     const request = buildRequest(route, envelope, this.opts);
     let target: Target = { origin: route.origin, path: route.path, url: route.url.href };
     for (let hop = 0; ; hop++) {
-      await this.waitForHold(target.origin);
+      if (this.holds.size > 0) await this.waitForHold(target.origin);
       let res: Dispatcher.ResponseData;
       try {
         res = await this.dispatcher(target.origin).request({
@@ -129,29 +129,33 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
   }
 
   private async accepted(envelope: Envelope, res: Dispatcher.ResponseData): Promise<SendResult> {
+    const result: SendResult = { protocol: 'http', brokerId: String(res.statusCode) };
+    const specs =
+      envelope.kind === 'message' && envelope.replyTo !== undefined && !NO_REPLY.has(res.statusCode)
+        ? this.inboxes.get(envelope.replyTo)
+        : undefined;
+    if (specs === undefined || specs.size === 0) {
+      // Nobody waits for a reply: the body is drained, never held (at most
+      // maxResponseBytes are read; past that the socket is dropped).
+      checkDeclaredLength(this.name, res.headers['content-length'], this.opts.maxResponseBytes);
+      await res.body.dump({ limit: this.opts.maxResponseBytes });
+      return result;
+    }
     const bytes = await readCapped(
       this.name,
       res.body,
       this.opts.maxResponseBytes,
       res.headers['content-length'],
     );
-    if (
-      envelope.kind === 'message' &&
-      envelope.replyTo !== undefined &&
-      !NO_REPLY.has(res.statusCode) &&
-      bytes.length > 0
-    ) {
-      const specs = this.inboxes.get(envelope.replyTo);
-      if (specs !== undefined && specs.size > 0) {
-        const reply = createReply(envelope, {
-          payload: parseReply(bytes, res.headers['content-type']),
-        });
-        // One handover: a best-effort inbox has exactly one subscriber per hub.
-        const spec = specs.values().next().value as SubscriptionSpec;
-        spec.deliver(new ReplyDelivery(reply));
-      }
+    if (bytes.length > 0) {
+      const reply = createReply(envelope as UnifiedMessage, {
+        payload: parseReply(bytes, res.headers['content-type']),
+      });
+      // One handover: a best-effort inbox has exactly one subscriber per hub.
+      const spec = specs.values().next().value as SubscriptionSpec;
+      spec.deliver(new ReplyDelivery(reply));
     }
-    return { protocol: 'http', brokerId: String(res.statusCode) };
+    return result;
   }
 
   /** A non-2xx answer: hold the origin on Retry-After, dead-letter a final refusal, and say why. */

@@ -18,10 +18,11 @@ export async function readCapped(
   cap: number,
   declaredLength: string | string[] | undefined,
 ): Promise<Buffer> {
-  const declared = Number(Array.isArray(declaredLength) ? declaredLength[0] : declaredLength);
-  if (Number.isFinite(declared) && declared > cap) {
+  try {
+    checkDeclaredLength(adapter, declaredLength, cap);
+  } catch (err) {
     body.destroy();
-    throw tooLarge(adapter, cap, `declares ${declared} bytes`);
+    throw err;
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -34,6 +35,18 @@ export async function readCapped(
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** A Content-Length over the cap fails before a byte is read. */
+export function checkDeclaredLength(
+  adapter: string,
+  declaredLength: string | string[] | undefined,
+  cap: number,
+): void {
+  const declared = Number(Array.isArray(declaredLength) ? declaredLength[0] : declaredLength);
+  if (Number.isFinite(declared) && declared > cap) {
+    throw tooLarge(adapter, cap, `declares ${declared} bytes`);
+  }
 }
 
 function tooLarge(adapter: string, cap: number, what: string): AdapterError {
