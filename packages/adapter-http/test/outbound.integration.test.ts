@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { memory } from '@hub/core';
 import { createEvent, createMessage, DeliveryGuarantee, ErrorCode } from '@hub/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpStatusError, http } from '../src/index.js';
+import { HttpAdapter, HttpStatusError, http, httpAdapter } from '../src/index.js';
 import { cleanup, downstream, fastRetry, json, startedHub } from './helpers.js';
 
 const jobs = cleanup();
@@ -271,6 +271,27 @@ describe('http adapter: outbound calls', () => {
     const sent = await hub.send(m);
     expect(sent.adapter).toBe('memory');
     expect((await hub.send(order())).adapter).toBe('http');
+    expect(down.received).toHaveLength(1);
+  });
+});
+
+describe('http adapter: registration', () => {
+  it('builds from config through the factory and is found by name, typed', async () => {
+    const down = jobs.add(await downstream((_r, res) => json(res, 200, {})));
+    const hub = jobs.add(
+      await startedHub({
+        adapters: [httpAdapter],
+        adapterConfig: {
+          http: {
+            routes: [{ match: 'orders.*', url: `${down.url}/o` }],
+            allowPrivateNetwork: true,
+          },
+        },
+      }),
+    );
+    const adapter: HttpAdapter | undefined = hub.adapters.get('http');
+    expect(adapter).toBeInstanceOf(HttpAdapter);
+    await hub.send(order());
     expect(down.received).toHaveLength(1);
   });
 });
