@@ -11,22 +11,14 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpEndpointOptions } from '../src/index.js';
 import { http, httpEndpoint, httpServer } from '../src/index.js';
-import { cleanup, startedHub } from './helpers.js';
+import { cleanup, endpointWithOrders, startedHub } from './helpers.js';
 
 const jobs = cleanup();
 afterEach(() => jobs.run());
 
 const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-async function setup(extra: Partial<HttpEndpointOptions> = {}) {
-  const hub = jobs.add(await startedHub({}));
-  const got: UnifiedMessage[] = [];
-  await hub.onMessage('orders', (m) => {
-    got.push(m);
-  });
-  const endpoint = jobs.add(await httpServer({ hub, ...extra }));
-  return { hub, endpoint, got, url: endpoint.url };
-}
+const setup = (extra: Partial<HttpEndpointOptions> = {}) => endpointWithOrders(jobs, extra);
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {

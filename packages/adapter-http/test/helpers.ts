@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHub, type Hub, type HubConfig, silentLogger } from '@hub/core';
+import type { UnifiedMessage } from '@hub/protocol';
+import { type HttpEndpointOptions, httpServer } from '../src/index.js';
 
 export interface Received {
   method: string;
@@ -79,6 +81,20 @@ export async function startedHub(config: HubConfig): Promise<Hub> {
   const hub = createHub({ logger: silentLogger, drainTimeoutMs: 200, ...config });
   await hub.start();
   return hub;
+}
+
+/** A started hub serving endpoint `orders` (recorded in `got`) behind a standalone endpoint. */
+export async function endpointWithOrders(
+  jobs: ReturnType<typeof cleanup>,
+  extra: Partial<HttpEndpointOptions> = {},
+) {
+  const hub = jobs.add(await startedHub({}));
+  const got: UnifiedMessage[] = [];
+  await hub.onMessage('orders', (m) => {
+    got.push(m);
+  });
+  const endpoint = jobs.add(await httpServer({ hub, ...extra }));
+  return { hub, endpoint, got, url: endpoint.url };
 }
 
 /** Fast hub send retries, so fault tests take milliseconds, not seconds. */

@@ -3,26 +3,17 @@
  * clients (S6), signatures (S7), credentials, request smuggling.
  */
 import { randomBytes } from 'node:crypto';
-import type { UnifiedMessage } from '@hub/protocol';
 import { ErrorCode } from '@hub/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HttpEndpointOptions } from '../src/index.js';
-import { httpServer, signatureHeaders } from '../src/index.js';
-import { cleanup, startedHub } from './helpers.js';
+import { signatureHeaders } from '../src/index.js';
+import { cleanup, endpointWithOrders } from './helpers.js';
 import { rawClient } from './raw.js';
 
 const jobs = cleanup();
 afterEach(() => jobs.run());
 
-async function setup(extra: Partial<HttpEndpointOptions> = {}) {
-  const hub = jobs.add(await startedHub({}));
-  const got: UnifiedMessage[] = [];
-  await hub.onMessage('orders', (m) => {
-    got.push(m);
-  });
-  const endpoint = jobs.add(await httpServer({ hub, ...extra }));
-  return { hub, endpoint, got, url: endpoint.url };
-}
+const setup = (extra: Partial<HttpEndpointOptions> = {}) => endpointWithOrders(jobs, extra);
 
 const body = (n = 1) => JSON.stringify({ destination: 'orders', payload: { n } });
 
