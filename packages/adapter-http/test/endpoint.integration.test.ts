@@ -72,6 +72,22 @@ describe('http endpoint: sending into a hub', () => {
     await expect.poll(() => got.map((m) => m.id).sort()).toEqual([...ids].sort());
   });
 
+  it('a batch with a refused item: the problem lists what was accepted and what failed, by index and field', async () => {
+    const { url, got } = await setup();
+    const res = await post(`${url}/messages`, [
+      { destination: 'orders', payload: 1 },
+      { destination: '', payload: 2 },
+    ]);
+    expect(res.status).toBe(400);
+    const p = (await res.json()) as {
+      accepted: string[];
+      failed: Array<{ index: number; field: string }>;
+    };
+    expect(p.accepted).toHaveLength(1);
+    expect(p.failed).toEqual([expect.objectContaining({ index: 1, field: 'destination' })]);
+    await expect.poll(() => got.map((m) => m.id)).toEqual(p.accepted);
+  });
+
   it('a repeated Idempotency-Key is accepted again but handed to the hub once', async () => {
     const { url, got } = await setup();
     const key = 'order-42-attempt';

@@ -49,6 +49,8 @@ export class HttpEndpoint implements AsyncDisposable {
   private readonly streams: StreamRegistry = { open: new Set() };
   private readonly statusCounts = new Map<number, number>();
   private ownServer: Server | undefined;
+  /** Tokens or a verify hook configured: only then does a request wait for the check. */
+  private readonly checksAuth: boolean;
   private closed = false;
 
   constructor(options: HttpEndpointOptions) {
@@ -58,6 +60,7 @@ export class HttpEndpoint implements AsyncDisposable {
       r && new RateLimiter(r.requestsPerSecond, r.burst ?? Math.ceil(r.requestsPerSecond));
     this.seenWebhooks = new TtlSet(this.opts.webhookToleranceSec * 2000, MAX_IDEMPOTENCY_KEYS);
     this.accepted = new TtlSet(this.opts.idempotencyWindowMs, MAX_IDEMPOTENCY_KEYS);
+    this.checksAuth = this.opts.bearerTokens !== undefined || this.opts.verify !== undefined;
     if (this.opts.server) this.opts.server.on('request', this.mounted);
   }
 
@@ -148,7 +151,8 @@ export class HttpEndpoint implements AsyncDisposable {
     if (path === '/health/ready' && method === 'GET') return this.ready(res);
     if (this.closed)
       return sendProblem(res, problem(503, ErrorCode.CLOSED, 'the endpoint is closing'));
-    const refused = this.rateLimited(req) ?? (await this.unauthorized(req));
+    const refused =
+      this.rateLimited(req) ?? (this.checksAuth ? await this.unauthorized(req) : undefined);
     if (refused) return this.refuse(req, res, refused);
     switch (`${method} ${path}`) {
       case 'GET /metrics':
@@ -308,31 +312,37 @@ export class HttpEndpoint implements AsyncDisposable {
         );
       return this.request(req, res, envelopes[0] as UnifiedMessage);
     }
+    if (!batch) {
+      // The common case, without a batch's bookkeeping.
+      const env = envelopes[0]!;
+      try {
+        await this.accept(env);
+      } catch (err) {
+        return sendProblem(res, problemFromError(err));
+      }
+      return sendJson(res, 202, { accepted: true, id: env.id });
+    }
     const results = await Promise.allSettled(envelopes.map((env) => this.accept(env)));
     const failed = results.flatMap((r, index) =>
       r.status === 'rejected' ? [{ index, error: r.reason as unknown }] : [],
     );
     if (failed.length === 0) {
-      return batch
-        ? sendJson(res, 202, { accepted: true, ids: envelopes.map((e) => e.id) })
-        : sendJson(res, 202, { accepted: true, id: envelopes[0]!.id });
+      return sendJson(res, 202, { accepted: true, ids: envelopes.map((e) => e.id) });
     }
     const first = problemFromError(failed[0]!.error);
-    if (batch) {
-      first.extra = {
-        accepted: results.flatMap((r, i) => (r.status === 'fulfilled' ? [envelopes[i]!.id] : [])),
-        failed: failed.map(({ index, error }) => {
-          const p = problemFromError(error);
-          return {
-            index,
-            id: envelopes[index]!.id,
-            code: p.code,
-            detail: p.detail,
-            ...(p.field === undefined ? {} : { field: p.field }),
-          };
-        }),
-      };
-    }
+    first.extra = {
+      accepted: results.flatMap((r, i) => (r.status === 'fulfilled' ? [envelopes[i]!.id] : [])),
+      failed: failed.map(({ index, error }) => {
+        const p = problemFromError(error);
+        return {
+          index,
+          id: envelopes[index]!.id,
+          code: p.code,
+          detail: p.detail,
+          ...(p.field === undefined ? {} : { field: p.field }),
+        };
+      }),
+    };
     sendProblem(res, first);
   }
 
