@@ -50,15 +50,38 @@ const closeServer = (s: Server) =>
     s.closeAllConnections();
   });
 
-/** `count` calls, `CONCURRENCY` in flight at a time; resolves with calls per second. */
-async function drive(count: number, call: (i: number) => Promise<unknown>): Promise<number> {
+/**
+ * `count` calls, `CONCURRENCY` in flight at a time; resolves with calls per
+ * second. With `cpu`, also records this process's CPU µs per call (client and
+ * server together): steadier than the rate on a loaded box.
+ */
+async function drive(
+  count: number,
+  call: (i: number) => Promise<unknown>,
+  cpu?: number[],
+): Promise<number> {
   let next = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const worker = async () => {
     while (next < count) await call(next++);
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return (count / (performance.now() - t0)) * 1000;
+  const elapsed = performance.now() - t0;
+  const used = process.cpuUsage(c0);
+  cpu?.push((used.user + used.system) / count);
+  return (count / elapsed) * 1000;
+}
+
+/** CPU µs per call, hub and raw medians, for a result's `extra`. */
+function cpuExtra(cpu: { hub: number[]; raw: number[] }): Record<string, string> {
+  const hub = stats(cpu.hub).median;
+  const raw = stats(cpu.raw).median;
+  return {
+    'cpu µs/call hub': hub.toFixed(1),
+    'cpu µs/call raw': raw.toFixed(1),
+    'cpu raw/hub (≥ 0.85 is the target read as CPU)': (raw / hub).toFixed(3),
+  };
 }
 
 async function rawPost(pool: Pool, path: string, body: string): Promise<void> {
@@ -93,6 +116,7 @@ async function sendThroughput(): Promise<ScenarioResult> {
   const hub = await senderHub(down.url);
   const pool = new Pool(down.url, { connections: CONNECTIONS });
   const body = JSON.stringify(payload300());
+  const cpu = { hub: [] as number[], raw: [] as number[] };
   const hubSend = (i: number) =>
     hub.send(
       createMessage({
@@ -109,8 +133,8 @@ async function sendThroughput(): Promise<ScenarioResult> {
         hub: () => drive(PER_ROUND, hubSend),
         raw: () => drive(PER_ROUND, () => rawPost(pool, '/orders', body)),
       },
-      hub: () => drive(PER_ROUND, hubSend),
-      raw: () => drive(PER_ROUND, () => rawPost(pool, '/orders', body)),
+      hub: () => drive(PER_ROUND, hubSend, cpu.hub),
+      raw: () => drive(PER_ROUND, () => rawPost(pool, '/orders', body), cpu.raw),
     });
     return result({
       suite: 'http',
@@ -125,6 +149,7 @@ async function sendThroughput(): Promise<ScenarioResult> {
         `${PER_ROUND} POSTs of a 300-byte JSON payload per round, ${CONCURRENCY} in flight, ${CONNECTIONS} keep-alive connections, to a node:http server answering 202`,
         'hub side: createMessage + validation + routing + circuit breaker + Idempotency-Key header + response read',
       ],
+      extra: cpuExtra(cpu),
     });
   } finally {
     await pool.close();
@@ -148,6 +173,7 @@ async function endpointThroughput(): Promise<ScenarioResult> {
   const bare = await bareServer(true);
   const hubPool = new Pool(new URL(endpoint.url).origin, { connections: CONNECTIONS });
   const rawPool = new Pool(bare.url, { connections: CONNECTIONS });
+  const cpu = { hub: [] as number[], raw: [] as number[] };
   const body = JSON.stringify({
     destination: 'orders',
     payload: payload300(),
@@ -160,8 +186,8 @@ async function endpointThroughput(): Promise<ScenarioResult> {
         hub: () => drive(PER_ROUND, () => rawPost(hubPool, '/messages', body)),
         raw: () => drive(PER_ROUND, () => rawPost(rawPool, '/', body)),
       },
-      hub: () => drive(PER_ROUND, () => rawPost(hubPool, '/messages', body)),
-      raw: () => drive(PER_ROUND, () => rawPost(rawPool, '/', body)),
+      hub: () => drive(PER_ROUND, () => rawPost(hubPool, '/messages', body), cpu.hub),
+      raw: () => drive(PER_ROUND, () => rawPost(rawPool, '/', body), cpu.raw),
     });
     return result({
       suite: 'http',
@@ -177,7 +203,7 @@ async function endpointThroughput(): Promise<ScenarioResult> {
         `${PER_ROUND} POSTs per round (short-form message, 300-byte payload), ${CONCURRENCY} in flight over ${CONNECTIONS} connections, both driven by undici in this process`,
         'hub side: rate/auth checks, body read under the limit, parse, short-form completion, idempotency window, hub.send to the memory adapter, 202 JSON',
       ],
-      extra: { 'messages handled by the hub': handled },
+      extra: { 'messages handled by the hub': handled, ...cpuExtra(cpu) },
     });
   } finally {
     await hubPool.close();

@@ -105,6 +105,22 @@ describe('http endpoint: sending into a hub', () => {
     expect(got.map((m) => m.payload)).toEqual([0]);
   });
 
+  it('past idempotencyWindowMs the same id is sent again (the window is bounded)', async () => {
+    const { url, got } = await setup({ idempotencyWindowMs: 100 });
+    const send = () =>
+      post(`${url}/messages`, { destination: 'orders', payload: 1 }, { 'idempotency-key': 'k-1' });
+    expect((await send()).status).toBe(202);
+    await expect.poll(() => got.length).toBe(1);
+    const started = Date.now();
+    await expect
+      .poll(async () => {
+        await send();
+        return got.length;
+      })
+      .toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+
   it('refused input → RFC 9457 problem+json with the code and the field', async () => {
     const { url, got } = await setup();
     const cases: Array<[unknown, string, string]> = [

@@ -8,6 +8,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   CLOUDEVENTS_JSON,
+  type CreateEventInput,
+  type CreateMessageInput,
   createEvent,
   createMessage,
   type Envelope,
@@ -40,35 +42,28 @@ function fromShortForm(
   kind: 'message' | 'event',
   id: string | undefined,
 ): Envelope {
-  const source = typeof item.source === 'string' ? item.source : 'http';
-  const common = {
-    source,
-    ...(id === undefined ? {} : { id }),
-    ...(isObject(item.headers) ? { headers: item.headers as Record<string, string> } : {}),
-    ...(typeof item.traceparent === 'string' ? { traceparent: item.traceparent } : {}),
-    ...(typeof item.ttlMs === 'number' ? { ttlMs: item.ttlMs } : {}),
+  // Built field by field (no spreads): this runs once per request. Wrong
+  // types pass through and are refused by the hub's validation, naming the field.
+  const input: Record<string, unknown> = {
+    source: typeof item.source === 'string' ? item.source : 'http',
   };
+  if (id !== undefined) input.id = id;
+  if (isObject(item.headers)) input.headers = item.headers;
+  if (typeof item.traceparent === 'string') input.traceparent = item.traceparent;
+  if (typeof item.ttlMs === 'number') input.ttlMs = item.ttlMs;
+  if (item.type !== undefined) input.type = item.type;
+  if (item.priority !== undefined) input.priority = item.priority;
   if (kind === 'event') {
-    return createEvent({
-      ...common,
-      topic: item.topic as string,
-      data: item.data,
-      ...(typeof item.type === 'string' ? { type: item.type } : {}),
-      ...(item.priority === undefined ? {} : { priority: item.priority as never }),
-    });
+    input.topic = item.topic;
+    input.data = item.data;
+    return createEvent(input as unknown as CreateEventInput<unknown>);
   }
-  return createMessage({
-    ...common,
-    destination: item.destination as string,
-    payload: item.payload,
-    ...(item.type === undefined ? {} : { type: item.type as never }),
-    ...(item.priority === undefined ? {} : { priority: item.priority as never }),
-    ...(item.deliveryGuarantee === undefined
-      ? {}
-      : { deliveryGuarantee: item.deliveryGuarantee as never }),
-    ...(typeof item.correlationId === 'string' ? { correlationId: item.correlationId } : {}),
-    ...(typeof item.partitionKey === 'string' ? { partitionKey: item.partitionKey } : {}),
-  });
+  input.destination = item.destination;
+  input.payload = item.payload;
+  if (item.deliveryGuarantee !== undefined) input.deliveryGuarantee = item.deliveryGuarantee;
+  if (typeof item.correlationId === 'string') input.correlationId = item.correlationId;
+  if (typeof item.partitionKey === 'string') input.partitionKey = item.partitionKey;
+  return createMessage(input as unknown as CreateMessageInput<unknown>);
 }
 
 function fromJsonItem(

@@ -12,8 +12,11 @@ export class TtlSet<V = true> {
   ) {}
 
   get(id: string, now = Date.now()): V | undefined {
-    this.prune(now);
-    return this.entries.get(id)?.value;
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    if (now - entry.at < this.windowMs) return entry.value;
+    this.entries.delete(id);
+    return undefined;
   }
 
   set(id: string, value: V, now = Date.now()): void {
