@@ -99,7 +99,7 @@ describe('http adapter: faults, circuit and failover', () => {
             name: 'primary',
             routes: route(proxy.url),
             allowPrivateNetwork: true,
-            headersTimeoutMs: 300,
+            headersTimeoutMs: 1_000,
           }),
           http({ name: 'backup', routes: route(endpoint.url), allowPrivateNetwork: true }),
         ],

@@ -86,15 +86,21 @@ describe('S6 slow and flood clients', () => {
     const drip = setInterval(() => slow.socket.write('x-drip: 1\r\n'), 100);
     try {
       const started = Date.now();
+      let cutAt = 0;
+      void slow.closed.then(() => {
+        cutAt = Date.now();
+      });
       const ok = await fetch(`${url}/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: body(),
       });
+      const servedAt = Date.now();
       expect(ok.status).toBe(202);
-      expect(Date.now() - started).toBeLessThan(400);
       await slow.closed;
-      const lasted = Date.now() - started;
+      // Others were served while the slow client was still hanging on.
+      expect(cutAt === 0 || servedAt <= cutAt).toBe(true);
+      const lasted = cutAt - started;
       expect(lasted).toBeGreaterThanOrEqual(400);
       expect(lasted).toBeLessThan(5_000);
       expect(slow.text()).toMatch(/^$|^HTTP\/1\.1 408 /);
@@ -105,26 +111,32 @@ describe('S6 slow and flood clients', () => {
   });
 
   it('a flood past the rate limit gets 429 with Retry-After; another client is not limited', async () => {
+    // One token every 2 s, bursts of 5: of 12 requests at once, 5 pass (6 on a very slow box).
     const { url } = await setup({
-      rateLimit: { requestsPerSecond: 5, burst: 5, key: (req) => String(req.headers['x-client']) },
+      rateLimit: {
+        requestsPerSecond: 0.5,
+        burst: 5,
+        key: (req) => String(req.headers['x-client']),
+      },
     });
-    const statuses: number[] = [];
     let retryAfter: string | null = null;
-    for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${url}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-client': 'flood' },
-        body: body(i),
-      });
-      statuses.push(res.status);
-      if (res.status === 429) {
-        retryAfter = res.headers.get('retry-after');
-        expect(await res.json()).toMatchObject({ code: ErrorCode.OVERLOADED, status: 429 });
-      } else await res.arrayBuffer();
-    }
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const res = await fetch(`${url}/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-client': 'flood' },
+          body: body(i),
+        });
+        if (res.status === 429) {
+          retryAfter = res.headers.get('retry-after');
+          expect(await res.json()).toMatchObject({ code: ErrorCode.OVERLOADED, status: 429 });
+        } else await res.arrayBuffer();
+        return res.status;
+      }),
+    );
     expect(statuses.filter((s) => s === 202).length).toBeGreaterThanOrEqual(5);
-    expect(statuses.filter((s) => s === 202).length).toBeLessThanOrEqual(7);
-    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
+    expect(statuses.filter((s) => s === 202).length).toBeLessThanOrEqual(6);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(6);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     const other = await fetch(`${url}/messages`, {
       method: 'POST',
