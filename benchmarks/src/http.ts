@@ -111,11 +111,22 @@ async function senderHub(url: string): Promise<Hub> {
   return hub;
 }
 
-async function sendThroughput(): Promise<ScenarioResult> {
+/** A downstream, a hub sending to it over HTTP and a raw Pool on it, with the same payload. */
+async function sendSetup() {
   const down = await bareServer(false);
   const hub = await senderHub(down.url);
   const pool = new Pool(down.url, { connections: CONNECTIONS });
   const body = JSON.stringify(payload300());
+  const close = async () => {
+    await pool.close();
+    await hub.close();
+    await closeServer(down.server);
+  };
+  return { hub, pool, body, close };
+}
+
+async function sendThroughput(): Promise<ScenarioResult> {
+  const { hub, pool, body, close } = await sendSetup();
   const cpu = { hub: [] as number[], raw: [] as number[] };
   const hubSend = (i: number) =>
     hub.send(
@@ -152,9 +163,7 @@ async function sendThroughput(): Promise<ScenarioResult> {
       extra: cpuExtra(cpu),
     });
   } finally {
-    await pool.close();
-    await hub.close();
-    await closeServer(down.server);
+    await close();
   }
 }
 
@@ -234,10 +243,7 @@ async function steady(rate: number, ms: number, call: () => Promise<unknown>): P
 }
 
 async function sendP99(): Promise<ScenarioResult> {
-  const down = await bareServer(false);
-  const hub = await senderHub(down.url);
-  const pool = new Pool(down.url, { connections: CONNECTIONS });
-  const body = JSON.stringify(payload300());
+  const { hub, pool, body, close } = await sendSetup();
   const hubCall = () =>
     hub.send(createMessage({ source: 'bench', destination: 'orders', payload: payload300() }));
   const rawCall = () => rawPost(pool, '/orders', body);
@@ -273,9 +279,7 @@ async function sendP99(): Promise<ScenarioResult> {
       },
     });
   } finally {
-    await pool.close();
-    await hub.close();
-    await closeServer(down.server);
+    await close();
   }
 }
 
