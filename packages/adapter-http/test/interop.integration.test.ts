@@ -124,7 +124,7 @@ describe('I4 plain clients from the README', () => {
     await expect.poll(() => messages.length + events.length).toBe(2);
   });
 
-  it("Python's urllib signs a webhook from the README alone; the endpoint accepts it, and refuses it replayed", async () => {
+  it("Python's urllib signs a webhook from the README alone; the endpoint accepts it and refuses an unsigned post", async () => {
     const secret = `whsec_${Buffer.from('python-interop-key-32-bytes-long').toString('base64')}`;
     const { endpoint, messages } = await receivingHub({ webhookSecrets: [secret] });
     const [script] = readmeBlocks('python');
