@@ -29,6 +29,7 @@ export default defineConfig({
       project('adapter-test-suite', 'packages/adapter-test-suite'),
       project('adapter-redis', 'packages/adapter-redis'),
       project('adapter-ws', 'packages/adapter-ws'),
+      project('adapter-http', 'packages/adapter-http'),
       project('examples', 'examples'),
     ],
   },

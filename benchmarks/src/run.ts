@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { coreScenarios } from './core.js';
 import { fmtNumber, machine, type ScenarioResult } from './harness.js';
+import { httpScenarios } from './http.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
 import { rpcScenarios } from './rpc.js';
 
@@ -176,6 +177,7 @@ async function main(): Promise<void> {
   };
   for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of rpcScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  for (const s of httpScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
   const floods = redisIds.filter((id) => !isLatencyId(id));
   const steady = redisIds.filter(isLatencyId);

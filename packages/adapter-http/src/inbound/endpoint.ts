@@ -1,0 +1,439 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MessageResult } from '@hub/core';
+import {
+  type Envelope,
+  ErrorCode,
+  HubError,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
+import {
+  verify as verifySignature,
+  WEBHOOK_ID,
+  WEBHOOK_SIGNATURE,
+  WEBHOOK_TIMESTAMP,
+} from '../signature.js';
+import { BodyRefused, readBody } from './body.js';
+import { openApiDocument } from './openapi.js';
+import {
+  type HttpEndpointOptions,
+  type ResolvedEndpointOptions,
+  resolveEndpointOptions,
+} from './options.js';
+import { parseBody } from './parse.js';
+import { type Problem, problem, problemFromError, sendJson, sendProblem } from './problem.js';
+import { RateLimiter } from './rate-limit.js';
+import { openStream, type StreamRegistry } from './sse.js';
+import { TtlSet } from './ttl-set.js';
+
+/** A framework's "not mine" callback: an unknown path goes on to the next handler. */
+export type Next = (err?: unknown) => void;
+
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+const MAX_IDEMPOTENCY_KEYS = 100_000;
+
+/**
+ * The inbound HTTP endpoint: any HTTP client sends into a hub. It is a
+ * gateway, not an adapter: an accepted POST becomes `hub.send` /
+ * `hub.publish` / `hub.request` on its hub, which routes it like any other
+ * send, and `202` means the hub accepted it under the requested guarantee.
+ */
+export class HttpEndpoint implements AsyncDisposable {
+  private readonly opts: ResolvedEndpointOptions;
+  private readonly limiter: RateLimiter | undefined;
+  /** Signed request ids seen within the tolerance window: replays. */
+  private readonly seenWebhooks: TtlSet;
+  /** Accepted (or being accepted) message ids: a retried POST is not sent twice. */
+  private readonly accepted: TtlSet<Promise<MessageResult>>;
+  private readonly streams: StreamRegistry = { open: new Set() };
+  private readonly statusCounts = new Map<number, number>();
+  private ownServer: Server | undefined;
+  /** Tokens or a verify hook configured: only then does a request wait for the check. */
+  private readonly checksAuth: boolean;
+  private closed = false;
+
+  constructor(options: HttpEndpointOptions) {
+    this.opts = resolveEndpointOptions(options);
+    const r = this.opts.rateLimit;
+    this.limiter =
+      r && new RateLimiter(r.requestsPerSecond, r.burst ?? Math.ceil(r.requestsPerSecond));
+    this.seenWebhooks = new TtlSet(this.opts.webhookToleranceSec * 2000, MAX_IDEMPOTENCY_KEYS);
+    this.accepted = new TtlSet(this.opts.idempotencyWindowMs, MAX_IDEMPOTENCY_KEYS);
+    this.checksAuth = this.opts.bearerTokens !== undefined || this.opts.verify !== undefined;
+    if (this.opts.server) this.opts.server.on('request', this.mounted);
+  }
+
+  /** On a server we share, a path outside ours belongs to the server's other listeners. */
+  private readonly mounted = (req: IncomingMessage, res: ServerResponse): void =>
+    this.handler(req, res, leaveAlone);
+
+  /** A `(req, res, next?)` handler for `http.createServer`, Express, Connect and the like. */
+  readonly handler = (req: IncomingMessage, res: ServerResponse, next?: Next): void => {
+    res.on('finish', () =>
+      this.statusCounts.set(res.statusCode, (this.statusCounts.get(res.statusCode) ?? 0) + 1),
+    );
+    this.handle(req, res, next).catch((err: unknown) => sendProblem(res, problemFromError(err)));
+  };
+
+  /** The standalone server (or the one given) and its URL. */
+  get server(): Server | undefined {
+    return this.opts.server ?? this.ownServer;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    if (!address) throw new HubError(ErrorCode.NOT_STARTED, '[hub:http-endpoint] not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}${this.opts.basePath}`;
+  }
+
+  /** Start the standalone server; resolves with its base URL. */
+  async listen(): Promise<string> {
+    if (this.opts.server) return this.url;
+    if (this.ownServer === undefined) {
+      const server = createServer({
+        headersTimeout: this.opts.headersTimeoutMs,
+        requestTimeout: this.opts.requestTimeoutMs,
+        // How often Node checks the two deadlines above: often enough that a
+        // slowloris client is cut off near its deadline, not 30 s later.
+        connectionsCheckingInterval: Math.min(1_000, Math.ceil(this.opts.headersTimeoutMs / 2)),
+        keepAliveTimeout: 5_000,
+        insecureHTTPParser: false,
+      });
+      server.on('request', this.handler);
+      this.ownServer = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.opts.port, this.opts.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    }
+    return this.url;
+  }
+
+  /** Stop: SSE streams end, the standalone server stops (a mounted one is left running, the handler removed). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const stream of [...this.streams.open]) await stream.close();
+    if (this.opts.server) {
+      this.opts.server.off('request', this.mounted);
+      return;
+    }
+    const server = this.ownServer;
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> {
+    // The path without a URL parse per request: only the stream reads the query.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const pathname = q < 0 ? target : target.slice(0, q);
+    const base = this.opts.basePath;
+    if (base !== '' && pathname !== base && !pathname.startsWith(`${base}/`)) {
+      return this.notFound(req, res, next);
+    }
+    const path = pathname.slice(base.length) || '/';
+    const method = req.method ?? 'GET';
+    // Probes stay open: a load balancer checks them without credentials.
+    if (path === '/health/live' && method === 'GET') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/health/ready' && method === 'GET') return this.ready(res);
+    if (this.closed)
+      return sendProblem(res, problem(503, ErrorCode.CLOSED, 'the endpoint is closing'));
+    const refused =
+      this.rateLimited(req) ?? (this.checksAuth ? await this.unauthorized(req) : undefined);
+    if (refused) return this.refuse(req, res, refused);
+    switch (`${method} ${path}`) {
+      case 'GET /metrics':
+        res.writeHead(200, { 'content-type': PROMETHEUS_TEXT });
+        res.end(this.opts.hub.prometheus() + this.ownMetrics());
+        return;
+      case 'GET /openapi.json':
+        return sendJson(res, 200, openApiDocument(base));
+      case 'GET /stream':
+        return openStream(
+          this.opts.hub,
+          this.streams,
+          this.opts.maxStreams,
+          new URL(target, 'http://endpoint'),
+          req,
+          res,
+        );
+      case 'POST /messages':
+        return this.post(req, res, 'message');
+      case 'POST /events':
+        return this.post(req, res, 'event');
+      case 'POST /request':
+        return this.post(req, res, 'request');
+    }
+    if (
+      ['/metrics', '/openapi.json', '/stream', '/messages', '/events', '/request'].includes(path)
+    ) {
+      return sendProblem(
+        res,
+        problem(405, ErrorCode.INVALID_MESSAGE, `${method} is not allowed on ${path}`, 'method'),
+      );
+    }
+    return this.notFound(req, res, next);
+  }
+
+  private notFound(req: IncomingMessage, res: ServerResponse, next?: Next): void {
+    if (next) {
+      next();
+      return;
+    }
+    sendProblem(
+      res,
+      problem(404, ErrorCode.NO_ROUTE, `no such path: ${req.method} ${req.url}`, 'path'),
+    );
+  }
+
+  private ready(res: ServerResponse): void {
+    const health = this.opts.hub.health();
+    const ok = !this.closed && (health.hubStatus === 'healthy' || health.hubStatus === 'degraded');
+    sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', hub: health.hubStatus });
+  }
+
+  /** Refuse before reading a body: the connection closes, so unread bytes are never parsed. */
+  private refuse(req: IncomingMessage, res: ServerResponse, p: Problem): void {
+    const unread = req.method !== 'GET' && req.method !== 'HEAD' && !req.complete;
+    sendProblem(res, p, unread);
+    if (unread) endAfterResponse(req, res);
+  }
+
+  private rateLimited(req: IncomingMessage): Problem | undefined {
+    if (this.limiter === undefined) return undefined;
+    const key = this.opts.rateLimit?.key?.(req) ?? req.socket.remoteAddress ?? 'unknown';
+    const wait = this.limiter.take(key);
+    if (wait === 0) return undefined;
+    return {
+      ...problem(
+        429,
+        ErrorCode.OVERLOADED,
+        `rate limit of ${this.opts.rateLimit!.requestsPerSecond}/s exceeded`,
+      ),
+      retryAfter: wait,
+    };
+  }
+
+  private async unauthorized(req: IncomingMessage): Promise<Problem | undefined> {
+    const tokens = this.opts.bearerTokens;
+    if (tokens !== undefined) {
+      const auth = req.headers.authorization ?? '';
+      const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+      if (token === undefined || !tokens.includes(token)) {
+        return problem(
+          401,
+          ErrorCode.AUTH_FAILED,
+          'missing or unknown bearer token',
+          'authorization',
+        );
+      }
+    }
+    if (this.opts.verify !== undefined) {
+      let ok = false;
+      try {
+        ok = (await this.opts.verify(req)) === true;
+      } catch {
+        ok = false;
+      }
+      if (!ok)
+        return problem(401, ErrorCode.AUTH_FAILED, 'the request was refused by the verify hook');
+    }
+    return undefined;
+  }
+
+  private signatureProblem(req: IncomingMessage, body: Buffer): Problem | undefined {
+    const keys = this.opts.webhookKeys;
+    if (keys === undefined) return undefined;
+    const one = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const id = one(WEBHOOK_ID);
+    const failure = verifySignature(
+      keys,
+      { id, timestamp: one(WEBHOOK_TIMESTAMP), signature: one(WEBHOOK_SIGNATURE), body },
+      this.opts.webhookToleranceSec,
+    );
+    if (failure === undefined && this.seenWebhooks.get(id!) !== undefined) {
+      return problem(
+        401,
+        ErrorCode.AUTH_FAILED,
+        `webhook id ${id} was already received (a replay)`,
+        WEBHOOK_ID,
+      );
+    }
+    if (failure !== undefined) {
+      const field =
+        failure === 'stale'
+          ? WEBHOOK_TIMESTAMP
+          : failure === 'missing'
+            ? WEBHOOK_ID
+            : WEBHOOK_SIGNATURE;
+      return problem(401, ErrorCode.AUTH_FAILED, `webhook signature refused: ${failure}`, field);
+    }
+    this.seenWebhooks.set(id!, true);
+    return undefined;
+  }
+
+  private async post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    what: 'message' | 'event' | 'request',
+  ): Promise<void> {
+    const body = await readBody(req, this.opts.maxBodyBytes);
+    if (body instanceof BodyRefused) return this.refuse(req, res, body.problem);
+    const badSignature = this.signatureProblem(req, body);
+    if (badSignature) return sendProblem(res, badSignature);
+    let envelopes: Envelope[];
+    let batch: boolean;
+    try {
+      ({ envelopes, batch } = parseBody(req.headers, body, what === 'event' ? 'event' : 'message'));
+    } catch (err) {
+      return sendProblem(res, problemFromError(err));
+    }
+    if (what === 'request') {
+      if (batch)
+        return sendProblem(
+          res,
+          problem(400, ErrorCode.INVALID_MESSAGE, 'a request is one message, not a batch', 'body'),
+        );
+      return this.request(req, res, envelopes[0] as UnifiedMessage);
+    }
+    if (!batch) {
+      // The common case, without a batch's bookkeeping.
+      const env = envelopes[0]!;
+      try {
+        await this.accept(env);
+      } catch (err) {
+        return sendProblem(res, problemFromError(err));
+      }
+      return sendJson(res, 202, { accepted: true, id: env.id });
+    }
+    const results = await Promise.allSettled(envelopes.map((env) => this.accept(env)));
+    const failed = results.flatMap((r, index) =>
+      r.status === 'rejected' ? [{ index, error: r.reason as unknown }] : [],
+    );
+    if (failed.length === 0) {
+      return sendJson(res, 202, { accepted: true, ids: envelopes.map((e) => e.id) });
+    }
+    const first = problemFromError(failed[0]!.error);
+    first.extra = {
+      accepted: results.flatMap((r, i) => (r.status === 'fulfilled' ? [envelopes[i]!.id] : [])),
+      failed: failed.map(({ index, error }) => {
+        const p = problemFromError(error);
+        return {
+          index,
+          id: envelopes[index]!.id,
+          code: p.code,
+          detail: p.detail,
+          ...(p.field === undefined ? {} : { field: p.field }),
+        };
+      }),
+    };
+    sendProblem(res, first);
+  }
+
+  /** Send once per id within the idempotency window; a repeat gets the first outcome. */
+  private accept(env: Envelope): Promise<MessageResult> {
+    const hub = this.opts.hub;
+    if (this.opts.idempotencyWindowMs === 0) {
+      return env.kind === 'event'
+        ? hub.publish(env as UnifiedEvent)
+        : hub.send(env as UnifiedMessage);
+    }
+    const seen = this.accepted.get(env.id);
+    if (seen !== undefined) return seen;
+    const sending =
+      env.kind === 'event' ? hub.publish(env as UnifiedEvent) : hub.send(env as UnifiedMessage);
+    this.accepted.set(env.id, sending);
+    // A failed send must not block the client's retry with the same id.
+    sending.catch(() => this.accepted.delete(env.id));
+    return sending;
+  }
+
+  private async request(
+    req: IncomingMessage,
+    res: ServerResponse,
+    message: UnifiedMessage,
+  ): Promise<void> {
+    const asked = Number(req.headers['hub-timeout-ms']);
+    const timeoutMs =
+      Number.isInteger(asked) && asked > 0
+        ? Math.min(asked, this.opts.replyTimeoutMs)
+        : this.opts.replyTimeoutMs;
+    let reply: UnifiedMessage;
+    try {
+      reply = await this.opts.hub.request(message, { timeoutMs });
+    } catch (err) {
+      return sendProblem(res, problemFromError(err));
+    }
+    const headers: Record<string, string> = {
+      'hub-message-id': reply.id,
+      'hub-correlation-id': reply.correlationId ?? message.id,
+    };
+    if (reply.traceparent !== undefined) headers.traceparent = reply.traceparent;
+    const payload = reply.payload;
+    if (payload instanceof Uint8Array) {
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'application/octet-stream',
+        'content-length': payload.byteLength,
+      });
+      res.end(payload);
+      return;
+    }
+    sendJson(res, 200, payload ?? null, headers);
+  }
+
+  /** Request counts by status, in the Prometheus text format, after the hub's own metrics. */
+  private ownMetrics(): string {
+    const name = 'hub_http_endpoint_responses_total';
+    let out = `# HELP ${name} Responses of the HTTP endpoint by status\n# TYPE ${name} counter\n`;
+    for (const [status, count] of [...this.statusCounts].sort((a, b) => a[0] - b[0])) {
+      out += `${name}{status="${status}"} ${count}\n`;
+    }
+    const streams = 'hub_http_endpoint_streams';
+    out += `# HELP ${streams} Open Server-Sent Events streams\n# TYPE ${streams} gauge\n${streams} ${this.streams.open.size}\n`;
+    return out;
+  }
+}
+
+/**
+ * After a refused request whose body was not read: half-close once the
+ * answer is out (the client reads it before it sees the close), and drop the
+ * socket if the client keeps it open. The body is never read into memory.
+ */
+function endAfterResponse(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    const socket = req.socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  });
+}
+
+const leaveAlone: Next = () => {};
+
+/** Create the inbound endpoint; call `listen()` for a standalone server, or mount `handler`. */
+export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {
+  return new HttpEndpoint(options);
+}
+
+/** Create and start a standalone endpoint on `options.port` (0 picks a free port). */
+export async function httpServer(options: HttpEndpointOptions): Promise<HttpEndpoint> {
+  const endpoint = new HttpEndpoint(options);
+  await endpoint.listen();
+  return endpoint;
+}

@@ -1,0 +1,141 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { type Hub, rejectUnknownOptions } from '@hub/core';
+import { ErrorCode, HubError } from '@hub/protocol';
+import { secretKey } from '../signature.js';
+
+export interface HttpEndpointOptions {
+  /** The hub that accepted messages and events go into. */
+  hub: Hub;
+  /** Port of the standalone server (`listen()`); 0 picks a free one. @default 0 */
+  port?: number;
+  /** Interface of the standalone server. @default '127.0.0.1' */
+  host?: string;
+  /** Mount on your own server instead of creating one (its timeouts are yours). */
+  server?: Server;
+  /** Prefix of every path, e.g. `/hub`. @default '' */
+  basePath?: string;
+  /** Largest request body; larger ones get 413 without being read. @default 1_048_576 */
+  maxBodyBytes?: number;
+  /** Standalone server: the request headers must arrive within this (slowloris). @default 10_000 */
+  headersTimeoutMs?: number;
+  /** Standalone server: the whole request must arrive within this. @default 30_000 */
+  requestTimeoutMs?: number;
+  /** `POST /request`: how long to wait for the reply before 504 (a `hub-timeout-ms` header may ask for less). @default 30_000 */
+  replyTimeoutMs?: number;
+  /** Accepted bearer tokens (`Authorization: Bearer …`). @default none: no token needed */
+  bearerTokens?: readonly string[];
+  /** Your own check of each request (after the token check); false or a throw answers 401. */
+  verify?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /** Require Standard Webhooks signatures made with one of these secrets (`whsec_…`). @default none */
+  webhookSecrets?: readonly string[];
+  /** Signed requests older or newer than this are refused; ids seen within it are replays. @default 300 */
+  webhookToleranceSec?: number;
+  /** Requests a second per client, with bursts up to `burst`; past it, 429 with Retry-After. @default none */
+  rateLimit?: { requestsPerSecond: number; burst?: number; key?: (req: IncomingMessage) => string };
+  /** A repeated message id (Idempotency-Key) within this window is answered 202 again, not sent again. @default 600_000 */
+  idempotencyWindowMs?: number;
+  /** Most SSE streams open at once. @default 1_000 */
+  maxStreams?: number;
+}
+
+export interface ResolvedEndpointOptions {
+  readonly hub: Hub;
+  readonly port: number;
+  readonly host: string;
+  readonly server: Server | undefined;
+  readonly basePath: string;
+  readonly maxBodyBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly replyTimeoutMs: number;
+  readonly bearerTokens: readonly string[] | undefined;
+  readonly verify: HttpEndpointOptions['verify'];
+  readonly webhookKeys: readonly Buffer[] | undefined;
+  readonly webhookToleranceSec: number;
+  readonly rateLimit: HttpEndpointOptions['rateLimit'];
+  readonly idempotencyWindowMs: number;
+  readonly maxStreams: number;
+}
+
+const KNOWN = {
+  hub: true,
+  port: true,
+  host: true,
+  server: true,
+  basePath: true,
+  maxBodyBytes: true,
+  headersTimeoutMs: true,
+  requestTimeoutMs: true,
+  replyTimeoutMs: true,
+  bearerTokens: true,
+  verify: true,
+  webhookSecrets: true,
+  webhookToleranceSec: true,
+  rateLimit: true,
+  idempotencyWindowMs: true,
+  maxStreams: true,
+} satisfies Record<keyof HttpEndpointOptions, true>;
+
+function bad(field: string, rule: string, value: unknown): HubError {
+  return new HubError(
+    ErrorCode.INVALID_CONFIG,
+    `[hub:http-endpoint] option "${field}" must be ${rule} (got ${String(value)})`,
+  );
+}
+
+function num(
+  o: HttpEndpointOptions,
+  field: keyof HttpEndpointOptions,
+  dflt: number,
+  min: number,
+): number {
+  const v = o[field] ?? dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw bad(field, `an integer >= ${min}`, v);
+  return v;
+}
+
+export function resolveEndpointOptions(o: HttpEndpointOptions): ResolvedEndpointOptions {
+  if (typeof o !== 'object' || o === null) throw bad('options', 'an object with "hub"', o);
+  rejectUnknownOptions('httpEndpoint', o, Object.keys(KNOWN));
+  if (typeof o.hub?.send !== 'function') throw bad('hub', 'a Hub (createHub())', o.hub);
+  const basePath = (o.basePath ?? '').replace(/\/+$/, '');
+  if (basePath !== '' && !basePath.startsWith('/'))
+    throw bad('basePath', 'a path starting with "/"', basePath);
+  if (
+    o.bearerTokens !== undefined &&
+    (!Array.isArray(o.bearerTokens) ||
+      o.bearerTokens.some((t) => typeof t !== 'string' || t === ''))
+  ) {
+    throw bad('bearerTokens', 'an array of non-empty strings', o.bearerTokens);
+  }
+  if (o.verify !== undefined && typeof o.verify !== 'function')
+    throw bad('verify', 'a function', o.verify);
+  if (o.rateLimit !== undefined) {
+    const r = o.rateLimit;
+    if (!(typeof r.requestsPerSecond === 'number' && r.requestsPerSecond > 0)) {
+      throw bad('rateLimit.requestsPerSecond', 'a number > 0', r.requestsPerSecond);
+    }
+    if (r.burst !== undefined && !(Number.isInteger(r.burst) && r.burst >= 1)) {
+      throw bad('rateLimit.burst', 'an integer >= 1', r.burst);
+    }
+  }
+  return {
+    hub: o.hub,
+    port: num(o, 'port', 0, 0),
+    host: o.host ?? '127.0.0.1',
+    server: o.server,
+    basePath,
+    maxBodyBytes: num(o, 'maxBodyBytes', 1_048_576, 1),
+    headersTimeoutMs: num(o, 'headersTimeoutMs', 10_000, 1),
+    requestTimeoutMs: num(o, 'requestTimeoutMs', 30_000, 1),
+    replyTimeoutMs: num(o, 'replyTimeoutMs', 30_000, 1),
+    bearerTokens: o.bearerTokens,
+    verify: o.verify,
+    webhookKeys: o.webhookSecrets?.map((s, i) => secretKey(s, `webhookSecrets[${i}]`)),
+    webhookToleranceSec: num(o, 'webhookToleranceSec', 300, 1),
+    rateLimit: o.rateLimit,
+    idempotencyWindowMs: num(o, 'idempotencyWindowMs', 600_000, 0),
+    maxStreams: num(o, 'maxStreams', 1_000, 0),
+  };
+}

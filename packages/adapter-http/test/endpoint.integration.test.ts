@@ -1,0 +1,268 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createMessage,
+  DeliveryGuarantee,
+  ErrorCode,
+  jsonCodec,
+  type UnifiedMessage,
+} from '@hub/protocol';
+import parsePrometheus from 'parse-prometheus-text-format';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HttpEndpointOptions } from '../src/index.js';
+import { http, httpEndpoint, httpServer } from '../src/index.js';
+import { cleanup, endpointWithOrders, startedHub } from './helpers.js';
+
+const jobs = cleanup();
+afterEach(() => jobs.run());
+
+const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+const setup = (extra: Partial<HttpEndpointOptions> = {}) => endpointWithOrders(jobs, extra);
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+describe('http endpoint: sending into a hub', () => {
+  it('POST /messages (short form) → 202 with the id once the hub accepted it; the handler gets it', async () => {
+    const { url, got } = await setup();
+    const res = await post(
+      `${url}/messages`,
+      { destination: 'orders', payload: { sku: 'a1' } },
+      { traceparent: TRACE },
+    );
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { id: string; accepted: boolean };
+    expect(body.accepted).toBe(true);
+    await expect.poll(() => got.length).toBe(1);
+    expect(got[0]!.id).toBe(body.id);
+    expect(got[0]!.payload).toEqual({ sku: 'a1' });
+    expect(got[0]!.traceparent).toBe(TRACE);
+  });
+
+  it('POST /messages with a whole Hub envelope keeps its id, guarantee and binary payload', async () => {
+    const { url, got } = await setup();
+    const msg = createMessage({
+      source: 's',
+      destination: 'orders',
+      payload: { bytes: new Uint8Array([0, 1, 255]) },
+      deliveryGuarantee: DeliveryGuarantee.EXACTLY_ONCE,
+    });
+    const res = await post(`${url}/messages`, jsonCodec.encode(msg));
+    expect(res.status).toBe(202);
+    await expect.poll(() => got.length).toBe(1);
+    expect(got[0]!.id).toBe(msg.id);
+    expect(got[0]!.deliveryGuarantee).toBe('exactly-once');
+    expect((got[0]!.payload as { bytes: Uint8Array }).bytes).toEqual(new Uint8Array([0, 1, 255]));
+  });
+
+  it('a batch (JSON array) → 202 with every id', async () => {
+    const { url, got } = await setup();
+    const res = await post(
+      `${url}/messages`,
+      [1, 2, 3].map((n) => ({ destination: 'orders', payload: n })),
+    );
+    expect(res.status).toBe(202);
+    const { ids } = (await res.json()) as { ids: string[] };
+    expect(ids).toHaveLength(3);
+    await expect.poll(() => got.map((m) => m.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('a batch with a refused item: the problem lists what was accepted and what failed, by index and field', async () => {
+    const { url, got } = await setup();
+    const res = await post(`${url}/messages`, [
+      { destination: 'orders', payload: 1 },
+      { destination: '', payload: 2 },
+    ]);
+    expect(res.status).toBe(400);
+    const p = (await res.json()) as {
+      accepted: string[];
+      failed: Array<{ index: number; field: string }>;
+    };
+    expect(p.accepted).toHaveLength(1);
+    expect(p.failed).toEqual([expect.objectContaining({ index: 1, field: 'destination' })]);
+    await expect.poll(() => got.map((m) => m.id)).toEqual(p.accepted);
+  });
+
+  it('a repeated Idempotency-Key is accepted again but handed to the hub once', async () => {
+    const { url, got } = await setup();
+    const key = 'order-42-attempt';
+    for (let i = 0; i < 3; i++) {
+      const res = await post(
+        `${url}/messages`,
+        { destination: 'orders', payload: i },
+        { 'idempotency-key': key },
+      );
+      expect(res.status).toBe(202);
+      expect(((await res.json()) as { id: string }).id).toBe(key);
+    }
+    await expect.poll(() => got.length).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(got.map((m) => m.payload)).toEqual([0]);
+  });
+
+  it('past idempotencyWindowMs the same id is sent again (the window is bounded)', async () => {
+    const { url, got } = await setup({ idempotencyWindowMs: 100 });
+    const send = () =>
+      post(`${url}/messages`, { destination: 'orders', payload: 1 }, { 'idempotency-key': 'k-1' });
+    expect((await send()).status).toBe(202);
+    await expect.poll(() => got.length).toBe(1);
+    const started = Date.now();
+    await expect
+      .poll(async () => {
+        await send();
+        return got.length;
+      })
+      .toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+
+  it('refused input → RFC 9457 problem+json with the code and the field', async () => {
+    const { url, got } = await setup();
+    const cases: Array<[unknown, string, string]> = [
+      ['{"destination":', ErrorCode.INVALID_MESSAGE, ''],
+      [{ destination: 'orders', payload: 1, priority: 99 }, ErrorCode.INVALID_MESSAGE, 'priority'],
+      [{ destination: '', payload: 1 }, ErrorCode.INVALID_MESSAGE, 'destination'],
+      [{ topic: 'a.b', data: 1, kind: 'event', version: 1 }, ErrorCode.INVALID_MESSAGE, 'id'],
+    ];
+    for (const [body, code, field] of cases) {
+      const res = await post(`${url}/messages`, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      const p = (await res.json()) as Record<string, unknown>;
+      expect(p).toMatchObject({ status: 400, code, title: 'Bad Request' });
+      expect(p.field, JSON.stringify(p)).toBe(field);
+      expect(typeof p.type).toBe('string');
+    }
+    const wrongType = await post(`${url}/messages`, 'x', { 'content-type': 'text/plain' });
+    expect(((await wrongType.json()) as { field: string }).field).toBe('content-type');
+    const unknown = await fetch(`${url}/nope`);
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { code: string }).code).toBe(ErrorCode.NO_ROUTE);
+    const noRoute = await post(`${url}/events`, {
+      topic: 'a.b',
+      data: 1,
+      kind: 'message',
+    } as never);
+    expect(noRoute.status).toBe(400);
+    expect(got).toHaveLength(0);
+  });
+
+  it('POST /request answers with the reply; no reply in time → 504 HUB_TIMEOUT', async () => {
+    const hub = jobs.add(await startedHub({}));
+    await hub.onMessage('pricing', (m: UnifiedMessage<{ qty: number }>) => ({
+      price: m.payload.qty * 3,
+    }));
+    await hub.onMessage('slow', () => new Promise(() => {}));
+    const endpoint = jobs.add(await httpServer({ hub, replyTimeoutMs: 5_000 }));
+    const ok = await post(`${endpoint.url}/request`, {
+      destination: 'pricing',
+      payload: { qty: 5 },
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ price: 15 });
+    expect(ok.headers.get('hub-correlation-id')).toBeTruthy();
+    const late = await post(
+      `${endpoint.url}/request`,
+      { destination: 'slow', payload: {} },
+      { 'hub-timeout-ms': '150' },
+    );
+    expect(late.status).toBe(504);
+    expect(await late.json()).toMatchObject({ code: ErrorCode.TIMEOUT, status: 504 });
+  });
+
+  it('health: live and ready; ready turns 503 when the hub stops', async () => {
+    const hub = jobs.add(await startedHub({}));
+    const endpoint = jobs.add(await httpServer({ hub, bearerTokens: ['t'] }));
+    expect((await fetch(`${endpoint.url}/health/live`)).status).toBe(200);
+    expect((await fetch(`${endpoint.url}/health/ready`)).status).toBe(200);
+    await hub.close();
+    expect((await fetch(`${endpoint.url}/health/ready`)).status).toBe(503);
+  });
+
+  it('GET /metrics is Prometheus text an independent parser reads', async () => {
+    const { url } = await setup();
+    await post(`${url}/messages`, { destination: 'orders', payload: 1 });
+    await post(`${url}/messages`, 'junk');
+    const res = await fetch(`${url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheus(await res.text());
+    const byName = new Map(families.map((f) => [f.name, f]));
+    expect(byName.get('hub_sent_total')?.metrics[0]?.value).toBe('1');
+    const responses = byName.get('hub_http_endpoint_responses_total');
+    expect(responses?.type).toBe('COUNTER');
+    const statuses = responses?.metrics.map(
+      (m) => (m as { labels: { status: string } }).labels.status,
+    );
+    expect(statuses).toEqual(expect.arrayContaining(['202', '400']));
+  });
+
+  it('mounts on an existing http.Server under a base path, leaving its other routes alone', async () => {
+    const hub = jobs.add(await startedHub({}));
+    const got: string[] = [];
+    await hub.onMessage('orders', (m) => {
+      got.push(m.id);
+    });
+    const server = createServer();
+    const endpoint = httpEndpoint({ hub, server, basePath: '/hub' });
+    server.on('request', (req, res) => {
+      if (!req.url?.startsWith('/hub')) res.end('app');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    jobs.add({ close: () => new Promise<void>((r) => server.close(() => r())) });
+    jobs.add(endpoint);
+    const { port } = server.address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+    expect(await (await fetch(`${base}/other`)).text()).toBe('app');
+    const res = await post(`${base}/hub/messages`, { destination: 'orders', payload: 1 });
+    expect(res.status).toBe(202);
+    await expect.poll(() => got.length).toBe(1);
+    expect(endpoint.url).toBe(`${base}/hub`);
+  });
+
+  it('as a framework handler, an unknown path goes to next()', async () => {
+    const hub = jobs.add(await startedHub({}));
+    const endpoint = httpEndpoint({ hub });
+    const server = createServer((req, res) => endpoint.handler(req, res, () => res.end('next')));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    jobs.add({ close: () => new Promise<void>((r) => server.close(() => r())) });
+    const { port } = server.address() as AddressInfo;
+    expect(await (await fetch(`http://127.0.0.1:${port}/elsewhere`)).text()).toBe('next');
+    expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+  });
+
+  it('a guarantee no transport keeps is refused, not downgraded: 422 HUB_GUARANTEE_UNSUPPORTED', async () => {
+    const hub = jobs.add(
+      await startedHub({ adapters: [http({ routes: [], guarantees: ['best-effort'] })] }),
+    );
+    const endpoint = jobs.add(await httpServer({ hub }));
+    const res = await post(`${endpoint.url}/messages`, { destination: 'orders', payload: 1 });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ code: ErrorCode.GUARANTEE_UNSUPPORTED });
+    const bad = await post(`${endpoint.url}/messages`, {
+      destination: 'orders',
+      payload: 1,
+      deliveryGuarantee: 'sometimes',
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { field: string }).field).toBe('deliveryGuarantee');
+  });
+
+  it('checks its options, naming the field', async () => {
+    const hub = jobs.add(await startedHub({}));
+    expect(() => httpEndpoint({ hub, maxBodyBytes: 0 })).toThrow(/"maxBodyBytes"/);
+    expect(() => httpEndpoint({ hub, basePath: 'x' })).toThrow(/"basePath"/);
+    expect(() => httpEndpoint({ hub, rateLimit: { requestsPerSecond: 0 } })).toThrow(
+      /rateLimit\.requestsPerSecond/,
+    );
+    expect(() => httpEndpoint({ hub, webhookSecrets: ['whsec_AA=='] })).toThrow(
+      /webhookSecrets\[0\]/,
+    );
+    expect(() => httpEndpoint({ hub, prot: 1 } as never)).toThrow(/did you mean `port`/);
+    expect(() => httpEndpoint({} as never)).toThrow(/"hub"/);
+  });
+});
