@@ -25,6 +25,7 @@ export default defineConfig({
       project('core', 'packages/core'),
       project('adapter-test-suite', 'packages/adapter-test-suite'),
       project('adapter-redis', 'packages/adapter-redis'),
+      project('legacy-compat', 'packages/legacy-compat'),
       project('examples', 'examples'),
     ],
   },

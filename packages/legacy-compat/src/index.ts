@@ -1,0 +1,18 @@
+export {
+  BUILTIN_SHAPES,
+  type Conversion,
+  convertLegacy,
+  convertLegacyMessage,
+  createLegacyConverter,
+  detectLegacyShape,
+  type LegacyConverter,
+  type LegacyConverterOptions,
+  toLegacy,
+} from './convert/converter.js';
+export { readExtensions, withExtensions } from './convert/extensions.js';
+export {
+  EXTENSIONS_HEADER,
+  KEYS_HEADER,
+  SHAPE_HEADER,
+} from './convert/headers.js';
+export type { ConvertContext, LegacyShape } from './convert/shape.js';
