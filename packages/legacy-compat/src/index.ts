@@ -1,4 +1,16 @@
 export {
+  type MigrateConfigOptions,
+  migrateConfig,
+  planConfigMigration,
+} from './config/hub.js';
+export {
+  migrateRedisConfig,
+  planRedisMigration,
+  REDIS_ADAPTER_OPTIONS,
+} from './config/redis.js';
+export type { DroppedOption, MigrateOptions, Migration } from './config/report.js';
+export { migrateWsConfig, planWsMigration, type WsOptions } from './config/ws.js';
+export {
   BUILTIN_SHAPES,
   type Conversion,
   convertLegacy,
