@@ -1,4 +1,20 @@
 export {
+  createLegacyBridge,
+  type LegacyBridge,
+  type LegacyBridgeOptions,
+} from './bridge/bridge.js';
+export type { LegacyRedis } from './bridge/connection.js';
+export type { BridgeHub } from './bridge/context.js';
+export type {
+  InboundRoute,
+  ListInbound,
+  PubSubInbound,
+  StreamInbound,
+} from './bridge/inbound.js';
+export { BRIDGE_HEADER, FROM_LEGACY, TO_LEGACY } from './bridge/marker.js';
+export type { HubSource, OutboundRoute } from './bridge/outbound.js';
+export type { RouteStats } from './bridge/stats.js';
+export {
   type MigrateConfigOptions,
   migrateConfig,
   planConfigMigration,

@@ -1,0 +1,116 @@
+import { backoffDelay, type Hub } from '@hub/core';
+import { type Envelope, ErrorCode, HubError, isHubError } from '@hub/protocol';
+import type { Redis } from 'ioredis';
+import type { LegacyConverter } from '../convert/converter.js';
+import { FROM_LEGACY, marked, wasBridged } from './marker.js';
+import type { RouteStats } from './stats.js';
+
+/** The hub calls a bridge makes. */
+export type BridgeHub = Pick<Hub, 'send' | 'publish' | 'onMessage' | 'subscribe'>;
+
+/** Errors a retry cannot fix: the item goes to the dead key instead. */
+const PERMANENT: ReadonlySet<string> = new Set([
+  ErrorCode.INVALID_MESSAGE,
+  ErrorCode.GUARANTEE_UNSUPPORTED,
+  ErrorCode.NO_ROUTE,
+]);
+
+const RETRY = { initialDelayMs: 20, maxDelayMs: 1_000, jitter: 'equal' } as const;
+
+export type Outcome = 'forwarded' | 'loop' | 'dead' | 'closed';
+
+/** What every route of one bridge shares: the hub, the converter, the command connection, closing. */
+export class BridgeContext {
+  closed = false;
+  private readonly sleepers = new Set<() => void>();
+
+  constructor(
+    readonly id: string,
+    readonly hub: BridgeHub,
+    readonly converter: LegacyConverter,
+    readonly commands: Redis,
+    readonly report: (err: unknown, where: string) => void,
+  ) {}
+
+  /** Wait `ms`, or less when the bridge closes. */
+  sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const wake of [...this.sleepers]) wake();
+  }
+
+  /** Run a Redis command until it succeeds or the bridge closes (then undefined). */
+  async retry<T>(what: string, stats: RouteStats, fn: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.closed) break;
+        stats.retries++;
+        this.report(err, what);
+        await this.sleep(backoffDelay(attempt, RETRY));
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Convert one legacy item and hand it to the hub, retrying a refusal that
+   * may pass until the hub accepts it or the bridge closes. Resolves with what
+   * became of it; the caller removes or acknowledges the item accordingly.
+   */
+  async deliver(
+    raw: string,
+    stats: RouteStats,
+    map: ((env: Envelope) => Envelope) | undefined,
+  ): Promise<Outcome> {
+    let env: Envelope;
+    try {
+      env = this.converter.convertMessage(raw);
+      if (map) env = map(env);
+    } catch (err) {
+      stats.failed++;
+      this.report(err, `${stats.route}: convert`);
+      return 'dead';
+    }
+    if (wasBridged(env)) {
+      stats.loopsPrevented++;
+      return 'loop';
+    }
+    const out = marked(env, FROM_LEGACY);
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        if (out.kind === 'message') await this.hub.send(out);
+        else await this.hub.publish(out);
+        stats.forwarded++;
+        return 'forwarded';
+      } catch (err) {
+        if (isHubError(err) && PERMANENT.has(err.code)) {
+          stats.failed++;
+          this.report(err, `${stats.route}: hub refused`);
+          return 'dead';
+        }
+        if (this.closed) break;
+        stats.retries++;
+        this.report(err, `${stats.route}: hub send`);
+        await this.sleep(backoffDelay(attempt, RETRY));
+      }
+    }
+    return 'closed';
+  }
+}
+
+export const closedError = () =>
+  new HubError(ErrorCode.CLOSED, '[hub:legacy] the bridge is closed');
