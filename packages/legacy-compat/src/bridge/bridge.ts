@@ -51,8 +51,8 @@ export interface LegacyBridge {
 const OPTIONS = ['hub', 'redis', 'id', 'inbound', 'outbound', 'converter', 'blockMs', 'onError'];
 const INBOUND_OPTIONS: Record<InboundRoute['from'], readonly string[]> = {
   pubsub: ['from', 'channel', 'pattern', 'map'],
-  list: ['from', 'key', 'processingKey', 'deadKey', 'map'],
-  stream: ['from', 'key', 'group', 'start', 'field', 'deadKey', 'map'],
+  list: ['from', 'key', 'processingKey', 'deadKey', 'concurrency', 'map'],
+  stream: ['from', 'key', 'group', 'start', 'field', 'deadKey', 'concurrency', 'map'],
 };
 const OUTBOUND_OPTIONS: Record<OutboundRoute['to'], readonly string[]> = {
   pubsub: ['to', 'channel', 'from', 'shape', 'consume'],

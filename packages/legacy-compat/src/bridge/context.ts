@@ -114,3 +114,19 @@ export class BridgeContext {
 
 export const closedError = () =>
   new HubError(ErrorCode.CLOSED, '[hub:legacy] the bridge is closed');
+
+/** At most `limit` settlements at once: `add` waits for room, `drain` for all of them. */
+export class InFlight {
+  private readonly running = new Set<Promise<void>>();
+  constructor(private readonly limit: number) {}
+
+  async add(task: Promise<void>): Promise<void> {
+    const p = task.finally(() => this.running.delete(p));
+    this.running.add(p);
+    if (this.running.size >= this.limit) await Promise.race(this.running);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}

@@ -6,10 +6,15 @@
  */
 import type { Envelope } from '@hub/protocol';
 import type { Redis } from 'ioredis';
-import type { BridgeContext, Outcome } from './context.js';
+import { type BridgeContext, InFlight, type Outcome } from './context.js';
 import type { RouteStats } from './stats.js';
 
 interface InboundCommon {
+  /**
+   * Items converted and sent at once (lists and streams). Above 1, items may
+   * reach the hub in a different order than they were queued. @default 16
+   */
+  concurrency?: number;
   /** Rewrite each converted envelope before it is sent (re-address it, add headers). @default none */
   map?: (envelope: Envelope) => Envelope;
 }
@@ -141,9 +146,10 @@ export function listLoop(
     const left =
       (await ctx.retry(`${stats.route}: LRANGE`, stats, () => c.lrange(processing, 0, -1))) ?? [];
     recovered();
+    const pool = new InFlight(route.concurrency ?? 16);
     for (let i = left.length - 1; i >= 0 && !ctx.closed; i--) {
       stats.recovered++;
-      await settle(left[i]!);
+      await pool.add(settle(left[i]!));
     }
     for (let attempt = 1; !ctx.closed; ) {
       let raw: string | null;
@@ -157,8 +163,9 @@ export function listLoop(
         await ctx.sleep(Math.min(1_000, 20 * 2 ** attempt++));
         continue;
       }
-      if (raw !== null) await settle(raw);
+      if (raw !== null) await pool.add(settle(raw));
     }
+    await pool.drain();
   })();
   return { ready, done };
 }
@@ -213,6 +220,7 @@ export function streamLoop(
   })();
   const done = (async () => {
     await ready;
+    const pool = new InFlight(route.concurrency ?? 16);
     let cursor = '0';
     for (let attempt = 1; !ctx.closed; ) {
       let reply: StreamReply;
@@ -249,11 +257,14 @@ export function streamLoop(
       for (const [id, fields] of entries) {
         if (ctx.closed) break;
         // A pending entry trimmed away meanwhile comes back without fields: nothing left to send.
-        if (fields === null)
+        if (fields === null) {
           await ctx.retry(`${stats.route}: XACK`, stats, () => c.xack(route.key, group, id));
-        else await settle(id, fields);
+        } else await pool.add(settle(id, fields));
       }
+      // Own pending entries are read again from 0: settle these before the next read.
+      if (cursor === '0') await pool.drain();
     }
+    await pool.drain();
   })();
   return { ready, done };
 }
