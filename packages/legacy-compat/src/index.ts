@@ -15,6 +15,20 @@ export { BRIDGE_HEADER, FROM_LEGACY, TO_LEGACY } from './bridge/marker.js';
 export type { HubSource, OutboundRoute } from './bridge/outbound.js';
 export type { RouteStats } from './bridge/stats.js';
 export {
+  Comparison,
+  type ComparisonReport,
+  formatComparisonReport,
+  type LatencySummary,
+  type Path,
+  type PayloadMismatch,
+} from './compare/comparison.js';
+export {
+  createDualPublisher,
+  type DualPublisher,
+  type DualPublisherOptions,
+  type LegacyPath,
+} from './compare/dual-publish.js';
+export {
   type MigrateConfigOptions,
   migrateConfig,
   planConfigMigration,
