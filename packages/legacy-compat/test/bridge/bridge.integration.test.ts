@@ -142,6 +142,31 @@ describe('legacy → hub', () => {
     expect(got.at(-1)?.headers['legacy-extensions']).toBe('{"amount":"5"}');
     await waitFor(async () => ((await legacy.xpending(key, 'hub-bridge')) as [number])[0] === 0);
   });
+  it('stream: entries a stopped bridge had read but not acknowledged are sent first', async () => {
+    const key = unique('legacy:stream:');
+    // A bridge with this id read three entries, then died before acknowledging them.
+    await legacy.xgroup('CREATE', key, 'hub-bridge', '0', 'MKSTREAM');
+    for (let i = 0; i < 3; i++) {
+      await legacy.xadd(key, '*', 'data', JSON.stringify({ type: 't', to: 'ledger', data: { i } }));
+    }
+    await legacy.xreadgroup('GROUP', 'hub-bridge', 'bridge', 'COUNT', 3, 'STREAMS', key, '>');
+    await legacy.xadd(
+      key,
+      '*',
+      'data',
+      JSON.stringify({ type: 't', to: 'ledger', data: { i: 3 } }),
+    );
+    const { hub, bridge } = await setup({ inbound: [{ from: 'stream', key }] });
+    const got: unknown[] = [];
+    await hub.onMessage('ledger', (m) => {
+      got.push(m.payload);
+    });
+    await bridge.start();
+    await waitFor(() => got.length === 4, { message: () => `4 messages, got ${got.length}` });
+    expect(got.slice(0, 3)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    expect(statsOf(bridge, `stream:${key}`)).toMatchObject({ recovered: 3, forwarded: 4 });
+    await waitFor(async () => ((await legacy.xpending(key, 'hub-bridge')) as [number])[0] === 0);
+  });
 });
 
 describe('hub → legacy', () => {
