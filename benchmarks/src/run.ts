@@ -1,6 +1,6 @@
 /**
  * Benchmark runner: `pnpm bench [filter…]`. A filter is a suite (`core`,
- * `redis`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
+ * `redis`, `legacy`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
  * table and writes results/latest.json and results/latest.md.
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { coreScenarios } from './core.js';
 import { fmtNumber, machine, type ScenarioResult } from './harness.js';
+import { legacyScenarios } from './legacy.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
     }
   };
   for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  for (const s of legacyScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
   const floods = redisIds.filter((id) => !isLatencyId(id));
   const steady = redisIds.filter(isLatencyId);

@@ -20,6 +20,25 @@ import { plainJson, UNRECOGNISED } from './shapes/plain-json.js';
 import { socketIo } from './shapes/socket-io.js';
 
 /** The built-in shapes, in detection order (the most specific first; plain JSON last). */
+/**
+ * The built-in shape of `input`: the same answer as asking each shape's
+ * `detect` in BUILTIN_SHAPES order, with each property read once (this runs
+ * for every message).
+ */
+function detectBuiltin(input: unknown): LegacyShape | undefined {
+  if (Array.isArray(input)) return socketIo.detect(input) ? socketIo : undefined;
+  if (typeof input !== 'object' || input === null) return undefined;
+  if (hubEnvelope.detect(input)) return hubEnvelope;
+  const o = input as Record<string, unknown>;
+  if (o.specversion !== undefined) return cloudEvents;
+  if (o.ver !== undefined && typeof o.sender === 'string') {
+    if (typeof o.event === 'string') return moleculerEvent;
+    if (typeof o.action === 'string') return moleculerRequest;
+  }
+  if (bullmq.detect(o)) return bullmq;
+  return plainJson.detect(o) ? plainJson : undefined;
+}
+
 export const BUILTIN_SHAPES: readonly LegacyShape[] = Object.freeze([
   hubEnvelope,
   cloudEvents,
@@ -148,18 +167,16 @@ export function createLegacyConverter(options: LegacyConverterOptions = {}): Leg
   const isCustom = new Set<LegacyShape>(custom);
 
   const find = (input: unknown): LegacyShape | undefined => {
-    for (let i = 0; i < shapes.length; i++) {
+    // A user shape's detect may throw anything; the built-in ones never throw.
+    for (let i = 0; i < customCount; i++) {
       const s = shapes[i]!;
-      // A user shape's detect may throw anything; the built-in ones never throw.
-      if (i < customCount) {
-        try {
-          if (s.detect(input)) return s;
-        } catch (err) {
-          throw typed(err, s.name);
-        }
-      } else if (s.detect(input)) return s;
+      try {
+        if (s.detect(input)) return s;
+      } catch (err) {
+        throw typed(err, s.name);
+      }
     }
-    return undefined;
+    return detectBuiltin(input);
   };
 
   /** User shapes see text and bytes as they came (a format of their own need not be JSON). */

@@ -8,7 +8,10 @@
 import { DEFAULT_LIMITS } from '@hub/protocol';
 
 const ADDRESS_BAD = /[^A-Za-z0-9_.:/@-]/g;
+const ADDRESS_OK = /^[A-Za-z0-9_.:/@-]+$/;
+const TYPE_OK = /^[!-~]+$/;
 const TOPIC_SEGMENT_BAD = /[^A-Za-z0-9_:/@-]/g;
+const TOPIC_OK = /^[A-Za-z0-9_:/@-]+(\.[A-Za-z0-9_:/@-]+)*$/;
 const TYPE_BAD = /[^!-~]/g;
 
 /** An address (`source`, `destination`, `replyTo`) from a string or number, or undefined when it cannot be one. */
@@ -17,7 +20,7 @@ export function toAddress(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxAddressLength) {
     return undefined;
   }
-  return v.replace(ADDRESS_BAD, '_');
+  return ADDRESS_OK.test(v) ? v : v.replace(ADDRESS_BAD, '_');
 }
 
 /** A message or event type: visible ASCII without spaces. */
@@ -25,7 +28,7 @@ export function toType(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxTypeLength) {
     return undefined;
   }
-  return v.replace(TYPE_BAD, '_');
+  return TYPE_OK.test(v) ? v : v.replace(TYPE_BAD, '_');
 }
 
 /** An id or correlation id: visible ASCII, numbers as their decimal text. */
@@ -34,7 +37,7 @@ export function toId(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxIdLength) {
     return undefined;
   }
-  return v.replace(TYPE_BAD, '_');
+  return TYPE_OK.test(v) ? v : v.replace(TYPE_BAD, '_');
 }
 
 /** A topic: dot-separated non-empty segments; an empty segment becomes `_`. */
@@ -42,6 +45,7 @@ export function toTopic(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxAddressLength) {
     return undefined;
   }
+  if (TOPIC_OK.test(v)) return v;
   let out = '';
   const parts = v.split('.');
   for (let i = 0; i < parts.length; i++) {

@@ -1,7 +1,7 @@
 import { isHubError, parseEnvelope } from '@hub/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { convertLegacy, toLegacy } from '../../src/index.js';
+import { BUILTIN_SHAPES, convertLegacy, detectLegacyShape, toLegacy } from '../../src/index.js';
 
 // Two promises, for any input at all: conversion returns a valid envelope or
 // throws a typed HubError (never a TypeError, never a guess), and a message it
@@ -129,6 +129,35 @@ describe('conversion never throws anything but a typed error', () => {
   it('for plain JSON objects with any values under the known field names', () => {
     fc.assert(
       fc.property(plainMessage, (m) => void convertOrTypedError(m)),
+      RUNS,
+    );
+  });
+});
+
+describe('detection', () => {
+  it('names the first built-in shape (in BUILTIN_SHAPES order) whose detect claims the input', () => {
+    const candidates = fc.oneof(
+      fc.anything(),
+      plainMessage,
+      fc.record(
+        { ver: fc.constant('4'), sender: fc.string(), event: fc.string(), action: fc.string() },
+        { requiredKeys: ['ver', 'sender'] },
+      ),
+      fc.record(
+        {
+          name: fc.string(),
+          data: json,
+          opts: json,
+          specversion: fc.constant('1.0'),
+          type: fc.string(),
+        },
+        { requiredKeys: ['name', 'data'] },
+      ),
+    );
+    fc.assert(
+      fc.property(candidates, (v) => {
+        expect(detectLegacyShape(v)).toBe(BUILTIN_SHAPES.find((s) => s.detect(v))?.name);
+      }),
       RUNS,
     );
   });
