@@ -71,7 +71,7 @@ export interface Conversion<E extends Envelope = Envelope> {
 export interface LegacyConverter {
   /** Every shape this converter knows, in detection order. */
   readonly shapes: readonly LegacyShape[];
-  /** The name of the first shape that claims `input`, or undefined. JSON text is parsed first. */
+  /** The name of the first shape that claims `input`, or undefined (also for text that is not JSON). JSON text is parsed first. */
   detect(input: unknown): string | undefined;
   /**
    * Convert a legacy message (an object, or JSON text / bytes) and say which
@@ -217,7 +217,17 @@ export function createLegacyConverter(options: LegacyConverterOptions = {}): Leg
 
   return {
     shapes,
-    detect: (input) => (findRaw(input) ?? find(parseText(input)))?.name,
+    detect(input) {
+      const raw = findRaw(input);
+      if (raw !== undefined) return raw.name;
+      let parsed: unknown;
+      try {
+        parsed = parseText(input);
+      } catch {
+        return undefined;
+      }
+      return find(parsed)?.name;
+    },
     convert,
     convertMessage: (input) => convert(input).envelope,
     toLegacy(name, envelope) {

@@ -155,9 +155,13 @@ describe('detection', () => {
       ),
     );
     fc.assert(
-      fc.property(candidates, (v) => {
-        expect(detectLegacyShape(v)).toBe(BUILTIN_SHAPES.find((s) => s.detect(v))?.name);
-      }),
+      // Text and bytes are parsed as JSON first; every other value is what the shapes see.
+      fc.property(
+        candidates.filter((v) => typeof v !== 'string' && !(v instanceof Uint8Array)),
+        (v) => {
+          expect(detectLegacyShape(v)).toBe(BUILTIN_SHAPES.find((s) => s.detect(v))?.name);
+        },
+      ),
       RUNS,
     );
   });
