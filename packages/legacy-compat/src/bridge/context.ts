@@ -51,6 +51,23 @@ export class BridgeContext {
     for (const wake of [...this.sleepers]) wake();
   }
 
+  /**
+   * A blocking read failed: report it and wait (capped exponential backoff by
+   * `attempt`) before the loop reads again. False when the bridge is closing.
+   */
+  async readFailed(
+    err: unknown,
+    stats: RouteStats,
+    what: string,
+    attempt: number,
+  ): Promise<boolean> {
+    if (this.closed) return false;
+    stats.retries++;
+    this.report(err, `${stats.route}: ${what}`);
+    await this.sleep(backoffDelay(attempt, RETRY));
+    return true;
+  }
+
   /** Run a Redis command until it succeeds or the bridge closes (then undefined). */
   async retry<T>(what: string, stats: RouteStats, fn: () => Promise<T>): Promise<T | undefined> {
     for (let attempt = 1; !this.closed; attempt++) {

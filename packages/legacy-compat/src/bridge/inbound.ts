@@ -157,11 +157,8 @@ export function listLoop(
         raw = await reader.blmove(route.key, processing, 'RIGHT', 'LEFT', blockMs / 1000);
         attempt = 1;
       } catch (err) {
-        if (ctx.closed) break;
-        stats.retries++;
-        ctx.report(err, `${stats.route}: BLMOVE`);
-        await ctx.sleep(Math.min(1_000, 20 * 2 ** attempt++));
-        continue;
+        if (await ctx.readFailed(err, stats, 'BLMOVE', attempt++)) continue;
+        break;
       }
       if (raw !== null) await pool.add(settle(raw));
     }
@@ -239,11 +236,8 @@ export function streamLoop(
         )) as StreamReply;
         attempt = 1;
       } catch (err) {
-        if (ctx.closed) break;
-        stats.retries++;
-        ctx.report(err, `${stats.route}: XREADGROUP`);
-        await ctx.sleep(Math.min(1_000, 20 * 2 ** attempt++));
-        continue;
+        if (await ctx.readFailed(err, stats, 'XREADGROUP', attempt++)) continue;
+        break;
       }
       const entries = reply?.[0]?.[1] ?? [];
       if (cursor === '0') {

@@ -14,31 +14,27 @@ const TOPIC_SEGMENT_BAD = /[^A-Za-z0-9_:/@-]/g;
 const TOPIC_OK = /^[A-Za-z0-9_:/@-]+(\.[A-Za-z0-9_:/@-]+)*$/;
 const TYPE_BAD = /[^!-~]/g;
 
-/** An address (`source`, `destination`, `replyTo`) from a string or number, or undefined when it cannot be one. */
-export function toAddress(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxAddressLength) {
-    return undefined;
-  }
-  return ADDRESS_OK.test(v) ? v : v.replace(ADDRESS_BAD, '_');
+/**
+ * `v` fitted to `ok` (each character outside it becomes `_`), numbers as their
+ * decimal text when `numbers`; undefined for anything else, empty or over `max`.
+ */
+function fit(v: unknown, max: number, ok: RegExp, bad: RegExp, numbers: boolean) {
+  if (numbers && typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) return undefined;
+  return ok.test(v) ? v : v.replace(bad, '_');
 }
+
+/** An address (`source`, `destination`, `replyTo`) from a string or number, or undefined when it cannot be one. */
+export const toAddress = (v: unknown): string | undefined =>
+  fit(v, DEFAULT_LIMITS.maxAddressLength, ADDRESS_OK, ADDRESS_BAD, true);
 
 /** A message or event type: visible ASCII without spaces. */
-export function toType(v: unknown): string | undefined {
-  if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxTypeLength) {
-    return undefined;
-  }
-  return TYPE_OK.test(v) ? v : v.replace(TYPE_BAD, '_');
-}
+export const toType = (v: unknown): string | undefined =>
+  fit(v, DEFAULT_LIMITS.maxTypeLength, TYPE_OK, TYPE_BAD, false);
 
 /** An id or correlation id: visible ASCII, numbers as their decimal text. */
-export function toId(v: unknown): string | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (typeof v !== 'string' || v.length === 0 || v.length > DEFAULT_LIMITS.maxIdLength) {
-    return undefined;
-  }
-  return TYPE_OK.test(v) ? v : v.replace(TYPE_BAD, '_');
-}
+export const toId = (v: unknown): string | undefined =>
+  fit(v, DEFAULT_LIMITS.maxIdLength, TYPE_OK, TYPE_BAD, true);
 
 /** A topic: dot-separated non-empty segments; an empty segment becomes `_`. */
 export function toTopic(v: unknown): string | undefined {
