@@ -1,6 +1,6 @@
 import { rejectUnknownOptions, type Unsubscribe } from '@hub/core';
 import { ErrorCode, HubError } from '@hub/protocol';
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { createLegacyConverter, type LegacyConverter } from '../convert/converter.js';
 import { connect, type LegacyRedis } from './connection.js';
 import { BridgeContext, type BridgeHub } from './context.js';
@@ -58,6 +58,17 @@ const OUTBOUND_OPTIONS: Record<OutboundRoute['to'], readonly string[]> = {
   pubsub: ['to', 'channel', 'from', 'shape', 'consume'],
   list: ['to', 'key', 'from', 'shape', 'consume'],
   stream: ['to', 'key', 'field', 'from', 'shape', 'consume'],
+};
+
+/**
+ * Blocking readers own their retries: a read is never queued while the link
+ * is down nor silently sent again after a reconnect (a resent BLMOVE would
+ * leave the item the first one moved behind in the processing list).
+ */
+const READER: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
 };
 
 const bad = (msg: string) => new HubError(ErrorCode.INVALID_CONFIG, `[hub:legacy] bridge ${msg}`);
@@ -122,8 +133,8 @@ export function createLegacyBridge(options: LegacyBridgeOptions): LegacyBridge {
   let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
-  const open = (role: string): Redis => {
-    const client = connect(options.redis, role, (err, where) => report(err, where));
+  const open = (role: string, extra?: RedisOptions): Redis => {
+    const client = connect(options.redis, role, (err, where) => report(err, where), extra);
     connections.push(client);
     return client;
   };
@@ -139,8 +150,8 @@ export function createLegacyBridge(options: LegacyBridgeOptions): LegacyBridge {
         subscriber ??= open('subscriber');
         loops.push(pubSubLoop(ctx!, route, s, subscriber));
       } else if (route.from === 'list') {
-        loops.push(listLoop(ctx!, route, s, open(`reader ${s.route}`), blockMs));
-      } else loops.push(streamLoop(ctx!, route, s, open(`reader ${s.route}`), blockMs));
+        loops.push(listLoop(ctx!, route, s, open(`reader ${s.route}`, READER), blockMs));
+      } else loops.push(streamLoop(ctx!, route, s, open(`reader ${s.route}`, READER), blockMs));
     });
     for (const [i, route] of outbound.entries()) {
       unsubscribes.push(await startOutbound(ctx, route, stats[inbound.length + i]!));

@@ -137,28 +137,35 @@ export function listLoop(
     );
   };
 
-  let recovered!: () => void;
+  let started!: () => void;
   const ready = new Promise<void>((resolve) => {
-    recovered = resolve;
+    started = resolve;
   });
-  const done = (async () => {
-    // Items a bridge with this id moved but never finished, oldest (rightmost) first.
+  const pool = new InFlight(route.concurrency ?? 16);
+  /** Send what sits in the processing list, oldest (rightmost) first: left by a bridge that died, or by a lost reply. */
+  const recover = async () => {
     const left =
       (await ctx.retry(`${stats.route}: LRANGE`, stats, () => c.lrange(processing, 0, -1))) ?? [];
-    recovered();
-    const pool = new InFlight(route.concurrency ?? 16);
+    started();
     for (let i = left.length - 1; i >= 0 && !ctx.closed; i--) {
       stats.recovered++;
       await pool.add(settle(left[i]!));
     }
+  };
+  const done = (async () => {
+    await recover();
     for (let attempt = 1; !ctx.closed; ) {
       let raw: string | null;
       try {
         raw = await reader.blmove(route.key, processing, 'RIGHT', 'LEFT', blockMs / 1000);
         attempt = 1;
       } catch (err) {
-        if (await ctx.readFailed(err, stats, 'BLMOVE', attempt++)) continue;
-        break;
+        if (!(await ctx.readFailed(err, stats, 'BLMOVE', attempt++))) break;
+        // A BLMOVE whose reply was lost may have moved an item: once everything in
+        // flight is settled, whatever the processing list still holds is such an item.
+        await pool.drain();
+        await recover();
+        continue;
       }
       if (raw !== null) await pool.add(settle(raw));
     }
@@ -236,8 +243,11 @@ export function streamLoop(
         )) as StreamReply;
         attempt = 1;
       } catch (err) {
-        if (await ctx.readFailed(err, stats, 'XREADGROUP', attempt++)) continue;
-        break;
+        if (!(await ctx.readFailed(err, stats, 'XREADGROUP', attempt++))) break;
+        // Entries a read with a lost reply delivered are pending on this consumer: read them again.
+        await pool.drain();
+        cursor = '0';
+        continue;
       }
       const entries = reply?.[0]?.[1] ?? [];
       if (cursor === '0') {
