@@ -10,10 +10,12 @@ export type {
   ListInbound,
   PubSubInbound,
   StreamInbound,
+  WebSocketInbound,
 } from './bridge/inbound.js';
 export { BRIDGE_HEADER, FROM_LEGACY, TO_LEGACY } from './bridge/marker.js';
 export type { HubSource, OutboundRoute } from './bridge/outbound.js';
 export type { RouteStats } from './bridge/stats.js';
+export type { WsEndpoint } from './bridge/websocket.js';
 export {
   Comparison,
   type ComparisonReport,

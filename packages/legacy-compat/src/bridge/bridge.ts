@@ -11,6 +11,7 @@ import {
   listLoop,
   pubSubLoop,
   streamLoop,
+  webSocketLoop,
 } from './inbound.js';
 import { type OutboundRoute, outboundName, startOutbound } from './outbound.js';
 import { type RouteStats, routeStats } from './stats.js';
@@ -52,12 +53,14 @@ const OPTIONS = ['hub', 'redis', 'id', 'inbound', 'outbound', 'converter', 'bloc
 const INBOUND_OPTIONS: Record<InboundRoute['from'], readonly string[]> = {
   pubsub: ['from', 'channel', 'pattern', 'map'],
   list: ['from', 'key', 'processingKey', 'deadKey', 'concurrency', 'map'],
+  websocket: ['from', 'url', 'protocols', 'headers', 'map'],
   stream: ['from', 'key', 'group', 'start', 'field', 'deadKey', 'concurrency', 'map'],
 };
 const OUTBOUND_OPTIONS: Record<OutboundRoute['to'], readonly string[]> = {
   pubsub: ['to', 'channel', 'from', 'shape', 'consume'],
   list: ['to', 'key', 'from', 'shape', 'consume'],
   stream: ['to', 'key', 'field', 'from', 'shape', 'consume'],
+  websocket: ['to', 'url', 'protocols', 'headers', 'from', 'shape', 'consume'],
 };
 
 /**
@@ -83,18 +86,21 @@ function check(o: LegacyBridgeOptions): void {
   if (o.blockMs !== undefined && !(o.blockMs > 0)) throw bad('option `blockMs` must be > 0');
   (o.inbound ?? []).forEach((r, i) => {
     const known = INBOUND_OPTIONS[r?.from];
-    if (known === undefined) throw bad(`inbound[${i}].from must be pubsub, list or stream`);
+    if (known === undefined) {
+      throw bad(`inbound[${i}].from must be pubsub, list, stream or websocket`);
+    }
     rejectUnknownOptions(`createLegacyBridge.inbound[${i}]`, r, known);
-    const name = r.from === 'pubsub' ? r.channel : r.key;
+    const field = r.from === 'pubsub' ? 'channel' : r.from === 'websocket' ? 'url' : 'key';
+    const name = (r as unknown as Record<string, unknown>)[field];
     if (typeof name !== 'string' || name === '') {
-      throw bad(
-        `inbound[${i}].${r.from === 'pubsub' ? 'channel' : 'key'} must be a non-empty string`,
-      );
+      throw bad(`inbound[${i}].${field} must be a non-empty string`);
     }
   });
   (o.outbound ?? []).forEach((r, i) => {
     const known = OUTBOUND_OPTIONS[r?.to];
-    if (known === undefined) throw bad(`outbound[${i}].to must be pubsub, list or stream`);
+    if (known === undefined) {
+      throw bad(`outbound[${i}].to must be pubsub, list, stream or websocket`);
+    }
     rejectUnknownOptions(`createLegacyBridge.outbound[${i}]`, r, known);
     const from = r.from as Record<string, unknown> | undefined;
     if (typeof from?.topic !== 'string' && typeof from?.endpoint !== 'string') {
@@ -149,6 +155,8 @@ export function createLegacyBridge(options: LegacyBridgeOptions): LegacyBridge {
       if (route.from === 'pubsub') {
         subscriber ??= open('subscriber');
         loops.push(pubSubLoop(ctx!, route, s, subscriber));
+      } else if (route.from === 'websocket') {
+        loops.push(webSocketLoop(ctx!, route, s));
       } else if (route.from === 'list') {
         loops.push(listLoop(ctx!, route, s, open(`reader ${s.route}`, READER), blockMs));
       } else loops.push(streamLoop(ctx!, route, s, open(`reader ${s.route}`, READER), blockMs));

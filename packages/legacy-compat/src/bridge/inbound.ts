@@ -8,6 +8,7 @@ import type { Envelope } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import { type BridgeContext, InFlight, type Outcome } from './context.js';
 import type { RouteStats } from './stats.js';
+import { type WsEndpoint, WsLink } from './websocket.js';
 
 interface InboundCommon {
   /**
@@ -59,10 +60,19 @@ export interface StreamInbound extends InboundCommon {
   deadKey?: string;
 }
 
-export type InboundRoute = PubSubInbound | ListInbound | StreamInbound;
+/** Legacy WebSocket endpoint: the bridge connects as a client; each text frame is a legacy message. Best-effort. */
+export interface WebSocketInbound extends InboundCommon, WsEndpoint {
+  from: 'websocket';
+}
+
+export type InboundRoute = PubSubInbound | ListInbound | StreamInbound | WebSocketInbound;
 
 export const inboundName = (r: InboundRoute): string =>
-  r.from === 'pubsub' ? `pubsub:${r.channel}` : `${r.from}:${r.key}`;
+  r.from === 'pubsub'
+    ? `pubsub:${r.channel}`
+    : r.from === 'websocket'
+      ? `websocket:${r.url}`
+      : `${r.from}:${r.key}`;
 
 export interface Loop {
   /** Resolves when the loop has exited (after the bridge closed). */
@@ -271,4 +281,24 @@ export function streamLoop(
     await pool.drain();
   })();
   return { ready, done };
+}
+
+/** A WebSocket endpoint: every text frame is delivered as it comes; close waits for those in flight. */
+export function webSocketLoop(
+  ctx: BridgeContext,
+  route: WebSocketInbound,
+  stats: RouteStats,
+): Loop {
+  const inFlight = new Set<Promise<Outcome>>();
+  const link = new WsLink(ctx, route, stats, (text) => {
+    stats.received++;
+    const p = ctx.deliver(text, stats, route.map);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  });
+  const done = (async () => {
+    await link.done;
+    await Promise.allSettled([...inFlight]);
+  })();
+  return { ready: link.ready, done, stop: () => link.close() };
 }

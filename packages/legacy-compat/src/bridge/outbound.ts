@@ -9,6 +9,7 @@ import type { Envelope } from '@hub/protocol';
 import type { BridgeContext } from './context.js';
 import { marked, TO_LEGACY, wasBridged } from './marker.js';
 import type { RouteStats } from './stats.js';
+import { type WsEndpoint, WsLink } from './websocket.js';
 
 /** Hub side of an outbound route: events on a topic pattern, or messages to an endpoint. */
 export type HubSource = { topic: string } | { endpoint: string };
@@ -29,11 +30,13 @@ export type OutboundRoute =
       key: string;
       /** Field the legacy JSON goes in. @default 'data' */
       field?: string;
-    });
+    })
+  | (OutboundCommon & WsEndpoint & { to: 'websocket' });
 
 export const outboundName = (r: OutboundRoute): string => {
   const from = 'topic' in r.from ? `topic:${r.from.topic}` : `endpoint:${r.from.endpoint}`;
-  return `${from} -> ${r.to}:${r.to === 'pubsub' ? r.channel : r.key}`;
+  const to = r.to === 'pubsub' ? r.channel : r.to === 'websocket' ? r.url : r.key;
+  return `${from} -> ${r.to}:${to}`;
 };
 
 /** Subscribe one outbound route; resolves with its unsubscribe. */
@@ -44,6 +47,8 @@ export async function startOutbound(
 ): Promise<Unsubscribe> {
   const shape = route.shape ?? 'plain-json';
   const c = ctx.commands;
+  const link = route.to === 'websocket' ? new WsLink(ctx, route, stats) : undefined;
+  if (link) await link.ready;
   const write = (text: string): Promise<unknown> => {
     switch (route.to) {
       case 'pubsub':
@@ -52,6 +57,8 @@ export async function startOutbound(
         return c.lpush(route.key, text);
       case 'stream':
         return c.xadd(route.key, '*', route.field ?? 'data', text);
+      case 'websocket':
+        return link!.send(text);
     }
   };
   const handler = async (env: Envelope): Promise<void> => {
@@ -73,7 +80,14 @@ export async function startOutbound(
     stats.forwarded++;
   };
   const opts = route.consume ?? {};
-  return 'topic' in route.from
-    ? ctx.hub.subscribe(route.from.topic, handler, opts)
-    : ctx.hub.onMessage(route.from.endpoint, handler, opts);
+  const off =
+    'topic' in route.from
+      ? await ctx.hub.subscribe(route.from.topic, handler, opts)
+      : await ctx.hub.onMessage(route.from.endpoint, handler, opts);
+  if (link === undefined) return off;
+  return async () => {
+    await off();
+    link.close();
+    await link.done;
+  };
 }
