@@ -1,5 +1,5 @@
 import { backoffDelay, type Hub } from '@hub/core';
-import { type Envelope, ErrorCode, HubError, isHubError } from '@hub/protocol';
+import { type Envelope, ErrorCode, isHubError } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import type { LegacyConverter } from '../convert/converter.js';
 import { FROM_LEGACY, marked, wasBridged } from './marker.js';
@@ -129,16 +129,22 @@ export class BridgeContext {
   }
 }
 
-export const closedError = () =>
-  new HubError(ErrorCode.CLOSED, '[hub:legacy] the bridge is closed');
-
-/** At most `limit` settlements at once: `add` waits for room, `drain` for all of them. */
+/**
+ * At most `limit` settlements at once: `add` waits for room, `drain` for all
+ * of them. A settlement handles its own errors; one that throws anyway is
+ * reported, never allowed to end the read loop.
+ */
 export class InFlight {
   private readonly running = new Set<Promise<void>>();
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   async add(task: Promise<void>): Promise<void> {
-    const p = task.finally(() => this.running.delete(p));
+    const p: Promise<void> = task
+      .then(undefined, this.onError)
+      .finally(() => this.running.delete(p));
     this.running.add(p);
     if (this.running.size >= this.limit) await Promise.race(this.running);
   }

@@ -151,7 +151,7 @@ export function listLoop(
   const ready = new Promise<void>((resolve) => {
     started = resolve;
   });
-  const pool = new InFlight(route.concurrency ?? 16);
+  const pool = new InFlight(route.concurrency ?? 16, (err) => ctx.report(err, stats.route));
   /** Send what sits in the processing list, oldest (rightmost) first: left by a bridge that died, or by a lost reply. */
   const recover = async () => {
     const left =
@@ -234,7 +234,7 @@ export function streamLoop(
   })();
   const done = (async () => {
     await ready;
-    const pool = new InFlight(route.concurrency ?? 16);
+    const pool = new InFlight(route.concurrency ?? 16, (err) => ctx.report(err, stats.route));
     let cursor = '0';
     for (let attempt = 1; !ctx.closed; ) {
       let reply: StreamReply;
