@@ -1,3 +1,4 @@
+import { rejectUnknownOptions } from '@hub/core';
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
 import type { Redis } from 'ioredis';
 import { nanoid } from 'nanoid';
@@ -38,6 +39,35 @@ export interface DualPublisher {
   close(): Promise<void>;
 }
 
+const LEGACY_OPTIONS: Record<LegacyPath['to'], readonly string[]> = {
+  pubsub: ['to', 'channel'],
+  list: ['to', 'key'],
+  stream: ['to', 'key', 'field'],
+};
+
+function check(o: DualPublisherOptions): void {
+  const bad = (msg: string) =>
+    new HubError(ErrorCode.INVALID_CONFIG, `[hub:legacy] createDualPublisher: ${msg}`);
+  if (typeof o !== 'object' || o === null) throw bad('options must be an object');
+  rejectUnknownOptions('createDualPublisher', o, [
+    'hub',
+    'redis',
+    'legacy',
+    'converter',
+    'onError',
+  ]);
+  if (typeof o.hub?.send !== 'function') throw bad('option `hub` must be a hub');
+  const known = LEGACY_OPTIONS[o.legacy?.to];
+  if (known === undefined) throw bad('option `legacy.to` must be pubsub, list or stream');
+  rejectUnknownOptions('createDualPublisher.legacy', o.legacy, known);
+  const name = o.legacy.to === 'pubsub' ? o.legacy.channel : o.legacy.key;
+  if (typeof name !== 'string' || name === '') {
+    throw bad(
+      `option \`legacy.${o.legacy.to === 'pubsub' ? 'channel' : 'key'}\` must be a non-empty string`,
+    );
+  }
+}
+
 const bodyOf = (env: Envelope): unknown => (env.kind === 'message' ? env.payload : env.data);
 
 /**
@@ -47,6 +77,7 @@ const bodyOf = (env: Envelope): unknown => (env.kind === 'message' ? env.payload
  * Do not also bridge the same legacy path into the hub (it would arrive twice).
  */
 export function createDualPublisher(options: DualPublisherOptions): DualPublisher {
+  check(options);
   const converter = options.converter ?? createLegacyConverter();
   const report =
     options.onError ??

@@ -98,6 +98,21 @@ describe('dual-publish mode and the comparison report', () => {
   });
 });
 
+describe('createDualPublisher options', () => {
+  it('unknown and malformed options are typed config errors naming them', () => {
+    const base = { hub: { send() {}, publish() {} } as never, redis: 'redis://127.0.0.1:1' };
+    expect(() =>
+      createDualPublisher({ ...base, legacy: { to: 'pubsub', chanel: 'x' } as never }),
+    ).toThrow(/createDualPublisher\.legacy\.chanel/);
+    expect(() => createDualPublisher({ ...base, legacy: { to: 'kafka' } as never })).toThrow(
+      /legacy\.to/,
+    );
+    expect(() => createDualPublisher({ ...base, legacy: { to: 'list', key: '' } })).toThrow(
+      /legacy\.key/,
+    );
+  });
+});
+
 describe('Comparison', () => {
   it('duplicates and deliveries of ids it never published are counted apart', () => {
     let t = 0;
