@@ -30,6 +30,7 @@ export default defineConfig({
       project('adapter-redis', 'packages/adapter-redis'),
       project('adapter-ws', 'packages/adapter-ws'),
       project('adapter-http', 'packages/adapter-http'),
+      project('legacy-compat', 'packages/legacy-compat'),
       project('examples', 'examples'),
     ],
   },

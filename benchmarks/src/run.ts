@@ -1,6 +1,6 @@
 /**
  * Benchmark runner: `pnpm bench [filter…]`. A filter is a suite (`core`,
- * `redis`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
+ * `redis`, `legacy`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
  * table and writes the run to results/runs/ (ignored by git: a run never
  * dirties the tree; README.md says how to publish one as results/latest.*).
  * Exits non-zero when a scenario fails to run or misses a target.
@@ -14,6 +14,7 @@ import { deserialize, serialize } from 'node:v8';
 import { coreScenarios } from './core.js';
 import { fmtNumber, machine, type ScenarioResult } from './harness.js';
 import { httpScenarios } from './http.js';
+import { legacyScenarios } from './legacy.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
 import { rpcScenarios } from './rpc.js';
 
@@ -178,6 +179,7 @@ async function main(): Promise<void> {
   for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of rpcScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of httpScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  for (const s of legacyScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
   const floods = redisIds.filter((id) => !isLatencyId(id));
   const steady = redisIds.filter(isLatencyId);
