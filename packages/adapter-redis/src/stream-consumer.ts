@@ -1053,8 +1053,9 @@ export class StreamConsumer implements Subscription {
       const { commands: c, keys, opts } = this.host;
       // Every step is bounded: close must return even when the link is dead.
       const limit = opts.commandTimeoutMs + opts.blockMs;
-      await bounded(this.loop ?? Promise.resolve(), limit);
-      await bounded(this.ackFlush ?? Promise.resolve(), limit);
+      // The read loop and the ack flush report their own failures.
+      await bounded((this.loop ?? Promise.resolve()).catch(noop), limit);
+      await bounded((this.ackFlush ?? Promise.resolve()).catch(noop), limit);
       // Unsettled entries go back at once (idle time maxed) instead of after claimIdleMs.
       await bounded(this.releaseAll(), limit).catch((err) => this.host.report('release', err));
       await bounded(
@@ -1225,12 +1226,12 @@ function partitionOffset(consumer: string, partitions: number): number {
   return h % partitions;
 }
 
-/** Wait for `p` at most `ms`; rejects on timeout, never hangs. */
-export function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+/** Wait for `p` at most `ms`: settles as `p` does (its rejection too, at once), or rejects on timeout; never hangs. */
+export function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
-    p.catch(() => undefined),
-    new Promise<undefined>((_, reject) => {
+    p,
+    new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
       timer.unref();
     }),
