@@ -3,6 +3,7 @@ import {
   type AdapterContext,
   AdapterError,
   type AdapterFactory,
+  type AdapterFeatures,
   BaseAdapter,
   backoffDelay,
   type ConnectionConfig,
@@ -66,6 +67,8 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   patterns: true,
   consumerGroups: true,
 });
+
+const FEATURES: AdapterFeatures = Object.freeze({ deadLetters: true });
 
 interface PubSubTarget {
   readonly spec: SubscriptionSpec;
@@ -154,6 +157,7 @@ const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 500 } as const;
 export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   readonly name = 'redis';
   readonly capabilities = CAPABILITIES;
+  readonly features: AdapterFeatures = FEATURES;
   readonly keys: KeyLayout;
   private readonly opts: ResolvedOptions;
   private readonly factory: ConnectionFactory;

@@ -37,6 +37,7 @@ export abstract class BaseAdapter
     instanceId: 'local',
     logger: silentLogger,
     reportError: () => {},
+    reportState: () => {},
   };
   #stats = { sent: 0, sendFailures: 0, delivered: 0 };
   #state: AdapterState = 'idle';
@@ -62,9 +63,15 @@ export abstract class BaseAdapter
     return this.#stats;
   }
 
+  /** Change the lifecycle state: reported to the hub (`ctx.reportState`) and emitted as `state`. */
   protected setState(state: AdapterState): void {
     if (state === this.#state) return;
     this.#state = state;
+    try {
+      this.#ctx.reportState(state);
+    } catch {
+      // a faulty reporter must not take the transport down
+    }
     this.emit('state', state);
   }
 

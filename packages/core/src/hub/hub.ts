@@ -15,13 +15,13 @@ import {
   validateMessage,
 } from '@hub/protocol';
 import { EventEmitter } from 'eventemitter3';
-import type {
-  AdapterContext,
-  AdapterHealth,
-  DeadLetterEntry,
-  DeadLetterReader,
-  ProtocolAdapter,
-  Subscription,
+import {
+  type AdapterContext,
+  type AdapterHealth,
+  type DeadLetterEntry,
+  deadLetterReader,
+  type ProtocolAdapter,
+  type Subscription,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
 import { Consumer, type ConsumerHost } from '../delivery/consumer.js';
@@ -405,6 +405,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       reportError: (error) => {
         this.logger.error(error.message);
         this.safeEmit('error', error);
+      },
+      // A state change (a link lost or back) reroutes at once instead of
+      // routing into a dead link until the next interval check.
+      reportState: () => {
+        const target = this.router.target(name);
+        if (this._state === 'running' && target?.adapter === adapter) this.refreshHealth(target);
       },
     };
     await adapter.connect(ctx);
@@ -864,16 +870,6 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.logger.warn(`[hub] circuit of adapter "${target.name}" is now ${state}`);
       this.safeEmit('circuit', target.name, state);
     });
-    // Adapters built on BaseAdapter report state changes: react at once
-    // instead of routing into a dead link until the next interval check.
-    const emitter = target.adapter as Partial<{ on(event: 'state', fn: () => void): unknown }>;
-    if (typeof emitter.on === 'function') {
-      emitter.on('state', () => {
-        if (this._state === 'running' && this.router.target(target.name) === target) {
-          this.refreshHealth(target);
-        }
-      });
-    }
   }
 
   // ─── dead letters, metrics, health ───────────────────────────────────────
@@ -882,9 +878,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   async readDeadLetters(address: string, limit = 100): Promise<DeadLetterEntry[]> {
     const out: DeadLetterEntry[] = [];
     for (const { adapter } of this.adapters.list()) {
-      const reader = adapter as Partial<DeadLetterReader>;
-      if (typeof reader.readDeadLetters === 'function')
-        out.push(...(await reader.readDeadLetters(address, limit)));
+      const reader = deadLetterReader(adapter);
+      if (reader) out.push(...(await reader.readDeadLetters(address, limit)));
     }
     return out;
   }
