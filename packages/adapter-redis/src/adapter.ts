@@ -93,7 +93,7 @@ const streamResult = (id: unknown): SendResult => ({
 });
 
 /** Permissions do not fix themselves: an auth failure is not retryable; a timeout is uncertain. */
-function classifySendError(err: unknown): unknown {
+function classifyRedisError(err: unknown): unknown {
   if (isAuthError(err)) {
     return new AdapterError('redis', `send failed: ${(err as Error).message}`, {
       code: ErrorCode.AUTH_FAILED,
@@ -115,10 +115,6 @@ function classifySendError(err: unknown): unknown {
     });
   }
   return err;
-}
-
-function sendFailed(err: unknown): never {
-  throw classifySendError(err);
 }
 
 /**
@@ -198,11 +194,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
+    // Results and errors as they are: the base class counts and wraps them.
     this.xadds = xaddBatcher<SendResult>(
       () => this.commandClient,
       this.maxLenArg,
-      (id) => this.sendOk(streamResult(id)),
-      (err) => this.sendFailed(classifySendError(err)),
+      streamResult,
+      (err) => err,
     );
   }
 
@@ -347,32 +344,45 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return streams[p];
   }
 
+  /** Events: PUBLISH on the topic's channel (batched with the others of this tick). */
+  protected override doSendEvent(event: UnifiedEvent): Promise<SendResult> {
+    return this.publish(
+      this.commands,
+      this.keys.eventChannel(event.topic),
+      encodeEnvelope(event),
+    ).then(pubsubResult);
+  }
+
+  /** Best-effort messages: Pub/Sub, to one member of each group of the endpoint (sendBestEffort). */
+  protected override doSendBestEffort(message: UnifiedMessage): Promise<SendResult> {
+    return this.sendBestEffort(this.commands, message);
+  }
+
   /**
-   * Best-effort messages and events: PUBLISH with one promise of ours on top
-   * of ioredis' (doSend under the base send would chain two). Counting and
-   * error wrapping are the base's own (sendOk / sendFailed), so results and
-   * error codes are those of the general path.
+   * The rest, the messages a stream keeps (at-least-once, exactly-once,
+   * ordered): XADD, batched with the other XADDs of this tick to the same
+   * stream (batch.ts). On a Cluster one by one: a redirection means the write
+   * did not run, so following it cannot duplicate the entry.
    */
-  override send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    const c = this.commandClient;
-    if (c === undefined) return super.send(envelope);
-    let pending: Promise<number>;
-    try {
-      if (envelope.kind === 'event') {
-        pending = this.publish(c, this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
-      } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        return this.sendBestEffort(c, envelope);
-      } else if (!this.factory.isCluster) {
-        // Batched with the other XADDs of this tick to the same stream (batch.ts).
-        // (On a Cluster the general path retries redirections.)
-        return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
-      } else {
-        return super.send(envelope);
-      }
-    } catch (err) {
-      return Promise.reject(this.sendFailed(err));
+  protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    // The base hands events to doSendEvent; this narrows the type only.
+    if (envelope.kind === 'event') return this.doSendEvent(envelope);
+    const c = this.commands;
+    if (!this.factory.isCluster) {
+      return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
     }
-    return pending.then(this.published, this.publishFailed);
+    const args = this.xaddArgs(envelope);
+    return c
+      .call('XADD', args)
+      .then(streamResult, (err: unknown) =>
+        isRedirect(err)
+          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult)
+          : Promise.reject(err),
+      );
+  }
+
+  protected override classifySendError(err: unknown): unknown {
+    return classifyRedisError(err);
   }
 
   /** XADD arguments of a stream message, in the documented entry layout (README). */
@@ -401,12 +411,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     const members = this.members!;
     const view = members.view(env.destination);
     if (view === undefined) {
-      return members.load(env.destination).then(
-        (v) => this.publishBestEffort(c, env, v),
-        (err: unknown) => {
-          throw this.sendFailed(classifySendError(err));
-        },
-      );
+      return members.load(env.destination).then((v) => this.publishBestEffort(c, env, v));
     }
     return this.publishBestEffort(c, env, view);
   }
@@ -420,16 +425,15 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     try {
       text = encodeEnvelope(env);
     } catch (err) {
-      return Promise.reject(this.sendFailed(err));
+      return Promise.reject(err);
     }
     const groups = view.groups;
     const dest = env.destination;
     if (groups.length === 0) {
       // No member known: the endpoint's shared channel, which every listener
       // of the endpoint (and any plain client serving it) subscribes.
-      return this.publish(c, this.channelOf(dest), text).then(
-        (n: number) => this.reachedOrFail(n, dest),
-        this.publishFailed,
+      return this.publish(c, this.channelOf(dest), text).then((n: number) =>
+        this.reachedOrFail(n, dest),
       );
     }
     if (groups.length === 1) {
@@ -439,17 +443,15 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       const channel = nextMember(g);
       if (channel !== undefined && !this.factory.isCluster) {
         return this.publish(c, channel, text).then((n: number) => {
-          if (n > 0) return this.sendOk(PUBSUB_RESULT);
+          if (n > 0) return PUBSUB_RESULT;
           dropMember(g, channel);
-          return this.publishToGroup(c, g, dest, text, false).then(
-            (m: number) => this.reachedOrFail(m, dest),
-            this.publishFailed,
+          return this.publishToGroup(c, g, dest, text, false).then((m: number) =>
+            this.reachedOrFail(m, dest),
           );
-        }, this.publishFailed);
+        });
       }
-      return this.publishToGroup(c, g, dest, text, false).then(
-        (n: number) => this.reachedOrFail(n, dest),
-        this.publishFailed,
+      return this.publishToGroup(c, g, dest, text, false).then((n: number) =>
+        this.reachedOrFail(n, dest),
       );
     }
     // Several groups: one copy each. A group whose PUBLISH failed loses its copy
@@ -458,7 +460,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return Promise.allSettled(groups.map((g) => this.publishToGroup(c, g, dest, text, false))).then(
       (results) => {
         const failed = results.filter((r) => r.status === 'rejected');
-        if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
+        if (failed.length === results.length) throw failed[0]!.reason;
         for (const f of failed) this.report('publish', f.reason);
         const reached = results.reduce(
           (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
@@ -476,13 +478,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
    * subscribers only, so there a zero proves nothing and counts as sent.
    */
   private reachedOrFail(n: number, destination: string): SendResult {
-    if (n > 0 || this.factory.isCluster) return this.sendOk(PUBSUB_RESULT);
-    throw this.sendFailed(
-      new AdapterError(
-        'redis',
-        `send to "${destination}": no receiver (no instance serves it: the PUBLISH reached nobody, and Pub/Sub keeps nothing)`,
-        { code: ErrorCode.NO_RECEIVER, retryable: false },
-      ),
+    if (n > 0 || this.factory.isCluster) return PUBSUB_RESULT;
+    throw new AdapterError(
+      'redis',
+      `send to "${destination}": no receiver (no instance serves it: the PUBLISH reached nobody, and Pub/Sub keeps nothing)`,
+      { code: ErrorCode.NO_RECEIVER, retryable: false },
     );
   }
 
@@ -520,40 +520,6 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   /** PUBLISH, batched with the others of this tick (batch.ts); one by one on a Cluster. */
   private publish(c: RedisClient, channel: string, text: string): Promise<number> {
     return this.factory.isCluster ? c.publish(channel, text) : this.pubs.add('', channel, text);
-  }
-
-  private readonly published = (): SendResult => this.sendOk(PUBSUB_RESULT);
-
-  private readonly publishFailed = (err: unknown): never => {
-    throw this.sendFailed(classifySendError(err));
-  };
-
-  /**
-   * Not async, one promise per send on top of ioredis' own: at 50k msg/s each
-   * extra promise and closure on this path is measurable against raw ioredis
-   * (see the redis.* scenarios in benchmarks/).
-   */
-  protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    try {
-      const c = this.commands;
-      if (envelope.kind === 'event') {
-        return c
-          .publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope))
-          .then(pubsubResult, sendFailed);
-      }
-      if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        return this.sendBestEffort(c, envelope);
-      }
-      const args = this.xaddArgs(envelope);
-      return c.call('XADD', args).then(streamResult, (err: unknown) =>
-        // A cluster redirection means the write did not run: retrying cannot duplicate it.
-        isRedirect(err)
-          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult, sendFailed)
-          : sendFailed(err),
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
   }
 
   /** Pub/Sub channel of an endpoint, remembered (see streamFor). */
