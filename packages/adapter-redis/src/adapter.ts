@@ -36,6 +36,7 @@ import {
   withRedirectRetry,
 } from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
+import { bounded, hardClose } from './link-close.js';
 import {
   dropMember,
   type MemberGroup,
@@ -51,8 +52,8 @@ import {
 } from './options.js';
 import { foreignReason, refusal } from './refusal.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
-import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
+import { type StreamHost, StreamSubscription } from './stream-subscription.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
   guarantees: Object.freeze([
@@ -170,7 +171,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   /** Tail of the (un)subscribe operations per channel or pattern (see serial). */
   private readonly pubsubOps = new Map<string, Promise<void>>();
   private readonly patternSubs = new Map<string, Set<PubSubTarget>>();
-  private readonly consumers = new Set<StreamConsumer>();
+  private readonly consumers = new Set<StreamSubscription>();
   private readonly readers = new Set<RedisClient>();
   private readonly lastReport = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -608,7 +609,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     // entry, so skip the consumer groups, the blocking reader and the partition leases, which
     // every requesting process would otherwise leave behind.
     if (pubSubOnly(spec)) return pubsub;
-    let consumer: StreamConsumer;
+    let consumer: StreamSubscription;
     try {
       consumer = await this.startConsumer(spec);
     } catch (err) {
@@ -623,11 +624,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     };
   }
 
-  private async startConsumer(spec: SubscriptionSpec): Promise<StreamConsumer> {
+  private async startConsumer(spec: SubscriptionSpec): Promise<StreamSubscription> {
     const { client: reader } = this.factory.create('reader');
     this.watch(reader, `reader ${spec.address}`);
     this.readers.add(reader);
-    const host: ConsumerHost = {
+    const host: StreamHost = {
       ctx: this.adapterContext,
       commands: this.commands,
       keys: this.keys,
@@ -646,7 +647,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         }),
     };
     const name = `${this.adapterContext.instanceId}-${++this.consumerSeq}`;
-    const consumer = new StreamConsumer(host, spec, reader, name);
+    const consumer = new StreamSubscription(host, spec, reader, name);
     try {
       await whenReady(
         reader,

@@ -1,7 +1,7 @@
 import { type RedisServer, redisCli, startRedisServer } from '@hub/adapter-test-suite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisAdapter, redis } from '../src/index.js';
-import { bounded } from '../src/stream-consumer.js';
+import { bounded } from '../src/link-close.js';
 import { connected, message, recorder, uniquePrefix, waitFor } from './helpers.js';
 
 let server: RedisServer;
