@@ -100,6 +100,8 @@ export class StreamSubscription implements Subscription {
     private readonly spec: SubscriptionSpec,
     private readonly conn: RedisClient,
     consumerName: string,
+    /** Called once closing is done: the owner lets go of the reader connection. */
+    private readonly onClosed: () => void = noop,
   ) {
     this.destination = spec.address;
     this.group = spec.group ?? spec.address;
@@ -168,7 +170,8 @@ export class StreamSubscription implements Subscription {
 
   private async run(): Promise<void> {
     let failures = 0;
-    while (!this.closed) {
+    // One exit: closing, or stopped for good (a permission error, below).
+    while (!this.closed && !this.stopped) {
       try {
         if (this.leases.excess > 0) await this.leases.releaseExcess();
         this.pump();
@@ -179,7 +182,7 @@ export class StreamSubscription implements Subscription {
         await this.readOnce(this.prefetch - this.inflight);
         failures = 0;
       } catch (err) {
-        if (this.closed) break;
+        if (this.closed) continue;
         if (isNoGroup(err)) {
           // The broker lost the group (restart without persistence, stream deleted): recreate it.
           this.host.ctx.logger.warn('[hub:redis] consumer group missing, recreating', {
@@ -200,7 +203,7 @@ export class StreamSubscription implements Subscription {
               cause: err,
             }),
           );
-          break;
+          continue;
         }
         failures++;
         if (failures === 1) this.host.report(`XREADGROUP ${this.destination}`, err);
@@ -794,6 +797,7 @@ export class StreamSubscription implements Subscription {
         limit,
       ).catch((err) => this.host.report('consumer cleanup', err));
       this.inflight = 0;
+      this.onClosed();
     })();
     return this.closePromise;
   }
