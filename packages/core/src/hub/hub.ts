@@ -24,9 +24,9 @@ import {
   type Subscription,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
-import { Consumer, type ConsumerHost } from '../delivery/consumer.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import { MemoryDedupStore } from '../delivery/memory-dedup.js';
+import { type ConsumerHost, ReceivePipeline } from '../delivery/receive-pipeline.js';
 import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -151,7 +151,7 @@ export interface HealthStatus {
 }
 
 interface ConsumerRecord {
-  readonly consumer: Consumer;
+  readonly consumer: ReceivePipeline;
   readonly kind: 'endpoint' | 'topic';
   readonly address: string;
   readonly opts: ConsumeOptions;
@@ -719,7 +719,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         `[hub] options.guarantees must be a non-empty array of ${DELIVERY_GUARANTEES.join(', ')}, got ${JSON.stringify(options.guarantees)}`,
       );
     }
-    const consumer = new Consumer(this.consumerHost, {
+    const consumer = new ReceivePipeline(this.consumerHost, {
       kind,
       address,
       handler: handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,

@@ -67,7 +67,7 @@ class Job implements HandlerContext {
   leased = false;
 
   constructor(
-    readonly consumer: Consumer,
+    readonly consumer: ReceivePipeline,
     readonly delivery: InboundDelivery,
     readonly adapter: string,
     envelope: Envelope,
@@ -89,7 +89,7 @@ class Job implements HandlerContext {
  * retries with backoff, dead-lettering, and flow control, for one endpoint or
  * topic subscription over any number of adapters.
  */
-export class Consumer {
+export class ReceivePipeline {
   private active = 0;
   private readonly queue = new PriorityQueue<Job>();
   /** Busy ordered keys → jobs waiting behind the one in progress. */
@@ -602,3 +602,8 @@ function errorMessage(err: unknown): string {
 }
 
 export type { UnifiedEvent, UnifiedMessage };
+
+/** @deprecated The receive pipeline's former name; use {@link ReceivePipeline}. */
+export const Consumer = ReceivePipeline;
+/** @deprecated The receive pipeline's former name; use {@link ReceivePipeline}. */
+export type Consumer = ReceivePipeline;

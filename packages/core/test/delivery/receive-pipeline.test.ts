@@ -1,5 +1,4 @@
 import {
-  Consumer,
   type ConsumerHost,
   type ConsumerObserver,
   type ConsumerOptions,
@@ -9,6 +8,7 @@ import {
   type InboundDelivery,
   MemoryDedupStore,
   type NackOptions,
+  ReceivePipeline,
 } from '@hub/core';
 import { describe, expect, it } from 'vitest';
 import { deferred, msg, quiet, timerCount, waitFor } from '../hub/helpers.js';
@@ -69,7 +69,7 @@ function consumer(
     inbound: undefined,
     ...host,
   };
-  const con = new Consumer(h, {
+  const con = new ReceivePipeline(h, {
     kind: 'endpoint',
     address: 'ep',
     handler,
@@ -81,7 +81,7 @@ function consumer(
   return { con, c };
 }
 
-describe('Consumer', () => {
+describe('ReceivePipeline', () => {
   it('never runs more than `concurrency` handlers and never goes negative', async () => {
     let running = 0;
     let max = 0;
