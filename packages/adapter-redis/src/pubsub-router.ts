@@ -70,7 +70,7 @@ export class PubSubRouter {
   subscriber: RedisClient | undefined;
   private subscriberReady: Promise<void> | undefined;
   readonly channelSubs = new Map<string, Set<PubSubTarget>>();
-  /** Channels and patterns let go while the subscriber link was down (see addPubSub). */
+  /** Channels and patterns let go while the subscriber link was down (see add). */
   private readonly unsubscribeOnReady = new Map<
     string,
     { name: string; kind: 'channel' | 'pattern' }

@@ -2,8 +2,8 @@
  * One endpoint subscription over Redis Streams, and its read loop. What it is
  * built from: the held entries (held-entries.ts), ack batching
  * (ack-batcher.ts), reclaim and idle holds (reclaim.ts), ordered-partition
- * leases (partition-leases.ts), the deliveries (stream-delivery.ts) and the
- * Lua scripts (stream-scripts.ts).
+ * leases (partition-leases.ts), the deliveries (stream-delivery.ts), what
+ * operators see (stream-monitor.ts) and the Lua scripts (stream-scripts.ts).
  */
 import type { AdapterContext, NackOptions, Subscription, SubscriptionSpec } from '@hub/core';
 import { AdapterError } from '@hub/core';
@@ -27,7 +27,8 @@ import { autoclaim, RELEASED_IDLE_MS, setIdle } from './reclaim.js';
 import { foreignReason, oversizeOf, type RefusalKind, refusal } from './refusal.js';
 import { type Settler, StreamDelivery } from './stream-delivery.js';
 import { decodeEntry, field, parseEntries, type RawEntry } from './stream-entry.js';
-import { DELETE_IDLE_CONSUMER, PRUNE_IDLE_CONSUMERS, READ_SCRIPT } from './stream-scripts.js';
+import { groupStats, pruneIdleConsumers, warnOnLag } from './stream-monitor.js';
+import { DELETE_IDLE_CONSUMER, READ_SCRIPT } from './stream-scripts.js';
 
 /** What a stream subscription needs from its adapter. */
 export interface StreamHost {
@@ -675,33 +676,11 @@ export class StreamSubscription implements Subscription {
   // ---------------------------------------------------------------- inspect
 
   async inspect(): Promise<Record<string, unknown>> {
-    const c = this.host.commands;
-    let length = 0;
-    let pending = 0;
-    let lag = 0;
-    let consumers = 0;
-    for (const key of this.streamKeys) {
-      length += Number(await c.call('XLEN', [key]));
-      const groups = (await c.call('XINFO', ['GROUPS', key])) as unknown[];
-      for (const g of groups ?? []) {
-        if (!Array.isArray(g)) continue;
-        const info = new Map<string, unknown>();
-        for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
-        if (info.get('name') !== this.group) continue;
-        pending += Number(info.get('pending') ?? 0);
-        lag += Number(info.get('lag') ?? 0);
-        consumers = Math.max(consumers, Number(info.get('consumers') ?? 0));
-      }
-    }
-    const dlq = Number(await c.call('XLEN', [this.host.keys.dlq(this.destination)]));
+    const stats = await groupStats(this.host, this.streamKeys, this.group, this.destination);
     return {
       group: this.group,
       consumer: this.consumer,
-      length,
-      pending,
-      lag,
-      consumers,
-      dlq,
+      ...stats,
       unsettled: this.inflight,
       buffered: this.buffer.length,
       leasedPartitions: this.partitions.filter((p) => p.leased).length,
@@ -710,45 +689,16 @@ export class StreamSubscription implements Subscription {
     };
   }
 
-  /** Warn when a stream's group lag nears the MAXLEN cap (trimming would then drop unread entries). */
+  /** Warn when a stream's group lag nears the MAXLEN cap, then drop consumers crashed instances left. */
   async checkLag(): Promise<void> {
-    const { opts, commands: c, ctx } = this.host;
-    for (const key of this.streamKeys) {
-      const groups = (await c.call('XINFO', ['GROUPS', key])) as unknown[];
-      for (const g of groups ?? []) {
-        if (!Array.isArray(g)) continue;
-        const i = g.indexOf('name');
-        if (i < 0 || g[i + 1] !== this.group) continue;
-        const j = g.indexOf('lag');
-        const lag = j < 0 ? 0 : Number(g[j + 1] ?? 0);
-        if (lag >= opts.maxLen * opts.lagWarnRatio) {
-          ctx.logger.warn(
-            '[hub:redis] consumer group lag is near the stream cap; trimming may drop unread entries',
-            {
-              stream: key,
-              group: this.group,
-              lag,
-              maxLen: opts.maxLen,
-            },
-          );
-        }
-      }
-    }
-    await this.pruneIdleConsumers();
-  }
-
-  /**
-   * Crashed instances leave their consumer in every stream's group forever; drop
-   * those that own nothing and stayed idle well past the claim window and any
-   * blocking read (a live reader touches the streams it reads every `blockMs`).
-   */
-  private async pruneIdleConsumers(): Promise<void> {
-    const { opts, commands: c } = this.host;
-    const minIdle = String(Math.max(2 * opts.claimIdleMs, 10 * opts.blockMs));
-    for (const key of this.streamKeys) {
-      if (this.closed) return;
-      await c.eval(PRUNE_IDLE_CONSUMERS, 1, key, this.group, this.consumer, minIdle);
-    }
+    await warnOnLag(this.host, this.streamKeys, this.group);
+    await pruneIdleConsumers(
+      this.host,
+      this.streamKeys,
+      this.group,
+      this.consumer,
+      () => this.closed,
+    );
   }
 
   // ------------------------------------------------------------------ close
