@@ -3,6 +3,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import {
   type AdapterCapabilities,
   type AdapterContext,
+  type AdapterFeatures,
   BaseAdapter,
   type DeadLetterEntry,
   type DeadLetterReader,
@@ -49,6 +50,8 @@ export class BroadcastChannelAdapter extends BaseAdapter implements DeadLetterRe
     patterns: true,
     consumerGroups: false,
   };
+  // Optional parts, declared: the hub reads dead letters from this adapter.
+  readonly features: AdapterFeatures = { deadLetters: true };
   private readonly prefix: string;
   private readonly maxDeadLetters: number;
   private readonly deadLetters = new Map<string, DeadLetterEntry[]>();

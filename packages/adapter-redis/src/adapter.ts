@@ -3,23 +3,19 @@ import {
   type AdapterContext,
   AdapterError,
   type AdapterFactory,
+  type AdapterFeatures,
   BaseAdapter,
   backoffDelay,
   type ConnectionConfig,
   type DeadLetterEntry,
   type DeadLetterReader,
-  type InboundDelivery,
-  matchTopic,
   type SendResult,
   type Subscription,
   type SubscriptionSpec,
-  withTimeout,
 } from '@hub/core';
 import {
   DeliveryGuarantee,
-  type Envelope,
   ErrorCode,
-  HubError,
   type Priority,
   type UnifiedEvent,
   type UnifiedMessage,
@@ -35,6 +31,7 @@ import {
   withRedirectRetry,
 } from './connection.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
+import { bounded, hardClose } from './link-close.js';
 import {
   dropMember,
   type MemberGroup,
@@ -48,10 +45,11 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { foreignReason, refusal } from './refusal.js';
+import { PubSubRouter, type PubSubTarget } from './pubsub-router.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
-import { bounded, type ConsumerHost, hardClose, StreamConsumer } from './stream-consumer.js';
 import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
+import { type StreamHost, StreamSubscription } from './stream-subscription.js';
+import { pauseClaims } from './topic-claims.js';
 
 const CAPABILITIES: AdapterCapabilities = Object.freeze({
   guarantees: Object.freeze([
@@ -67,15 +65,7 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   consumerGroups: true,
 });
 
-interface PubSubTarget {
-  readonly spec: SubscriptionSpec;
-  /** Pausing before a graceful close: a topic group stops claiming events (others take them). */
-  paused?: boolean;
-  /** Topic groups: claims sent and not answered yet; pause waits for them (a won claim is delivered). */
-  claiming?: number;
-  /** Waiting pauses, woken when `claiming` drops to zero. */
-  settledClaims?: Array<() => void> | undefined;
-}
+const FEATURES: AdapterFeatures = Object.freeze({ deadLetters: true });
 
 const noop = () => {};
 
@@ -90,7 +80,7 @@ const streamResult = (id: unknown): SendResult => ({
 });
 
 /** Permissions do not fix themselves: an auth failure is not retryable; a timeout is uncertain. */
-function classifySendError(err: unknown): unknown {
+function classifyRedisError(err: unknown): unknown {
   if (isAuthError(err)) {
     return new AdapterError('redis', `send failed: ${(err as Error).message}`, {
       code: ErrorCode.AUTH_FAILED,
@@ -114,30 +104,6 @@ function classifySendError(err: unknown): unknown {
   return err;
 }
 
-function sendFailed(err: unknown): never {
-  throw classifySendError(err);
-}
-
-/**
- * A Pub/Sub delivery: one small object per handover, its methods on the
- * prototype. Pub/Sub has no broker-side acks: best-effort ends at the handover.
- */
-class PubSubDelivery implements InboundDelivery {
-  readonly attempt = 1;
-  /** Nothing brings an unsettled Pub/Sub message back: a draining consumer runs it. */
-  readonly redeliverable = false;
-
-  constructor(readonly envelope: Envelope) {}
-
-  ack(): void {}
-
-  nack(): void {}
-
-  deadLetter(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 /** True when an endpoint's `guarantees` hint names best-effort alone (an empty list is no hint). */
 function pubSubOnly(spec: SubscriptionSpec): boolean {
   const g = spec.guarantees;
@@ -154,30 +120,20 @@ const READ_BACKOFF = { initialDelayMs: 50, maxDelayMs: 500 } as const;
 export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   readonly name = 'redis';
   readonly capabilities = CAPABILITIES;
+  readonly features: AdapterFeatures = FEATURES;
   readonly keys: KeyLayout;
   private readonly opts: ResolvedOptions;
   private readonly factory: ConnectionFactory;
   private commandClient: RedisClient | undefined;
   private ownsCommands = true;
-  private subscriber: RedisClient | undefined;
-  private subscriberReady: Promise<void> | undefined;
-  private readonly channelSubs = new Map<string, Set<PubSubTarget>>();
-  /** Channels and patterns let go while the subscriber link was down (see addPubSub). */
-  private readonly unsubscribeOnReady = new Map<
-    string,
-    { name: string; kind: 'channel' | 'pattern' }
-  >();
-  /** Tail of the (un)subscribe operations per channel or pattern (see serial). */
-  private readonly pubsubOps = new Map<string, Promise<void>>();
-  private readonly patternSubs = new Map<string, Set<PubSubTarget>>();
-  private readonly consumers = new Set<StreamConsumer>();
+  /** Pub/Sub receiving: the subscriber connection and what listens on it. */
+  private readonly pubsub: PubSubRouter;
+  private readonly consumers = new Set<StreamSubscription>();
   private readonly readers = new Set<RedisClient>();
   private readonly lastReport = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private stallWatch: StallWatch | undefined;
   private members: PubSubMembers | undefined;
-  /** Rotates which of several local subscriptions of one endpoint group gets the next message. */
-  private rotor = 0;
   private consumerSeq = 0;
   private readonly priorityStreams = new Map<string, string[]>();
   private readonly channels = new Map<string, string>();
@@ -194,12 +150,28 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
+    this.pubsub = new PubSubRouter({
+      factory: this.factory,
+      opts: this.opts,
+      keys: this.keys,
+      commands: () => this.commandClient,
+      closing: () => this.state === 'closing',
+      watch: (client, role) => this.watch(client, role),
+      report: (op, err) => this.report(op, err),
+      timer: (t) => this.timers.push(t),
+    });
+    // Results and errors as they are: the base class counts and wraps them.
     this.xadds = xaddBatcher<SendResult>(
       () => this.commandClient,
       this.maxLenArg,
-      (id) => this.sendOk(streamResult(id)),
-      (err) => this.sendFailed(classifySendError(err)),
+      streamResult,
+      (err) => err,
     );
+  }
+
+  /** The Pub/Sub connection, once a subscription made it. */
+  private get subscriber(): RedisClient | undefined {
+    return this.pubsub.subscriber;
   }
 
   /** The command connection (the user's own client when one was given). */
@@ -301,9 +273,9 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       await bounded(client.quit(), limit).catch(() => {});
       hardClose(client);
     };
-    if (this.subscriber) {
-      const s = this.subscriber;
-      this.subscriber = undefined;
+    const s = this.subscriber;
+    if (s) {
+      this.pubsub.subscriber = undefined;
       await quit(s);
     }
     const c = this.commandClient;
@@ -318,8 +290,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         readers: [...this.readers].map((r) => r.status),
       },
       streamSubscriptions: this.consumers.size,
-      pubsubChannels: this.channelSubs.size,
-      pubsubPatterns: this.patternSubs.size,
+      pubsubChannels: this.pubsub.channelSubs.size,
+      pubsubPatterns: this.pubsub.patternSubs.size,
     };
   }
 
@@ -343,32 +315,45 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return streams[p];
   }
 
+  /** Events: PUBLISH on the topic's channel (batched with the others of this tick). */
+  protected override doSendEvent(event: UnifiedEvent): Promise<SendResult> {
+    return this.publish(
+      this.commands,
+      this.keys.eventChannel(event.topic),
+      encodeEnvelope(event),
+    ).then(pubsubResult);
+  }
+
+  /** Best-effort messages: Pub/Sub, to one member of each group of the endpoint (sendBestEffort). */
+  protected override doSendBestEffort(message: UnifiedMessage): Promise<SendResult> {
+    return this.sendBestEffort(this.commands, message);
+  }
+
   /**
-   * Best-effort messages and events: PUBLISH with one promise of ours on top
-   * of ioredis' (doSend under the base send would chain two). Counting and
-   * error wrapping are the base's own (sendOk / sendFailed), so results and
-   * error codes are those of the general path.
+   * The rest, the messages a stream keeps (at-least-once, exactly-once,
+   * ordered): XADD, batched with the other XADDs of this tick to the same
+   * stream (batch.ts). On a Cluster one by one: a redirection means the write
+   * did not run, so following it cannot duplicate the entry.
    */
-  override send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    const c = this.commandClient;
-    if (c === undefined) return super.send(envelope);
-    let pending: Promise<number>;
-    try {
-      if (envelope.kind === 'event') {
-        pending = this.publish(c, this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope));
-      } else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        return this.sendBestEffort(c, envelope);
-      } else if (!this.factory.isCluster) {
-        // Batched with the other XADDs of this tick to the same stream (batch.ts).
-        // (On a Cluster the general path retries redirections.)
-        return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
-      } else {
-        return super.send(envelope);
-      }
-    } catch (err) {
-      return Promise.reject(this.sendFailed(err));
+  protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    // The base hands events to doSendEvent; this narrows the type only.
+    if (envelope.kind === 'event') return this.doSendEvent(envelope);
+    const c = this.commands;
+    if (!this.factory.isCluster) {
+      return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
     }
-    return pending.then(this.published, this.publishFailed);
+    const args = this.xaddArgs(envelope);
+    return c
+      .call('XADD', args)
+      .then(streamResult, (err: unknown) =>
+        isRedirect(err)
+          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult)
+          : Promise.reject(err),
+      );
+  }
+
+  protected override classifySendError(err: unknown): unknown {
+    return classifyRedisError(err);
   }
 
   /** XADD arguments of a stream message, in the documented entry layout (README). */
@@ -397,12 +382,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     const members = this.members!;
     const view = members.view(env.destination);
     if (view === undefined) {
-      return members.load(env.destination).then(
-        (v) => this.publishBestEffort(c, env, v),
-        (err: unknown) => {
-          throw this.sendFailed(classifySendError(err));
-        },
-      );
+      return members.load(env.destination).then((v) => this.publishBestEffort(c, env, v));
     }
     return this.publishBestEffort(c, env, view);
   }
@@ -416,16 +396,15 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     try {
       text = encodeEnvelope(env);
     } catch (err) {
-      return Promise.reject(this.sendFailed(err));
+      return Promise.reject(err);
     }
     const groups = view.groups;
     const dest = env.destination;
     if (groups.length === 0) {
       // No member known: the endpoint's shared channel, which every listener
       // of the endpoint (and any plain client serving it) subscribes.
-      return this.publish(c, this.channelOf(dest), text).then(
-        (n: number) => this.reachedOrFail(n, dest),
-        this.publishFailed,
+      return this.publish(c, this.channelOf(dest), text).then((n: number) =>
+        this.reachedOrFail(n, dest),
       );
     }
     if (groups.length === 1) {
@@ -435,17 +414,15 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       const channel = nextMember(g);
       if (channel !== undefined && !this.factory.isCluster) {
         return this.publish(c, channel, text).then((n: number) => {
-          if (n > 0) return this.sendOk(PUBSUB_RESULT);
+          if (n > 0) return PUBSUB_RESULT;
           dropMember(g, channel);
-          return this.publishToGroup(c, g, dest, text, false).then(
-            (m: number) => this.reachedOrFail(m, dest),
-            this.publishFailed,
+          return this.publishToGroup(c, g, dest, text, false).then((m: number) =>
+            this.reachedOrFail(m, dest),
           );
-        }, this.publishFailed);
+        });
       }
-      return this.publishToGroup(c, g, dest, text, false).then(
-        (n: number) => this.reachedOrFail(n, dest),
-        this.publishFailed,
+      return this.publishToGroup(c, g, dest, text, false).then((n: number) =>
+        this.reachedOrFail(n, dest),
       );
     }
     // Several groups: one copy each. A group whose PUBLISH failed loses its copy
@@ -454,7 +431,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return Promise.allSettled(groups.map((g) => this.publishToGroup(c, g, dest, text, false))).then(
       (results) => {
         const failed = results.filter((r) => r.status === 'rejected');
-        if (failed.length === results.length) return this.publishFailed(failed[0]!.reason);
+        if (failed.length === results.length) throw failed[0]!.reason;
         for (const f of failed) this.report('publish', f.reason);
         const reached = results.reduce(
           (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
@@ -472,13 +449,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
    * subscribers only, so there a zero proves nothing and counts as sent.
    */
   private reachedOrFail(n: number, destination: string): SendResult {
-    if (n > 0 || this.factory.isCluster) return this.sendOk(PUBSUB_RESULT);
-    throw this.sendFailed(
-      new AdapterError(
-        'redis',
-        `send to "${destination}": no receiver (no instance serves it: the PUBLISH reached nobody, and Pub/Sub keeps nothing)`,
-        { code: ErrorCode.NO_RECEIVER, retryable: false },
-      ),
+    if (n > 0 || this.factory.isCluster) return PUBSUB_RESULT;
+    throw new AdapterError(
+      'redis',
+      `send to "${destination}": no receiver (no instance serves it: the PUBLISH reached nobody, and Pub/Sub keeps nothing)`,
+      { code: ErrorCode.NO_RECEIVER, retryable: false },
     );
   }
 
@@ -518,40 +493,6 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return this.factory.isCluster ? c.publish(channel, text) : this.pubs.add('', channel, text);
   }
 
-  private readonly published = (): SendResult => this.sendOk(PUBSUB_RESULT);
-
-  private readonly publishFailed = (err: unknown): never => {
-    throw this.sendFailed(classifySendError(err));
-  };
-
-  /**
-   * Not async, one promise per send on top of ioredis' own: at 50k msg/s each
-   * extra promise and closure on this path is measurable against raw ioredis
-   * (see the redis.* scenarios in benchmarks/).
-   */
-  protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    try {
-      const c = this.commands;
-      if (envelope.kind === 'event') {
-        return c
-          .publish(this.keys.eventChannel(envelope.topic), encodeEnvelope(envelope))
-          .then(pubsubResult, sendFailed);
-      }
-      if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
-        return this.sendBestEffort(c, envelope);
-      }
-      const args = this.xaddArgs(envelope);
-      return c.call('XADD', args).then(streamResult, (err: unknown) =>
-        // A cluster redirection means the write did not run: retrying cannot duplicate it.
-        isRedirect(err)
-          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult, sendFailed)
-          : sendFailed(err),
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
   /** Pub/Sub channel of an endpoint, remembered (see streamFor). */
   private channelOf(destination: string): string {
     let ch = this.channels.get(destination);
@@ -568,25 +509,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
     this.commands; // throws when not connected
     if (spec.kind === 'topic') {
-      // A topic group is shared through per-event claims (see claimThenDeliver).
+      // A topic group is shared through per-event claims (topic-claims.ts).
       const pattern = this.keys.eventPattern(spec.address);
       const target: PubSubTarget = { spec };
-      const sub = await this.addPubSub(this.patternSubs, pattern, target, 'pattern');
+      const sub = await this.pubsub.add(this.pubsub.patternSubs, pattern, target, 'pattern');
       return {
-        pause: async () => {
-          target.paused = true;
-          // A claim already sent may come back won: it is delivered, and the
-          // consumer is still taking deliveries until this resolves.
-          if ((target.claiming ?? 0) > 0) {
-            await bounded(
-              new Promise<void>((resolve) => {
-                target.settledClaims ??= [];
-                target.settledClaims.push(resolve);
-              }),
-              this.opts.commandTimeoutMs,
-            ).catch(noop);
-          }
-        },
+        pause: () => pauseClaims(target, this.opts.commandTimeoutMs),
         close: () => sub.close(),
       };
     }
@@ -595,16 +523,16 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     // instance's own member channel; joined last, so no sender picks a channel
     // nobody listens on yet.
     const group = spec.group ?? spec.address;
-    const shared = await this.addPubSub(
-      this.channelSubs,
+    const shared = await this.pubsub.add(
+      this.pubsub.channelSubs,
       this.keys.channel(spec.address),
       target,
       'channel',
     );
     let own: Subscription | undefined;
     try {
-      own = await this.addPubSub(
-        this.channelSubs,
+      own = await this.pubsub.add(
+        this.pubsub.channelSubs,
         this.members!.channelFor(spec.address, group),
         target,
         'channel',
@@ -638,7 +566,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     // entry, so skip the consumer groups, the blocking reader and the partition leases, which
     // every requesting process would otherwise leave behind.
     if (pubSubOnly(spec)) return pubsub;
-    let consumer: StreamConsumer;
+    let consumer: StreamSubscription;
     try {
       consumer = await this.startConsumer(spec);
     } catch (err) {
@@ -653,11 +581,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     };
   }
 
-  private async startConsumer(spec: SubscriptionSpec): Promise<StreamConsumer> {
+  private async startConsumer(spec: SubscriptionSpec): Promise<StreamSubscription> {
     const { client: reader } = this.factory.create('reader');
     this.watch(reader, `reader ${spec.address}`);
     this.readers.add(reader);
-    const host: ConsumerHost = {
+    const host: StreamHost = {
       ctx: this.adapterContext,
       commands: this.commands,
       keys: this.keys,
@@ -676,7 +604,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
         }),
     };
     const name = `${this.adapterContext.instanceId}-${++this.consumerSeq}`;
-    const consumer = new StreamConsumer(host, spec, reader, name);
+    const consumer: StreamSubscription = new StreamSubscription(host, spec, reader, name, () => {
+      this.consumers.delete(consumer);
+      this.readers.delete(reader);
+      hardClose(reader);
+    });
     try {
       await whenReady(
         reader,
@@ -691,245 +623,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       throw err;
     }
     this.consumers.add(consumer);
-    const close = consumer.close.bind(consumer);
-    consumer.close = async () => {
-      await close();
-      this.consumers.delete(consumer);
-      this.readers.delete(reader);
-      hardClose(reader);
-    };
     return consumer;
-  }
-
-  private async ensureSubscriber(): Promise<RedisClient> {
-    if (!this.subscriber) {
-      const { client } = this.factory.create('subscriber');
-      this.subscriber = client;
-      this.watch(client, 'subscriber');
-      client.on('message', (channel: string, message: string) => {
-        this.dispatch(this.channelSubs.get(channel), message, channel);
-      });
-      client.on('pmessage', (pattern: string, channel: string, message: string) => {
-        this.dispatch(this.patternSubs.get(pattern), message, channel);
-      });
-      // 'ready' is emitted after ioredis re-subscribed what it remembers: undo
-      // what was closed while the link was down (nobody subscribed it again).
-      client.on('ready', () => {
-        for (const [key, { name, kind }] of this.unsubscribeOnReady) {
-          // Skip what is wanted again, or being (un)subscribed right now.
-          if ((kind === 'channel' ? this.channelSubs : this.patternSubs).has(name)) continue;
-          if (this.pubsubOps.has(key)) continue;
-          (kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name)).catch(
-            (err: unknown) => this.report('unsubscribe', err),
-          );
-        }
-        this.unsubscribeOnReady.clear();
-      });
-      this.subscriberReady = whenReady(
-        client,
-        Math.max(10_000, this.opts.commandTimeoutMs * 2),
-        'subscriber',
-      );
-      // A ping keeps a reply due on the otherwise silent Pub/Sub link, so the
-      // socket timeout notices when the link dies without closing.
-      const t = setInterval(() => {
-        if (client.status === 'ready') (client as { ping(): Promise<unknown> }).ping().catch(noop);
-      }, this.opts.heartbeatMs);
-      t.unref();
-      this.timers.push(t);
-    }
-    await this.subscriberReady;
-    return this.subscriber;
-  }
-
-  /**
-   * Run `op` after every earlier (un)subscribe of the same channel or pattern:
-   * adding a target and removing the last one never interleave, so no target
-   * joins a set whose SUBSCRIBE is failing or whose UNSUBSCRIBE is under way.
-   */
-  private serial<T>(key: string, op: () => Promise<T>): Promise<T> {
-    const prev = this.pubsubOps.get(key) ?? Promise.resolve();
-    const run = prev.then(op, op);
-    const tail = run.then(noop, noop);
-    this.pubsubOps.set(key, tail);
-    void tail.then(() => {
-      if (this.pubsubOps.get(key) === tail) this.pubsubOps.delete(key);
-    });
-    return run;
-  }
-
-  private async addPubSub(
-    map: Map<string, Set<PubSubTarget>>,
-    name: string,
-    target: PubSubTarget,
-    kind: 'channel' | 'pattern',
-  ): Promise<Subscription> {
-    const sub = await this.ensureSubscriber();
-    const key = `${kind}\u0000${name}`;
-    const command = kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE';
-    await this.serial(key, async () => {
-      const set = map.get(name);
-      if (set) {
-        set.add(target);
-        return;
-      }
-      // Wanted again: a pending undo from an outage must not cancel this SUBSCRIBE.
-      this.unsubscribeOnReady.delete(key);
-      try {
-        // Bounded: with Redis down the command would wait for the reconnect.
-        await withTimeout(
-          kind === 'channel' ? sub.subscribe(name) : sub.psubscribe(name),
-          this.opts.commandTimeoutMs,
-          `${command} ${name}`,
-        );
-      } catch (err) {
-        // A SUBSCRIBE that timed out may still land later: cancel it.
-        (kind === 'channel' ? sub.unsubscribe(name) : sub.punsubscribe(name)).catch(noop);
-        throw err;
-      }
-      map.set(name, new Set([target]));
-    });
-    let closed = false;
-    return {
-      close: () => {
-        if (closed) return Promise.resolve();
-        closed = true;
-        return this.serial(key, async () => {
-          const s = map.get(name);
-          if (!s?.has(target)) return;
-          const client = this.subscriber;
-          if (s.size === 1 && client !== undefined && client.status !== 'end') {
-            // The last target: unsubscribe BEFORE letting go of it, so messages
-            // already on their way (the reply comes after them) still find it.
-            if (client.status === 'ready' && this.state !== 'closing') {
-              await bounded(
-                kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
-                this.opts.commandTimeoutMs,
-              ).catch((err: unknown) => this.report('unsubscribe', err));
-            } else if (this.state !== 'closing') {
-              // The link is down: ioredis will re-subscribe everything it had on
-              // reconnect (an UNSUBSCRIBE queued now is lost). Undone on 'ready'.
-              this.unsubscribeOnReady.set(key, { name, kind });
-            }
-          }
-          s.delete(target);
-          if (s.size === 0) map.delete(name);
-        });
-      },
-    };
-  }
-
-  private dispatch(targets: Set<PubSubTarget> | undefined, message: string, channel: string): void {
-    if (!targets || targets.size === 0) return;
-    let envelope: Envelope;
-    try {
-      envelope = decodeEnvelope(message);
-    } catch (err) {
-      this.refusePubSub(
-        targets,
-        refusal('undecodable', err as Error, `channel ${channel}`, undefined),
-        message,
-      );
-      return;
-    }
-    // All targets of one channel or pattern are of one kind and address.
-    const [first] = targets;
-    const foreign = foreignReason(envelope, first!.spec, `channel ${channel}`);
-    if (foreign !== undefined) {
-      const err = new HubError(ErrorCode.INVALID_MESSAGE, foreign);
-      this.refusePubSub(
-        targets,
-        refusal('foreign', err, `channel ${channel}`, envelope.id),
-        message,
-      );
-      return;
-    }
-    if (targets.size === 1) {
-      for (const t of targets) this.route(t, envelope);
-      return;
-    }
-    // Several local subscriptions: topics fan out; an endpoint group takes the
-    // message once, on the next of its subscriptions in turn.
-    const list = [...targets];
-    const start = this.rotor++ % list.length;
-    let groups: Set<string> | undefined;
-    for (let k = 0; k < list.length; k++) {
-      const t = list[(start + k) % list.length]!;
-      if (t.spec.kind === 'endpoint') {
-        const g = t.spec.group ?? t.spec.address;
-        groups ??= new Set();
-        if (groups.has(g)) continue;
-        groups.add(g);
-      }
-      this.route(t, envelope);
-    }
-  }
-
-  /**
-   * Pub/Sub input that is not ours to handle: Pub/Sub keeps nothing (no entry
-   * to dead-letter, nothing redelivers), so it is only passed to each
-   * subscription's `reject` (counted as rejected, logged rate-limited), never
-   * to a handler.
-   */
-  private refusePubSub(targets: Set<PubSubTarget>, err: Error, message: string): void {
-    for (const t of targets) {
-      try {
-        t.spec.reject(err, message);
-      } catch {
-        // a faulty reject callback must not break the subscriber
-      }
-    }
-  }
-
-  private route(t: PubSubTarget, envelope: Envelope): void {
-    if (t.spec.kind === 'topic' && t.spec.group !== undefined) this.claimThenDeliver(t, envelope);
-    else this.deliverTo(t, envelope);
-  }
-
-  private deliverTo(t: PubSubTarget, envelope: Envelope): void {
-    try {
-      t.spec.deliver(new PubSubDelivery(envelope));
-    } catch (err) {
-      this.report('deliver', err);
-    }
-  }
-
-  /**
-   * A topic group over Pub/Sub: every instance of the group gets the event, the
-   * one whose `SET NX` on the event's claim key lands first handles it. Replies
-   * come back in order on the command connection, so each instance still sees
-   * its events in publish order. When the claim cannot be made (link down),
-   * the event is dropped here rather than risk a second handling: events are
-   * best-effort, and lost is allowed where duplicated is not.
-   */
-  private claimThenDeliver(t: PubSubTarget, envelope: Envelope): void {
-    const c = this.commandClient;
-    if (c === undefined) return;
-    // Exact match first: the Redis glob matches a superset (`*` crosses dots),
-    // and a claim won for an event the core then filters out would be lost
-    // to the instances whose pattern does match.
-    if (t.paused) return;
-    if (envelope.kind !== 'event' || !matchTopic(t.spec.address, envelope.topic)) return;
-    // A group is one per pattern, as on the memory transport.
-    const key = this.keys.eventClaim(t.spec.group!, t.spec.address, envelope.id);
-    t.claiming = (t.claiming ?? 0) + 1;
-    const settled = () => {
-      if (--t.claiming! === 0 && t.settledClaims) {
-        const waiting = t.settledClaims;
-        t.settledClaims = undefined;
-        for (const w of waiting) w();
-      }
-    };
-    c.set(key, '1', 'PX', this.opts.groupClaimMs, 'NX').then(
-      (won) => {
-        if (won === 'OK') this.deliverTo(t, envelope);
-        settled();
-      },
-      (err: unknown) => {
-        this.report('topic group claim', err);
-        settled();
-      },
-    );
   }
 
   // --------------------------------------------------------------- monitor

@@ -75,3 +75,22 @@ it('3-master cluster: streams (several endpoints over different slots), DLQ MULT
   const dup = [...got.values()].filter((n) => n > 1).length;
   expect(dup).toBe(0);
 });
+
+it('on a Cluster every send goes through the one dispatch and is counted once (best-effort, events, streams)', async () => {
+  const prefix = uniquePrefix('clcount');
+  const a = redis({ cluster: { nodes: [...cluster.nodes] }, keyPrefix: prefix });
+  adapters.push(a);
+  await connected(a, 'counting');
+  const r = recorder('counted');
+  await a.subscribe(r.spec());
+  await a.send(message('counted', 1, { guarantee: 'best-effort' }));
+  await a.send(message('counted', 2, { guarantee: 'best-effort' }));
+  await a.send(createEvent({ source: 's', topic: 'orders.counted', data: 1 }));
+  await a.send(message('counted', 3));
+  await a.send(message('counted', 4, { guarantee: 'ordered', partitionKey: 'k' }));
+  expect(a.health().detail).toMatchObject({ sent: 5, sendFailures: 0 });
+  await waitFor(
+    () => r.deliveries.length === 4,
+    () => `received ${r.deliveries.length}/4`,
+  );
+});

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
   adapterTestSuite,
+  type CaseId,
   DeliveryRecorder,
   expectDelivery,
   type RedisServer,
+  startRedisCluster,
   startRedisServer,
   waitFor,
 } from '@hub/adapter-test-suite';
@@ -25,7 +27,13 @@ import {
 } from '@hub/protocol';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyLayout, type RedisAdapter, redis, redisDedupStore } from '../src/index.js';
+import {
+  keyLayout,
+  type RedisAdapter,
+  type RedisAdapterOptions,
+  redis,
+  redisDedupStore,
+} from '../src/index.js';
 
 // The published conformance suite against a real redis-server. Every hub of a case
 // gets its own adapter (its own connections), like instances of a service on
@@ -37,19 +45,16 @@ const prefix = `conf${process.pid}x${randomBytes(3).toString('hex')}`;
 const keys = keyLayout(prefix);
 
 let server: RedisServer | undefined;
-let dedup: (DedupStore & { readonly client: Redis | Cluster }) | undefined;
-/** Raw connection for injecting entries the adapter never wrote (S1-raw, S11, S12) and breaking the DLQ (R19). */
+/** Raw connection for injecting entries the adapter never wrote (the standalone-only cases below). */
 let raw: Redis | undefined;
 
 beforeAll(async () => {
   server = await startRedisServer();
-  dedup = redisDedupStore({ url: server.url, keyPrefix: prefix });
   raw = new Redis(server.url, { lazyConnect: true });
   raw.on('error', () => {});
   await raw.connect();
 });
 afterAll(async () => {
-  await dedup?.close?.();
   await raw?.quit().catch(() => raw?.disconnect());
   await server?.stop();
 });
@@ -96,70 +101,133 @@ async function crashInstance(hub: Hub, adapter: ProtocolAdapter): Promise<void> 
   await hub.close({ drainTimeoutMs: 0 }).catch(() => {});
 }
 
-/**
- * An entry in the documented layout (README "Stream entry layout") on the stream a
- * NORMAL-priority message to `address` goes to, written behind the adapter's back.
- */
-async function writeEntry(address: string, id: string, env: string | Buffer): Promise<void> {
-  if (!raw) throw new Error('raw connection not started');
-  await raw.xadd(
-    keys.priorityStream(address, Priority.NORMAL),
-    '*',
-    'v',
-    '1',
-    'id',
-    id,
-    'env',
-    env,
-  );
+/** One Redis deployment the suite runs over: how to start it and reach it. */
+interface Topology {
+  readonly name: string;
+  /** Start the deployment; the adapter options that reach it, and a stop. */
+  start(): Promise<{ options: RedisAdapterOptions; stop(): Promise<void> }>;
+  /** Multiplies the suite's message counts (see the suite's `scale`). */
+  readonly scale?: number;
+  /** Cases that cannot hold on this topology, each with the reason (shown in the test name). */
+  readonly skip?: Partial<Record<CaseId, string>>;
 }
 
-adapterTestSuite({
-  name: 'redis (redis-server, Streams + Pub/Sub)',
-  createAdapter: (): RedisAdapter =>
-    redis({ url: url(), keyPrefix: prefix, claimIdleMs: CLAIM_IDLE_MS }),
-  // Instances of one endpoint are separate hubs: exactly-once holds across them
-  // through one shared Redis dedup store, as it would across processes. The hub
-  // closes its dedup store when it closes, so each hub gets a view without
-  // `close`: the first case's hubs must not quit the connection every later case
-  // shares (afterAll closes it).
-  get hubConfig() {
-    const store = dedup;
-    if (!store) return {};
-    const shared: DedupStore = {
-      begin: (id, leaseMs) => store.begin(id, leaseMs),
-      commit: (id, windowMs) => store.commit(id, windowMs),
-      abort: (id) => store.abort(id),
-    };
-    return { dedup: { store: shared } };
+const TOPOLOGIES: readonly Topology[] = [
+  {
+    name: 'redis-server',
+    async start() {
+      const s = await startRedisServer();
+      return { options: { url: s.url }, stop: () => s.stop() };
+    },
   },
-  crashInstance,
-  // above the claim window: a live handler busy this long must keep its entry
-  slowHandlerMs: CLAIM_IDLE_MS * 3,
-  // An env no hub wrote (S1-raw, S12).
-  injectRaw: (address, bytes) =>
-    writeEntry(address, 'ats-raw', typeof bytes === 'string' ? bytes : Buffer.from(bytes)),
-  // A valid envelope no sender would route there (S11).
-  injectForeign: (address, envelope) =>
-    writeEntry(address, envelope.id, jsonCodec.encode(envelope)),
-  // A DLQ key of another type: every XADD to it fails at run time (R19).
-  breakDeadLetters: async (address) => {
-    const r = raw;
-    if (!r) throw new Error('raw connection not started');
-    await r.set(keys.dlq(address), 'not a stream');
-    return async () => {
-      await r.del(keys.dlq(address));
-    };
+  {
+    // Cluster takes other code paths (no batched scripts, redirections, Pub/Sub
+    // receiver counts of one node only). A smaller scale keeps the added run short.
+    name: 'Redis Cluster, 3 masters',
+    async start() {
+      const c = await startRedisCluster({ masters: 3 });
+      return { options: { cluster: { nodes: [...c.nodes] } }, stop: () => c.stop() };
+    },
+    scale: 0.2,
   },
-  // the JSON codec carries Uint8Array as a tagged base64 object
-  binaryPayloads: true,
-  // R18: a child process builds its own adapter from this module.
-  cleanExit: {
-    module: fileURLToPath(new URL('./fixtures/clean-exit-adapter.ts', import.meta.url)),
-    args: () => ({ url: url(), keyPrefix: prefix }),
-    execArgv: ['--import', 'tsx', '--conditions=@hub/source'],
-  },
-});
+];
+
+/** The published conformance suite over one topology: one definition, run for each. */
+function conformanceOver(topology: Topology): void {
+  const tprefix = `${prefix}${topology.name.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}`;
+  const tkeys = keyLayout(tprefix);
+  let started: { options: RedisAdapterOptions; stop(): Promise<void> } | undefined;
+  let dedup: (DedupStore & { readonly client: Redis | Cluster }) | undefined;
+  /** Raw connection for injecting entries the adapter never wrote (S1-raw, S11, S12) and breaking the DLQ (R19). */
+  let direct: Redis | Cluster | undefined;
+  const reach = (): RedisAdapterOptions => started?.options ?? { url: 'redis://127.0.0.1:1' };
+  const rawClient = (): Redis | Cluster => {
+    if (!direct) throw new Error('raw connection not started');
+    return direct;
+  };
+
+  /**
+   * An entry in the documented layout (README "Stream entry layout") on the stream a
+   * NORMAL-priority message to `address` goes to, written behind the adapter's back.
+   */
+  const writeEntry = async (address: string, id: string, env: string | Buffer) => {
+    await rawClient().xadd(
+      tkeys.priorityStream(address, Priority.NORMAL),
+      '*',
+      'v',
+      '1',
+      'id',
+      id,
+      'env',
+      env,
+    );
+  };
+
+  adapterTestSuite({
+    name: `redis (${topology.name}, Streams + Pub/Sub)`,
+    setup: async () => {
+      started = await topology.start();
+      dedup = redisDedupStore({ ...started.options, keyPrefix: tprefix });
+      const o = started.options;
+      direct = o.cluster
+        ? new Cluster(o.cluster.nodes, { lazyConnect: true })
+        : new Redis(o.url!, { lazyConnect: true });
+      direct.on('error', () => {});
+      await direct.connect();
+    },
+    teardown: async () => {
+      await dedup?.close?.();
+      await direct?.quit().catch(() => direct?.disconnect());
+      await started?.stop();
+    },
+    createAdapter: (): RedisAdapter =>
+      redis({ ...reach(), keyPrefix: tprefix, claimIdleMs: CLAIM_IDLE_MS }),
+    // Instances of one endpoint are separate hubs: exactly-once holds across them
+    // through one shared Redis dedup store, as it would across processes. The hub
+    // closes its dedup store when it closes, so each hub gets a view without
+    // `close`: the first case's hubs must not quit the connection every later case
+    // shares (teardown closes it).
+    get hubConfig() {
+      const store = dedup;
+      if (!store) return {};
+      const shared: DedupStore = {
+        begin: (id, leaseMs) => store.begin(id, leaseMs),
+        commit: (id, windowMs) => store.commit(id, windowMs),
+        abort: (id) => store.abort(id),
+      };
+      return { dedup: { store: shared } };
+    },
+    crashInstance,
+    // above the claim window: a live handler busy this long must keep its entry
+    slowHandlerMs: CLAIM_IDLE_MS * 3,
+    // An env no hub wrote (S1-raw, S12).
+    injectRaw: (address, bytes) =>
+      writeEntry(address, 'ats-raw', typeof bytes === 'string' ? bytes : Buffer.from(bytes)),
+    // A valid envelope no sender would route there (S11).
+    injectForeign: (address, envelope) =>
+      writeEntry(address, envelope.id, jsonCodec.encode(envelope)),
+    // A DLQ key of another type: every XADD to it fails at run time (R19).
+    breakDeadLetters: async (address) => {
+      const r = rawClient();
+      await r.set(tkeys.dlq(address), 'not a stream');
+      return async () => {
+        await r.del(tkeys.dlq(address));
+      };
+    },
+    // the JSON codec carries Uint8Array as a tagged base64 object
+    binaryPayloads: true,
+    // R18: a child process builds its own adapter from this module.
+    cleanExit: {
+      module: fileURLToPath(new URL('./fixtures/clean-exit-adapter.ts', import.meta.url)),
+      args: () => ({ ...reach(), keyPrefix: tprefix }),
+      execArgv: ['--import', 'tsx', '--conditions=@hub/source'],
+    },
+    ...(topology.scale === undefined ? {} : { scale: topology.scale }),
+    ...(topology.skip === undefined ? {} : { skip: topology.skip }),
+  });
+}
+
+for (const topology of TOPOLOGIES) conformanceOver(topology);
 
 describe('redis topics beyond R3-topics (both instances of a group in one run, next to fan-out)', () => {
   const hubs: Hub[] = [];

@@ -31,6 +31,7 @@ export function context(instanceId: string): TestContext {
       error: (m) => warnings.push(m),
     },
     reportError: (e) => errors.push(e),
+    reportState: () => {},
   };
 }
 

@@ -117,6 +117,7 @@ export function createCaseContext(
         instanceId: name,
         logger: silentLogger,
         reportError: () => {},
+        reportState: () => {},
       };
       await adapter.connect(context);
       return adapter;

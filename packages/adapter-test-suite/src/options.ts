@@ -1,7 +1,7 @@
 import type { AdapterCapabilities, Hub, HubConfig, ProtocolAdapter } from '@hub/core';
 import type { Envelope } from '@hub/protocol';
 
-/** Ids of the conformance cases this suite runs (the case table of this package's README). */
+/** Ids of the conformance cases this suite runs (docs/conformance.md, "The suite's cases"; the README says what each checks). */
 export type CaseId =
   | 'R1'
   | 'R2'

@@ -27,18 +27,72 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * Whether another attempt of the same call may succeed, per code: the one
+ * place the hub's send retries (and `retry()`) learn it from, through
+ * {@link HubError.retryable}. False for a refusal the same input meets again
+ * (invalid, unsupported, not permitted, closed) or a retry would worsen
+ * (overloaded), and for a best-effort message nobody receives (nothing keeps
+ * it for a later attempt).
+ */
+export const RETRYABLE: { readonly [C in ErrorCode]: boolean } = {
+  HUB_INVALID_MESSAGE: false,
+  HUB_INVALID_CONFIG: true,
+  HUB_DECODE_FAILED: true,
+  HUB_NO_ROUTE: true,
+  HUB_GUARANTEE_UNSUPPORTED: false,
+  HUB_TIMEOUT: true,
+  HUB_OVERLOADED: false,
+  HUB_CIRCUIT_OPEN: true,
+  HUB_ADAPTER_FAILED: true,
+  HUB_CONNECTION_FAILED: true,
+  HUB_AUTH_FAILED: false,
+  HUB_NOT_STARTED: true,
+  HUB_CLOSED: false,
+  HUB_EXPIRED: true,
+  HUB_HANDLER_FAILED: true,
+  HUB_NO_RECEIVER: false,
+};
+
+/** Codes of other packages (not in {@link ErrorCode}) are retryable unless the error says otherwise. */
+const retryableCode = (code: string): boolean =>
+  (RETRYABLE as Readonly<Record<string, boolean>>)[code] ?? true;
+
 export interface HubErrorOptions {
   cause?: unknown;
+  /**
+   * `false`: no attempt of the same call can succeed, whatever the code says
+   * (a permission error, say). `true` cannot make a code that is never
+   * retryable (see {@link RETRYABLE}) retryable. @default by the code
+   */
+  retryable?: boolean;
 }
 
 /** The one base error of every Hub package. */
 export class HubError extends Error {
   readonly code: string;
+  /** True when retrying the same call may succeed: by the code ({@link RETRYABLE}) unless the thrower said `false`. */
+  readonly retryable: boolean;
   constructor(code: string, message: string, options?: HubErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HubError';
     this.code = code;
+    this.retryable = options?.retryable !== false && retryableCode(code);
   }
+}
+
+/**
+ * Whether a failure is worth another attempt: a `HubError` says so itself
+ * ({@link HubError.retryable}). Anything else is retryable unless it carries
+ * `retryable: false` or a code that never is (an error of another copy of
+ * this package, whose class `instanceof` does not know).
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof HubError) return err.retryable;
+  if (typeof err !== 'object' || err === null) return true;
+  const e = err as { retryable?: unknown; code?: unknown };
+  if (e.retryable === false) return false;
+  return typeof e.code !== 'string' || retryableCode(e.code);
 }
 
 export const isHubError = (err: unknown): err is HubError => err instanceof HubError;

@@ -52,7 +52,7 @@ const needsGroups = ({ capabilities }: AdapterProbe): string | undefined =>
 const first = (...reasons: (string | undefined)[]): string | undefined =>
   reasons.find((r) => r !== undefined);
 
-/** Every case, in the order of the Hub conformance list (R…, then S…), with what it needs. */
+/** Every case, in the order of the Hub conformance list (docs/conformance.md: R…, then S…), with what it needs. */
 export const CASES: readonly CaseDefinition[] = [
   {
     id: 'R1',

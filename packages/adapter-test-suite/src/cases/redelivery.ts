@@ -1,4 +1,4 @@
-import type { DeadLetterEntry, DeadLetterReader, Hub, ProtocolAdapter } from '@hub/core';
+import { type DeadLetterEntry, deadLetterReader, type Hub, type ProtocolAdapter } from '@hub/core';
 import { createMessage, type UnifiedMessage } from '@hub/protocol';
 import { DeliveryRecorder, expectDelivery } from '../checker.js';
 import type { CaseContext } from '../context.js';
@@ -9,7 +9,7 @@ export const FAST_RETRY = { retry: { initialDelayMs: 5, maxDelayMs: 50 } };
 
 /** True when the adapter keeps a readable dead-letter queue. */
 export const hasDeadLetterReader = (adapter: ProtocolAdapter): boolean =>
-  typeof (adapter as Partial<DeadLetterReader>).readDeadLetters === 'function';
+  deadLetterReader(adapter) !== undefined;
 
 const messagesTo = (endpoint: string, n: number, ctx: CaseContext, source: string) =>
   Array.from({ length: n }, (_, i) =>

@@ -1,4 +1,10 @@
-import { ErrorCode, HubError, type UnifiedEvent, type UnifiedMessage } from '@hub/protocol';
+import {
+  DeliveryGuarantee,
+  ErrorCode,
+  HubError,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
 import { EventEmitter } from 'eventemitter3';
 import { silentLogger } from '../logger.js';
 import type {
@@ -19,9 +25,23 @@ export interface BaseAdapterEvents {
 }
 
 /**
- * Lifecycle, counters and error plumbing shared by every adapter. A subclass
- * implements `doConnect`, `doSend`, `doSubscribe` and `doClose`; everything it
- * throws is wrapped into a `HubError` naming the adapter and the operation.
+ * Lifecycle, dispatch, counters and error plumbing shared by every adapter.
+ *
+ * What a subclass supplies:
+ * - `doConnect(ctx)`, `doSubscribe(spec)`, `doClose()`;
+ * - sending: `doSend(envelope)`, every envelope of a transport with one way
+ *   to send. A transport that sends some kinds another way also overrides
+ *   `doSendEvent` (events) and/or `doSendBestEffort` (best-effort messages),
+ *   which default to `doSend`; `doSend` then gets the rest. `send` chooses
+ *   between them, counts, and wraps what they throw or reject with;
+ * - optionally `classifySendError(err)` (a transport's own reading of a client
+ *   error: a permission error is final, a timeout uncertain) and
+ *   `healthDetail()`.
+ *
+ * What it calls back: `setState(state)` on a lifecycle change (reported to the
+ * hub through `ctx.reportState`) and `fail(operation, err)` for a background
+ * failure (through `ctx.reportError`). Everything it throws is wrapped into a
+ * `HubError` naming the adapter and the operation.
  */
 export abstract class BaseAdapter
   extends EventEmitter<BaseAdapterEvents>
@@ -37,6 +57,7 @@ export abstract class BaseAdapter
     instanceId: 'local',
     logger: silentLogger,
     reportError: () => {},
+    reportState: () => {},
   };
   #stats = { sent: 0, sendFailures: 0, delivered: 0 };
   #state: AdapterState = 'idle';
@@ -62,9 +83,15 @@ export abstract class BaseAdapter
     return this.#stats;
   }
 
+  /** Change the lifecycle state: reported to the hub (`ctx.reportState`) and emitted as `state`. */
   protected setState(state: AdapterState): void {
     if (state === this.#state) return;
     this.#state = state;
+    try {
+      this.#ctx.reportState(state);
+    } catch {
+      // a faulty reporter must not take the transport down
+    }
     this.emit('state', state);
   }
 
@@ -103,15 +130,48 @@ export abstract class BaseAdapter
     return this.#connecting;
   }
 
-  // Not async: one promise and one microtask hop less per message on the hot path.
+  /**
+   * The dispatch: an event to `doSendEvent`, a best-effort message to
+   * `doSendBestEffort`, any other message (at-least-once, exactly-once,
+   * ordered) to `doSend`; counted and its failure wrapped here. A template method may return its result as is
+   * (a transport that accepts synchronously) instead of a promise.
+   * Not async: one promise and one microtask hop less per message on the hot path.
+   */
   send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    let pending: Promise<SendResult>;
+    let pending: Promise<SendResult> | SendResult;
     try {
-      pending = this.doSend(envelope);
+      pending =
+        envelope.kind === 'event'
+          ? this.doSendEvent(envelope)
+          : envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT
+            ? this.doSendBestEffort(envelope)
+            : this.doSend(envelope);
     } catch (err) {
       return Promise.reject(this.sendFailed(err));
     }
-    return pending.then(this.sendOk, this.sendFailedBound);
+    if (typeof (pending as Promise<SendResult>).then !== 'function') {
+      return Promise.resolve(this.sendOk(pending as SendResult));
+    }
+    return (pending as Promise<SendResult>).then(this.sendOk, this.sendFailedBound);
+  }
+
+  /** Send an event (to every subscriber of its topic). @default doSend */
+  protected doSendEvent(event: UnifiedEvent): Promise<SendResult> | SendResult {
+    return this.doSend(event);
+  }
+
+  /** Send a best-effort message. @default doSend */
+  protected doSendBestEffort(message: UnifiedMessage): Promise<SendResult> | SendResult {
+    return this.doSend(message);
+  }
+
+  /**
+   * A transport's own reading of a send failure before it is wrapped (a
+   * permission error made final, a client timeout made `HUB_TIMEOUT`).
+   * @default the error as is
+   */
+  protected classifySendError(err: unknown): unknown {
+    return err;
   }
 
   /** Counts an accepted send; a subclass chaining its own send promise may reuse it. */
@@ -128,7 +188,7 @@ export abstract class BaseAdapter
   /** Counts a failed send and wraps its error into a HubError naming this adapter. */
   protected sendFailed(err: unknown): HubError {
     this.#stats.sendFailures++;
-    const wrapped = wrapAdapterError(this.name, 'send', err);
+    const wrapped = wrapAdapterError(this.name, 'send', this.classifySendError(err));
     this.#lastError = wrapped.message;
     return wrapped;
   }
@@ -197,7 +257,14 @@ export abstract class BaseAdapter
   }
 
   protected abstract doConnect(ctx: AdapterContext): Promise<void>;
-  protected abstract doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult>;
+  /**
+   * Send an envelope: every one, unless `doSendEvent` / `doSendBestEffort` are
+   * overridden (then the messages they do not take: at-least-once,
+   * exactly-once, ordered). May return the result as is instead of a promise.
+   */
+  protected abstract doSend(
+    envelope: UnifiedMessage | UnifiedEvent,
+  ): Promise<SendResult> | SendResult;
   protected abstract doSubscribe(spec: SubscriptionSpec): Promise<Subscription>;
   protected abstract doClose(): Promise<void>;
 }

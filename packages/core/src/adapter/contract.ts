@@ -1,4 +1,11 @@
-import type { DeliveryGuarantee, Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
+import {
+  type DeliveryGuarantee,
+  type Envelope,
+  ErrorCode,
+  HubError,
+  type UnifiedEvent,
+  type UnifiedMessage,
+} from '@hub/protocol';
 import type { Logger } from '../logger.js';
 
 /** What an adapter honours natively, end to end. The core reads this data; it never uses instanceof. */
@@ -40,6 +47,22 @@ export interface AdapterContext {
   readonly sendTimeoutMs?: number;
   /** Report an asynchronous failure (lost connection, failed background read). Never throws. */
   reportError(error: Error): void;
+  /**
+   * Report a change of `health().state` (a link lost or back) the moment it
+   * happens: the hub re-reads `health()` and reroutes at once instead of at
+   * its next interval check. `BaseAdapter` calls it from `setState`. Never throws.
+   */
+  reportState(state: AdapterState): void;
+}
+
+/**
+ * Optional parts an adapter has, declared as data (the core reads this, never
+ * `typeof adapter.method`). An adapter that declares nothing is read the old
+ * way for now: the method's presence counts as declared.
+ */
+export interface AdapterFeatures {
+  /** The adapter keeps a dead-letter queue and implements {@link DeadLetterReader}. */
+  readonly deadLetters?: boolean;
 }
 
 /** Settles one inbound delivery. Exactly one of ack / nack / deadLetter takes effect. */
@@ -158,6 +181,8 @@ export interface ProtocolAdapter {
   health(): AdapterHealth;
   /** Idempotent. */
   close(): Promise<void>;
+  /** Optional parts this adapter has (see {@link AdapterFeatures}). @default none declared */
+  readonly features?: AdapterFeatures;
   /** Optional: richer asynchronous health (stream lengths, lag, DLQ sizes). */
   inspect?(): Promise<Record<string, unknown>>;
 }
@@ -172,7 +197,25 @@ export interface DeadLetterEntry {
   readonly deadLetteredAt: number;
 }
 
-/** Optional capability: adapters that keep a DLQ let the hub and tests read it. */
+/** Optional part: adapters that keep a DLQ let the hub and tests read it (declare `features.deadLetters`). */
 export interface DeadLetterReader {
   readDeadLetters(address: string, limit?: number): Promise<DeadLetterEntry[]>;
+}
+
+/**
+ * The adapter's dead-letter reader when it declares `features.deadLetters`
+ * (or, declaring no features at all, has `readDeadLetters`); else undefined.
+ */
+export function deadLetterReader(adapter: ProtocolAdapter): DeadLetterReader | undefined {
+  const reader = adapter as ProtocolAdapter & Partial<DeadLetterReader>;
+  const declared = adapter.features?.deadLetters;
+  if (declared === false) return undefined;
+  if (typeof reader.readDeadLetters !== 'function') {
+    if (declared === undefined) return undefined;
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:${adapter.name}] features.deadLetters is declared, but readDeadLetters is not a method`,
+    );
+  }
+  return reader as DeadLetterReader;
 }

@@ -3,17 +3,15 @@ import { ErrorCode, HubError, type HubErrorOptions } from '@hub/protocol';
 /** A transport failed (client error, lost connection, refused command). */
 export class AdapterError extends HubError {
   readonly adapter: string;
-  /** True when retrying the same call may succeed (connection blips, timeouts). */
-  readonly retryable: boolean;
-  constructor(
-    adapter: string,
-    message: string,
-    options?: HubErrorOptions & { code?: string; retryable?: boolean },
-  ) {
+  /**
+   * `retryable` (inherited) is true when retrying the same call may succeed
+   * (connection blips, timeouts): by the code, `HUB_ADAPTER_FAILED` unless
+   * given, and `options.retryable: false` makes it final.
+   */
+  constructor(adapter: string, message: string, options?: HubErrorOptions & { code?: string }) {
     super(options?.code ?? ErrorCode.ADAPTER_FAILED, `[hub:${adapter}] ${message}`, options);
     this.name = 'AdapterError';
     this.adapter = adapter;
-    this.retryable = options?.retryable ?? true;
   }
 }
 

@@ -14,18 +14,18 @@ import {
   validateMessage,
 } from '@hub/protocol';
 import { EventEmitter } from 'eventemitter3';
-import type {
-  AdapterContext,
-  AdapterHealth,
-  DeadLetterEntry,
-  DeadLetterReader,
-  ProtocolAdapter,
-  Subscription,
+import {
+  type AdapterContext,
+  type AdapterHealth,
+  type DeadLetterEntry,
+  deadLetterReader,
+  type ProtocolAdapter,
+  type Subscription,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
-import { Consumer, type ConsumerHost } from '../delivery/consumer.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import { MemoryDedupStore } from '../delivery/memory-dedup.js';
+import { type ConsumerHost, ReceivePipeline } from '../delivery/receive-pipeline.js';
 import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -150,7 +150,7 @@ export interface HealthStatus {
 }
 
 interface ConsumerRecord {
-  readonly consumer: Consumer;
+  readonly consumer: ReceivePipeline;
   readonly kind: 'endpoint' | 'topic';
   readonly address: string;
   readonly opts: ConsumeOptions;
@@ -405,6 +405,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       reportError: (error) => {
         this.logger.error(error.message);
         this.safeEmit('error', error);
+      },
+      // A state change (a link lost or back) reroutes at once instead of
+      // routing into a dead link until the next interval check.
+      reportState: () => {
+        const target = this.router.target(name);
+        if (this._state === 'running' && target?.adapter === adapter) this.refreshHealth(target);
       },
     };
     await adapter.connect(ctx);
@@ -713,7 +719,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         `[hub] options.guarantees must be a non-empty array of ${DELIVERY_GUARANTEES.join(', ')}, got ${JSON.stringify(options.guarantees)}`,
       );
     }
-    const consumer = new Consumer(this.consumerHost, {
+    const consumer = new ReceivePipeline(this.consumerHost, {
       kind,
       address,
       handler: handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
@@ -864,16 +870,6 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.logger.warn(`[hub] circuit of adapter "${target.name}" is now ${state}`);
       this.safeEmit('circuit', target.name, state);
     });
-    // Adapters built on BaseAdapter report state changes: react at once
-    // instead of routing into a dead link until the next interval check.
-    const emitter = target.adapter as Partial<{ on(event: 'state', fn: () => void): unknown }>;
-    if (typeof emitter.on === 'function') {
-      emitter.on('state', () => {
-        if (this._state === 'running' && this.router.target(target.name) === target) {
-          this.refreshHealth(target);
-        }
-      });
-    }
   }
 
   // ─── dead letters, metrics, health ───────────────────────────────────────
@@ -882,9 +878,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   async readDeadLetters(address: string, limit = 100): Promise<DeadLetterEntry[]> {
     const out: DeadLetterEntry[] = [];
     for (const { adapter } of this.adapters.list()) {
-      const reader = adapter as Partial<DeadLetterReader>;
-      if (typeof reader.readDeadLetters === 'function')
-        out.push(...(await reader.readDeadLetters(address, limit)));
+      const reader = deadLetterReader(adapter);
+      if (reader) out.push(...(await reader.readDeadLetters(address, limit)));
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import type { Envelope } from '@hub/protocol';
-import type { ConsumerObserver } from '../delivery/consumer.js';
+import type { ConsumerObserver } from '../delivery/receive-pipeline.js';
 import { LatencyHistogram, type LatencySnapshot, RateMeter } from '../metrics/histogram.js';
 import { type Counter, MetricsRegistry } from '../metrics/registry.js';
 

@@ -10,6 +10,7 @@ import {
   type Envelope,
   ErrorCode,
   HubError,
+  isRetryable,
   type UnifiedEvent,
   type UnifiedMessage,
 } from '@hub/protocol';
@@ -38,24 +39,8 @@ export interface SendPipelineOptions {
 
 type Sendable = UnifiedMessage | UnifiedEvent;
 
-const NON_RETRYABLE = new Set<string>([
-  ErrorCode.INVALID_MESSAGE,
-  ErrorCode.OVERLOADED,
-  ErrorCode.CLOSED,
-  ErrorCode.AUTH_FAILED,
-  ErrorCode.GUARANTEE_UNSUPPORTED,
-  ErrorCode.NO_RECEIVER,
-]);
-
 const isBestEffort = (env: Envelope): boolean =>
   env.kind === 'event' || env.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT;
-
-function isRetryable(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return true;
-  const e = err as { retryable?: unknown; code?: unknown };
-  if (e.retryable === false) return false;
-  return typeof e.code !== 'string' || !NON_RETRYABLE.has(e.code);
-}
 
 function toSendError(env: Envelope, err: unknown): HubError {
   if (err instanceof HubError) return err;

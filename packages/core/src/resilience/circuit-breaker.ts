@@ -76,8 +76,6 @@ export class CircuitOpenError extends HubError {
   readonly circuit: string;
   /** Milliseconds until the breaker lets a probe through. */
   readonly retryInMs: number;
-  /** Another route or a later retry may succeed. */
-  readonly retryable = true;
   constructor(circuit: string, retryInMs: number, options?: HubErrorOptions) {
     const ms = Math.max(0, Math.ceil(retryInMs));
     super(

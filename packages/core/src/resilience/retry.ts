@@ -1,4 +1,4 @@
-import { ErrorCode, HubError } from '@hub/protocol';
+import { ErrorCode, isRetryable as errorIsRetryable, HubError } from '@hub/protocol';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 
 export interface RetryOptions extends BackoffOptions {
@@ -6,7 +6,7 @@ export interface RetryOptions extends BackoffOptions {
   maxAttempts?: number;
   /**
    * Whether a failure is worth another attempt.
-   * @default (err) => err?.retryable !== false — Hub errors say so themselves
+   * @default `isRetryable` of `@hub/protocol`: Hub errors say so themselves (`retryable`, by their code)
    */
   isRetryable?: (err: unknown) => boolean;
   /** Stops retrying: a pending wait or attempt rejects at once. */
@@ -14,13 +14,6 @@ export interface RetryOptions extends BackoffOptions {
   /** Called before each wait, with the failure, the attempt that failed (1-based) and the delay. */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
-
-const defaultIsRetryable = (err: unknown): boolean =>
-  !(
-    typeof err === 'object' &&
-    err !== null &&
-    (err as { retryable?: unknown }).retryable === false
-  );
 
 /**
  * The error an aborted wait or retry rejects with: the signal's reason when it
@@ -93,7 +86,7 @@ export async function retry<T>(
       `[hub:retry] option "maxAttempts" must be an integer >= 1 (got ${String(maxAttempts)})`,
     );
   }
-  const isRetryable = opts.isRetryable ?? defaultIsRetryable;
+  const isRetryable = opts.isRetryable ?? errorIsRetryable;
   const { signal, onRetry } = opts;
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) throw abortError(signal);

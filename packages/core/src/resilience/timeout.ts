@@ -2,7 +2,6 @@ import { ErrorCode, HubError, type HubErrorOptions } from '@hub/protocol';
 
 /** An operation did not finish in time. Retrying may succeed. */
 export class TimeoutError extends HubError {
-  readonly retryable = true;
   constructor(message: string, options?: HubErrorOptions) {
     super(ErrorCode.TIMEOUT, message, options);
     this.name = 'TimeoutError';

@@ -43,6 +43,7 @@ export function context(instanceId = 'i1'): TestContext {
     reportError: (e) => {
       errors.push(e);
     },
+    reportState: () => {},
     errors,
   };
 }

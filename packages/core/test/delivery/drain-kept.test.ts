@@ -1,9 +1,9 @@
 import {
-  Consumer,
   type ConsumerHost,
   type Envelope,
   type InboundDelivery,
   MemoryDedupStore,
+  ReceivePipeline,
 } from '@hub/core';
 import { expect, it } from 'vitest';
 import { deferred, msg, quiet } from '../hub/helpers.js';
@@ -27,8 +27,8 @@ function consumer(
   handler: (env: Envelope) => unknown,
   host: Partial<ConsumerHost> = {},
   concurrency = 1,
-): Consumer {
-  return new Consumer(
+): ReceivePipeline {
+  return new ReceivePipeline(
     {
       logger: quiet,
       observer: {

@@ -1,28 +1,37 @@
-import type {
-  AdapterContext,
-  InboundDelivery,
-  NackOptions,
-  Subscription,
-  SubscriptionSpec,
-} from '@hub/core';
+/**
+ * One endpoint subscription over Redis Streams, and its read loop. What it is
+ * built from: the held entries (held-entries.ts), ack batching
+ * (ack-batcher.ts), reclaim and idle holds (reclaim.ts), ordered-partition
+ * leases (partition-leases.ts), the deliveries (stream-delivery.ts), what
+ * operators see (stream-monitor.ts) and the Lua scripts (stream-scripts.ts).
+ */
+import type { AdapterContext, NackOptions, Subscription, SubscriptionSpec } from '@hub/core';
 import { AdapterError } from '@hub/core';
 import { type Envelope, ErrorCode, HubError, PRIORITY_LEVELS, type Priority } from '@hub/protocol';
+import { AckBatcher } from './ack-batcher.js';
 import { isAuthError, type RedisClient, withRedirectRetry } from './connection.js';
 import { deadLetterEntry } from './dead-letter.js';
-import type { KeyLayout } from './keys.js';
-import type { ResolvedOptions } from './options.js';
-import { RankBuffer } from './rank-buffer.js';
 import {
-  foreignReason,
-  MARK_OVERSIZE_LUA,
-  oversizeOf,
-  type RefusalKind,
-  refusal,
-} from './refusal.js';
+  backlogged,
+  type Held,
+  HeldEntries,
+  type PartitionState,
+  readEntries,
+} from './held-entries.js';
+import type { KeyLayout } from './keys.js';
+import { bounded, hardClose } from './link-close.js';
+import type { ResolvedOptions } from './options.js';
+import { PartitionLeases } from './partition-leases.js';
+import { RankBuffer } from './rank-buffer.js';
+import { autoclaim, RELEASED_IDLE_MS, setIdle } from './reclaim.js';
+import { foreignReason, oversizeOf, type RefusalKind, refusal } from './refusal.js';
+import { type Settler, StreamDelivery } from './stream-delivery.js';
 import { decodeEntry, field, parseEntries, type RawEntry } from './stream-entry.js';
+import { groupStats, pruneIdleConsumers, warnOnLag } from './stream-monitor.js';
+import { DELETE_IDLE_CONSUMER, READ_SCRIPT } from './stream-scripts.js';
 
-/** What a consumer needs from its adapter. */
-export interface ConsumerHost {
+/** What a stream subscription needs from its adapter. */
+export interface StreamHost {
   readonly ctx: AdapterContext;
   readonly commands: RedisClient;
   readonly keys: KeyLayout;
@@ -33,129 +42,10 @@ export interface ConsumerHost {
   backoff(attempt: number, signal: AbortSignal): Promise<void>;
 }
 
-interface Held {
-  readonly key: string;
-  readonly id: string;
-  /** Lower is served first: index of the stream in read order. */
-  readonly rank: number;
-  readonly partition: number | undefined;
-  fields: string[];
-  attempt: number;
-  state: 'buffered' | 'inflight' | 'waiting';
-  /** Body size in bytes when over `maxEntryBytes`: refused unparsed (its fields are dropped on arrival). */
-  oversize?: number;
-}
-
-interface PartitionState {
-  leased: boolean;
-  /** Holds (buffered, in flight or waiting) an entry: the next may not be read yet. */
-  busy: boolean;
-  /** Pending entries (of a previous holder, or lost replies) must be drained before new ones. */
-  draining: boolean;
-}
-
-/**
- * Sets the idle time of entries still owned by ARGV[2] (0 = refresh: "I am alive
- * and working on it"; huge = release: "take it now"). Never steals from another
- * consumer, so a live slow handler is not robbed and a dead one's entries are not
- * taken back. Returns how many were updated.
- */
-const HOLD_SCRIPT = `
-local n = 0
-for i = 4, #ARGV do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'IDLE', ARGV[3], 'JUSTID')
-    n = n + 1
-  end
-end
-return n`;
-
-/**
- * One round trip for a whole non-blocking sweep: reads KEYS in order (ordered
- * partitions first, one entry each, then priority streams highest first) and
- * stops at the credit, so priorities hold and we never take more than we may
- * hand over. Same reply shape as XREADGROUP. All keys share one hash tag.
- * An entry whose body (names and values) is over ARGV[5] bytes comes back as
- * `hub:oversize <size> id <id>` instead: the client never receives (nor
- * parses) its bytes, and refuses it by that size.
- */
-const READ_SCRIPT = `${MARK_OVERSIZE_LUA}
-local credit = tonumber(ARGV[3])
-local singles = tonumber(ARGV[4])
-local max = tonumber(ARGV[5])
-local out = {}
-for i, key in ipairs(KEYS) do
-  if credit <= 0 then break end
-  local count = credit
-  if i <= singles then count = 1 end
-  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', count, 'STREAMS', key, '>')
-  if r and r[1] then
-    markOversize(r[1][2], max)
-    credit = credit - #r[1][2]
-    out[#out + 1] = r[1]
-  end
-end
-return out`;
-
-/**
- * XAUTOCLAIM (KEYS[1], ARGV as the command's after the key) with oversized
- * bodies replaced (see READ_SCRIPT): a reclaim must not pull them either.
- * ARGV[1] = max entry bytes.
- */
-const CLAIM_SCRIPT = `${MARK_OVERSIZE_LUA}
-local r = redis.call('XAUTOCLAIM', KEYS[1], unpack(ARGV, 2))
-if r[2] then markOversize(r[2], tonumber(ARGV[1])) end
-return r`;
-
 /** After an oversized entry came through a plain read, the scripted (size-checked) sweep is used this long. */
 const CAREFUL_MS = 5_000;
 
-const RENEW_LEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0`;
-
-const RELEASE_LEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`;
-
 const noop = () => {};
-
-/** Idle time given to released entries so any consumer's next reclaim takes them. */
-const RELEASED_IDLE_MS = 2 ** 31 - 1;
-
-/**
- * Drop a closing consumer from the group of one stream, but only when it owns no
- * pending entry: DELCONSUMER would drop those from the PEL, and nobody could
- * reclaim them. Checked and deleted in one step, so a late reply cannot slip in.
- */
-const DELETE_IDLE_CONSUMER = `
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
-  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-end
-return -1`;
-
-/**
- * Drop consumers of the group that own no pending entry and have been idle at
- * least ARGV[2] ms (crashed instances, once their entries were reclaimed), never
- * ARGV[1]'s own. Safe for data whatever the threshold: the check and the delete
- * are one step, and a live consumer that was idle is recreated by its next read.
- */
-const PRUNE_IDLE_CONSUMERS = `
-local n = 0
-for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-  local info = {}
-  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
-  if info['name'] ~= ARGV[2] and info['pending'] == 0 and info['idle'] >= tonumber(ARGV[3]) then
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
-    n = n + 1
-  end
-end
-return n`;
 
 const isNoGroup = (err: unknown) => err instanceof Error && err.message.includes('NOGROUP');
 
@@ -173,13 +63,14 @@ interface ReaderCommands {
  * - an ordered partition has at most one entry held, and a partition's pending
  *   entries are drained (oldest first) before new ones are read.
  */
-export class StreamConsumer implements Subscription {
+export class StreamSubscription implements Subscription {
   readonly group: string;
   readonly consumer: string;
   readonly destination: string;
   private readonly priorityKeys: string[];
   private readonly partitionKeys: string[];
   private readonly partitions: PartitionState[];
+  private readonly leases: PartitionLeases;
   private readonly held = new HeldEntries();
   private readonly buffer = new RankBuffer<Held>();
   private inflight = 0;
@@ -190,17 +81,10 @@ export class StreamConsumer implements Subscription {
   private loop: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly nackTimers = new Set<NodeJS.Timeout>();
-  private ackQueue = new Map<string, string[]>();
-  private ackFlush: Promise<void> | undefined;
-  /** Acks that went out with a read (readHot), until their replies are in. */
-  private ackCarried: Promise<void> | undefined;
-  /** The same, for close(): cleared only when the replies are in. */
-  private carrying: Promise<void> | undefined;
+  private readonly acks: AckBatcher;
   private reclaiming = false;
   /** Index (in priorityKeys) of the one stream the last read found backlogged; undefined: sweep. */
   private hot: number | undefined;
-  private leasing = false;
-  private excessLeases = 0;
   /** Until then, reads skip the plain (not size-checked) fast path: an oversized entry was seen. */
   private carefulUntil = 0;
   /** Counters surfaced by inspect(). */
@@ -213,24 +97,28 @@ export class StreamConsumer implements Subscription {
   };
 
   constructor(
-    private readonly host: ConsumerHost,
+    readonly host: StreamHost,
     private readonly spec: SubscriptionSpec,
     private readonly conn: RedisClient,
     consumerName: string,
+    /** Called once closing is done: the owner lets go of the reader connection. */
+    private readonly onClosed: () => void = noop,
   ) {
     this.destination = spec.address;
     this.group = spec.group ?? spec.address;
     this.consumer = consumerName;
+    this.acks = new AckBatcher(host.commands, this.group, (op, err) => host.report(op, err));
     const { keys, opts } = host;
     this.priorityKeys = PRIORITY_LEVELS.map((p) => keys.priorityStream(spec.address, p));
     this.partitionKeys = Array.from({ length: opts.partitions }, (_, n) =>
       keys.partitionStream(spec.address, n),
     );
-    this.partitions = this.partitionKeys.map(() => ({
-      leased: false,
-      busy: false,
-      draining: true,
-    }));
+    this.leases = new PartitionLeases(host, this.destination, this.group, this.consumer, {
+      closed: () => this.closed,
+      stopped: () => this.stopped,
+      poke: () => this.poke(),
+    });
+    this.partitions = this.leases.partitions;
     // The reader connection is always ours (a duplicate), so defining a script on it is safe;
     // ioredis sends EVALSHA and falls back to EVAL after a broker restart flushed the cache.
     conn.defineCommand('hubRead', { lua: READ_SCRIPT });
@@ -260,8 +148,8 @@ export class StreamConsumer implements Subscription {
     };
     every(opts.claimIdleMs / 3, () => this.refreshHeld());
     every(opts.claimIdleMs / 2, () => this.reclaim());
-    every(opts.partitionLeaseMs / 3, () => this.maintainLeases());
-    await this.maintainLeases().catch((err) => this.host.report('lease', err));
+    every(opts.partitionLeaseMs / 3, () => this.leases.maintain());
+    await this.leases.maintain().catch((err) => this.host.report('lease', err));
     this.loop = this.run();
   }
 
@@ -283,9 +171,10 @@ export class StreamConsumer implements Subscription {
 
   private async run(): Promise<void> {
     let failures = 0;
-    while (!this.closed) {
+    // One exit: closing, or stopped for good (a permission error, below).
+    while (!this.closed && !this.stopped) {
       try {
-        if (this.excessLeases > 0) await this.releaseExcessLeases();
+        if (this.leases.excess > 0) await this.leases.releaseExcess();
         this.pump();
         if (this.inflight >= this.prefetch || this.buffer.length > 0) {
           await this.sleepUntilWoken();
@@ -294,7 +183,7 @@ export class StreamConsumer implements Subscription {
         await this.readOnce(this.prefetch - this.inflight);
         failures = 0;
       } catch (err) {
-        if (this.closed) break;
+        if (this.closed) continue;
         if (isNoGroup(err)) {
           // The broker lost the group (restart without persistence, stream deleted): recreate it.
           this.host.ctx.logger.warn('[hub:redis] consumer group missing, recreating', {
@@ -315,7 +204,7 @@ export class StreamConsumer implements Subscription {
               cause: err,
             }),
           );
-          break;
+          continue;
         }
         failures++;
         if (failures === 1) this.host.report(`XREADGROUP ${this.destination}`, err);
@@ -348,7 +237,7 @@ export class StreamConsumer implements Subscription {
       const p = this.partitions[n]!;
       if (!p.leased || p.busy) continue;
       if (p.draining) {
-        const claimed = await this.autoclaim(this.partitionKeys[n]!, 0, 1);
+        const claimed = await autoclaim(this, this.partitionKeys[n]!, 0, 1);
         if (claimed.length === 0) p.draining = false;
         else got += this.accept(this.partitionKeys[n]!, claimed, n);
         continue;
@@ -413,12 +302,8 @@ export class StreamConsumer implements Subscription {
     const pipe = this.conn.pipeline();
     // The acks of the entries just handled ride along (XACK first, so a reply lost with them
     // is only a duplicate later); a failure puts them back for the command connection.
-    let acks: Map<string, string[]> | undefined;
-    if (this.ackQueue.size > 0 && this.ackFlush !== undefined) {
-      acks = this.ackQueue;
-      this.ackQueue = new Map();
-      for (const [key, ids] of acks) pipe.call('XACK', key, group, ...ids);
-    }
+    const acks = this.acks.takeForRead();
+    if (acks) for (const [key, ids] of acks) pipe.call('XACK', key, group, ...ids);
     if (fresh.length > 0) {
       const parts = fresh.map((n) => this.partitionKeys[n]!);
       pipe.call(
@@ -446,16 +331,15 @@ export class StreamConsumer implements Subscription {
     );
     this.hot = undefined;
     const sent = pipe.exec();
-    const carried = acks ? sent.then(noop, noop) : undefined;
-    if (carried) this.ackCarried = this.carrying = carried;
+    const carried = acks ? this.acks.carriedBy(sent) : undefined;
     let results: Array<[Error | null, unknown]>;
     try {
       results = (await sent) ?? [];
     } catch (err) {
-      if (acks) for (const [key, ids] of acks) void this.queueAck(key, ids);
+      if (acks) for (const [key, ids] of acks) void this.acks.add(key, ids);
       throw err;
     } finally {
-      if (carried && this.carrying === carried) this.carrying = undefined;
+      if (carried) this.acks.landed(carried);
     }
     let i0 = 0;
     if (acks) {
@@ -463,7 +347,7 @@ export class StreamConsumer implements Subscription {
         const err = results[i0++]?.[0];
         if (err) {
           this.host.report('XACK', err);
-          void this.queueAck(key, ids);
+          void this.acks.add(key, ids);
         }
       }
     }
@@ -622,43 +506,7 @@ export class StreamConsumer implements Subscription {
 
   private ack(h: Held): Promise<void> {
     this.forget(h);
-    return this.queueAck(h.key, h.id);
-  }
-
-  /**
-   * Batch every ack of this tick into one XACK per stream, sent on the command
-   * connection at setImmediate, unless the read loop's next read takes them
-   * along first (one write for both; see readHot). Resolves once they are sent
-   * and answered either way.
-   */
-  private queueAck(key: string, add: string | readonly string[]): Promise<void> {
-    let ids = this.ackQueue.get(key);
-    if (!ids) {
-      ids = [];
-      this.ackQueue.set(key, ids);
-    }
-    if (typeof add === 'string') ids.push(add);
-    else for (const id of add) ids.push(id);
-    this.ackFlush ??= new Promise<void>((resolve) => {
-      setImmediate(() => {
-        const batch = this.ackQueue;
-        this.ackQueue = new Map();
-        this.ackFlush = undefined;
-        const carried = this.ackCarried;
-        this.ackCarried = undefined;
-        const c = this.host.commands;
-        Promise.all([
-          carried,
-          ...[...batch].map(([k, list]) =>
-            c.call('XACK', [k, this.group, ...list]).catch((err: unknown) => {
-              // The entries stay pending and come back through the reclaim loop: a duplicate, not a loss.
-              this.host.report('XACK', err);
-            }),
-          ),
-        ]).then(() => resolve());
-      });
-    });
-    return this.ackFlush;
+    return this.acks.add(h.key, h.id);
   }
 
   private nack(h: Held, o?: NackOptions): void {
@@ -793,51 +641,6 @@ export class StreamConsumer implements Subscription {
 
   // ------------------------------------------------------------ background
 
-  /** XAUTOCLAIM plus the delivery counts of what it claimed. */
-  private async autoclaim(
-    key: string,
-    minIdle: number,
-    count: number,
-  ): Promise<Array<RawEntry & { attempt: number }>> {
-    const c = this.host.commands;
-    const reply = (await c.eval(
-      CLAIM_SCRIPT,
-      1,
-      key,
-      String(this.host.opts.maxEntryBytes),
-      this.group,
-      this.consumer,
-      String(minIdle),
-      '0-0',
-      'COUNT',
-      String(count),
-    )) as unknown[];
-    const entries = parseEntries(reply?.[1]);
-    const deleted = Array.isArray(reply?.[2]) ? (reply[2] as unknown[]) : [];
-    if (deleted.length > 0) {
-      // Trimmed by MAXLEN while pending: Redis already dropped them from the PEL.
-      this.counters.trimmedWhilePending += deleted.length;
-      this.host.ctx.logger.warn('[hub:redis] pending entries were trimmed before delivery', {
-        stream: key,
-        count: deleted.length,
-      });
-    }
-    if (entries.length === 0) return [];
-    const pend = (await c.call('XPENDING', [
-      key,
-      this.group,
-      entries[0]!.id,
-      entries[entries.length - 1]!.id,
-      String(entries.length + 16),
-      this.consumer,
-    ])) as unknown[];
-    const counts = new Map<string, number>();
-    if (Array.isArray(pend)) {
-      for (const p of pend) if (Array.isArray(p)) counts.set(String(p[0]), Number(p[3]));
-    }
-    return entries.map((e) => ({ ...e, attempt: counts.get(e.id) ?? 2 }));
-  }
-
   /** Take over entries abandoned by dead consumers (idle past claimIdleMs), within free credit. */
   private async reclaim(): Promise<void> {
     if (this.closed || this.stopped || this.reclaiming) return;
@@ -846,7 +649,7 @@ export class StreamConsumer implements Subscription {
       for (const key of this.priorityKeys) {
         const credit = this.prefetch - this.inflight - this.buffer.length;
         if (credit <= 0 || this.closed) return;
-        const claimed = await this.autoclaim(key, this.host.opts.claimIdleMs, credit);
+        const claimed = await autoclaim(this, key, this.host.opts.claimIdleMs, credit);
         if (claimed.length > 0) {
           this.counters.reclaimed += claimed.length;
           this.accept(key, claimed, undefined);
@@ -860,128 +663,24 @@ export class StreamConsumer implements Subscription {
   /** Keep held entries' idle time low so no other consumer reclaims them while we work. */
   private async refreshHeld(): Promise<void> {
     if (this.closed || this.held.size === 0) return;
-    await this.setIdle(this.held.values(), 0);
-  }
-
-  private async setIdle(entries: Held[], idleMs: number): Promise<void> {
-    const byKey = new Map<string, string[]>();
-    for (const h of entries) {
-      const list = byKey.get(h.key) ?? [];
-      list.push(h.id);
-      byKey.set(h.key, list);
-    }
-    const c = this.host.commands;
-    await Promise.all(
-      [...byKey].map(([key, ids]) =>
-        c.eval(HOLD_SCRIPT, 1, key, this.group, this.consumer, String(idleMs), ...ids),
-      ),
-    );
-  }
-
-  /**
-   * Renew our partition leases, drop the ones we lost, and move towards a fair
-   * share (partitions / live consumers): take free ones while under it; mark the
-   * excess for release, which the read loop does between reads so no read in
-   * flight covers a partition we gave up.
-   */
-  private async maintainLeases(): Promise<void> {
-    if (this.closed || this.stopped || this.leasing) return;
-    this.leasing = true;
-    try {
-      const { commands: c, keys, opts } = this.host;
-      const px = String(opts.partitionLeaseMs);
-      const members = keys.members(this.destination, this.group);
-      const now = Date.now();
-      await c.zadd(members, now + opts.partitionLeaseMs, this.consumer);
-      await c.zremrangebyscore(members, '-inf', now);
-      const live = Math.max(1, Number(await c.zcard(members)));
-      const share = Math.ceil(this.partitions.length / live);
-      await Promise.all(
-        this.partitions.map(async (p, n) => {
-          if (!p.leased) return;
-          const key = keys.lease(this.destination, this.group, n);
-          const ok = await c.eval(RENEW_LEASE, 1, key, this.consumer, px);
-          if (Number(ok) !== 1) {
-            p.leased = false;
-            this.host.ctx.logger.warn('[hub:redis] lost ordered partition lease', {
-              destination: this.destination,
-              partition: n,
-            });
-          }
-        }),
-      );
-      let owned = this.partitions.filter((p) => p.leased).length;
-      this.excessLeases = Math.max(0, owned - share);
-      if (this.excessLeases > 0) this.poke();
-      // Start at a per-consumer offset so consumers do not all race for partition 0 first.
-      const start = partitionOffset(this.consumer, this.partitions.length);
-      for (let i = 0; i < this.partitions.length && owned < share && !this.closed; i++) {
-        const n = (start + i) % this.partitions.length;
-        const p = this.partitions[n]!;
-        if (p.leased) continue;
-        const key = keys.lease(this.destination, this.group, n);
-        const got = await c.set(key, this.consumer, 'PX', opts.partitionLeaseMs, 'NX');
-        if (got === 'OK') {
-          p.leased = true;
-          p.draining = true;
-          owned++;
-          this.poke();
-        }
-      }
-    } finally {
-      this.leasing = false;
-    }
-  }
-
-  /** Give up idle partitions above our fair share (called by the read loop, between reads). */
-  private async releaseExcessLeases(): Promise<void> {
-    const { commands: c, keys } = this.host;
-    for (let n = 0; n < this.partitions.length && this.excessLeases > 0; n++) {
-      const p = this.partitions[n]!;
-      if (!p.leased || p.busy) continue;
-      p.leased = false;
-      this.excessLeases--;
-      await c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer);
-    }
+    await setIdle(this, this.held.values(), 0);
   }
 
   private async releaseAll(): Promise<void> {
     const entries = this.held.values();
     this.held.clear();
     this.buffer.clear();
-    if (entries.length > 0) await this.setIdle(entries, RELEASED_IDLE_MS);
+    if (entries.length > 0) await setIdle(this, entries, RELEASED_IDLE_MS);
   }
 
   // ---------------------------------------------------------------- inspect
 
   async inspect(): Promise<Record<string, unknown>> {
-    const c = this.host.commands;
-    let length = 0;
-    let pending = 0;
-    let lag = 0;
-    let consumers = 0;
-    for (const key of this.streamKeys) {
-      length += Number(await c.call('XLEN', [key]));
-      const groups = (await c.call('XINFO', ['GROUPS', key])) as unknown[];
-      for (const g of groups ?? []) {
-        if (!Array.isArray(g)) continue;
-        const info = new Map<string, unknown>();
-        for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
-        if (info.get('name') !== this.group) continue;
-        pending += Number(info.get('pending') ?? 0);
-        lag += Number(info.get('lag') ?? 0);
-        consumers = Math.max(consumers, Number(info.get('consumers') ?? 0));
-      }
-    }
-    const dlq = Number(await c.call('XLEN', [this.host.keys.dlq(this.destination)]));
+    const stats = await groupStats(this.host, this.streamKeys, this.group, this.destination);
     return {
       group: this.group,
       consumer: this.consumer,
-      length,
-      pending,
-      lag,
-      consumers,
-      dlq,
+      ...stats,
       unsettled: this.inflight,
       buffered: this.buffer.length,
       leasedPartitions: this.partitions.filter((p) => p.leased).length,
@@ -990,45 +689,16 @@ export class StreamConsumer implements Subscription {
     };
   }
 
-  /** Warn when a stream's group lag nears the MAXLEN cap (trimming would then drop unread entries). */
+  /** Warn when a stream's group lag nears the MAXLEN cap, then drop consumers crashed instances left. */
   async checkLag(): Promise<void> {
-    const { opts, commands: c, ctx } = this.host;
-    for (const key of this.streamKeys) {
-      const groups = (await c.call('XINFO', ['GROUPS', key])) as unknown[];
-      for (const g of groups ?? []) {
-        if (!Array.isArray(g)) continue;
-        const i = g.indexOf('name');
-        if (i < 0 || g[i + 1] !== this.group) continue;
-        const j = g.indexOf('lag');
-        const lag = j < 0 ? 0 : Number(g[j + 1] ?? 0);
-        if (lag >= opts.maxLen * opts.lagWarnRatio) {
-          ctx.logger.warn(
-            '[hub:redis] consumer group lag is near the stream cap; trimming may drop unread entries',
-            {
-              stream: key,
-              group: this.group,
-              lag,
-              maxLen: opts.maxLen,
-            },
-          );
-        }
-      }
-    }
-    await this.pruneIdleConsumers();
-  }
-
-  /**
-   * Crashed instances leave their consumer in every stream's group forever; drop
-   * those that own nothing and stayed idle well past the claim window and any
-   * blocking read (a live reader touches the streams it reads every `blockMs`).
-   */
-  private async pruneIdleConsumers(): Promise<void> {
-    const { opts, commands: c } = this.host;
-    const minIdle = String(Math.max(2 * opts.claimIdleMs, 10 * opts.blockMs));
-    for (const key of this.streamKeys) {
-      if (this.closed) return;
-      await c.eval(PRUNE_IDLE_CONSUMERS, 1, key, this.group, this.consumer, minIdle);
-    }
+    await warnOnLag(this.host, this.streamKeys, this.group);
+    await pruneIdleConsumers(
+      this.host,
+      this.streamKeys,
+      this.group,
+      this.consumer,
+      () => this.closed,
+    );
   }
 
   // ------------------------------------------------------------------ close
@@ -1047,24 +717,22 @@ export class StreamConsumer implements Subscription {
       this.nackTimers.clear();
       this.poke();
       // Acks riding on a (non-blocking) read must land before the link is cut.
-      if (this.carrying) await bounded(this.carrying, this.host.opts.commandTimeoutMs).catch(noop);
+      const carrying = this.acks.carrying;
+      if (carrying) await bounded(carrying, this.host.opts.commandTimeoutMs).catch(noop);
       // Fail the pending blocking read now instead of waiting out BLOCK.
       hardClose(this.conn);
       const { commands: c, keys, opts } = this.host;
       // Every step is bounded: close must return even when the link is dead.
       const limit = opts.commandTimeoutMs + opts.blockMs;
-      await bounded(this.loop ?? Promise.resolve(), limit);
-      await bounded(this.ackFlush ?? Promise.resolve(), limit);
+      // The read loop and the ack flush report their own failures.
+      await bounded((this.loop ?? Promise.resolve()).catch(noop), limit);
+      await bounded((this.acks.flushing ?? Promise.resolve()).catch(noop), limit);
       // Unsettled entries go back at once (idle time maxed) instead of after claimIdleMs.
       await bounded(this.releaseAll(), limit).catch((err) => this.host.report('release', err));
       await bounded(
         Promise.all([
           c.zrem(keys.members(this.destination, this.group), this.consumer),
-          ...this.partitions.map((p, n) =>
-            p.leased
-              ? c.eval(RELEASE_LEASE, 1, keys.lease(this.destination, this.group, n), this.consumer)
-              : undefined,
-          ),
+          ...this.leases.releaseHeld(),
         ]),
         limit,
       ).catch((err) => this.host.report('lease release', err));
@@ -1079,184 +747,9 @@ export class StreamConsumer implements Subscription {
         limit,
       ).catch((err) => this.host.report('consumer cleanup', err));
       this.inflight = 0;
+      this.onClosed();
     })();
     return this.closePromise;
-  }
-}
-
-/** How a delivery settles its entry (see StreamConsumer.settler). */
-interface Settler {
-  ack(h: Held): Promise<void>;
-  nack(h: Held, o?: NackOptions): void;
-  deadLetter(h: Held, reason: string, envelope: Envelope, attempts?: number): Promise<void>;
-  /** A second settlement of one delivery: ignored, with a warning. */
-  twice(what: string, id: string): void;
-}
-
-/** One handover to the handler; settles once, later calls are ignored. */
-class StreamDelivery implements InboundDelivery {
-  settled = false;
-  readonly attempt: number;
-
-  constructor(
-    private readonly settler: Settler,
-    private readonly held: Held,
-    readonly envelope: Envelope,
-  ) {
-    this.attempt = held.attempt;
-  }
-
-  private once(what: string): boolean {
-    if (!this.settled) {
-      this.settled = true;
-      return true;
-    }
-    this.settler.twice(what, this.envelope.id);
-    return false;
-  }
-
-  ack(): Promise<void> | undefined {
-    return this.once('ack') ? this.settler.ack(this.held) : undefined;
-  }
-
-  nack(o?: NackOptions): void {
-    if (this.once('nack')) this.settler.nack(this.held, o);
-  }
-
-  async deadLetter(reason: string, attempts?: number): Promise<void> {
-    if (!this.once('deadLetter')) return;
-    await this.settler.deadLetter(this.held, reason, this.envelope, attempts);
-  }
-}
-
-/**
- * The priority stream a read reply shows to be backlogged: the reply carries
- * priority entries from that stream only, exactly `want` of them (it may hold
- * more). Otherwise undefined, and the next read is the exact scripted sweep.
- */
-function backlogged(
-  reply: unknown,
-  priorityKeys: readonly string[],
-  want: number,
-): number | undefined {
-  if (!Array.isArray(reply)) return undefined;
-  let hot: number | undefined;
-  for (const s of reply) {
-    if (!Array.isArray(s) || !Array.isArray(s[1]) || s[1].length === 0) continue;
-    const i = priorityKeys.indexOf(String(s[0]));
-    if (i < 0) continue;
-    if (hot !== undefined || s[1].length !== want) return undefined;
-    hot = i;
-  }
-  return hot;
-}
-
-/** Entries of one stream in a read reply; ioredis already gives strings, so no per-field copy. */
-/**
- * The entries a consumer holds, by stream and then by entry id: no per-entry
- * key string to build and hash (an id repeats across streams, so the id alone
- * is not a key). Removal is by identity: a stale Held of an entry read again
- * since cannot remove the new one.
- */
-class HeldEntries {
-  private readonly byStream = new Map<string, Map<string, Held>>();
-  size = 0;
-
-  has(key: string, id: string): boolean {
-    return this.byStream.get(key)?.has(id) === true;
-  }
-
-  holds(h: Held): boolean {
-    return this.byStream.get(h.key)?.get(h.id) === h;
-  }
-
-  add(h: Held): void {
-    let ids = this.byStream.get(h.key);
-    if (ids === undefined) {
-      ids = new Map();
-      this.byStream.set(h.key, ids);
-    }
-    if (!ids.has(h.id)) this.size++;
-    ids.set(h.id, h);
-  }
-
-  delete(h: Held): boolean {
-    const ids = this.byStream.get(h.key);
-    if (ids === undefined || ids.get(h.id) !== h) return false;
-    ids.delete(h.id);
-    this.size--;
-    return true;
-  }
-
-  values(): Held[] {
-    const out: Held[] = [];
-    for (const ids of this.byStream.values()) for (const h of ids.values()) out.push(h);
-    return out;
-  }
-
-  clear(): void {
-    this.byStream.clear();
-    this.size = 0;
-  }
-}
-
-function readEntries(list: unknown[]): RawEntry[] {
-  const out: RawEntry[] = [];
-  for (const item of list) {
-    if (!Array.isArray(item) || typeof item[0] !== 'string') continue;
-    const f = item[1];
-    // A nil body is an entry deleted while pending: hand it on empty so it lands in the DLQ.
-    out.push({ id: item[0], fields: Array.isArray(f) && allStrings(f) ? f : toStrings(f) });
-  }
-  return out;
-}
-
-function allStrings(a: unknown[]): a is string[] {
-  for (const x of a) if (typeof x !== 'string') return false;
-  return true;
-}
-
-const toStrings = (f: unknown): string[] =>
-  Array.isArray(f) ? f.map((x: unknown) => String(x)) : [];
-
-function partitionOffset(consumer: string, partitions: number): number {
-  let h = 0;
-  for (let i = 0; i < consumer.length; i++) h = (h * 31 + consumer.charCodeAt(i)) >>> 0;
-  return h % partitions;
-}
-
-/** Wait for `p` at most `ms`; rejects on timeout, never hangs. */
-export function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.catch(() => undefined),
-    new Promise<undefined>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Disconnect without waiting for a FIN the far end may never send (a stalled
- * link), and leave no timer behind: ioredis's `disconnect()` arms a timer
- * (2 s) that only the socket's 'close' event clears, so it is skipped on a
- * client already ended (its socket closed before and never closes again),
- * and the socket is destroyed right away so 'close' comes at once.
- */
-export function hardClose(client: RedisClient): void {
-  const stream = (client as { stream?: { destroyed?: boolean; destroy(): void } }).stream;
-  if (client.status !== 'end') {
-    try {
-      client.disconnect();
-    } catch {
-      // already closed
-    }
-  }
-  try {
-    if (stream && !stream.destroyed) stream.destroy();
-  } catch {
-    // already destroyed
   }
 }
 

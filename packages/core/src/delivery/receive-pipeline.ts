@@ -51,23 +51,6 @@ const TOPIC_CACHE_SIZE = 1024;
 const DUPLICATE_BUSY_RETRY_MS = 250;
 
 /**
- * Settle a delivery without letting a transport's rejected ack/nack become an
- * unhandled rejection (which would crash the process). Synchronous adapters
- * return undefined, so the common case allocates nothing.
- */
-function settle(result: void | Promise<void>, logger: Logger, what: string, id: string): void {
-  if (result === undefined || typeof (result as Promise<void>).then !== 'function') return;
-  // Transports that batch acks hand every ack of a batch the same promise:
-  // watch it once, not once per message (a promise and a reaction each).
-  if (result === lastWatched) return;
-  lastWatched = result as Promise<void>;
-  (result as Promise<void>).then(undefined, (err: unknown) => {
-    logger.warn(`[hub:consumer] ${what} of ${id} failed`, { error: String(err) });
-  });
-}
-let lastWatched: Promise<void> | undefined;
-
-/**
  * One delivery on its way through the consumer: also the handler's context,
  * so a delivery costs one allocation.
  */
@@ -84,7 +67,7 @@ class Job implements HandlerContext {
   leased = false;
 
   constructor(
-    readonly consumer: Consumer,
+    readonly consumer: ReceivePipeline,
     readonly delivery: InboundDelivery,
     readonly adapter: string,
     envelope: Envelope,
@@ -106,7 +89,7 @@ class Job implements HandlerContext {
  * retries with backoff, dead-lettering, and flow control, for one endpoint or
  * topic subscription over any number of adapters.
  */
-export class Consumer {
+export class ReceivePipeline {
   private active = 0;
   private readonly queue = new PriorityQueue<Job>();
   /** Busy ordered keys → jobs waiting behind the one in progress. */
@@ -127,6 +110,26 @@ export class Consumer {
   /** The pattern has wildcards (else an exact topic comparison is enough). */
   private readonly filterTopic: boolean;
   private readonly topicCache = new Map<string, boolean>();
+
+  /** The last settle promise watched (see settle); per consumer, never shared between hubs. */
+  private lastWatched: Promise<void> | undefined;
+
+  /**
+   * Settle a delivery without letting a transport's rejected ack/nack become an
+   * unhandled rejection (which would crash the process). Synchronous adapters
+   * return undefined, so the common case allocates nothing.
+   */
+  private settle(result: void | Promise<void>, what: string, id: string): void {
+    if (result === undefined || typeof (result as Promise<void>).then !== 'function') return;
+    // Transports that batch acks hand every ack of a batch the same promise:
+    // watch it once, not once per message (a promise and a reaction each).
+    if (result === this.lastWatched) return;
+    this.lastWatched = result as Promise<void>;
+    const logger = this.host.logger;
+    (result as Promise<void>).then(undefined, (err: unknown) => {
+      logger.warn(`[hub:consumer] ${what} of ${id} failed`, { error: String(err) });
+    });
+  }
 
   constructor(
     readonly host: ConsumerHost,
@@ -173,15 +176,15 @@ export class Consumer {
         env.kind !== 'event' ||
         (this.filterTopic ? !this.matches(env.topic) : env.topic !== this.opts.address)
       ) {
-        settle(delivery.ack(), log, 'ack', env.id);
+        this.settle(delivery.ack(), 'ack', env.id);
         return;
       }
     } else if (env.kind !== 'message') {
-      settle(delivery.ack(), log, 'ack', env.id);
+      this.settle(delivery.ack(), 'ack', env.id);
       return;
     }
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
-      settle(delivery.ack(), log, 'ack', env.id);
+      this.settle(delivery.ack(), 'ack', env.id);
       this.host.observer.expired(env, adapter);
       return;
     }
@@ -198,7 +201,7 @@ export class Consumer {
       .then(
         (out) => {
           this.inInbound--;
-          if (out === null) settle(delivery.ack(), log, 'ack', env.id);
+          if (out === null) this.settle(delivery.ack(), 'ack', env.id);
           else this.enqueue(new Job(this, delivery, adapter, out));
           this.wakeIfIdle();
         },
@@ -217,9 +220,8 @@ export class Consumer {
                 log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
                   error: String(dlqErr),
                 });
-                settle(
+                this.settle(
                   delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }),
-                  log,
                   'nack',
                   env.id,
                 );
@@ -287,7 +289,7 @@ export class Consumer {
     const env = job.envelope;
     // It may have expired while it waited in the buffer or its lane.
     if (env.expiresAt !== undefined && env.expiresAt <= Date.now()) {
-      settle(job.delivery.ack(), this.host.logger, 'ack', env.id);
+      this.settle(job.delivery.ack(), 'ack', env.id);
       this.host.observer.expired(env, job.adapter);
       this.finish(job);
       return;
@@ -302,9 +304,8 @@ export class Consumer {
             this.host.logger.warn(`[hub:consumer] dedup store failed for ${env.id}; will retry`, {
               error: String(err),
             });
-            settle(
+            this.settle(
               job.delivery.nack({ reason: 'dedup store failed', delayMs: 500 }),
-              this.host.logger,
               'nack',
               env.id,
             );
@@ -317,7 +318,6 @@ export class Consumer {
   }
 
   private afterDedup(job: Job, verdict: 'new' | 'done' | 'busy'): void {
-    const log = this.host.logger;
     const id = job.envelope.id;
     if (verdict === 'new') {
       job.leased = true;
@@ -330,13 +330,12 @@ export class Consumer {
       return;
     }
     if (verdict === 'done') {
-      settle(job.delivery.ack(), log, 'ack', id);
+      this.settle(job.delivery.ack(), 'ack', id);
       this.host.observer.duplicate(job.envelope, job.adapter);
     } else {
       // Another holder is processing it right now: try again after its lease may have moved on.
-      settle(
+      this.settle(
         job.delivery.nack({ reason: 'duplicate in progress', delayMs: DUPLICATE_BUSY_RETRY_MS }),
-        log,
         'nack',
         id,
       );
@@ -432,7 +431,7 @@ export class Consumer {
   }
 
   private settleAck(job: Job, handlerMs: number): void {
-    settle(job.delivery.ack(), this.host.logger, 'ack', job.envelope.id);
+    this.settle(job.delivery.ack(), 'ack', job.envelope.id);
     this.host.observer.acked(job.envelope, job.adapter, handlerMs);
     this.finish(job);
   }
@@ -477,7 +476,7 @@ export class Consumer {
         log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
           error: String(dlqErr),
         });
-        settle(delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }), log, 'nack', env.id);
+        this.settle(delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }), 'nack', env.id);
       },
     );
     this.finish(job);
@@ -603,3 +602,8 @@ function errorMessage(err: unknown): string {
 }
 
 export type { UnifiedEvent, UnifiedMessage };
+
+/** @deprecated The receive pipeline's former name; use {@link ReceivePipeline}. */
+export const Consumer = ReceivePipeline;
+/** @deprecated The receive pipeline's former name; use {@link ReceivePipeline}. */
+export type Consumer = ReceivePipeline;

@@ -1,5 +1,4 @@
 import {
-  Consumer,
   type ConsumerHost,
   type ConsumerObserver,
   type ConsumerOptions,
@@ -9,6 +8,7 @@ import {
   type InboundDelivery,
   MemoryDedupStore,
   type NackOptions,
+  ReceivePipeline,
 } from '@hub/core';
 import { describe, expect, it } from 'vitest';
 import { deferred, msg, quiet, timerCount, waitFor } from '../hub/helpers.js';
@@ -69,7 +69,7 @@ function consumer(
     inbound: undefined,
     ...host,
   };
-  const con = new Consumer(h, {
+  const con = new ReceivePipeline(h, {
     kind: 'endpoint',
     address: 'ep',
     handler,
@@ -81,7 +81,7 @@ function consumer(
   return { con, c };
 }
 
-describe('Consumer', () => {
+describe('ReceivePipeline', () => {
   it('never runs more than `concurrency` handlers and never goes negative', async () => {
     let running = 0;
     let max = 0;
@@ -304,6 +304,32 @@ describe('Consumer', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('a failed batched ack is logged by every consumer it reaches, each to its own hub logger', async () => {
+    // A transport that batches acks hands every ack of a batch one promise; a
+    // consumer watches it once. Two consumers (of two hubs in one process) that
+    // get the same promise must each log it: what one watched is not the other's.
+    const shared = Promise.reject(new Error('XACK failed'));
+    shared.catch(() => {});
+    const logs: string[][] = [[], []];
+    const consumers = logs.map(
+      (lines) =>
+        consumer(() => undefined, {}, { logger: { ...quiet, warn: (m: string) => lines.push(m) } })
+          .con,
+    );
+    for (const con of consumers) {
+      const d = delivery(msg());
+      con.accept({ ...d.d, ack: () => shared }, 'mem');
+    }
+    await waitFor(
+      () => logs.every((lines) => lines.length === 1),
+      'each consumer logged the failed ack',
+    );
+    expect(logs.map((lines) => lines[0])).toEqual([
+      expect.stringContaining('ack of'),
+      expect.stringContaining('ack of'),
+    ]);
   });
 
   it('exactly-once: a busy id is nacked with a delay, a done id is acked as a duplicate', async () => {
