@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 
-export type Suite = 'core' | 'redis';
+export type Suite = 'core' | 'redis' | 'ws';
 
 /** Median, spread and every per-round value of one figure. */
 export interface Stats {

@@ -12,6 +12,7 @@ import { deserialize, serialize } from 'node:v8';
 import { coreScenarios } from './core.js';
 import { fmtNumber, machine, type ScenarioResult } from './harness.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
+import { wsScenarios } from './ws.js';
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const wanted = (id: string) => filters.length === 0 || filters.some((f) => id.includes(f));
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
     }
   };
   for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  for (const s of wsScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
   const floods = redisIds.filter((id) => !isLatencyId(id));
   const steady = redisIds.filter(isLatencyId);

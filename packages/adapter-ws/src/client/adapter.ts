@@ -111,6 +111,7 @@ export class WsClientAdapter extends BaseAdapter {
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private loop: ReturnType<typeof setInterval> | undefined;
   private closing = false;
+  private corked = false;
   private firstWelcome: { resolve(): void; reject(err: Error): void } | undefined;
   private stats = { reconnects: 0, resumed: 0, resyncs: 0, framesIn: 0, framesOut: 0 };
 
@@ -310,8 +311,25 @@ export class WsClientAdapter extends BaseAdapter {
 
   private write(ws: WebSocketLike, text: string): void {
     if (ws.readyState !== OPEN) return;
+    if (!this.corked) this.cork(ws);
     ws.send(text);
     this.stats.framesOut++;
+  }
+
+  /**
+   * On Node (`ws`), frames written in one turn of the event loop leave in one
+   * write instead of a system call each. Browsers batch on their own.
+   */
+  private cork(ws: WebSocketLike): void {
+    const raw = (ws as { _socket?: { cork(): void; uncork(): void } })._socket;
+    const later = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+    if (raw === undefined || later === undefined) return;
+    this.corked = true;
+    raw.cork();
+    later(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   /** Send a frame and wait for the server's ack (kept and resent across reconnects). */

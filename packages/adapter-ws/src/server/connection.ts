@@ -26,6 +26,9 @@ export class Connection implements SessionLink {
   closed = false;
   helloTimer: ReturnType<typeof setTimeout> | undefined;
   private tokens: number;
+  private corked = false;
+  /** Bytes queued when this turn's first frame was written. */
+  private backlog = 0;
   private refilledAt = Date.now();
 
   constructor(
@@ -78,7 +81,10 @@ export class Connection implements SessionLink {
 
   private write(text: string): boolean {
     if (this.closed) return false;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    this.cork();
+    // What is still queued from earlier turns: a burst written in this one
+    // (corked) is no sign of a peer that stopped reading.
+    if (this.backlog > this.limits.maxBufferedBytes) {
       this.stats.cut.slow++;
       this.disconnect(CloseCode.SLOW_CONSUMER, 'send buffer over its cap: the peer is not reading');
       return false;
@@ -87,6 +93,23 @@ export class Connection implements SessionLink {
     this.stats.framesOut++;
     this.stats.bytesOut += text.length;
     return true;
+  }
+
+  /**
+   * Frames written in one turn of the event loop leave in one write: ws writes
+   * each frame on its own, and a system call per frame is the ceiling of a flood.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    this.backlog = this.socket.bufferedAmount;
+    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (raw === undefined) return;
+    this.corked = true;
+    raw.cork();
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   /** The one way a connection ends. Idempotent; the gateway hears of it once. */
