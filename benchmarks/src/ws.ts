@@ -236,11 +236,11 @@ async function fanOut(): Promise<ScenarioResult> {
     }),
   );
   const outputs = children.map(() => ({ text: '' }));
-  children.forEach((c, i) =>
+  children.forEach((c, i) => {
     c.stdout.on('data', (d) => {
       outputs[i]!.text += d;
-    }),
-  );
+    });
+  });
   const all = (word: string, ms: number) =>
     new Promise<boolean>((resolve) => {
       const deadline = Date.now() + ms;
