@@ -25,6 +25,8 @@ export class Connection implements SessionLink {
   alive = true;
   closed = false;
   helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set for a connection speaking another subprotocol: its text frames go here instead. */
+  onText: ((text: string) => void) | undefined;
   private tokens: number;
   private corked = false;
   /** Bytes queued when this turn's first frame was written. */
@@ -67,6 +69,11 @@ export class Connection implements SessionLink {
   /** Write one frame; false when the connection is closed or was cut for a full send buffer. */
   send(frame: ServerFrame): boolean {
     return this.write(encodeFrame(frame));
+  }
+
+  /** Write a text frame of another subprotocol (CloudEvents). */
+  sendText(text: string): boolean {
+    return this.write(text);
   }
 
   deliver(p: PendingDelivery): boolean {

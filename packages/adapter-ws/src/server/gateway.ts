@@ -7,12 +7,14 @@ import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
 import {
+  CLOUDEVENTS_SUBPROTOCOL,
   type ClientFrame,
   FrameError,
   PROTOCOL_VERSION,
   parseClientFrame,
   SUBPROTOCOL,
 } from '../protocol/frames.js';
+import { serveCloudEvents } from './cloudevents.js';
 import { Connection } from './connection.js';
 import { ServedEndpoint } from './endpoint.js';
 import { emptyMetrics, type WsGatewayMetrics } from './metrics.js';
@@ -55,7 +57,11 @@ export class WsGateway implements AsyncDisposable {
       maxPayload: this.options.maxPayload,
       perMessageDeflate: false,
       handleProtocols: (offered) =>
-        offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false),
+        offered.has(SUBPROTOCOL)
+          ? SUBPROTOCOL
+          : offered.has(CLOUDEVENTS_SUBPROTOCOL)
+            ? CLOUDEVENTS_SUBPROTOCOL
+            : false,
     });
     this.ownServer = this.options.server === undefined;
     this.server =
@@ -147,7 +153,7 @@ export class WsGateway implements AsyncDisposable {
     }
     const authenticate = this.options.authenticate;
     if (authenticate === undefined) {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, undefined));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, undefined, url));
       return;
     }
     Promise.resolve()
@@ -156,7 +162,9 @@ export class WsGateway implements AsyncDisposable {
         (identity) => {
           if (identity == null) throw new Error('refused');
           if (socket.destroyed) return;
-          this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, identity));
+          this.wss.handleUpgrade(req, socket, head, (ws) =>
+            this.onConnection(ws, ip, identity, url),
+          );
         },
         () => {
           throw new Error('refused');
@@ -184,7 +192,12 @@ export class WsGateway implements AsyncDisposable {
 
   // ─── connections ───────────────────────────────────────────────────────
 
-  private onConnection(ws: WebSocket, ip: string, identity: WsIdentity | undefined): void {
+  private onConnection(
+    ws: WebSocket,
+    ip: string,
+    identity: WsIdentity | undefined,
+    url: URL,
+  ): void {
     const conn = new Connection(ws, ip, identity, this.options, this.stats, this.onGone);
     this.conns.add(conn);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
@@ -194,6 +207,17 @@ export class WsGateway implements AsyncDisposable {
       conn.disconnect(CloseCode.HANDSHAKE_FAILED, 'no hello within the handshake timeout');
     }, this.options.handshakeTimeoutMs);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onData(conn, data, isBinary));
+    if (ws.protocol === CLOUDEVENTS_SUBPROTOCOL) {
+      serveCloudEvents(
+        this.hub,
+        conn,
+        url,
+        (verb, address) => this.allowed(conn, verb, address, undefined),
+        () => {
+          this.stats.errorFrames++;
+        },
+      );
+    }
   }
 
   private readonly onGone = (conn: Connection, code: number): void => {
@@ -226,6 +250,10 @@ export class WsGateway implements AsyncDisposable {
     this.stats.bytesIn += size;
     if (isBinary) {
       conn.disconnect(CloseCode.UNSUPPORTED_DATA, 'binary frames are not part of the protocol');
+      return;
+    }
+    if (conn.onText !== undefined) {
+      conn.onText(data.toString());
       return;
     }
     let frame: ClientFrame;
@@ -492,9 +520,13 @@ export class WsGateway implements AsyncDisposable {
     await Promise.all(work);
   }
 
-  private allowed(conn: Connection, verb: Verb, address: string, id: string): boolean {
+  private allowed(conn: Connection, verb: Verb, address: string, id: string | undefined): boolean {
     const list = conn.identity?.allow?.[verb];
     if (list === undefined || list.some((p) => matchTopic(p, address))) return true;
+    if (conn.onText !== undefined) {
+      this.stats.errorFrames++; // CloudEvents has no error frame: counted only
+      return false;
+    }
     this.refuseFrame(
       conn,
       id,
