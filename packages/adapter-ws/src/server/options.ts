@@ -1,7 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type Hub, rejectUnknownOptions } from '@hub/core';
-import { ErrorCode, HubError } from '@hub/protocol';
+import { checkPositive, optionError } from '../protocol/options.js';
 
 /** Who a connection is, and what it may do. Returned by `authenticate`. */
 export interface WsIdentity {
@@ -91,28 +91,6 @@ export type ResolvedServerOptions = Required<
 > &
   Pick<WsServerOptions, 'server' | 'port' | 'authenticate' | 'tokens' | 'allowedOrigins'>;
 
-const KNOWN: readonly (keyof WsServerOptions)[] = [
-  'hub',
-  'port',
-  'host',
-  'server',
-  'path',
-  'tokens',
-  'authenticate',
-  'allowedOrigins',
-  'maxPayload',
-  'window',
-  'endpointConcurrency',
-  'rateLimit',
-  'rateBurst',
-  'maxBufferedBytes',
-  'maxConnections',
-  'maxConnectionsPerIp',
-  'pingIntervalMs',
-  'handshakeTimeoutMs',
-  'resumeWindowMs',
-];
-
 const POSITIVE: readonly (keyof WsServerOptions)[] = [
   'maxPayload',
   'window',
@@ -127,12 +105,20 @@ const POSITIVE: readonly (keyof WsServerOptions)[] = [
   'resumeWindowMs',
 ];
 
-function invalid(field: string, rule: string, value: unknown): HubError {
-  return new HubError(
-    ErrorCode.INVALID_CONFIG,
-    `[hub:ws] wsServer option "${field}" must be ${rule}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
-  );
-}
+const KNOWN: readonly (keyof WsServerOptions)[] = [
+  'hub',
+  'port',
+  'host',
+  'server',
+  'path',
+  'tokens',
+  'authenticate',
+  'allowedOrigins',
+  ...POSITIVE,
+];
+
+const invalid = (field: string, rule: string, value: unknown) =>
+  optionError('wsServer', field, rule, value);
 
 /** Check every option (naming the field) and fill in the defaults. */
 export function resolveServerOptions(options: WsServerOptions): ResolvedServerOptions {
@@ -155,12 +141,7 @@ export function resolveServerOptions(options: WsServerOptions): ResolvedServerOp
   ) {
     throw invalid('path', 'a string starting with "/"', options.path);
   }
-  for (const key of POSITIVE) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
-      throw invalid(key, 'a positive number', v);
-    }
-  }
+  checkPositive('wsServer', options, POSITIVE);
   for (const key of ['tokens', 'allowedOrigins'] as const) {
     const v = options[key];
     if (
