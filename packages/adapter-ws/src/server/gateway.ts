@@ -493,30 +493,40 @@ export class WsGateway implements AsyncDisposable {
     await closing;
   }
 
-  /** A session whose client did not come back in time: everything it held goes back to the hub. */
+  /**
+   * A session whose client did not come back in time (or closed on purpose):
+   * everything it held goes back to the hub — to another client serving the
+   * endpoint, or to the hub's transport for redelivery.
+   */
   private async expire(session: Session): Promise<void> {
     if (session.expired) return;
     session.expired = true;
     if (session.expireTimer !== undefined) clearTimeout(session.expireTimer);
     this.sessions.delete(session.id);
-    const held = session.takeAll();
-    const work: Promise<void>[] = [];
     const closed = new HubError(ErrorCode.CLOSED, `[hub:ws] session ${session.id} expired`);
-    for (const [subId, sub] of session.subs) {
+    // Deliveries it held, by endpoint; topic deliveries end with the session.
+    const byEndpoint = new Map<ServedEndpoint, PendingDelivery[]>();
+    for (const p of session.takeAll()) {
+      if (p.endpoint === undefined) p.reject(closed);
+      else byEndpoint.set(p.endpoint, [...(byEndpoint.get(p.endpoint) ?? []), p]);
+    }
+    const work: Promise<void>[] = [];
+    for (const sub of session.subs.values()) {
       if (sub.kind === 'topic') {
         work.push(sub.off.then((off) => off()).catch(() => {}));
-        for (const p of held) if (p.endpoint === undefined && p.sub === subId) p.reject(closed);
       } else {
-        work.push(
-          this.leave(
-            sub.endpoint,
-            session,
-            held.filter((p) => p.endpoint === sub.endpoint),
-          ),
-        );
+        work.push(this.leave(sub.endpoint, session, byEndpoint.get(sub.endpoint) ?? []));
+        byEndpoint.delete(sub.endpoint);
       }
     }
     session.subs.clear();
+    // Endpoints it had stopped serving while deliveries were still with it.
+    for (const [endpoint, held] of byEndpoint) {
+      for (const p of held) {
+        if (endpoint.size > 0) endpoint.dispatch(p);
+        else p.reject(closed);
+      }
+    }
     await Promise.all(work);
   }
 
