@@ -247,12 +247,18 @@ describe('S6 flood and connection limits', () => {
 
 describe('R14 slow consumer', () => {
   it('a peer that stops reading is cut at its buffer cap; memory stays bounded; others are unaffected', async () => {
-    const { hub, gateway } = await startServer({ maxBufferedBytes: 256 * 1024, window: 100_000 });
+    const { hub, gateway } = await startServer({ maxBufferedBytes: 512 * 1024, window: 100_000 });
     const healthy = await startClient(gateway.url);
     let healthyGot = 0;
-    await healthy.subscribe('r14.big', () => {
-      healthyGot++;
-    });
+    // A reader that keeps up holds at most its prefetch (2 × 64 KB) in the
+    // server's buffer, however loaded the machine: never near the cap.
+    await healthy.subscribe(
+      'r14.big',
+      () => {
+        healthyGot++;
+      },
+      { prefetch: 2, concurrency: 1 },
+    );
     const slow = await rawSession(gateway.url);
     slow.send({ type: 'subscribe', id: 'x', sub: 'x', pattern: 'r14.big', prefetch: 100_000 });
     await waitFor(() => slow.frames.some((f) => f.type === 'ack'));
