@@ -316,7 +316,7 @@ describe('mounted on an http.Server', () => {
     track({ close: () => new Promise<void>((r) => http.close(() => r())) });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const port = (http.address() as net.AddressInfo).port;
-    track(await wsServer({ hub, server: http, path: '/hub' }));
+    track(await wsServer({ hub, server: http, path: '/hub', name: 'ws_mounted' }));
     await hub.onMessage('mounted', (m) => m.payload);
     const client = await startClient(`ws://127.0.0.1:${port}/hub`);
     const reply = await client.request(

@@ -40,7 +40,7 @@ describe('TLS', () => {
     track({ close: () => new Promise<void>((r) => https.close(() => r())) });
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
     const { hub } = await startServer({ port: 0 });
-    track(await wsServer({ hub, server: https, path: '/secure' }));
+    track(await wsServer({ hub, server: https, path: '/secure', name: 'wss' }));
     await hub.onMessage('tls_echo', (m) => m.payload);
 
     class TrustingWebSocket extends WebSocket {

@@ -48,6 +48,7 @@ export class WsGateway implements AsyncDisposable {
   private readonly pending = new Set<Promise<void>>();
   private liveness: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly removeHealthSource: () => void;
 
   constructor(options: WsServerOptions) {
     this.options = resolveServerOptions(options);
@@ -71,6 +72,17 @@ export class WsGateway implements AsyncDisposable {
         res.end('WebSocket upgrade required\n');
       });
     this.server.on('upgrade', this.onUpgrade);
+    if (this.hub.metrics().components[this.options.name] !== undefined) {
+      this.server.off('upgrade', this.onUpgrade);
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub:ws] wsServer option "name": this hub already has a gateway named "${this.options.name}"; give each its own`,
+      );
+    }
+    this.removeHealthSource = this.hub.addHealthSource(this.options.name, {
+      health: () => ({ healthy: this.closing === undefined, detail: { ...this.metrics() } }),
+      metrics: () => flatten(this.metrics()),
+    });
   }
 
   /** Start listening (standalone) and the liveness loop. */
@@ -586,6 +598,7 @@ export class WsGateway implements AsyncDisposable {
       await Promise.allSettled([...this.pending]);
       this.endpoints.clear();
       this.wss.close();
+      this.removeHealthSource();
       if (this.ownServer) {
         await new Promise<void>((resolve) => {
           this.server.close(() => resolve());
@@ -601,6 +614,20 @@ export class WsGateway implements AsyncDisposable {
   }
 }
 
+/** `{ refused: { auth: 1 } }` → `{ refusedAuth: 1 }`: the flat figures the hub's metrics take. */
+function flatten(m: WsGatewayMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(m)) {
+    if (typeof value === 'number') out[key] = value;
+    else {
+      for (const [k, v] of Object.entries(value as Record<string, number>)) {
+        out[`${key}${k[0]!.toUpperCase()}${k.slice(1)}`] = v;
+      }
+    }
+  }
+  return out;
+}
+
 function refuse(socket: Duplex, status: number): void {
   if (socket.destroyed) return;
   socket.once('finish', () => socket.destroy());
@@ -613,10 +640,12 @@ function refuse(socket: Duplex, status: number): void {
  * Attach a WebSocket gateway to `options.hub`, listening on `options.port`
  * or mounted on `options.server` at `options.path`. Resolves once it listens.
  */
-export function wsServer(options: WsServerOptions): Promise<WsGateway> {
+export async function wsServer(options: WsServerOptions): Promise<WsGateway> {
+  const gateway = new WsGateway(options);
   try {
-    return new WsGateway(options).listen();
+    return await gateway.listen();
   } catch (err) {
-    return Promise.reject(err);
+    await gateway.close();
+    throw err;
   }
 }

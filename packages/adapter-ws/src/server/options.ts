@@ -25,6 +25,12 @@ export interface WsIdentity {
 export interface WsServerOptions {
   /** The hub every connection becomes a participant of. */
   hub: Hub;
+  /**
+   * Name the gateway reports under in the hub's `health()`, `metrics()` and
+   * `prometheus()` (`hub_ws_connections`, …); give each gateway of one hub its own.
+   * @default 'ws'
+   */
+  name?: string;
   /** Listen on this port (0: any free port). Ignored when `server` is given. */
   port?: number;
   /** Interface to listen on with `port`. @default '127.0.0.1' */
@@ -107,6 +113,7 @@ const POSITIVE: readonly (keyof WsServerOptions)[] = [
 
 const KNOWN: readonly (keyof WsServerOptions)[] = [
   'hub',
+  'name',
   'port',
   'host',
   'server',
@@ -154,7 +161,14 @@ export function resolveServerOptions(options: WsServerOptions): ResolvedServerOp
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw invalid('authenticate', 'a function', options.authenticate);
   }
+  if (
+    options.name !== undefined &&
+    (typeof options.name !== 'string' || !/^[a-z][a-z0-9_]*$/i.test(options.name))
+  ) {
+    throw invalid('name', 'a name of letters, digits and _', options.name);
+  }
   return {
+    name: 'ws',
     host: '127.0.0.1',
     path: '/',
     maxPayload: 1_048_576,
