@@ -201,13 +201,12 @@ export class WsClientAdapter extends BaseAdapter {
       case 'welcome':
         this.welcome(ws, frame);
         return;
-      case 'ack': {
-        const out = this.outbox.get(frame.id);
-        if (out === undefined) return;
-        this.outbox.delete(frame.id);
-        out.resolve();
+      case 'ack':
+        this.confirmed(frame.id);
         return;
-      }
+      case 'acks':
+        for (const id of frame.ids) this.confirmed(id);
+        return;
       case 'error': {
         if (frame.id === undefined) {
           if (frame.code === WsErrorCode.RESYNC) this.stats.resyncs++;
@@ -231,6 +230,13 @@ export class WsClientAdapter extends BaseAdapter {
       case 'pong':
         return;
     }
+  }
+
+  private confirmed(id: string): void {
+    const out = this.outbox.get(id);
+    if (out === undefined) return;
+    this.outbox.delete(id);
+    out.resolve();
   }
 
   private welcome(ws: WebSocketLike, frame: Extract<ServerFrame, { type: 'welcome' }>): void {

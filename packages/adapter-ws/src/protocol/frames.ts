@@ -60,6 +60,7 @@ export type ServerFrame =
       unacked?: number[];
     }
   | { type: 'ack'; id: string }
+  | { type: 'acks'; ids: string[] }
   | { type: 'error'; id?: string; code: string; message: string }
   | { type: 'deliver'; seq: number; sub: string; attempt: number; envelope: Envelope }
   | { type: 'pong' };
@@ -271,6 +272,13 @@ export function parseServerFrame(text: string): ServerFrame {
     }
     case 'ack':
       return { type, id: str(obj, 'id') };
+    case 'acks': {
+      const ids = obj.ids;
+      if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) {
+        throw new FrameError(`frame field 'ids' must be an array of strings, got ${describe(ids)}`);
+      }
+      return { type, ids: ids as string[] };
+    }
     case 'error': {
       const id = optStr(obj, 'id');
       const frame: ServerFrame = {

@@ -29,6 +29,7 @@ export class Connection implements SessionLink {
   onText: ((text: string) => void) | undefined;
   private tokens: number;
   private corked = false;
+  private confirmations: string[] = [];
   /** Bytes queued when this turn's first frame was written. */
   private backlog = 0;
   private refilledAt = Date.now();
@@ -70,6 +71,23 @@ export class Connection implements SessionLink {
   send(frame: ServerFrame): boolean {
     return this.write(encodeFrame(frame));
   }
+
+  /**
+   * Confirm frame `id`. Confirmations made in one turn of the event loop
+   * leave as one `acks` frame: in a flood they would double the frame count.
+   */
+  confirm(id: string): void {
+    if (this.closed) return;
+    this.confirmations.push(id);
+    if (this.confirmations.length === 1) setImmediate(this.flushConfirmations);
+  }
+
+  private readonly flushConfirmations = (): void => {
+    const ids = this.confirmations;
+    this.confirmations = [];
+    if (ids.length === 1) this.send({ type: 'ack', id: ids[0]! });
+    else if (ids.length > 1) this.send({ type: 'acks', ids });
+  };
 
   /** Write a text frame of another subprotocol (CloudEvents). */
   sendText(text: string): boolean {

@@ -300,7 +300,7 @@ export class WsGateway implements AsyncDisposable {
         const sent =
           env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
         sent.then(
-          () => conn.send({ type: 'ack', id: frame.id }),
+          () => conn.confirm(frame.id),
           (err: unknown) => this.refuseFrame(conn, frame.id, err),
         );
         return;
