@@ -140,7 +140,7 @@ async function oneWay(): Promise<ScenarioResult> {
       rounds: ROUNDS,
       targets: [{ kind: 'ratio-min', value: 0.85, label: '≥ 0.85× raw ws' }],
       notes: [
-        `hub: ${BATCH} sends in flight, each resolved by the server's ack frame after its hub accepted it`,
+        `hub: ${BATCH} sends in flight, each resolved by the server's confirmation (acks of one turn batched in one frame) after its hub accepted it`,
         'raw: ws.send of the same envelope JSON, parsed by a raw ws server; no acks, no batching',
       ],
     });
