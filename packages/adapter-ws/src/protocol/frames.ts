@@ -309,6 +309,21 @@ export function parseServerFrame(text: string): ServerFrame {
 }
 
 /**
+ * One publish fans out to many connections as the same envelope object:
+ * encode it once, not once per connection. Envelopes are not changed after
+ * they are sent (a redelivery is a new object).
+ */
+const encoded = new WeakMap<Envelope, string>();
+function encodeOnce(envelope: Envelope): string {
+  let text = encoded.get(envelope);
+  if (text === undefined) {
+    text = jsonCodec.encode(envelope);
+    encoded.set(envelope, text);
+  }
+  return text;
+}
+
+/**
  * Encode a frame. An envelope goes through the JSON codec (which tags binary
  * payloads and enforces the payload limits); the rest is plain JSON.
  */
@@ -318,7 +333,7 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): string {
     case 'event':
       return `{"type":"${frame.type}","id":${JSON.stringify(frame.id)},"envelope":${jsonCodec.encode(frame.envelope)}}`;
     case 'deliver':
-      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${jsonCodec.encode(frame.envelope)}}`;
+      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${encodeOnce(frame.envelope)}}`;
     default:
       return JSON.stringify(frame);
   }
