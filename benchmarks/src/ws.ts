@@ -198,9 +198,7 @@ async function roundTrip(): Promise<ScenarioResult> {
       ratio: r.ratio,
       rounds: ROUNDS,
       // the bar, against the raw median of this same run
-      targets: [
-        { kind: 'hub-max', value: 1.3 * r.raw.median, label: '≤ 1.3× raw p99 (this run)' },
-      ],
+      targets: [{ kind: 'hub-max', value: 1.3 * r.raw.median, label: '≤ 1.3× raw p99 (this run)' }],
       notes: [
         'hub: hub.request over wsClient to a handler on the server hub (two hub hops each way)',
         'raw: ws echo of the same envelope JSON',
