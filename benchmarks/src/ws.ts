@@ -24,7 +24,7 @@ import {
 const ROUNDS = 5;
 const N = 20_000;
 /** Sends in flight together: the hub awaits each batch's confirmations, raw awaits nothing. */
-const BATCH = 200;
+const BATCH = 1_000;
 const RTT_N = 2_000;
 const FANOUT_CONNECTIONS = 10_000;
 const FANOUT_CHILDREN = 4;
