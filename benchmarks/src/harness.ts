@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 
-export type Suite = 'core' | 'redis' | 'http';
+export type Suite = 'core' | 'redis' | 'http' | 'ws';
 
 /** Median, spread and every per-round value of one figure. */
 export interface Stats {

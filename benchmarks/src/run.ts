@@ -17,6 +17,7 @@ import { httpScenarios } from './http.js';
 import { legacyScenarios } from './legacy.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
 import { rpcScenarios } from './rpc.js';
+import { wsScenarios } from './ws.js';
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const wanted = (id: string) => filters.length === 0 || filters.some((f) => id.includes(f));
@@ -180,6 +181,7 @@ async function main(): Promise<void> {
   for (const s of rpcScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of httpScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of legacyScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  for (const s of wsScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
   const floods = redisIds.filter((id) => !isLatencyId(id));
   const steady = redisIds.filter(isLatencyId);

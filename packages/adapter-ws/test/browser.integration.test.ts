@@ -45,7 +45,15 @@ describe('browser', () => {
       const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
       const { hub } = await startServer({ port: 0 });
       // the page's origin is the only one allowed: the browser sends it on the upgrade
-      track(await wsServer({ hub, server: http, path: '/hub', allowedOrigins: [origin] }));
+      track(
+        await wsServer({
+          hub,
+          server: http,
+          path: '/hub',
+          allowedOrigins: [origin],
+          name: 'ws_page',
+        }),
+      );
       const fromPage: unknown[] = [];
       await hub.onMessage('node_worker', (m) => {
         fromPage.push(m.payload);

@@ -1,6 +1,7 @@
 import { waitFor } from '@hub/adapter-test-suite';
 import { createEvent, createMessage, DeliveryGuarantee } from '@hub/protocol';
 import { describe, expect, it } from 'vitest';
+import { wsServer } from '../src/index.js';
 import { startClient, startServer } from './helpers.js';
 
 describe('gateway and client over real sockets', () => {
@@ -84,5 +85,25 @@ describe('gateway and client over real sockets', () => {
     await waitFor(() => seen.a + seen.b === 200, { message: () => JSON.stringify(seen) });
     expect(seen.a).toBeGreaterThan(0);
     expect(seen.b).toBeGreaterThan(0);
+  });
+});
+
+describe('the gateway in the hub’s health and metrics', () => {
+  it('reports connections and frames under its name; two gateways of one hub need two names', async () => {
+    const { hub, gateway } = await startServer();
+    await hub.onMessage('counted', () => {});
+    const client = await startClient(gateway.url);
+    await client.send(createMessage({ source: 'c', destination: 'counted', payload: 1 }));
+    const health = hub.health();
+    expect(health.components.ws?.healthy).toBe(true);
+    expect(health.components.ws?.detail).toMatchObject({ connections: 1, sessions: 1 });
+    const figures = hub.metrics().components.ws!;
+    expect(figures.connections).toBe(1);
+    expect(figures.framesIn).toBeGreaterThanOrEqual(2);
+    expect(figures.refusedAuth).toBe(0);
+    expect(hub.prometheus()).toMatch(/^hub_ws_connections 1$/m);
+    await expect(wsServer({ hub, port: 0 })).rejects.toThrow(/already has a gateway named "ws"/);
+    await gateway.close();
+    expect(hub.health().components.ws).toBeUndefined();
   });
 });

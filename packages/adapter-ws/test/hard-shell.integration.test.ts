@@ -245,14 +245,46 @@ describe('S6 flood and connection limits', () => {
   });
 });
 
+describe('connection limits and handshake', () => {
+  it('connections over the overall limit get 503 before the upgrade', async () => {
+    const { gateway } = await startServer({ maxConnections: 1 });
+    const a = await upgrade(gateway.url);
+    expect(a.status).toBe(101);
+    expect((await upgrade(gateway.url)).status).toBe(503);
+    if ('ws' in a) a.ws.terminate();
+    expect(gateway.metrics().refused.limit).toBe(1);
+  });
+
+  it('a connection that never says hello is cut at the handshake timeout; a first frame other than hello is refused', async () => {
+    const { gateway } = await startServer({ handshakeTimeoutMs: 100 });
+    const silent = await upgrade(gateway.url);
+    if (!('ws' in silent)) throw new Error('refused');
+    const code = await new Promise<number>((r) => silent.ws.on('close', (c) => r(c)));
+    expect(code).toBe(CloseCode.HANDSHAKE_FAILED);
+    const rude = await upgrade(gateway.url);
+    if (!('ws' in rude)) throw new Error('refused');
+    rude.ws.send(JSON.stringify({ type: 'ping' }));
+    expect(await new Promise<number>((r) => rude.ws.on('close', (c) => r(c)))).toBe(
+      CloseCode.HANDSHAKE_FAILED,
+    );
+    expect(gateway.metrics().cut.handshake).toBe(2);
+  });
+});
+
 describe('R14 slow consumer', () => {
   it('a peer that stops reading is cut at its buffer cap; memory stays bounded; others are unaffected', async () => {
-    const { hub, gateway } = await startServer({ maxBufferedBytes: 256 * 1024, window: 100_000 });
+    const { hub, gateway } = await startServer({ maxBufferedBytes: 512 * 1024, window: 100_000 });
     const healthy = await startClient(gateway.url);
     let healthyGot = 0;
-    await healthy.subscribe('r14.big', () => {
-      healthyGot++;
-    });
+    // A reader that keeps up holds at most its prefetch (2 × 64 KB) in the
+    // server's buffer, however loaded the machine: never near the cap.
+    await healthy.subscribe(
+      'r14.big',
+      () => {
+        healthyGot++;
+      },
+      { prefetch: 2, concurrency: 1 },
+    );
     const slow = await rawSession(gateway.url);
     slow.send({ type: 'subscribe', id: 'x', sub: 'x', pattern: 'r14.big', prefetch: 100_000 });
     await waitFor(() => slow.frames.some((f) => f.type === 'ack'));
@@ -284,7 +316,7 @@ describe('mounted on an http.Server', () => {
     track({ close: () => new Promise<void>((r) => http.close(() => r())) });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
     const port = (http.address() as net.AddressInfo).port;
-    track(await wsServer({ hub, server: http, path: '/hub' }));
+    track(await wsServer({ hub, server: http, path: '/hub', name: 'ws_mounted' }));
     await hub.onMessage('mounted', (m) => m.payload);
     const client = await startClient(`ws://127.0.0.1:${port}/hub`);
     const reply = await client.request(

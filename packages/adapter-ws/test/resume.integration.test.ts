@@ -105,6 +105,35 @@ describe('R13 resume', () => {
   });
 });
 
+describe('clean close', () => {
+  it('a client that closes on purpose ends its session at once: what it held goes back to the hub', async () => {
+    const { hub, gateway } = await startServer({ resumeWindowMs: 60_000 });
+    const leaving = await startClient(gateway.url, {}, 'leaving');
+    let held = 0;
+    await leaving.onMessage('handover', () => {
+      held++;
+      return new Promise(() => {}); // still running when its hub closes
+    });
+    const m = createMessage({
+      source: 's',
+      destination: 'handover',
+      payload: 1,
+      deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+    });
+    await hub.send(m);
+    await waitFor(() => held === 1);
+    await leaving.close({ drainTimeoutMs: 0 });
+    await waitFor(() => gateway.metrics().sessions === 0, { timeoutMs: 5_000 });
+    const next = await startClient(gateway.url, {}, 'next');
+    const got: string[] = [];
+    await next.onMessage('handover', (x) => {
+      got.push(x.id);
+    });
+    // well before the hub's drain timeout (10 s) would have let it go
+    await waitFor(() => got.includes(m.id), { timeoutMs: 5_000 });
+  });
+});
+
 describe('liveness', () => {
   it('a stalled link is detected on both sides within two ping intervals, and the client reconnects', async () => {
     const { gateway } = await startServer({ pingIntervalMs: 100 });

@@ -111,6 +111,7 @@ export class WsClientAdapter extends BaseAdapter {
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private loop: ReturnType<typeof setInterval> | undefined;
   private closing = false;
+  private corked = false;
   private firstWelcome: { resolve(): void; reject(err: Error): void } | undefined;
   private stats = { reconnects: 0, resumed: 0, resyncs: 0, framesIn: 0, framesOut: 0 };
 
@@ -200,13 +201,12 @@ export class WsClientAdapter extends BaseAdapter {
       case 'welcome':
         this.welcome(ws, frame);
         return;
-      case 'ack': {
-        const out = this.outbox.get(frame.id);
-        if (out === undefined) return;
-        this.outbox.delete(frame.id);
-        out.resolve();
+      case 'ack':
+        this.confirmed(frame.id);
         return;
-      }
+      case 'acks':
+        for (const id of frame.ids) this.confirmed(id);
+        return;
       case 'error': {
         if (frame.id === undefined) {
           if (frame.code === WsErrorCode.RESYNC) this.stats.resyncs++;
@@ -230,6 +230,13 @@ export class WsClientAdapter extends BaseAdapter {
       case 'pong':
         return;
     }
+  }
+
+  private confirmed(id: string): void {
+    const out = this.outbox.get(id);
+    if (out === undefined) return;
+    this.outbox.delete(id);
+    out.resolve();
   }
 
   private welcome(ws: WebSocketLike, frame: Extract<ServerFrame, { type: 'welcome' }>): void {
@@ -310,8 +317,25 @@ export class WsClientAdapter extends BaseAdapter {
 
   private write(ws: WebSocketLike, text: string): void {
     if (ws.readyState !== OPEN) return;
+    if (!this.corked) this.cork(ws);
     ws.send(text);
     this.stats.framesOut++;
+  }
+
+  /**
+   * On Node (`ws`), frames written in one turn of the event loop leave in one
+   * write instead of a system call each. Browsers batch on their own.
+   */
+  private cork(ws: WebSocketLike): void {
+    const raw = (ws as { _socket?: { cork(): void; uncork(): void } })._socket;
+    const later = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+    if (raw === undefined || later === undefined) return;
+    this.corked = true;
+    raw.cork();
+    later(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   /** Send a frame and wait for the server's ack (kept and resent across reconnects). */

@@ -1,5 +1,5 @@
 import { type BackoffOptions, rejectUnknownOptions } from '@hub/core';
-import { ErrorCode, HubError } from '@hub/protocol';
+import { checkPositive, optionError } from '../protocol/options.js';
 
 /** The part of the WHATWG `WebSocket` the client uses (the browser's, Node 22's, or `ws`'s). */
 export interface WebSocketLike {
@@ -62,12 +62,8 @@ const KNOWN: readonly (keyof WsClientOptions)[] = [
   'pingIntervalMs',
 ];
 
-function invalid(field: string, rule: string, value: unknown): HubError {
-  return new HubError(
-    ErrorCode.INVALID_CONFIG,
-    `[hub:ws] wsClient option "${field}" must be ${rule}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
-  );
-}
+const invalid = (field: string, rule: string, value: unknown) =>
+  optionError('wsClient', field, rule, value);
 
 /** Check every option, naming the field. */
 export function checkClientOptions(options: WsClientOptions): void {
@@ -77,12 +73,7 @@ export function checkClientOptions(options: WsClientOptions): void {
   if (typeof options.url !== 'string' || !/^wss?:\/\//.test(options.url)) {
     throw invalid('url', 'a ws:// or wss:// URL', options.url);
   }
-  for (const key of ['maxOutbox', 'connectTimeoutMs', 'pingIntervalMs'] as const) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
-      throw invalid(key, 'a positive number', v);
-    }
-  }
+  checkPositive('wsClient', options, ['maxOutbox', 'connectTimeoutMs', 'pingIntervalMs']);
   if (options.token !== undefined && typeof options.token !== 'string') {
     throw invalid('token', 'a string', options.token);
   }

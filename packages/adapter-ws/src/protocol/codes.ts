@@ -14,6 +14,8 @@ export const CloseCode = {
   PROTOCOL_ERROR: 1002,
   /** A binary frame: the protocol is JSON text only. */
   UNSUPPORTED_DATA: 1003,
+  /** A text frame whose content is not what the subprotocol carries (not UTF-8, not a CloudEvent). */
+  INVALID_DATA: 1007,
   /** Frames arrived faster than the rate limit allows. */
   POLICY_VIOLATION: 1008,
   /** A frame over `maxPayload`. */

@@ -60,6 +60,7 @@ export type ServerFrame =
       unacked?: number[];
     }
   | { type: 'ack'; id: string }
+  | { type: 'acks'; ids: string[] }
   | { type: 'error'; id?: string; code: string; message: string }
   | { type: 'deliver'; seq: number; sub: string; attempt: number; envelope: Envelope }
   | { type: 'pong' };
@@ -271,6 +272,13 @@ export function parseServerFrame(text: string): ServerFrame {
     }
     case 'ack':
       return { type, id: str(obj, 'id') };
+    case 'acks': {
+      const ids = obj.ids;
+      if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) {
+        throw new FrameError(`frame field 'ids' must be an array of strings, got ${describe(ids)}`);
+      }
+      return { type, ids: ids as string[] };
+    }
     case 'error': {
       const id = optStr(obj, 'id');
       const frame: ServerFrame = {
@@ -301,6 +309,21 @@ export function parseServerFrame(text: string): ServerFrame {
 }
 
 /**
+ * One publish fans out to many connections as the same envelope object:
+ * encode it once, not once per connection. Envelopes are not changed after
+ * they are sent (a redelivery is a new object).
+ */
+const encoded = new WeakMap<Envelope, string>();
+function encodeOnce(envelope: Envelope): string {
+  let text = encoded.get(envelope);
+  if (text === undefined) {
+    text = jsonCodec.encode(envelope);
+    encoded.set(envelope, text);
+  }
+  return text;
+}
+
+/**
  * Encode a frame. An envelope goes through the JSON codec (which tags binary
  * payloads and enforces the payload limits); the rest is plain JSON.
  */
@@ -310,7 +333,7 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): string {
     case 'event':
       return `{"type":"${frame.type}","id":${JSON.stringify(frame.id)},"envelope":${jsonCodec.encode(frame.envelope)}}`;
     case 'deliver':
-      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${jsonCodec.encode(frame.envelope)}}`;
+      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${encodeOnce(frame.envelope)}}`;
     default:
       return JSON.stringify(frame);
   }

@@ -25,7 +25,13 @@ export class Connection implements SessionLink {
   alive = true;
   closed = false;
   helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set for a connection speaking another subprotocol: its text frames go here instead. */
+  onText: ((text: string) => void) | undefined;
   private tokens: number;
+  private corked = false;
+  private confirmations: string[] = [];
+  /** Bytes queued when this turn's first frame was written. */
+  private backlog = 0;
   private refilledAt = Date.now();
 
   constructor(
@@ -66,6 +72,28 @@ export class Connection implements SessionLink {
     return this.write(encodeFrame(frame));
   }
 
+  /**
+   * Confirm frame `id`. Confirmations made in one turn of the event loop
+   * leave as one `acks` frame: in a flood they would double the frame count.
+   */
+  confirm(id: string): void {
+    if (this.closed) return;
+    this.confirmations.push(id);
+    if (this.confirmations.length === 1) setImmediate(this.flushConfirmations);
+  }
+
+  private readonly flushConfirmations = (): void => {
+    const ids = this.confirmations;
+    this.confirmations = [];
+    if (ids.length === 1) this.send({ type: 'ack', id: ids[0]! });
+    else if (ids.length > 1) this.send({ type: 'acks', ids });
+  };
+
+  /** Write a text frame of another subprotocol (CloudEvents). */
+  sendText(text: string): boolean {
+    return this.write(text);
+  }
+
   deliver(p: PendingDelivery): boolean {
     return this.send({
       type: 'deliver',
@@ -78,7 +106,10 @@ export class Connection implements SessionLink {
 
   private write(text: string): boolean {
     if (this.closed) return false;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+    this.cork();
+    // What is still queued from earlier turns: a burst written in this one
+    // (corked) is no sign of a peer that stopped reading.
+    if (this.backlog > this.limits.maxBufferedBytes) {
       this.stats.cut.slow++;
       this.disconnect(CloseCode.SLOW_CONSUMER, 'send buffer over its cap: the peer is not reading');
       return false;
@@ -87,6 +118,23 @@ export class Connection implements SessionLink {
     this.stats.framesOut++;
     this.stats.bytesOut += text.length;
     return true;
+  }
+
+  /**
+   * Frames written in one turn of the event loop leave in one write: ws writes
+   * each frame on its own, and a system call per frame is the ceiling of a flood.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    this.backlog = this.socket.bufferedAmount;
+    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (raw === undefined) return;
+    this.corked = true;
+    raw.cork();
+    setImmediate(() => {
+      this.corked = false;
+      raw.uncork();
+    });
   }
 
   /** The one way a connection ends. Idempotent; the gateway hears of it once. */

@@ -7,12 +7,14 @@ import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
 import {
+  CLOUDEVENTS_SUBPROTOCOL,
   type ClientFrame,
   FrameError,
   PROTOCOL_VERSION,
   parseClientFrame,
   SUBPROTOCOL,
 } from '../protocol/frames.js';
+import { serveCloudEvents } from './cloudevents.js';
 import { Connection } from './connection.js';
 import { ServedEndpoint } from './endpoint.js';
 import { emptyMetrics, type WsGatewayMetrics } from './metrics.js';
@@ -46,6 +48,7 @@ export class WsGateway implements AsyncDisposable {
   private readonly pending = new Set<Promise<void>>();
   private liveness: ReturnType<typeof setInterval> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly removeHealthSource: () => void;
 
   constructor(options: WsServerOptions) {
     this.options = resolveServerOptions(options);
@@ -55,7 +58,11 @@ export class WsGateway implements AsyncDisposable {
       maxPayload: this.options.maxPayload,
       perMessageDeflate: false,
       handleProtocols: (offered) =>
-        offered.has(SUBPROTOCOL) ? SUBPROTOCOL : (offered.values().next().value ?? false),
+        offered.has(SUBPROTOCOL)
+          ? SUBPROTOCOL
+          : offered.has(CLOUDEVENTS_SUBPROTOCOL)
+            ? CLOUDEVENTS_SUBPROTOCOL
+            : false,
     });
     this.ownServer = this.options.server === undefined;
     this.server =
@@ -65,6 +72,17 @@ export class WsGateway implements AsyncDisposable {
         res.end('WebSocket upgrade required\n');
       });
     this.server.on('upgrade', this.onUpgrade);
+    if (this.hub.metrics().components[this.options.name] !== undefined) {
+      this.server.off('upgrade', this.onUpgrade);
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub:ws] wsServer option "name": this hub already has a gateway named "${this.options.name}"; give each its own`,
+      );
+    }
+    this.removeHealthSource = this.hub.addHealthSource(this.options.name, {
+      health: () => ({ healthy: this.closing === undefined, detail: { ...this.metrics() } }),
+      metrics: () => flatten(this.metrics()),
+    });
   }
 
   /** Start listening (standalone) and the liveness loop. */
@@ -147,7 +165,7 @@ export class WsGateway implements AsyncDisposable {
     }
     const authenticate = this.options.authenticate;
     if (authenticate === undefined) {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, undefined));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, undefined, url));
       return;
     }
     Promise.resolve()
@@ -156,7 +174,9 @@ export class WsGateway implements AsyncDisposable {
         (identity) => {
           if (identity == null) throw new Error('refused');
           if (socket.destroyed) return;
-          this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, ip, identity));
+          this.wss.handleUpgrade(req, socket, head, (ws) =>
+            this.onConnection(ws, ip, identity, url),
+          );
         },
         () => {
           throw new Error('refused');
@@ -184,7 +204,12 @@ export class WsGateway implements AsyncDisposable {
 
   // ─── connections ───────────────────────────────────────────────────────
 
-  private onConnection(ws: WebSocket, ip: string, identity: WsIdentity | undefined): void {
+  private onConnection(
+    ws: WebSocket,
+    ip: string,
+    identity: WsIdentity | undefined,
+    url: URL,
+  ): void {
     const conn = new Connection(ws, ip, identity, this.options, this.stats, this.onGone);
     this.conns.add(conn);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
@@ -194,6 +219,17 @@ export class WsGateway implements AsyncDisposable {
       conn.disconnect(CloseCode.HANDSHAKE_FAILED, 'no hello within the handshake timeout');
     }, this.options.handshakeTimeoutMs);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onData(conn, data, isBinary));
+    if (ws.protocol === CLOUDEVENTS_SUBPROTOCOL) {
+      serveCloudEvents(
+        this.hub,
+        conn,
+        url,
+        (verb, address) => this.allowed(conn, verb, address, undefined),
+        () => {
+          this.stats.errorFrames++;
+        },
+      );
+    }
   }
 
   private readonly onGone = (conn: Connection, code: number): void => {
@@ -228,6 +264,10 @@ export class WsGateway implements AsyncDisposable {
       conn.disconnect(CloseCode.UNSUPPORTED_DATA, 'binary frames are not part of the protocol');
       return;
     }
+    if (conn.onText !== undefined) {
+      conn.onText(data.toString());
+      return;
+    }
     let frame: ClientFrame;
     try {
       frame = parseClientFrame(data.toString());
@@ -260,7 +300,7 @@ export class WsGateway implements AsyncDisposable {
         const sent =
           env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
         sent.then(
-          () => conn.send({ type: 'ack', id: frame.id }),
+          () => conn.confirm(frame.id),
           (err: unknown) => this.refuseFrame(conn, frame.id, err),
         );
         return;
@@ -465,36 +505,50 @@ export class WsGateway implements AsyncDisposable {
     await closing;
   }
 
-  /** A session whose client did not come back in time: everything it held goes back to the hub. */
+  /**
+   * A session whose client did not come back in time (or closed on purpose):
+   * everything it held goes back to the hub — to another client serving the
+   * endpoint, or to the hub's transport for redelivery.
+   */
   private async expire(session: Session): Promise<void> {
     if (session.expired) return;
     session.expired = true;
     if (session.expireTimer !== undefined) clearTimeout(session.expireTimer);
     this.sessions.delete(session.id);
-    const held = session.takeAll();
-    const work: Promise<void>[] = [];
     const closed = new HubError(ErrorCode.CLOSED, `[hub:ws] session ${session.id} expired`);
-    for (const [subId, sub] of session.subs) {
+    // Deliveries it held, by endpoint; topic deliveries end with the session.
+    const byEndpoint = new Map<ServedEndpoint, PendingDelivery[]>();
+    for (const p of session.takeAll()) {
+      if (p.endpoint === undefined) p.reject(closed);
+      else byEndpoint.set(p.endpoint, [...(byEndpoint.get(p.endpoint) ?? []), p]);
+    }
+    const work: Promise<void>[] = [];
+    for (const sub of session.subs.values()) {
       if (sub.kind === 'topic') {
         work.push(sub.off.then((off) => off()).catch(() => {}));
-        for (const p of held) if (p.endpoint === undefined && p.sub === subId) p.reject(closed);
       } else {
-        work.push(
-          this.leave(
-            sub.endpoint,
-            session,
-            held.filter((p) => p.endpoint === sub.endpoint),
-          ),
-        );
+        work.push(this.leave(sub.endpoint, session, byEndpoint.get(sub.endpoint) ?? []));
+        byEndpoint.delete(sub.endpoint);
       }
     }
     session.subs.clear();
+    // Endpoints it had stopped serving while deliveries were still with it.
+    for (const [endpoint, held] of byEndpoint) {
+      for (const p of held) {
+        if (endpoint.size > 0) endpoint.dispatch(p);
+        else p.reject(closed);
+      }
+    }
     await Promise.all(work);
   }
 
-  private allowed(conn: Connection, verb: Verb, address: string, id: string): boolean {
+  private allowed(conn: Connection, verb: Verb, address: string, id: string | undefined): boolean {
     const list = conn.identity?.allow?.[verb];
     if (list === undefined || list.some((p) => matchTopic(p, address))) return true;
+    if (conn.onText !== undefined) {
+      this.stats.errorFrames++; // CloudEvents has no error frame: counted only
+      return false;
+    }
     this.refuseFrame(
       conn,
       id,
@@ -544,6 +598,7 @@ export class WsGateway implements AsyncDisposable {
       await Promise.allSettled([...this.pending]);
       this.endpoints.clear();
       this.wss.close();
+      this.removeHealthSource();
       if (this.ownServer) {
         await new Promise<void>((resolve) => {
           this.server.close(() => resolve());
@@ -559,6 +614,20 @@ export class WsGateway implements AsyncDisposable {
   }
 }
 
+/** `{ refused: { auth: 1 } }` → `{ refusedAuth: 1 }`: the flat figures the hub's metrics take. */
+function flatten(m: WsGatewayMetrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(m)) {
+    if (typeof value === 'number') out[key] = value;
+    else {
+      for (const [k, v] of Object.entries(value as Record<string, number>)) {
+        out[`${key}${k[0]!.toUpperCase()}${k.slice(1)}`] = v;
+      }
+    }
+  }
+  return out;
+}
+
 function refuse(socket: Duplex, status: number): void {
   if (socket.destroyed) return;
   socket.once('finish', () => socket.destroy());
@@ -571,10 +640,12 @@ function refuse(socket: Duplex, status: number): void {
  * Attach a WebSocket gateway to `options.hub`, listening on `options.port`
  * or mounted on `options.server` at `options.path`. Resolves once it listens.
  */
-export function wsServer(options: WsServerOptions): Promise<WsGateway> {
+export async function wsServer(options: WsServerOptions): Promise<WsGateway> {
+  const gateway = new WsGateway(options);
   try {
-    return new WsGateway(options).listen();
+    return await gateway.listen();
   } catch (err) {
-    return Promise.reject(err);
+    await gateway.close();
+    throw err;
   }
 }

@@ -1,7 +1,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { type Hub, rejectUnknownOptions } from '@hub/core';
-import { ErrorCode, HubError } from '@hub/protocol';
+import { checkPositive, optionError } from '../protocol/options.js';
 
 /** Who a connection is, and what it may do. Returned by `authenticate`. */
 export interface WsIdentity {
@@ -25,6 +25,12 @@ export interface WsIdentity {
 export interface WsServerOptions {
   /** The hub every connection becomes a participant of. */
   hub: Hub;
+  /**
+   * Name the gateway reports under in the hub's `health()`, `metrics()` and
+   * `prometheus()` (`hub_ws_connections`, …); give each gateway of one hub its own.
+   * @default 'ws'
+   */
+  name?: string;
   /** Listen on this port (0: any free port). Ignored when `server` is given. */
   port?: number;
   /** Interface to listen on with `port`. @default '127.0.0.1' */
@@ -91,28 +97,6 @@ export type ResolvedServerOptions = Required<
 > &
   Pick<WsServerOptions, 'server' | 'port' | 'authenticate' | 'tokens' | 'allowedOrigins'>;
 
-const KNOWN: readonly (keyof WsServerOptions)[] = [
-  'hub',
-  'port',
-  'host',
-  'server',
-  'path',
-  'tokens',
-  'authenticate',
-  'allowedOrigins',
-  'maxPayload',
-  'window',
-  'endpointConcurrency',
-  'rateLimit',
-  'rateBurst',
-  'maxBufferedBytes',
-  'maxConnections',
-  'maxConnectionsPerIp',
-  'pingIntervalMs',
-  'handshakeTimeoutMs',
-  'resumeWindowMs',
-];
-
 const POSITIVE: readonly (keyof WsServerOptions)[] = [
   'maxPayload',
   'window',
@@ -127,12 +111,21 @@ const POSITIVE: readonly (keyof WsServerOptions)[] = [
   'resumeWindowMs',
 ];
 
-function invalid(field: string, rule: string, value: unknown): HubError {
-  return new HubError(
-    ErrorCode.INVALID_CONFIG,
-    `[hub:ws] wsServer option "${field}" must be ${rule}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
-  );
-}
+const KNOWN: readonly (keyof WsServerOptions)[] = [
+  'hub',
+  'name',
+  'port',
+  'host',
+  'server',
+  'path',
+  'tokens',
+  'authenticate',
+  'allowedOrigins',
+  ...POSITIVE,
+];
+
+const invalid = (field: string, rule: string, value: unknown) =>
+  optionError('wsServer', field, rule, value);
 
 /** Check every option (naming the field) and fill in the defaults. */
 export function resolveServerOptions(options: WsServerOptions): ResolvedServerOptions {
@@ -155,12 +148,7 @@ export function resolveServerOptions(options: WsServerOptions): ResolvedServerOp
   ) {
     throw invalid('path', 'a string starting with "/"', options.path);
   }
-  for (const key of POSITIVE) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
-      throw invalid(key, 'a positive number', v);
-    }
-  }
+  checkPositive('wsServer', options, POSITIVE);
   for (const key of ['tokens', 'allowedOrigins'] as const) {
     const v = options[key];
     if (
@@ -173,7 +161,14 @@ export function resolveServerOptions(options: WsServerOptions): ResolvedServerOp
   if (options.authenticate !== undefined && typeof options.authenticate !== 'function') {
     throw invalid('authenticate', 'a function', options.authenticate);
   }
+  if (
+    options.name !== undefined &&
+    (typeof options.name !== 'string' || !/^[a-z][a-z0-9_]*$/i.test(options.name))
+  ) {
+    throw invalid('name', 'a name of letters, digits and _', options.name);
+  }
   return {
+    name: 'ws',
     host: '127.0.0.1',
     path: '/',
     maxPayload: 1_048_576,

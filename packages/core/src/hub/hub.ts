@@ -130,6 +130,19 @@ export interface DetailedMetrics {
   totals: MetricTotals;
   adapters: Record<string, AdapterMetrics>;
   messageTypes: ReturnType<HubMetrics['perType']>;
+  /** Figures of the health sources (a WebSocket gateway, …) by name. */
+  components: Record<string, Record<string, number>>;
+}
+
+/**
+ * Something beside the adapters that reports into the hub's health and
+ * metrics: a WebSocket gateway attached to the hub, say. Register it with
+ * `hub.addHealthSource(name, source)`.
+ */
+export interface HealthSource {
+  health(): { healthy: boolean; detail?: Record<string, unknown> };
+  /** Counters and gauges, flat (`connections`, `refusedAuth`, …). */
+  metrics?(): Record<string, number>;
 }
 
 export interface HealthStatus {
@@ -139,6 +152,8 @@ export interface HealthStatus {
   uptimeMs: number;
   checkedAt: number;
   adapters: Record<string, AdapterHealth & { circuit: CircuitState }>;
+  /** Health sources (a WebSocket gateway, …) by name; an unhealthy one makes the hub degraded. */
+  components: Record<string, { healthy: boolean; detail?: Record<string, unknown> }>;
   performance: {
     messagesPerSecond: number;
     averageRoutingLatencyMs: number;
@@ -191,6 +206,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private readonly messageTimeoutMs: number;
   private readonly consumerHost: ConsumerHost;
   private readonly dedup: DedupStore;
+  private readonly healthSources = new Map<string, HealthSource>();
 
   constructor(config: CommunicationConfig = {}) {
     super();
@@ -884,6 +900,35 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     return out;
   }
 
+  /**
+   * Report `source` in `health()`, `metrics()` and `prometheus()` under `name`
+   * until the returned function is called.
+   */
+  addHealthSource(name: string, source: HealthSource): () => void {
+    if (typeof name !== 'string' || name === '' || this.healthSources.has(name)) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] addHealthSource name must be a new non-empty string, got ${JSON.stringify(name)}`,
+      );
+    }
+    this.healthSources.set(name, source);
+    return () => {
+      if (this.healthSources.get(name) === source) this.healthSources.delete(name);
+    };
+  }
+
+  private componentMetrics(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, source] of this.healthSources) {
+      try {
+        out[name] = source.metrics?.() ?? {};
+      } catch {
+        out[name] = {};
+      }
+    }
+    return out;
+  }
+
   /** A snapshot of counters, rates and latencies. */
   metrics(): DetailedMetrics {
     const m = this.metricsImpl;
@@ -915,6 +960,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       totals: { ...m.totals },
       adapters,
       messageTypes: m.perType(),
+      components: this.componentMetrics(),
     };
   }
 
@@ -929,6 +975,14 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     for (const [key, value] of Object.entries(this.metricsImpl.totals)) {
       const name = `${prefix}${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
       out += `# HELP ${name} Hub-wide ${key}\n# TYPE ${name} counter\n${name} ${value}\n`;
+    }
+    for (const [source, figures] of Object.entries(this.componentMetrics())) {
+      for (const [key, value] of Object.entries(figures)) {
+        const name = `${prefix}${source}_${key}`
+          .replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+          .replace(/[^a-zA-Z0-9_]/g, '_');
+        out += `# HELP ${name} ${source} ${key}\n# TYPE ${name} gauge\n${name} ${value}\n`;
+      }
     }
     const targets = this.router.allTargets();
     if (targets.length > 0) {
@@ -953,6 +1007,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       if (ok) healthy++;
       adapters[t.name] = { ...h, circuit: t.breaker.state };
     }
+    const components: HealthStatus['components'] = {};
+    let componentsOk = true;
+    for (const [name, source] of this.healthSources) {
+      let h: { healthy: boolean; detail?: Record<string, unknown> };
+      try {
+        h = source.health();
+      } catch (err) {
+        h = { healthy: false, detail: { error: String(err) } };
+      }
+      components[name] = h;
+      if (!h.healthy) componentsOk = false;
+    }
     const m = this.metricsImpl;
     const routing = m.routing.snapshot();
     const attempts = m.totals.sent + m.totals.sendFailed;
@@ -960,7 +1026,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this._state !== 'running'
         ? 'stopped'
         : healthy === total
-          ? 'healthy'
+          ? componentsOk
+            ? 'healthy'
+            : 'degraded'
           : healthy > 0
             ? 'degraded'
             : 'unhealthy';
@@ -971,6 +1039,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       uptimeMs: Date.now() - this.startedAt,
       checkedAt: Date.now(),
       adapters,
+      components,
       performance: {
         messagesPerSecond: m.sentRate.rate(),
         averageRoutingLatencyMs: routing.mean,

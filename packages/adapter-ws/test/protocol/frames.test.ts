@@ -1,0 +1,59 @@
+import { createMessage } from '@hub/protocol';
+import { describe, expect, it } from 'vitest';
+import { encodeFrame, parseClientFrame, parseServerFrame, WsErrorCode } from '../../src/index.js';
+
+describe('frames', () => {
+  it('round-trips a message frame, binary payload included', () => {
+    const m = createMessage({
+      source: 'a',
+      destination: 'b',
+      payload: { bytes: new Uint8Array([1, 2, 255]), n: 1 },
+    });
+    const back = parseClientFrame(encodeFrame({ type: 'message', id: m.id, envelope: m }));
+    expect(back).toMatchObject({ type: 'message', id: m.id });
+    if (back.type !== 'message') throw new Error('kind');
+    expect(back.envelope.kind === 'message' && back.envelope.payload).toEqual(m.payload);
+  });
+
+  it.each([
+    ['not json', /not valid JSON/, undefined],
+    ['[1]', /must be a JSON object/, undefined],
+    ['{"type":"nope","id":"x"}', /'type' is unknown/, 'x'],
+    ['{"type":"ack","seq":0}', /'seq' must be a positive integer/, undefined],
+    ['{"type":"serve","id":"s"}', /'sub'/, 's'],
+    ['{"type":"subscribe","id":"s","sub":"1","pattern":"a","prefetch":0}', /'prefetch'/, 's'],
+    [
+      '{"type":"serve","id":"s","sub":"1","address":"a","guarantees":["sometimes"]}',
+      /'guarantees'/,
+      's',
+    ],
+    ['{"type":"hello","v":"1"}', /'v' must be an integer/, undefined],
+    ['{"type":"message","id":"m","envelope":{"kind":"message"}}', /'envelope'/, 'm'],
+  ])('refuses %s naming the field', (text, why, id) => {
+    try {
+      parseClientFrame(text);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).toMatch(why);
+      expect((err as { frameId?: string }).frameId).toBe(id);
+      expect((err as { code: string }).code).toMatch(/^HUB_/);
+    }
+  });
+
+  it('an envelope whose id is not the frame id is refused', () => {
+    const m = createMessage({ source: 'a', destination: 'b', payload: 1 });
+    const text = encodeFrame({ type: 'message', id: m.id, envelope: m }).replace(
+      `"id":"${m.id}","envelope"`,
+      '"id":"other","envelope"',
+    );
+    expect(() => parseClientFrame(text)).toThrow(/must equal envelope.id/);
+  });
+
+  it('decodes server frames', () => {
+    expect(parseServerFrame('{"type":"error","code":"HUB_WS_RESYNC","message":"gone"}')).toEqual({
+      type: 'error',
+      code: WsErrorCode.RESYNC,
+      message: 'gone',
+    });
+  });
+});
