@@ -28,8 +28,8 @@ export interface ConsumerHost {
   readonly dedupWindowMs: number;
   readonly dedupLeaseMs: number;
   readonly retryBackoff: BackoffOptions;
-  /** Send `payload` as the reply to `request`. */
-  reply(request: UnifiedMessage, payload: unknown): Promise<unknown>;
+  /** Send `payload` as the reply to `request`, which arrived by `delivery`. */
+  reply(request: UnifiedMessage, payload: unknown, delivery: InboundDelivery): Promise<unknown>;
   /** Inbound middleware; undefined when there is none (the fast path). */
   readonly inbound: ((env: Envelope) => Envelope | null | Promise<Envelope | null>) | undefined;
 }
@@ -97,7 +97,7 @@ class Job implements HandlerContext {
     const env = this.envelope;
     if (env.kind !== 'message' || env.replyTo === undefined) return Promise.resolve();
     // The host resolves with the send's result; callers see Promise<void>.
-    return this.consumer.host.reply(env, payload) as Promise<void>;
+    return this.consumer.host.reply(env, payload, this.delivery) as Promise<void>;
   }
 }
 
@@ -108,6 +108,8 @@ class Job implements HandlerContext {
  */
 export class Consumer {
   private active = 0;
+  /** Slots promised to deliveries of the hub's direct local path, handed over in a microtask. */
+  private reserved = 0;
   private readonly queue = new PriorityQueue<Job>();
   /** Busy ordered keys → jobs waiting behind the one in progress. */
   private readonly lanes = new Map<string, Job[]>();
@@ -155,6 +157,28 @@ export class Consumer {
     let waiting = 0;
     for (const lane of this.lanes.values()) waiting += lane.length;
     return this.active + this.queue.length + waiting;
+  }
+
+  /**
+   * Reserve a slot for a delivery of the hub's direct local path, when one is
+   * free now and nothing waits in the queue: that delivery then runs at once
+   * instead of queueing, and the direct path never takes more than the
+   * concurrency limit (past it, requests go the normal, queued way).
+   */
+  reserve(): boolean {
+    if (
+      this.paused ||
+      this.queue.length > 0 ||
+      this.active + this.reserved >= this.opts.concurrency
+    )
+      return false;
+    this.reserved++;
+    return true;
+  }
+
+  /** The reserved delivery is about to be accepted (or was given up). */
+  unreserve(): void {
+    this.reserved--;
   }
 
   /** The adapter-facing entry point; bind one per adapter subscription. */
@@ -409,7 +433,7 @@ export class Consumer {
     const env = job.envelope;
     const handlerMs = job.startedAt < 0 ? -1 : performance.now() - job.startedAt;
     if (value !== undefined && env.kind === 'message' && env.replyTo !== undefined) {
-      this.host.reply(env, value).catch((err: unknown) => {
+      this.host.reply(env, value, job.delivery).catch((err: unknown) => {
         this.host.logger.warn(`[hub:consumer] reply to ${env.replyTo} failed`, {
           error: String(err),
         });

@@ -41,11 +41,11 @@ export interface RequestReplyHost {
   /** Serve an endpoint (the hub's `onMessage`). */
   serve(address: string, handler: MessageHandler, options: ConsumeOptions): Promise<Unsubscribe>;
   /**
-   * Send a message this module built from validated parts (a request with
-   * the inbox as `replyTo`, or a reply) through the pipeline, without
-   * validating it again.
+   * Send a request this module built from validated parts (the inbox as
+   * `replyTo`) without validating it again; undefined when the host took
+   * it on a path that cannot fail any more (the direct local path).
    */
-  sendBuilt(message: UnifiedMessage): Promise<MessageResult>;
+  sendRequest(message: UnifiedMessage): Promise<MessageResult> | undefined;
   /**
    * Send a reply. Its addresses and ids come from the request, which was
    * validated when it was sent or decoded; the host validates the reply only
@@ -158,7 +158,7 @@ export class RequestReply {
     if (deadline < this.armedFor) this.arm(deadline);
     // The request was validated and the inbox address is ours: no second validation.
     const out = addressedTo(message, inbox, correlationId);
-    this.host.sendBuilt(out).then(undefined, (err) => {
+    this.host.sendRequest(out)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;
       this.forget(correlationId, entry);
@@ -169,11 +169,21 @@ export class RequestReply {
 
   /** Answer `request` with `payload` (a handler's return value or `ctx.reply`). */
   reply(request: UnifiedMessage, payload: unknown): Promise<MessageResult> {
+    return this.host.sendReply(this.buildReply(request, payload));
+  }
+
+  /** The reply `payload` makes to `request`. */
+  buildReply(request: UnifiedMessage, payload: unknown): UnifiedMessage {
     const reply = createReply(request, { payload });
     // Replies to a requester's private inbox are best-effort: the requester times out and may retry.
     if (request.replyTo?.startsWith(INBOX_PREFIX))
       reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
-    return this.host.sendReply(reply);
+    return reply;
+  }
+
+  /** A reply reached this hub's inbox: resolve its request, or drop and count it (late or unknown). */
+  answer(reply: UnifiedMessage): void {
+    this.onReply(reply);
   }
 
   /** Fail every waiting request and stop the timer (the hub is closing). */
