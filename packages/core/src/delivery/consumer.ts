@@ -44,6 +44,12 @@ export interface ConsumerOptions {
   readonly concurrency: number;
   readonly maxDeliveries: number;
   readonly handlerTimeoutMs: number | undefined;
+  /**
+   * Deliveries the transport may hand this consumer before it has settled
+   * them (the subscription's prefetch): the direct local path holds to the
+   * same window. @default concurrency
+   */
+  readonly prefetch?: number;
 }
 
 /** Topics whose match result a topic consumer remembers. */
@@ -160,18 +166,15 @@ export class Consumer {
   }
 
   /**
-   * Reserve a slot for a delivery of the hub's direct local path, when one is
-   * free now and nothing waits in the queue: that delivery then runs at once
-   * instead of queueing, and the direct path never takes more than the
-   * concurrency limit (past it, requests go the normal, queued way).
+   * Reserve room for a delivery of the hub's direct local path, within the
+   * window a transport has (the prefetch: deliveries running or queued here);
+   * past it, requests go the normal way and wait in the transport's queue.
+   * The concurrency limit applies to direct deliveries as to any other:
+   * those past it wait in this consumer's queue, by priority.
    */
   reserve(): boolean {
-    if (
-      this.paused ||
-      this.queue.length > 0 ||
-      this.active + this.reserved >= this.opts.concurrency
-    )
-      return false;
+    const window = this.opts.prefetch ?? this.opts.concurrency;
+    if (this.paused || this.active + this.queue.length + this.reserved >= window) return false;
     this.reserved++;
     return true;
   }

@@ -751,6 +751,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       concurrency,
       maxDeliveries: options.maxDeliveries ?? this.config.maxDeliveries ?? 5,
       handlerTimeoutMs: options.handlerTimeoutMs,
+      prefetch: prefetchOf(options),
     });
     const rec: ConsumerRecord = {
       consumer,
@@ -825,7 +826,6 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     name: string,
     adapter: ProtocolAdapter,
   ): Promise<void> {
-    const concurrency = rec.opts.concurrency ?? 16;
     const group = rec.kind === 'endpoint' ? (rec.opts.group ?? rec.address) : rec.opts.group;
     // Junk floods one line per entry otherwise: rate-limited per subscription.
     const rejections = new WarnLimiter(REJECT_WARN_INTERVAL_MS);
@@ -835,7 +835,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       address: rec.address,
       ...(group === undefined ? {} : { group }),
       ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
-      prefetch: rec.opts.prefetch ?? Math.max(concurrency * 8, 128),
+      prefetch: prefetchOf(rec.opts),
       maxDeliveries: rec.consumer.opts.maxDeliveries,
       deliver,
       reject: (error) => {
@@ -1086,6 +1086,11 @@ function safeHealth(t: RouteTarget): AdapterHealth {
   } catch (err) {
     return { state: 'failed', healthy: false, lastError: String(err) };
   }
+}
+
+/** Deliveries a subscription may hold unsettled: given, or eight per handler slot (at least 128). */
+function prefetchOf(opts: ConsumeOptions): number {
+  return opts.prefetch ?? Math.max((opts.concurrency ?? 16) * 8, 128);
 }
 
 const ADDRESS = /^[A-Za-z0-9_.:/@-]{1,256}$/;

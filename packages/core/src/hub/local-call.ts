@@ -93,7 +93,6 @@ export class LocalCalls {
     if (target === undefined) return false;
     const adapter = target.adapter;
     const deliver = local.deliverers.get(target.name);
-    const started = performance.now();
     if (deliver === undefined || !(adapter instanceof MemoryAdapter) || !local.consumer.reserve()) {
       pipeline.releaseDirect(target);
       return false;
@@ -104,7 +103,7 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return false;
     }
-    pipeline.sentDirect(env, target, started);
+    pipeline.sentDirect(env, target);
     this.queue.push(new LocalCall(env, target, adapter, local.consumer, deliver));
     if (!this.scheduled) {
       this.scheduled = true;
@@ -128,7 +127,6 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return undefined;
     }
-    const started = performance.now();
     let direct: boolean;
     try {
       direct = call.adapter.replyDirect(reply);
@@ -141,7 +139,7 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return undefined;
     }
-    pipeline.sentDirect(reply, target, started);
+    pipeline.sentDirect(reply, target);
     const observer = host.observer;
     observer.delivered(reply, target.name);
     host.answer(reply);

@@ -150,6 +150,9 @@ describe('direct local path of request/reply', () => {
     expectPath(mode, adapter);
     expect(replies.map((r) => r.payload)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(peak).toBe(3);
+    // Within the subscription's prefetch window every request went directly,
+    // and waited in the consumer's queue for a slot as a queued one would.
+    if (mode === 'direct') expect(direct(adapter)).toBe(62);
     expect(hub.metrics().totals).toMatchObject({ sent: 62, delivered: 62, acked: 62 });
   });
 
