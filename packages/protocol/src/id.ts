@@ -1,9 +1,9 @@
-import { randomFillSync } from 'node:crypto';
-
 /**
  * nanoid's URL-safe alphabet (64 symbols), so ids look as they always did:
  * 21 symbols of 6 random bits each (126 bits), from the OS's cryptographic
- * generator.
+ * generator (Web Crypto's `getRandomValues`, in Node and in browsers alike:
+ * this package has no Node-only import, since the WebSocket client runs in a
+ * browser).
  */
 const ALPHABET = 'useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict';
 const ID_LENGTH = 21;
@@ -13,7 +13,9 @@ const POOL_IDS = 128;
 const SYMBOLS = new Uint8Array(64);
 for (let i = 0; i < 64; i++) SYMBOLS[i] = ALPHABET.charCodeAt(i);
 
-const pool = Buffer.allocUnsafe(ID_LENGTH * POOL_IDS);
+const pool = new Uint8Array(ID_LENGTH * POOL_IDS);
+/** The pool turned into symbols; each id is a slice of it. */
+let text = '';
 let offset = pool.length;
 
 /**
@@ -25,11 +27,12 @@ let offset = pool.length;
  */
 export function newId(): string {
   if (offset + ID_LENGTH > pool.length) {
-    randomFillSync(pool);
+    globalThis.crypto.getRandomValues(pool);
     for (let i = 0; i < pool.length; i++) pool[i] = SYMBOLS[(pool[i] as number) & 63] as number;
+    text = String.fromCharCode.apply(null, pool as unknown as number[]);
     offset = 0;
   }
-  const id = pool.toString('latin1', offset, offset + ID_LENGTH);
+  const id = text.slice(offset, offset + ID_LENGTH);
   offset += ID_LENGTH;
   return id;
 }
