@@ -169,10 +169,7 @@ export function planConfigMigration(
  * Reports what it left behind through `onDropped` (default: a warning).
  * @throws HubError `HUB_INVALID_CONFIG` naming an option whose value is unusable.
  */
-export function migrateConfig(
-  input: unknown,
-  options: MigrateConfigOptions = {},
-): MigratedConfig {
+export function migrateConfig(input: unknown, options: MigrateConfigOptions = {}): MigratedConfig {
   const m = planConfigMigration(input, options);
   reportDropped(WHAT, m, options);
   return m.options;

@@ -92,8 +92,12 @@ const SERVER_TUNING = [
   'resumeWindowMs',
 ] as const satisfies readonly (keyof WsServerConfig)[];
 
-const BACKOFF_KEYS = ['initialDelayMs', 'maxDelayMs', 'factor', 'jitter'] as const satisfies
-  readonly (keyof BackoffOptions)[];
+const BACKOFF_KEYS = [
+  'initialDelayMs',
+  'maxDelayMs',
+  'factor',
+  'jitter',
+] as const satisfies readonly (keyof BackoffOptions)[];
 
 const TLS_KEYS = new Set([
   'ca',
@@ -151,7 +155,8 @@ const NOT_FOR: Record<WsRole, Record<string, string>> = {
     secure: 'serve TLS from an https.Server of your own, passed as `server`',
     tls: 'serve TLS from an https.Server of your own, passed as `server`',
     noServer: 'the gateway listens on `port` or mounts on `server` (your http.Server)',
-    backlog: 'the gateway listens with the default backlog; listen an http.Server yourself and pass it as `server`',
+    backlog:
+      'the gateway listens with the default backlog; listen an http.Server yourself and pass it as `server`',
     headers: 'a client option; the gateway reads the token from Authorization or access_token',
     origin: 'a client option; list accepted origins in `allowedOrigins`',
   },
@@ -354,7 +359,8 @@ function option(acc: Acc, prefix: string, rawKey: string, v: unknown): void {
     case 'perMessageDeflate':
     case 'compression':
       // Off is what the adapter does anyway: nothing is lost.
-      if (v !== null && bool(v) !== false) acc.dropped.push({ option: name, reason: WHY.compression! });
+      if (v !== null && bool(v) !== false)
+        acc.dropped.push({ option: name, reason: WHY.compression! });
       return;
     case 'protocols':
     case 'subprotocols':
@@ -428,7 +434,10 @@ function option(acc: Acc, prefix: string, rawKey: string, v: unknown): void {
   }
   if (TLS_KEYS.has(key)) {
     const prev = acc.parsed.get('tls');
-    set(acc, 'tls', prev?.option ?? name, { ...(isRecord(prev?.value) ? prev.value : {}), [key]: v });
+    set(acc, 'tls', prev?.option ?? name, {
+      ...(isRecord(prev?.value) ? prev.value : {}),
+      [key]: v,
+    });
     return;
   }
   acc.dropped.push({ option: name, reason: WHY[key] ?? 'no WebSocket adapter option means this' });
@@ -535,12 +544,7 @@ function server(acc: Acc): WsServerConfig {
     const v = take<never>(p, k);
     if (v !== undefined) out[k] = v;
   }
-  const numbers = [
-    'maxPayload',
-    'maxConnections',
-    'pingIntervalMs',
-    ...SERVER_TUNING,
-  ] as const;
+  const numbers = ['maxPayload', 'maxConnections', 'pingIntervalMs', ...SERVER_TUNING] as const;
   for (const k of numbers) {
     const v = take<number>(p, k);
     if (v !== undefined) out[k] = v;

@@ -269,7 +269,11 @@ describe('migrateWsConfig', () => {
       followRedirects: true,
     });
     expect(m.role).toBe('client');
-    expect(m.options).toEqual({ url: 'wss://gw.example/ws', token: 't0k', connectTimeoutMs: 5_000 });
+    expect(m.options).toEqual({
+      url: 'wss://gw.example/ws',
+      token: 't0k',
+      connectTimeoutMs: 5_000,
+    });
     onlyWsOptions(m.options, WS_CLIENT_OPTIONS);
     expect(options(m.dropped)).toEqual([
       'protocols',
@@ -335,7 +339,9 @@ describe('migrateWsConfig', () => {
     expect(planWsMigration('ws://127.0.0.1:1/').options).toEqual({ url: 'ws://127.0.0.1:1/' });
     const asClient = planWsMigration({ host: 'h', port: 80, backlog: 5 }, { role: 'client' });
     expect(asClient.options).toEqual({ url: 'ws://h:80/' });
-    expect(asClient.dropped).toEqual([{ option: 'backlog', reason: expect.stringMatching(/server/) }]);
+    expect(asClient.dropped).toEqual([
+      { option: 'backlog', reason: expect.stringMatching(/server/) },
+    ]);
     const asServer = planWsMigration({ url: 'ws://h:1/', port: 1 }, { role: 'server' });
     expect(asServer.options).toEqual({ port: 1 });
     expect(options(asServer.dropped)).toEqual(['url']);
