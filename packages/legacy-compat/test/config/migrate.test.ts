@@ -15,6 +15,18 @@ import {
 
 const options = (d: DroppedOption[]) => d.map((x) => x.option);
 
+/** `plan` throws HUB_INVALID_CONFIG naming the option `name`. */
+function expectBadOption(plan: () => unknown, name: string): void {
+  try {
+    plan();
+  } catch (err) {
+    expect(isHubError(err) && err.code).toBe('HUB_INVALID_CONFIG');
+    expect((err as Error).message).toContain(`\`${name}\``);
+    return;
+  }
+  throw new Error('expected a throw');
+}
+
 /** Every key the adapter does not take would be refused by `redis()`: none may appear. */
 function onlyAdapterOptions(o: object): void {
   for (const k of Object.keys(o)) expect(REDIS_ADAPTER_OPTIONS).toContain(k);
@@ -181,16 +193,8 @@ describe('migrateRedisConfig', () => {
   });
 
   it('unusable values are typed errors naming the option', () => {
-    const bad = (input: unknown, name: string) => {
-      try {
-        planRedisMigration(input);
-      } catch (err) {
-        expect(isHubError(err) && err.code).toBe('HUB_INVALID_CONFIG');
-        expect((err as Error).message).toContain(`\`${name}\``);
-        return;
-      }
-      throw new Error('expected a throw');
-    };
+    const bad = (input: unknown, name: string) =>
+      expectBadOption(() => planRedisMigration(input), name);
     bad({ port: 'http' }, 'port');
     bad({ connection_params: { db: -1 } }, 'connection_params.db');
     bad({ url: 'http://x' }, 'url');
@@ -399,16 +403,8 @@ describe('migrateWsConfig', () => {
   });
 
   it('unusable values are typed errors naming the option', () => {
-    const bad = (input: unknown, name: string) => {
-      try {
-        planWsMigration(input);
-      } catch (err) {
-        expect(isHubError(err) && err.code).toBe('HUB_INVALID_CONFIG');
-        expect((err as Error).message).toContain(`\`${name}\``);
-        return;
-      }
-      throw new Error('expected a throw');
-    };
+    const bad = (input: unknown, name: string) =>
+      expectBadOption(() => planWsMigration(input), name);
     bad({ url: 'http://x' }, 'url');
     bad({ protocol: 'websocket', port: 'http' }, 'port');
     bad({ protocol: 'websocket', port: 80 }, 'port'); // a client needs a host
