@@ -22,11 +22,11 @@ import { planWsMigration } from './ws.js';
 const WHAT = 'migrateConfig';
 
 /**
- * A CommunicationConfig, plus `wsConfig`: the `wsClient()` options the ws
- * adapter factory (`wsAdapter`, whose config key it is) reads.
+ * A CommunicationConfig whose `websocketConfig` holds the `wsClient()` options
+ * the ws adapter factory (`wsAdapter`, whose config key it is) reads.
  */
 export interface MigratedConfig extends CommunicationConfig {
-  wsConfig?: WsClientOptions;
+  websocketConfig?: WsClientOptions;
 }
 
 export interface MigrateConfigOptions extends MigrateOptions {
@@ -34,7 +34,7 @@ export interface MigrateConfigOptions extends MigrateOptions {
    * Adapters of the new config. @default [redisAdapter] when the legacy config
    * has Redis settings, plus [wsAdapter] when its WebSocket settings connect
    * to a server; else none (the hub's in-memory adapter). Adapters you pass
-   * must include `wsAdapter` when the result has `wsConfig`: the hub refuses
+   * must include `wsAdapter` when the result has `websocketConfig`: the hub refuses
    * a config option no adapter reads.
    */
   adapters?: CommunicationConfig['adapters'];
@@ -145,7 +145,7 @@ export function planConfigMigration(
           });
           break;
         }
-        out.wsConfig = m.options;
+        out.websocketConfig = m.options;
         nested(raw, m.dropped);
         break;
       }
@@ -155,7 +155,7 @@ export function planConfigMigration(
   }
   const defaults = [
     ...(out.redisConfig !== undefined ? [redisAdapter] : []),
-    ...(out.wsConfig !== undefined ? [wsAdapter] : []),
+    ...(out.websocketConfig !== undefined ? [wsAdapter] : []),
   ];
   const adapters = options.adapters ?? (defaults.length > 0 ? defaults : undefined);
   if (adapters !== undefined) out.adapters = adapters;

@@ -1,6 +1,6 @@
 /**
  * Legacy WebSocket settings → the options of @hub/adapter-ws: `wsClient()`
- * options (read by the `wsAdapter` factory from the hub config's `wsConfig`)
+ * options (read by the `wsAdapter` factory from the hub config's `websocketConfig`)
  * when the legacy settings connected somewhere, or `wsServer()` options
  * without `hub` when they listened. The output holds only options the adapter
  * knows, because the adapter refuses any other with HUB_INVALID_CONFIG. Only
@@ -593,7 +593,7 @@ export function planWsMigration(
 /**
  * Legacy WebSocket settings → options of @hub/adapter-ws: for a client, what
  * `wsClient(options)` takes (and the `wsAdapter` factory reads from the hub
- * config's `wsConfig`); for a server, what to pass as `wsServer({ hub, ...options })`.
+ * config's `websocketConfig`); for a server, what to pass as `wsServer({ hub, ...options })`.
  * Reports what it left behind through `onDropped` (default: a warning). See planWsMigration.
  * @throws HubError `HUB_INVALID_CONFIG` naming an option whose value is unusable.
  */

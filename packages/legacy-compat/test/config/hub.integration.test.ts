@@ -132,7 +132,7 @@ describe('migrateConfig connects to a WebSocket gateway', () => {
       },
       { onDropped: (d) => dropped.push(...d) },
     );
-    expect(config.wsConfig).toEqual({
+    expect(config.websocketConfig).toEqual({
       url: `ws://127.0.0.1:${gateway.port}/hub`,
       token: 'legacy-token',
       pingIntervalMs: 5_000,

@@ -436,7 +436,7 @@ describe('migrateConfig', () => {
       maxConcurrentMessages: 5000,
       messageTimeoutMs: 15_000,
       redisConfig: { host: 'r', port: 6379 },
-      wsConfig: { url: 'ws://gw:8765/' },
+      websocketConfig: { url: 'ws://gw:8765/' },
       enableMetrics: true,
       enableHealthMonitoring: false,
       healthCheckInterval: 15,
