@@ -18,6 +18,15 @@ export interface AdapterCapabilities {
   readonly ordered: boolean;
   /** One send reaches every subscriber of a topic. */
   readonly broadcast: boolean;
+  /**
+   * Events may ask for more than best-effort (`deliveryGuarantee` on the
+   * event): the transport keeps each event until every subscribing group has
+   * processed it (acks, redelivery, DLQ), as it does for messages, within
+   * `guarantees`. Without it only best-effort events are routed to the
+   * transport; a stronger one is refused with HUB_GUARANTEE_UNSUPPORTED.
+   * @default false
+   */
+  readonly durableTopics?: boolean;
   /** Wildcard topic subscriptions. */
   readonly patterns: boolean;
   /** Several instances of one endpoint share its messages. */
