@@ -30,6 +30,7 @@ import {
   whenReady,
   withRedirectRetry,
 } from './connection.js';
+import { DurableTopics, isDurableEvent, TOPIC_PARTITIONS } from './durable-topics.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { bounded, hardClose } from './link-close.js';
 import {
@@ -61,6 +62,8 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   persistent: true,
   ordered: true,
   broadcast: true,
+  // Events with a guarantee above best-effort are kept in streams per topic (durable-topics.ts).
+  durableTopics: true,
   patterns: true,
   consumerGroups: true,
 });
@@ -142,6 +145,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly xadds: WriteBatcher<SendResult>;
   /** PUBLISHes of one tick, one script call (not on a Cluster). */
   private readonly pubs = publishBatcher(() => this.commandClient);
+  /** Events kept per topic, and the subscriptions that read them. */
+  private readonly topics: DurableTopics;
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
@@ -167,6 +172,20 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       streamResult,
       (err) => err,
     );
+    const adapter = this;
+    const topicOpts = { ...this.opts, partitions: TOPIC_PARTITIONS };
+    this.topics = new DurableTopics({
+      keys: this.keys,
+      opts: this.opts,
+      get instanceId() {
+        return adapter.adapterContext.instanceId;
+      },
+      commands: () => this.commands,
+      subscriber: () => this.pubsub.ensureSubscriber(),
+      write: (key, id, text) => this.writeEntry(key, id, text),
+      startConsumer: (spec, startAt) => this.startConsumer(spec, startAt, topicOpts),
+      report: (op, err) => this.report(op, err),
+    });
   }
 
   /** The Pub/Sub connection, once a subscription made it. */
@@ -219,6 +238,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     }
     const t = setInterval(() => {
       for (const c of this.consumers) c.checkLag().catch((err) => this.report('lag check', err));
+      this.topics.maintain().catch((err) => this.report('durable topics', err));
     }, this.opts.lagCheckIntervalMs);
     t.unref();
     this.timers.push(t);
@@ -292,6 +312,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       streamSubscriptions: this.consumers.size,
       pubsubChannels: this.pubsub.channelSubs.size,
       pubsubPatterns: this.pubsub.patternSubs.size,
+      topicLag: this.topics.lagSnapshot(),
     };
   }
 
@@ -315,8 +336,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return streams[p];
   }
 
-  /** Events: PUBLISH on the topic's channel (batched with the others of this tick). */
+  /**
+   * Events: kept ones (a guarantee above best-effort) XADD to the topic's
+   * stream (durable-topics.ts); the rest PUBLISH on the topic's channel
+   * (batched with the others of this tick).
+   */
   protected override doSendEvent(event: UnifiedEvent): Promise<SendResult> {
+    if (isDurableEvent(event)) return this.topics.send(event);
     return this.publish(
       this.commands,
       this.keys.eventChannel(event.topic),
@@ -338,11 +364,26 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     // The base hands events to doSendEvent; this narrows the type only.
     if (envelope.kind === 'event') return this.doSendEvent(envelope);
+    return this.writeEntry(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
+  }
+
+  /** One stream entry in the documented layout: batched per tick, or one XADD on a Cluster. */
+  private writeEntry(key: string, id: string, text: string): Promise<SendResult> {
     const c = this.commands;
-    if (!this.factory.isCluster) {
-      return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
-    }
-    const args = this.xaddArgs(envelope);
+    if (!this.factory.isCluster) return this.xadds.add(key, id, text);
+    const args = [
+      key,
+      'MAXLEN',
+      '~',
+      this.maxLenArg,
+      '*',
+      'v',
+      ENTRY_VERSION,
+      'id',
+      id,
+      'env',
+      text,
+    ];
     return c
       .call('XADD', args)
       .then(streamResult, (err: unknown) =>
@@ -354,23 +395,6 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   protected override classifySendError(err: unknown): unknown {
     return classifyRedisError(err);
-  }
-
-  /** XADD arguments of a stream message, in the documented entry layout (README). */
-  private xaddArgs(envelope: UnifiedMessage): string[] {
-    return [
-      this.streamFor(envelope),
-      'MAXLEN',
-      '~',
-      this.maxLenArg,
-      '*',
-      'v',
-      ENTRY_VERSION,
-      'id',
-      envelope.id,
-      'env',
-      encodeEnvelope(envelope),
-    ];
   }
 
   /**
@@ -513,9 +537,21 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       const pattern = this.keys.eventPattern(spec.address);
       const target: PubSubTarget = { spec };
       const sub = await this.pubsub.add(this.pubsub.patternSubs, pattern, target, 'pattern');
+      // Kept events: a consumer group per subscribing group on each matching topic stream.
+      let durable: Subscription | undefined;
+      if (!pubSubOnly(spec)) {
+        try {
+          durable = await this.topics.subscribe(spec, ++this.consumerSeq);
+        } catch (err) {
+          await sub.close();
+          throw err;
+        }
+      }
       return {
         pause: () => pauseClaims(target, this.opts.commandTimeoutMs),
-        close: () => sub.close(),
+        close: async () => {
+          await Promise.allSettled([sub.close(), durable?.close()]);
+        },
       };
     }
     const target: PubSubTarget = { spec };
@@ -581,7 +617,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     };
   }
 
-  private async startConsumer(spec: SubscriptionSpec): Promise<StreamSubscription> {
+  private async startConsumer(
+    spec: SubscriptionSpec,
+    startAt?: { id: string; reset: boolean },
+    opts: ResolvedOptions = this.opts,
+  ): Promise<StreamSubscription> {
     const { client: reader } = this.factory.create('reader');
     this.watch(reader, `reader ${spec.address}`);
     this.readers.add(reader);
@@ -589,7 +629,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       ctx: this.adapterContext,
       commands: this.commands,
       keys: this.keys,
-      opts: this.opts,
+      opts,
       report: (op, err) => this.report(op, err),
       backoff: (attempt, signal) =>
         new Promise<void>((resolve) => {
@@ -609,6 +649,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       this.readers.delete(reader);
       hardClose(reader);
     });
+    if (startAt !== undefined) consumer.startAt = startAt;
     try {
       await whenReady(
         reader,
@@ -632,13 +673,14 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   async inspect(): Promise<Record<string, unknown>> {
     const endpoints: Record<string, unknown> = {};
     for (const c of this.consumers) {
+      if (c.destination.startsWith('~')) continue; // a durable topic's: under `topics`
       try {
         endpoints[c.destination] = await c.inspect();
       } catch (err) {
         endpoints[c.destination] = { error: err instanceof Error ? err.message : String(err) };
       }
     }
-    return { ...this.healthDetail(), endpoints };
+    return { ...this.healthDetail(), endpoints, topics: await this.topics.inspect() };
   }
 
   /** Oldest first. Entries whose envelope cannot be decoded are skipped. */

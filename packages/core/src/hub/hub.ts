@@ -21,6 +21,7 @@ import {
   deadLetterReader,
   type ProtocolAdapter,
   type Subscription,
+  type TopicStart,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
 import type { DedupStore } from '../delivery/dedup.js';
@@ -806,6 +807,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       address: rec.address,
       ...(group === undefined ? {} : { group }),
       ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
+      ...startOf(rec.opts),
       prefetch: rec.opts.prefetch ?? Math.max(concurrency * 8, 128),
       maxDeliveries: rec.consumer.opts.maxDeliveries,
       deliver: (delivery) => rec.consumer.accept(delivery, name),
@@ -1097,6 +1099,12 @@ function safeHealth(t: RouteTarget): AdapterHealth {
     return { state: 'failed', healthy: false, lastError: String(err) };
   }
 }
+
+/** The `startFrom` of a topic subscription, for its SubscriptionSpec (absent when not given). */
+const startOf = (opts: ConsumeOptions): { startFrom?: TopicStart } => {
+  const start: TopicStart | undefined = (opts as SubscribeOptions).startFrom;
+  return start === undefined ? {} : { startFrom: start };
+};
 
 const ADDRESS = /^[A-Za-z0-9_.:/@-]{1,256}$/;
 
