@@ -173,7 +173,8 @@ export class DurableTopics {
     const out: Record<string, Record<string, unknown>> = {};
     for (const s of this.subs) {
       for (const [topic, consumer] of s.consumers) {
-        const entry = (out[topic] ??= {});
+        const entry = out[topic] ?? {};
+        out[topic] = entry;
         try {
           entry[s.group] = await consumer.inspect();
         } catch (err) {
@@ -341,16 +342,13 @@ export class DurableTopicSubscription implements Subscription {
       if (this.ownGroup) {
         // Nobody else can ever read this subscription's own group: drop it so
         // it does not hold a lag on the topic forever.
+        const { keys } = this.topics.host;
         const c = this.topics.host.commands();
-        await Promise.allSettled(
-          [[this.topics.host.keys.topicGroups()], ...consumers].flatMap(([topic], i) =>
-            i === 0
-              ? [c.call('HDEL', [topic as string, this.group])]
-              : topicStreams(this.topics.host.keys, topic as string).map((key) =>
-                  c.call('XGROUP', ['DESTROY', key, this.group]),
-                ),
-          ),
-        );
+        const keyed = consumers.flatMap(([topic]) => topicStreams(keys, topic));
+        await Promise.allSettled([
+          c.call('HDEL', [keys.topicGroups(), this.group]),
+          ...keyed.map((key) => c.call('XGROUP', ['DESTROY', key, this.group])),
+        ]);
       }
       this.onClosed();
     })();
