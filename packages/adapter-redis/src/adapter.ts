@@ -22,14 +22,7 @@ import {
 } from '@hub/protocol';
 import { publishBatcher, type WriteBatcher, xaddBatcher } from './batch.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
-import {
-  ConnectionFactory,
-  isAuthError,
-  isRedirect,
-  type RedisClient,
-  whenReady,
-  withRedirectRetry,
-} from './connection.js';
+import { ConnectionFactory, isAuthError, type RedisClient, whenReady } from './connection.js';
 import { DurableTopics, isDurableEvent, TOPIC_PARTITIONS } from './durable-topics.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { bounded, hardClose } from './link-close.js';
@@ -48,7 +41,7 @@ import {
 } from './options.js';
 import { PubSubRouter, type PubSubTarget } from './pubsub-router.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
-import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
+import { field, parseEntries } from './stream-entry.js';
 import { type StreamHost, StreamSubscription } from './stream-subscription.js';
 import { pauseClaims } from './topic-claims.js';
 
@@ -367,30 +360,15 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return this.writeEntry(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
   }
 
-  /** One stream entry in the documented layout: batched per tick, or one XADD on a Cluster. */
+  /**
+   * One stream entry in the documented layout, batched with the other
+   * entries of this tick for the same stream (batch.ts). On a Cluster too:
+   * a batch is one stream, so one slot, and a redirection means the script
+   * did not run, so following it (ioredis, then batch.ts for TRYAGAIN and
+   * CLUSTERDOWN) resends the whole batch without duplicating an entry.
+   */
   private writeEntry(key: string, id: string, text: string): Promise<SendResult> {
-    const c = this.commands;
-    if (!this.factory.isCluster) return this.xadds.add(key, id, text);
-    const args = [
-      key,
-      'MAXLEN',
-      '~',
-      this.maxLenArg,
-      '*',
-      'v',
-      ENTRY_VERSION,
-      'id',
-      id,
-      'env',
-      text,
-    ];
-    return c
-      .call('XADD', args)
-      .then(streamResult, (err: unknown) =>
-        isRedirect(err)
-          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult)
-          : Promise.reject(err),
-      );
+    return this.xadds.add(key, id, text);
   }
 
   protected override classifySendError(err: unknown): unknown {

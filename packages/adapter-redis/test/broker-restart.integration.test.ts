@@ -149,14 +149,14 @@ it('R10 durable events: redis-server SIGKILLed and restarted twice during 10,000
   };
   const sending = Promise.all(Array.from({ length: 32 }, worker));
   const counts = () =>
-    [...received]
+    `${[...received]
       .map(([group, got]) => {
         const lost = [...acked].filter((id) => !got.has(id)).length;
         const dup = [...got.values()].filter((n) => n > 1).length;
         const unexpected = [...got.keys()].filter((id) => !attempted.has(id)).length;
         return `${group}: received=${got.size} lost=${lost} duplicated=${dup} unexpected=${unexpected}`;
       })
-      .join('; ') + ` (sent=${attempted.size} acked=${acked.size} sendFailures=${sendFailures})`;
+      .join('; ')} (sent=${attempted.size} acked=${acked.size} sendFailures=${sendFailures})`;
   for (const at of [2_500, 6_000]) {
     await waitFor(() => acked.size >= at, counts, 120_000);
     await server.kill();

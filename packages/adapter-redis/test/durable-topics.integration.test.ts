@@ -293,7 +293,7 @@ describe.each(Object.keys(DEPLOYMENTS) as (keyof typeof DEPLOYMENTS)[])(
           .replace(/^\s*\d+\)\s*/, '')
           .trim(),
       );
-      const at = lines.findIndex((l) => l === '"env"');
+      const at = lines.indexOf('"env"');
       expect(at).toBeGreaterThan(0);
       const envelope = jsonCodec.decode(JSON.parse(lines[at + 1]!)) as UnifiedEvent;
       expect(envelope).toMatchObject({
@@ -303,7 +303,7 @@ describe.each(Object.keys(DEPLOYMENTS) as (keyof typeof DEPLOYMENTS)[])(
         deliveryGuarantee: 'at-least-once',
         data: { i: 7 },
       });
-      expect(lines[lines.findIndex((l) => l === '"id"') + 1]).toBe(JSON.stringify(ev.id));
+      expect(lines[lines.indexOf('"id"') + 1]).toBe(JSON.stringify(ev.id));
     }, 20_000);
   },
 );
