@@ -134,7 +134,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly priorityStreams = new Map<string, string[]>();
   private readonly channels = new Map<string, string>();
   private readonly maxLenArg: string;
-  /** Stream sends of one tick, one script call per stream (not on a Cluster). */
+  /** Stream sends of one tick, one script call per stream (on a Cluster too: one stream is one slot). */
   private readonly xadds: WriteBatcher<SendResult>;
   /** PUBLISHes of one tick, one script call (not on a Cluster). */
   private readonly pubs = publishBatcher(() => this.commandClient);
@@ -351,8 +351,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   /**
    * The rest, the messages a stream keeps (at-least-once, exactly-once,
    * ordered): XADD, batched with the other XADDs of this tick to the same
-   * stream (batch.ts). On a Cluster one by one: a redirection means the write
-   * did not run, so following it cannot duplicate the entry.
+   * stream (batch.ts), on a Cluster too (see writeEntry).
    */
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     // The base hands events to doSendEvent; this narrows the type only.
