@@ -16,6 +16,7 @@ import { fmtNumber, machine, type ScenarioResult } from './harness.js';
 import { httpScenarios } from './http.js';
 import { legacyScenarios } from './legacy.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
+import { redisDurableScenarios } from './redis-durable.js';
 import { rpcScenarios } from './rpc.js';
 import { wsScenarios } from './ws.js';
 
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
   for (const s of httpScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of legacyScenarios) if (wanted(s.id)) await run(s.id, s.run);
   for (const s of wsScenarios) if (wanted(s.id)) await run(s.id, s.run);
+  for (const s of redisDurableScenarios) if (wanted(s.id)) await run(s.id, s.run);
   const redisIds = redisSuite.ids.filter(wanted);
   const floods = redisIds.filter((id) => !isLatencyId(id));
   const steady = redisIds.filter(isLatencyId);

@@ -22,14 +22,8 @@ import {
 } from '@hub/protocol';
 import { publishBatcher, type WriteBatcher, xaddBatcher } from './batch.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
-import {
-  ConnectionFactory,
-  isAuthError,
-  isRedirect,
-  type RedisClient,
-  whenReady,
-  withRedirectRetry,
-} from './connection.js';
+import { ConnectionFactory, isAuthError, type RedisClient, whenReady } from './connection.js';
+import { DurableTopics, isDurableEvent, TOPIC_PARTITIONS } from './durable-topics.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { bounded, hardClose } from './link-close.js';
 import {
@@ -47,7 +41,7 @@ import {
 } from './options.js';
 import { PubSubRouter, type PubSubTarget } from './pubsub-router.js';
 import { CommandStallError, canWatch, StallWatch, TIMED_OUT } from './stall-watch.js';
-import { ENTRY_VERSION, field, parseEntries } from './stream-entry.js';
+import { field, parseEntries } from './stream-entry.js';
 import { type StreamHost, StreamSubscription } from './stream-subscription.js';
 import { pauseClaims } from './topic-claims.js';
 
@@ -61,6 +55,8 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   persistent: true,
   ordered: true,
   broadcast: true,
+  // Events with a guarantee above best-effort are kept in streams per topic (durable-topics.ts).
+  durableTopics: true,
   patterns: true,
   consumerGroups: true,
 });
@@ -138,10 +134,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly priorityStreams = new Map<string, string[]>();
   private readonly channels = new Map<string, string>();
   private readonly maxLenArg: string;
-  /** Stream sends of one tick, one script call per stream (not on a Cluster). */
+  /** Stream sends of one tick, one script call per stream (on a Cluster too: one stream is one slot). */
   private readonly xadds: WriteBatcher<SendResult>;
   /** PUBLISHes of one tick, one script call (not on a Cluster). */
   private readonly pubs = publishBatcher(() => this.commandClient);
+  /** Events kept per topic, and the subscriptions that read them. */
+  private readonly topics: DurableTopics;
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
@@ -167,6 +165,20 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       streamResult,
       (err) => err,
     );
+    const adapter = this;
+    const topicOpts = { ...this.opts, partitions: TOPIC_PARTITIONS };
+    this.topics = new DurableTopics({
+      keys: this.keys,
+      opts: this.opts,
+      get instanceId() {
+        return adapter.adapterContext.instanceId;
+      },
+      commands: () => this.commands,
+      subscriber: () => this.pubsub.ensureSubscriber(),
+      write: (key, id, text) => this.writeEntry(key, id, text),
+      startConsumer: (spec, startAt) => this.startConsumer(spec, startAt, topicOpts),
+      report: (op, err) => this.report(op, err),
+    });
   }
 
   /** The Pub/Sub connection, once a subscription made it. */
@@ -224,6 +236,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     }
     const t = setInterval(() => {
       for (const c of this.consumers) c.checkLag().catch((err) => this.report('lag check', err));
+      this.topics.maintain().catch((err) => this.report('durable topics', err));
     }, this.opts.lagCheckIntervalMs);
     t.unref();
     this.timers.push(t);
@@ -297,6 +310,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       streamSubscriptions: this.consumers.size,
       pubsubChannels: this.pubsub.channelSubs.size,
       pubsubPatterns: this.pubsub.patternSubs.size,
+      topicLag: this.topics.lagSnapshot(),
     };
   }
 
@@ -320,8 +334,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     return streams[p];
   }
 
-  /** Events: PUBLISH on the topic's channel (batched with the others of this tick). */
+  /**
+   * Events: kept ones (a guarantee above best-effort) XADD to the topic's
+   * stream (durable-topics.ts); the rest PUBLISH on the topic's channel
+   * (batched with the others of this tick).
+   */
   protected override doSendEvent(event: UnifiedEvent): Promise<SendResult> {
+    if (isDurableEvent(event)) return this.topics.send(event);
     return this.publish(
       this.commands,
       this.keys.eventChannel(event.topic),
@@ -337,45 +356,27 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   /**
    * The rest, the messages a stream keeps (at-least-once, exactly-once,
    * ordered): XADD, batched with the other XADDs of this tick to the same
-   * stream (batch.ts). On a Cluster one by one: a redirection means the write
-   * did not run, so following it cannot duplicate the entry.
+   * stream (batch.ts), on a Cluster too (see writeEntry).
    */
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     // The base hands events to doSendEvent; this narrows the type only.
     if (envelope.kind === 'event') return this.doSendEvent(envelope);
-    const c = this.commands;
-    if (!this.factory.isCluster) {
-      return this.xadds.add(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
-    }
-    const args = this.xaddArgs(envelope);
-    return c
-      .call('XADD', args)
-      .then(streamResult, (err: unknown) =>
-        isRedirect(err)
-          ? withRedirectRetry(() => c.call('XADD', args), 4).then(streamResult)
-          : Promise.reject(err),
-      );
+    return this.writeEntry(this.streamFor(envelope), envelope.id, encodeEnvelope(envelope));
+  }
+
+  /**
+   * One stream entry in the documented layout, batched with the other
+   * entries of this tick for the same stream (batch.ts). On a Cluster too:
+   * a batch is one stream, so one slot, and a redirection means the script
+   * did not run, so following it (ioredis, then batch.ts for TRYAGAIN and
+   * CLUSTERDOWN) resends the whole batch without duplicating an entry.
+   */
+  private writeEntry(key: string, id: string, text: string): Promise<SendResult> {
+    return this.xadds.add(key, id, text);
   }
 
   protected override classifySendError(err: unknown): unknown {
     return classifyRedisError(err);
-  }
-
-  /** XADD arguments of a stream message, in the documented entry layout (README). */
-  private xaddArgs(envelope: UnifiedMessage): string[] {
-    return [
-      this.streamFor(envelope),
-      'MAXLEN',
-      '~',
-      this.maxLenArg,
-      '*',
-      'v',
-      ENTRY_VERSION,
-      'id',
-      envelope.id,
-      'env',
-      encodeEnvelope(envelope),
-    ];
   }
 
   /**
@@ -518,9 +519,21 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       const pattern = this.keys.eventPattern(spec.address);
       const target: PubSubTarget = { spec };
       const sub = await this.pubsub.add(this.pubsub.patternSubs, pattern, target, 'pattern');
+      // Kept events: a consumer group per subscribing group on each matching topic stream.
+      let durable: Subscription | undefined;
+      if (!pubSubOnly(spec)) {
+        try {
+          durable = await this.topics.subscribe(spec, ++this.consumerSeq);
+        } catch (err) {
+          await sub.close();
+          throw err;
+        }
+      }
       return {
         pause: () => pauseClaims(target, this.opts.commandTimeoutMs),
-        close: () => sub.close(),
+        close: async () => {
+          await Promise.allSettled([sub.close(), durable?.close()]);
+        },
       };
     }
     const target: PubSubTarget = { spec };
@@ -586,7 +599,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     };
   }
 
-  private async startConsumer(spec: SubscriptionSpec): Promise<StreamSubscription> {
+  private async startConsumer(
+    spec: SubscriptionSpec,
+    startAt?: { id: string; reset: boolean },
+    opts: ResolvedOptions = this.opts,
+  ): Promise<StreamSubscription> {
     const { client: reader } = this.factory.create('reader');
     this.watch(reader, `reader ${spec.address}`);
     this.readers.add(reader);
@@ -594,7 +611,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       ctx: this.adapterContext,
       commands: this.commands,
       keys: this.keys,
-      opts: this.opts,
+      opts,
       report: (op, err) => this.report(op, err),
       backoff: (attempt, signal) =>
         new Promise<void>((resolve) => {
@@ -614,6 +631,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       this.readers.delete(reader);
       hardClose(reader);
     });
+    if (startAt !== undefined) consumer.startAt = startAt;
     try {
       await whenReady(
         reader,
@@ -637,13 +655,14 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   async inspect(): Promise<Record<string, unknown>> {
     const endpoints: Record<string, unknown> = {};
     for (const c of this.consumers) {
+      if (c.destination.startsWith('~')) continue; // a durable topic's: under `topics`
       try {
         endpoints[c.destination] = await c.inspect();
       } catch (err) {
         endpoints[c.destination] = { error: err instanceof Error ? err.message : String(err) };
       }
     }
-    return { ...this.healthDetail(), endpoints };
+    return { ...this.healthDetail(), endpoints, topics: await this.topics.inspect() };
   }
 
   /** Oldest first. Entries whose envelope cannot be decoded are skipped. */

@@ -1,4 +1,4 @@
-import type { RedisClient } from './connection.js';
+import { type RedisClient, withRedirectRetry } from './connection.js';
 import { ENTRY_VERSION } from './stream-entry.js';
 
 /**
@@ -117,16 +117,13 @@ class WriteBatcher<R> {
         this.rejectAll(b, new Error('the commands connection is closed'));
         continue;
       }
-      let replies: Promise<unknown>;
-      try {
-        replies =
-          b.resolves.length === 1
-            ? this.kind.single(c, b.key, b.args[b.first]!, b.args[b.first + 1]!).then(one)
-            : call(c, this.kind.script, b.args);
-      } catch (err) {
-        this.rejectAll(b, err);
-        continue;
-      }
+      // A redirection (Cluster: the slot moved, or is moving) means the call did
+      // not run: the whole batch is sent again, in order, without a duplicate.
+      const replies = withRedirectRetry(() =>
+        b.resolves.length === 1
+          ? this.kind.single(c, b.key, b.args[b.first]!, b.args[b.first + 1]!).then(one)
+          : call(c, this.kind.script, b.args),
+      );
       replies.then(
         (r) => this.resolveAll(b, r),
         (err: unknown) => this.rejectAll(b, err),

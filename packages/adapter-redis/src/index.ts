@@ -1,6 +1,12 @@
 export { RedisAdapter, redis, redisAdapter } from './adapter.js';
 export { type RedisDedupStoreOptions, redisDedupStore } from './dedup-store.js';
-export { type KeyLayout, keyLayout, partitionOf, topicPatternToGlob } from './keys.js';
+export {
+  type KeyLayout,
+  keyLayout,
+  partitionOf,
+  topicAddress,
+  topicPatternToGlob,
+} from './keys.js';
 export type {
   LegacyRedisConnectionConfig,
   RedisAdapterOptions,

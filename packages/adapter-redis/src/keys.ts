@@ -31,7 +31,20 @@ export interface KeyLayout {
   pubsubMembers(destination: string): string;
   /** Claim on one event by one instance of a topic `group` subscribed to `pattern` (SET NX PX). */
   eventClaim(group: string, pattern: string, id: string): string;
+  /** Registry of durable topics (sorted set: topic, score = first kept ms). */
+  topicRegistry(): string;
+  /** Pub/Sub channel announcing a topic new to the registry (message = the topic). */
+  topicNotices(): string;
+  /** When each durable topic group first subscribed (hash: group → Redis time ms). */
+  topicGroups(): string;
 }
+
+/**
+ * The address whose stream keys hold a durable topic's events:
+ * `<prefix>:{~ev:<topic>}:p<1..5>` and `…:o0`, its DLQ `…:dlq`. `~` is not
+ * allowed in endpoint ids, so no endpoint's keys can collide with a topic's.
+ */
+export const topicAddress = (topic: string): string => `~ev:${topic}`;
 
 /** Hash tags end at the first `}`; keep the tag well-formed whatever the destination holds. */
 const tag = (destination: string) => `{${destination.replaceAll('}', '%7D')}}`;
@@ -51,6 +64,9 @@ export function keyLayout(prefix: string): KeyLayout {
     memberChannel: (d, g, m) => `${prefix}:chm:${m}:${g}:${d}`,
     pubsubMembers: (d) => `${prefix}:${tag(d)}:listeners`,
     eventClaim: (g, p, id) => `${prefix}:evclaim:${JSON.stringify([g, p])}:${id}`,
+    topicRegistry: () => `${prefix}:topics`,
+    topicNotices: () => `${prefix}:topics:new`,
+    topicGroups: () => `${prefix}:topic-groups`,
   };
 }
 

@@ -48,8 +48,24 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
   maxLen?: number;
   /** Warn (once per check) when a group's lag passes this share of `maxLen`. @default 0.8 */
   lagWarnRatio?: number;
-  /** How often the lag check runs, in ms. @default 10_000 */
+  /** How often the lag check runs, in ms; also how often topic streams are trimmed by age. @default 10_000 */
   lagCheckIntervalMs?: number;
+  /**
+   * Retention of durable topics (events published with a guarantee above
+   * best-effort), per topic pattern; the first pattern (in key order) that
+   * matches the topic wins. `maxLen`: entries kept (`MAXLEN`, exact, applied
+   * by publishers every `lagCheckIntervalMs` on top of the `maxLen` cap at
+   * write); `maxAgeMs`: entries older than this are trimmed (`MINID`).
+   * Trimming drops entries whether or not every group has read them.
+   * @default {} (only the `maxLen` cap)
+   */
+  topicRetention?: Readonly<Record<string, TopicRetention>>;
+  /**
+   * How often a pattern subscription over durable topics re-reads the topic
+   * registry, in case an announcement of a new topic was missed (a Pub/Sub
+   * reconnect). @default 5_000
+   */
+  topicRescanMs?: number;
   /**
    * An entry pending this long (ms) without its consumer refreshing it is
    * considered abandoned and reclaimed by another consumer. Live consumers
@@ -127,6 +143,8 @@ const ADAPTER_OPTIONS: readonly (keyof RedisAdapterOptions | 'protocol')[] = [
   'maxEntryBytes',
   'deadLetterRawMaxBytes',
   'connectBudgetMs',
+  'topicRetention',
+  'topicRescanMs',
   // the legacy connection config (ConnectionConfig), including its `protocol` tag
   'host',
   'port',
@@ -173,7 +191,15 @@ export function checkUrl(url: unknown): void {
   }
 }
 
+/** Retention of one durable topic (see `topicRetention`). */
+export interface TopicRetention {
+  readonly maxLen?: number;
+  readonly maxAgeMs?: number;
+}
+
 export interface ResolvedOptions {
+  topicRetention: ReadonlyArray<readonly [string, TopicRetention]>;
+  topicRescanMs: number;
   keyPrefix: string;
   maxLen: number;
   lagWarnRatio: number;
@@ -224,6 +250,8 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     );
   }
   return {
+    topicRetention: retentionOf(opts.topicRetention),
+    topicRescanMs: positive(opts, 'topicRescanMs', 5_000),
     keyPrefix,
     maxLen: positive(opts, 'maxLen', 1_000_000),
     lagWarnRatio: ratio,
@@ -239,4 +267,28 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     deadLetterRawMaxBytes: positive(opts, 'deadLetterRawMaxBytes', 65_536),
     connectBudgetMs: positive(opts, 'connectBudgetMs', 2_000),
   };
+}
+
+/** `topicRetention`: an object of topic pattern → `{ maxLen?, maxAgeMs? }`, each a positive number. */
+function retentionOf(value: unknown): ReadonlyArray<readonly [string, TopicRetention]> {
+  if (value === undefined) return [];
+  const bad = (what: string) =>
+    new HubError(ErrorCode.INVALID_CONFIG, `[hub:redis] option "topicRetention${what}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw bad('" must be an object of topic pattern → { maxLen?, maxAgeMs? }');
+  }
+  const out: [string, TopicRetention][] = [];
+  for (const [pattern, r] of Object.entries(value)) {
+    if (typeof r !== 'object' || r === null) throw bad(`.${pattern}" must be an object`);
+    for (const [k, v] of Object.entries(r)) {
+      if (k !== 'maxLen' && k !== 'maxAgeMs') {
+        throw bad(`.${pattern}.${k}" is not an option (maxLen, maxAgeMs)`);
+      }
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+        throw bad(`.${pattern}.${k}" must be a positive number (got ${String(v)})`);
+      }
+    }
+    out.push([pattern, r as TopicRetention]);
+  }
+  return out;
 }

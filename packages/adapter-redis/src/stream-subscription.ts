@@ -133,8 +133,16 @@ export class StreamSubscription implements Subscription {
     return [...this.priorityKeys, ...this.partitionKeys];
   }
 
+  /**
+   * Where a group this subscription creates starts (`XGROUP CREATE … <id>`),
+   * and whether an existing group is moved there (`XGROUP SETID`). Endpoints
+   * keep the default: a new group reads from the beginning, so messages sent
+   * before the first subscriber are delivered. Set before `start()`.
+   */
+  startAt: { readonly id: string; readonly reset: boolean } = { id: '0', reset: false };
+
   async start(): Promise<void> {
-    await this.ensureGroups();
+    await this.ensureGroups(this.startAt);
     const { opts } = this.host;
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(
@@ -153,14 +161,19 @@ export class StreamSubscription implements Subscription {
     this.loop = this.run();
   }
 
-  private async ensureGroups(): Promise<void> {
+  /** Create the group on every stream (recreated after a loss: from the beginning, nothing skipped). */
+  private async ensureGroups(at = { id: '0', reset: false }): Promise<void> {
     const c = this.host.commands;
     await Promise.all(
       this.streamKeys.map((key) =>
         withRedirectRetry(() =>
-          c.call('XGROUP', ['CREATE', key, this.group, '0', 'MKSTREAM']),
+          c.call('XGROUP', ['CREATE', key, this.group, at.id, 'MKSTREAM']),
         ).catch((err: unknown) => {
-          if (err instanceof Error && err.message.startsWith('BUSYGROUP')) return;
+          if (err instanceof Error && err.message.startsWith('BUSYGROUP')) {
+            if (at.reset)
+              return withRedirectRetry(() => c.call('XGROUP', ['SETID', key, this.group, at.id]));
+            return;
+          }
           throw err;
         }),
       ),

@@ -152,8 +152,6 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'no silent downgrade',
     mustHold:
       'a message or event whose guarantee no registered transport keeps (an at-least-once event on a transport without durable topics, say) is refused at once with HUB_GUARANTEE_UNSUPPORTED, never delivered with less',
-    testedIn:
-      "core: `packages/core/test/router/router.test.ts`, `packages/core/test/hub/sending.test.ts`, `packages/core/test/hub/events.test.ts` (the router's capability filter, before any adapter is called)",
   },
   {
     id: 'R18',

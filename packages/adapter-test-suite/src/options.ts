@@ -16,6 +16,7 @@ export type CaseId =
   | 'R9'
   | 'R15'
   | 'R16'
+  | 'R17'
   | 'R18'
   | 'R19'
   | 'S1'

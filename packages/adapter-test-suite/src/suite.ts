@@ -32,7 +32,7 @@ function probeAdapter(options: AdapterTestSuiteOptions): AdapterProbe | undefine
 /**
  * Register the conformance suite for one adapter in the current vitest file:
  * one `describe` with one test per case of the Hub conformance list
- * (docs/conformance.md) that applies to an in-process adapter (R1–R9, R15, R16, R18, R19, S1, S11, S12). A case that needs a capability the
+ * (docs/conformance.md) that applies to an in-process adapter (R1–R9, R15–R19, S1, S11, S12). A case that needs a capability the
  * adapter does not declare, or that `options.skip` names, is registered as
  * skipped with the reason in its name: never run and passed.
  */

@@ -118,6 +118,7 @@ export function toCloudEvent(envelope: Envelope): CloudEventObject {
   } else {
     ce.hubtopic = envelope.topic;
     if (envelope.priority !== undefined) ce.hubpriority = envelope.priority;
+    if (envelope.deliveryGuarantee !== undefined) ce.hubguarantee = envelope.deliveryGuarantee;
   }
   if (envelope.expiresAt !== undefined)
     ce.hubexpiresat = new Date(envelope.expiresAt).toISOString();
@@ -274,6 +275,7 @@ export function fromCloudEvent(input: unknown, limits: ProtocolLimits = DEFAULT_
     base.headers = headersOf(ce);
     if (body !== undefined) base.data = body;
     if (ce.hubpriority !== undefined) base.priority = int(ce.hubpriority);
+    if (ce.hubguarantee !== undefined) base.deliveryGuarantee = ce.hubguarantee;
   }
   if (ce.hubexpiresat !== undefined) base.expiresAt = millis(ce.hubexpiresat, 'expiresAt');
   if (isValidTraceparent(ce.traceparent)) base.traceparent = ce.traceparent;

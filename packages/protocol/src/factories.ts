@@ -64,6 +64,8 @@ export interface CreateEventInput<T> {
   data: T;
   headers?: Headers;
   priority?: Priority;
+  /** Absent: best-effort. Stronger ones need a transport with durable topics. */
+  deliveryGuarantee?: DeliveryGuarantee;
   ttlMs?: number;
   expiresAt?: number;
   traceparent?: string;
@@ -86,6 +88,7 @@ export function createEvent<T>(input: CreateEventInput<T>): UnifiedEvent<T> {
     headers: input.headers ?? {},
   };
   if (input.priority !== undefined) ev.priority = input.priority;
+  if (input.deliveryGuarantee !== undefined) ev.deliveryGuarantee = input.deliveryGuarantee;
   if (input.ttlMs !== undefined) ev.expiresAt = timestamp + input.ttlMs;
   if (input.expiresAt !== undefined) ev.expiresAt = input.expiresAt;
   if (input.traceparent !== undefined) ev.traceparent = input.traceparent;

@@ -133,6 +133,12 @@ export const EVENT_FIELDS: readonly FieldSpec[] = Object.freeze([
   HEADERS,
   f('data', 'payload', false, 'Application data. Absent means undefined.'),
   f('priority', 'priority', false, '1 (LOW) to 5 (CRITICAL).'),
+  f(
+    'deliveryGuarantee',
+    'guarantee',
+    false,
+    'best-effort (the default when absent) | at-least-once | exactly-once | ordered.',
+  ),
   f('expiresAt', 'expiresAt', false, 'Absolute expiry, ms since epoch.'),
   TRACEPARENT,
 ]);

@@ -56,6 +56,13 @@ export interface UnifiedEvent<T = unknown> {
   data: T;
   headers: Headers;
   priority?: Priority;
+  /**
+   * What the publisher asks of every subscribing group. Absent means
+   * best-effort (Pub/Sub-like fan-out, nothing kept). A stronger guarantee is
+   * published only through a transport with durable topics
+   * (`capabilities.durableTopics`), else refused with HUB_GUARANTEE_UNSUPPORTED.
+   */
+  deliveryGuarantee?: DeliveryGuarantee;
   /** Absolute expiry, ms since epoch. */
   expiresAt?: number;
   traceparent?: string;

@@ -412,6 +412,7 @@ function checkEvent(o: Record<string, unknown>, limits: ProtocolLimits, payload 
   checkHeaders(o.headers, limits);
   if (payload) checkPayload(o.data, 'data', limits);
   if (o.priority !== undefined) checkPriority(o.priority);
+  if (o.deliveryGuarantee !== undefined) checkGuarantee(o.deliveryGuarantee);
   const exp = o.expiresAt;
   if (
     exp !== undefined &&

@@ -1,6 +1,7 @@
 import {
   createEvent,
   createMessage,
+  DeliveryGuarantee,
   type FieldRule,
   type InvalidReason,
   type UnifiedEvent,
@@ -34,6 +35,7 @@ export function fullEvent(): UnifiedEvent<unknown> {
     data: { orderId: 'o-1', total: 12.5 },
     headers: { 'x-tenant': 'acme' },
     priority: 3,
+    deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
     ttlMs: 60_000,
     traceparent: TRACEPARENT,
   });

@@ -15,6 +15,7 @@ import {
   roundTrip,
   topicsAndGroups,
 } from './delivery.js';
+import { noSilentDowngrade } from './downgrade.js';
 import { malformedEnvelopes, malformedRaw } from './malformed.js';
 import { perKeyOrder } from './order.js';
 import { crashedConsumer, nackRedelivery, poisonToDeadLetter } from './redelivery.js';
@@ -162,6 +163,13 @@ export const CASES: readonly CaseDefinition[] = [
     title: 'priorities: under backlog higher priority goes first; the lowest still progresses',
     unsupported: () => undefined,
     run: priorities,
+  },
+  {
+    id: 'R17',
+    title:
+      'no silent downgrade: each guarantee the adapter does not declare (a kept event without durableTopics) is refused at once with HUB_GUARANTEE_UNSUPPORTED and never handled; declared ones are delivered',
+    unsupported: () => undefined,
+    run: noSilentDowngrade,
   },
   {
     id: 'R18',

@@ -18,6 +18,15 @@ export interface AdapterCapabilities {
   readonly ordered: boolean;
   /** One send reaches every subscriber of a topic. */
   readonly broadcast: boolean;
+  /**
+   * Events may ask for more than best-effort (`deliveryGuarantee` on the
+   * event): the transport keeps each event until every subscribing group has
+   * processed it (acks, redelivery, DLQ), as it does for messages, within
+   * `guarantees`. Without it only best-effort events are routed to the
+   * transport; a stronger one is refused with HUB_GUARANTEE_UNSUPPORTED.
+   * @default false
+   */
+  readonly durableTopics?: boolean;
   /** Wildcard topic subscriptions. */
   readonly patterns: boolean;
   /** Several instances of one endpoint share its messages. */
@@ -121,6 +130,15 @@ export interface SubscriptionSpec {
    * of the others. Undefined: every guarantee.
    */
   readonly guarantees?: readonly DeliveryGuarantee[];
+  /**
+   * Topics on a transport with durable topics: where the subscription's group
+   * starts reading kept events. `'last'` (the default): where the group left
+   * off; a group new to a topic starts at the subscription for topics that
+   * exist, at their beginning for topics that appear later. `'now'`: only
+   * events kept from now on. `{ id }`: after that transport entry id.
+   * `{ time }`: events kept at or after that time (ms since epoch).
+   */
+  readonly startFrom?: TopicStart;
   /** Most unsettled deliveries the adapter may hand over at once (flow control). */
   readonly prefetch: number;
   /** Dead-letter after this many attempts (the core decides; adapters may use it for their own loops). */
@@ -130,6 +148,9 @@ export interface SubscriptionSpec {
   /** Called for each inbound entry that could not be decoded. */
   readonly reject: RejectFn;
 }
+
+/** Where a topic subscription's group starts reading kept events (`SubscriptionSpec.startFrom`). */
+export type TopicStart = 'last' | 'now' | { readonly id: string } | { readonly time: number };
 
 export interface Subscription {
   /** Stop receiving; unsettled deliveries are released for redelivery. Idempotent. */

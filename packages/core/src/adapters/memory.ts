@@ -142,6 +142,8 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   persistent: false,
   ordered: true,
   broadcast: true,
+  // Events are acked and redelivered in process like messages (lost with the process, as they are).
+  durableTopics: true,
   patterns: true,
   consumerGroups: true,
 });

@@ -17,7 +17,7 @@ const CONSUME_OPTIONS = optionNames<ConsumeOptions>({
   handlerTimeoutMs: true,
   guarantees: true,
 });
-const SUBSCRIBE_OPTIONS = [...CONSUME_OPTIONS, 'replay'];
+const SUBSCRIBE_OPTIONS = [...CONSUME_OPTIONS, 'replay', 'startFrom'];
 const REPLAY_OPTIONS = ['sinceMs', 'limit'] as const;
 const REQUEST_OPTIONS = optionNames<RequestOptions>({ timeoutMs: true });
 const CLOSE_OPTIONS = optionNames<CloseOptions>({ drainTimeoutMs: true });
@@ -66,6 +66,30 @@ export function checkConsumeCall(
   if (call === 'subscribe' && typeof replay === 'object' && replay !== null) {
     rejectUnknownOptions('subscribe.replay', replay, REPLAY_OPTIONS);
   }
+  const start = (options as SubscribeOptions | undefined)?.startFrom;
+  if (call === 'subscribe' && start !== undefined) checkStartFrom(start);
+}
+
+/** `subscribe`'s `startFrom`: 'last', 'now', `{ id: '<ms>-<seq>' }` or `{ time: <ms> }`. */
+function checkStartFrom(start: unknown): void {
+  if (start === 'last' || start === 'now') return;
+  if (typeof start === 'object' && start !== null && !Array.isArray(start)) {
+    const keys = Object.keys(start);
+    const o = start as { id?: unknown; time?: unknown };
+    if (keys.length === 1 && typeof o.id === 'string' && /^\d{1,20}-\d{1,20}$/.test(o.id)) return;
+    if (
+      keys.length === 1 &&
+      typeof o.time === 'number' &&
+      Number.isSafeInteger(o.time) &&
+      o.time >= 0
+    ) {
+      return;
+    }
+  }
+  throw new HubError(
+    ErrorCode.INVALID_CONFIG,
+    `[hub] subscribe startFrom must be 'last', 'now', { id: '<ms>-<seq>' } or { time: <ms since epoch> }, got ${describe(typeof start === 'object' ? JSON.stringify(start) : start)}`,
+  );
 }
 
 /** `request(message, options)`. */

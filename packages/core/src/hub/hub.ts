@@ -23,6 +23,7 @@ import {
   deadLetterReader,
   type ProtocolAdapter,
   type Subscription,
+  type TopicStart,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
 import type { DedupStore } from '../delivery/dedup.js';
@@ -857,6 +858,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       address: rec.address,
       ...(group === undefined ? {} : { group }),
       ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
+      ...startOf(rec.opts),
       prefetch: prefetchOf(rec.opts),
       maxDeliveries: rec.consumer.opts.maxDeliveries,
       deliver,
@@ -1156,6 +1158,12 @@ function safeHealth(t: RouteTarget): AdapterHealth {
 function prefetchOf(opts: ConsumeOptions): number {
   return opts.prefetch ?? Math.max((opts.concurrency ?? 16) * 8, 128);
 }
+
+/** The `startFrom` of a topic subscription, for its SubscriptionSpec (absent when not given). */
+const startOf = (opts: ConsumeOptions): { startFrom?: TopicStart } => {
+  const start: TopicStart | undefined = (opts as SubscribeOptions).startFrom;
+  return start === undefined ? {} : { startFrom: start };
+};
 
 const ADDRESS = /^[A-Za-z0-9_.:/@-]{1,256}$/;
 

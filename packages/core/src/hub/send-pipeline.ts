@@ -40,7 +40,7 @@ export interface SendPipelineOptions {
 type Sendable = UnifiedMessage | UnifiedEvent;
 
 const isBestEffort = (env: Envelope): boolean =>
-  env.kind === 'event' || env.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT;
+  (env.deliveryGuarantee ?? DeliveryGuarantee.BEST_EFFORT) === DeliveryGuarantee.BEST_EFFORT;
 
 function toSendError(env: Envelope, err: unknown): HubError {
   if (err instanceof HubError) return err;

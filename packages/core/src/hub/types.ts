@@ -1,4 +1,5 @@
 import type { DeliveryGuarantee, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
+import type { TopicStart } from '../adapter/contract.js';
 import type { HandlerContext } from '../common/types.js';
 
 export { type HandlerContext, type MessageResult, RoutingStrategy } from '../common/types.js';
@@ -70,6 +71,12 @@ export interface ConsumeOptions {
 export interface SubscribeOptions extends ConsumeOptions {
   /** Replay matching events from this hub's history before live ones. */
   replay?: boolean | { sinceMs?: number; limit?: number };
+  /**
+   * Events kept by a transport with durable topics (published with a
+   * guarantee above best-effort): where this subscription's group starts.
+   * See `SubscriptionSpec.startFrom`. @default 'last'
+   */
+  startFrom?: TopicStart;
 }
 
 export type Unsubscribe = () => Promise<void>;

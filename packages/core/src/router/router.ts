@@ -60,7 +60,12 @@ export class RouteTarget {
 
   honours(guarantee: DeliveryGuarantee, kind: Envelope['kind']): boolean {
     const caps = this.adapter.capabilities;
-    if (kind === 'event' && !caps.broadcast) return false;
+    if (kind === 'event') {
+      if (!caps.broadcast) return false;
+      // A kept event needs topics that keep it: a transport that only fans
+      // out (Pub/Sub) would deliver it best-effort, a silent downgrade.
+      if (guarantee !== BEST_EFFORT && caps.durableTopics !== true) return false;
+    }
     return caps.guarantees.includes(guarantee);
   }
 
@@ -87,6 +92,13 @@ function oversize(
     field,
     `[hub] ${envelope.id} is ${size} bytes encoded, over the limit of ${limit} bytes of adapter "${adapter}" (capabilities.maxPayloadBytes)`,
   );
+}
+
+/** What a refused envelope needed, for the HUB_GUARANTEE_UNSUPPORTED message. */
+function describeNeed(kind: Envelope['kind'], guarantee: DeliveryGuarantee): string {
+  if (kind === 'message') return `deliveryGuarantee "${guarantee}"`;
+  if (guarantee === BEST_EFFORT) return 'broadcast events';
+  return `events with deliveryGuarantee "${guarantee}" (needs durable topics: capabilities.durableTopics)`;
 }
 
 /** What the router decided for one envelope. */
@@ -129,8 +141,10 @@ export class Router {
   /** Decisions with no rule and no type preference, by guarantee (messages) and for events. */
   private readonly plain = new Map<DeliveryGuarantee, RouteDecision | HubError>();
   private plainEvent: RouteDecision | HubError | undefined;
+  /** Plain decisions for events that ask more than best-effort, per guarantee. */
+  private readonly plainDurable = new Map<DeliveryGuarantee, RouteDecision | HubError>();
   private readonly rr = new Map<string, number>();
-  private readonly plainRr = new Map<DeliveryGuarantee | 'event', number>();
+  private readonly plainRr = new Map<string, number>();
   /** Clock time the cached decisions must be rebuilt by (latency refresh, or an open circuit's probe time). */
   private refreshAt = 0;
   private tick = 0;
@@ -170,6 +184,7 @@ export class Router {
     this.cache.clear();
     this.plain.clear();
     this.plainEvent = undefined;
+    this.plainDurable.clear();
   }
 
   /** Decide where `envelope` goes; throws a typed HubError when nothing can honour it. */
@@ -195,7 +210,7 @@ export class Router {
     if (rule === undefined && typePrefs === undefined) return this.routePlain(envelope);
 
     const address = isEvent ? envelope.topic : envelope.destination;
-    const guarantee = isEvent ? BEST_EFFORT : envelope.deliveryGuarantee;
+    const guarantee = envelope.deliveryGuarantee ?? BEST_EFFORT;
     const key = `${rule ? rule.order : -1}|${rule ? '' : envelope.type}|${guarantee}|${envelope.kind}`;
     let decision = this.cache.get(key);
     if (decision === undefined) {
@@ -211,7 +226,18 @@ export class Router {
 
   private routePlain(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
     let decision: RouteDecision | HubError | undefined;
-    if (envelope.kind === 'event') {
+    if (
+      envelope.kind === 'event' &&
+      envelope.deliveryGuarantee !== undefined &&
+      envelope.deliveryGuarantee !== BEST_EFFORT
+    ) {
+      const g = envelope.deliveryGuarantee;
+      decision = this.plainDurable.get(g);
+      if (decision === undefined) {
+        decision = this.decide(undefined, undefined, g, 'event', envelope.topic);
+        if (!(decision instanceof HubError)) this.plainDurable.set(g, decision);
+      }
+    } else if (envelope.kind === 'event') {
       decision = this.plainEvent;
       if (decision === undefined) {
         decision = this.decide(undefined, undefined, BEST_EFFORT, 'event', envelope.topic);
@@ -230,7 +256,9 @@ export class Router {
     if (decision.strategy === RoutingStrategy.ROUND_ROBIN && decision.targets.length > 1) {
       return this.rotate(
         this.plainRr,
-        envelope.kind === 'event' ? 'event' : envelope.deliveryGuarantee,
+        envelope.kind === 'event'
+          ? `event|${envelope.deliveryGuarantee ?? ''}`
+          : envelope.deliveryGuarantee,
         decision,
       );
     }
@@ -288,7 +316,7 @@ export class Router {
     if (capable.length === 0) {
       return new HubError(
         ErrorCode.GUARANTEE_UNSUPPORTED,
-        `[hub:router] no adapter honours ${kind === 'event' ? 'broadcast events' : `deliveryGuarantee "${guarantee}"`} for "${address}" (adapters: ${pool.map((t) => t.name).join(', ')})`,
+        `[hub:router] no adapter honours ${describeNeed(kind, guarantee)} for "${address}" (adapters: ${pool.map((t) => t.name).join(', ')})`,
       );
     }
     const available: RouteTarget[] = [];

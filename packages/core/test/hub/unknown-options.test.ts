@@ -141,6 +141,20 @@ describe('hub calls refuse unknown options and bad arguments', () => {
     );
   });
 
+  it('subscribe: a startFrom that is none of last, now, { id }, { time } is refused naming it', async () => {
+    const h = await started();
+    for (const bad of ['first', { id: 'abc' }, { time: -1 }, { time: 1, id: '1-0' }, 5]) {
+      await expect(h.subscribe('t.a', () => {}, loose({ startFrom: bad }))).rejects.toThrow(
+        invalid(/subscribe startFrom must be 'last', 'now'/),
+      );
+    }
+    for (const good of ['last', 'now', { id: '1700000000000-3' }, { time: 0 }] as const) {
+      await expect(h.subscribe('t.a', () => {}, { startFrom: good })).resolves.toBeTypeOf(
+        'function',
+      );
+    }
+  });
+
   it('request: a misspelt option', async () => {
     const h = await started();
     const msg = createMessage({ source: 's', destination: 'd', payload: 1 });

@@ -48,6 +48,8 @@ const ADAPTER_OPTIONS: { readonly [K in keyof Required<RedisAdapterOptions>]: tr
   heartbeatMs: true,
   maxEntryBytes: true,
   deadLetterRawMaxBytes: true,
+  topicRetention: true,
+  topicRescanMs: true,
   connectBudgetMs: true,
 };
 export const REDIS_ADAPTER_OPTIONS: readonly string[] = Object.freeze(Object.keys(ADAPTER_OPTIONS));
