@@ -24,6 +24,12 @@ export function attachIdentity<E extends Envelope>(envelope: E, identity: string
   return envelope;
 }
 
+/** Give `to` (a copy the hub made of `from`) the identity attached to `from`. */
+export function carryIdentity(from: Envelope, to: Envelope): void {
+  const identity = attached.get(from);
+  if (identity !== undefined) attached.set(to, identity);
+}
+
 /** The identity an entry point attached to this envelope object, if any. */
 export function attachedIdentity(envelope: Envelope): string | undefined {
   return attached.get(envelope);

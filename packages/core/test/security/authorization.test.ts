@@ -117,6 +117,17 @@ describe('S8 authorization in the core (memory transport)', () => {
     expect(reply.payload).toBe(42);
   });
 
+  it('a request keeps the identity an entry point attached to it', async () => {
+    await using hub = makeHub([]);
+    await hub.onMessage('orders.create', (m) => m.headers['hub-identity']);
+    await hub.start();
+    const request = attachIdentity(
+      createMessage({ source: 'x', destination: 'orders.create', payload: 1 }),
+      'client.alice',
+    );
+    expect((await hub.request(request, { timeoutMs: 5_000 })).payload).toBe('client.alice');
+  });
+
   it('inbound traffic from an identity the policy does not allow is dead-lettered, not handled', async () => {
     const broker = memory();
     const audit: AuditEvent[] = [];
