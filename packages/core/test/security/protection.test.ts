@@ -19,17 +19,22 @@ import {
   ErrorCode,
   memory,
   silentLogger,
+  type UnifiedMessage,
 } from '../../src/index.js';
 
 const encKeys: Record<string, Buffer> = { k1: randomBytes(32), k2: randomBytes(32) };
 const sigKeys: Record<string, Buffer> = { s1: randomBytes(32) };
-const full = (over: Partial<ProtectionOptions> = {}) =>
-  envelopeProtection({
-    signing: { keyId: 's1', keys: (id) => sigKeys[id] },
-    encryption: { keyId: 'k1', keys: (id) => encKeys[id] },
+/** All three steps; a field given as undefined leaves that step out. */
+const full = (over: { [K in keyof ProtectionOptions]?: ProtectionOptions[K] | undefined } = {}) => {
+  const options: Record<string, unknown> = {
+    signing: { keyId: 's1', keys: (id: string) => sigKeys[id] },
+    encryption: { keyId: 'k1', keys: (id: string) => encKeys[id] },
     compression: { thresholdBytes: 64 },
     ...over,
-  });
+  };
+  for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k];
+  return envelopeProtection(options as ProtectionOptions);
+};
 
 const msg = (payload: unknown = { text: 'secret order', n: 42 }) =>
   createMessage({ source: 'shop', destination: 'orders.create', payload });
@@ -83,7 +88,7 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
 
   it('tampering with ciphertext, IV, tag or bound metadata is detected (encryption alone)', async () => {
     const p = full({ signing: undefined });
-    const sealed = (await p.seal(msg())) as Envelope & { payload: string };
+    const sealed = (await p.seal(msg())) as UnifiedMessage<string>;
     const cases: Array<[string, Envelope]> = [
       ['ciphertext', { ...sealed, payload: flip(sealed.payload) }],
       [
