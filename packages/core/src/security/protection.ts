@@ -125,7 +125,10 @@ class Keys {
     } catch (err) {
       throw fail(`${this.field} key provider failed for key id "${id}"`, err);
     }
-    if (raw === undefined) throw fail(`${this.field} key id "${id}" is unknown`);
+    if (raw === undefined || raw === null) throw fail(`${this.field} key id "${id}" is unknown`);
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+      throw fail(`${this.field} key provider gave no bytes or base64 string for key id "${id}"`);
+    }
     const key = typeof raw === 'string' ? Buffer.from(raw, 'base64') : Buffer.from(raw);
     if (this.exactBytes !== undefined ? key.length !== this.exactBytes : key.length < 16) {
       throw fail(
