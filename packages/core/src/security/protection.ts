@@ -341,5 +341,5 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
     return withBody(env, value, headers);
   };
 
-  return { name: 'envelope-protection', seal, open };
+  return { name: 'envelope-protection', signs: signing !== undefined, seal, open };
 }

@@ -19,6 +19,8 @@ import { type AccessPolicy, type AccessVerb, CompiledPolicy } from './rules.js';
  */
 export interface EnvelopeProtection {
   readonly name: string;
+  /** True when it signs and verifies envelopes, so an arrived identity can be trusted. */
+  readonly signs?: boolean;
   /** On the way out, after every other middleware: compress, encrypt, sign. */
   seal(envelope: Envelope): Envelope | Promise<Envelope>;
   /**
@@ -121,6 +123,11 @@ export class HubSecurity {
     this.identity = identity ?? hubName;
     this.policy = options.policy === undefined ? undefined : new CompiledPolicy(options.policy);
     this.protection = protection;
+    if (this.policy !== undefined && protection?.signs !== true) {
+      logger.warn(
+        `[hub:security] ${hubName} has a policy but does not verify signatures: the identity of an envelope arriving from another hub is whatever its sender wrote (add envelopeProtection({ signing }) from @hub/core/security)`,
+      );
+    }
     this.audit =
       audit ??
       ((event) => logger.warn(`[hub:security] ${event.kind}: ${event.reason}`, { ...event }));

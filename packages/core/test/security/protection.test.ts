@@ -267,3 +267,47 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
     expect(hub.metrics().components.security!.integrityFailed).toBe(1);
   });
 });
+
+describe('secure defaults', () => {
+  it('secrets never reach the logs or the audit sink, even when envelopes fail their checks', async () => {
+    const lines: string[] = [];
+    const record = (level: string) => (message: string, meta?: unknown) => {
+      lines.push(`${level} ${message} ${JSON.stringify(meta ?? {})}`);
+    };
+    const logger = {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
+    const broker = memory();
+    await using hub = createHub({ logger, adapters: [broker], security: { protection: full() } });
+    await using rogue = createHub({
+      logger,
+      adapters: [broker],
+      security: { protection: full({ signing: { keyId: 's1', keys: () => randomBytes(32) } }) },
+    });
+    const dead: string[] = [];
+    hub.on('deadLetter', (_e, reason) => dead.push(reason));
+    await hub.onMessage('orders.create', () => {});
+    await hub.start();
+    await rogue.start();
+    await rogue.send(msg());
+    await expect.poll(() => dead.length).toBe(1);
+    expect(lines.some((l) => l.includes('integrity'))).toBe(true);
+    const log = lines.join('\n');
+    for (const key of [...Object.values(encKeys), ...Object.values(sigKeys)]) {
+      expect(log).not.toContain(key.toString('base64'));
+      expect(log).not.toContain(key.toString('hex'));
+    }
+  });
+
+  it('a policy without signature verification is warned about at start-up', () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (m: string) => warnings.push(m) };
+    createHub({ logger, security: { policy: { rules: [] } } });
+    createHub({ logger, security: { policy: { rules: [] }, protection: full() } });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/does not verify signatures/);
+  });
+});
