@@ -42,7 +42,9 @@ describe('S8 over HTTP: the identity the verify hook resolved meets the hub poli
       await httpServer({
         hub,
         verify: (req) =>
-          req.headers.authorization === 'Bearer acme' ? { id: 'partner.acme' } : true,
+          req.headers.authorization === 'Bearer acme'
+            ? { id: 'partner.acme' }
+            : req.headers.authorization !== 'Bearer stolen',
       }),
     );
     const ok = await post(
@@ -68,10 +70,21 @@ describe('S8 over HTTP: the identity the verify hook resolved meets the hub poli
       'other',
     );
     expect(anonymous.status).toBe(403);
-    expect(audit.map((e) => [e.identity, e.address])).toEqual([
+    expect(audit.filter((e) => e.kind === 'refused').map((e) => [e.identity, e.address])).toEqual([
       ['partner.acme', 'admin'],
       ['anonymous', 'orders'],
     ]);
     expect(got).toHaveLength(1);
+    // A request the verify hook refuses is audited as an authentication failure.
+    const stolen = await post(
+      `${endpoint.url}/messages`,
+      { destination: 'orders', payload: 3 },
+      'stolen',
+    );
+    expect(stolen.status).toBe(401);
+    const auth = audit.filter((e) => e.kind === 'auth');
+    expect(auth.map((e) => [e.address, e.code])).toEqual([['/messages', ErrorCode.AUTH_FAILED]]);
+    expect(JSON.stringify(auth)).not.toContain('stolen');
+    expect(hub.metrics().components.security!.authFailed).toBe(1);
   });
 });

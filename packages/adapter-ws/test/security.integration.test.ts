@@ -9,6 +9,7 @@ import {
 } from '@hub/core';
 import { describe, expect, it } from 'vitest';
 import { startClient, startServer, trackHub } from './helpers.js';
+import { upgrade } from './raw.js';
 
 /** The gateway authenticates by token; the hub's own policy decides what each identity may do. */
 describe('S8 over WebSocket: the core policy applies to gateway clients, with their identity', () => {
@@ -83,6 +84,13 @@ describe('S8 over WebSocket: the core policy applies to gateway clients, with th
     const worker = await startClient(gateway.url, { token: 'w1' }, 'worker');
     await worker.onMessage('jobs.build', () => {});
 
+    // A refused upgrade is audited and counted too.
+    expect((await upgrade(`${gateway.url}?access_token=stolen`)).status).toBe(401);
+    const auth = audit.filter((e) => e.kind === 'auth');
+    expect(auth).toHaveLength(1);
+    expect(auth[0]!.reason).toMatch(/authenticate hook/);
+    expect(JSON.stringify(auth)).not.toContain('stolen');
+    expect(hub.metrics().components.security!.authFailed).toBe(1);
     expect(
       audit.filter((e) => e.kind === 'refused').map((e) => [e.identity, e.verb, e.address]),
     ).toEqual([

@@ -155,7 +155,15 @@ export class HttpEndpoint implements AsyncDisposable {
       return sendProblem(res, problem(503, ErrorCode.CLOSED, 'the endpoint is closing'));
     const refused =
       this.rateLimited(req) ?? (this.checksAuth ? await this.unauthorized(req) : undefined);
-    if (refused) return this.refuse(req, res, refused);
+    if (refused) {
+      this.opts.hub.security?.report({
+        kind: refused.status === 429 ? 'rate-limit' : 'auth',
+        address: path,
+        code: refused.code,
+        reason: `HTTP ${method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${refused.detail}`,
+      });
+      return this.refuse(req, res, refused);
+    }
     switch (`${method} ${path}`) {
       case 'GET /metrics':
         res.writeHead(200, { 'content-type': PROMETHEUS_TEXT });

@@ -160,6 +160,7 @@ export class WsGateway implements AsyncDisposable {
     }
     if (!this.tokenOk(req, url)) {
       this.stats.refused.auth++;
+      this.auditAuth(req, ip, 'missing or unknown token');
       refuse(socket, UpgradeStatus.UNAUTHORIZED);
       return;
     }
@@ -184,9 +185,20 @@ export class WsGateway implements AsyncDisposable {
       )
       .catch(() => {
         this.stats.refused.auth++;
+        this.auditAuth(req, ip, 'refused by the authenticate hook');
         refuse(socket, UpgradeStatus.UNAUTHORIZED);
       });
   };
+
+  /** A refused upgrade, in the hub's audit log when it has security. */
+  private auditAuth(req: IncomingMessage, ip: string, why: string): void {
+    this.hub.security?.report({
+      kind: 'auth',
+      address: new URL(req.url ?? '/', 'http://x').pathname,
+      code: ErrorCode.AUTH_FAILED,
+      reason: `WebSocket upgrade from ${ip} ${why}`,
+    });
+  }
 
   private tokenOk(req: IncomingMessage, url: URL): boolean {
     const tokens = this.options.tokens;

@@ -35,9 +35,11 @@ export interface AuditEvent {
   /**
    * `refused`: the policy refused a call or an arrived envelope;
    * `integrity`: an arrived envelope failed verification, decryption or decompression;
-   * `reload`: the policy was replaced.
+   * `reload`: the policy was replaced;
+   * `auth`: an entry point (a WebSocket gateway, an HTTP endpoint) refused a client's credentials;
+   * `rate-limit`: an entry point refused or cut a client over its rate limit.
    */
-  kind: 'refused' | 'integrity' | 'reload';
+  kind: 'refused' | 'integrity' | 'reload' | 'auth' | 'rate-limit';
   /** Milliseconds since the Unix epoch. */
   at: number;
   hub: string;
@@ -87,7 +89,14 @@ export class HubSecurity {
   private readonly audit: AuditSink;
   private readonly protection: EnvelopeProtection | undefined;
   /** Counters, reported as the `security` component of the hub's metrics. */
-  readonly counts = { refused: 0, integrityFailed: 0, reloads: 0, auditFailed: 0 };
+  readonly counts = {
+    refused: 0,
+    integrityFailed: 0,
+    reloads: 0,
+    authFailed: 0,
+    rateLimited: 0,
+    auditFailed: 0,
+  };
 
   constructor(
     options: SecurityOptions,
@@ -168,6 +177,18 @@ export class HubSecurity {
     const identity = currentIdentity() ?? this.identity;
     if (identity === this.identity && address.startsWith(INBOX_PREFIX)) return;
     this.authorize(identity, verb, address, undefined);
+  }
+
+  /**
+   * Record an entry point's own security event (a refused login, a rate
+   * limit) in the audit sink and the counts, beside the hub's.
+   */
+  report(
+    event: Pick<AuditEvent, 'kind' | 'reason'> & Partial<Omit<AuditEvent, 'at' | 'hub'>>,
+  ): void {
+    if (event.kind === 'auth') this.counts.authFailed++;
+    if (event.kind === 'rate-limit') this.counts.rateLimited++;
+    this.emit(event);
   }
 
   /** Figures for the hub's metrics (`components.security`). */
