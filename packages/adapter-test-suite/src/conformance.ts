@@ -226,7 +226,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     group: 'security',
     name: 'authorization',
     mustHold: 'a source not allowed to send to a destination or topic is refused and audited',
-    testedIn: NOT_YET,
+    testedIn:
+      'core policy (send, publish, subscribe, serve, inbound; memory): `packages/core/test/security/authorization.test.ts`; Redis (signed identity between two hubs): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket gateway clients: `packages/adapter-ws/test/security.integration.test.ts`; HTTP endpoint: `packages/adapter-http/test/security.integration.test.ts`',
   },
   {
     id: 'S9',
@@ -234,7 +235,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'encryption',
     mustHold:
       'AES-256-GCM payload encryption: tampering with ciphertext, IV, tag or bound metadata is detected',
-    testedIn: NOT_YET,
+    testedIn:
+      'core (`@hub/core/security`, memory): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered): `packages/adapter-redis/test/security.integration.test.ts`',
   },
   {
     id: 'S10',

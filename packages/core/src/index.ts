@@ -21,3 +21,4 @@ export * from './metrics/index.js';
 export * from './registry/registry.js';
 export * from './resilience/index.js';
 export * from './router/router.js';
+export * from './security/index.js';

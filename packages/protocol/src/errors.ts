@@ -24,6 +24,18 @@ export const ErrorCode = {
    * endpoint, and nothing keeps the message for later. Not retried.
    */
   NO_RECEIVER: 'HUB_NO_RECEIVER',
+  /**
+   * The security policy refused the call: the identity may not send to that
+   * destination, publish to or subscribe to that topic, or serve that
+   * endpoint. Not retried: the same call meets the same rule.
+   */
+  FORBIDDEN: 'HUB_FORBIDDEN',
+  /**
+   * An envelope's protection did not check out on arrival: its signature does
+   * not verify, its ciphertext, IV, tag or bound metadata were changed, its
+   * key id is unknown, or it decompresses past the cap. Not retried.
+   */
+  INTEGRITY_FAILED: 'HUB_INTEGRITY_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -52,6 +64,8 @@ export const RETRYABLE: { readonly [C in ErrorCode]: boolean } = {
   HUB_EXPIRED: true,
   HUB_HANDLER_FAILED: true,
   HUB_NO_RECEIVER: false,
+  HUB_FORBIDDEN: false,
+  HUB_INTEGRITY_FAILED: false,
 };
 
 /** Codes of other packages (not in {@link ErrorCode}) are retryable unless the error says otherwise. */

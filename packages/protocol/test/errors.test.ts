@@ -9,6 +9,8 @@ const FINAL: readonly string[] = [
   ErrorCode.AUTH_FAILED,
   ErrorCode.GUARANTEE_UNSUPPORTED,
   ErrorCode.NO_RECEIVER,
+  ErrorCode.FORBIDDEN,
+  ErrorCode.INTEGRITY_FAILED,
 ];
 
 describe('retryable, decided on the error', () => {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MessageResult } from '@hub/core';
+import { attachIdentity, type MessageResult } from '@hub/core';
 import {
   type Envelope,
   ErrorCode,
@@ -49,6 +49,8 @@ export class HttpEndpoint implements AsyncDisposable {
   private readonly streams: StreamRegistry = { open: new Set() };
   private readonly statusCounts = new Map<number, number>();
   private ownServer: Server | undefined;
+  /** The identity the verify hook resolved for a request. */
+  private readonly identities = new WeakMap<IncomingMessage, string>();
   /** Tokens or a verify hook configured: only then does a request wait for the check. */
   private readonly checksAuth: boolean;
   private closed = false;
@@ -153,7 +155,15 @@ export class HttpEndpoint implements AsyncDisposable {
       return sendProblem(res, problem(503, ErrorCode.CLOSED, 'the endpoint is closing'));
     const refused =
       this.rateLimited(req) ?? (this.checksAuth ? await this.unauthorized(req) : undefined);
-    if (refused) return this.refuse(req, res, refused);
+    if (refused) {
+      this.opts.hub.security?.report({
+        kind: refused.status === 429 ? 'rate-limit' : 'auth',
+        address: path,
+        code: refused.code,
+        reason: `HTTP ${method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${refused.detail}`,
+      });
+      return this.refuse(req, res, refused);
+    }
     switch (`${method} ${path}`) {
       case 'GET /metrics':
         res.writeHead(200, { 'content-type': PROMETHEUS_TEXT });
@@ -244,7 +254,11 @@ export class HttpEndpoint implements AsyncDisposable {
     if (this.opts.verify !== undefined) {
       let ok = false;
       try {
-        ok = (await this.opts.verify(req)) === true;
+        const verdict = await this.opts.verify(req);
+        if (typeof verdict === 'object' && verdict !== null && typeof verdict.id === 'string') {
+          this.identities.set(req, verdict.id);
+          ok = true;
+        } else ok = verdict === true;
       } catch {
         ok = false;
       }
@@ -304,6 +318,9 @@ export class HttpEndpoint implements AsyncDisposable {
     } catch (err) {
       return sendProblem(res, problemFromError(err));
     }
+    // The hub's security decides with the identity the verify hook resolved.
+    const identity = this.identities.get(req) ?? 'anonymous';
+    for (const env of envelopes) attachIdentity(env, identity);
     if (what === 'request') {
       if (batch)
         return sendProblem(

@@ -24,8 +24,13 @@ export interface HttpEndpointOptions {
   replyTimeoutMs?: number;
   /** Accepted bearer tokens (`Authorization: Bearer …`). @default none: no token needed */
   bearerTokens?: readonly string[];
-  /** Your own check of each request (after the token check); false or a throw answers 401. */
-  verify?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * Your own check of each request (after the token check); false or a throw
+   * answers 401. Returning `{ id }` accepts the request as that identity: the
+   * hub's security (`createHub({ security })`) then decides what it may send
+   * and stamps it on the envelopes (others are sent as `anonymous`).
+   */
+  verify?: (req: IncomingMessage) => boolean | { id: string } | Promise<boolean | { id: string }>;
   /** Require Standard Webhooks signatures made with one of these secrets (`whsec_…`). @default none */
   webhookSecrets?: readonly string[];
   /** Signed requests older or newer than this are refused; ids seen within it are replays. @default 300 */

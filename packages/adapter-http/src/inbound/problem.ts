@@ -52,6 +52,7 @@ const STATUS_OF: Record<string, number> = {
   [ErrorCode.INVALID_CONFIG]: 400,
   HUB_INVALID_PATTERN: 400,
   [ErrorCode.AUTH_FAILED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
   [ErrorCode.NO_ROUTE]: 404,
   [ErrorCode.GUARANTEE_UNSUPPORTED]: 422,
   [ErrorCode.EXPIRED]: 422,

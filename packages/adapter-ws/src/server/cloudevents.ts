@@ -1,7 +1,7 @@
-import type { Hub, Unsubscribe } from '@hub/core';
+import { attachIdentity, type Hub, runAs, type Unsubscribe } from '@hub/core';
 import { fromCloudEvent, type HubError, toCloudEvent, type UnifiedEvent } from '@hub/protocol';
 import { CloseCode } from '../protocol/codes.js';
-import type { Connection } from './connection.js';
+import { type Connection, identityOf } from './connection.js';
 
 /**
  * The CloudEvents WebSocket binding (subprotocol `cloudevents.json`): every
@@ -23,9 +23,11 @@ export function serveCloudEvents(
   const offs: Array<Promise<Unsubscribe>> = [];
   for (const pattern of url.searchParams.getAll('subscribe')) {
     if (!allowed('subscribe', pattern)) continue;
-    const off = hub.subscribe(pattern, (event: UnifiedEvent) => {
-      conn.sendText(JSON.stringify(toCloudEvent(event)));
-    });
+    const off = runAs(identityOf(conn), () =>
+      hub.subscribe(pattern, (event: UnifiedEvent) => {
+        conn.sendText(JSON.stringify(toCloudEvent(event)));
+      }),
+    );
     off.catch(refused);
     offs.push(off);
   }
@@ -43,6 +45,7 @@ export function serveCloudEvents(
     }
     const address = env.kind === 'message' ? env.destination : env.topic;
     if (!allowed('send', address)) return;
+    attachIdentity(env, identityOf(conn));
     const sent = env.kind === 'message' ? hub.send(env) : hub.publish(env);
     sent.catch((err: HubError) => refused(err));
   };

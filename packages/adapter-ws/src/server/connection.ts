@@ -154,3 +154,8 @@ export class Connection implements SessionLink {
     this.onGone(this, code, reason);
   }
 }
+
+/** The identity a connection acts as in the hub's security: its authenticated id, or `anonymous`. */
+export function identityOf(conn: Connection): string {
+  return conn.identity?.id ?? 'anonymous';
+}

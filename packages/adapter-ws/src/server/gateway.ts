@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Hub, matchTopic } from '@hub/core';
+import { attachIdentity, type Hub, matchTopic, runAs } from '@hub/core';
 import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
@@ -15,7 +15,7 @@ import {
   SUBPROTOCOL,
 } from '../protocol/frames.js';
 import { serveCloudEvents } from './cloudevents.js';
-import { Connection } from './connection.js';
+import { Connection, identityOf } from './connection.js';
 import { ServedEndpoint } from './endpoint.js';
 import { emptyMetrics, type WsGatewayMetrics } from './metrics.js';
 import {
@@ -160,6 +160,7 @@ export class WsGateway implements AsyncDisposable {
     }
     if (!this.tokenOk(req, url)) {
       this.stats.refused.auth++;
+      this.auditAuth(req, ip, 'missing or unknown token');
       refuse(socket, UpgradeStatus.UNAUTHORIZED);
       return;
     }
@@ -184,9 +185,20 @@ export class WsGateway implements AsyncDisposable {
       )
       .catch(() => {
         this.stats.refused.auth++;
+        this.auditAuth(req, ip, 'refused by the authenticate hook');
         refuse(socket, UpgradeStatus.UNAUTHORIZED);
       });
   };
+
+  /** A refused upgrade, in the hub's audit log when it has security. */
+  private auditAuth(req: IncomingMessage, ip: string, why: string): void {
+    this.hub.security?.report({
+      kind: 'auth',
+      address: new URL(req.url ?? '/', 'http://x').pathname,
+      code: ErrorCode.AUTH_FAILED,
+      reason: `WebSocket upgrade from ${ip} ${why}`,
+    });
+  }
 
   private tokenOk(req: IncomingMessage, url: URL): boolean {
     const tokens = this.options.tokens;
@@ -297,6 +309,8 @@ export class WsGateway implements AsyncDisposable {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
         if (!this.allowed(conn, 'send', address, frame.id)) return;
+        // The hub's security decides with this connection's identity, and stamps it.
+        attachIdentity(env, identityOf(conn));
         const sent =
           env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
         sent.then(
@@ -399,11 +413,15 @@ export class WsGateway implements AsyncDisposable {
     }
     let endpoint = this.endpoints.get(frame.address);
     if (endpoint === undefined) {
-      endpoint = new ServedEndpoint(
-        this.hub,
-        frame.address,
-        this.options.endpointConcurrency,
-        frame.guarantees,
+      endpoint = runAs(
+        identityOf(conn),
+        () =>
+          new ServedEndpoint(
+            this.hub,
+            frame.address,
+            this.options.endpointConcurrency,
+            frame.guarantees,
+          ),
       );
       this.endpoints.set(frame.address, endpoint);
     }
@@ -438,28 +456,30 @@ export class WsGateway implements AsyncDisposable {
     }
     const sub = frame.sub;
     const prefetch = Math.min(frame.prefetch ?? this.options.window, this.options.window);
-    const off = this.hub.subscribe(
-      frame.pattern,
-      (event, ctx) =>
-        new Promise<void>((resolve, reject) => {
-          if (session.expired || !session.subs.has(sub)) {
-            reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${sub} is closed`));
-            return;
-          }
-          session.offer({
-            envelope: event,
-            attempt: ctx.attempt,
-            endpoint: undefined,
-            sub,
-            seq: 0,
-            resolve,
-            reject,
-          });
-        }),
-      {
-        concurrency: prefetch,
-        ...(frame.group === undefined ? {} : { group: frame.group }),
-      },
+    const off = runAs(identityOf(conn), () =>
+      this.hub.subscribe(
+        frame.pattern,
+        (event, ctx) =>
+          new Promise<void>((resolve, reject) => {
+            if (session.expired || !session.subs.has(sub)) {
+              reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${sub} is closed`));
+              return;
+            }
+            session.offer({
+              envelope: event,
+              attempt: ctx.attempt,
+              endpoint: undefined,
+              sub,
+              seq: 0,
+              resolve,
+              reject,
+            });
+          }),
+        {
+          concurrency: prefetch,
+          ...(frame.group === undefined ? {} : { group: frame.group }),
+        },
+      ),
     );
     session.subs.set(sub, { kind: 'topic', pattern: frame.pattern, off, prefetch, inFlight: 0 });
     off.then(
@@ -544,19 +564,28 @@ export class WsGateway implements AsyncDisposable {
 
   private allowed(conn: Connection, verb: Verb, address: string, id: string | undefined): boolean {
     const list = conn.identity?.allow?.[verb];
-    if (list === undefined || list.some((p) => matchTopic(p, address))) return true;
+    let refusal: unknown;
+    if (list !== undefined && !list.some((p) => matchTopic(p, address))) {
+      refusal = new HubError(
+        WsErrorCode.FORBIDDEN,
+        `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
+      );
+    } else if (verb !== 'send' && this.hub.security !== undefined) {
+      // The hub's policy decides too, for this connection's identity (sends
+      // are checked by the hub itself, with the identity attached).
+      const security = this.hub.security;
+      try {
+        runAs(identityOf(conn), () => security.checkConsume(verb, address));
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    if (refusal === undefined) return true;
     if (conn.onText !== undefined) {
       this.stats.errorFrames++; // CloudEvents has no error frame: counted only
       return false;
     }
-    this.refuseFrame(
-      conn,
-      id,
-      new HubError(
-        WsErrorCode.FORBIDDEN,
-        `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
-      ),
-    );
+    this.refuseFrame(conn, id, refusal);
     return false;
   }
 

@@ -11,6 +11,7 @@ import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 import type { RetryOptions } from '../resilience/retry.js';
 import type { RouteRule } from '../router/router.js';
+import type { SecurityOptions } from '../security/security.js';
 import type { Middleware } from './middleware.js';
 import { type ConnectionConfig, RoutingStrategy } from './types.js';
 
@@ -65,6 +66,11 @@ export interface CommunicationConfig {
   messageTypeRoutes?: Readonly<Record<string, readonly string[]>>;
   /** Outbound and inbound middleware, run in order. */
   middleware?: readonly Middleware[];
+  /**
+   * Authorization rules, the identity local sends carry, the audit sink and
+   * envelope protection (signing, encryption, compression). See docs/security.md.
+   */
+  security?: SecurityOptions;
   /** @default true */
   enableMetrics?: boolean;
   /** @default true */
@@ -157,6 +163,7 @@ const CONFIG_OPTIONS = optionNames<CommunicationConfig>({
   routes: true,
   messageTypeRoutes: true,
   middleware: true,
+  security: true,
   enableMetrics: true,
   enableHealthMonitoring: true,
   healthCheckInterval: true,
@@ -375,7 +382,8 @@ export function validateConfig(config: CommunicationConfig): void {
       if (!isFn(logger[k])) throw invalid(`logger.${k}`, 'must be a function', logger[k]);
     }
   }
-  for (const k of ['redisConfig', 'websocketConfig', 'httpConfig', 'adapterConfig']) object(cfg, k);
+  for (const k of ['redisConfig', 'websocketConfig', 'httpConfig', 'adapterConfig', 'security'])
+    object(cfg, k);
   const dedup = object(cfg, 'dedup');
   if (dedup !== undefined) {
     for (const k of ['windowMs', 'leaseMs']) {

@@ -37,6 +37,7 @@ import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
 import { Router, type RouteTarget } from '../router/router.js';
+import { HubSecurity } from '../security/security.js';
 import { checkConsumeCall, checkRequestOptions, optionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
 import { LocalCall, LocalCalls } from './local-call.js';
@@ -217,6 +218,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private readonly consumerHost: ConsumerHost;
   private readonly dedup: DedupStore;
   private readonly healthSources = new Map<string, HealthSource>();
+  /** Authorization, identity and envelope protection; undefined without `security` in the config. */
+  readonly security: HubSecurity | undefined;
 
   constructor(config: CommunicationConfig = {}) {
     super();
@@ -230,6 +233,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this.metricsImpl = new HubMetrics(config.enableMetrics !== false);
     this.history = config.history === false ? undefined : new EventHistory(config.history ?? {});
     this.dedup = config.dedup?.store ?? new MemoryDedupStore();
+    const security =
+      config.security === undefined
+        ? undefined
+        : new HubSecurity(config.security, this.name, this.logger);
+    this.security = security;
+    const middleware = security?.wrap(config.middleware ?? []) ?? config.middleware ?? [];
+    if (security !== undefined) {
+      this.healthSources.set('security', {
+        health: () => ({ healthy: true }),
+        metrics: () => security.metrics(),
+      });
+    }
 
     (config.adapters ?? [memory()]).forEach((entry, i) => {
       try {
@@ -269,7 +284,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       overload: config.overload ?? 'wait',
       sendAttempts: config.sendRetry?.maxAttempts ?? 3,
       sendBackoff: { initialDelayMs: 20, maxDelayMs: 1_000, ...config.sendRetry },
-      outbound: composeOutbound(config.middleware ?? []),
+      outbound: composeOutbound(middleware),
     });
     this.requests = new RequestReply({
       instanceId: this.instanceId,
@@ -301,7 +316,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       dedupWindowMs: config.dedup?.windowMs ?? 600_000,
       dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
-      inbound: composeInbound(config.middleware ?? []),
+      inbound: composeInbound(middleware),
       reply: (request, payload, delivery) =>
         (delivery instanceof LocalCall ? this.local?.reply(delivery, payload) : undefined) ??
         this.requests.reply(request, payload),
@@ -329,7 +344,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       },
     };
     // Middleware sees every envelope on its way: with any, requests take the normal path.
-    if ((config.middleware ?? []).length === 0) {
+    if (middleware.length === 0) {
       this.local = new LocalCalls({
         pipeline: this.pipeline,
         observer: this.consumerHost.observer,
@@ -660,6 +675,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   ): Promise<Unsubscribe> {
     validateAddress(endpoint, 'endpoint');
     checkConsumeCall('onMessage', handler, options);
+    this.security?.checkConsume('serve', endpoint);
     return this.consume('endpoint', endpoint, handler as MessageHandler, options);
   }
 
@@ -675,6 +691,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   ): Promise<Unsubscribe> {
     validatePattern(pattern, 'pattern');
     checkConsumeCall('subscribe', handler, options);
+    this.security?.checkConsume('subscribe', pattern);
     const history = options.replay ? this.history : undefined;
     if (history === undefined)
       return this.consume('topic', pattern, handler as EventHandler, options);

@@ -13,6 +13,7 @@ import {
 } from '@hub/protocol';
 import type { Logger } from '../logger.js';
 import { TimeoutError } from '../resilience/timeout.js';
+import { carryIdentity } from '../security/identity.js';
 import type { ConsumeOptions, MessageHandler, MessageResult, Unsubscribe } from './types.js';
 
 /** Prefix of every hub's private reply endpoint: `_inbox.<instanceId>`. */
@@ -158,6 +159,7 @@ export class RequestReply {
     if (deadline < this.armedFor) this.arm(deadline);
     // The request was validated and the inbox address is ours: no second validation.
     const out = addressedTo(message, inbox, correlationId);
+    carryIdentity(message, out);
     this.host.sendRequest(out)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;

@@ -1,0 +1,3 @@
+export * from './identity.js';
+export * from './rules.js';
+export * from './security.js';

@@ -1,0 +1,345 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
+import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
+import { rejectUnknownOptions } from '../config/unknown-options.js';
+import { IDENTITY_HEADER } from './identity.js';
+import type { EnvelopeProtection } from './security.js';
+
+/**
+ * Returns the secret of a key id, or undefined for an id it does not know.
+ * A string is read as base64. Called once per key id (the result is kept),
+ * so it may fetch from a vault.
+ */
+export type KeyProvider = (
+  keyId: string,
+) => Uint8Array | string | undefined | Promise<Uint8Array | string | undefined>;
+
+export interface KeyOptions {
+  /** Key id new envelopes are written with; a function to rotate at run time. */
+  keyId: string | (() => string);
+  /** Secrets by key id: the current one and any older ones still to be read. */
+  keys: KeyProvider;
+  /**
+   * An arrived envelope without this protection is refused (fail closed).
+   * `false` accepts unprotected ones too, while a fleet is being switched over.
+   * @default true
+   */
+  required?: boolean;
+}
+
+export interface CompressionOptions {
+  /** @default 'gzip' */
+  algorithm?: 'gzip' | 'br';
+  /** Payloads of at least this many bytes (as JSON) are compressed. @default 1024 */
+  thresholdBytes?: number;
+  /** An arrived payload that inflates past this is refused (compression bombs). @default 8 MiB */
+  maxDecompressedBytes?: number;
+}
+
+export interface ProtectionOptions {
+  /** HMAC-SHA256 over the envelope's canonical fields, the identity and the body. */
+  signing?: KeyOptions;
+  /** AES-256-GCM of the payload (keys of 32 bytes). */
+  encryption?: KeyOptions;
+  compression?: CompressionOptions;
+}
+
+/** Headers of the protection; the security layer drops any a sender wrote itself. */
+export const SIGNATURE_HEADER = 'hub-sig';
+export const KEY_ID_HEADER = 'hub-enc';
+export const IV_HEADER = 'hub-iv';
+export const TAG_HEADER = 'hub-tag';
+export const COMPRESSION_HEADER = 'hub-zip';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_CACHE_MAX = 64;
+const KEY_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+const fail = (why: string, cause?: unknown): HubError =>
+  new HubError(
+    ErrorCode.INTEGRITY_FAILED,
+    `[hub:security] ${why}`,
+    cause === undefined ? undefined : { cause },
+  );
+const badConfig = (field: string, why: string): HubError =>
+  new HubError(ErrorCode.INVALID_CONFIG, `[hub:config] security.protection ${field} ${why}`);
+
+const bodyOf = (env: Envelope): unknown => (env.kind === 'message' ? env.payload : env.data);
+const withBody = (env: Envelope, body: unknown, headers: Record<string, string>): Envelope =>
+  env.kind === 'message' ? { ...env, payload: body, headers } : { ...env, data: body, headers };
+const addressOf = (env: Envelope): string => (env.kind === 'message' ? env.destination : env.topic);
+
+/** Keys by id, resolved once through the provider. */
+class Keys {
+  private readonly cache = new Map<string, Buffer>();
+  constructor(
+    private readonly field: string,
+    private readonly options: KeyOptions,
+    private readonly exactBytes: number | undefined,
+  ) {
+    if (typeof options !== 'object' || options === null)
+      throw badConfig(field, 'must be an object');
+    rejectUnknownOptions(`security.protection.${field}`, options, ['keyId', 'keys', 'required']);
+    if (typeof options.keys !== 'function') throw badConfig(`${field}.keys`, 'must be a function');
+    if (typeof options.keyId !== 'function') this.check(options.keyId);
+    if (options.required !== undefined && typeof options.required !== 'boolean') {
+      throw badConfig(`${field}.required`, 'must be a boolean');
+    }
+  }
+
+  get required(): boolean {
+    return this.options.required !== false;
+  }
+
+  current(): string {
+    const id = typeof this.options.keyId === 'function' ? this.options.keyId() : this.options.keyId;
+    return this.check(id);
+  }
+
+  private check(id: unknown): string {
+    if (typeof id !== 'string' || !KEY_ID.test(id)) {
+      throw badConfig(
+        `${this.field}.keyId`,
+        `must be 1-64 characters of [A-Za-z0-9_.:-], got ${JSON.stringify(id)}`,
+      );
+    }
+    return id;
+  }
+
+  /** The secret of `id`; a HUB_INTEGRITY_FAILED error for an unknown or malformed one. */
+  async get(id: string): Promise<Buffer> {
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit;
+    if (!KEY_ID.test(id))
+      throw fail(`${this.field} key id ${JSON.stringify(id.slice(0, 80))} is malformed`);
+    let raw: Uint8Array | string | undefined;
+    try {
+      raw = await this.options.keys(id);
+    } catch (err) {
+      throw fail(`${this.field} key provider failed for key id "${id}"`, err);
+    }
+    if (raw === undefined || raw === null) throw fail(`${this.field} key id "${id}" is unknown`);
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+      throw fail(`${this.field} key provider gave no bytes or base64 string for key id "${id}"`);
+    }
+    const key = typeof raw === 'string' ? Buffer.from(raw, 'base64') : Buffer.from(raw);
+    if (this.exactBytes !== undefined ? key.length !== this.exactBytes : key.length < 16) {
+      throw fail(
+        `${this.field} key "${id}" has ${key.length} bytes, needs ${this.exactBytes ?? 'at least 16'}`,
+      );
+    }
+    if (this.cache.size >= KEY_CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(id, key);
+    return key;
+  }
+}
+
+/** The fields encryption binds as additional data: a ciphertext moved to another envelope fails. */
+function boundData(env: Envelope, keyId: string, zip: string): Buffer {
+  return Buffer.from(
+    JSON.stringify(['hub-aead-v1', env.kind, env.id, env.type, addressOf(env), keyId, zip]),
+  );
+}
+
+/** What the signature covers: everything a receiver acts on, but not `attempt` (redeliveries raise it). */
+function signedText(env: Envelope): string {
+  const hubHeaders = Object.keys(env.headers)
+    .filter((k) => k.startsWith('hub-') && k !== SIGNATURE_HEADER)
+    .sort()
+    .map((k) => [k, env.headers[k]]);
+  const m = env.kind === 'message' ? env : undefined;
+  return JSON.stringify([
+    'hub-sig-v1',
+    env.kind,
+    env.id,
+    env.type,
+    env.source,
+    addressOf(env),
+    env.timestamp,
+    env.expiresAt ?? null,
+    m?.correlationId ?? null,
+    m?.replyTo ?? null,
+    m?.deliveryGuarantee ?? null,
+    hubHeaders,
+    bodyOf(env) ?? null,
+  ]);
+}
+
+function decode(field: string, value: string | undefined, bytes?: number): Buffer {
+  if (value === undefined) throw fail(`headers.${field} is missing`);
+  const buf = Buffer.from(value, 'base64');
+  if ((bytes !== undefined && buf.length !== bytes) || buf.toString('base64') !== value) {
+    throw fail(
+      `headers.${field} is not ${bytes ?? 'valid'}${bytes === undefined ? '' : ' bytes of'} base64`,
+    );
+  }
+  return buf;
+}
+
+/**
+ * Build the protection of envelopes for `createHub({ security: { protection } })`:
+ * compression above a threshold, AES-256-GCM encryption of the payload and an
+ * HMAC signature over the canonical fields and the sender's identity, each
+ * marked in headers, so a receiver knows what to undo and refuses what does
+ * not check out (`HUB_INTEGRITY_FAILED`, then the message is dead-lettered).
+ */
+export function envelopeProtection(options: ProtectionOptions): EnvelopeProtection {
+  if (typeof options !== 'object' || options === null) throw badConfig('', 'must be an object');
+  rejectUnknownOptions('security.protection', options, ['signing', 'encryption', 'compression']);
+  const signing = options.signing && new Keys('signing', options.signing, undefined);
+  const encryption = options.encryption && new Keys('encryption', options.encryption, 32);
+  const comp = options.compression;
+  if (comp !== undefined) {
+    rejectUnknownOptions('security.protection.compression', comp, [
+      'algorithm',
+      'thresholdBytes',
+      'maxDecompressedBytes',
+    ]);
+    if (comp.algorithm !== undefined && comp.algorithm !== 'gzip' && comp.algorithm !== 'br') {
+      throw badConfig(
+        'compression.algorithm',
+        `must be "gzip" or "br", got ${JSON.stringify(comp.algorithm)}`,
+      );
+    }
+    for (const k of ['thresholdBytes', 'maxDecompressedBytes'] as const) {
+      const v = comp[k];
+      if (v !== undefined && (!Number.isInteger(v) || v < 0))
+        throw badConfig(`compression.${k}`, 'must be an integer >= 0');
+    }
+  }
+  const algorithm = comp?.algorithm ?? 'gzip';
+  const threshold = comp?.thresholdBytes ?? 1024;
+  const maxOut = comp?.maxDecompressedBytes ?? 8 * 1024 * 1024;
+
+  const seal = async (env: Envelope): Promise<Envelope> => {
+    const headers: Record<string, string> = { ...env.headers };
+    let body = bodyOf(env);
+    if (comp !== undefined || encryption !== undefined) {
+      let bytes: Buffer = Buffer.from(JSON.stringify(body ?? null));
+      let zip = '';
+      if (comp !== undefined && bytes.length >= threshold) {
+        bytes = algorithm === 'gzip' ? gzipSync(bytes) : brotliCompressSync(bytes);
+        zip = algorithm;
+        headers[COMPRESSION_HEADER] = zip;
+      }
+      if (encryption !== undefined) {
+        const keyId = encryption.current();
+        const key = await encryption.get(keyId);
+        const iv = randomBytes(IV_BYTES);
+        const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+        cipher.setAAD(boundData(env, keyId, zip));
+        bytes = Buffer.concat([cipher.update(bytes), cipher.final()]);
+        headers[KEY_ID_HEADER] = keyId;
+        headers[IV_HEADER] = iv.toString('base64');
+        headers[TAG_HEADER] = cipher.getAuthTag().toString('base64');
+      }
+      body = zip === '' && encryption === undefined ? body : bytes.toString('base64');
+    }
+    let out = withBody(env, body, headers);
+    if (signing !== undefined) {
+      const keyId = signing.current();
+      const mac = createHmac('sha256', await signing.get(keyId))
+        .update(signedText(out))
+        .digest('base64');
+      out = withBody(out, body, { ...headers, [SIGNATURE_HEADER]: `${keyId}.${mac}` });
+    }
+    return out;
+  };
+
+  const open = async (env: Envelope): Promise<Envelope> => {
+    const h = env.headers;
+    if (signing !== undefined) {
+      const sig = h[SIGNATURE_HEADER];
+      if (sig === undefined) {
+        if (signing.required)
+          throw fail(`${env.id} from ${h[IDENTITY_HEADER] ?? 'an unknown sender'} is not signed`);
+      } else {
+        const dot = sig.lastIndexOf('.');
+        const keyId = dot > 0 ? sig.slice(0, dot) : '';
+        const given = decode(SIGNATURE_HEADER, sig.slice(dot + 1), 32);
+        const mac = createHmac('sha256', await signing.get(keyId))
+          .update(signedText(env))
+          .digest();
+        if (!timingSafeEqual(mac, given)) {
+          throw fail(
+            `the signature of ${env.id} (key "${keyId}") does not verify: the envelope or its identity was changed`,
+          );
+        }
+      }
+    }
+    const keyId = h[KEY_ID_HEADER];
+    const zip = h[COMPRESSION_HEADER] ?? '';
+    if (zip !== '' && zip !== 'gzip' && zip !== 'br')
+      throw fail(`headers.${COMPRESSION_HEADER} "${zip.slice(0, 20)}" is unknown`);
+    if (keyId === undefined && zip === '') {
+      if (encryption?.required === true)
+        throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
+      return env;
+    }
+    const body = bodyOf(env);
+    if (typeof body !== 'string')
+      throw fail(
+        `the ${env.kind === 'message' ? 'payload' : 'data'} of a protected envelope must be a base64 string`,
+      );
+    let bytes = Buffer.from(body, 'base64');
+    if (keyId !== undefined) {
+      if (encryption === undefined)
+        throw fail(
+          `${env.id} is encrypted (key "${keyId.slice(0, 64)}") and this hub has no encryption keys`,
+        );
+      const key = await encryption.get(keyId);
+      const iv = decode(IV_HEADER, h[IV_HEADER], IV_BYTES);
+      const tag = decode(TAG_HEADER, h[TAG_HEADER], TAG_BYTES);
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+        decipher.setAAD(boundData(env, keyId, zip));
+        decipher.setAuthTag(tag);
+        bytes = Buffer.concat([decipher.update(bytes), decipher.final()]);
+      } catch (err) {
+        throw fail(
+          `${env.id} does not decrypt: its ciphertext, IV, tag or bound metadata were changed`,
+          err,
+        );
+      }
+    } else if (encryption?.required === true) {
+      throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
+    }
+    if (zip !== '') {
+      try {
+        bytes =
+          zip === 'gzip'
+            ? gunzipSync(bytes, { maxOutputLength: maxOut })
+            : brotliDecompressSync(bytes, { maxOutputLength: maxOut });
+      } catch (err) {
+        const tooBig = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+        throw fail(
+          tooBig
+            ? `${env.id} decompresses past maxDecompressedBytes (${maxOut}): refused as a compression bomb`
+            : `${env.id} does not decompress (${zip})`,
+          err,
+        );
+      }
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw fail(`the protected body of ${env.id} is not JSON`, err);
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(h)) {
+      if (k !== KEY_ID_HEADER && k !== IV_HEADER && k !== TAG_HEADER && k !== COMPRESSION_HEADER)
+        headers[k] = v;
+    }
+    return withBody(env, value, headers);
+  };
+
+  return { name: 'envelope-protection', signs: signing !== undefined, seal, open };
+}

@@ -1,0 +1,278 @@
+import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
+import { rejectUnknownOptions } from '../config/unknown-options.js';
+import type { Middleware } from '../hub/middleware.js';
+import type { Logger } from '../logger.js';
+import {
+  attachedIdentity,
+  currentIdentity,
+  IDENTITY_HEADER,
+  RESERVED_HEADER_PREFIX,
+  senderOf,
+} from './identity.js';
+import { type AccessPolicy, type AccessVerb, CompiledPolicy } from './rules.js';
+
+/**
+ * Protection of envelopes on the wire (signing, encryption, compression):
+ * `envelopeProtection()` from `@hub/core/security` builds one (it needs
+ * Node's crypto and zlib, so it is not in the main entry, which also runs in
+ * browsers).
+ */
+export interface EnvelopeProtection {
+  readonly name: string;
+  /** True when it signs and verifies envelopes, so an arrived identity can be trusted. */
+  readonly signs?: boolean;
+  /** On the way out, after every other middleware: compress, encrypt, sign. */
+  seal(envelope: Envelope): Envelope | Promise<Envelope>;
+  /**
+   * On the way in, before anything else: verify, decrypt, decompress. Throws
+   * a `HUB_INTEGRITY_FAILED` HubError when the envelope does not check out.
+   */
+  open(envelope: Envelope): Envelope | Promise<Envelope>;
+}
+
+/** A security event, structured, for the audit sink. Never holds a secret or a payload. */
+export interface AuditEvent {
+  /**
+   * `refused`: the policy refused a call or an arrived envelope;
+   * `integrity`: an arrived envelope failed verification, decryption or decompression;
+   * `reload`: the policy was replaced;
+   * `auth`: an entry point (a WebSocket gateway, an HTTP endpoint) refused a client's credentials;
+   * `rate-limit`: an entry point refused or cut a client over its rate limit.
+   */
+  kind: 'refused' | 'integrity' | 'reload' | 'auth' | 'rate-limit';
+  /** Milliseconds since the Unix epoch. */
+  at: number;
+  hub: string;
+  identity?: string;
+  /** What was attempted; `receive` for an arrived envelope that failed its checks. */
+  verb?: AccessVerb | 'receive';
+  address?: string;
+  messageId?: string;
+  /** The rule that decided (`default-deny` when none allowed it). */
+  rule?: string;
+  code?: string;
+  reason: string;
+}
+
+export type AuditSink = (event: AuditEvent) => void;
+
+export interface SecurityOptions {
+  /** The identity local sends, serves and subscriptions carry. @default the hub's name */
+  identity?: string;
+  /**
+   * Who may send, publish, subscribe and serve what. Without it nothing is
+   * refused (only identity and protection apply). Replace it at run time with
+   * `hub.security.reload(policy)`.
+   */
+  policy?: AccessPolicy;
+  /** Where security events go. @default the hub's logger, at warn */
+  audit?: AuditSink;
+  /** Signing, encryption and compression of envelopes (`envelopeProtection()` from `@hub/core/security`). */
+  protection?: EnvelopeProtection;
+}
+
+const SECURITY_OPTIONS = ['identity', 'policy', 'audit', 'protection'] as const;
+
+/** Request/reply inboxes: replies are matched by correlation id, and every hub serves its own. */
+const INBOX_PREFIX = '_inbox.';
+
+const addressOf = (env: Envelope): string => (env.kind === 'message' ? env.destination : env.topic);
+
+/**
+ * The hub's security layer: authorization on send, publish, serve, subscribe
+ * and arrival; the identity stamp; the envelope protection; audit and counts.
+ * Every adapter gets it because it runs in the core's pipelines.
+ */
+export class HubSecurity {
+  readonly identity: string;
+  private policy: CompiledPolicy | undefined;
+  private readonly audit: AuditSink;
+  private readonly protection: EnvelopeProtection | undefined;
+  /** Counters, reported as the `security` component of the hub's metrics. */
+  readonly counts = {
+    refused: 0,
+    integrityFailed: 0,
+    reloads: 0,
+    authFailed: 0,
+    rateLimited: 0,
+    auditFailed: 0,
+  };
+
+  constructor(
+    options: SecurityOptions,
+    private readonly hubName: string,
+    logger: Logger,
+  ) {
+    if (typeof options !== 'object' || options === null) {
+      throw new HubError(ErrorCode.INVALID_CONFIG, '[hub:config] security must be an object');
+    }
+    rejectUnknownOptions('createHub.security', options, SECURITY_OPTIONS);
+    const { identity, audit, protection } = options;
+    if (identity !== undefined && (typeof identity !== 'string' || identity === '')) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        '[hub:config] security.identity must be a non-empty string',
+      );
+    }
+    if (audit !== undefined && typeof audit !== 'function') {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        '[hub:config] security.audit must be a function',
+      );
+    }
+    if (
+      protection !== undefined &&
+      (typeof protection?.seal !== 'function' || typeof protection.open !== 'function')
+    ) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        '[hub:config] security.protection must have seal and open (envelopeProtection() builds one)',
+      );
+    }
+    this.identity = identity ?? hubName;
+    this.policy = options.policy === undefined ? undefined : new CompiledPolicy(options.policy);
+    this.protection = protection;
+    if (this.policy !== undefined && protection?.signs !== true) {
+      logger.warn(
+        `[hub:security] ${hubName} has a policy but does not verify signatures: the identity of an envelope arriving from another hub is whatever its sender wrote (add envelopeProtection({ signing }) from @hub/core/security)`,
+      );
+    }
+    this.audit =
+      audit ??
+      ((event) => logger.warn(`[hub:security] ${event.kind}: ${event.reason}`, { ...event }));
+  }
+
+  /**
+   * Replace the rule set at run time. An invalid one is refused with
+   * HUB_INVALID_CONFIG and the old one stays in force.
+   */
+  reload(policy: AccessPolicy): void {
+    this.policy = new CompiledPolicy(policy);
+    this.counts.reloads++;
+    this.emit({ kind: 'reload', reason: `policy reloaded with ${policy.rules.length} rule(s)` });
+  }
+
+  /**
+   * The hub's middleware list with security around it: the first entry
+   * authorizes and stamps the identity on the way out, and opens and
+   * authorizes on the way in; the last one seals on the way out.
+   */
+  wrap(user: readonly Middleware[]): Middleware[] {
+    const head: Middleware = {
+      name: 'security',
+      outbound: (env) => this.outbound(env),
+      inbound: (env) => this.inbound(env),
+    };
+    const protection = this.protection;
+    if (protection === undefined) return [head, ...user];
+    return [
+      head,
+      ...user,
+      { name: 'security-protection', outbound: (env) => protection.seal(env) },
+    ];
+  }
+
+  /** Serve or subscribe check, for the identity `runAs` names or the hub's own. */
+  checkConsume(verb: 'serve' | 'subscribe', address: string): void {
+    const identity = currentIdentity() ?? this.identity;
+    if (identity === this.identity && address.startsWith(INBOX_PREFIX)) return;
+    this.authorize(identity, verb, address, undefined);
+  }
+
+  /**
+   * Record an entry point's own security event (a refused login, a rate
+   * limit) in the audit sink and the counts, beside the hub's.
+   */
+  report(
+    event: Pick<AuditEvent, 'kind' | 'reason'> & Partial<Omit<AuditEvent, 'at' | 'hub'>>,
+  ): void {
+    if (event.kind === 'auth') this.counts.authFailed++;
+    if (event.kind === 'rate-limit') this.counts.rateLimited++;
+    this.emit(event);
+  }
+
+  /** Figures for the hub's metrics (`components.security`). */
+  metrics(): Record<string, number> {
+    return { ...this.counts, rules: this.policy?.rules.length ?? -1 };
+  }
+
+  private outbound(env: Envelope): Envelope {
+    const identity = attachedIdentity(env) ?? this.identity;
+    const local = identity === this.identity;
+    const address = addressOf(env);
+    if (!(local && address.startsWith(INBOX_PREFIX))) {
+      this.authorize(identity, env.kind === 'message' ? 'send' : 'publish', address, env.id);
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env.headers)) {
+      if (!k.startsWith(RESERVED_HEADER_PREFIX)) headers[k] = v;
+    }
+    headers[IDENTITY_HEADER] = identity;
+    return { ...env, headers } as Envelope;
+  }
+
+  private async inbound(arrived: Envelope): Promise<Envelope> {
+    let env = arrived;
+    if (this.protection !== undefined) {
+      try {
+        env = await this.protection.open(arrived);
+      } catch (err) {
+        this.counts.integrityFailed++;
+        const e =
+          err instanceof HubError
+            ? err
+            : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
+                cause: err,
+              });
+        const sender = senderOf(arrived);
+        this.emit({
+          kind: 'integrity',
+          verb: 'receive',
+          ...(sender === undefined ? {} : { identity: sender }),
+          address: addressOf(arrived),
+          messageId: arrived.id,
+          code: e.code,
+          reason: e.message,
+        });
+        throw e;
+      }
+    }
+    const address = addressOf(env);
+    if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;
+    const identity = senderOf(env) ?? 'anonymous';
+    this.authorize(identity, env.kind === 'message' ? 'send' : 'publish', address, env.id);
+    return env;
+  }
+
+  private authorize(
+    identity: string,
+    verb: AccessVerb,
+    address: string,
+    messageId: string | undefined,
+  ): void {
+    const policy = this.policy;
+    if (policy === undefined) return;
+    if (policy.allows(identity, verb, address) !== undefined) return;
+    this.counts.refused++;
+    const reason = `${identity} may not ${verb} "${address}"`;
+    this.emit({
+      kind: 'refused',
+      identity,
+      verb,
+      address,
+      ...(messageId === undefined ? {} : { messageId }),
+      rule: 'default-deny',
+      code: ErrorCode.FORBIDDEN,
+      reason,
+    });
+    throw new HubError(ErrorCode.FORBIDDEN, `[hub:security] ${reason}: no rule allows it`);
+  }
+
+  private emit(event: Omit<AuditEvent, 'at' | 'hub'>): void {
+    try {
+      this.audit({ at: Date.now(), hub: this.hubName, ...event });
+    } catch {
+      this.counts.auditFailed++;
+    }
+  }
+}

@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import {
+  COMPRESSION_HEADER,
+  envelopeProtection,
+  IV_HEADER,
+  KEY_ID_HEADER,
+  type ProtectionOptions,
+  SIGNATURE_HEADER,
+  TAG_HEADER,
+} from '@hub/core/security';
+import { describe, expect, it } from 'vitest';
+import {
+  type AuditEvent,
+  createEvent,
+  createHub,
+  createMessage,
+  type Envelope,
+  ErrorCode,
+  memory,
+  silentLogger,
+  type UnifiedMessage,
+} from '../../src/index.js';
+
+const encKeys: Record<string, Buffer> = { k1: randomBytes(32), k2: randomBytes(32) };
+const sigKeys: Record<string, Buffer> = { s1: randomBytes(32) };
+/** All three steps; a field given as undefined leaves that step out. */
+const full = (over: { [K in keyof ProtectionOptions]?: ProtectionOptions[K] | undefined } = {}) => {
+  const options: Record<string, unknown> = {
+    signing: { keyId: 's1', keys: (id: string) => sigKeys[id] },
+    encryption: { keyId: 'k1', keys: (id: string) => encKeys[id] },
+    compression: { thresholdBytes: 64 },
+    ...over,
+  };
+  for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k];
+  return envelopeProtection(options as ProtectionOptions);
+};
+
+const msg = (payload: unknown = { text: 'secret order', n: 42 }) =>
+  createMessage({ source: 'shop', destination: 'orders.create', payload });
+
+async function errorOf(
+  p: Envelope | Promise<Envelope>,
+): Promise<{ code?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code?: string; message: string };
+  }
+  throw new Error('expected a refusal');
+}
+
+/** Flip one bit of a base64 value, keeping it valid base64 of the same length. */
+const flip = (b64: string): string => {
+  const buf = Buffer.from(b64, 'base64');
+  buf[buf.length - 1]! ^= 1;
+  return buf.toString('base64');
+};
+
+describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () => {
+  it('seals and opens a message: payload hidden on the wire, identical after opening', async () => {
+    const p = full();
+    const m = msg({ text: 'x'.repeat(500), n: 1 });
+    const sealed = await p.seal({ ...m, headers: { 'hub-identity': 'shop' } });
+    expect(typeof sealed.kind === 'string' && (sealed as { payload: unknown }).payload).toEqual(
+      expect.any(String),
+    );
+    expect(JSON.stringify(sealed)).not.toContain('xxxxxxxx');
+    expect(sealed.headers[KEY_ID_HEADER]).toBe('k1');
+    expect(Buffer.from(sealed.headers[IV_HEADER]!, 'base64')).toHaveLength(12);
+    expect(Buffer.from(sealed.headers[TAG_HEADER]!, 'base64')).toHaveLength(16);
+    expect(sealed.headers[COMPRESSION_HEADER]).toBe('gzip');
+    const opened = await p.open(sealed);
+    expect((opened as { payload: unknown }).payload).toEqual(m.payload);
+    expect(opened.headers).toEqual({
+      'hub-identity': 'shop',
+      [SIGNATURE_HEADER]: sealed.headers[SIGNATURE_HEADER],
+    });
+  });
+
+  it('two seals of one message use different IVs', async () => {
+    const p = full();
+    const m = msg();
+    const a = await p.seal(m);
+    const b = await p.seal(m);
+    expect(a.headers[IV_HEADER]).not.toBe(b.headers[IV_HEADER]);
+  });
+
+  it('tampering with ciphertext, IV, tag or bound metadata is detected (encryption alone)', async () => {
+    const p = full({ signing: undefined });
+    const sealed = (await p.seal(msg())) as UnifiedMessage<string>;
+    const cases: Array<[string, Envelope]> = [
+      ['ciphertext', { ...sealed, payload: flip(sealed.payload) }],
+      [
+        'iv',
+        {
+          ...sealed,
+          headers: { ...sealed.headers, [IV_HEADER]: flip(sealed.headers[IV_HEADER]!) },
+        },
+      ],
+      [
+        'tag',
+        {
+          ...sealed,
+          headers: { ...sealed.headers, [TAG_HEADER]: flip(sealed.headers[TAG_HEADER]!) },
+        },
+      ],
+      ['id', { ...sealed, id: `${sealed.id}x` }],
+      ['type', { ...sealed, type: 'other' } as Envelope],
+      ['destination', { ...sealed, destination: 'orders.cancel' }],
+      ['key id', { ...sealed, headers: { ...sealed.headers, [KEY_ID_HEADER]: 'k2' } }],
+    ];
+    for (const [what, env] of cases) {
+      const err = await errorOf(p.open(env));
+      expect({ what, code: err.code }).toEqual({ what, code: ErrorCode.INTEGRITY_FAILED });
+    }
+    expect(await p.open(sealed)).toBeDefined();
+  });
+
+  it('tampering with the signed identity or any signed field is detected; a wrong key too', async () => {
+    const p = full({ encryption: undefined, compression: undefined });
+    const sealed = await p.seal({ ...msg(), headers: { 'hub-identity': 'shop' } });
+    const changed: Envelope[] = [
+      { ...sealed, headers: { ...sealed.headers, 'hub-identity': 'admin' } },
+      { ...sealed, source: 'admin' },
+      { ...sealed, payload: { text: 'other', n: 42 } } as Envelope,
+      {
+        ...sealed,
+        headers: {
+          ...sealed.headers,
+          [SIGNATURE_HEADER]: `s1.${flip(sealed.headers[SIGNATURE_HEADER]!.slice(3))}`,
+        },
+      },
+      {
+        ...sealed,
+        headers: {
+          ...sealed.headers,
+          [SIGNATURE_HEADER]: `nope.${sealed.headers[SIGNATURE_HEADER]!.slice(3)}`,
+        },
+      },
+    ];
+    for (const env of changed)
+      expect((await errorOf(p.open(env))).code).toBe(ErrorCode.INTEGRITY_FAILED);
+    const other = envelopeProtection({ signing: { keyId: 's1', keys: () => randomBytes(32) } });
+    expect((await errorOf(other.open(sealed))).code).toBe(ErrorCode.INTEGRITY_FAILED);
+    // An unsigned envelope is refused (fail closed) unless signing is optional.
+    expect((await errorOf(p.open(msg()))).message).toMatch(/not signed/);
+    const lenient = envelopeProtection({
+      signing: { keyId: 's1', keys: (id) => sigKeys[id], required: false },
+    });
+    expect(await lenient.open(msg())).toBeDefined();
+  });
+
+  it('a rotated key still reads old messages and writes new ones with the new key id', async () => {
+    let current = 'k1';
+    const p = envelopeProtection({
+      encryption: { keyId: () => current, keys: (id) => encKeys[id] },
+    });
+    const old = await p.seal(msg());
+    current = 'k2';
+    const fresh = await p.seal(msg());
+    expect([old.headers[KEY_ID_HEADER], fresh.headers[KEY_ID_HEADER]]).toEqual(['k1', 'k2']);
+    expect(((await p.open(old)) as { payload: unknown }).payload).toEqual(msg().payload);
+    expect(((await p.open(fresh)) as { payload: unknown }).payload).toEqual(msg().payload);
+    // A reader that has dropped k1 refuses the old one.
+    const dropped = envelopeProtection({
+      encryption: { keyId: 'k2', keys: (id) => (id === 'k2' ? encKeys.k2 : undefined) },
+    });
+    expect((await errorOf(dropped.open(old))).message).toMatch(/key id "k1" is unknown/);
+  });
+
+  it('a compression bomb is refused within the cap; small payloads are not compressed', async () => {
+    const p = envelopeProtection({
+      compression: { thresholdBytes: 100, maxDecompressedBytes: 64 * 1024 },
+    });
+    const small = await p.seal(msg({ a: 1 }));
+    expect(small.headers[COMPRESSION_HEADER]).toBeUndefined();
+    const big = await p.seal(msg('y'.repeat(10_000)));
+    expect(big.headers[COMPRESSION_HEADER]).toBe('gzip');
+    expect((big as { payload: string }).payload.length).toBeLessThan(1_000);
+    expect(((await p.open(big)) as { payload: unknown }).payload).toBe('y'.repeat(10_000));
+    // 100 MB of zeros in ~100 KB: refused without inflating it all.
+    const bomb = gzipSync(Buffer.alloc(100 * 1024 * 1024));
+    const env = {
+      ...msg(),
+      payload: bomb.toString('base64'),
+      headers: { [COMPRESSION_HEADER]: 'gzip' },
+    };
+    const before = process.memoryUsage().rss;
+    const err = await errorOf(p.open(env as Envelope));
+    expect(err.message).toMatch(/compression bomb/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(50 * 1024 * 1024);
+    const br = envelopeProtection({ compression: { algorithm: 'br', thresholdBytes: 0 } });
+    const sealed = await br.seal(msg('z'.repeat(2_000)));
+    expect(sealed.headers[COMPRESSION_HEADER]).toBe('br');
+    expect(((await br.open(sealed)) as { payload: unknown }).payload).toBe('z'.repeat(2_000));
+  });
+
+  it('an encrypted envelope at a hub without keys fails closed; an unencrypted one at a hub that requires encryption too', async () => {
+    const sealed = await full().seal(msg());
+    const none = envelopeProtection({ compression: {} });
+    expect((await errorOf(none.open(sealed))).message).toMatch(/no encryption keys/);
+    const enc = envelopeProtection({ encryption: { keyId: 'k1', keys: (id) => encKeys[id] } });
+    expect((await errorOf(enc.open(msg()))).message).toMatch(/not encrypted/);
+    const mixed = envelopeProtection({
+      encryption: { keyId: 'k1', keys: (id) => encKeys[id], required: false },
+    });
+    expect(await mixed.open(msg())).toBeDefined();
+  });
+
+  it('bad options are refused naming the field', () => {
+    expect(() =>
+      envelopeProtection({ encryption: { keyId: 'bad id!', keys: () => undefined } }),
+    ).toThrow(/encryption\.keyId/);
+    expect(() => envelopeProtection({ compression: { algorithm: 'zip' as never } })).toThrow(
+      /compression\.algorithm/,
+    );
+    expect(() =>
+      envelopeProtection({
+        signing: { keyId: 'a', keys: () => undefined, requird: true } as never,
+      }),
+    ).toThrow(/requird/);
+  });
+
+  it('through a hub: events and messages round trip; a tampered one is dead-lettered and audited, never handled', async () => {
+    const broker = memory();
+    const audit: AuditEvent[] = [];
+    await using hub = createHub({
+      logger: silentLogger,
+      adapters: [broker],
+      security: { protection: full(), audit: (e) => audit.push(e) },
+    });
+    const got: unknown[] = [];
+    const dead: string[] = [];
+    hub.on('deadLetter', (_env, reason) => dead.push(reason));
+    await hub.onMessage('orders.create', (m) => {
+      got.push(m.payload);
+    });
+    await hub.subscribe('orders.**', (e) => {
+      got.push(e.data);
+    });
+    await hub.start();
+    await hub.send(msg({ big: 'q'.repeat(2_000) }));
+    await hub.publish(
+      createEvent({ source: 'shop', topic: 'orders.eu', type: 'created', data: { n: 7 } }),
+    );
+    await expect.poll(() => got.length).toBe(2);
+    expect(got).toContainEqual({ big: 'q'.repeat(2_000) });
+    expect(got).toContainEqual({ n: 7 });
+    // A foreign hub on the same broker with another signing key: refused on arrival.
+    await using rogue = createHub({
+      logger: silentLogger,
+      adapters: [broker],
+      security: {
+        protection: envelopeProtection({
+          signing: { keyId: 's1', keys: () => randomBytes(32) },
+          encryption: { keyId: 'k1', keys: (id) => encKeys[id] },
+        }),
+      },
+    });
+    await rogue.start();
+    await rogue.send(msg({ forged: true }));
+    await expect.poll(() => dead.length).toBe(1);
+    expect(dead[0]).toMatch(/does not verify/);
+    expect(got).toHaveLength(2);
+    expect(audit.map((e) => e.kind)).toEqual(['integrity']);
+    expect(hub.metrics().components.security!.integrityFailed).toBe(1);
+  });
+});
+
+describe('secure defaults', () => {
+  it('secrets never reach the logs or the audit sink, even when envelopes fail their checks', async () => {
+    const lines: string[] = [];
+    const record = (level: string) => (message: string, meta?: unknown) => {
+      lines.push(`${level} ${message} ${JSON.stringify(meta ?? {})}`);
+    };
+    const logger = {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
+    const broker = memory();
+    await using hub = createHub({ logger, adapters: [broker], security: { protection: full() } });
+    await using rogue = createHub({
+      logger,
+      adapters: [broker],
+      security: { protection: full({ signing: { keyId: 's1', keys: () => randomBytes(32) } }) },
+    });
+    const dead: string[] = [];
+    hub.on('deadLetter', (_e, reason) => dead.push(reason));
+    await hub.onMessage('orders.create', () => {});
+    await hub.start();
+    await rogue.start();
+    await rogue.send(msg());
+    await expect.poll(() => dead.length).toBe(1);
+    expect(lines.some((l) => l.includes('integrity'))).toBe(true);
+    const log = lines.join('\n');
+    for (const key of [...Object.values(encKeys), ...Object.values(sigKeys)]) {
+      expect(log).not.toContain(key.toString('base64'));
+      expect(log).not.toContain(key.toString('hex'));
+    }
+  });
+
+  it('a policy without signature verification is warned about at start-up', () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (m: string) => warnings.push(m) };
+    createHub({ logger, security: { policy: { rules: [] } } });
+    createHub({ logger, security: { policy: { rules: [] }, protection: full() } });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/does not verify signatures/);
+  });
+});
