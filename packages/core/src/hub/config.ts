@@ -67,6 +67,11 @@ export interface CommunicationConfig {
   middleware?: readonly Middleware[];
   /** @default true */
   enableMetrics?: boolean;
+  /**
+   * Spans through `@opentelemetry/api` when it is installed and a tracer
+   * provider is registered; `false` turns them off. @default true
+   */
+  enableTracing?: boolean;
   /** @default true */
   enableHealthMonitoring?: boolean;
   /** Seconds between health checks. @default 30 */
@@ -155,6 +160,7 @@ const CONFIG_OPTIONS = optionNames<CommunicationConfig>({
   messageTypeRoutes: true,
   middleware: true,
   enableMetrics: true,
+  enableTracing: true,
   enableHealthMonitoring: true,
   healthCheckInterval: true,
   drainTimeoutMs: true,
@@ -284,6 +290,7 @@ export function validateConfig(config: CommunicationConfig): void {
     throw invalid('drainTimeoutMs', 'must be a number >= 0', cfg.drainTimeoutMs);
   }
   bool(cfg, 'enableMetrics');
+  bool(cfg, 'enableTracing');
   bool(cfg, 'enableHealthMonitoring');
   if (cfg.overload !== undefined && cfg.overload !== 'wait' && cfg.overload !== 'reject') {
     throw invalid('overload', 'must be "wait" or "reject"', cfg.overload);

@@ -30,6 +30,7 @@ import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { LatencySnapshot } from '../metrics/histogram.js';
+import { HubTracing } from '../observability/tracing.js';
 import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
@@ -207,6 +208,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private readonly consumerHost: ConsumerHost;
   private readonly dedup: DedupStore;
   private readonly healthSources = new Map<string, HealthSource>();
+  private readonly tracing: HubTracing;
 
   constructor(config: CommunicationConfig = {}) {
     super();
@@ -245,7 +247,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       }
     });
 
+    this.tracing = new HubTracing(config.enableTracing !== false);
     this.router = new Router(this.adapters, {
+      tracing: config.enableTracing === false ? undefined : this.tracing,
       defaultStrategy: config.defaultRoutingStrategy ?? RoutingStrategy.AUTOMATIC,
       rules: config.routes ?? [],
       messageTypeRoutes: config.messageTypeRoutes ?? {},
@@ -286,7 +290,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
       inbound: composeInbound(config.middleware ?? []),
-      reply: (request, payload) => this.requests.reply(request, payload),
+      // A reply is a child of the span that handled its request.
+      reply: (request, payload) =>
+        this.tracing.replyUnder(request, () => this.requests.reply(request, payload)),
       observer: {
         delivered(env) {
           self.metricsImpl.delivered(env);
@@ -361,6 +367,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private async doStart(): Promise<void> {
     this._state = 'starting';
+    await this.tracing.init();
     // Adapters registered while we connect are connected in the next round.
     let list = this.adapters.list();
     let results = await Promise.allSettled(
@@ -496,14 +503,24 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
     }
-    return this.pipeline.dispatch(message);
+    return this.dispatch(message);
   }
 
   /** `send` for a message the hub built itself from validated parts (requests, replies). */
   private sendBuilt(message: UnifiedMessage): Promise<MessageResult> {
     if (this._state !== 'running') return this.ensureRunning().then(() => this.sendBuilt(message));
-    return this.pipeline.dispatch(message);
+    return this.dispatch(message);
   }
+
+  /** Into the send pipeline, inside a send span when a tracer provider is registered. */
+  private dispatch(envelope: UnifiedMessage | UnifiedEvent): Promise<MessageResult> {
+    return this.tracing.on()
+      ? this.tracing.send(envelope, this.dispatchTraced)
+      : this.pipeline.dispatch(envelope);
+  }
+
+  private readonly dispatchTraced = (envelope: UnifiedMessage | UnifiedEvent) =>
+    this.pipeline.dispatch(envelope);
 
   /** `send`, resolving to `{ success: false, error }` instead of rejecting. */
   async sendMessage<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
@@ -536,7 +553,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return Promise.reject(err);
     }
     this.recordEvent(event);
-    return this.pipeline.dispatch(event);
+    return this.dispatch(event);
   }
 
   /** The established name of `publish`. */
@@ -738,7 +755,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     const consumer = new ReceivePipeline(this.consumerHost, {
       kind,
       address,
-      handler: handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
+      handler: this.tracing.wrapHandler(
+        handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
+      ),
       concurrency,
       maxDeliveries: options.maxDeliveries ?? this.config.maxDeliveries ?? 5,
       handlerTimeoutMs: options.handlerTimeoutMs,

@@ -11,6 +11,7 @@ import {
 import type { ProtocolAdapter, SendResult } from '../adapter/contract.js';
 import { RoutingStrategy } from '../common/types.js';
 import { TopicMatcher } from '../event-bus/pattern.js';
+import type { RouteTracing } from '../observability/tracing.js';
 import type { AdapterRegistry } from '../registry/registry.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 
@@ -36,6 +37,7 @@ export class RouteTarget {
     readonly name: string,
     readonly adapter: ProtocolAdapter,
     readonly breaker: CircuitBreaker,
+    private readonly tracing: RouteTracing | undefined = undefined,
   ) {}
 
   observe(latencyMs: number): void {
@@ -50,6 +52,14 @@ export class RouteTarget {
    * its `max_payload`) only has to update its capabilities.
    */
   send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const tracing = this.tracing;
+    if (tracing?.traced(envelope)) {
+      return tracing.hop(this.name, envelope, (env) => this.hand(env));
+    }
+    return this.hand(envelope);
+  }
+
+  private hand(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     const limit = this.adapter.capabilities.maxPayloadBytes;
     if (limit !== undefined) {
       const err = oversize(envelope, limit, this.name);
@@ -102,6 +112,8 @@ export interface RouterOptions {
   /** Per message type: adapters in preference order. */
   messageTypeRoutes: Readonly<Record<string, readonly string[]>>;
   breaker: CircuitBreakerOptions;
+  /** Route and hop spans of traced sends. */
+  tracing?: RouteTracing | undefined;
 }
 
 interface CompiledRule {
@@ -174,6 +186,14 @@ export class Router {
 
   /** Decide where `envelope` goes; throws a typed HubError when nothing can honour it. */
   route(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
+    const tracing = this.opts.tracing;
+    if (tracing?.traced(envelope)) {
+      return tracing.route(envelope, () => this.decideRoute(envelope));
+    }
+    return this.decideRoute(envelope);
+  }
+
+  private decideRoute(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
     // Latency order moves slowly, and an open circuit turns half-open only when
     // its clock is read: rebuild once a second, or at the earliest probe time.
     // The clock is read on one route in 16 (a read costs as much as the rest of routing).
@@ -240,7 +260,7 @@ export class Router {
   private addTarget(name: string, adapter: ProtocolAdapter): void {
     const breaker = new CircuitBreaker(name, this.opts.breaker);
     breaker.onStateChange(() => this.invalidate());
-    this.targets.set(name, new RouteTarget(name, adapter, breaker));
+    this.targets.set(name, new RouteTarget(name, adapter, breaker, this.opts.tracing));
     this.invalidate();
   }
 
