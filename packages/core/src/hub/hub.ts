@@ -247,7 +247,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       }
     });
 
-    this.tracing = new HubTracing(config.enableTracing !== false);
+    this.tracing = new HubTracing(config.enableTracing !== false, this.name);
     this.router = new Router(this.adapters, {
       tracing: config.enableTracing === false ? undefined : this.tracing,
       defaultStrategy: config.defaultRoutingStrategy ?? RoutingStrategy.AUTOMATIC,

@@ -82,7 +82,10 @@ export class HubTracing implements RouteTracing {
   /** Parent for a send started synchronously inside `under` (no context manager needed). */
   private explicit: Otel.Context | undefined;
 
-  constructor(private readonly enabled: boolean) {}
+  constructor(
+    private readonly enabled: boolean,
+    private readonly hubName: string,
+  ) {}
 
   /** Load the API (once per process); called when the hub starts. */
   async init(): Promise<void> {
@@ -153,6 +156,7 @@ export class HubTracing implements RouteTracing {
       attrs['hub.delivery_guarantee'] = env.deliveryGuarantee;
     }
     attrs['hub.message.type'] = env.type;
+    attrs['hub.name'] = this.hubName;
     return attrs;
   }
 
@@ -199,7 +203,10 @@ export class HubTracing implements RouteTracing {
     const api = this.api!;
     const span = this.tracer(api).startSpan(
       `route ${addressOf(env)}`,
-      { kind: api.SpanKind.INTERNAL, attributes: { 'messaging.message.id': env.id } },
+      {
+        kind: api.SpanKind.INTERNAL,
+        attributes: { 'messaging.message.id': env.id, 'hub.name': this.hubName },
+      },
       this.sends.get(env),
     );
     try {
@@ -280,7 +287,10 @@ export class HubTracing implements RouteTracing {
     this.handles.set(env, spanCtx);
     let out: unknown;
     try {
-      out = this.under(spanCtx, () => api.context.with(spanCtx, handler, undefined, env, ctx));
+      // The handler sees the envelope with this span's context, so whatever
+      // forwards it (a WebSocket gateway, a bridge) continues from here.
+      const seen = this.stamp(env, span.spanContext());
+      out = this.under(spanCtx, () => api.context.with(spanCtx, handler, undefined, seen, ctx));
     } catch (err) {
       this.fail(api, span, err);
       span.end();

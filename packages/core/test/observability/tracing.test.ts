@@ -112,8 +112,9 @@ describe('with a tracer provider registered', () => {
     });
     expect(route.attributes['hub.route.targets']).toEqual(['memory']);
 
-    // The envelope carried the hop's context; the caller's object is untouched.
-    expect(seen[0]!.traceparent).toBe(`00-${traceOf(hop)}-${idOf(hop)}-01`);
+    // The handler sees its own span's context (a forwarder continues from
+    // there); the caller's object is untouched.
+    expect(seen[0]!.traceparent).toBe(`00-${traceOf(process)}-${idOf(process)}-01`);
     expect(sent.traceparent).toBeUndefined();
   });
 
@@ -203,7 +204,7 @@ describe('with a tracer provider registered', () => {
     const bad = msg('worker', {
       traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
     });
-    await hub.adapters.get<MemoryAdapter>('memory')!.send(bad);
+    await (hub.adapters.get('memory') as MemoryAdapter).send(bad);
     await waitFor(() => named('process worker').length === 1, 'the process span');
     const process = one('process worker');
     expect(parentOf(process)).toBeUndefined();
