@@ -23,6 +23,7 @@ import {
   type Subscription,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
+import { rejectUnknownOptions } from '../config/unknown-options.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import { MemoryDedupStore } from '../delivery/memory-dedup.js';
 import { type ConsumerHost, ReceivePipeline } from '../delivery/receive-pipeline.js';
@@ -30,6 +31,11 @@ import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { LatencySnapshot } from '../metrics/histogram.js';
+import {
+  type PromCollectorOptions,
+  type PromRegistry,
+  registerCollectors,
+} from '../observability/prometheus.js';
 import { HubTracing } from '../observability/tracing.js';
 import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
@@ -1012,6 +1018,64 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       }
     }
     return out;
+  }
+
+  /**
+   * Register this hub's collectors on a `prom-client` registry (`register`, or
+   * a `new Registry()`): counters, gauges and histograms read from the hub's
+   * own figures at scrape time. Returns a function that removes them. Two hubs
+   * on one registry need different `prefix`es.
+   */
+  registerPrometheus(registry: PromRegistry, options: PromCollectorOptions = {}): () => void {
+    if (typeof (registry as { registerMetric?: unknown } | null)?.registerMetric !== 'function') {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        '[hub] registerPrometheus registry must be a prom-client Registry (registerMetric missing)',
+      );
+    }
+    rejectUnknownOptions('registerPrometheus', options, ['prefix']);
+    if (options.prefix !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix)) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] registerPrometheus options.prefix must be a Prometheus name prefix, got ${JSON.stringify(options.prefix)}`,
+      );
+    }
+    const m = this.metricsImpl;
+    return registerCollectors(
+      {
+        hub: this.name,
+        totals: () => m.totals,
+        adapters: () => {
+          const series = new Map(m.adapterSeries());
+          return this.router.allTargets().map((t) => {
+            const s = series.get(t.name);
+            return {
+              name: t.name,
+              sent: s?.sent.value ?? 0,
+              failed: s?.failed.value ?? 0,
+              latency: s?.latency,
+              circuit: t.breaker.state,
+              healthy: safeHealth(t).healthy,
+            };
+          });
+        },
+        types: () =>
+          [...m.typeSeries()].map(([type, s]) => ({
+            type,
+            sent: s.sent.value,
+            delivered: s.delivered.value,
+            acked: s.acked.value,
+            failed: s.failed.value,
+            deadLettered: s.deadLettered.value,
+            handler: s.handler,
+          })),
+        routing: m.routing,
+        inFlight: () => this.pipeline.inFlight,
+        consumers: () => this.consumers.size,
+      },
+      registry,
+      options,
+    );
   }
 
   /** Overall and per-adapter health. */
