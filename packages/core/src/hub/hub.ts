@@ -31,6 +31,7 @@ import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { LatencySnapshot } from '../metrics/histogram.js';
+import { messageMeta } from '../observability/log-meta.js';
 import {
   type PromCollectorOptions,
   type PromRegistry,
@@ -308,14 +309,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         acked: (env, adapter, ms) => this.metricsImpl.acked(env, adapter, ms),
         failed: (env, _adapter, err, attempt) => {
           this.metricsImpl.failed(env);
-          this.logger.debug(`[hub] handler failed for ${env.id} (attempt ${attempt})`, {
-            error: String(err),
-          });
+          this.logger.debug(
+            `[hub] handler failed for ${env.id} (attempt ${attempt})`,
+            messageMeta(env, { attempt, error: String(err) }),
+          );
         },
         retried: () => this.metricsImpl.retried(),
         deadLettered: (env, _adapter, reason, attempts) => {
           this.metricsImpl.deadLettered(env);
-          this.logger.warn(`[hub] ${env.id} dead-lettered after ${attempts} attempts: ${reason}`);
+          this.logger.warn(
+            `[hub] ${env.id} dead-lettered after ${attempts} attempts: ${reason}`,
+            messageMeta(env, { attempts, reason }),
+          );
           this.safeEmit('deadLetter', env, reason, attempts);
         },
         duplicate: () => this.metricsImpl.duplicate(),
@@ -535,8 +540,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return await this.send(message);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      const id = (message as { id?: unknown } | null)?.id;
       this.logger.warn(
-        `[hub] sendMessage ${String((message as { id?: unknown })?.id)} failed: ${error.message}`,
+        `[hub] sendMessage ${String(id)} failed: ${error.message}`,
+        typeof id === 'string'
+          ? messageMeta(message, { error: error.message })
+          : { error: error.message },
       );
       return {
         success: false,
@@ -694,7 +703,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         try {
           await handler(event as UnifiedEvent<T>, REPLAY_CONTEXT);
         } catch (err) {
-          this.logger.warn(`[hub] replay handler failed for ${event.id}`, { error: String(err) });
+          this.logger.warn(
+            `[hub] replay handler failed for ${event.id}`,
+            messageMeta(event, { error: String(err) }),
+          );
         }
       }
     } catch (err) {
