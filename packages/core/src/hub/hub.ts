@@ -31,6 +31,7 @@ import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { LatencySnapshot } from '../metrics/histogram.js';
+import type { AnomalyReport } from '../observability/anomaly.js';
 import { messageMeta } from '../observability/log-meta.js';
 import {
   type PromCollectorOptions,
@@ -88,6 +89,8 @@ export interface HubEvents {
   circuit: (adapter: string, state: CircuitState) => void;
   /** An adapter's health flag changed. */
   health: (adapter: string, healthy: boolean) => void;
+  /** An adapter's send latency departed from its baseline (`degraded`) or came back (`recovered`). */
+  anomaly: (report: AnomalyReport) => void;
 }
 
 export interface BroadcastNotificationInput<T = unknown> {
@@ -119,6 +122,8 @@ export interface AdapterMetrics {
   latency: LatencySnapshot;
   circuit: CircuitState;
   healthy: boolean;
+  /** Send latency far past its baseline (see `anomaly` events). */
+  degraded: boolean;
 }
 
 export interface DetailedMetrics {
@@ -159,7 +164,8 @@ export interface HealthStatus {
   state: HubState;
   uptimeMs: number;
   checkedAt: number;
-  adapters: Record<string, AdapterHealth & { circuit: CircuitState }>;
+  /** `degraded`: send latency far past its baseline (see `anomaly` events). */
+  adapters: Record<string, AdapterHealth & { circuit: CircuitState; degraded: boolean }>;
   /** Health sources (a WebSocket gateway, …) by name; an unhealthy one makes the hub degraded. */
   components: Record<string, { healthy: boolean; detail?: Record<string, unknown> }>;
   performance: {
@@ -257,6 +263,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this.tracing = new HubTracing(config.enableTracing !== false, this.name);
     this.router = new Router(this.adapters, {
       tracing: config.enableTracing === false ? undefined : this.tracing,
+      anomaly:
+        config.anomalyDetection === false
+          ? undefined
+          : {
+              options: config.anomalyDetection ?? {},
+              report: (_target, report) => this.onAnomaly(report),
+            },
       defaultStrategy: config.defaultRoutingStrategy ?? RoutingStrategy.AUTOMATIC,
       rules: config.routes ?? [],
       messageTypeRoutes: config.messageTypeRoutes ?? {},
@@ -982,6 +995,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         latency: perAdapter[t.name]?.latency ?? EMPTY_LATENCY,
         circuit: t.breaker.state,
         healthy,
+        degraded: t.degraded,
       };
     }
     return {
@@ -1028,6 +1042,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       for (const t of targets) {
         out += `${name}{adapter="${promLabel(t.name)}"} ${t.breaker.state === 'open' ? 1 : 0}\n`;
       }
+      const slow = `${prefix}adapter_degraded`;
+      out += `# HELP ${slow} 1 while the adapter's send latency is far past its baseline\n# TYPE ${slow} gauge\n`;
+      for (const t of targets)
+        out += `${slow}{adapter="${promLabel(t.name)}"} ${t.degraded ? 1 : 0}\n`;
     }
     return out;
   }
@@ -1068,6 +1086,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
               latency: s?.latency,
               circuit: t.breaker.state,
               healthy: safeHealth(t).healthy,
+              degraded: t.degraded,
             };
           });
         },
@@ -1090,20 +1109,34 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     );
   }
 
+  private onAnomaly(report: AnomalyReport): void {
+    const figures = `recent ${report.currentMs.toFixed(2)} ms, baseline ${report.baselineMs.toFixed(2)} ± ${report.deviationMs.toFixed(2)} ms, threshold ${report.thresholdMs.toFixed(2)} ms`;
+    this.logger.warn(
+      report.state === 'degraded'
+        ? `[hub] adapter "${report.adapter}" is slow: ${figures}`
+        : `[hub] adapter "${report.adapter}" is back to its usual speed: ${figures}`,
+      { ...report },
+    );
+    this.safeEmit('anomaly', report);
+  }
+
   /** Overall and per-adapter health. */
   health(): HealthStatus {
     const adapters: HealthStatus['adapters'] = {};
     let healthy = 0;
+    let slow = false;
     let total = 0;
     for (const t of this.router.allTargets()) {
       total++;
       const h = safeHealth(t);
       const ok = h.healthy && t.breaker.state !== 'open';
       if (ok) healthy++;
-      adapters[t.name] = { ...h, circuit: t.breaker.state };
+      // A slow adapter still carries messages: the hub is degraded, not unhealthy.
+      if (t.degraded) slow = true;
+      adapters[t.name] = { ...h, circuit: t.breaker.state, degraded: t.degraded };
     }
     const components: HealthStatus['components'] = {};
-    let componentsOk = true;
+    let componentsOk = !slow;
     for (const [name, source] of this.healthSources) {
       let h: { healthy: boolean; detail?: Record<string, unknown> };
       try {

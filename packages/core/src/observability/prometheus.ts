@@ -35,6 +35,7 @@ export interface PromSource {
     latency: LatencyHistogram | undefined;
     circuit: CircuitState;
     healthy: boolean;
+    degraded: boolean;
   }>;
   types(): Array<{
     type: string;
@@ -165,6 +166,13 @@ export function registerCollectors(
   );
   add('adapter_healthy', 'gauge', '1 while the adapter reports healthy', () =>
     source.adapters().map((a) => ({ labels: { adapter: a.name }, value: a.healthy ? 1 : 0 })),
+  );
+  add(
+    'adapter_degraded',
+    'gauge',
+    "1 while the adapter's send latency is far past its baseline",
+    () =>
+      source.adapters().map((a) => ({ labels: { adapter: a.name }, value: a.degraded ? 1 : 0 })),
   );
   const perType = (
     name: string,

@@ -11,6 +11,11 @@ import {
 import type { ProtocolAdapter, SendResult } from '../adapter/contract.js';
 import { RoutingStrategy } from '../common/types.js';
 import { TopicMatcher } from '../event-bus/pattern.js';
+import {
+  type AnomalyOptions,
+  type AnomalyReport,
+  LatencyBaseline,
+} from '../observability/anomaly.js';
 import type { RouteTracing } from '../observability/tracing.js';
 import type { AdapterRegistry } from '../registry/registry.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
@@ -38,11 +43,26 @@ export class RouteTarget {
     readonly adapter: ProtocolAdapter,
     readonly breaker: CircuitBreaker,
     private readonly tracing: RouteTracing | undefined = undefined,
-  ) {}
+    private readonly anomaly: RouterOptions['anomaly'] = undefined,
+  ) {
+    if (anomaly !== undefined) this.baseline = new LatencyBaseline(name, anomaly.options);
+  }
+
+  /** Send-latency baseline (absent when anomaly detection is off). */
+  private readonly baseline: LatencyBaseline | undefined;
+
+  /** True while the send latency is far past its baseline. */
+  get degraded(): boolean {
+    return this.baseline?.degraded ?? false;
+  }
 
   observe(latencyMs: number): void {
     this.latencyEwma =
       this.latencyEwma === 0 ? latencyMs : this.latencyEwma * 0.9 + latencyMs * 0.1;
+    if (this.baseline !== undefined) {
+      const report = this.baseline.observe(latencyMs);
+      if (report !== undefined) this.anomaly!.report(this, report);
+    }
   }
 
   /**
@@ -114,6 +134,10 @@ export interface RouterOptions {
   breaker: CircuitBreakerOptions;
   /** Route and hop spans of traced sends. */
   tracing?: RouteTracing | undefined;
+  /** Latency baselines per adapter, and where a departure or recovery is reported. */
+  anomaly?:
+    | { options: AnomalyOptions; report(target: RouteTarget, report: AnomalyReport): void }
+    | undefined;
 }
 
 interface CompiledRule {
@@ -260,7 +284,10 @@ export class Router {
   private addTarget(name: string, adapter: ProtocolAdapter): void {
     const breaker = new CircuitBreaker(name, this.opts.breaker);
     breaker.onStateChange(() => this.invalidate());
-    this.targets.set(name, new RouteTarget(name, adapter, breaker, this.opts.tracing));
+    this.targets.set(
+      name,
+      new RouteTarget(name, adapter, breaker, this.opts.tracing, this.opts.anomaly),
+    );
     this.invalidate();
   }
 
