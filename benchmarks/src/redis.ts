@@ -506,8 +506,8 @@ async function runScenario(
     notes.push(
       `${n.toLocaleString('en-US')} pre-built envelopes (300 B payload) per round, both sides; batches of ${BATCH} sends issued together and awaited with Promise.all`,
       pubsub
-        ? 'hub: hub.send(best-effort) to an endpoint → the adapter batches the PUBLISHes of a tick into one script call (auto-pipelined command connection) → subscriber connection → handler counts'
-        : 'hub: hub.send(at-least-once) → the adapter batches the XADDs of a tick into one script call per stream (auto-pipelined) → the adapter’s XREADGROUP consumer (prefetch 100, the raw reader’s COUNT; every other consumer option default) → handler → XACK; clock stops at XPENDING = 0',
+        ? 'hub: hub.send(best-effort) to an endpoint → the adapter batches the PUBLISHes of a tick into one script call, written at once on the command connection → subscriber connection → handler counts'
+        : 'hub: hub.send(at-least-once) → the adapter batches the XADDs of a tick into one script call per stream → the adapter’s XREADGROUP consumer (prefetch 100, the raw reader’s COUNT; every other consumer option default) → handler → XACK; clock stops at XPENDING = 0',
       pubsub
         ? 'raw (the baseline of the hub/raw column): ioredis PUBLISH of JSON.stringify(same envelope) with enableAutoPipelining → a second ioredis connection SUBSCRIBEd → JSON.parse → count. Also measured after the pairs (extra lines): raw with the same PUBLISH batching as the adapter, each tick’s sends sharing one EVAL'
         : 'raw (the baseline of the hub/raw column): ioredis XADD (MAXLEN ~, same v/id/env fields) with enableAutoPipelining → dedicated reader XREADGROUP COUNT 100 BLOCK 200 → JSON.parse each → one XACK per read, pipelined; clock stops at XPENDING = 0. Also measured after the pairs (extra lines): raw with the same XADD batching as the adapter, each tick’s sends sharing one EVAL',

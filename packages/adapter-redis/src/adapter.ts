@@ -213,6 +213,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     // Connections we own and can see into get the sweep instead of a timer per
     // command (connection.ts); a user's own client keeps its own settings.
     if (owned && canWatch(client)) {
+      // The sweep also cuts a socket that owes replies and stays silent, which
+      // is all ioredis's socketTimeout does here, at the price of a timer and
+      // a 'data' listener for each command written while none was waiting
+      // (every command, one request at a time): the sweep replaces it.
+      (client.options as { socketTimeout?: number | undefined }).socketTimeout = undefined;
       this.stallWatch = new StallWatch(client, this.opts.commandTimeoutMs, (err) =>
         this.report('commands connection', err),
       );

@@ -121,7 +121,18 @@ it('a member whose Pub/Sub link died is skipped: its messages go to a live membe
 
   // Cut the dead member's subscriber without leaving the set (as a crash would;
   // its command link keeps the entry fresh, the worst case for senders).
+  const pubsubClients = async (): Promise<number> => {
+    const list = (await sender.commands.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+    return list.split('\n').filter((line) => line.trim() !== '').length;
+  };
+  const before = await pubsubClients();
   (d as unknown as { subscriber: Redis }).subscriber.disconnect();
+  // Dead once Redis has dropped the link: until then a PUBLISH still counts the
+  // closing socket as a receiver (whatever it read is lost, as in any crash).
+  await waitFor(
+    async () => (await pubsubClients()) < before,
+    async () => `Pub/Sub clients still ${await pubsubClients()} (was ${before})`,
+  );
   const ids = await sendAll(sender, 'ep', 100);
   await settled([live], 10 + ids.length - dead.ids().length);
   await quiet();

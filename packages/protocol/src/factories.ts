@@ -1,5 +1,5 @@
-import { nanoid } from 'nanoid';
 import { DeliveryGuarantee, MessageType, Priority } from './enums.js';
+import { newId } from './id.js';
 import { ENVELOPE_VERSION, type Headers, type UnifiedEvent, type UnifiedMessage } from './types.js';
 
 export interface CreateMessageInput<T> {
@@ -32,7 +32,7 @@ export function createMessage<T>(input: CreateMessageInput<T>): UnifiedMessage<T
   const msg: UnifiedMessage<T> = {
     kind: 'message',
     version: ENVELOPE_VERSION,
-    id: input.id ?? nanoid(),
+    id: input.id ?? newId(),
     timestamp,
     source: input.source,
     destination: input.destination,
@@ -77,7 +77,7 @@ export function createEvent<T>(input: CreateEventInput<T>): UnifiedEvent<T> {
   const ev: UnifiedEvent<T> = {
     kind: 'event',
     version: ENVELOPE_VERSION,
-    id: input.id ?? nanoid(),
+    id: input.id ?? newId(),
     timestamp,
     source: input.source,
     type: input.eventType ?? input.type ?? input.topic,
@@ -109,16 +109,22 @@ export function createReply<T>(
   request: UnifiedMessage<unknown>,
   input: CreateReplyInput<T>,
 ): UnifiedMessage<T> {
-  const reply = createMessage<T>({
+  // One literal, in createMessage's field order (a reply is on the path of every request).
+  const reply: UnifiedMessage<T> = {
+    kind: 'message',
+    version: ENVELOPE_VERSION,
+    id: newId(),
+    timestamp: Date.now(),
     source: input.source ?? request.destination,
     destination: request.replyTo ?? request.source,
-    messageType: input.messageType ?? input.type ?? MessageType.RESPONSE,
-    payload: input.payload,
-    priority: request.priority,
-    deliveryGuarantee: request.deliveryGuarantee,
+    type: input.messageType ?? input.type ?? MessageType.RESPONSE,
+    priority: request.priority ?? Priority.NORMAL,
+    deliveryGuarantee: request.deliveryGuarantee ?? DeliveryGuarantee.AT_LEAST_ONCE,
     headers: input.headers ?? {},
+    payload: input.payload,
+    attempt: 1,
     correlationId: request.correlationId ?? request.id,
-  });
+  };
   if (request.traceparent !== undefined) reply.traceparent = request.traceparent;
   return reply;
 }

@@ -51,6 +51,21 @@ describe('createMessage', () => {
     );
   });
 
+  it('makes ids of 21 URL-safe symbols, all 64 symbols used, none repeated over pool refills', () => {
+    const ids = Array.from(
+      { length: 20_000 },
+      () => createMessage({ source: 'a', destination: 'b', payload: 0 }).id,
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{21}$/);
+    const counts = new Map<string, number>();
+    for (const id of ids) for (const ch of id) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    expect(counts.size).toBe(64);
+    // 420,000 symbols: each of the 64 expected ~6,560 times; a skew would show far outside ±10 %.
+    for (const n of counts.values())
+      expect(Math.abs(n / ((ids.length * 21) / 64) - 1)).toBeLessThan(0.1);
+  });
+
   it('derives expiresAt from ttlMs; an explicit expiresAt wins', () => {
     const msg = createMessage({
       source: 'a',

@@ -25,6 +25,7 @@ import type {
   AdapterState,
   DeadLetterEntry,
   DeadLetterReader,
+  DeliverFn,
   SendResult,
   Subscription,
   SubscriptionSpec,
@@ -237,6 +238,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   /** @internal drops and deliveries counted by the broker for this adapter */
   readonly counters: ClientCounters = {
     delivered: 0,
+    deliveredDirect: 0,
     droppedNoConsumer: 0,
     droppedOverflow: 0,
     droppedByFault: 0,
@@ -469,6 +471,60 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     return this.ok;
   }
 
+  /**
+   * @internal The hub's direct local path (a best-effort request to a handler
+   * of the same hub). When `deliver` is the only consumer a send of `env`
+   * would reach now (see BrokerCore.soleConsumer) and no fault is injected,
+   * account the send and the delivery as `send` would and return the
+   * envelope the handler gets (checked and copied as `send` copies it, unless
+   * `shareObjects`); else undefined, and the hub sends the normal way. `env`
+   * must be an object the hub built for this send (it is copied in place).
+   * Throws what `send` rejects with for a payload the wire refuses.
+   */
+  takeDirect(env: UnifiedMessage, deliver: DeliverFn): UnifiedMessage | undefined {
+    if (this.blocked || this.sendFaults || this.deliveryFaults) return undefined;
+    const c = this.core.soleConsumer(env.destination, this);
+    if (c === undefined || c.deliver !== deliver) return undefined;
+    if (this.copies) {
+      try {
+        copyInPlace(env);
+      } catch {
+        // `send` refuses it the same way, and counts it there.
+        return undefined;
+      }
+    }
+    this.sendCounters.sent++;
+    this.counters.delivered++;
+    this.counters.deliveredDirect++;
+    return env;
+  }
+
+  /**
+   * @internal The reply of a request that took the direct local path, handed
+   * straight back to the requester (this hub's inbox): accounted as a send
+   * and a delivery, checked and copied in place as `send` would.
+   */
+  replyDirect(reply: UnifiedMessage): boolean {
+    if (this.blocked || this.sendFaults || this.deliveryFaults) return false;
+    if (this.copies) {
+      try {
+        copyInPlace(reply);
+      } catch (err) {
+        this.sendCounters.sendFailures++;
+        throw err;
+      }
+    }
+    this.sendCounters.sent++;
+    this.counters.delivered++;
+    this.counters.deliveredDirect++;
+    return true;
+  }
+
+  /** @internal dead-letter a message of the direct local path (the broker never queued it). */
+  deadLetterDirect(env: UnifiedMessage, reason: string, attempts: number): void {
+    this.core.deadLetterDirect(env.destination, env, reason, attempts);
+  }
+
   protected async doConnect(_ctx: AdapterContext): Promise<void> {
     if (this.core.isDisposed) {
       throw new HubError(
@@ -561,6 +617,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
       droppedByFault: c.droppedByFault,
       eventsUnmatched: c.eventsUnmatched,
       delivered: c.delivered,
+      deliveredDirect: c.deliveredDirect,
       connected: !this.linkDown,
     };
   }
@@ -651,6 +708,19 @@ function snapshot(env: UnifiedMessage | UnifiedEvent): UnifiedMessage | UnifiedE
     return copy;
   }
   return env;
+}
+
+/**
+ * {@link snapshot} for a message object nobody else holds (built by the hub
+ * for this one send): headers and payload are replaced by copies, a payload
+ * the wire refuses throws the codec's error. Counted as a failed send then.
+ */
+function copyInPlace(env: UnifiedMessage): void {
+  const limits = DEFAULT_LIMITS;
+  const payload = env.payload;
+  checkWirePayload(payload, 'payload', limits.maxPayloadDepth, limits.maxPayloadBytes);
+  env.headers = { ...env.headers };
+  env.payload = clonePayload(payload);
 }
 
 function describeError(err: unknown): string {

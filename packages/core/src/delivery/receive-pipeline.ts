@@ -28,8 +28,8 @@ export interface ConsumerHost {
   readonly dedupWindowMs: number;
   readonly dedupLeaseMs: number;
   readonly retryBackoff: BackoffOptions;
-  /** Send `payload` as the reply to `request`. */
-  reply(request: UnifiedMessage, payload: unknown): Promise<unknown>;
+  /** Send `payload` as the reply to `request`, which arrived by `delivery`. */
+  reply(request: UnifiedMessage, payload: unknown, delivery: InboundDelivery): Promise<unknown>;
   /** Inbound middleware; undefined when there is none (the fast path). */
   readonly inbound: ((env: Envelope) => Envelope | null | Promise<Envelope | null>) | undefined;
 }
@@ -44,6 +44,12 @@ export interface ConsumerOptions {
   readonly concurrency: number;
   readonly maxDeliveries: number;
   readonly handlerTimeoutMs: number | undefined;
+  /**
+   * Deliveries the transport may hand this consumer before it has settled
+   * them (the subscription's prefetch): the direct local path holds to the
+   * same window. @default concurrency
+   */
+  readonly prefetch?: number;
 }
 
 /** Topics whose match result a topic consumer remembers. */
@@ -80,7 +86,7 @@ class Job implements HandlerContext {
     const env = this.envelope;
     if (env.kind !== 'message' || env.replyTo === undefined) return Promise.resolve();
     // The host resolves with the send's result; callers see Promise<void>.
-    return this.consumer.host.reply(env, payload) as Promise<void>;
+    return this.consumer.host.reply(env, payload, this.delivery) as Promise<void>;
   }
 }
 
@@ -91,6 +97,8 @@ class Job implements HandlerContext {
  */
 export class ReceivePipeline {
   private active = 0;
+  /** Slots promised to deliveries of the hub's direct local path, handed over in a microtask. */
+  private reserved = 0;
   private readonly queue = new PriorityQueue<Job>();
   /** Busy ordered keys → jobs waiting behind the one in progress. */
   private readonly lanes = new Map<string, Job[]>();
@@ -158,6 +166,25 @@ export class ReceivePipeline {
     let waiting = 0;
     for (const lane of this.lanes.values()) waiting += lane.length;
     return this.active + this.queue.length + waiting;
+  }
+
+  /**
+   * Reserve room for a delivery of the hub's direct local path, within the
+   * window a transport has (the prefetch: deliveries running or queued here);
+   * past it, requests go the normal way and wait in the transport's queue.
+   * The concurrency limit applies to direct deliveries as to any other:
+   * those past it wait in this consumer's queue, by priority.
+   */
+  reserve(): boolean {
+    const window = this.opts.prefetch ?? this.opts.concurrency;
+    if (this.paused || this.active + this.queue.length + this.reserved >= window) return false;
+    this.reserved++;
+    return true;
+  }
+
+  /** The reserved delivery is about to be accepted (or was given up). */
+  unreserve(): void {
+    this.reserved--;
   }
 
   /** The adapter-facing entry point; bind one per adapter subscription. */
@@ -408,7 +435,7 @@ export class ReceivePipeline {
     const env = job.envelope;
     const handlerMs = job.startedAt < 0 ? -1 : performance.now() - job.startedAt;
     if (value !== undefined && env.kind === 'message' && env.replyTo !== undefined) {
-      this.host.reply(env, value).catch((err: unknown) => {
+      this.host.reply(env, value, job.delivery).catch((err: unknown) => {
         this.host.logger.warn(`[hub:consumer] reply to ${env.replyTo} failed`, {
           error: String(err),
         });

@@ -2,6 +2,7 @@ import {
   createEvent,
   DEFAULT_LIMITS,
   DELIVERY_GUARANTEES,
+  DeliveryGuarantee,
   type Envelope,
   ErrorCode,
   HubError,
@@ -18,6 +19,7 @@ import {
   type AdapterContext,
   type AdapterHealth,
   type DeadLetterEntry,
+  type DeliverFn,
   deadLetterReader,
   type ProtocolAdapter,
   type Subscription,
@@ -45,6 +47,7 @@ import { sleep } from '../resilience/retry.js';
 import { Router, type RouteTarget } from '../router/router.js';
 import { checkConsumeCall, checkRequestOptions, optionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
+import { LocalCall, LocalCalls } from './local-call.js';
 import { HubMetrics, type MetricTotals } from './metrics.js';
 import { composeInbound, composeOutbound } from './middleware.js';
 import { RequestReply } from './request-reply.js';
@@ -184,6 +187,8 @@ interface ConsumerRecord {
   readonly address: string;
   readonly opts: ConsumeOptions;
   readonly subs: Map<string, Subscription>;
+  /** The deliver function of each adapter's subscription (the direct local path matches on it). */
+  readonly deliverers: Map<string, DeliverFn>;
   /** Adapters a subscribe call is under way on (activate and a late-added adapter may race). */
   readonly subscribing: Set<string>;
   active: boolean;
@@ -213,6 +218,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   /** Id of the event last written to the history. */
   private lastRecorded: string | undefined;
   private readonly consumers = new Set<ConsumerRecord>();
+  /** Endpoint consumers by address (for the direct local path). */
+  private readonly endpoints = new Map<string, ConsumerRecord[]>();
+  /** The direct local path of request/reply; undefined when middleware is configured. */
+  private readonly local: LocalCalls | undefined;
   private readonly pipeline: SendPipeline;
   private readonly requests: RequestReply;
   private healthTimer: ReturnType<typeof setInterval> | undefined;
@@ -290,7 +299,16 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       logger: this.logger,
       timeoutMs: this.messageTimeoutMs,
       serve: (address, handler, options) => this.onMessage(address, handler, options),
-      sendBuilt: (message) => this.sendBuilt(message),
+      // The direct local path makes no spans: with a tracer provider
+      // registered, requests take the traced path through the pipeline.
+      sendRequest: (message) =>
+        this.local !== undefined &&
+        message.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT &&
+        this._state === 'running' &&
+        !this.tracing.on() &&
+        this.local.trySend(message)
+          ? undefined
+          : this.sendBuilt(message),
       // Inbound middleware may have changed the request the reply is built from.
       sendReply: (reply) =>
         this.consumerHost.inbound === undefined ? this.sendBuilt(reply) : this.send(reply),
@@ -311,7 +329,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
       inbound: composeInbound(config.middleware ?? []),
       // A reply is a child of the span that handled its request.
-      reply: (request, payload) =>
+      reply: (request, payload, delivery) =>
+        (delivery instanceof LocalCall ? this.local?.reply(delivery, payload) : undefined) ??
         this.tracing.replyUnder(request, () => this.requests.reply(request, payload)),
       observer: {
         delivered(env) {
@@ -340,6 +359,19 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         expired: () => this.metricsImpl.expired(),
       },
     };
+    // Middleware sees every envelope on its way: with any, requests take the normal path.
+    if ((config.middleware ?? []).length === 0) {
+      this.local = new LocalCalls({
+        pipeline: this.pipeline,
+        observer: this.consumerHost.observer,
+        endpoint: (address) => {
+          const recs = this.endpoints.get(address);
+          return recs?.length === 1 && recs[0]!.active ? recs[0] : undefined;
+        },
+        answer: (reply) => this.requests.answer(reply),
+        buildReply: (request, payload) => this.requests.buildReply(request, payload),
+      });
+    }
   }
 
   /** The adapter registry (the established name). */
@@ -491,6 +523,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     const deadline = Date.now() + drainMs;
     await Promise.all([...this.consumers].map((rec) => this.deactivate(rec, drainMs)));
     this.consumers.clear();
+    this.endpoints.clear();
     while (this.pipeline.inFlight > 0 && Date.now() < deadline) await sleep(5);
     this.requests.rejectAll(closed);
     await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
@@ -792,6 +825,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       concurrency,
       maxDeliveries: options.maxDeliveries ?? this.config.maxDeliveries ?? 5,
       handlerTimeoutMs: options.handlerTimeoutMs,
+      prefetch: prefetchOf(options),
     });
     const rec: ConsumerRecord = {
       consumer,
@@ -799,16 +833,19 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       address,
       opts: options,
       subs: new Map(),
+      deliverers: new Map(),
       subscribing: new Set(),
       active: false,
     };
     this.consumers.add(rec);
+    this.addEndpoint(rec);
     if (this._state === 'running') {
       try {
         await this.activate(rec);
       } catch (err) {
         await this.deactivate(rec, 0);
         this.consumers.delete(rec);
+        this.removeEndpoint(rec);
         throw err;
       }
     }
@@ -816,10 +853,26 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     return () => {
       off ??= (async () => {
         this.consumers.delete(rec);
+        this.removeEndpoint(rec);
         await this.deactivate(rec, this.config.drainTimeoutMs ?? 10_000);
       })();
       return off;
     };
+  }
+
+  private addEndpoint(rec: ConsumerRecord): void {
+    if (rec.kind !== 'endpoint') return;
+    const recs = this.endpoints.get(rec.address);
+    if (recs === undefined) this.endpoints.set(rec.address, [rec]);
+    else recs.push(rec);
+  }
+
+  private removeEndpoint(rec: ConsumerRecord): void {
+    const recs = this.endpoints.get(rec.address);
+    const i = recs === undefined ? -1 : recs.indexOf(rec);
+    if (i < 0) return;
+    recs!.splice(i, 1);
+    if (recs!.length === 0) this.endpoints.delete(rec.address);
   }
 
   private async activate(rec: ConsumerRecord): Promise<void> {
@@ -847,18 +900,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     name: string,
     adapter: ProtocolAdapter,
   ): Promise<void> {
-    const concurrency = rec.opts.concurrency ?? 16;
     const group = rec.kind === 'endpoint' ? (rec.opts.group ?? rec.address) : rec.opts.group;
     // Junk floods one line per entry otherwise: rate-limited per subscription.
     const rejections = new WarnLimiter(REJECT_WARN_INTERVAL_MS);
+    const deliver: DeliverFn = (delivery) => rec.consumer.accept(delivery, name);
     const sub = await adapter.subscribe({
       kind: rec.kind,
       address: rec.address,
       ...(group === undefined ? {} : { group }),
       ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
-      prefetch: rec.opts.prefetch ?? Math.max(concurrency * 8, 128),
+      prefetch: prefetchOf(rec.opts),
       maxDeliveries: rec.consumer.opts.maxDeliveries,
-      deliver: (delivery) => rec.consumer.accept(delivery, name),
+      deliver,
       reject: (error) => {
         this.metricsImpl.totals.rejected++;
         const held = rejections.take();
@@ -875,6 +928,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return;
     }
     rec.subs.set(name, sub);
+    rec.deliverers.set(name, deliver);
   }
 
   private async deactivate(rec: ConsumerRecord, drainMs: number): Promise<void> {
@@ -898,6 +952,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     await rec.consumer.drain(Math.max(0, deadline - Date.now()));
     const subs = [...rec.subs.values()];
     rec.subs.clear();
+    rec.deliverers.clear();
     await Promise.allSettled(subs.map((s) => s.close()));
   }
 
@@ -927,6 +982,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     for (const rec of this.consumers) {
       const sub = rec.subs.get(name);
       rec.subs.delete(name);
+      rec.deliverers.delete(name);
       void sub?.close().catch(() => {});
     }
   }
@@ -1224,6 +1280,11 @@ function safeHealth(t: RouteTarget): AdapterHealth {
   } catch (err) {
     return { state: 'failed', healthy: false, lastError: String(err) };
   }
+}
+
+/** Deliveries a subscription may hold unsettled: given, or eight per handler slot (at least 128). */
+function prefetchOf(opts: ConsumeOptions): number {
+  return opts.prefetch ?? Math.max((opts.concurrency ?? 16) * 8, 128);
 }
 
 const ADDRESS = /^[A-Za-z0-9_.:/@-]{1,256}$/;

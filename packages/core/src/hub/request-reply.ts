@@ -41,11 +41,11 @@ export interface RequestReplyHost {
   /** Serve an endpoint (the hub's `onMessage`). */
   serve(address: string, handler: MessageHandler, options: ConsumeOptions): Promise<Unsubscribe>;
   /**
-   * Send a message this module built from validated parts (a request with
-   * the inbox as `replyTo`, or a reply) through the pipeline, without
-   * validating it again.
+   * Send a request this module built from validated parts (the inbox as
+   * `replyTo`) without validating it again; undefined when the host took
+   * it on a path that cannot fail any more (the direct local path).
    */
-  sendBuilt(message: UnifiedMessage): Promise<MessageResult>;
+  sendRequest(message: UnifiedMessage): Promise<MessageResult> | undefined;
   /**
    * Send a reply. Its addresses and ids come from the request, which was
    * validated when it was sent or decoded; the host validates the reply only
@@ -157,11 +157,8 @@ export class RequestReply {
     if (this.pending.size === 1) this.timer?.ref();
     if (deadline < this.armedFor) this.arm(deadline);
     // The request was validated and the inbox address is ours: no second validation.
-    // Clone, then set: V8's fast path for a bare spread.
-    const out = { ...message };
-    out.replyTo = inbox;
-    out.correlationId = correlationId;
-    this.host.sendBuilt(out).then(undefined, (err) => {
+    const out = addressedTo(message, inbox, correlationId);
+    this.host.sendRequest(out)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;
       this.forget(correlationId, entry);
@@ -172,11 +169,21 @@ export class RequestReply {
 
   /** Answer `request` with `payload` (a handler's return value or `ctx.reply`). */
   reply(request: UnifiedMessage, payload: unknown): Promise<MessageResult> {
+    return this.host.sendReply(this.buildReply(request, payload));
+  }
+
+  /** The reply `payload` makes to `request`. */
+  buildReply(request: UnifiedMessage, payload: unknown): UnifiedMessage {
     const reply = createReply(request, { payload });
     // Replies to a requester's private inbox are best-effort: the requester times out and may retry.
     if (request.replyTo?.startsWith(INBOX_PREFIX))
       reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
-    return this.host.sendReply(reply);
+    return reply;
+  }
+
+  /** A reply reached this hub's inbox: resolve its request, or drop and count it (late or unknown). */
+  answer(reply: UnifiedMessage): void {
+    this.onReply(reply);
   }
 
   /** Fail every waiting request and stop the timer (the hub is closing). */
@@ -260,4 +267,81 @@ export class RequestReply {
     });
     return this.inboxReady;
   }
+}
+
+/** Fields every message has (createMessage sets them all; `payload` may be absent). */
+const MESSAGE_KEYS = new Set([
+  'kind',
+  'version',
+  'id',
+  'timestamp',
+  'source',
+  'destination',
+  'type',
+  'priority',
+  'deliveryGuarantee',
+  'headers',
+  'payload',
+  'attempt',
+  'correlationId',
+  'replyTo',
+  'partitionKey',
+  'ttlMs',
+  'expiresAt',
+  'traceparent',
+]);
+
+/**
+ * A copy of `m` with `replyTo` and `correlationId` set, built as one object
+ * literal. Spreading a message and then adding a property it did not have
+ * measured ~1.5 µs in V8 (every copy got a fresh hidden class), a fifth of a
+ * whole in-process request; the literal costs ~20 ns. Fields the protocol does
+ * not know are carried over as a wire transport carries them.
+ */
+function addressedTo(m: UnifiedMessage, replyTo: string, correlationId: string): UnifiedMessage {
+  const out: UnifiedMessage = {
+    kind: m.kind,
+    version: m.version,
+    id: m.id,
+    timestamp: m.timestamp,
+    source: m.source,
+    destination: m.destination,
+    type: m.type,
+    priority: m.priority,
+    deliveryGuarantee: m.deliveryGuarantee,
+    headers: m.headers,
+    payload: m.payload,
+    attempt: m.attempt,
+    correlationId,
+    replyTo,
+  };
+  let known = 11;
+  if ('payload' in m) known++;
+  if (m.correlationId !== undefined) known++;
+  if (m.replyTo !== undefined) known++;
+  if (m.partitionKey !== undefined) {
+    out.partitionKey = m.partitionKey;
+    known++;
+  }
+  if (m.ttlMs !== undefined) {
+    out.ttlMs = m.ttlMs;
+    known++;
+  }
+  if (m.expiresAt !== undefined) {
+    out.expiresAt = m.expiresAt;
+    known++;
+  }
+  if (m.traceparent !== undefined) {
+    out.traceparent = m.traceparent;
+    known++;
+  }
+  if (!('payload' in m)) delete (out as { payload?: unknown }).payload;
+  const keys = Object.keys(m);
+  if (keys.length !== known) {
+    const extra = out as unknown as Record<string, unknown>;
+    for (const k of keys) {
+      if (!MESSAGE_KEYS.has(k)) extra[k] = (m as unknown as Record<string, unknown>)[k];
+    }
+  }
+  return out;
 }

@@ -79,6 +79,60 @@ export class SendPipeline {
     return this.sendHeld(envelope, true);
   }
 
+  /**
+   * For the direct local path: the adapter a send of `env` would try first
+   * now, when the send could start at once (no outbound middleware, a free
+   * slot) and go to one adapter (not a broadcast), with its circuit letting
+   * it through: the caller then holds the breaker's permit and must end it
+   * with {@link sentDirect}. Undefined otherwise (send the normal way).
+   */
+  directTarget(env: UnifiedMessage): RouteTarget | undefined {
+    if (this.o.outbound !== undefined || this.inFlight >= this.o.maxConcurrent) return undefined;
+    let decision: RouteDecision;
+    try {
+      decision = this.route(env);
+    } catch {
+      return undefined; // the normal path reports it
+    }
+    const targets = decision.targets;
+    if (decision.strategy === RoutingStrategy.BROADCAST && targets.length > 1) return undefined;
+    const target = targets[0];
+    return target?.breaker.tryAcquire() ? target : undefined;
+  }
+
+  /**
+   * A send the direct local path made through `target` (which it acquired
+   * with {@link directTarget}): accounted as the normal path accounts it.
+   * The hand-over is a few field writes, recorded as 0 ms without reading
+   * the clock (two reads would cost more than the hand-over itself).
+   */
+  sentDirect(env: Sendable, target: RouteTarget): void {
+    target.breaker.onSuccess(0);
+    target.observe(0);
+    this.o.metrics.sent(env, target.name, 0);
+  }
+
+  /** The direct local path gave up on `target` before sending: release its permit. */
+  releaseDirect(target: RouteTarget): void {
+    target.breaker.release();
+  }
+
+  /** The direct local path's send through `target` failed for good (a refused envelope). */
+  failedDirect(target: RouteTarget): void {
+    this.o.metrics.sendFailed(target.name);
+    target.breaker.release();
+  }
+
+  /** Route `env`; one decision in 16 is timed (routing takes ~100 ns). */
+  private route(env: Sendable): RouteDecision {
+    const metrics = this.o.metrics;
+    const timed = metrics.enabled && (++this.routeSample & 15) === 1;
+    const t0 = timed ? performance.now() : 0;
+    const decision = this.o.router.route(env);
+    if (timed) metrics.routing.record(performance.now() - t0);
+    return decision;
+  }
+
   /** Outbound middleware, or waiting for a free slot (see waitForRoom). */
   private async dispatchQueued(envelope: Sendable): Promise<MessageResult> {
     let env = envelope;
@@ -112,12 +166,7 @@ export class SendPipeline {
   private sendHeld(env: Sendable, release: boolean): Promise<MessageResult> {
     let decision: RouteDecision;
     try {
-      const metrics = this.o.metrics;
-      // Routing takes ~100 ns: time one decision in 16, not every one.
-      const timed = metrics.enabled && (++this.routeSample & 15) === 1;
-      const t0 = timed ? performance.now() : 0;
-      decision = this.o.router.route(env);
-      if (timed) metrics.routing.record(performance.now() - t0);
+      decision = this.route(env);
     } catch (err) {
       if (release) this.releaseSlot();
       return Promise.reject(err);

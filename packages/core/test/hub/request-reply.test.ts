@@ -69,6 +69,41 @@ describe('request/reply', () => {
     });
   });
 
+  it('the handler sees every field of the request, optional and unknown ones too', async () => {
+    const hub = hubWith({});
+    let seen: Record<string, unknown> | undefined;
+    await hub.onMessage('fields', (m) => {
+      seen = { ...m };
+      return 'ok';
+    });
+    const req = {
+      ...msg({
+        destination: 'fields',
+        payload: { n: 1 },
+        partitionKey: 'k1',
+        ttlMs: 60_000,
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        headers: { h: 'v' },
+      }),
+      extension: 'kept',
+    };
+    await hub.request(req, { timeoutMs: 10_000 });
+    expect(seen).toMatchObject({
+      id: req.id,
+      source: req.source,
+      destination: 'fields',
+      payload: { n: 1 },
+      partitionKey: 'k1',
+      ttlMs: 60_000,
+      expiresAt: req.expiresAt,
+      traceparent: req.traceparent,
+      headers: { h: 'v' },
+      correlationId: req.id,
+      extension: 'kept',
+    });
+    expect(String(seen?.replyTo)).toMatch(/^_inbox\./);
+  });
+
   it('correlates 200 parallel requests', async () => {
     const hub = hubWith({});
     await hub.onMessage(

@@ -51,6 +51,8 @@ export interface BrokerClient {
 
 export interface ClientCounters {
   delivered: number;
+  /** Of `delivered`: handed straight to the hub's handler by its direct local path (no queue). */
+  deliveredDirect: number;
   droppedNoConsumer: number;
   droppedOverflow: number;
   droppedByFault: number;
@@ -524,6 +526,37 @@ export class BrokerCore {
       deadLetteredAt: Date.now(),
     });
     this.settle(d, true);
+  }
+
+  /**
+   * The one consumer that would receive a best-effort message to `dest` now,
+   * when it belongs to `client` and nothing is queued ahead of it: one group
+   * with one consumer, flow control open. The hub's direct local path hands
+   * such a message straight to that consumer's handler instead of queueing it.
+   */
+  soleConsumer(dest: string, client: BrokerClient): Consumer | undefined {
+    if (this.disposed) return undefined;
+    const ep = this.endpoints.get(dest);
+    if (ep === undefined || ep.list.length !== 1) return undefined;
+    const g = ep.list[0] as Group;
+    if (g.consumers.length !== 1 || g.ready.length !== 0 || g.waiting !== 0) return undefined;
+    const c = g.consumers[0] as Consumer;
+    return c.client === client && c.inflight < c.limit && !c.closed ? c : undefined;
+  }
+
+  /** Dead-letter a message the broker never queued (delivered by the direct local path). */
+  deadLetterDirect(
+    address: string,
+    envelope: UnifiedMessage,
+    reason: string,
+    attempts: number,
+  ): void {
+    this.appendDeadLetter(address, {
+      envelope,
+      reason: String(reason),
+      attempts,
+      deadLetteredAt: Date.now(),
+    });
   }
 
   private appendDeadLetter(address: string, entry: DeadLetterEntry): void {
