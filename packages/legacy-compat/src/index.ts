@@ -32,6 +32,7 @@ export {
 } from './compare/dual-publish.js';
 export {
   type MigrateConfigOptions,
+  type MigratedConfig,
   migrateConfig,
   planConfigMigration,
 } from './config/hub.js';
@@ -41,7 +42,16 @@ export {
   REDIS_ADAPTER_OPTIONS,
 } from './config/redis.js';
 export type { DroppedOption, MigrateOptions, Migration } from './config/report.js';
-export { migrateWsConfig, planWsMigration, type WsOptions } from './config/ws.js';
+export {
+  type MigrateWsOptions,
+  migrateWsConfig,
+  planWsMigration,
+  WS_CLIENT_OPTIONS,
+  WS_SERVER_OPTIONS,
+  type WsMigration,
+  type WsRole,
+  type WsServerConfig,
+} from './config/ws.js';
 export {
   BUILTIN_SHAPES,
   type Conversion,

@@ -526,10 +526,10 @@ export function wsClient(options: WsClientOptions): WsClientAdapter {
   return new WsClientAdapter(options);
 }
 
-/** Factory for config-driven setups: `createHub({ adapters: [wsAdapter], wsConfig: { url } })`. */
+/** Factory for config-driven setups: `createHub({ adapters: [wsAdapter], websocketConfig: { url } })`. */
 export const wsAdapter: AdapterFactory<WsClientOptions, WsClientAdapter> = {
   name: 'ws',
-  configKey: 'wsConfig',
+  configKey: 'websocketConfig',
   // a missing config is refused by the option check, naming "url"
   create: (config) => wsClient(config ?? ({} as WsClientOptions)),
 };

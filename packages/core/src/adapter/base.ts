@@ -65,6 +65,9 @@ export abstract class BaseAdapter
   #connecting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   readonly #subs = new Set<Subscription>();
+  /** The last result a template method returned as is, and the promise `send` gave for it. */
+  #syncResult: SendResult | undefined;
+  #syncSettled: Promise<SendResult> | undefined;
 
   get state(): AdapterState {
     return this.#state;
@@ -77,7 +80,8 @@ export abstract class BaseAdapter
 
   /**
    * Send counters shown in `health().detail`. `send` keeps them; a subclass
-   * that overrides `send` counts its own sends here.
+   * that also sends some other way (the memory adapter's direct local path
+   * for requests) counts those sends here.
    */
   protected get sendCounters(): { sent: number; sendFailures: number } {
     return this.#stats;
@@ -133,24 +137,37 @@ export abstract class BaseAdapter
   /**
    * The dispatch: an event to `doSendEvent`, a best-effort message to
    * `doSendBestEffort`, any other message (at-least-once, exactly-once,
-   * ordered) to `doSend`; counted and its failure wrapped here. A template method may return its result as is
-   * (a transport that accepts synchronously) instead of a promise.
+   * ordered) to `doSend`; anything that is neither a message nor an event is
+   * refused here (`HUB_INVALID_MESSAGE`), so a template method gets the kind
+   * it is named for. Counted and its failure wrapped here. A template method
+   * may return its result as is (a transport that accepts synchronously)
+   * instead of a promise; the same result object returned again gets the
+   * same settled promise.
    * Not async: one promise and one microtask hop less per message on the hot path.
    */
   send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     let pending: Promise<SendResult> | SendResult;
     try {
-      pending =
-        envelope.kind === 'event'
-          ? this.doSendEvent(envelope)
-          : envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT
-            ? this.doSendBestEffort(envelope)
-            : this.doSend(envelope);
+      if (typeof envelope !== 'object' || envelope === null)
+        throw notAnEnvelope(this.name, envelope);
+      const kind = envelope.kind;
+      if (kind === 'event') pending = this.doSendEvent(envelope);
+      else if (kind !== 'message') throw unknownKind(this.name, kind);
+      else if (envelope.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT) {
+        pending = this.doSendBestEffort(envelope);
+      } else pending = this.doSend(envelope);
     } catch (err) {
       return Promise.reject(this.sendFailed(err));
     }
     if (typeof (pending as Promise<SendResult>).then !== 'function') {
-      return Promise.resolve(this.sendOk(pending as SendResult));
+      this.#stats.sent++;
+      if (pending !== this.#syncResult) {
+        // A transport that accepts synchronously returns one frozen result
+        // (the memory adapter): one settled promise for all its sends.
+        this.#syncResult = pending as SendResult;
+        this.#syncSettled = Promise.resolve(pending as SendResult);
+      }
+      return this.#syncSettled as Promise<SendResult>;
     }
     return (pending as Promise<SendResult>).then(this.sendOk, this.sendFailedBound);
   }
@@ -267,4 +284,18 @@ export abstract class BaseAdapter
   ): Promise<SendResult> | SendResult;
   protected abstract doSubscribe(spec: SubscriptionSpec): Promise<Subscription>;
   protected abstract doClose(): Promise<void>;
+}
+
+function notAnEnvelope(adapter: string, envelope: unknown): HubError {
+  return new HubError(
+    ErrorCode.INVALID_MESSAGE,
+    `[hub:${adapter}] send: envelope must be an object, got ${envelope === null ? 'null' : typeof envelope}`,
+  );
+}
+
+function unknownKind(adapter: string, kind: unknown): HubError {
+  return new HubError(
+    ErrorCode.INVALID_MESSAGE,
+    `[hub:${adapter}] send: envelope.kind must be "message" or "event", got ${JSON.stringify(kind)}`,
+  );
 }

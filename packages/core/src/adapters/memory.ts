@@ -30,12 +30,12 @@ import type {
   Subscription,
   SubscriptionSpec,
 } from '../adapter/contract.js';
-import { AdapterError } from '../adapter/errors.js';
+import { AdapterError, wrapAdapterError } from '../adapter/errors.js';
 import {
   type BrokerClient,
   BrokerCore,
   type ClientCounters,
-  type Consumer,
+  type GroupMember,
   type MemoryDelivery,
 } from './memory/broker.js';
 import { rejectUnknownMemoryOptions } from './memory-options.js';
@@ -254,11 +254,13 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   private linkDown = false;
   private readonly core: BrokerCore;
   private readonly ownsBroker: boolean;
-  private readonly consumers = new Set<Consumer>();
+  /** This adapter's subscriptions, each a member of a broker group. */
+  private readonly members = new Set<GroupMember>();
   private readonly deliveryTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly requeueTimers = new Map<ReturnType<typeof setTimeout>, MemoryDelivery>();
   private reorderBuf: MemoryDelivery[] = [];
-  private readonly ok: Promise<SendResult>;
+  /** What every accepted send resolves to (one frozen object: see BaseAdapter's `send`). */
+  private readonly result: SendResult;
 
   constructor(opts: MemoryAdapterOptions = {}) {
     super();
@@ -302,7 +304,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
       this.core = newBroker(opts)[1];
       this.ownsBroker = true;
     }
-    this.ok = Promise.resolve(Object.freeze({ protocol: name }));
+    this.result = Object.freeze({ protocol: name });
     if (opts.faults !== undefined) this.setFaults(opts.faults);
   }
 
@@ -339,7 +341,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   disconnect(): void {
     if (this.linkDown || this.state === 'closing' || this.state === 'closed') return;
     this.linkDown = true;
-    for (const c of this.consumers) this.core.setPaused(c, true);
+    for (const c of this.members) this.core.setPaused(c, true);
     // Before connect the state stays `idle`; connect() then lands on `degraded`.
     if (this.state === 'ready') this.setState('degraded');
     else this.refreshBlocked();
@@ -358,7 +360,7 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     this.linkDown = false;
     if (this.state === 'degraded') this.setState('ready');
     else this.refreshBlocked();
-    for (const c of this.consumers) this.core.setPaused(c, false);
+    for (const c of this.members) this.core.setPaused(c, false);
   }
 
   protected override setState(state: AdapterState): void {
@@ -371,125 +373,129 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     this.blocked = this.linkDown || s === 'closing' || s === 'closed';
   }
 
-  // The hot path: no async wrapper, no promise but the cached one.
-  override send(input: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    if (this.blocked) return this.rejectBlocked(input);
-    let envelope = input;
-    if (this.copies && input !== null && typeof input === 'object') {
-      try {
-        envelope = snapshot(input);
-      } catch (err) {
-        this.sendCounters.sendFailures++;
-        return Promise.reject(err);
-      }
-    }
-    if (this.sendFaults) return this.faultySend(envelope);
-    const err = this.routeOnce(envelope);
-    if (err !== undefined) {
-      this.sendCounters.sendFailures++;
-      return Promise.reject(err);
-    }
-    this.sendCounters.sent++;
-    return this.ok;
+  // ------------------------------------------------------------------- send
+  //
+  // BaseAdapter's `send` chooses the method, counts and wraps what is thrown.
+  // Each method refuses a send while blocked, takes a snapshot of the
+  // envelope (payload checked as the wire checks it) unless `shareObjects`,
+  // applies the send-side faults, and routes it: all synchronously, returning
+  // the one frozen result, so the hot path allocates no promise of its own.
+
+  /** Events: to every group whose pattern matches the topic. */
+  protected override doSendEvent(event: UnifiedEvent): SendResult {
+    if (this.blocked) throw this.blockedError(event);
+    const env = this.copies ? snapshotEvent(event) : event;
+    if (this.sendFaults) return this.faultySend(env, this.core.routeEvent);
+    return this.routed(this.core.routeEvent(env, this));
   }
 
-  private routeOnce(envelope: UnifiedMessage | UnifiedEvent): HubError | undefined {
-    try {
-      return envelope !== null && typeof envelope === 'object'
-        ? this.core.route(envelope, this)
-        : invalidEnvelope(this.name, envelope);
-    } catch (thrown) {
-      return new AdapterError(this.name, `send failed: ${describeError(thrown)}`, {
-        cause: thrown,
-        retryable: false,
-      });
-    }
+  /** Best-effort messages: to the endpoint's groups that have a subscriber, or refused. */
+  protected override doSendBestEffort(message: UnifiedMessage): SendResult {
+    if (this.blocked) throw this.blockedError(message);
+    const env = this.copies ? snapshotMessage(message) : message;
+    if (this.sendFaults) return this.faultySend(env, this.core.routeBestEffort);
+    return this.routed(this.core.routeBestEffort(env, this));
   }
 
-  private rejectBlocked(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    this.sendCounters.sendFailures++;
+  /** The messages the broker keeps (at-least-once, exactly-once, ordered). */
+  protected doSend(envelope: UnifiedMessage | UnifiedEvent): SendResult {
+    // The base hands events to doSendEvent; this narrows the type only.
+    if (envelope.kind === 'event') return this.doSendEvent(envelope);
+    if (this.blocked) throw this.blockedError(envelope);
+    const env = this.copies ? snapshotMessage(envelope) : envelope;
+    if (this.sendFaults) return this.faultySend(env, this.core.routeMessage);
+    return this.routed(this.core.routeMessage(env, this));
+  }
+
+  /** A route's outcome as a send's: the result, or its error thrown. */
+  private routed(err: HubError | undefined): SendResult {
+    if (err !== undefined) throw err;
+    return this.result;
+  }
+
+  /**
+   * What the broker throws while routing (a bug, not a transport blip) fails
+   * the send for good; the errors it returns are thrown as they are.
+   */
+  protected override classifySendError(err: unknown): unknown {
+    return wrapAdapterError(this.name, 'send', err, false);
+  }
+
+  private blockedError(envelope: UnifiedMessage | UnifiedEvent): HubError {
     const target = describeTarget(envelope);
     if (this.linkDown && this.state !== 'closing' && this.state !== 'closed') {
-      return Promise.reject(
-        new AdapterError(
-          this.name,
-          `send to ${target} failed: not connected (disconnect() in effect)`,
-          {
-            code: ErrorCode.CONNECTION_FAILED,
-            retryable: true,
-          },
-        ),
+      return new AdapterError(
+        this.name,
+        `send to ${target} failed: not connected (disconnect() in effect)`,
+        { code: ErrorCode.CONNECTION_FAILED, retryable: true },
       );
     }
-    return Promise.reject(
-      new HubError(
-        ErrorCode.CLOSED,
-        `[hub:${this.name}] send to ${target} failed: the adapter is closed`,
-      ),
+    return new HubError(
+      ErrorCode.CLOSED,
+      `[hub:${this.name}] send to ${target} failed: the adapter is closed`,
     );
   }
 
-  private faultySend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+  /** A send with `failSend`, `drop` or `duplicate` configured, routed by `route`. */
+  private faultySend<E extends UnifiedMessage | UnifiedEvent>(
+    env: E,
+    route: (this: BrokerCore, env: E, client: BrokerClient) => HubError | undefined,
+  ): SendResult {
     const f = this.faults;
     const random = f.random ?? Math.random;
     const failSend = f.failSend;
     if (failSend !== undefined) {
       let fail = true;
       try {
-        fail = typeof failSend === 'function' ? failSend(envelope) : random() < failSend;
+        fail = typeof failSend === 'function' ? failSend(env) : random() < failSend;
       } catch {
         // a throwing predicate counts as "fail this send"
       }
       if (fail) {
-        this.sendCounters.sendFailures++;
-        return Promise.reject(
-          new AdapterError(
-            this.name,
-            `send to ${describeTarget(envelope)} failed: injected fault (failSend)`,
-            {
-              retryable: true,
-            },
-          ),
+        throw new AdapterError(
+          this.name,
+          `send to ${describeTarget(env)} failed: injected fault (failSend)`,
+          { retryable: true },
         );
       }
     }
     if (f.drop !== undefined && f.drop > 0 && random() < f.drop) {
       this.counters.droppedByFault++;
-      this.sendCounters.sent++;
-      return this.ok;
+      return this.result;
     }
-    const err = this.routeOnce(envelope);
-    if (err !== undefined) {
-      this.sendCounters.sendFailures++;
-      return Promise.reject(err);
-    }
+    const core = this.core;
+    const err = route.call(core, env, this);
+    if (err !== undefined) throw err;
     // A retransmitted copy: a second, independent delivery (a full queue just sheds it).
     if (f.duplicate !== undefined && f.duplicate > 0 && random() < f.duplicate) {
-      this.routeOnce(envelope);
+      try {
+        route.call(core, env, this);
+      } catch {
+        // the copy is lost, as a retransmission may be; the send itself succeeded
+      }
     }
-    this.sendCounters.sent++;
-    return this.ok;
+    return this.result;
   }
 
   /**
    * @internal The hub's direct local path (a best-effort request to a handler
    * of the same hub). When `deliver` is the only consumer a send of `env`
-   * would reach now (see BrokerCore.soleConsumer) and no fault is injected,
+   * would reach now (see BrokerCore.soleMember) and no fault is injected,
    * account the send and the delivery as `send` would and return the
    * envelope the handler gets (checked and copied as `send` copies it, unless
    * `shareObjects`); else undefined, and the hub sends the normal way. `env`
    * must be an object the hub built for this send (it is copied in place).
-   * Throws what `send` rejects with for a payload the wire refuses.
+   * A payload the wire refuses: undefined too, and `send` refuses it.
    */
   takeDirect(env: UnifiedMessage, deliver: DeliverFn): UnifiedMessage | undefined {
     if (this.blocked || this.sendFaults || this.deliveryFaults) return undefined;
-    const c = this.core.soleConsumer(env.destination, this);
+    const c = this.core.soleMember(env.destination, this);
     if (c === undefined || c.deliver !== deliver) return undefined;
     if (this.copies) {
       try {
         copyInPlace(env);
       } catch {
-        // `send` refuses it the same way, and counts it there.
+        // `send` refuses it the same way, and counts it there
         return undefined;
       }
     }
@@ -510,8 +516,8 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
       try {
         copyInPlace(reply);
       } catch (err) {
-        this.sendCounters.sendFailures++;
-        throw err;
+        // refused, counted and recorded as `send` refuses it
+        throw this.sendFailed(err);
       }
     }
     this.sendCounters.sent++;
@@ -534,11 +540,6 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     }
   }
 
-  protected async doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    // Only reached if a subclass calls it: `send` is overridden for speed.
-    return this.send(envelope);
-  }
-
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
     if (this.state === 'closing' || this.state === 'closed' || this.core.isDisposed) {
       throw new HubError(
@@ -548,22 +549,22 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     }
     const { prefetch, maxDeliveries } = checkSpec(this.name, spec);
     const group = this.core.joinGroup(spec.kind, spec.address, spec.group);
-    const consumer = this.core.addConsumer(group, this, spec.deliver, prefetch, maxDeliveries);
-    this.consumers.add(consumer);
-    if (this.linkDown) this.core.setPaused(consumer, true);
-    const consumers = this.consumers;
+    const member = this.core.addMember(group, this, spec.deliver, prefetch, maxDeliveries);
+    this.members.add(member);
+    if (this.linkDown) this.core.setPaused(member, true);
+    const members = this.members;
     const core = this.core;
     return {
       close: () => {
-        if (consumers.delete(consumer)) core.removeConsumer(consumer);
+        if (members.delete(member)) core.removeMember(member);
         return RESOLVED;
       },
     };
   }
 
   protected async doClose(): Promise<void> {
-    for (const c of this.consumers) this.core.removeConsumer(c);
-    this.consumers.clear();
+    for (const c of this.members) this.core.removeMember(c);
+    this.members.clear();
     for (const t of this.deliveryTimers) clearTimeout(t);
     this.deliveryTimers.clear();
     // Nacked-with-delay messages still belong to the group: hand them back now, not never.
@@ -686,34 +687,31 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
 
 /**
  * What a wire transport takes at `send`: the payload checked as the JSON codec
- * checks it, and a copy of the envelope the sender can no longer change.
+ * checks it (a payload the wire refuses throws the codec's error), and a copy
+ * of the envelope the sender can no longer change.
  */
-function snapshot(env: UnifiedMessage | UnifiedEvent): UnifiedMessage | UnifiedEvent {
+function snapshotMessage(env: UnifiedMessage): UnifiedMessage {
+  // Clone, then overwrite: V8's fast path for a bare spread, no shape change.
+  const copy = { ...env };
+  copyInPlace(copy);
+  return copy;
+}
+
+/** {@link snapshotMessage} for an event (its payload is `data`). */
+function snapshotEvent(env: UnifiedEvent): UnifiedEvent {
   const limits = DEFAULT_LIMITS;
-  if (env.kind === 'message') {
-    const payload = env.payload;
-    checkWirePayload(payload, 'payload', limits.maxPayloadDepth, limits.maxPayloadBytes);
-    // Clone, then overwrite: V8's fast path for a bare spread, no shape change.
-    const copy = { ...env };
-    copy.headers = { ...env.headers };
-    copy.payload = clonePayload(payload);
-    return copy;
-  }
-  if (env.kind === 'event') {
-    const data = env.data;
-    checkWirePayload(data, 'data', limits.maxPayloadDepth, limits.maxPayloadBytes);
-    const copy = { ...env };
-    copy.headers = { ...env.headers };
-    copy.data = clonePayload(data);
-    return copy;
-  }
-  return env;
+  const data = env.data;
+  checkWirePayload(data, 'data', limits.maxPayloadDepth, limits.maxPayloadBytes);
+  const copy = { ...env };
+  copy.headers = { ...env.headers };
+  copy.data = clonePayload(data);
+  return copy;
 }
 
 /**
- * {@link snapshot} for a message object nobody else holds (built by the hub
- * for this one send): headers and payload are replaced by copies, a payload
- * the wire refuses throws the codec's error. Counted as a failed send then.
+ * {@link snapshotMessage} for a message object nobody else holds (built by
+ * the hub for this one send, or the spread copy of one): headers and payload
+ * are replaced by copies.
  */
 function copyInPlace(env: UnifiedMessage): void {
   const limits = DEFAULT_LIMITS;
@@ -723,23 +721,10 @@ function copyInPlace(env: UnifiedMessage): void {
   env.payload = clonePayload(payload);
 }
 
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function describeTarget(envelope: unknown): string {
-  if (envelope === null || typeof envelope !== 'object') return 'an invalid envelope';
-  const e = envelope as { kind?: unknown; destination?: unknown; topic?: unknown };
-  if (e.kind === 'message') return `"${String(e.destination)}"`;
-  if (e.kind === 'event') return `topic "${String(e.topic)}"`;
-  return 'an invalid envelope';
-}
-
-function invalidEnvelope(name: string, envelope: unknown): HubError {
-  return new HubError(
-    ErrorCode.INVALID_MESSAGE,
-    `[hub:${name}] send: envelope must be an object, got ${envelope === null ? 'null' : typeof envelope}`,
-  );
+function describeTarget(envelope: UnifiedMessage | UnifiedEvent): string {
+  return envelope.kind === 'event'
+    ? `topic "${String(envelope.topic)}"`
+    : `"${String(envelope.destination)}"`;
 }
 
 function checkSpec(

@@ -89,8 +89,11 @@ export interface CommunicationConfig {
   logger?: Logger;
   /** Redis settings for the redis adapter factory. */
   redisConfig?: ConnectionConfig;
-  /** WebSocket settings for the ws adapter factory. */
-  websocketConfig?: ConnectionConfig;
+  /**
+   * WebSocket settings for the ws adapter factory (`wsAdapter` of
+   * `@hub/adapter-ws` reads its client options here).
+   */
+  websocketConfig?: ConnectionConfig | object;
   /** HTTP settings for the http adapter factory. */
   httpConfig?: ConnectionConfig;
   /** Settings for any other adapter factory, by adapter name. */

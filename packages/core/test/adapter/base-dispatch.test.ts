@@ -92,4 +92,38 @@ describe('BaseAdapter owns the dispatch', () => {
     });
     expect(a.health().detail).toMatchObject({ sent: 0, sendFailures: 2 });
   });
+
+  it('refuses what is not an envelope, or of an unknown kind, before any template method', async () => {
+    const a = new ThreeWays();
+    const bad = [null, 'a string', { ...msg({}), kind: 'bogus' }];
+    for (const envelope of bad) {
+      await expect(a.send(envelope as unknown as UnifiedMessage)).rejects.toMatchObject({
+        code: ErrorCode.INVALID_MESSAGE,
+        message:
+          envelope === null || typeof envelope !== 'object' ? /envelope must be an object/ : /kind/,
+      });
+    }
+    expect(a.calls).toEqual([]);
+    expect(a.health().detail).toMatchObject({ sent: 0, sendFailures: 3 });
+  });
+
+  it('a result returned as is resolves every send it answers, through one settled promise', async () => {
+    const a = new ThreeWays();
+    const shared: SendResult = Object.freeze({ protocol: 'sync' });
+    class Sync extends ThreeWays {
+      protected override doSendBestEffort(): SendResult {
+        return shared;
+      }
+    }
+    const s = new Sync();
+    const first = s.send(msg({ destination: 'x', deliveryGuarantee: 'best-effort' }));
+    const second = s.send(msg({ destination: 'y', deliveryGuarantee: 'best-effort' }));
+    expect(second).toBe(first);
+    await expect(first).resolves.toBe(shared);
+    // a fresh result object each time still resolves to that object
+    const r1 = await a.send(msg({ destination: 'a', deliveryGuarantee: 'best-effort' }));
+    const r2 = await a.send(msg({ destination: 'b', deliveryGuarantee: 'best-effort' }));
+    expect(r1).not.toBe(r2);
+    expect(s.health().detail).toMatchObject({ sent: 2, sendFailures: 0 });
+  });
 });

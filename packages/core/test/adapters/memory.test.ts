@@ -194,6 +194,23 @@ describe('memory adapter: endpoints and groups', () => {
     expect(c.payloads()).toEqual(['kept-1', 'kept-2']);
     expect(adapter.health().detail).toMatchObject({ queued: 0, inflight: 0, groups: 1 });
   });
+
+  it('a refused send is counted and recorded as any BaseAdapter records it; a routing crash is final', async () => {
+    const { adapter } = await open({}, opened);
+    await expect(
+      adapter.send(msg('nobody', 1, { guarantee: 'best-effort' })),
+    ).rejects.toMatchObject({ code: 'HUB_NO_RECEIVER' });
+    expect(adapter.health().lastError).toMatch(/"nobody": no receiver/);
+    // What the broker throws (not returns) while routing is a bug: not worth a retry.
+    await collect(adapter, { kind: 'topic', address: 'orders.*' });
+    const topicless = { ...evt('x', 1), topic: 42 } as unknown as UnifiedMessage;
+    await expect(adapter.send(topicless)).rejects.toMatchObject({
+      code: ErrorCode.ADAPTER_FAILED,
+      retryable: false,
+      message: expect.stringMatching(/^\[hub:memory\] send failed: /),
+    });
+    expect(adapter.health().detail).toMatchObject({ sent: 0, sendFailures: 2 });
+  });
 });
 
 describe('memory adapter: topics', () => {

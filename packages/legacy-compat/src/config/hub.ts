@@ -3,6 +3,7 @@
  * `createCommunicationHub` starts as is.
  */
 import { redisAdapter } from '@hub/adapter-redis';
+import { type WsClientOptions, wsAdapter } from '@hub/adapter-ws';
 import { type CommunicationConfig, type ConnectionConfig, RoutingStrategy } from '@hub/core';
 import { planRedisMigration } from './redis.js';
 import {
@@ -20,10 +21,21 @@ import { planWsMigration } from './ws.js';
 
 const WHAT = 'migrateConfig';
 
+/**
+ * A CommunicationConfig whose `websocketConfig` holds the `wsClient()` options
+ * the ws adapter factory (`wsAdapter`, whose config key it is) reads.
+ */
+export interface MigratedConfig extends CommunicationConfig {
+  websocketConfig?: WsClientOptions;
+}
+
 export interface MigrateConfigOptions extends MigrateOptions {
   /**
    * Adapters of the new config. @default [redisAdapter] when the legacy config
-   * has Redis settings, else none (the hub's in-memory adapter)
+   * has Redis settings, plus [wsAdapter] when its WebSocket settings connect
+   * to a server; else none (the hub's in-memory adapter). Adapters you pass
+   * must include `wsAdapter` when the result has `websocketConfig`: the hub refuses
+   * a config option no adapter reads.
    */
   adapters?: CommunicationConfig['adapters'];
 }
@@ -33,7 +45,8 @@ const WHY: Record<string, string> = {
   enabledProtocols: 'adapters are chosen with `adapters`, not by protocol name',
   logLevel: 'pass a `logger` with the levels you want',
   httpConfig: 'no HTTP adapter is installed by the migration; configure @hub/adapter-http itself',
-  enableCompression: 'compression belongs to a transport (see websocketConfig.perMessageDeflate)',
+  enableCompression:
+    'the hub does not compress; the WebSocket adapter never negotiates permessage-deflate',
 };
 
 const STRATEGIES = Object.values(RoutingStrategy) as string[];
@@ -67,9 +80,9 @@ function flag(option: string, v: unknown): boolean {
 export function planConfigMigration(
   input: unknown,
   options: Pick<MigrateConfigOptions, 'adapters'> = {},
-): Migration<CommunicationConfig> {
+): Migration<MigratedConfig> {
   if (!isRecord(input)) throw badOption(WHAT, 'config', 'must be an object', input);
-  const out: CommunicationConfig = {};
+  const out: MigratedConfig = {};
   const dropped: DroppedOption[] = [];
   const nested = (prefix: string, list: DroppedOption[]) => {
     for (const d of list) dropped.push({ option: `${prefix}.${d.option}`, reason: d.reason });
@@ -124,7 +137,15 @@ export function planConfigMigration(
       case 'websocketConfig':
       case 'wsConfig': {
         const m = planWsMigration(v);
-        out.websocketConfig = m.options as unknown as ConnectionConfig;
+        if (m.role === 'server') {
+          // A gateway is attached to a started hub, not configured in it.
+          dropped.push({
+            option: raw,
+            reason: `WebSocket server settings: start the gateway on the started hub with wsServer({ hub, ...migrateWsConfig(${raw}) }), which reports what it leaves behind`,
+          });
+          break;
+        }
+        out.websocketConfig = m.options;
         nested(raw, m.dropped);
         break;
       }
@@ -132,21 +153,23 @@ export function planConfigMigration(
         dropped.push({ option: raw, reason: WHY[key] ?? 'not a hub option' });
     }
   }
-  const adapters = options.adapters ?? (out.redisConfig !== undefined ? [redisAdapter] : undefined);
+  const defaults = [
+    ...(out.redisConfig !== undefined ? [redisAdapter] : []),
+    ...(out.websocketConfig !== undefined ? [wsAdapter] : []),
+  ];
+  const adapters = options.adapters ?? (defaults.length > 0 ? defaults : undefined);
   if (adapters !== undefined) out.adapters = adapters;
   return { options: out, dropped };
 }
 
 /**
  * A legacy hub configuration → a CommunicationConfig:
- * `createCommunicationHub(migrateConfig(old))` starts a hub on the same Redis.
+ * `createCommunicationHub(migrateConfig(old))` starts a hub on the same Redis,
+ * connected to the same WebSocket server when the legacy hub was a client of one.
  * Reports what it left behind through `onDropped` (default: a warning).
  * @throws HubError `HUB_INVALID_CONFIG` naming an option whose value is unusable.
  */
-export function migrateConfig(
-  input: unknown,
-  options: MigrateConfigOptions = {},
-): CommunicationConfig {
+export function migrateConfig(input: unknown, options: MigrateConfigOptions = {}): MigratedConfig {
   const m = planConfigMigration(input, options);
   reportDropped(WHAT, m, options);
   return m.options;

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { isHubError } from '@hub/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -8,9 +9,23 @@ import {
   planRedisMigration,
   planWsMigration,
   REDIS_ADAPTER_OPTIONS,
+  WS_CLIENT_OPTIONS,
+  WS_SERVER_OPTIONS,
 } from '../../src/index.js';
 
 const options = (d: DroppedOption[]) => d.map((x) => x.option);
+
+/** `plan` throws HUB_INVALID_CONFIG naming the option `name`. */
+function expectBadOption(plan: () => unknown, name: string): void {
+  try {
+    plan();
+  } catch (err) {
+    expect(isHubError(err) && err.code).toBe('HUB_INVALID_CONFIG');
+    expect((err as Error).message).toContain(`\`${name}\``);
+    return;
+  }
+  throw new Error('expected a throw');
+}
 
 /** Every key the adapter does not take would be refused by `redis()`: none may appear. */
 function onlyAdapterOptions(o: object): void {
@@ -178,16 +193,8 @@ describe('migrateRedisConfig', () => {
   });
 
   it('unusable values are typed errors naming the option', () => {
-    const bad = (input: unknown, name: string) => {
-      try {
-        planRedisMigration(input);
-      } catch (err) {
-        expect(isHubError(err) && err.code).toBe('HUB_INVALID_CONFIG');
-        expect((err as Error).message).toContain(`\`${name}\``);
-        return;
-      }
-      throw new Error('expected a throw');
-    };
+    const bad = (input: unknown, name: string) =>
+      expectBadOption(() => planRedisMigration(input), name);
     bad({ port: 'http' }, 'port');
     bad({ connection_params: { db: -1 } }, 'connection_params.db');
     bad({ url: 'http://x' }, 'url');
@@ -197,69 +204,213 @@ describe('migrateRedisConfig', () => {
   });
 });
 
+/** The adapter refuses any option it does not know: the output must hold only its own. */
+function onlyWsOptions(o: object, known: readonly string[]): void {
+  for (const k of Object.keys(o)) expect(known).toContain(k);
+}
+
 describe('migrateWsConfig', () => {
-  it('ws server options', () => {
+  it('ws server options → wsServer options (without hub), the rest reported', () => {
     const m = planWsMigration({
       port: 8080,
       host: '0.0.0.0',
-      path: '/ws',
+      path: 'ws',
       maxPayload: 1_048_576,
       perMessageDeflate: false,
       clientTracking: true,
       verifyClient: () => true,
       backlog: 511,
+      handleProtocols: () => 'x',
     });
-    expect(m.options).toEqual({
-      mode: 'server',
-      port: 8080,
-      host: '0.0.0.0',
-      path: '/ws',
-      maxPayload: 1_048_576,
-      perMessageDeflate: false,
-      backlog: 511,
-    });
-    expect(options(m.dropped)).toEqual(['clientTracking', 'verifyClient']);
+    expect(m.role).toBe('server');
+    expect(m.options).toEqual({ port: 8080, host: '0.0.0.0', path: '/ws', maxPayload: 1_048_576 });
+    onlyWsOptions(m.options, WS_SERVER_OPTIONS);
+    expect(options(m.dropped)).toEqual([
+      'clientTracking',
+      'verifyClient',
+      'handleProtocols',
+      'backlog',
+    ]);
+    for (const d of m.dropped) expect(d.reason.length).toBeGreaterThan(10);
   });
 
-  it('ws client options and a legacy ConnectionConfig', () => {
-    expect(
-      migrateWsConfig({
-        address: 'wss://gw.example/ws',
-        protocols: ['hub.v1'],
-        handshakeTimeout: 5_000,
-        headers: { Authorization: 'Bearer t' },
-        origin: 'https://app.example',
-        rejectUnauthorized: false,
-      }),
-    ).toEqual({
-      mode: 'client',
-      url: 'wss://gw.example/ws',
-      protocols: ['hub.v1'],
-      handshakeTimeoutMs: 5_000,
-      headers: { Authorization: 'Bearer t', Origin: 'https://app.example' },
-      tls: { rejectUnauthorized: false },
+  it('a Python websockets serve() dict and an http.Server to mount on', () => {
+    const http = createServer();
+    const m = planWsMigration({
+      server: http,
+      path: '/hub',
+      origins: ['https://app.example', null],
+      max_size: 65_536,
+      ping_interval: 20,
+      ping_timeout: 20,
+      open_timeout: 5,
+      max_queue: 32,
+      write_limit: 65_536,
+      compression: null,
     });
+    expect(m.options).toEqual({
+      server: http,
+      path: '/hub',
+      allowedOrigins: ['https://app.example'],
+      maxPayload: 65_536,
+      pingIntervalMs: 20_000,
+      handshakeTimeoutMs: 5_000,
+    });
+    onlyWsOptions(m.options, WS_SERVER_OPTIONS);
+    expect(options(m.dropped)).toEqual(['ping_timeout', 'max_queue', 'write_limit']);
+  });
+
+  it('ws client options → wsClient options; a bearer header becomes the token', () => {
+    const m = planWsMigration({
+      address: 'wss://gw.example/ws',
+      protocols: ['hub.v1'],
+      handshakeTimeout: 5_000,
+      headers: { Authorization: 'Bearer t0k', 'X-Team': 'a' },
+      origin: 'https://app.example',
+      rejectUnauthorized: false,
+      perMessageDeflate: true,
+      maxPayload: 1024,
+      followRedirects: true,
+    });
+    expect(m.role).toBe('client');
+    expect(m.options).toEqual({
+      url: 'wss://gw.example/ws',
+      token: 't0k',
+      connectTimeoutMs: 5_000,
+    });
+    onlyWsOptions(m.options, WS_CLIENT_OPTIONS);
+    expect(options(m.dropped)).toEqual([
+      'protocols',
+      'perMessageDeflate',
+      'followRedirects',
+      'headers',
+      'origin',
+      'rejectUnauthorized',
+      'maxPayload',
+    ]);
+    expect(m.dropped.find((d) => d.option === 'headers')?.reason).toMatch(/token/);
+  });
+
+  it('a legacy ConnectionConfig (host, port, path, ssl, ping_interval) connects: a client URL', () => {
     const m = planWsMigration({
       protocol: 'websocket',
-      host: '127.0.0.1',
-      port: 8765,
+      host: 'gw.internal',
+      port: '8765',
+      path: '/hub',
+      ssl: true,
       pool_size: 4,
       connection_params: {
         ping_interval: 20,
         ping_timeout: 20,
         max_size: 2 ** 20,
         compression: 'deflate',
+        reconnect: { initial_delay_ms: 200, max_delay_ms: 10_000 },
+        access_token: 's3cret',
       },
     });
+    expect(m.role).toBe('client');
     expect(m.options).toEqual({
-      mode: 'server',
-      host: '127.0.0.1',
-      port: 8765,
+      url: 'wss://gw.internal:8765/hub',
+      token: 's3cret',
       pingIntervalMs: 20_000,
-      maxPayload: 2 ** 20,
-      perMessageDeflate: true,
+      reconnect: { initialDelayMs: 200, maxDelayMs: 10_000 },
     });
-    expect(options(m.dropped)).toEqual(['protocol', 'pool_size', 'connection_params.ping_timeout']);
+    onlyWsOptions(m.options, WS_CLIENT_OPTIONS);
+    expect(options(m.dropped)).toEqual([
+      'protocol',
+      'pool_size',
+      'connection_params.ping_timeout',
+      'connection_params.compression',
+      'connection_params.max_size',
+    ]);
+    // camelCase, IPv6, no path: the same
+    expect(
+      migrateWsConfig(
+        { host: '::1', port: 9000, poolSize: 2, connectionParams: { pingInterval: 5 } },
+        { onDropped: () => {} },
+      ),
+    ).toEqual({ url: 'ws://[::1]:9000/', pingIntervalMs: 5_000 });
+  });
+
+  it('the role: a listen address makes a server, `role` decides, a mix is refused', () => {
+    expect(planWsMigration({ protocol: 'websocket', host: '0.0.0.0', port: 8765 }).role).toBe(
+      'server',
+    );
+    expect(planWsMigration({ protocol: 'websocket', host: '127.0.0.1', port: 0 }).role).toBe(
+      'server',
+    );
+    expect(planWsMigration({ port: 8080 }).role).toBe('server');
+    expect(planWsMigration('ws://127.0.0.1:1/').options).toEqual({ url: 'ws://127.0.0.1:1/' });
+    const asClient = planWsMigration({ host: 'h', port: 80, backlog: 5 }, { role: 'client' });
+    expect(asClient.options).toEqual({ url: 'ws://h:80/' });
+    expect(asClient.dropped).toEqual([
+      { option: 'backlog', reason: expect.stringMatching(/server/) },
+    ]);
+    const asServer = planWsMigration({ url: 'ws://h:1/', port: 1 }, { role: 'server' });
+    expect(asServer.options).toEqual({ port: 1 });
+    expect(options(asServer.dropped)).toEqual(['url']);
+    expect(() => planWsMigration({ url: 'ws://h/', backlog: 5 })).toThrow(
+      /`url` is a client option but `backlog` is a server option/,
+    );
+  });
+
+  it('already-migrated options come back unchanged (the migration is idempotent)', () => {
+    const clientOptions = {
+      url: 'ws://h:1/x',
+      token: 't',
+      name: 'edge',
+      reconnect: { initialDelayMs: 10, maxDelayMs: 100, factor: 3, jitter: 'none' as const },
+      maxOutbox: 50,
+      connectTimeoutMs: 1000,
+      pingIntervalMs: 2000,
+    };
+    expect(planWsMigration(clientOptions)).toEqual({
+      role: 'client',
+      options: clientOptions,
+      dropped: [],
+    });
+    const serverOptions = {
+      name: 'gw',
+      port: 1,
+      host: '127.0.0.1',
+      path: '/x',
+      tokens: ['a'],
+      allowedOrigins: ['https://a'],
+      maxPayload: 1,
+      window: 2,
+      endpointConcurrency: 3,
+      rateLimit: 4,
+      rateBurst: 5,
+      maxBufferedBytes: 6,
+      maxConnections: 7,
+      maxConnectionsPerIp: 8,
+      pingIntervalMs: 9,
+      handshakeTimeoutMs: 10,
+      resumeWindowMs: 11,
+    };
+    expect(planWsMigration(serverOptions)).toEqual({
+      role: 'server',
+      options: serverOptions,
+      dropped: [],
+    });
+    // every adapter option has a way in
+    expect(Object.keys(serverOptions).sort()).toEqual(
+      WS_SERVER_OPTIONS.filter((k) => k !== 'server' && k !== 'authenticate').sort(),
+    );
+    expect(Object.keys(clientOptions).sort()).toEqual(
+      WS_CLIENT_OPTIONS.filter((k) => k !== 'WebSocket').sort(),
+    );
+  });
+
+  it('unusable values are typed errors naming the option', () => {
+    const bad = (input: unknown, name: string) =>
+      expectBadOption(() => planWsMigration(input), name);
+    bad({ url: 'http://x' }, 'url');
+    bad({ protocol: 'websocket', port: 'http' }, 'port');
+    bad({ protocol: 'websocket', port: 80 }, 'port'); // a client needs a host
+    bad({ connection_params: { ping_interval: -1 } }, 'connection_params.ping_interval');
+    bad({ server: 'gw.internal' }, 'server');
+    bad(42, 'config');
   });
 });
 
@@ -270,7 +421,7 @@ describe('migrateConfig', () => {
       max_concurrent_messages: 5000,
       message_timeout_ms: 15_000,
       redis_config: { protocol: 'redis_pubsub', host: 'r', port: 6379, pool_size: 8 },
-      websocket_config: { protocol: 'websocket', host: '0.0.0.0', port: 8765 },
+      websocket_config: { protocol: 'websocket', host: 'gw', port: 8765, pool_size: 2 },
       enable_metrics: true,
       enable_health_monitoring: 'false',
       health_check_interval: 15,
@@ -279,13 +430,13 @@ describe('migrateConfig', () => {
       enable_compression: true,
     });
     const { adapters, ...rest } = m.options;
-    expect(adapters?.map((a) => a.name)).toEqual(['redis']);
+    expect(adapters?.map((a) => a.name)).toEqual(['redis', 'ws']);
     expect(rest).toEqual({
       name: 'LegacyHub',
       maxConcurrentMessages: 5000,
       messageTimeoutMs: 15_000,
       redisConfig: { host: 'r', port: 6379 },
-      websocketConfig: { mode: 'server', host: '0.0.0.0', port: 8765 },
+      websocketConfig: { url: 'ws://gw:8765/' },
       enableMetrics: true,
       enableHealthMonitoring: false,
       healthCheckInterval: 15,
@@ -295,8 +446,17 @@ describe('migrateConfig', () => {
       'redis_config.protocol',
       'redis_config.pool_size',
       'websocket_config.protocol',
+      'websocket_config.pool_size',
       'log_level',
       'enable_compression',
+    ]);
+  });
+
+  it('WebSocket server settings are not hub settings: reported with what to call instead', () => {
+    const m = planConfigMigration({ websocket_config: { host: '0.0.0.0', port: 8765 } });
+    expect(m.options).toEqual({});
+    expect(m.dropped).toEqual([
+      { option: 'websocket_config', reason: expect.stringMatching(/wsServer\(\{ hub, /) },
     ]);
   });
 

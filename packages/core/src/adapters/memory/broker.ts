@@ -65,7 +65,12 @@ class Lane {
   constructor(readonly key: string) {}
 }
 
-export class Consumer {
+/**
+ * One subscription's place in a consumer group: where the group's messages
+ * are handed (`deliver`), how many it may hold unsettled (`limit`, its
+ * prefetch) and the deliveries it holds.
+ */
+export class GroupMember {
   /** Most unsettled deliveries; 0 while the owning adapter is disconnected. */
   limit: number;
   inflight = 0;
@@ -85,7 +90,8 @@ export class Consumer {
 
 export class Group {
   readonly ready: PriorityQueue<MemoryDelivery>;
-  consumers: Consumer[] = [];
+  /** The subscriptions sharing this group's messages, served round-robin. */
+  members: GroupMember[] = [];
   rr = 0;
   lanes: Map<string, Lane> | undefined = undefined;
   /** Items behind a busy lane head. */
@@ -126,7 +132,7 @@ class Endpoint {
 export class MemoryDelivery implements InboundDelivery {
   envelope: Envelope;
   state = QUEUED;
-  consumer: Consumer | undefined = undefined;
+  member: GroupMember | undefined = undefined;
   prev: MemoryDelivery | undefined = undefined;
   next: MemoryDelivery | undefined = undefined;
   /**
@@ -187,7 +193,7 @@ class DeadLetterQueue {
   dropped = 0;
 }
 
-function link(c: Consumer, d: MemoryDelivery): void {
+function link(c: GroupMember, d: MemoryDelivery): void {
   const first = c.first;
   d.next = first;
   d.prev = undefined;
@@ -195,7 +201,7 @@ function link(c: Consumer, d: MemoryDelivery): void {
   c.first = d;
 }
 
-function unlink(c: Consumer, d: MemoryDelivery): void {
+function unlink(c: GroupMember, d: MemoryDelivery): void {
   const { prev, next } = d;
   if (prev === undefined) c.first = next;
   else prev.next = next;
@@ -245,53 +251,56 @@ export class BrokerCore {
 
   // ---------------------------------------------------------------- routing
 
-  /** Route one envelope; returns an error to reject the send with, or undefined. */
-  route(env: UnifiedMessage | UnifiedEvent, client: BrokerClient): HubError | undefined {
-    if (env.kind === 'message') return this.routeMessage(env, client);
-    if (env.kind === 'event') return this.routeEvent(env, client);
-    return new HubError(
-      ErrorCode.INVALID_MESSAGE,
-      `[hub:${client.name}] send: envelope.kind must be "message" or "event", got ${JSON.stringify(
-        (env as { kind?: unknown }).kind,
-      )}`,
-    );
+  // Each returns the error to reject the send with, or undefined. The adapter
+  // (BaseAdapter's dispatch) chooses which one an envelope takes.
+
+  /**
+   * A best-effort message: to the groups of its endpoint that have a
+   * subscriber. Nobody listening: the send fails (the broker knows nobody got
+   * it, and nothing keeps a best-effort message); a full group sheds it.
+   */
+  routeBestEffort(env: UnifiedMessage, client: BrokerClient): HubError | undefined {
+    if (this.disposed) return closedError(client.name);
+    const dest = env.destination;
+    const ep = this.endpoints.get(dest);
+    if (ep === undefined) {
+      client.counters.droppedNoConsumer++;
+      return noReceiver(client.name, dest);
+    }
+    const priority = env.priority;
+    const list = ep.list;
+    let reached = 0;
+    for (let i = 0; i < list.length; i++) {
+      const g = list[i] as Group;
+      if (g.members.length === 0) continue;
+      reached++;
+      if (g.queued >= this.settings.maxQueueLength) client.counters.droppedOverflow++;
+      else {
+        const d = this.enqueue(g, env, priority, undefined);
+        if (list.length === 1 && client.copies) d.owned = true;
+      }
+    }
+    if (reached === 0) {
+      client.counters.droppedNoConsumer++;
+      return noReceiver(client.name, dest);
+    }
+    return undefined;
   }
 
-  private routeMessage(env: UnifiedMessage, client: BrokerClient): HubError | undefined {
+  /**
+   * A message the broker keeps (at-least-once, exactly-once, ordered): to
+   * every group of its endpoint, kept for a subscriber to come when there is
+   * none; a full group refuses it (`HUB_OVERLOADED`), nothing is enqueued then.
+   */
+  routeMessage(env: UnifiedMessage, client: BrokerClient): HubError | undefined {
     if (this.disposed) return closedError(client.name);
     const dest = env.destination;
     let ep = this.endpoints.get(dest);
-    const bestEffort = env.deliveryGuarantee === 'best-effort';
     const priority = env.priority;
     const key =
       env.deliveryGuarantee === 'ordered'
         ? (env.partitionKey ?? dest)
         : (undefined as string | undefined);
-    if (bestEffort) {
-      // Nobody listening: the send fails (the broker knows nobody got it, and
-      // nothing keeps a best-effort message); full group: shed load.
-      if (ep === undefined) {
-        client.counters.droppedNoConsumer++;
-        return noReceiver(client.name, dest);
-      }
-      const list = ep.list;
-      let reached = 0;
-      for (let i = 0; i < list.length; i++) {
-        const g = list[i] as Group;
-        if (g.consumers.length === 0) continue;
-        reached++;
-        if (g.queued >= this.settings.maxQueueLength) client.counters.droppedOverflow++;
-        else {
-          const d = this.enqueue(g, env, priority, key);
-          if (list.length === 1 && client.copies) d.owned = true;
-        }
-      }
-      if (reached === 0) {
-        client.counters.droppedNoConsumer++;
-        return noReceiver(client.name, dest);
-      }
-      return undefined;
-    }
     if (ep === undefined || ep.list.length === 0) {
       ep ??= this.endpoint(dest);
       const g = this.addEndpointGroup(ep, dest);
@@ -312,7 +321,8 @@ export class BrokerCore {
     return undefined;
   }
 
-  private routeEvent(env: UnifiedEvent, client: BrokerClient): HubError | undefined {
+  /** An event: to every group whose pattern matches its topic (none matching is counted). */
+  routeEvent(env: UnifiedEvent, client: BrokerClient): HubError | undefined {
     if (this.disposed) return closedError(client.name);
     this.evt = env;
     this.evtClient = client;
@@ -382,7 +392,7 @@ export class BrokerCore {
       let g = ep.groups.get(name);
       if (g === undefined) {
         // A backlog kept for "a consumer to come" goes to the first group that comes.
-        const orphan = ep.list.find((x) => x.orphan && x.consumers.length === 0);
+        const orphan = ep.list.find((x) => x.orphan && x.members.length === 0);
         if (orphan !== undefined) {
           ep.groups.delete(orphan.name);
           orphan.name = name;
@@ -412,26 +422,26 @@ export class BrokerCore {
     return g;
   }
 
-  addConsumer(
+  addMember(
     g: Group,
     client: BrokerClient,
     deliver: DeliverFn,
     prefetch: number,
     maxDeliveries: number,
-  ): Consumer {
-    const c = new Consumer(g, client, deliver, prefetch, maxDeliveries);
-    g.consumers = [...g.consumers, c];
+  ): GroupMember {
+    const c = new GroupMember(g, client, deliver, prefetch, maxDeliveries);
+    g.members = [...g.members, c];
     if (g.ready.length > 0) this.markDirty(g);
     return c;
   }
 
   /** Stop delivering to `c`; its unsettled deliveries go back to the front of the group. */
-  removeConsumer(c: Consumer): void {
+  removeMember(c: GroupMember): void {
     if (c.closed) return;
     c.closed = true;
     const g = c.group;
-    g.consumers = g.consumers.filter((x) => x !== c);
-    if (g.rr >= g.consumers.length) g.rr = 0;
+    g.members = g.members.filter((x) => x !== c);
+    if (g.rr >= g.members.length) g.rr = 0;
     // Newest first, each to the front: the oldest ends up first again.
     let d = c.first;
     c.first = undefined;
@@ -468,7 +478,7 @@ export class BrokerCore {
   }
 
   /** Pause or resume delivery to a consumer (its adapter was disconnected / reconnected). */
-  setPaused(c: Consumer, paused: boolean): void {
+  setPaused(c: GroupMember, paused: boolean): void {
     c.limit = paused ? 0 : c.prefetch;
     if (!paused && c.group.ready.length > 0 && !c.closed) this.markDirty(c.group);
   }
@@ -478,7 +488,7 @@ export class BrokerCore {
   /** ack (and the ack half of deadLetter): forget it, free the credit, advance its lane. */
   settle(d: MemoryDelivery, advanceLane: boolean): void {
     d.state = DONE;
-    const c = d.consumer as Consumer;
+    const c = d.member as GroupMember;
     unlink(c, d);
     c.inflight--;
     const g = d.group;
@@ -502,7 +512,7 @@ export class BrokerCore {
     const again = new MemoryDelivery(d.raw, g, d.attempt + 1, d.priority, d.lane);
     if (delayMs > 0) {
       g.delayed++;
-      (d.consumer as Consumer).client.delayRequeue(again, delayMs);
+      (d.member as GroupMember).client.delayRequeue(again, delayMs);
     } else {
       this.requeueFront(again, false);
     }
@@ -534,13 +544,13 @@ export class BrokerCore {
    * with one consumer, flow control open. The hub's direct local path hands
    * such a message straight to that consumer's handler instead of queueing it.
    */
-  soleConsumer(dest: string, client: BrokerClient): Consumer | undefined {
+  soleMember(dest: string, client: BrokerClient): GroupMember | undefined {
     if (this.disposed) return undefined;
     const ep = this.endpoints.get(dest);
     if (ep === undefined || ep.list.length !== 1) return undefined;
     const g = ep.list[0] as Group;
-    if (g.consumers.length !== 1 || g.ready.length !== 0 || g.waiting !== 0) return undefined;
-    const c = g.consumers[0] as Consumer;
+    if (g.members.length !== 1 || g.ready.length !== 0 || g.waiting !== 0) return undefined;
+    const c = g.members[0] as GroupMember;
     return c.client === client && c.inflight < c.limit && !c.closed ? c : undefined;
   }
 
@@ -648,11 +658,11 @@ export class BrokerCore {
   private dispatch(g: Group, budget: number): number {
     let n = 0;
     while (n < budget && g.ready.length > 0) {
-      const c = pickConsumer(g);
+      const c = pickMember(g);
       if (c === undefined) break;
       const d = g.ready.shift() as MemoryDelivery;
       d.state = INFLIGHT;
-      d.consumer = c;
+      d.member = c;
       link(c, d);
       c.inflight++;
       g.inflight++;
@@ -669,7 +679,7 @@ export class BrokerCore {
 
   /** Call the consumer's deliver; a throwing deliver must not lose the message or kill the drain. */
   invoke(d: MemoryDelivery): void {
-    const c = d.consumer as Consumer;
+    const c = d.member as GroupMember;
     try {
       c.deliver(d);
     } catch (err) {
@@ -765,17 +775,17 @@ export class BrokerCore {
   }
 }
 
-function pickConsumer(g: Group): Consumer | undefined {
-  const cs = g.consumers;
+function pickMember(g: Group): GroupMember | undefined {
+  const cs = g.members;
   const n = cs.length;
   if (n === 1) {
-    const c = cs[0] as Consumer;
+    const c = cs[0] as GroupMember;
     return c.inflight < c.limit ? c : undefined;
   }
   let i = g.rr;
   for (let k = 0; k < n; k++) {
     if (i >= n) i = 0;
-    const c = cs[i] as Consumer;
+    const c = cs[i] as GroupMember;
     i++;
     if (c.inflight < c.limit) {
       g.rr = i >= n ? 0 : i;
@@ -814,7 +824,7 @@ function handOut(d: MemoryDelivery, copies: boolean): Envelope {
 
 function groupStats(g: Group): GroupStats {
   return {
-    consumers: g.consumers.length,
+    consumers: g.members.length,
     queued: g.queued,
     inflight: g.inflight,
     delayed: g.delayed,
