@@ -33,7 +33,7 @@ describe('http endpoint: sending into a hub', () => {
     const res = await post(
       `${url}/messages`,
       { destination: 'orders', payload: { sku: 'a1' } },
-      { traceparent: TRACE },
+      { traceparent: TRACE, tracestate: 'shop=1' },
     );
     expect(res.status).toBe(202);
     const body = (await res.json()) as { id: string; accepted: boolean };
@@ -42,6 +42,7 @@ describe('http endpoint: sending into a hub', () => {
     expect(got[0]!.id).toBe(body.id);
     expect(got[0]!.payload).toEqual({ sku: 'a1' });
     expect(got[0]!.traceparent).toBe(TRACE);
+    expect(got[0]!.headers.tracestate).toBe('shop=1');
   });
 
   it('POST /messages with a whole Hub envelope keeps its id, guarantee and binary payload', async () => {

@@ -25,10 +25,10 @@ const order = (n = 1, extra = {}) =>
   createMessage({ source: 'shop', destination: 'orders.create', payload: { n }, ...extra });
 
 describe('http adapter: outbound calls', () => {
-  it('maps a destination to POST <url> with the payload as body, the id as Idempotency-Key and the traceparent', async () => {
+  it('maps a destination to POST <url> with the payload as body, the id as Idempotency-Key and the trace context', async () => {
     const down = jobs.add(await downstream((_r, res) => json(res, 202, { ok: true })));
     const { hub } = await hubTo(down.url);
-    const msg = order(7, { traceparent: TRACE });
+    const msg = order(7, { traceparent: TRACE, headers: { tracestate: 'shop=1' } });
     const result = await hub.send(msg);
     expect(result.success).toBe(true);
     expect(down.received).toHaveLength(1);
@@ -38,6 +38,7 @@ describe('http adapter: outbound calls', () => {
     expect(JSON.parse(r.body.toString())).toEqual({ n: 7 });
     expect(r.headers['idempotency-key']).toBe(msg.id);
     expect(r.headers.traceparent).toBe(TRACE);
+    expect(r.headers.tracestate).toBe('shop=1');
     expect(r.headers['content-type']).toBe('application/json');
   });
 

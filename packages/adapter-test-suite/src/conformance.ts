@@ -277,8 +277,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'trace context',
     mustHold: '`traceparent` survives HTTP → Redis → WebSocket; an invalid one starts a new trace',
     testedIn:
-      'Redis: `packages/adapter-redis/test/streams.integration.test.ts` (kept across a stream); an invalid one: `packages/protocol/test/cloudevents.test.ts`; HTTP → Redis → WebSocket: ' +
-      NOT_YET,
+      'HTTP → Redis → WebSocket and back through the reply, every span checked against its parent: `examples/test/trace-across-transports.integration.test.ts`; spans and links in one hub: `packages/core/test/observability/tracing.test.ts`; Redis alone: `packages/adapter-redis/test/streams.integration.test.ts` (kept across a stream); an invalid one: `packages/protocol/test/cloudevents.test.ts` and both tests above',
   },
   {
     id: 'I3',
@@ -286,7 +285,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'metrics',
     mustHold: 'the Prometheus text we expose parses with an independent parser',
     testedIn:
-      '`packages/core/test/metrics/registry.test.ts` (a strict parser written from the format)',
+      '`hub.prometheus()`: `packages/core/test/metrics/registry.test.ts` (a strict parser written from the format); the prom-client collectors and `hub.prometheus()` parsed with `parse-prometheus-text-format`: `packages/core/test/observability/prometheus.test.ts`',
   },
   {
     id: 'I4',

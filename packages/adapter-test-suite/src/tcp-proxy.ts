@@ -24,6 +24,11 @@ export interface TcpProxy {
   stall(): void;
   /** Forward again, including what was queued during the stall. */
   resume(): void;
+  /**
+   * Hold every chunk this long (ms) in each direction before forwarding it,
+   * like a slow link; order is kept, 0 forwards at once again.
+   */
+  setDelay(ms: number): void;
   /** Destroy every current link (both sides see a reset); new links still work. */
   cut(): void;
   /** Stop listening and destroy every link. Idempotent. */
@@ -41,6 +46,22 @@ export async function startTcpProxy(opts: StartTcpProxyOptions): Promise<TcpProx
   const links = new Set<Link>();
   let stalled = false;
   let accepted = 0;
+  let delayMs = 0;
+  /** Forward `d` to `to` after the delay, never before a chunk queued earlier in that direction. */
+  const forwarder = (to: net.Socket) => {
+    let lastDue = 0;
+    return (d: Buffer) => {
+      const now = Date.now();
+      if (delayMs === 0 && lastDue <= now) {
+        to.write(d);
+        return;
+      }
+      lastDue = Math.max(now + delayMs, lastDue);
+      setTimeout(() => {
+        if (!to.destroyed) to.write(d);
+      }, lastDue - now);
+    };
+  };
 
   const server = net.createServer((client) => {
     accepted++;
@@ -58,8 +79,8 @@ export async function startTcpProxy(opts: StartTcpProxyOptions): Promise<TcpProx
     upstream.on('close', drop);
     // Pausing the readers (instead of buffering here) leaves the bytes in kernel
     // buffers, which is what a silent link looks like to both ends.
-    client.on('data', (d) => upstream.write(d));
-    upstream.on('data', (d) => client.write(d));
+    client.on('data', forwarder(upstream));
+    upstream.on('data', forwarder(client));
     if (stalled) {
       client.pause();
       upstream.pause();
@@ -99,6 +120,9 @@ export async function startTcpProxy(opts: StartTcpProxyOptions): Promise<TcpProx
         l.client.resume();
         l.upstream.resume();
       }
+    },
+    setDelay(ms: number) {
+      delayMs = ms;
     },
     cut() {
       for (const l of [...links]) {

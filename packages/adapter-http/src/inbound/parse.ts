@@ -136,6 +136,7 @@ export function parseBody(
     );
   }
   const traceparent = header(headers, 'traceparent');
+  const tracestate = validTracestate(header(headers, 'tracestate'));
   for (const [i, env] of parsed.envelopes.entries()) {
     if (env.kind !== kind) {
       throw new InvalidMessageError(
@@ -144,11 +145,26 @@ export function parseBody(
         `[hub:http] expected ${kind === 'message' ? 'a message' : 'an event'} here, got ${env.kind === 'message' ? 'a message' : 'an event'}`,
       );
     }
-    // W3C trace context in: a valid header continues the trace; an invalid one is ignored.
-    if (env.traceparent === undefined && isValidTraceparent(traceparent))
+    // W3C trace context in: a valid header continues the trace (with its
+    // tracestate, carried as the envelope's `tracestate` header); an invalid one is ignored.
+    if (env.traceparent === undefined && isValidTraceparent(traceparent)) {
       env.traceparent = traceparent;
+      if (tracestate !== undefined && env.headers.tracestate === undefined) {
+        env.headers.tracestate = tracestate;
+      }
+    }
   }
   return parsed;
+}
+
+/** A W3C `tracestate` worth carrying: at most 512 visible ASCII characters (the spec's limit). */
+function validTracestate(value: string | undefined): string | undefined {
+  return value !== undefined &&
+    value.length <= 512 &&
+    /^[\x20-\x7e]*$/.test(value) &&
+    value.trim() !== ''
+    ? value
+    : undefined;
 }
 
 function parseJson(body: Buffer): unknown {

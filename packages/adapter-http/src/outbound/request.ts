@@ -35,8 +35,8 @@ export interface RequestSecrets {
 
 /**
  * The message id is the `Idempotency-Key` (and the signature's `webhook-id`),
- * so a retried call is recognisably the same one; `traceparent` carries the
- * trace on.
+ * so a retried call is recognisably the same one; `traceparent` and
+ * `tracestate` carry the trace on.
  */
 export function buildRequest(
   route: CompiledRoute,
@@ -49,7 +49,12 @@ export function buildRequest(
     ...mapped.headers,
     'idempotency-key': envelope.id,
   };
-  if (envelope.traceparent !== undefined) headers.traceparent = envelope.traceparent;
+  if (envelope.traceparent !== undefined) {
+    headers.traceparent = envelope.traceparent;
+    // W3C tracestate rides beside it (the hub keeps it in the envelope's headers).
+    const state = envelope.headers.tracestate;
+    if (state !== undefined && state !== '') headers.tracestate = state;
+  }
   if (secrets.bearerToken !== undefined) headers.authorization = `Bearer ${secrets.bearerToken}`;
   if (secrets.signingKey !== undefined) {
     Object.assign(headers, signatureHeaders(secrets.signingKey, envelope.id, mapped.body));

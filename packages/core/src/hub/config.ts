@@ -6,6 +6,7 @@ import type { EventHistoryOptions } from '../event-bus/history.js';
 import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import type { Logger } from '../logger.js';
+import type { AnomalyOptions } from '../observability/anomaly.js';
 import type { AdapterFactory } from '../registry/registry.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
@@ -73,6 +74,17 @@ export interface CommunicationConfig {
   security?: SecurityOptions;
   /** @default true */
   enableMetrics?: boolean;
+  /**
+   * Spans through `@opentelemetry/api` when it is installed and a tracer
+   * provider is registered; `false` turns them off. @default true
+   */
+  enableTracing?: boolean;
+  /**
+   * Per adapter, a send-latency baseline; a lasting departure emits
+   * `anomaly` and marks the adapter degraded in health. `false` turns it off.
+   * @default { factor: 3, minDeltaMs: 10, warmup: 50, sustain: 10 }
+   */
+  anomalyDetection?: false | AnomalyOptions;
   /** @default true */
   enableHealthMonitoring?: boolean;
   /** Seconds between health checks. @default 30 */
@@ -165,6 +177,8 @@ const CONFIG_OPTIONS = optionNames<CommunicationConfig>({
   middleware: true,
   security: true,
   enableMetrics: true,
+  enableTracing: true,
+  anomalyDetection: true,
   enableHealthMonitoring: true,
   healthCheckInterval: true,
   drainTimeoutMs: true,
@@ -294,6 +308,8 @@ export function validateConfig(config: CommunicationConfig): void {
     throw invalid('drainTimeoutMs', 'must be a number >= 0', cfg.drainTimeoutMs);
   }
   bool(cfg, 'enableMetrics');
+  bool(cfg, 'enableTracing');
+  checkAnomaly(cfg.anomalyDetection);
   bool(cfg, 'enableHealthMonitoring');
   if (cfg.overload !== undefined && cfg.overload !== 'wait' && cfg.overload !== 'reject') {
     throw invalid('overload', 'must be "wait" or "reject"', cfg.overload);
@@ -404,6 +420,31 @@ export function validateConfig(config: CommunicationConfig): void {
     }
     if (dedup.closeWithHub !== undefined && typeof dedup.closeWithHub !== 'boolean') {
       throw invalid('dedup.closeWithHub', 'must be a boolean', dedup.closeWithHub);
+    }
+  }
+}
+
+function checkAnomaly(value: unknown): void {
+  if (value === undefined || value === false) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('anomalyDetection', 'must be false or an object', value);
+  }
+  rejectUnknownOptions('createHub.anomalyDetection', value, [
+    'factor',
+    'minDeltaMs',
+    'warmup',
+    'sustain',
+  ]);
+  const o = value as Record<string, unknown>;
+  for (const [k, min] of [
+    ['factor', 1],
+    ['minDeltaMs', 0],
+    ['warmup', 1],
+    ['sustain', 1],
+  ] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min)) {
+      throw invalid(`anomalyDetection.${k}`, `must be a number >= ${min}`, v);
     }
   }
 }

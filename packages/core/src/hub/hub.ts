@@ -26,6 +26,7 @@ import {
   type TopicStart,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
+import { rejectUnknownOptions } from '../config/unknown-options.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import { MemoryDedupStore } from '../delivery/memory-dedup.js';
 import { type ConsumerHost, ReceivePipeline } from '../delivery/receive-pipeline.js';
@@ -33,6 +34,14 @@ import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import type { LatencySnapshot } from '../metrics/histogram.js';
+import type { AnomalyReport } from '../observability/anomaly.js';
+import { messageMeta } from '../observability/log-meta.js';
+import {
+  type PromCollectorOptions,
+  type PromRegistry,
+  registerCollectors,
+} from '../observability/prometheus.js';
+import { HubTracing } from '../observability/tracing.js';
 import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
@@ -85,6 +94,8 @@ export interface HubEvents {
   circuit: (adapter: string, state: CircuitState) => void;
   /** An adapter's health flag changed. */
   health: (adapter: string, healthy: boolean) => void;
+  /** An adapter's send latency departed from its baseline (`degraded`) or came back (`recovered`). */
+  anomaly: (report: AnomalyReport) => void;
 }
 
 export interface BroadcastNotificationInput<T = unknown> {
@@ -116,6 +127,8 @@ export interface AdapterMetrics {
   latency: LatencySnapshot;
   circuit: CircuitState;
   healthy: boolean;
+  /** Send latency far past its baseline (see `anomaly` events). */
+  degraded: boolean;
 }
 
 export interface DetailedMetrics {
@@ -156,7 +169,8 @@ export interface HealthStatus {
   state: HubState;
   uptimeMs: number;
   checkedAt: number;
-  adapters: Record<string, AdapterHealth & { circuit: CircuitState }>;
+  /** `degraded`: send latency far past its baseline (see `anomaly` events). */
+  adapters: Record<string, AdapterHealth & { circuit: CircuitState; degraded: boolean }>;
   /** Health sources (a WebSocket gateway, …) by name; an unhealthy one makes the hub degraded. */
   components: Record<string, { healthy: boolean; detail?: Record<string, unknown> }>;
   performance: {
@@ -220,6 +234,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private readonly healthSources = new Map<string, HealthSource>();
   /** Authorization, identity and envelope protection; undefined without `security` in the config. */
   readonly security: HubSecurity | undefined;
+  private readonly tracing: HubTracing;
 
   constructor(config: CommunicationConfig = {}) {
     super();
@@ -270,7 +285,16 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       }
     });
 
+    this.tracing = new HubTracing(config.enableTracing !== false, this.name);
     this.router = new Router(this.adapters, {
+      tracing: config.enableTracing === false ? undefined : this.tracing,
+      anomaly:
+        config.anomalyDetection === false
+          ? undefined
+          : {
+              options: config.anomalyDetection ?? {},
+              report: (_target, report) => this.onAnomaly(report),
+            },
       defaultStrategy: config.defaultRoutingStrategy ?? RoutingStrategy.AUTOMATIC,
       rules: config.routes ?? [],
       messageTypeRoutes: config.messageTypeRoutes ?? {},
@@ -291,10 +315,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       logger: this.logger,
       timeoutMs: this.messageTimeoutMs,
       serve: (address, handler, options) => this.onMessage(address, handler, options),
+      // The direct local path makes no spans: with a tracer provider
+      // registered, requests take the traced path through the pipeline.
       sendRequest: (message) =>
         this.local !== undefined &&
         message.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT &&
         this._state === 'running' &&
+        !this.tracing.on() &&
         this.local.trySend(message)
           ? undefined
           : this.sendBuilt(message),
@@ -317,9 +344,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
       inbound: composeInbound(middleware),
+      // A reply is a child of the span that handled its request.
       reply: (request, payload, delivery) =>
         (delivery instanceof LocalCall ? this.local?.reply(delivery, payload) : undefined) ??
-        this.requests.reply(request, payload),
+        this.tracing.replyUnder(request, () => this.requests.reply(request, payload)),
       observer: {
         delivered(env) {
           self.metricsImpl.delivered(env);
@@ -329,14 +357,18 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         acked: (env, adapter, ms) => this.metricsImpl.acked(env, adapter, ms),
         failed: (env, _adapter, err, attempt) => {
           this.metricsImpl.failed(env);
-          this.logger.debug(`[hub] handler failed for ${env.id} (attempt ${attempt})`, {
-            error: String(err),
-          });
+          this.logger.debug(
+            `[hub] handler failed for ${env.id} (attempt ${attempt})`,
+            messageMeta(env, { attempt, error: String(err) }),
+          );
         },
         retried: () => this.metricsImpl.retried(),
         deadLettered: (env, _adapter, reason, attempts) => {
           this.metricsImpl.deadLettered(env);
-          this.logger.warn(`[hub] ${env.id} dead-lettered after ${attempts} attempts: ${reason}`);
+          this.logger.warn(
+            `[hub] ${env.id} dead-lettered after ${attempts} attempts: ${reason}`,
+            messageMeta(env, { attempts, reason }),
+          );
           this.safeEmit('deadLetter', env, reason, attempts);
         },
         duplicate: () => this.metricsImpl.duplicate(),
@@ -407,6 +439,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private async doStart(): Promise<void> {
     this._state = 'starting';
+    await this.tracing.init();
     // Adapters registered while we connect are connected in the next round.
     let list = this.adapters.list();
     let results = await Promise.allSettled(
@@ -543,14 +576,24 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
     }
-    return this.pipeline.dispatch(message);
+    return this.dispatch(message);
   }
 
   /** `send` for a message the hub built itself from validated parts (requests, replies). */
   private sendBuilt(message: UnifiedMessage): Promise<MessageResult> {
     if (this._state !== 'running') return this.ensureRunning().then(() => this.sendBuilt(message));
-    return this.pipeline.dispatch(message);
+    return this.dispatch(message);
   }
+
+  /** Into the send pipeline, inside a send span when a tracer provider is registered. */
+  private dispatch(envelope: UnifiedMessage | UnifiedEvent): Promise<MessageResult> {
+    return this.tracing.on()
+      ? this.tracing.send(envelope, this.dispatchTraced)
+      : this.pipeline.dispatch(envelope);
+  }
+
+  private readonly dispatchTraced = (envelope: UnifiedMessage | UnifiedEvent) =>
+    this.pipeline.dispatch(envelope);
 
   /** `send`, resolving to `{ success: false, error }` instead of rejecting. */
   async sendMessage<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
@@ -559,8 +602,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return await this.send(message);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
+      const id = (message as { id?: unknown } | null)?.id;
       this.logger.warn(
-        `[hub] sendMessage ${String((message as { id?: unknown })?.id)} failed: ${error.message}`,
+        `[hub] sendMessage ${String(id)} failed: ${error.message}`,
+        typeof id === 'string'
+          ? messageMeta(message, { error: error.message })
+          : { error: error.message },
       );
       return {
         success: false,
@@ -583,7 +630,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       return Promise.reject(err);
     }
     this.recordEvent(event);
-    return this.pipeline.dispatch(event);
+    return this.dispatch(event);
   }
 
   /** The established name of `publish`. */
@@ -720,7 +767,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         try {
           await handler(event as UnifiedEvent<T>, REPLAY_CONTEXT);
         } catch (err) {
-          this.logger.warn(`[hub] replay handler failed for ${event.id}`, { error: String(err) });
+          this.logger.warn(
+            `[hub] replay handler failed for ${event.id}`,
+            messageMeta(event, { error: String(err) }),
+          );
         }
       }
     } catch (err) {
@@ -787,7 +837,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     const consumer = new ReceivePipeline(this.consumerHost, {
       kind,
       address,
-      handler: handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
+      handler: this.tracing.wrapHandler(
+        handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
+      ),
       concurrency,
       maxDeliveries: options.maxDeliveries ?? this.config.maxDeliveries ?? 5,
       handlerTimeoutMs: options.handlerTimeoutMs,
@@ -1018,6 +1070,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         latency: perAdapter[t.name]?.latency ?? EMPTY_LATENCY,
         circuit: t.breaker.state,
         healthy,
+        degraded: t.degraded,
       };
     }
     return {
@@ -1064,24 +1117,101 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       for (const t of targets) {
         out += `${name}{adapter="${promLabel(t.name)}"} ${t.breaker.state === 'open' ? 1 : 0}\n`;
       }
+      const slow = `${prefix}adapter_degraded`;
+      out += `# HELP ${slow} 1 while the adapter's send latency is far past its baseline\n# TYPE ${slow} gauge\n`;
+      for (const t of targets)
+        out += `${slow}{adapter="${promLabel(t.name)}"} ${t.degraded ? 1 : 0}\n`;
     }
     return out;
+  }
+
+  /**
+   * Register this hub's collectors on a `prom-client` registry (`register`, or
+   * a `new Registry()`): counters, gauges and histograms read from the hub's
+   * own figures at scrape time. Returns a function that removes them. Two hubs
+   * on one registry need different `prefix`es.
+   */
+  registerPrometheus(registry: PromRegistry, options: PromCollectorOptions = {}): () => void {
+    if (typeof (registry as { registerMetric?: unknown } | null)?.registerMetric !== 'function') {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        '[hub] registerPrometheus registry must be a prom-client Registry (registerMetric missing)',
+      );
+    }
+    rejectUnknownOptions('registerPrometheus', options, ['prefix']);
+    if (options.prefix !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix)) {
+      throw new HubError(
+        ErrorCode.INVALID_CONFIG,
+        `[hub] registerPrometheus options.prefix must be a Prometheus name prefix, got ${JSON.stringify(options.prefix)}`,
+      );
+    }
+    const m = this.metricsImpl;
+    return registerCollectors(
+      {
+        hub: this.name,
+        totals: () => m.totals,
+        adapters: () => {
+          const series = new Map(m.adapterSeries());
+          return this.router.allTargets().map((t) => {
+            const s = series.get(t.name);
+            return {
+              name: t.name,
+              sent: s?.sent.value ?? 0,
+              failed: s?.failed.value ?? 0,
+              latency: s?.latency,
+              circuit: t.breaker.state,
+              healthy: safeHealth(t).healthy,
+              degraded: t.degraded,
+            };
+          });
+        },
+        types: () =>
+          [...m.typeSeries()].map(([type, s]) => ({
+            type,
+            sent: s.sent.value,
+            delivered: s.delivered.value,
+            acked: s.acked.value,
+            failed: s.failed.value,
+            deadLettered: s.deadLettered.value,
+            handler: s.handler,
+          })),
+        routing: m.routing,
+        inFlight: () => this.pipeline.inFlight,
+        consumers: () => this.consumers.size,
+      },
+      registry,
+      options,
+    );
+  }
+
+  private onAnomaly(report: AnomalyReport): void {
+    const figures = `recent ${report.currentMs.toFixed(2)} ms, baseline ${report.baselineMs.toFixed(2)} ± ${report.deviationMs.toFixed(2)} ms, threshold ${report.thresholdMs.toFixed(2)} ms`;
+    this.logger.warn(
+      report.state === 'degraded'
+        ? `[hub] adapter "${report.adapter}" is slow: ${figures}`
+        : `[hub] adapter "${report.adapter}" is back to its usual speed: ${figures}`,
+      { ...report },
+    );
+    this.safeEmit('anomaly', report);
   }
 
   /** Overall and per-adapter health. */
   health(): HealthStatus {
     const adapters: HealthStatus['adapters'] = {};
     let healthy = 0;
+    let slow = false;
     let total = 0;
     for (const t of this.router.allTargets()) {
       total++;
       const h = safeHealth(t);
       const ok = h.healthy && t.breaker.state !== 'open';
       if (ok) healthy++;
-      adapters[t.name] = { ...h, circuit: t.breaker.state };
+      // A slow adapter still carries messages: the hub is degraded, not unhealthy.
+      if (t.degraded) slow = true;
+      adapters[t.name] = { ...h, circuit: t.breaker.state, degraded: t.degraded };
     }
     const components: HealthStatus['components'] = {};
-    let componentsOk = true;
+    let componentsOk = !slow;
     for (const [name, source] of this.healthSources) {
       let h: { healthy: boolean; detail?: Record<string, unknown> };
       try {

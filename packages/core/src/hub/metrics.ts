@@ -20,13 +20,13 @@ export interface MetricTotals {
   lateReplies: number;
 }
 
-interface AdapterSeries {
+export interface AdapterSeries {
   sent: Counter;
   failed: Counter;
   latency: LatencyHistogram;
 }
 
-interface TypeSeries {
+export interface TypeSeries {
   sent: Counter;
   delivered: Counter;
   acked: Counter;
@@ -197,6 +197,16 @@ export class HubMetrics implements ConsumerObserver {
 
   expired(): void {
     this.totals.expired++;
+  }
+
+  /** The per-adapter series (read at scrape time by the Prometheus collectors). */
+  adapterSeries(): IterableIterator<[string, AdapterSeries]> {
+    return this.adapters.entries();
+  }
+
+  /** The per-type series by exposed label (`other` included). */
+  typeSeries(): IterableIterator<[string, TypeSeries]> {
+    return this.series.entries();
   }
 
   perAdapter(): Record<string, { sent: number; failed: number; latency: LatencySnapshot }> {

@@ -120,6 +120,27 @@ export class LatencyHistogram {
     if (other._max > this._max) this._max = other._max;
   }
 
+  /**
+   * Cumulative counts at each upper bound (ms, ascending), as a Prometheus
+   * histogram's `le` buckets: a recording counts toward a bound when its
+   * bucket's midpoint is at or below it (the same < 0.5% error as percentiles).
+   */
+  cumulative(boundsMs: readonly number[]): number[] {
+    const out = new Array<number>(boundsMs.length).fill(0);
+    if (this._count === 0) return out;
+    let b = 0;
+    let seen = 0;
+    for (let i = 0; i < BUCKETS && b < boundsMs.length; i++) {
+      const c = this.counts[i]!;
+      if (c === 0) continue;
+      const mid = midpointMs(i);
+      while (b < boundsMs.length && mid > boundsMs[b]!) out[b++] = seen;
+      seen += c;
+    }
+    for (; b < boundsMs.length; b++) out[b] = seen;
+    return out;
+  }
+
   private atRank(rank: number): number {
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {

@@ -11,6 +11,12 @@ import {
 import type { ProtocolAdapter, SendResult } from '../adapter/contract.js';
 import { RoutingStrategy } from '../common/types.js';
 import { TopicMatcher } from '../event-bus/pattern.js';
+import {
+  type AnomalyOptions,
+  type AnomalyReport,
+  LatencyBaseline,
+} from '../observability/anomaly.js';
+import type { RouteTracing } from '../observability/tracing.js';
 import type { AdapterRegistry } from '../registry/registry.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 
@@ -36,11 +42,27 @@ export class RouteTarget {
     readonly name: string,
     readonly adapter: ProtocolAdapter,
     readonly breaker: CircuitBreaker,
-  ) {}
+    private readonly tracing: RouteTracing | undefined = undefined,
+    private readonly anomaly: RouterOptions['anomaly'] = undefined,
+  ) {
+    if (anomaly !== undefined) this.baseline = new LatencyBaseline(name, anomaly.options);
+  }
+
+  /** Send-latency baseline (absent when anomaly detection is off). */
+  private readonly baseline: LatencyBaseline | undefined;
+
+  /** True while the send latency is far past its baseline. */
+  get degraded(): boolean {
+    return this.baseline?.degraded ?? false;
+  }
 
   observe(latencyMs: number): void {
     this.latencyEwma =
       this.latencyEwma === 0 ? latencyMs : this.latencyEwma * 0.9 + latencyMs * 0.1;
+    if (this.baseline !== undefined) {
+      const report = this.baseline.observe(latencyMs);
+      if (report !== undefined) this.anomaly!.report(this, report);
+    }
   }
 
   /**
@@ -50,6 +72,14 @@ export class RouteTarget {
    * its `max_payload`) only has to update its capabilities.
    */
   send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const tracing = this.tracing;
+    if (tracing?.traced(envelope)) {
+      return tracing.hop(this.name, envelope, (env) => this.hand(env));
+    }
+    return this.hand(envelope);
+  }
+
+  private hand(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
     const limit = this.adapter.capabilities.maxPayloadBytes;
     if (limit !== undefined) {
       const err = oversize(envelope, limit, this.name);
@@ -114,6 +144,12 @@ export interface RouterOptions {
   /** Per message type: adapters in preference order. */
   messageTypeRoutes: Readonly<Record<string, readonly string[]>>;
   breaker: CircuitBreakerOptions;
+  /** Route and hop spans of traced sends. */
+  tracing?: RouteTracing | undefined;
+  /** Latency baselines per adapter, and where a departure or recovery is reported. */
+  anomaly?:
+    | { options: AnomalyOptions; report(target: RouteTarget, report: AnomalyReport): void }
+    | undefined;
 }
 
 interface CompiledRule {
@@ -189,6 +225,14 @@ export class Router {
 
   /** Decide where `envelope` goes; throws a typed HubError when nothing can honour it. */
   route(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
+    const tracing = this.opts.tracing;
+    if (tracing?.traced(envelope)) {
+      return tracing.route(envelope, () => this.decideRoute(envelope));
+    }
+    return this.decideRoute(envelope);
+  }
+
+  private decideRoute(envelope: UnifiedMessage | UnifiedEvent): RouteDecision {
     // Latency order moves slowly, and an open circuit turns half-open only when
     // its clock is read: rebuild once a second, or at the earliest probe time.
     // The clock is read on one route in 16 (a read costs as much as the rest of routing).
@@ -268,7 +312,10 @@ export class Router {
   private addTarget(name: string, adapter: ProtocolAdapter): void {
     const breaker = new CircuitBreaker(name, this.opts.breaker);
     breaker.onStateChange(() => this.invalidate());
-    this.targets.set(name, new RouteTarget(name, adapter, breaker));
+    this.targets.set(
+      name,
+      new RouteTarget(name, adapter, breaker, this.opts.tracing, this.opts.anomaly),
+    );
     this.invalidate();
   }
 

@@ -191,3 +191,12 @@ describe('RateMeter', () => {
     expect(() => new RateMeter(1_000, 0)).toThrow(/buckets/);
   });
 });
+
+describe('LatencyHistogram.cumulative (Prometheus le buckets)', () => {
+  it('counts each recording at every bound at or above it', () => {
+    const h = new LatencyHistogram();
+    for (const ms of [0.05, 0.5, 5, 5, 70_000]) h.record(ms);
+    expect(h.cumulative([0.01, 0.1, 1, 10, 60_000])).toEqual([0, 1, 2, 4, 4]);
+    expect(new LatencyHistogram().cumulative([1, 2])).toEqual([0, 0]);
+  });
+});
