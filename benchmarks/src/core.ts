@@ -29,6 +29,7 @@ import {
   payload300,
   percentile,
   result,
+  roundsFor,
   type ScenarioResult,
   settle,
   stats,
@@ -36,7 +37,7 @@ import {
 
 const THROUGHPUT_N = 200_000;
 const BATCH = 1_000;
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 
 function messages(n: number, destination: string, guarantee: DeliveryGuarantee) {
   const payload = payload300();
@@ -123,7 +124,7 @@ async function memoryThroughput(
   });
   // Informative second baseline: the cost of one JSON round trip per message, as a wire would add.
   const cloned: number[] = [];
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < roundsFor(3); r++) {
     cloned.push(await runRaw(THROUGHPUT_N, true));
     await settle();
   }

@@ -18,6 +18,7 @@ import {
   payload300,
   percentile,
   result,
+  roundsFor,
   type ScenarioResult,
   stats,
 } from './harness.js';
@@ -25,7 +26,7 @@ import {
 const CONNECTIONS = 16;
 const CONCURRENCY = 64;
 const PER_ROUND = 4_000;
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 
 /** A downstream answering every POST with `{}` after reading (and parsing) the body. */
 async function bareServer(parse: boolean): Promise<{ url: string; server: Server }> {

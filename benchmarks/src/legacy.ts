@@ -12,13 +12,14 @@ import {
   alternate,
   percentile,
   result,
+  roundsFor,
   type ScenarioResult,
   sleep,
   stats,
   waitFor,
 } from './harness.js';
 
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 const CONVERT_N = 200_000;
 
 /** Legacy messages as a producer writes them: snake_case, epoch seconds, named priority. */

@@ -23,7 +23,9 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   sleep,
   stats,
@@ -35,15 +37,15 @@ import {
  * Throughput rounds are cheap (≈ 1 s each), and on a shared 2-core box one round swings by
  * ±20 %: nine pairs keep the median ratio steady. Latency rounds take STEADY_N / STEADY_RATE s.
  */
-const ROUNDS = 9;
-const LATENCY_ROUNDS = 5;
+const ROUNDS = roundsFor(9);
+const LATENCY_ROUNDS = roundsFor(5);
 /** Rounds of the second Streams baseline (raw with the adapter's XADD batching), after the pairs. */
-const BATCHED_ROUNDS = 5;
+const BATCHED_ROUNDS = roundsFor(5);
 const BATCH = 1_000;
 const PUBSUB_N = 30_000;
 const STREAMS_N = 20_000;
 const STEADY_RATE = 1_000;
-const STEADY_N = 2_500;
+const STEADY_N = pick(2_500, 1_000);
 const WARM_N = 500;
 
 const PS_ENDPOINT = 'bench.ps';

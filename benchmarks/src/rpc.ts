@@ -16,7 +16,9 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   type Stats,
   settle,
@@ -27,9 +29,9 @@ import {
 const { ServiceBroker } = moleculer;
 type Broker = InstanceType<typeof ServiceBroker>;
 
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 /** Each round is bounded by a count and by this time. */
-const ROUND_MS = 1_500;
+const ROUND_MS = pick(1_500, 400);
 const MEMORY_N = 200_000;
 const REDIS_N = 20_000;
 const TIMEOUT_MS = 10_000;

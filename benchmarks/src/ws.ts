@@ -17,11 +17,12 @@ import {
   payload300,
   percentile,
   result,
+  roundsFor,
   type ScenarioResult,
   stats,
 } from './harness.js';
 
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 const N = 20_000;
 /** Sends in flight together: the hub awaits each batch's confirmations, raw awaits nothing. */
 const BATCH = 1_000;
@@ -35,7 +36,8 @@ interface Pair {
   close(): Promise<void>;
 }
 
-async function hubPair(onMessage: (m: unknown) => unknown): Promise<Pair> {
+/** A server hub behind a gateway and a client hub on wsClient (also used by the Socket.IO peer). */
+export async function hubPair(onMessage: (m: unknown) => unknown): Promise<Pair> {
   const server = createHub({ name: 'ws-bench-server', logger });
   await server.start();
   await server.onMessage('bench.ws', onMessage, { concurrency: 256 });
