@@ -34,7 +34,7 @@ function subtitle(run: RunRecord): string {
 function throughputSpec(run: RunRecord): TopLevelSpec | undefined {
   const rows: Array<{ scenario: string; side: string; value: number }> = [];
   for (const r of run.results) {
-    if (!THROUGHPUT_UNITS.test(r.unit) || !r.hub || !r.raw) continue;
+    if (!THROUGHPUT_UNITS.test(r.unit) || !r.hub || !r.raw || r.curve) continue;
     rows.push({ scenario: r.id, side: 'hub', value: r.hub.median });
     rows.push({ scenario: r.id, side: sideName(r), value: r.raw.median });
   }
@@ -101,7 +101,7 @@ function ratioSpec(run: RunRecord): TopLevelSpec | undefined {
 function latencySpec(run: RunRecord): TopLevelSpec | undefined {
   const rows: Array<{ scenario: string; side: string; value: number }> = [];
   for (const r of run.results) {
-    if (!r.unit.startsWith('µs') || !r.hub || !r.raw) continue;
+    if (!r.unit.startsWith('µs') || !r.hub || !r.raw || r.curve) continue;
     if (!Number.isFinite(r.hub.median) || !Number.isFinite(r.raw.median)) continue;
     rows.push({ scenario: r.id, side: 'hub', value: r.hub.median });
     rows.push({ scenario: r.id, side: sideName(r), value: r.raw.median });

@@ -15,7 +15,7 @@ export type Suite = 'core' | 'redis' | 'http' | 'ws' | 'peers' | 'scale';
 export const mode = {
   quick: process.argv.includes('--quick') || process.env.HUB_BENCH_QUICK === '1',
 };
-export const QUICK_ROUNDS = 2;
+export const QUICK_ROUNDS = 1;
 /** `full` in a normal run, `quick` under `--quick`. */
 export const pick = <T>(full: T, quick: T): T => (mode.quick ? quick : full);
 /** Rounds of an alternation: capped at QUICK_ROUNDS under `--quick`. */

@@ -207,6 +207,7 @@ export async function jobsRound(
   concurrency: number,
   n: { hub: number; bull: number },
   rounds: number,
+  timeLimitMs = pick(6_000, 2_000),
 ): Promise<{ hub: number[]; bull: number[]; cpuHub: number[]; cpuBull: number[] }> {
   const url = new URL(server.url);
   const connection = { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: null };
@@ -256,6 +257,7 @@ export async function jobsRound(
               ),
             cpuHub,
             () => acked() - base >= hubArrivals.count,
+            timeLimitMs,
           );
         },
         () =>
@@ -268,6 +270,8 @@ export async function jobsRound(
                 ? queue.addBulk(jobs.slice(0, (i % BATCH) + 1))
                 : undefined,
             cpuBull,
+            undefined,
+            timeLimitMs,
           ),
       ],
       rounds,

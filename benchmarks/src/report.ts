@@ -12,6 +12,8 @@ export interface RunRecord {
   versions?: Record<string, string>;
   quick?: boolean;
   filters: string[];
+  /** Scenario ids not run because the run's time bound was reached. */
+  skipped?: string[];
   seconds?: number;
   results: ScenarioResult[];
 }
@@ -105,6 +107,9 @@ export function markdown(run: RunRecord, charts: string[]): string {
     ...legend(run.results).map((l) => `- ${l}`),
     '',
   ];
+  if (run.skipped && run.skipped.length > 0) {
+    out.push(`Left out to stay within the run's time bound: ${run.skipped.join(', ')}.`, '');
+  }
   if (run.versions) {
     out.push('Versions:', '');
     for (const [k, v] of Object.entries(run.versions)) out.push(`- ${k} ${v}`);

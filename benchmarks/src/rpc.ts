@@ -31,7 +31,7 @@ type Broker = InstanceType<typeof ServiceBroker>;
 
 const ROUNDS = roundsFor(5);
 /** Each round is bounded by a count and by this time. */
-const ROUND_MS = pick(1_500, 400);
+const ROUND_MS = pick(1_500, 250);
 const MEMORY_N = 200_000;
 const REDIS_N = 20_000;
 const TIMEOUT_MS = 10_000;

@@ -16,6 +16,7 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
   roundsFor,
   type ScenarioResult,
@@ -23,10 +24,10 @@ import {
 } from './harness.js';
 
 const ROUNDS = roundsFor(5);
-const N = 20_000;
+const N = pick(20_000, 5_000);
 /** Sends in flight together: the hub awaits each batch's confirmations, raw awaits nothing. */
 const BATCH = 1_000;
-const RTT_N = 2_000;
+const RTT_N = pick(2_000, 500);
 const FANOUT_CONNECTIONS = 10_000;
 const FANOUT_CHILDREN = 4;
 
