@@ -31,40 +31,55 @@ function subtitle(run: RunRecord): string {
   return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node}${run.quick ? ' · quick run' : ''}`;
 }
 
-function throughputSpec(run: RunRecord): TopLevelSpec | undefined {
-  const rows: Array<{ scenario: string; side: string; value: number }> = [];
+/** Bars on a log scale grow from this power of ten below the smallest value (a log scale has no zero). */
+const floorOf = (values: number[]) =>
+  10 ** Math.floor(Math.log10(Math.max(1e-9, Math.min(...values))));
+
+/** One bar per (scenario, side), hub and its baseline next to each other, on a log scale. */
+function pairedBars(
+  run: RunRecord,
+  keep: (r: ScenarioResult) => boolean,
+  title: string,
+  xTitle: string,
+): TopLevelSpec | undefined {
+  const rows: Array<{ label: string; side: string; value: number }> = [];
   for (const r of run.results) {
-    if (!THROUGHPUT_UNITS.test(r.unit) || !r.hub || !r.raw || r.curve) continue;
-    rows.push({ scenario: r.id, side: 'hub', value: r.hub.median });
-    rows.push({ scenario: r.id, side: sideName(r), value: r.raw.median });
+    if (!keep(r) || !r.hub || !r.raw || r.curve) continue;
+    if (!(r.hub.median > 0) || !(r.raw.median > 0)) continue;
+    if (!Number.isFinite(r.hub.median) || !Number.isFinite(r.raw.median)) continue;
+    rows.push({ label: `${r.id} · hub`, side: 'hub', value: r.hub.median });
+    rows.push({ label: `${r.id} · ${sideName(r)}`, side: sideName(r), value: r.raw.median });
   }
   if (rows.length === 0) return undefined;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: {
-      text: 'Throughput: hub beside the raw client or a peer (median)',
-      subtitle: subtitle(run),
-    },
+    title: { text: title, subtitle: subtitle(run) },
     data: { values: rows },
-    width: 520,
+    width: 440,
+    height: { step: 14 },
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      y: { field: 'scenario', type: 'nominal', title: null, sort: null },
-      yOffset: { field: 'side', type: 'nominal' },
-      x: {
-        field: 'value',
-        type: 'quantitative',
-        scale: { type: 'log' },
-        title: 'per second (log scale; unit per scenario)',
-      },
+      y: { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } },
+      x: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: xTitle },
+      x2: { datum: floorOf(rows.map((r) => r.value)) },
       color: { field: 'side', type: 'nominal', title: 'side' },
     },
   };
 }
 
+function throughputSpec(run: RunRecord): TopLevelSpec | undefined {
+  return pairedBars(
+    run,
+    (r) => THROUGHPUT_UNITS.test(r.unit),
+    'Throughput: hub beside the raw client or a peer (median of rounds)',
+    'per second (log scale; unit per scenario)',
+  );
+}
+
 function ratioSpec(run: RunRecord): TopLevelSpec | undefined {
   const rows = run.results
-    .filter((r) => r.ratio && Number.isFinite(r.ratio.median))
+    // A log scale takes no zero (a knee of 0 msg/s) and no infinity (a p99 with losses).
+    .filter((r) => r.ratio && Number.isFinite(r.ratio.median) && r.ratio.median > 0)
     .map((r) => ({
       scenario: `${r.id} (vs ${sideName(r)})`,
       // Oriented so that right of 1 always means the hub is better.
@@ -78,15 +93,24 @@ function ratioSpec(run: RunRecord): TopLevelSpec | undefined {
       text: 'How the hub compares (right of 1: hub better)',
       subtitle: subtitle(run),
     },
-    width: 480,
+    width: 440,
+    height: { step: 16 },
     layer: [
       {
         data: { values: rows },
-        mark: { type: 'bar' },
+        mark: { type: 'bar', tooltip: true },
         encoding: {
-          y: { field: 'scenario', type: 'nominal', title: null, sort: null },
+          y: {
+            field: 'scenario',
+            type: 'nominal',
+            title: null,
+            sort: null,
+            axis: { labelLimit: 320 },
+          },
           x: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ratio (log)' },
-          color: { field: 'kind', type: 'nominal', title: null },
+          // Bars grow from 1: right of the line the hub is better, left of it worse.
+          x2: { datum: 1 },
+          color: { field: 'kind', type: 'nominal', title: null, legend: { labelLimit: 300 } },
         },
       },
       {
@@ -99,27 +123,12 @@ function ratioSpec(run: RunRecord): TopLevelSpec | undefined {
 }
 
 function latencySpec(run: RunRecord): TopLevelSpec | undefined {
-  const rows: Array<{ scenario: string; side: string; value: number }> = [];
-  for (const r of run.results) {
-    if (!r.unit.startsWith('µs') || !r.hub || !r.raw || r.curve) continue;
-    if (!Number.isFinite(r.hub.median) || !Number.isFinite(r.raw.median)) continue;
-    rows.push({ scenario: r.id, side: 'hub', value: r.hub.median });
-    rows.push({ scenario: r.id, side: sideName(r), value: r.raw.median });
-  }
-  if (rows.length === 0) return undefined;
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Latency p99 (median over rounds; lower is better)', subtitle: subtitle(run) },
-    data: { values: rows },
-    width: 480,
-    mark: { type: 'bar', tooltip: true },
-    encoding: {
-      y: { field: 'scenario', type: 'nominal', title: null, sort: null },
-      yOffset: { field: 'side', type: 'nominal' },
-      x: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: 'µs (log scale)' },
-      color: { field: 'side', type: 'nominal', title: 'side' },
-    },
-  };
+  return pairedBars(
+    run,
+    (r) => r.unit.startsWith('µs'),
+    'Latency p99: hub beside its baseline (median of rounds; lower is better)',
+    'µs (log scale)',
+  );
 }
 
 function curveSpec(run: RunRecord, r: ScenarioResult): TopLevelSpec | undefined {

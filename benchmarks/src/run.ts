@@ -114,6 +114,15 @@ const ESTIMATES: Record<string, [number, number]> = {
 
 const SLOW = new Set(['ws.fanout-10k']);
 
+/** The baseline of scenarios whose "raw" column is a peer or a variant, named for the table and charts. */
+const AGAINST: Record<string, string> = {
+  'rpc.memory-1': 'Moleculer (local)',
+  'rpc.memory-100': 'Moleculer (local)',
+  'rpc.memory-copies': 'hub memory({ shareObjects })',
+  'rpc.redis-1.moleculer': 'Moleculer (Redis)',
+  'rpc.redis-100.moleculer': 'Moleculer (Redis)',
+};
+
 function entries(): Entry[] {
   const list: Entry[] = [];
   const plain = (s: { id: string; run: Entry['run'] }, ids = [s.id]) => ({
@@ -439,6 +448,7 @@ async function main(): Promise<void> {
         x.extra['load avg (1 min) at start'] = load;
         x.seconds ??= Math.round((seconds / list.length) * 10) / 10;
       }
+      for (const x of list) x.against ??= AGAINST[x.id];
       results.push(...list);
       const verdicts = list.map(
         (x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
