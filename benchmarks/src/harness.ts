@@ -419,7 +419,7 @@ export function payload300(seq = 0): { seq: number; user: string; items: number[
 
 export function fmtNumber(n: number, unit: string): string {
   if (Number.isNaN(n)) return 'n/a';
-  if (unit.startsWith('msg/s') || unit.startsWith('calls/s')) {
+  if (/^(msg|calls|req)\/s/.test(unit)) {
     return Math.round(n).toLocaleString('en-US');
   }
   if (Math.abs(n) >= 100) return n.toFixed(0);

@@ -447,8 +447,9 @@ async function main(): Promise<void> {
         // A shared box: the load when a scenario started says how far to trust its absolute figures.
         x.extra['load avg (1 min) at start'] = load;
         x.seconds ??= Math.round((seconds / list.length) * 10) / 10;
+        const named = AGAINST[x.id];
+        if (x.against === undefined && named !== undefined) x.against = named;
       }
-      for (const x of list) x.against ??= AGAINST[x.id];
       results.push(...list);
       const verdicts = list.map(
         (x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
