@@ -351,6 +351,16 @@ export async function rotate(
 /** Per-round a/b, paired by round. */
 export const ratioOf = (a: number[], b: number[]): Stats => stats(a.map((x, i) => x / b[i]!));
 
+/** The hub/raw/ratio figures of a result from each side's per-round values (the "raw" side may be a peer). */
+export const paired = (
+  hub: number[],
+  them: number[],
+): { hub: Stats; raw: Stats; ratio: Stats } => ({
+  hub: stats(hub),
+  raw: stats(them),
+  ratio: ratioOf(hub, them),
+});
+
 /** Judge the targets and build the result record. */
 export function result(
   r: Omit<ScenarioResult, 'targets' | 'pass' | 'extra' | 'notes'> & {
