@@ -76,7 +76,7 @@ const cpuLine = (xs: number[]) => stats(xs.slice(1)).median.toFixed(2);
 
 /** In-process events: hub.publish to a subscriber (memory adapter) vs Moleculer broker.emit to a local service. */
 async function localEvents(): Promise<ScenarioResult> {
-  const n = pick(100_000, 30_000);
+  const n = pick(50_000, 20_000);
   const data = payload300();
   const hub = createHub({ name: 'peer-events', adapters: [memory()], logger });
   await hub.start();
@@ -435,7 +435,7 @@ export const peerScenarios: Array<{
   ids?: string[];
   estimate: [number, number];
 }> = [
-  { id: 'peers.moleculer-events', run: localEvents, estimate: [10, 3] },
+  { id: 'peers.moleculer-events', run: localEvents, estimate: [12, 3] },
   { id: 'peers.moleculer-redis-events', run: () => withRedis(redisEvents), estimate: [15, 5] },
   { id: 'peers.bullmq', run: () => withRedis(bullmqJobs), estimate: [25, 8] },
   {

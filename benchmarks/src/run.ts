@@ -132,11 +132,9 @@ function entries(): Entry[] {
     estimate: ESTIMATES[s.id] ?? [10, 3],
     slow: SLOW.has(s.id),
   });
+  // Order: what a run under its time bound should not leave out comes first (the hub
+  // against raw and against the peers, per transport), the longest suites later.
   for (const s of coreScenarios) list.push(plain(s));
-  for (const s of rpcScenarios) list.push(plain(s));
-  for (const s of httpScenarios) list.push(plain(s));
-  for (const s of legacyScenarios) list.push(plain(s));
-  for (const s of wsScenarios) list.push(plain(s));
   const floods = redisSuite.ids.filter((id) => !isLatencyId(id));
   const steady = redisSuite.ids.filter(isLatencyId);
   list.push({
@@ -149,6 +147,10 @@ function entries(): Entry[] {
     list.push({ id, ids: [id], run: () => redisSuite.run([id]), estimate: [30, 8], child: true });
   }
   for (const s of peerScenarios) list.push({ ...plain(s, s.ids ?? [s.id]), estimate: s.estimate });
+  for (const s of wsScenarios) list.push(plain(s));
+  for (const s of httpScenarios) list.push(plain(s));
+  for (const s of legacyScenarios) list.push(plain(s));
+  for (const s of rpcScenarios) list.push(plain(s));
   for (const s of scaleScenarios) {
     list.push({
       ...plain(s),
