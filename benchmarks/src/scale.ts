@@ -79,6 +79,9 @@ async function payloadSweep(): Promise<ScenarioResult> {
             deliveryGuarantee: 'best-effort',
           }),
         ) as unknown as Msg[];
+      // At most ~4 MB in flight: Redis drops a Pub/Sub subscriber whose output buffer passes
+      // 32 MB (client-output-buffer-limit pubsub, its default), which 1,000 sends of 64 KB would.
+      const batch = Math.max(1, Math.min(1_000, Math.floor((4 * 2 ** 20) / size)));
       const hubEnvs = envs(PUBSUB_ENDPOINT);
       const rawEnvs = envs('raw');
       const run = (side: 'hub' | 'raw') => async () => {
@@ -87,7 +90,7 @@ async function payloadSweep(): Promise<ScenarioResult> {
         else raw.onPubSub = () => a.inc();
         const r = await flood({
           total: n,
-          batch: 1_000,
+          batch,
           timeLimitMs: pick(6_000, 2_000),
           arrivals: a,
           send: (i) => (side === 'hub' ? hubSide.hub.send(hubEnvs[i]!) : raw.publish(rawEnvs[i]!)),
@@ -116,7 +119,7 @@ async function payloadSweep(): Promise<ScenarioResult> {
       rounds,
       targets: [],
       notes: [
-        `payloads of ${sizes.map(kb).join(', ')}; per size up to ${pick(20_000, 5_000).toLocaleString('en-US')} messages or ${pick(64, 16)} MB per round, batches of 1,000, ${rounds} round(s) per side after a warm-up`,
+        `payloads of ${sizes.map(kb).join(', ')}; per size up to ${pick(20_000, 5_000).toLocaleString('en-US')} messages or ${pick(64, 16)} MB per round, batches of 1,000 sends or 4 MB (64 sends of 64 KB: Redis drops a Pub/Sub subscriber whose output buffer passes 32 MB), ${rounds} round(s) per side after a warm-up`,
         'hub: best-effort hub.send → the adapter’s batched PUBLISH → subscriber → handler; raw: ioredis PUBLISH (auto-pipelining) of the same envelope JSON → SUBSCRIBE connection → JSON.parse',
         ...notes,
       ],
