@@ -162,11 +162,10 @@ function entries(): Entry[] {
   return list;
 }
 
-/** An entry is run when a filter names one of its ids (or none is given), and, under --quick, when it is not slow or is named. */
+/** An entry runs when a filter matches one of its ids (or none is given); under --quick a slow one only when named by its full id. */
 function selected(e: Entry): boolean {
   if (!e.ids.some(wanted)) return false;
-  if (mode.quick && e.slow)
-    return args.filters.some((f) => e.ids.some((id) => id.includes(f)) && f.length > 4);
+  if (mode.quick && e.slow) return e.ids.some((id) => args.filters.includes(id));
   return true;
 }
 
