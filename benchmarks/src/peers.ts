@@ -70,13 +70,27 @@ async function rate(
     ...(settled ? { settled } : {}),
   });
   cpu.push(r.cpuUsPerMsg);
+  if (r.partial) {
+    cut.push(
+      `a round was cut short: ${r.arrived.toLocaleString('en-US')} of ${r.issued.toLocaleString('en-US')} issued arrived (of ${n.toLocaleString('en-US')}) within the time limit; its rate covers what arrived`,
+    );
+  }
   return r.rate;
+}
+
+/** Rounds cut short since the last `takeCut()`: each scenario lists its own in its notes. */
+let cut: string[] = [];
+function takeCut(): string[] {
+  const out = cut;
+  cut = [];
+  return out;
 }
 
 const cpuLine = (xs: number[]) => stats(xs.slice(1)).median.toFixed(2);
 
 /** In-process events: hub.publish to a subscriber (memory adapter) vs Moleculer broker.emit to a local service. */
 async function localEvents(): Promise<ScenarioResult> {
+  takeCut();
   const n = pick(50_000, 20_000);
   const data = payload300();
   const hub = createHub({ name: 'peer-events', adapters: [memory()], logger });
@@ -121,6 +135,7 @@ async function localEvents(): Promise<ScenarioResult> {
       extra: {
         'client CPU µs/msg, hub (median)': cpuLine(cpu.hub),
         'client CPU µs/msg, Moleculer (median)': cpuLine(cpu.m),
+        'rounds cut short': takeCut().join('; ') || 'none',
       },
     });
   } finally {
@@ -130,6 +145,7 @@ async function localEvents(): Promise<ScenarioResult> {
 
 /** Events over Redis Pub/Sub between two nodes of one process: hub send → other hub vs Moleculer emit → other broker. */
 async function redisEvents(server: RedisServer): Promise<ScenarioResult> {
+  takeCut();
   const n = pick(30_000, 10_000);
   const payload = payload300();
   const hubA = createHub({ name: 'peer-a', adapters: [redis({ url: server.url })], logger });
@@ -187,6 +203,7 @@ async function redisEvents(server: RedisServer): Promise<ScenarioResult> {
       extra: {
         'client CPU µs/msg, hub (median)': cpuLine(cpu.hub),
         'client CPU µs/msg, Moleculer (median)': cpuLine(cpu.m),
+        'rounds cut short': takeCut().join('; ') || 'none',
       },
     });
   } finally {
@@ -294,6 +311,7 @@ export async function jobsRound(
 export const JOBS_N = { hub: pick(20_000, 5_000), bull: pick(10_000, 3_000) };
 
 async function bullmqJobs(server: RedisServer): Promise<ScenarioResult> {
+  takeCut();
   const c = 16;
   const r = await jobsRound(server, c, JOBS_N, ROUNDS);
   return result({
@@ -315,12 +333,14 @@ async function bullmqJobs(server: RedisServer): Promise<ScenarioResult> {
     extra: {
       'client CPU µs/msg, hub (median)': cpuLine(r.cpuHub),
       'client CPU µs/job, BullMQ (median)': cpuLine(r.cpuBull),
+      'rounds cut short': takeCut().join('; ') || 'none',
     },
   });
 }
 
 /** Client → server events over WebSocket: hub wsClient → gateway vs Socket.IO, plain and acknowledged. */
 async function socketIo(): Promise<ScenarioResult[]> {
+  takeCut();
   const n = pick(20_000, 5_000);
   const hubArrivals = new Arrivals();
   const hub = await hubPair(() => {
@@ -391,6 +411,7 @@ async function socketIo(): Promise<ScenarioResult[]> {
       'Socket.IO 4: client emit("m", envelope) → server handler; transports: ["websocket"], default JSON parser, no compression',
     ];
     const extra = {
+      'rounds cut short': takeCut().join('; ') || 'none',
       'client+server CPU µs/msg: hub / Socket.IO plain / Socket.IO acked (median)': `${cpuLine(cpu.hub)} / ${cpuLine(cpu.plain)} / ${cpuLine(cpu.ack)}`,
     };
     return [
