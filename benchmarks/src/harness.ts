@@ -388,7 +388,11 @@ export function result(
     if (figure === undefined || Number.isNaN(figure)) return { ...t, pass: null, rawPass };
     return { ...t, pass: meets(figure), rawPass };
   });
-  const pass = targets.some((t) => t.pass === null) ? null : targets.every((t) => t.pass === true);
+  // No target (a figure reported for information, e.g. beside a peer): no verdict either.
+  const pass =
+    targets.length === 0 || targets.some((t) => t.pass === null)
+      ? null
+      : targets.every((t) => t.pass === true);
   // Under --quick an alternation runs fewer rounds than the scenario asked for: record what ran.
   const rounds = r.hub?.values.length || r.raw?.values.length || r.rounds;
   return { ...r, rounds, targets, pass, notes: r.notes ?? [], extra: r.extra ?? {} };
