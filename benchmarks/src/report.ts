@@ -21,6 +21,7 @@ export interface RunRecord {
 const against = (r: ScenarioResult) => r.against ?? 'raw';
 
 function verdict(r: ScenarioResult): string {
+  if (r.targets.length === 0) return '— (reported)';
   const rawMisses = r.targets.some((t) => t.pass === false && t.rawPass === false);
   return r.pass === null
     ? 'n/a'

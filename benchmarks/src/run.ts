@@ -453,7 +453,8 @@ async function main(): Promise<void> {
       }
       results.push(...list);
       const verdicts = list.map(
-        (x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
+        (x) =>
+          `${x.id}: ${x.targets.length === 0 ? 'reported' : x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
       );
       shown.end(`${seconds.toFixed(1)} s  ${verdicts.join(', ')}`);
     } catch (err) {
