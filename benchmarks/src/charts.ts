@@ -28,7 +28,7 @@ const sideName = (r: ScenarioResult) => r.against ?? 'raw';
 
 function subtitle(run: RunRecord): string {
   const m = run.machine;
-  return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node}${run.quick ? ' · quick run' : ''}`;
+  return `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${m.cpu}, ${m.cores} cores · Node ${m.node} · load ${m.loadavg[0]} at start${run.quick ? ' · quick run' : ''}`;
 }
 
 /** Bars on a log scale grow from this power of ten below the smallest value (a log scale has no zero). */
@@ -62,7 +62,7 @@ function pairedBars(
       y: { field: 'label', type: 'nominal', title: null, sort: null, axis: { labelLimit: 320 } },
       x: { field: 'value', type: 'quantitative', scale: { type: 'log' }, title: xTitle },
       x2: { datum: floorOf(rows.map((r) => r.value)) },
-      color: { field: 'side', type: 'nominal', title: 'side' },
+      color: { field: 'side', type: 'nominal', title: 'side', legend: { labelLimit: 300 } },
     },
   };
 }
@@ -155,7 +155,7 @@ function curveSpec(run: RunRecord, r: ScenarioResult): TopLevelSpec | undefined 
         title: c.yLabel,
         scale: c.yLog ? { type: 'log' } : {},
       },
-      color: { field: 'series', type: 'nominal', title: null },
+      color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 300 } },
     },
   };
 }
