@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { writeCharts } from './charts.js';
@@ -342,8 +342,16 @@ function versions(): Record<string, string> {
   return out;
 }
 
+/**
+ * A run file named on the command line: relative to the directory `pnpm bench` was
+ * typed in (pnpm runs the script in this package and passes that directory as INIT_CWD).
+ */
+function runPath(file: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), file);
+}
+
 function readRun(file: string): RunRecord {
-  return JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  return JSON.parse(readFileSync(runPath(file), 'utf8')) as RunRecord;
 }
 
 /** Prints the comparison; returns the ids that regressed. */
@@ -374,6 +382,8 @@ async function main(): Promise<void> {
     }
     return;
   }
+  // A comparison file that cannot be read fails now, not after minutes of measuring.
+  const before = args.compareWith ? readRun(args.compareWith) : undefined;
   const all = entries().filter(selected);
   if (args.list) {
     for (const e of entries()) {
@@ -525,7 +535,7 @@ async function main(): Promise<void> {
   if (missed.length > 0) console.log(`targets missed: ${missed.join(', ')}`);
   let regressed: string[] = [];
   if (args.compareWith) {
-    regressed = printComparison(readRun(args.compareWith), run, args.compareWith);
+    regressed = printComparison(before!, run, args.compareWith);
     if (regressed.length > 0) console.log(`ratio regressions: ${regressed.join(', ')}`);
   }
   if (crashed) process.exitCode = 1;
