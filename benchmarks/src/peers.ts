@@ -17,7 +17,6 @@ import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createEvent, createHub, createMessage, memory } from '@hub/core';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import moleculer from 'moleculer';
 import { Server as SocketIoServer } from 'socket.io';
 import { io as socketIoClient } from 'socket.io-client';
 import {
@@ -33,24 +32,15 @@ import {
   type ScenarioResult,
   stats,
 } from './harness.js';
+import { moleculerBroker } from './rpc.js';
 import { hubPair } from './ws.js';
 
-const { ServiceBroker } = moleculer;
-type Broker = InstanceType<typeof ServiceBroker>;
 
 const ROUNDS = 5;
 const BATCH = 1_000;
 
-/** Moleculer as its docs recommend for speed: logger, metrics, tracing off; default JSON serializer. */
-function broker(nodeID: string, transporter?: string): Broker {
-  return new ServiceBroker({
-    nodeID,
-    logger: false,
-    metrics: false,
-    tracing: false,
-    ...(transporter ? { transporter } : {}),
-  });
-}
+/** Moleculer set up as in the request/reply scenarios (its docs' fast settings, see rpc.ts). */
+const broker = moleculerBroker;
 
 /** A flood of `n` sends in batches; records client CPU µs per message in `cpu`. */
 async function rate(

@@ -46,7 +46,7 @@ const ignore = (): void => {};
  * default JSON serializer (the hub's wire format too, so the bytes compare),
  * and the Redis transporter on ioredis for the networked cases.
  */
-function moleculerBroker(nodeID: string, transporter?: string): Broker {
+export function moleculerBroker(nodeID: string, transporter?: string): Broker {
   return new ServiceBroker({
     nodeID,
     logger: false,
