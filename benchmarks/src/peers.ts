@@ -35,7 +35,6 @@ import {
 import { moleculerBroker } from './rpc.js';
 import { hubPair } from './ws.js';
 
-
 const ROUNDS = 5;
 const BATCH = 1_000;
 
