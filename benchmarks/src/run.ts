@@ -332,6 +332,16 @@ function versions(): Record<string, string> {
   ]) {
     out[name] = versionOf(name);
   }
+  // The workspace packages are not versioned apart from the repository: its commit says which code ran.
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    }).trim();
+    out['hub commit'] = `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
+  } catch {
+    out['hub commit'] = 'unknown (not a git checkout)';
+  }
   try {
     out['redis-server'] =
       /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ??
