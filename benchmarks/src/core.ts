@@ -28,15 +28,17 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   settle,
   stats,
 } from './harness.js';
 
-const THROUGHPUT_N = 200_000;
+const THROUGHPUT_N = pick(200_000, 50_000);
 const BATCH = 1_000;
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 
 function messages(n: number, destination: string, guarantee: DeliveryGuarantee) {
   const payload = payload300();
@@ -123,7 +125,7 @@ async function memoryThroughput(
   });
   // Informative second baseline: the cost of one JSON round trip per message, as a wire would add.
   const cloned: number[] = [];
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < roundsFor(3); r++) {
     cloned.push(await runRaw(THROUGHPUT_N, true));
     await settle();
   }
@@ -304,7 +306,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export async function patternPublish(): Promise<ScenarioResult> {
   const SUBS = 10_000;
   const TOPICS = 100;
-  const EVENTS = 20_000;
+  const EVENTS = pick(20_000, 3_000);
   const hub = createHub({ name: 'bench', adapters: [memory()], logger });
   await hub.start();
 

@@ -5,7 +5,47 @@
  */
 import os from 'node:os';
 
-export type Suite = 'core' | 'redis' | 'http' | 'ws';
+export type Suite = 'core' | 'redis' | 'http' | 'ws' | 'peers' | 'scale';
+
+/**
+ * How this run was asked for. `quick` (set by `pnpm bench --quick`, the CI smoke
+ * test) caps every alternation at QUICK_ROUNDS pairs and lets scenarios pick
+ * smaller sweeps: the figures are noisier, the run completes in about a minute.
+ */
+export const mode = {
+  quick: process.argv.includes('--quick') || process.env.HUB_BENCH_QUICK === '1',
+};
+export const QUICK_ROUNDS = 1;
+/** `full` in a normal run, `quick` under `--quick`. */
+export const pick = <T>(full: T, quick: T): T => (mode.quick ? quick : full);
+/** Rounds of an alternation: capped at QUICK_ROUNDS under `--quick`. */
+export const roundsFor = (full: number): number =>
+  mode.quick ? Math.min(full, QUICK_ROUNDS) : full;
+
+/**
+ * Progress reporting: the runner installs a listener; alternations report each
+ * measured round (1-based) so a terminal shows which round is running.
+ */
+export const progress = {
+  round: (_done: number, _total: number, _label?: string): void => {},
+};
+
+/** One point of a scaling curve: `series` (hub, raw, a peer) at `x`. */
+export interface CurvePoint {
+  x: number;
+  series: string;
+  y: number;
+}
+
+/** A scaling sweep, charted as one line per series. */
+export interface Curve {
+  xLabel: string;
+  yLabel: string;
+  /** Log scale on x (payload sizes, subscription counts, rates). */
+  xLog?: boolean;
+  yLog?: boolean;
+  points: CurvePoint[];
+}
 
 /** Median, spread and every per-round value of one figure. */
 export interface Stats {
@@ -60,6 +100,17 @@ export interface ScenarioResult {
   notes: string[];
   /** Secondary figures (p50, max, losses, …) keyed by name. */
   extra: Record<string, number | string>;
+  /**
+   * What the `raw` column is when it is not the raw client underneath: a peer
+   * library (e.g. `BullMQ 6.7.6`). Absent: the raw client.
+   */
+  against?: string;
+  /** Transport the scenario exercises, for the charts (memory, redis pub/sub, websocket, …). */
+  transport?: string;
+  /** A scaling sweep measured by this scenario, for the charts and the report. */
+  curve?: Curve;
+  /** Wall time the scenario took, seconds (set by the runner). */
+  seconds?: number;
 }
 
 export interface Machine {
@@ -254,13 +305,15 @@ export async function alternate(
   o: AlternateOptions,
 ): Promise<{ hub: Stats; raw: Stats; ratio: Stats }> {
   const collect = o.collect !== false;
+  const rounds = roundsFor(o.rounds);
   await o.warmup.hub();
   await settle(collect);
   await o.warmup.raw();
   await settle(collect);
   const hub: number[] = [];
   const raw: number[] = [];
-  for (let r = 0; r < o.rounds; r++) {
+  for (let r = 0; r < rounds; r++) {
+    progress.round(r + 1, rounds);
     hub.push(await o.hub());
     await settle(collect);
     raw.push(await o.raw());
@@ -268,6 +321,45 @@ export async function alternate(
   }
   return { hub: stats(hub), raw: stats(raw), ratio: stats(hub.map((h, i) => h / raw[i]!)) };
 }
+
+/**
+ * Warm every side once, then measure A, B, C, A, B, C … for `rounds` rounds
+ * (capped under --quick): the alternation of `alternate()` for more than two
+ * sides (the hub beside a raw client and a peer). Returns each side's values.
+ */
+export async function rotate(
+  sides: Array<() => Promise<number>>,
+  fullRounds: number,
+  collect = true,
+): Promise<number[][]> {
+  const rounds = roundsFor(fullRounds);
+  for (const s of sides) {
+    await s();
+    await settle(collect);
+  }
+  const out: number[][] = sides.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    progress.round(r + 1, rounds);
+    for (let i = 0; i < sides.length; i++) {
+      out[i]!.push(await sides[i]!());
+      await settle(collect);
+    }
+  }
+  return out;
+}
+
+/** Per-round a/b, paired by round. */
+export const ratioOf = (a: number[], b: number[]): Stats => stats(a.map((x, i) => x / b[i]!));
+
+/** The hub/raw/ratio figures of a result from each side's per-round values (the "raw" side may be a peer). */
+export const paired = (
+  hub: number[],
+  them: number[],
+): { hub: Stats; raw: Stats; ratio: Stats } => ({
+  hub: stats(hub),
+  raw: stats(them),
+  ratio: ratioOf(hub, them),
+});
 
 /** Judge the targets and build the result record. */
 export function result(
@@ -296,8 +388,14 @@ export function result(
     if (figure === undefined || Number.isNaN(figure)) return { ...t, pass: null, rawPass };
     return { ...t, pass: meets(figure), rawPass };
   });
-  const pass = targets.some((t) => t.pass === null) ? null : targets.every((t) => t.pass === true);
-  return { ...r, targets, pass, notes: r.notes ?? [], extra: r.extra ?? {} };
+  // No target (a figure reported for information, e.g. beside a peer): no verdict either.
+  const pass =
+    targets.length === 0 || targets.some((t) => t.pass === null)
+      ? null
+      : targets.every((t) => t.pass === true);
+  // Under --quick an alternation runs fewer rounds than the scenario asked for: record what ran.
+  const rounds = r.hub?.values.length || r.raw?.values.length || r.rounds;
+  return { ...r, rounds, targets, pass, notes: r.notes ?? [], extra: r.extra ?? {} };
 }
 
 /** A scenario whose hub side cannot run: raw figures only, no verdict, no invented numbers. */
@@ -335,7 +433,7 @@ export function payload300(seq = 0): { seq: number; user: string; items: number[
 
 export function fmtNumber(n: number, unit: string): string {
   if (Number.isNaN(n)) return 'n/a';
-  if (unit.startsWith('msg/s') || unit.startsWith('calls/s')) {
+  if (/^(msg|calls|req)\/s/.test(unit)) {
     return Math.round(n).toLocaleString('en-US');
   }
   if (Math.abs(n) >= 100) return n.toFixed(0);

@@ -11,15 +11,19 @@ import { Redis } from 'ioredis';
 import {
   alternate,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   sleep,
   stats,
   waitFor,
 } from './harness.js';
 
-const ROUNDS = 5;
-const CONVERT_N = 200_000;
+const ROUNDS = roundsFor(5);
+/** Each bridge round takes N / RATE seconds per side: fewer rounds keep the whole run within its bound. */
+const BRIDGE_ROUNDS = roundsFor(3);
+const CONVERT_N = pick(200_000, 50_000);
 
 /** Legacy messages as a producer writes them: snake_case, epoch seconds, named priority. */
 function legacyMessages(n: number): Array<Record<string, unknown>> {
@@ -104,7 +108,7 @@ export async function convert(): Promise<ScenarioResult> {
 }
 
 const RATE = 500;
-const N = 2_000;
+const N = pick(1_500, 500);
 
 /** Steady sends of `N` at `RATE`/s on `channel`; latency from each send to its arrival, µs p99. */
 async function steady(
@@ -163,7 +167,7 @@ export async function bridgeLatency(): Promise<ScenarioResult> {
     const hubP50: number[] = [];
     const rawP50: number[] = [];
     const r = await alternate({
-      rounds: ROUNDS,
+      rounds: BRIDGE_ROUNDS,
       collect: false,
       warmup: {
         hub: () => steady(producer, 'legacy:bridged', hubArrivals),

@@ -16,14 +16,16 @@ import {
   flood,
   logger,
   payload300,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   stats,
   waitFor,
 } from './harness.js';
 
-const ROUNDS = 5;
-const N = 20_000;
+const ROUNDS = roundsFor(5);
+const N = pick(20_000, 4_000);
 const BATCH = 1_000;
 const TOPIC = 'bench.durable';
 const GROUPS = ['g1', 'g2'] as const;

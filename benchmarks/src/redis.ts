@@ -23,7 +23,9 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   sleep,
   stats,
@@ -35,15 +37,15 @@ import {
  * Throughput rounds are cheap (≈ 1 s each), and on a shared 2-core box one round swings by
  * ±20 %: nine pairs keep the median ratio steady. Latency rounds take STEADY_N / STEADY_RATE s.
  */
-const ROUNDS = 9;
-const LATENCY_ROUNDS = 5;
+const ROUNDS = roundsFor(9);
+const LATENCY_ROUNDS = roundsFor(5);
 /** Rounds of the second Streams baseline (raw with the adapter's XADD batching), after the pairs. */
-const BATCHED_ROUNDS = 5;
+const BATCHED_ROUNDS = roundsFor(5);
 const BATCH = 1_000;
-const PUBSUB_N = 30_000;
-const STREAMS_N = 20_000;
+const PUBSUB_N = pick(30_000, 10_000);
+const STREAMS_N = pick(20_000, 5_000);
 const STEADY_RATE = 1_000;
-const STEADY_N = 2_500;
+const STEADY_N = pick(2_500, 1_000);
 const WARM_N = 500;
 
 const PS_ENDPOINT = 'bench.ps';
@@ -69,7 +71,7 @@ end
 return out`;
 
 type Payload = ReturnType<typeof payload300> & { t: number };
-type Msg = UnifiedMessage<Payload>;
+export type Msg = UnifiedMessage<Payload>;
 
 /** What the hub side needs from @hub/adapter-redis, loaded lazily so a missing adapter is a reported gap, not a crash. */
 interface RedisModule {
@@ -79,7 +81,7 @@ interface RedisModule {
   };
 }
 
-async function loadAdapter(): Promise<RedisModule | string> {
+export async function loadAdapter(): Promise<RedisModule | string> {
   try {
     const mod = (await import('@hub/adapter-redis')) as Partial<RedisModule>;
     if (typeof mod.redis !== 'function' || typeof mod.keyLayout !== 'function') {
@@ -99,7 +101,7 @@ function build(n: number, destination: string, guarantee: DeliveryGuarantee): Ms
 }
 
 /** Raw ioredis side: a publisher with auto-pipelining, a subscriber, and a Streams consumer loop. */
-class RawSide {
+export class RawSide {
   readonly cmd: Redis;
   readonly sub: Redis;
   readonly reader: Redis;
@@ -250,7 +252,7 @@ class RawSide {
 }
 
 /** Hub side: one hub over the redis adapter only, serving a Pub/Sub endpoint and a Streams endpoint. */
-class HubSide {
+export class HubSide {
   readonly arrivals = new Arrivals();
   onPubSub: (m: Msg) => void = () => {};
   onStream: (m: Msg) => void = () => {};
@@ -293,6 +295,8 @@ class HubSide {
     await this.cmd.quit().catch(() => {});
   }
 }
+
+export const PUBSUB_ENDPOINT = PS_ENDPOINT;
 
 export const isLatencyId = (id: string): boolean => id.startsWith('redis.latency-');
 
@@ -355,12 +359,13 @@ const META: Record<
  * path cannot hide queueing delay (coordinated omission). Lost messages count
  * as infinitely late.
  */
-async function steady(
+export async function steady(
   n: number,
   send: (m: Msg) => Promise<unknown>,
   setSink: (fn: (m: Msg) => void) => void,
   destination: string,
   guarantee: DeliveryGuarantee,
+  rate = STEADY_RATE,
 ): Promise<{
   p50: number;
   p99: number;
@@ -379,7 +384,7 @@ async function steady(
     if (got < n) lat[got++] = (performance.now() - m.payload.t) * 1000;
     arrivals.inc();
   });
-  const interval = 1000 / STEADY_RATE;
+  const interval = 1000 / rate;
   const start = performance.now() + 2;
   const hardStop = start + n * interval + 5_000;
   const pad = payload300();

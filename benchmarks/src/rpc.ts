@@ -16,7 +16,9 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   type Stats,
   settle,
@@ -27,9 +29,9 @@ import {
 const { ServiceBroker } = moleculer;
 type Broker = InstanceType<typeof ServiceBroker>;
 
-const ROUNDS = 5;
+const ROUNDS = roundsFor(5);
 /** Each round is bounded by a count and by this time. */
-const ROUND_MS = 1_500;
+const ROUND_MS = pick(1_500, 250);
 const MEMORY_N = 200_000;
 const REDIS_N = 20_000;
 const TIMEOUT_MS = 10_000;
@@ -44,7 +46,7 @@ const ignore = (): void => {};
  * default JSON serializer (the hub's wire format too, so the bytes compare),
  * and the Redis transporter on ioredis for the networked cases.
  */
-function moleculerBroker(nodeID: string, transporter?: string): Broker {
+export function moleculerBroker(nodeID: string, transporter?: string): Broker {
   return new ServiceBroker({
     nodeID,
     logger: false,

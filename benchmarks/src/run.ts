@@ -1,119 +1,183 @@
 /**
- * Benchmark runner: `pnpm bench [filter…]`. A filter is a suite (`core`,
- * `redis`, `legacy`) or any part of a scenario id (`routing`, `redis.streams`). Prints a
- * table and writes the run to results/runs/ (ignored by git: a run never
- * dirties the tree; README.md says how to publish one as results/latest.*).
- * Exits non-zero when a scenario fails to run or misses a target.
+ * Benchmark runner:
+ *   pnpm bench [filter…] [--quick] [--list] [--compare old.json [--to new.json]] [--threshold 0.15]
+ * A filter is any part of a scenario id (`core`, `redis.streams`, `peers`, `scale.payload`).
+ * `--quick` runs fewer rounds and smaller sweeps (the CI smoke test): a missed
+ * target then never changes the exit code, a scenario that crashes does.
+ * Prints a table, writes the run, its markdown report and SVG charts to
+ * results/runs/ (ignored by git: a run never dirties the tree; README.md says
+ * how to publish one), and with `--compare` the change against an earlier run.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
+import { writeCharts } from './charts.js';
 import { coreScenarios } from './core.js';
-import { fmtNumber, machine, type ScenarioResult } from './harness.js';
+import { machine, mode, progress, type ScenarioResult } from './harness.js';
 import { httpScenarios } from './http.js';
 import { legacyScenarios } from './legacy.js';
+import { peerScenarios } from './peers.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
 import { redisDurableScenarios } from './redis-durable.js';
+import {
+  compare,
+  compareTable,
+  HEAD,
+  legend,
+  markdown,
+  type RunRecord,
+  row,
+  textTable,
+} from './report.js';
 import { rpcScenarios } from './rpc.js';
+import { scaleScenarios } from './scale.js';
 import { wsScenarios } from './ws.js';
 
-const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const wanted = (id: string) => filters.length === 0 || filters.some((f) => id.includes(f));
-
-function row(r: ScenarioResult): string[] {
-  const spread = (s: ScenarioResult['hub']) =>
-    s
-      ? `${fmtNumber(s.median, r.unit)} (${fmtNumber(s.min, r.unit)}–${fmtNumber(s.max, r.unit)})`
-      : 'n/a';
-  const ratio = r.ratio
-    ? `${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})`
-    : 'n/a';
-  const rawMisses = r.targets.some((t) => t.pass === false && t.rawPass === false);
-  const verdict =
-    r.pass === null ? 'n/a' : r.pass ? 'PASS' : rawMisses ? 'FAIL (raw misses it too)' : 'FAIL';
-  return [
-    r.id,
-    r.unit,
-    spread(r.hub),
-    spread(r.raw),
-    ratio,
-    r.targets.map((t) => t.label).join(' and ') || '—',
-    verdict,
-  ];
+interface Args {
+  filters: string[];
+  list: boolean;
+  compareWith?: string;
+  compareTo?: string;
+  threshold: number;
+  /** Seconds after which no further entry starts (0: no limit). */
+  budget: number;
 }
 
-const HEAD = [
-  'scenario',
-  'unit',
-  'hub median (min–max)',
-  'raw median (min–max)',
-  'hub/raw',
-  'target',
-  'verdict',
-];
-
-function textTable(rows: string[][]): string {
-  const all = [HEAD, ...rows];
-  const widths = HEAD.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
-  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');
-  return [line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+function value(argv: string[], i: number, option: string): string {
+  const v = argv[i];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${option} wants a file`);
+  return v;
 }
 
-/** Which way is better for each unit in the table, and how to read the verdicts. */
-function legend(results: ScenarioResult[]): string[] {
-  const units = new Map<string, boolean>();
-  for (const r of results) units.set(r.unit, r.higherIsBetter);
-  return [
-    ...[...units].map(
-      ([unit, higher]) =>
-        `${unit}: ${higher ? 'higher is better' : 'lower is better'}; hub/raw ${
-          higher ? 'above 1 means the hub is faster' : 'below 1 means the hub is better'
-        }.`,
-    ),
-    'FAIL (raw misses it too): the raw client, measured the same way in the same run, misses the target as well: the machine (or its load) cannot reach it.',
-  ];
-}
-
-function markdown(
-  results: ScenarioResult[],
-  m: ReturnType<typeof machine>,
-  startedAt: string,
-): string {
-  const out: string[] = [
-    '# Hub benchmarks — latest run',
-    '',
-    `Run ${startedAt} on ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform} (load ${m.loadavg.join(' ')}).`,
-    'Every hub figure is beside the raw client doing the same work in the same run (alternating hub/raw rounds);',
-    'the ratio is the median of per-round hub/raw ratios. See README.md for the method.',
-    '',
-    `| ${HEAD.join(' | ')} |`,
-    `|${HEAD.map(() => '---').join('|')}|`,
-    ...results.map((r) => `| ${row(r).join(' | ')} |`),
-    '',
-    'Legend:',
-    '',
-    ...legend(results).map((l) => `- ${l}`),
-    '',
-  ];
-  for (const r of results) {
-    out.push(`## ${r.id} — ${r.title}`, '');
-    for (const n of r.notes) out.push(`- ${n}`);
-    for (const [k, v] of Object.entries(r.extra)) out.push(`- ${k}: ${v}`);
-    out.push('');
+function parseArgs(argv: string[]): Args {
+  const a: Args = { filters: [], list: false, threshold: 0.15, budget: -1 };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i]!;
+    if (x === '--quick')
+      continue; // read by harness.ts at import
+    else if (x === '--list') a.list = true;
+    else if (x === '--compare') a.compareWith = value(argv, ++i, x);
+    else if (x === '--to') a.compareTo = value(argv, ++i, x);
+    else if (x === '--threshold') a.threshold = Number(argv[++i]);
+    else if (x === '--budget') a.budget = Number(argv[++i]);
+    else if (x.startsWith('-')) throw new Error(`unknown option ${x}`);
+    else a.filters.push(x);
   }
-  return out.join('\n');
+  if (!(a.threshold > 0 && a.threshold < 10)) {
+    throw new Error('--threshold wants a fraction, e.g. 0.15');
+  }
+  // The bound of a whole run: 5 minutes, 1 minute under --quick (the smoke test), none
+  // when scenarios are named. An entry never starts past it; the report lists what was left out.
+  if (a.budget < 0) a.budget = a.filters.length > 0 ? 0 : mode.quick ? 90 : 300;
+  if (!Number.isFinite(a.budget)) throw new Error('--budget wants seconds (0: no limit)');
+  return a;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const wanted = (id: string) =>
+  args.filters.length === 0 || args.filters.some((f) => id.includes(f));
+
+/** One entry of the run: a scenario (or a group measured together) and how long it usually takes. */
+interface Entry {
+  id: string;
+  /** Ids of the results it produces, for the filters. */
+  ids: string[];
+  run: () => Promise<ScenarioResult[] | ScenarioResult>;
+  /** Seconds it takes on a 2-core box, full and quick; the progress display counts down from these. */
+  estimate: [number, number];
+  /** Runs in the latency child process (LATENCY_NODE_FLAGS). */
+  child?: boolean;
+  /** Skipped under --quick unless a filter names it (too slow for a one-minute smoke test). */
+  slow?: boolean;
+}
+
+const ESTIMATES: Record<string, [number, number]> = {
+  'core.best-effort': [8, 3],
+  'core.at-least-once': [9, 3],
+  'core.routing': [10, 4],
+  'core.pattern-publish': [3, 2],
+  'core.idle-rss': [4, 3],
+  'redis.durable-events': [25, 6],
+  'rpc.memory': [55, 8],
+  'rpc.redis': [75, 12],
+  'http.send': [5, 2],
+  'http.endpoint': [5, 2],
+  'http.send-p99': [15, 7],
+  'legacy.convert': [6, 2],
+  'legacy.bridge-p99': [30, 5],
+  'ws.one-way': [6, 2],
+  'ws.round-trip': [5, 2],
+  'ws.fanout-10k': [40, 40],
+};
+
+const SLOW = new Set(['ws.fanout-10k']);
+
+/** The baseline of scenarios whose "raw" column is a peer or a variant, named for the table and charts. */
+const AGAINST: Record<string, string> = {
+  'rpc.memory-1': 'Moleculer (local)',
+  'rpc.memory-100': 'Moleculer (local)',
+  'rpc.memory-copies': 'hub memory({ shareObjects })',
+  'rpc.redis-1.moleculer': 'Moleculer (Redis)',
+  'rpc.redis-100.moleculer': 'Moleculer (Redis)',
+};
+
+function entries(): Entry[] {
+  const list: Entry[] = [];
+  const plain = (s: { id: string; run: Entry['run'] }, ids = [s.id]) => ({
+    id: s.id,
+    ids,
+    run: s.run,
+    estimate: ESTIMATES[s.id] ?? [10, 3],
+    slow: SLOW.has(s.id),
+  });
+  // Order: what a run under its time bound should not leave out comes first (the hub
+  // against raw and against the peers, per transport), the longest suites later.
+  for (const s of coreScenarios) list.push(plain(s));
+  const floods = redisSuite.ids.filter((id) => !isLatencyId(id));
+  const steady = redisSuite.ids.filter(isLatencyId);
+  list.push({
+    id: 'redis',
+    ids: floods,
+    run: () => redisSuite.run(floods.filter(wanted)),
+    estimate: [12 * floods.length, 3 * floods.length],
+  });
+  for (const id of steady) {
+    list.push({ id, ids: [id], run: () => redisSuite.run([id]), estimate: [30, 8], child: true });
+  }
+  for (const s of redisDurableScenarios) list.push(plain(s));
+  for (const s of peerScenarios) list.push({ ...plain(s, s.ids ?? [s.id]), estimate: s.estimate });
+  for (const s of wsScenarios) list.push(plain(s));
+  for (const s of httpScenarios) list.push(plain(s));
+  for (const s of legacyScenarios) list.push(plain(s));
+  for (const s of rpcScenarios) list.push(plain(s));
+  for (const s of scaleScenarios) {
+    list.push({
+      ...plain(s),
+      estimate: s.estimate,
+      child: s.child === true,
+      slow: s.slow === true,
+    });
+  }
+  return list;
+}
+
+/** An entry runs when a filter matches one of its ids (or none is given); under --quick a slow one only when named by its full id. */
+function selected(e: Entry): boolean {
+  if (!e.ids.some(wanted)) return false;
+  if (mode.quick && e.slow) return e.ids.some((id) => args.filters.includes(id));
+  return true;
 }
 
 /**
- * The steady-rate latency scenarios run in a child process with their own V8
- * flags (LATENCY_NODE_FLAGS, see redis.ts): the flags that keep GC pauses out
- * of a p99 at 1,000 msg/s would slow the throughput scenarios down.
+ * The entries flagged `child` run in a child process with their own V8 flags
+ * (LATENCY_NODE_FLAGS, see redis.ts): the flags that keep GC pauses out of a
+ * p99 at a fixed rate would slow the throughput scenarios down.
  */
-/** Per latency scenario: 2 × (warm-up + 5 rounds) of ~3 s each, plus start-up, with room to spare. */
-const CHILD_DEADLINE_MS = 120_000;
+const CHILD_DEADLINE_MS = 150_000;
 
 async function inChild(ids: string[]): Promise<ScenarioResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'hub-bench-'));
@@ -122,11 +186,17 @@ async function inChild(ids: string[]): Promise<ScenarioResult[]> {
     const exit = await new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        [...process.execArgv, ...LATENCY_NODE_FLAGS, fileURLToPath(import.meta.url), ...ids],
+        [
+          ...process.execArgv,
+          ...LATENCY_NODE_FLAGS,
+          fileURLToPath(import.meta.url),
+          ...ids,
+          ...(mode.quick ? ['--quick'] : []),
+        ],
         { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HUB_BENCH_CHILD: out } },
       );
       // Bounded like every load loop: a stuck child is killed, not waited for.
-      const deadline = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS * ids.length);
+      const deadline = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
       child.on('error', (err) => {
         clearTimeout(deadline);
         reject(err);
@@ -136,7 +206,7 @@ async function inChild(ids: string[]): Promise<ScenarioResult[]> {
         resolve(code === 0 ? '' : `code ${code}, signal ${signal}`);
       });
     });
-    if (exit !== '') throw new Error(`the latency child process failed (${exit})`);
+    if (exit !== '') throw new Error(`the child process failed (${exit})`);
     // v8 serialization keeps Infinity (a p99 with more than 1 % lost) that JSON would make null.
     return deserialize(readFileSync(out)) as ScenarioResult[];
   } finally {
@@ -145,54 +215,280 @@ async function inChild(ids: string[]): Promise<ScenarioResult[]> {
 }
 
 async function child(out: string): Promise<void> {
-  const results = await redisSuite.run(redisSuite.ids.filter(wanted));
+  const results: ScenarioResult[] = [];
+  for (const e of entries()) {
+    if (!e.child || !e.ids.some((id) => args.filters.includes(id))) continue;
+    const r = await e.run();
+    results.push(...(Array.isArray(r) ? r : [r]));
+  }
   writeFileSync(out, serialize(results));
 }
 
-async function main(): Promise<void> {
-  const m = machine();
-  const startedAt = new Date().toISOString();
+/**
+ * What the user sees while a run goes on: on a terminal, one status line
+ * rewritten in place (scenario, round, elapsed, time left by the estimates);
+ * otherwise plain lines, one per finished scenario.
+ */
+class Progress {
+  private readonly tty = process.stdout.isTTY === true;
+  private current = '';
+  private round = '';
+  private startedAt = performance.now();
+  private entryStart = 0;
+  private entryEstimate = 0;
+  private leftAfter = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private total: number) {
+    progress.round = (done, of) => {
+      this.round = `round ${done}/${of}`;
+      this.draw();
+    };
+    if (this.tty) {
+      this.timer = setInterval(() => this.draw(), 500);
+      this.timer.unref();
+    }
+  }
+
+  begin(index: number, e: Entry, estimateS: number, leftAfterS: number): void {
+    this.current = `[${index}/${this.total}] ${e.id}`;
+    this.round = '';
+    this.entryStart = performance.now();
+    this.entryEstimate = estimateS;
+    this.leftAfter = leftAfterS;
+    if (!this.tty) process.stdout.write(`• ${e.id} … `);
+    this.draw();
+  }
+
+  end(line: string): void {
+    if (this.tty) {
+      process.stdout.write(`\r\x1b[K• ${this.current.replace(/^\[\d+\/\d+\] /, '')} … ${line}\n`);
+    } else process.stdout.write(`${line}\n`);
+  }
+
+  private draw(): void {
+    if (!this.tty || this.current === '') return;
+    const now = performance.now();
+    const inEntry = (now - this.entryStart) / 1000;
+    const left = Math.max(0, this.entryEstimate - inEntry) + this.leftAfter;
+    const elapsed = (now - this.startedAt) / 1000;
+    const mmss = (s: number) =>
+      `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+    const text = `${this.current} ${this.round ? `· ${this.round} ` : ''}· ${mmss(elapsed)} elapsed · ~${mmss(left)} left`;
+    process.stdout.write(`\r\x1b[K${text.slice(0, (process.stdout.columns ?? 100) - 1)}`);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.current = '';
+  }
+}
+
+const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+const runsDir = join(resultsDir, 'runs');
+
+/** Durations of the last run, to make the time-left estimate this machine's own. */
+function lastDurations(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    const last = JSON.parse(readFileSync(join(runsDir, 'latest.json'), 'utf8')) as RunRecord;
+    if (last.quick !== mode.quick) return out;
+    for (const r of last.results) if (r.seconds) out.set(r.id, r.seconds);
+  } catch {}
+  return out;
+}
+
+/** Version of an installed package, read from its package.json (walking up from its entry). */
+function versionOf(name: string): string {
+  const req = createRequire(import.meta.url);
+  try {
+    let dir = dirname(req.resolve(name));
+    for (let i = 0; i < 8; i++) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name && pkg.version) return pkg.version;
+      }
+      dir = dirname(dir);
+    }
+  } catch {}
+  return 'unknown';
+}
+
+function versions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [
+    '@hub/core',
+    '@hub/adapter-redis',
+    '@hub/adapter-ws',
+    '@hub/adapter-http',
+    'ioredis',
+    'ws',
+    'undici',
+    'eventemitter3',
+    'moleculer',
+    'bullmq',
+    'socket.io',
+    'socket.io-client',
+    'vega',
+    'vega-lite',
+  ]) {
+    out[name] = versionOf(name);
+  }
+  // The workspace packages are not versioned apart from the repository: its commit says which code ran.
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    }).trim();
+    out['hub commit'] = `${head}${dirty ? ' (with uncommitted changes)' : ''}`;
+  } catch {
+    out['hub commit'] = 'unknown (not a git checkout)';
+  }
+  try {
+    out['redis-server'] =
+      /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ??
+      'unknown';
+  } catch {
+    out['redis-server'] = 'not found';
+  }
+  return out;
+}
+
+/**
+ * A run file named on the command line: relative to the directory `pnpm bench` was
+ * typed in (pnpm runs the script in this package and passes that directory as INIT_CWD).
+ */
+function runPath(file: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), file);
+}
+
+function readRun(file: string): RunRecord {
+  return JSON.parse(readFileSync(runPath(file), 'utf8')) as RunRecord;
+}
+
+/** Prints the comparison; returns the ids that regressed. */
+function printComparison(before: RunRecord, after: RunRecord, from: string): string[] {
+  const changes = compare(before, after, args.threshold);
   console.log(
-    `hub benchmarks — ${m.cpu}, ${m.cores} cores, node ${m.node}, load ${m.loadavg.join(' ')}`,
+    `\nchange against ${from} (${before.startedAt}${before.quick ? ', quick' : ''}; ratio regression threshold ${Math.round(args.threshold * 100)} %):`,
+  );
+  if (changes.length === 0) {
+    console.log('no scenario in common');
+    return [];
+  }
+  console.log(compareTable(changes, args.threshold));
+  return changes.filter((c) => c.regressed).map((c) => c.id);
+}
+
+async function main(): Promise<void> {
+  if (args.compareWith && args.compareTo) {
+    // Two files, no run.
+    const bad = printComparison(
+      readRun(args.compareWith),
+      readRun(args.compareTo),
+      args.compareWith,
+    );
+    if (bad.length > 0) {
+      console.log(`ratio regressions: ${bad.join(', ')}`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  // A comparison file that cannot be read fails now, not after minutes of measuring.
+  const before = args.compareWith ? readRun(args.compareWith) : undefined;
+  const all = entries().filter(selected);
+  if (args.list) {
+    for (const e of entries()) {
+      console.log(`${e.ids.join(', ')}${e.slow ? '  (skipped by --quick unless named)' : ''}`);
+    }
+    return;
+  }
+  const m = { ...machine(), name: hostname() };
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  console.log(
+    `hub benchmarks${mode.quick ? ' (quick)' : ''} — ${m.cpu}, ${m.cores} cores, node ${m.node}, load ${m.loadavg.join(' ')}`,
   );
   if (!(globalThis as { gc?: unknown }).gc) {
     console.log('(run with --expose-gc for a collection between rounds)');
   }
+  const known = lastDurations();
+  const estimate = (e: Entry) =>
+    Math.max(
+      known.get(e.id) ?? 0,
+      e.ids.reduce((s, id) => s + (known.get(id) ?? 0), 0),
+    ) || e.estimate[mode.quick ? 1 : 0];
+  const parent = all.filter((e) => !e.child);
+  const children = all.filter((e) => e.child);
+  const shown = new Progress(parent.length + (children.length > 0 ? 1 : 0));
   const results: ScenarioResult[] = [];
-  const run = async (id: string, fn: () => Promise<ScenarioResult[] | ScenarioResult>) => {
-    const t0 = performance.now();
-    process.stdout.write(`• ${id} … `);
+  let crashed = false;
+  const steps: Array<{ e: Entry; run: () => Promise<ScenarioResult[] | ScenarioResult> }> = [
+    ...parent.map((e) => ({ e, run: e.run })),
+    ...(children.length > 0
+      ? [
+          {
+            e: {
+              id: `${children.map((c) => c.id).join(', ')} (child process)`,
+              ids: children.flatMap((c) => c.ids),
+              run: async () => [],
+              estimate: [0, 0] as [number, number],
+            },
+            run: () => inChild(children.flatMap((c) => c.ids).filter(wanted)),
+          },
+        ]
+      : []),
+  ];
+  const est = steps.map((s) =>
+    s.e.id.endsWith('(child process)')
+      ? children.reduce((sum, c) => sum + estimate(c), 0)
+      : estimate(s.e),
+  );
+  const skipped: string[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const { e, run } = steps[i]!;
+    // The run's bound: past the budget, nothing more starts (the child process entry, whose
+    // scenarios are short, is the exception only when nothing was skipped before it).
+    const spent = (performance.now() - t0) / 1000;
+    if (args.budget > 0 && spent + est[i]! / 2 > args.budget) {
+      skipped.push(...e.ids.filter(wanted));
+      continue;
+    }
+    shown.begin(
+      i + 1,
+      e,
+      est[i]!,
+      est.slice(i + 1).reduce((a, b) => a + b, 0),
+    );
+    const s0 = performance.now();
     const load = machine().loadavg[0]!;
     try {
-      const r = await fn();
+      const r = await run();
       const list = Array.isArray(r) ? r : [r];
-      // A shared box: the load when a scenario started says how far to trust its absolute figures.
-      for (const x of list) x.extra['load avg (1 min) at start'] = load;
+      const seconds = (performance.now() - s0) / 1000;
+      for (const x of list) {
+        // A shared box: the load when a scenario started says how far to trust its absolute figures.
+        x.extra['load avg (1 min) at start'] = load;
+        x.seconds ??= Math.round((seconds / list.length) * 10) / 10;
+        const named = AGAINST[x.id];
+        if (x.against === undefined && named !== undefined) x.against = named;
+      }
       results.push(...list);
       const verdicts = list.map(
-        (x) => `${x.id}: ${x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
+        (x) =>
+          `${x.id}: ${x.targets.length === 0 ? 'reported' : x.pass === null ? 'n/a' : x.pass ? 'PASS' : 'FAIL'}`,
       );
-      console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s  ${verdicts.join(', ')}`);
+      shown.end(`${seconds.toFixed(1)} s  ${verdicts.join(', ')}`);
     } catch (err) {
-      console.log(`failed: ${(err as Error).stack ?? String(err)}`);
-      process.exitCode = 1;
+      shown.end(`failed: ${(err as Error).stack ?? String(err)}`);
+      crashed = true;
     }
-  };
-  for (const s of coreScenarios) if (wanted(s.id)) await run(s.id, s.run);
-  for (const s of rpcScenarios) if (wanted(s.id)) await run(s.id, s.run);
-  for (const s of httpScenarios) if (wanted(s.id)) await run(s.id, s.run);
-  for (const s of legacyScenarios) if (wanted(s.id)) await run(s.id, s.run);
-  for (const s of wsScenarios) if (wanted(s.id)) await run(s.id, s.run);
-  for (const s of redisDurableScenarios) if (wanted(s.id)) await run(s.id, s.run);
-  const redisIds = redisSuite.ids.filter(wanted);
-  const floods = redisIds.filter((id) => !isLatencyId(id));
-  const steady = redisIds.filter(isLatencyId);
-  if (floods.length > 0) await run(`redis (${floods.join(', ')})`, () => redisSuite.run(floods));
-  if (steady.length > 0)
-    await run(`redis (${steady.join(', ')}) in a child process`, () => inChild(steady));
+  }
+  shown.stop();
 
   console.log('');
-  console.log(textTable(results.map(row)));
+  console.log(textTable(HEAD, results.map(row)));
   console.log('');
   for (const l of legend(results)) console.log(l);
   console.log('');
@@ -201,23 +497,66 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(r.extra)) console.log(`    ${k}: ${v}`);
   }
 
-  // Each run goes to results/runs/ (git-ignored), under its start time and as
-  // latest.*; results/latest.* hold the run chosen for the repository and are
-  // only replaced by copying one deliberately (README.md).
-  const dir = fileURLToPath(new URL('../results/runs/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const stamp = startedAt.replace(/[:.]/g, '-');
-  const json = `${JSON.stringify({ startedAt, machine: m, filters, results }, null, 2)}\n`;
-  const md = markdown(results, m, startedAt);
-  for (const name of [stamp, 'latest']) {
-    writeFileSync(`${dir}${name}.json`, json);
-    writeFileSync(`${dir}${name}.md`, md);
+  // Each run goes to results/runs/ (git-ignored) as <date>-<machine>.{json,md} with its
+  // charts in a folder of the same name, and as latest.*; the published run in
+  // results/ is only replaced by copying one deliberately (README.md).
+  const run: RunRecord = {
+    startedAt,
+    machine: m,
+    versions: versions(),
+    quick: mode.quick,
+    filters: args.filters,
+    skipped,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    results,
+  };
+  const slug = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+  const name = `${startedAt.replace(/:\d\d\.\d+Z$/, 'Z').replace(/:/g, '')}-${slug(m.name)}`;
+  const chartDir = join(runsDir, `${name}-charts`);
+  mkdirSync(chartDir, { recursive: true });
+  let charts: string[] = [];
+  try {
+    charts = await writeCharts(run, chartDir);
+  } catch (err) {
+    console.log(`charts failed: ${(err as Error).stack ?? String(err)}`);
+    crashed = true;
   }
-  console.log(`\nwrote ${dir}${stamp}.{json,md} (and latest.{json,md} there)`);
+  const json = `${JSON.stringify(run, null, 2)}\n`;
+  const md = markdown(
+    run,
+    charts.map((c) => `${name}-charts/${c}`),
+  );
+  for (const base of [name, 'latest']) {
+    writeFileSync(join(runsDir, `${base}.json`), json);
+  }
+  writeFileSync(join(runsDir, `${name}.md`), md);
+  writeFileSync(join(runsDir, 'latest.md'), md);
+  console.log(
+    `\nwrote ${join(runsDir, name)}.{json,md} (and latest.{json,md}), ${charts.length} charts in ${chartDir}/; ${run.seconds} s in all`,
+  );
+
+  if (skipped.length > 0) {
+    console.log(
+      `left out to stay within the ${args.budget} s bound of this run (run them by id, or with --budget 0): ${skipped.join(', ')}`,
+    );
+  }
   const missed = results.filter((r) => r.pass === false).map((r) => r.id);
-  if (missed.length > 0) {
-    console.log(`targets missed: ${missed.join(', ')}`);
-    process.exitCode = 1;
+  if (missed.length > 0) console.log(`targets missed: ${missed.join(', ')}`);
+  let regressed: string[] = [];
+  if (args.compareWith) {
+    regressed = printComparison(before!, run, args.compareWith);
+    if (regressed.length > 0) console.log(`ratio regressions: ${regressed.join(', ')}`);
+  }
+  if (crashed) process.exitCode = 1;
+  // A smoke test (--quick, CI) judges that every scenario ran, never a speed figure:
+  // the machine is shared and noisy. A full run fails on a missed target or a regression.
+  else if (!mode.quick && (missed.length > 0 || regressed.length > 0)) process.exitCode = 1;
+  else if (mode.quick && (missed.length > 0 || regressed.length > 0)) {
+    console.log('(quick run: speed figures do not change the exit code)');
   }
 }
 

@@ -16,16 +16,18 @@ import {
   logger,
   payload300,
   percentile,
+  pick,
   result,
+  roundsFor,
   type ScenarioResult,
   stats,
 } from './harness.js';
 
-const ROUNDS = 5;
-const N = 20_000;
+const ROUNDS = roundsFor(5);
+const N = pick(20_000, 5_000);
 /** Sends in flight together: the hub awaits each batch's confirmations, raw awaits nothing. */
 const BATCH = 1_000;
-const RTT_N = 2_000;
+const RTT_N = pick(2_000, 500);
 const FANOUT_CONNECTIONS = 10_000;
 const FANOUT_CHILDREN = 4;
 
@@ -35,7 +37,8 @@ interface Pair {
   close(): Promise<void>;
 }
 
-async function hubPair(onMessage: (m: unknown) => unknown): Promise<Pair> {
+/** A server hub behind a gateway and a client hub on wsClient (also used by the Socket.IO peer). */
+export async function hubPair(onMessage: (m: unknown) => unknown): Promise<Pair> {
   const server = createHub({ name: 'ws-bench-server', logger });
   await server.start();
   await server.onMessage('bench.ws', onMessage, { concurrency: 256 });
