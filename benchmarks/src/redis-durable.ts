@@ -212,8 +212,9 @@ async function durableEvents(): Promise<ScenarioResult> {
     const out = await alternate({
       rounds: ROUNDS,
       warmup: {
-        hub: () => round(side.counts, (e) => side.publisher.publish(e), hubEvents, 5_000, []),
-        raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, 5_000, []),
+        hub: () =>
+          round(side.counts, (e) => side.publisher.publish(e), hubEvents, Math.min(5_000, N), []),
+        raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, Math.min(5_000, N), []),
       },
       hub: () => round(side.counts, (e) => side.publisher.publish(e), hubEvents, N, cpu.hub),
       raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, N, cpu.raw),
