@@ -12,4 +12,5 @@ export type {
   RedisAdapterOptions,
   RedisSentinelOptions,
 } from './options.js';
+export { REDIS_ADAPTER_OPTIONS } from './options.js';
 export { ENTRY_VERSION } from './stream-entry.js';

@@ -1,5 +1,5 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { rejectUnknownOptions } from '@hub/core';
+import { optionNames, rejectUnknownOptions } from '@hub/core';
 import { DEFAULT_LIMITS, ErrorCode, HubError } from '@hub/protocol';
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
@@ -126,36 +126,45 @@ export const CONNECTION_OPTIONS = [
   'redisOptions',
 ] as const;
 
-/** Every option `redis()` accepts; anything else is a mistake (see rejectUnknownOptions). */
-const ADAPTER_OPTIONS: readonly (keyof RedisAdapterOptions | 'protocol')[] = [
-  ...CONNECTION_OPTIONS,
-  'keyPrefix',
-  'maxLen',
-  'lagWarnRatio',
-  'lagCheckIntervalMs',
-  'claimIdleMs',
-  'groupClaimMs',
-  'blockMs',
-  'commandTimeoutMs',
-  'partitions',
-  'partitionLeaseMs',
-  'heartbeatMs',
-  'maxEntryBytes',
-  'deadLetterRawMaxBytes',
-  'connectBudgetMs',
-  'topicRetention',
-  'topicRescanMs',
-  // the legacy connection config (ConnectionConfig), including its `protocol` tag
-  'host',
-  'port',
-  'password',
-  'username',
-  'db',
-  'tls',
-  'poolSize',
-  'connectionParams',
-  'protocol',
-];
+/**
+ * Every option `redis()` accepts, as names (the compiler fails when
+ * RedisAdapterOptions gains an option this list lacks); `@hub/legacy-compat`
+ * uses it to emit only options the adapter knows.
+ */
+export const REDIS_ADAPTER_OPTIONS = optionNames<RedisAdapterOptions>({
+  url: true,
+  client: true,
+  cluster: true,
+  sentinels: true,
+  redisOptions: true,
+  keyPrefix: true,
+  maxLen: true,
+  lagWarnRatio: true,
+  lagCheckIntervalMs: true,
+  claimIdleMs: true,
+  groupClaimMs: true,
+  blockMs: true,
+  commandTimeoutMs: true,
+  partitions: true,
+  partitionLeaseMs: true,
+  heartbeatMs: true,
+  maxEntryBytes: true,
+  deadLetterRawMaxBytes: true,
+  connectBudgetMs: true,
+  topicRetention: true,
+  topicRescanMs: true,
+  host: true,
+  port: true,
+  password: true,
+  username: true,
+  db: true,
+  tls: true,
+  poolSize: true,
+  connectionParams: true,
+});
+
+/** What `redis()` checks against: its options, and the legacy config's `protocol` tag. */
+const ADAPTER_OPTIONS: readonly string[] = [...REDIS_ADAPTER_OPTIONS, 'protocol'];
 
 /**
  * Check what no type checker saw (plain JavaScript, a config file): unknown

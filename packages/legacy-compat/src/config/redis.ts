@@ -3,7 +3,7 @@
  * `redis()` / `redisAdapter`. The output holds only options the adapter
  * knows, so an adapter that refuses unknown options accepts it as is.
  */
-import type { RedisAdapterOptions } from '@hub/adapter-redis';
+import { REDIS_ADAPTER_OPTIONS, type RedisAdapterOptions } from '@hub/adapter-redis';
 import type { RedisOptions } from 'ioredis';
 import {
   badOption,
@@ -20,39 +20,8 @@ import {
 
 const WHAT = 'migrateRedisConfig';
 
-/** Every option `redis()` takes; the compiler keeps this in step with RedisAdapterOptions. */
-const ADAPTER_OPTIONS: { readonly [K in keyof Required<RedisAdapterOptions>]: true } = {
-  url: true,
-  host: true,
-  port: true,
-  password: true,
-  username: true,
-  db: true,
-  tls: true,
-  poolSize: true,
-  connectionParams: true,
-  client: true,
-  cluster: true,
-  sentinels: true,
-  redisOptions: true,
-  keyPrefix: true,
-  maxLen: true,
-  lagWarnRatio: true,
-  lagCheckIntervalMs: true,
-  claimIdleMs: true,
-  groupClaimMs: true,
-  blockMs: true,
-  commandTimeoutMs: true,
-  partitions: true,
-  partitionLeaseMs: true,
-  heartbeatMs: true,
-  maxEntryBytes: true,
-  deadLetterRawMaxBytes: true,
-  topicRetention: true,
-  topicRescanMs: true,
-  connectBudgetMs: true,
-};
-export const REDIS_ADAPTER_OPTIONS: readonly string[] = Object.freeze(Object.keys(ADAPTER_OPTIONS));
+/** Every option `redis()` takes, from the adapter itself (re-exported for callers). */
+export { REDIS_ADAPTER_OPTIONS };
 
 /** Adapter tuning options a config may already carry; passed through unchanged. */
 const TUNING = new Set([
