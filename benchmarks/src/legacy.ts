@@ -107,19 +107,22 @@ export async function convert(): Promise<ScenarioResult> {
   });
 }
 
-const RATE = 500;
-const N = pick(1_500, 500);
+const RATE = 1_000;
+const N = pick(2_000, 500);
+/** A warm-up round per side: enough to settle the JIT and the connections, short to keep the run bounded. */
+const WARM_N = 500;
 
-/** Steady sends of `N` at `RATE`/s on `channel`; latency from each send to its arrival, µs p99. */
+/** Steady sends of `n` at `RATE`/s on `channel`; latency from each send to its arrival, µs p99. */
 async function steady(
   producer: Redis,
   channel: string,
   arrivals: Map<number, number>,
+  n = N,
 ): Promise<number[]> {
   arrivals.clear();
-  const sentAt = new Float64Array(N);
+  const sentAt = new Float64Array(n);
   const start = performance.now();
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const due = start + (i * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
@@ -129,9 +132,9 @@ async function steady(
       JSON.stringify({ event: 'tick', channel: 'ticks', data: { i } }),
     );
   }
-  await waitFor(() => arrivals.size >= N, 20_000);
+  await waitFor(() => arrivals.size >= n, 20_000);
   const lat: number[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const at = arrivals.get(i);
     lat.push(at === undefined ? Number.POSITIVE_INFINITY : (at - sentAt[i]!) * 1000);
   }
@@ -170,8 +173,8 @@ export async function bridgeLatency(): Promise<ScenarioResult> {
       rounds: BRIDGE_ROUNDS,
       collect: false,
       warmup: {
-        hub: () => steady(producer, 'legacy:bridged', hubArrivals),
-        raw: () => steady(producer, 'legacy:direct', rawArrivals),
+        hub: () => steady(producer, 'legacy:bridged', hubArrivals, WARM_N),
+        raw: () => steady(producer, 'legacy:direct', rawArrivals, WARM_N),
       },
       hub: async () => {
         const lat = await steady(producer, 'legacy:bridged', hubArrivals);
@@ -187,14 +190,14 @@ export async function bridgeLatency(): Promise<ScenarioResult> {
     return result({
       suite: 'redis',
       id: 'legacy.bridge-p99',
-      title: `bridge added latency: legacy PUBLISH → bridge → hub subscriber vs → raw subscriber, ${RATE} msg/s`,
+      title: `bridge added latency: legacy PUBLISH → bridge → hub subscriber vs → raw subscriber, ${RATE.toLocaleString('en-US')} msg/s`,
       unit: 'µs p99',
       higherIsBetter: false,
       ...r,
-      rounds: ROUNDS,
+      rounds: BRIDGE_ROUNDS,
       targets: [],
       notes: [
-        `${N.toLocaleString('en-US')} legacy plain JSON events per round at a steady ${RATE} msg/s; latency from each PUBLISH to its handler, lost messages infinitely late`,
+        `${N.toLocaleString('en-US')} legacy plain JSON events per round at a steady ${RATE.toLocaleString('en-US')} msg/s; latency from each PUBLISH to its handler, lost messages infinitely late`,
         'hub: the bridge subscribes, converts, publishes into the hub (Redis adapter, Pub/Sub), a hub subscriber receives: two Redis hops',
         'raw: an ioredis subscriber on the legacy channel: one hop. The difference is what the bridge adds',
       ],

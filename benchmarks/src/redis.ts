@@ -38,14 +38,14 @@ import {
  * ±20 %: nine pairs keep the median ratio steady. Latency rounds take STEADY_N / STEADY_RATE s.
  */
 const ROUNDS = roundsFor(9);
-const LATENCY_ROUNDS = roundsFor(5);
+const LATENCY_ROUNDS = roundsFor(4);
 /** Rounds of the second Streams baseline (raw with the adapter's XADD batching), after the pairs. */
 const BATCHED_ROUNDS = roundsFor(5);
 const BATCH = 1_000;
 const PUBSUB_N = pick(30_000, 10_000);
 const STREAMS_N = pick(20_000, 5_000);
 const STEADY_RATE = 1_000;
-const STEADY_N = pick(2_500, 1_000);
+const STEADY_N = pick(2_000, 1_000);
 const WARM_N = 500;
 
 const PS_ENDPOINT = 'bench.ps';
