@@ -255,8 +255,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       if (wasReady) this.report(`${role} connection`, err);
     });
     if (role !== 'commands') return;
+    let readyBefore = false;
     client.on('ready', () => {
       if (this.state === 'degraded') this.setState('ready');
+      // Back after a drop: the server may have restarted empty.
+      if (readyBefore) this.topics.reconnected();
+      readyBefore = true;
     });
     const down = () => {
       if (this.state === 'ready') this.setState('degraded');
