@@ -187,12 +187,21 @@ export function xaddBatcher<R>(
   );
 }
 
-/** PUBLISHes of one tick (all channels); resolves with the receiver count. */
-export function publishBatcher(client: () => RedisClient | undefined): WriteBatcher<number> {
+/**
+ * PUBLISHes of one tick; resolves with the receiver count. On one node, one
+ * batch for all channels. On a Cluster (`perChannel`), one batch per channel,
+ * with the channel as the script's key: the batch goes to the node owning the
+ * channel's slot, so the messages of one channel keep their order (a call
+ * without a key would go to any node, each batch to another).
+ */
+export function publishBatcher(
+  client: () => RedisClient | undefined,
+  perChannel = false,
+): WriteBatcher<number> {
   return new WriteBatcher<number>(
     {
       script: PUBLISH_SCRIPT,
-      head: () => ['0'],
+      head: perChannel ? (channel) => ['1', channel] : () => ['0'],
       single: (c, _key, channel, text) => c.publish(channel, text),
     },
     client,
