@@ -143,7 +143,7 @@ async function measure(id: Id, cluster: Side, single: Side): Promise<ScenarioRes
     notes: [
       `${n.toLocaleString('en-US')} pre-built envelopes (300 B payload) per round, both sides; batches of ${BATCH} sends awaited together; rounds alternate Cluster, one node`,
       pubsub
-        ? 'both sides: hub.send(best-effort) to an endpoint → PUBLISH batched per tick (one script call; on the Cluster one per channel, sent to the node owning the channel's slot, which forwards every message to the other masters over the cluster bus) → subscriber → handler'
+        ? 'both sides: hub.send(best-effort) to an endpoint → PUBLISH batched per tick (one script call; on the Cluster one per channel, sent to the node owning the channel’s slot, which forwards every message to the other masters over the cluster bus) → subscriber → handler'
         : `both sides: hub.send(at-least-once) → XADD batched per stream per tick (one script call; on the Cluster the stream's slot decides the node) → XREADGROUP consumer (prefetch ${PREFETCH}) → handler → XACK; the clock stops at XPENDING = 0`,
       'the "raw" column is the same hub over one redis-server (no cluster mode), started by this run beside the Cluster',
       ...partial,

@@ -33,7 +33,7 @@ const INSTANCES = 2;
 const RAW_STREAM = 'rawdur:st';
 const RAW_COUNT = 100;
 
-const build = (n: number): UnifiedEvent[] =>
+export const buildDurableEvents = (n: number): UnifiedEvent[] =>
   Array.from({ length: n }, (_, i) =>
     createEvent({
       source: 'bench',
@@ -45,7 +45,7 @@ const build = (n: number): UnifiedEvent[] =>
   );
 
 /** Deliveries counted per group: `first` drives the flood's clock, `second` is awaited after it. */
-class GroupCounts {
+export class GroupCounts {
   readonly first = new Arrivals();
   second = 0;
   reset(): void {
@@ -138,7 +138,7 @@ class RawSide {
 }
 
 /** The hub: one publisher hub, and per group two hubs subscribed with that group (each its own adapter). */
-class HubSide {
+export class HubSide {
   readonly counts = new GroupCounts();
   private constructor(
     readonly publisher: Hub,
@@ -182,8 +182,8 @@ async function durableEvents(): Promise<ScenarioResult> {
     await raw.start();
     hub = await HubSide.create(server.url, 'benchdur');
     const side = hub;
-    const hubEvents = build(N);
-    const rawEvents = build(N);
+    const hubEvents = buildDurableEvents(N);
+    const rawEvents = buildDurableEvents(N);
     const cpu = { hub: [] as number[], raw: [] as number[] };
     const round = async (
       counts: GroupCounts,
