@@ -228,14 +228,7 @@ async function durableEvents(): Promise<ScenarioResult> {
         raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, Math.min(5_000, N), []),
       },
       hub: () =>
-        round(
-          side.counts,
-          (e) => side.publisher.publish(e),
-          hubEvents,
-          N,
-          cpu.hub,
-          serverCpu.hub,
-        ),
+        round(side.counts, (e) => side.publisher.publish(e), hubEvents, N, cpu.hub, serverCpu.hub),
       raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, N, cpu.raw, serverCpu.raw),
     });
     await waitFor(async () => (await raw.pending()) === 0, 5_000);

@@ -92,10 +92,12 @@ it('after a restart without persistence the registry is refilled: existing and n
   // The running subscription puts its topic back on its own (no publish needed).
   await waitFor(
     async () => (await raw.zscore(keys.topicRegistry(), topic)) !== null,
-    async () => `registry after the restart: ${JSON.stringify(await raw.zrange(keys.topicRegistry(), 0, -1))}`,
+    async () =>
+      `registry after the restart: ${JSON.stringify(await raw.zrange(keys.topicRegistry(), 0, -1))}`,
   );
   await waitFor(
-    async () => (await raw.hexists(keys.topicGroups(), JSON.stringify(['audit', 'orders.*']))) === 1,
+    async () =>
+      (await raw.hexists(keys.topicGroups(), JSON.stringify(['audit', 'orders.*']))) === 1,
     () => 'the audit group first-subscription time is back',
   );
 
