@@ -79,6 +79,18 @@ class Side {
     return side;
   }
 
+  /** CPU seconds the side's redis-server processes have used so far (user + system, every node). */
+  async serverCpu(): Promise<number> {
+    const clients = this.raw instanceof Cluster ? this.raw.nodes('master') : [this.raw];
+    let total = 0;
+    for (const c of clients) {
+      const info = await c.info('cpu');
+      const at = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+      total += at('used_cpu_user') + at('used_cpu_sys');
+    }
+    return total;
+  }
+
   /** Entries of the Streams endpoint still unacknowledged (the clock stops at zero). */
   async pending(): Promise<number> {
     const key = keyLayout('hub').priorityStream(ST_ENDPOINT, 2);
@@ -108,10 +120,12 @@ async function measure(id: Id, cluster: Side, single: Side): Promise<ScenarioRes
     );
   const envs = { cluster: build(), single: build() };
   const cpu = { cluster: [] as number[], single: [] as number[] };
+  const serverCpu = { cluster: [] as number[], single: [] as number[] };
   const partial: string[] = [];
   const round = async (which: 'cluster' | 'single', total: number) => {
     const side = which === 'cluster' ? cluster : single;
     const list = envs[which];
+    const server0 = await side.serverCpu();
     const r = await flood({
       total,
       batch: BATCH,
@@ -122,6 +136,7 @@ async function measure(id: Id, cluster: Side, single: Side): Promise<ScenarioRes
     });
     if (r.partial) partial.push(`${which} round: ${r.arrived}/${r.issued} of ${total} arrived`);
     cpu[which].push(r.cpuUsPerMsg);
+    serverCpu[which].push((((await side.serverCpu()) - server0) * 1e6) / Math.max(1, r.arrived));
     return r.rate;
   };
   const warm = Math.min(n, 5_000);
@@ -154,6 +169,12 @@ async function measure(id: Id, cluster: Side, single: Side): Promise<ScenarioRes
       ),
       'client CPU µs/msg, hub on one node (median)': Number(
         stats(cpu.single.slice(1)).median.toFixed(2),
+      ),
+      'redis-server CPU µs/msg, all 3 masters (median)': Number(
+        stats(serverCpu.cluster.slice(1)).median.toFixed(2),
+      ),
+      'redis-server CPU µs/msg, one node (median)': Number(
+        stats(serverCpu.single.slice(1)).median.toFixed(2),
       ),
     },
   });
