@@ -3,12 +3,14 @@
  *   node --cpu-prof --cpu-prof-dir=/tmp/hub-prof --import tsx --conditions=@hub/source \
  *     src/profile.ts best-effort|at-least-once|publish|redis-pubsub|redis-streams [messages]
  *     src/profile.ts request|redis-request [requests]   (BENCH_INFLIGHT=100 for 100 in flight)
+ *     src/profile.ts redis-durable [events]   (redis.durable-events, the hub side only)
  * The redis modes start their own redis-server on a free loopback port.
  */
 import { redis } from '@hub/adapter-redis';
 import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createEvent, createHub, createMessage, type DeliveryGuarantee, memory } from '@hub/core';
 import { Arrivals, flood, logger, payload300 } from './harness.js';
+import { buildDurableEvents, HubSide as DurableSide } from './redis-durable.js';
 
 const mode = process.argv[2] ?? 'best-effort';
 const onRedis = mode.startsWith('redis-');
@@ -48,6 +50,35 @@ if (mode === 'request' || mode === 'redis-request') {
   console.log(
     `${mode} (${inflight} in flight): ${Math.round((done / (performance.now() - t0)) * 1000)} req/s over ${done}, client CPU ${((cpu.user + cpu.system) / done).toFixed(2)} µs/req`,
   );
+} else if (mode === 'redis-durable') {
+  // One publisher, two groups of two hubs: what redis.durable-events measures of the hub.
+  const side = await DurableSide.create(server!.url, 'profdur');
+  const chunk = Math.min(total, 20_000);
+  const events = buildDurableEvents(chunk);
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let done = 0;
+  while (done < total && performance.now() - t0 < 20_000) {
+    side.counts.reset();
+    let issued = 0;
+    const r = await flood({
+      total: chunk,
+      batch: 1_000,
+      timeLimitMs: 10_000,
+      arrivals: side.counts.first,
+      send: (i) => {
+        issued = i + 1;
+        return side.publisher.publish(events[i]!);
+      },
+      settled: () => side.counts.second >= issued,
+    });
+    done += r.arrived;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  console.log(
+    `${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} events/s per group over ${done}, client CPU ${((cpu.user + cpu.system) / done).toFixed(2)} µs/event`,
+  );
+  await side.close();
 } else if (mode === 'publish') {
   for (let i = 0; i < 10_000; i++)
     await hub.subscribe(i < 4 ? 'orders.**' : `svc${i}.*.created`, () => arrivals.inc());
@@ -92,6 +123,14 @@ if (mode === 'request' || mode === 'redis-request') {
   console.log(
     `${mode}: ${Math.round((done / (performance.now() - t0)) * 1000)} msg/s over ${done}, client CPU ${((cpu.user + cpu.system) / done).toFixed(2)} µs/msg`,
   );
+}
+if (server && process.env.BENCH_STATS === '1') {
+  // BENCH_STATS=1: the commands Redis ran, to see round trips per message.
+  const { Redis } = await import('ioredis');
+  const r = new Redis(server.url);
+  const info = await r.info('commandstats');
+  for (const line of info.split('\n')) if (/calls=\d{3,}/.test(line)) console.log(line.trim());
+  r.disconnect();
 }
 await hub.close();
 await server?.stop();

@@ -33,7 +33,7 @@ const INSTANCES = 2;
 const RAW_STREAM = 'rawdur:st';
 const RAW_COUNT = 100;
 
-const build = (n: number): UnifiedEvent[] =>
+export const buildDurableEvents = (n: number): UnifiedEvent[] =>
   Array.from({ length: n }, (_, i) =>
     createEvent({
       source: 'bench',
@@ -45,7 +45,7 @@ const build = (n: number): UnifiedEvent[] =>
   );
 
 /** Deliveries counted per group: `first` drives the flood's clock, `second` is awaited after it. */
-class GroupCounts {
+export class GroupCounts {
   readonly first = new Arrivals();
   second = 0;
   reset(): void {
@@ -124,6 +124,13 @@ class RawSide {
     );
   }
 
+  /** CPU seconds redis-server has used so far (user + system), read on the publisher connection. */
+  async serverCpu(): Promise<number> {
+    const info = await this.pub.info('cpu');
+    const at = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return at('used_cpu_user') + at('used_cpu_sys');
+  }
+
   async pending(): Promise<number> {
     let n = 0;
     for (const g of GROUPS) n += Number(((await this.pub.xpending(RAW_STREAM, g)) as [number])[0]);
@@ -138,7 +145,7 @@ class RawSide {
 }
 
 /** The hub: one publisher hub, and per group two hubs subscribed with that group (each its own adapter). */
-class HubSide {
+export class HubSide {
   readonly counts = new GroupCounts();
   private constructor(
     readonly publisher: Hub,
@@ -182,18 +189,21 @@ async function durableEvents(): Promise<ScenarioResult> {
     await raw.start();
     hub = await HubSide.create(server.url, 'benchdur');
     const side = hub;
-    const hubEvents = build(N);
-    const rawEvents = build(N);
+    const hubEvents = buildDurableEvents(N);
+    const rawEvents = buildDurableEvents(N);
     const cpu = { hub: [] as number[], raw: [] as number[] };
+    const serverCpu = { hub: [] as number[], raw: [] as number[] };
     const round = async (
       counts: GroupCounts,
       send: (ev: UnifiedEvent) => Promise<unknown>,
       events: UnifiedEvent[],
       total: number,
       cpuOut: number[],
+      serverOut: number[] = [],
     ) => {
       counts.reset();
       let issued = 0;
+      const server0 = await raw.serverCpu();
       const r = await flood({
         total,
         batch: BATCH,
@@ -207,6 +217,7 @@ async function durableEvents(): Promise<ScenarioResult> {
         settled: () => counts.second >= issued,
       });
       cpuOut.push(r.cpuUsPerMsg);
+      serverOut.push((((await raw.serverCpu()) - server0) * 1e6) / Math.max(1, r.arrived));
       return r.rate;
     };
     const out = await alternate({
@@ -216,8 +227,9 @@ async function durableEvents(): Promise<ScenarioResult> {
           round(side.counts, (e) => side.publisher.publish(e), hubEvents, Math.min(5_000, N), []),
         raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, Math.min(5_000, N), []),
       },
-      hub: () => round(side.counts, (e) => side.publisher.publish(e), hubEvents, N, cpu.hub),
-      raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, N, cpu.raw),
+      hub: () =>
+        round(side.counts, (e) => side.publisher.publish(e), hubEvents, N, cpu.hub, serverCpu.hub),
+      raw: () => round(raw.counts, (e) => raw.send(e), rawEvents, N, cpu.raw, serverCpu.raw),
     });
     await waitFor(async () => (await raw.pending()) === 0, 5_000);
     return result({
@@ -241,6 +253,8 @@ async function durableEvents(): Promise<ScenarioResult> {
       extra: {
         'client CPU µs/event, hub (median)': Number(stats(cpu.hub).median.toFixed(2)),
         'client CPU µs/event, raw (median)': Number(stats(cpu.raw).median.toFixed(2)),
+        'redis-server CPU µs/event, hub (median)': Number(stats(serverCpu.hub).median.toFixed(2)),
+        'redis-server CPU µs/event, raw (median)': Number(stats(serverCpu.raw).median.toFixed(2)),
       },
     });
   } finally {

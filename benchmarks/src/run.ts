@@ -22,6 +22,7 @@ import { httpScenarios } from './http.js';
 import { legacyScenarios } from './legacy.js';
 import { peerScenarios } from './peers.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
+import { redisClusterSuite } from './redis-cluster.js';
 import { redisDurableScenarios } from './redis-durable.js';
 import {
   compare,
@@ -123,6 +124,8 @@ const AGAINST: Record<string, string> = {
   'rpc.memory-copies': 'hub memory({ shareObjects })',
   'rpc.redis-1.moleculer': 'Moleculer (Redis)',
   'rpc.redis-100.moleculer': 'Moleculer (Redis)',
+  'redis.cluster-pubsub': 'the hub on one redis-server',
+  'redis.cluster-streams': 'the hub on one redis-server',
 };
 
 function entries(): Entry[] {
@@ -149,6 +152,13 @@ function entries(): Entry[] {
     list.push({ id, ids: [id], run: () => redisSuite.run([id]), estimate: [30, 8], child: true });
   }
   for (const s of redisDurableScenarios) list.push(plain(s));
+  // Starts a 3-master Cluster (~5 s) and one node; --quick runs it with small rounds.
+  list.push({
+    id: 'redis.cluster',
+    ids: redisClusterSuite.ids,
+    run: () => redisClusterSuite.run(redisClusterSuite.ids.filter(wanted)),
+    estimate: [60, 15],
+  });
   for (const s of peerScenarios) list.push({ ...plain(s, s.ids ?? [s.id]), estimate: s.estimate });
   for (const s of wsScenarios) list.push(plain(s));
   for (const s of httpScenarios) list.push(plain(s));

@@ -136,8 +136,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly maxLenArg: string;
   /** Stream sends of one tick, one script call per stream (on a Cluster too: one stream is one slot). */
   private readonly xadds: WriteBatcher<SendResult>;
-  /** PUBLISHes of one tick, one script call (not on a Cluster). */
-  private readonly pubs = publishBatcher(() => this.commandClient);
+  /** PUBLISHes of one tick, one script call (on a Cluster, one per channel). */
+  private readonly pubs: WriteBatcher<number>;
   /** Events kept per topic, and the subscriptions that read them. */
   private readonly topics: DurableTopics;
 
@@ -148,6 +148,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.keys = keyLayout(this.opts.keyPrefix);
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
+    this.pubs = publishBatcher(() => this.commandClient, this.factory.isCluster);
     this.pubsub = new PubSubRouter({
       factory: this.factory,
       opts: this.opts,
@@ -255,8 +256,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       if (wasReady) this.report(`${role} connection`, err);
     });
     if (role !== 'commands') return;
+    let readyBefore = false;
     client.on('ready', () => {
       if (this.state === 'degraded') this.setState('ready');
+      // Back after a drop: the server may have restarted empty.
+      if (readyBefore) this.topics.reconnected();
+      readyBefore = true;
     });
     const down = () => {
       if (this.state === 'ready') this.setState('degraded');
@@ -494,9 +499,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     });
   }
 
-  /** PUBLISH, batched with the others of this tick (batch.ts); one by one on a Cluster. */
-  private publish(c: RedisClient, channel: string, text: string): Promise<number> {
-    return this.factory.isCluster ? c.publish(channel, text) : this.pubs.add('', channel, text);
+  /**
+   * PUBLISH, batched with the others of this tick (batch.ts) on the command
+   * connection (`_c`); on a Cluster, per channel.
+   */
+  private publish(_c: RedisClient, channel: string, text: string): Promise<number> {
+    return this.pubs.add(this.factory.isCluster ? channel : '', channel, text);
   }
 
   /** Pub/Sub channel of an endpoint, remembered (see streamFor). */

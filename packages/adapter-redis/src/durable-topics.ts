@@ -98,7 +98,7 @@ export class DurableTopics {
    * XADD: a subscriber that attaches on the announcement starts its group at
    * the beginning of the stream, so it misses nothing.
    */
-  private register(topic: string): Promise<void> {
+  register(topic: string): Promise<void> {
     let p = this.registering.get(topic);
     if (p !== undefined) return p;
     const { keys } = this.host;
@@ -114,6 +114,21 @@ export class DurableTopics {
       .finally(() => this.registering.delete(topic));
     this.registering.set(topic, p);
     return p;
+  }
+
+  /**
+   * The command connection is back after a drop. The server may have
+   * restarted without persistence and lost the registry: forget which topics
+   * were registered (the next publish of each registers and announces it
+   * again), and let every subscription put back the topics it reads and its
+   * group's first-subscription time. Its consumers re-create their groups on
+   * their own (NOGROUP on the next read).
+   */
+  reconnected(): void {
+    this.registered.clear();
+    for (const s of this.subs) {
+      s.restore().catch((err) => this.host.report('topic registry restore', err));
+    }
   }
 
   /** Every registered topic (one ZRANGE: the cost of a rescan grows with the number of topics). */
@@ -321,6 +336,17 @@ export class DurableTopicSubscription implements Subscription {
       .finally(() => this.attaching.delete(topic));
     this.attaching.set(topic, p);
     return p;
+  }
+
+  /** Put back in Redis what this subscription knows, after the server may have lost it (see `reconnected`). */
+  async restore(): Promise<void> {
+    if (this.closed) return;
+    const host = this.topics.host;
+    await host
+      .commands()
+      .call('HSETNX', [host.keys.topicGroups(), this.group, String(this.groupSince)]);
+    await Promise.all([...this.consumers.keys()].map((topic) => this.topics.register(topic)));
+    await this.rescan(false);
   }
 
   /** The group's lag on each topic (entries not yet read by the group). */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { type RedisCluster, startRedisCluster } from '@hub/adapter-test-suite';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -25,6 +26,47 @@ afterAll(async () => {
   for (const r of nodes) r.disconnect();
   await cluster?.stop();
 });
+
+/**
+ * `redis-cli MONITOR` on one node, counting the PUBLISHes of keys under
+ * `prefix` sent by a client (`direct`) or run by a script (`scripted`), and
+ * the EVALs; resolves once monitoring; the returned function stops it.
+ */
+async function monitor(
+  port: number,
+  prefix: string,
+  seen: { direct: number; scripted: number; scripts: number },
+): Promise<() => Promise<void>> {
+  const child = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'MONITOR'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let rest = '';
+  let ready: () => void = () => {};
+  const monitoring = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === 'OK') ready();
+      const m = /^[\d.]+ \[\d+ ([^\]]+)\] "(\w+)"/.exec(line);
+      if (!m || !line.includes(prefix)) continue;
+      const cmd = m[2]!.toLowerCase();
+      if (cmd === 'publish') {
+        if (m[1] === 'lua') seen.scripted++;
+        else seen.direct++;
+      } else if (cmd === 'eval') seen.scripts++;
+    }
+  });
+  await Promise.race([monitoring, exited]);
+  return async () => {
+    child.kill('SIGTERM');
+    await exited;
+  };
+}
 
 /** Calls of one command on every node (INFO commandstats). */
 async function calls(command: string): Promise<number> {
@@ -107,3 +149,48 @@ it('Cluster: 2,000 concurrent sends go as batched script calls, and a slot moved
   );
   expect(Number(await dst.xlen(stream))).toBeGreaterThanOrEqual(all.length);
 }, 120_000);
+
+it('Cluster: 1,000 concurrent best-effort sends go as batched PUBLISH script calls, one channel per batch, in order', async () => {
+  const prefix = uniquePrefix('clpub');
+  const endpoint = 'published';
+  const sender = redis({ cluster: { nodes: [...cluster.nodes] }, keyPrefix: prefix });
+  const receiver = redis({ cluster: { nodes: [...cluster.nodes] }, keyPrefix: prefix });
+  adapters.push(sender, receiver);
+  await connected(receiver, 'receiver');
+  const got: number[] = [];
+  await receiver.subscribe(
+    recorder(endpoint, (d) => {
+      got.push((d.envelope as { payload: { i: number } }).payload.i);
+      return d.ack();
+    }).spec(),
+  );
+  await connected(sender, 'sender');
+  // MONITOR on every node tells a PUBLISH a client sent from one a script ran
+  // (redis-cli prints `[0 lua] "PUBLISH" …` for the latter).
+  const seen = { direct: 0, scripted: 0, scripts: 0 };
+  const monitors = await Promise.all(cluster.nodes.map((n) => monitor(n.port, prefix, seen)));
+  const all = Array.from({ length: 1_000 }, (_, i) =>
+    message(endpoint, { i }, { guarantee: 'best-effort' }),
+  );
+  try {
+    await Promise.all(all.map((m) => sender.send(m)));
+    await waitFor(
+      () => seen.scripted + seen.direct >= all.length,
+      () => `monitored ${JSON.stringify(seen)}`,
+    );
+  } finally {
+    await Promise.all(monitors.map((stop) => stop()));
+  }
+  // Every PUBLISH ran inside a few script calls, not one command per send.
+  expect(seen.direct).toBe(0);
+  expect(seen.scripted).toBe(all.length);
+  expect(seen.scripts).toBeGreaterThan(0);
+  expect(seen.scripts).toBeLessThan(100);
+  await waitFor(
+    () => got.length >= all.length,
+    () => `received ${got.length} of ${all.length}`,
+    30_000,
+  );
+  // One channel's batches go to one node: the messages arrive in the order sent.
+  expect(got).toEqual(all.map((_, i) => i));
+}, 60_000);
