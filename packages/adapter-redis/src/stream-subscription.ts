@@ -8,6 +8,7 @@
 import type { AdapterContext, NackOptions, Subscription, SubscriptionSpec } from '@hub/core';
 import { AdapterError } from '@hub/core';
 import { type Envelope, ErrorCode, HubError, PRIORITY_LEVELS, type Priority } from '@hub/protocol';
+import { Cluster } from 'ioredis';
 import { AckBatcher } from './ack-batcher.js';
 import { isAuthError, type RedisClient, withRedirectRetry } from './connection.js';
 import { deadLetterEntry } from './dead-letter.js';
@@ -46,6 +47,8 @@ export interface StreamHost {
 const CAREFUL_MS = 5_000;
 
 const noop = () => {};
+/** On a Cluster, the longest idle read while an ordered entry is being handled (see `blockingRead`). */
+const BUSY_BLOCK_MS = 20;
 
 const isNoGroup = (err: unknown) => err instanceof Error && err.message.includes('NOGROUP');
 
@@ -122,7 +125,17 @@ export class StreamSubscription implements Subscription {
     // The reader connection is always ours (a duplicate), so defining a script on it is safe;
     // ioredis sends EVALSHA and falls back to EVAL after a broker restart flushed the cache.
     conn.defineCommand('hubRead', { lua: READ_SCRIPT });
+    // A new link is a new client id on the server: learn it again before the next blocking read.
+    if (!(conn instanceof Cluster)) conn.on('ready', () => (this.readerId = undefined));
   }
+
+  /**
+   * The reader's client id on a single Redis server, while it may be needed to cut a
+   * blocking read short (CLIENT UNBLOCK): see `blockingRead`. Unused on a Cluster.
+   */
+  private readerId: number | undefined;
+  /** A blocking XREADGROUP is outstanding on the reader connection. */
+  private blocking = false;
 
   private get prefetch(): number {
     return Math.max(1, this.spec.prefetch);
@@ -283,19 +296,58 @@ export class StreamSubscription implements Subscription {
       .filter((n) => n >= 0)
       .map((n) => this.partitionKeys[n]!);
     const keys = [...this.priorityKeys, ...idle];
-    const blocked = await this.conn.call('XREADGROUP', [
-      'GROUP',
-      this.group,
-      this.consumer,
-      'COUNT',
-      '1',
-      'BLOCK',
-      String(this.host.opts.blockMs),
-      'STREAMS',
-      ...keys,
-      ...keys.map(() => '>'),
-    ]);
-    this.acceptRead(blocked);
+    this.acceptRead(await this.blockingRead(keys));
+  }
+
+  /**
+   * The idle read. An ordered partition whose entry is still being handled is not
+   * in it (nothing may pass that entry); when the handler settles, the partition's
+   * next entry must not wait out BLOCK, or a key whose handler does any I/O would
+   * move one entry per `blockMs`. So while a partition is busy, the settlement cuts
+   * the read short: CLIENT UNBLOCK from the command connection on a single server;
+   * on a Cluster (where the reader's node connection is not ours to address) the
+   * read blocks at most BUSY_BLOCK_MS instead.
+   */
+  private async blockingRead(keys: string[]): Promise<unknown> {
+    const busy = this.partitions.some((p) => p.leased && p.busy);
+    let block = this.host.opts.blockMs;
+    if (busy) {
+      if (this.conn instanceof Cluster) block = Math.min(block, BUSY_BLOCK_MS);
+      else if (this.readerId === undefined) {
+        this.readerId = Number(await this.conn.call('CLIENT', 'ID'));
+        // It may have settled during that round trip.
+        if (!this.partitions.some((p) => p.leased && p.busy)) block = 1;
+      }
+    }
+    this.blocking = true;
+    try {
+      return await this.conn.call('XREADGROUP', [
+        'GROUP',
+        this.group,
+        this.consumer,
+        'COUNT',
+        '1',
+        'BLOCK',
+        String(block),
+        'STREAMS',
+        ...keys,
+        ...keys.map(() => '>'),
+      ]);
+    } finally {
+      this.blocking = false;
+    }
+  }
+
+  /** A busy ordered partition just settled: end the outstanding blocking read, if any. */
+  private unblock(): void {
+    const id = this.readerId;
+    if (!this.blocking || id === undefined || this.closed) return;
+    this.blocking = false;
+    // TIMEOUT mode: the read returns as if BLOCK ran out. One that already returned
+    // makes this a no-op, or at worst ends the next idle read early: harmless.
+    this.host.commands
+      .call('CLIENT', 'UNBLOCK', String(id))
+      .catch((err) => this.host.report('CLIENT UNBLOCK', err));
   }
 
   /**
@@ -513,7 +565,10 @@ export class StreamSubscription implements Subscription {
   private forget(h: Held): void {
     if (!this.held.delete(h)) return;
     if (h.state === 'inflight' || h.state === 'waiting') this.inflight--;
-    if (h.partition !== undefined) this.partitions[h.partition]!.busy = false;
+    if (h.partition !== undefined) {
+      this.partitions[h.partition]!.busy = false;
+      this.unblock();
+    }
     this.poke();
   }
 
