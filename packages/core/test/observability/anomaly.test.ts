@@ -40,6 +40,7 @@ describe('anomaly detection', () => {
     expect(reports).toHaveLength(1);
     const slow = reports[0]!;
     expect(slow).toMatchObject({ adapter: 'slowable', metric: 'send-latency', state: 'degraded' });
+    if (slow.metric !== 'send-latency') throw new Error('narrowing');
     expect(slow.currentMs).toBeGreaterThan(slow.thresholdMs);
     expect(slow.baselineMs).toBeLessThan(5);
     const health = hub.health();
