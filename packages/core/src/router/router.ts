@@ -50,8 +50,15 @@ export interface Departure {
   destination?: string;
 }
 
-/** Latency a send is weighed with at least (ms), so an in-process adapter's queue still counts. */
-const LATENCY_FLOOR_MS = 0.05;
+/**
+ * Latency a send is weighed with at least (ms). Below a few milliseconds the
+ * measured send time is mostly the event loop's own jitter (a batch of sends
+ * issued together, a GC pause), not the transport's: weighing it would let
+ * noise outvote a real queue. Above it, a slower transport weighs more per
+ * queued send. (The cached decision still orders candidates by latency,
+ * finer than this, and equal costs keep that order.)
+ */
+const LATENCY_FLOOR_MS = 5;
 
 const addressOf = (env: UnifiedMessage | UnifiedEvent): string =>
   env.kind === 'event' ? env.topic : env.destination;
@@ -133,11 +140,12 @@ export class RouteTarget {
   /**
    * A send's expected wait here, for least-outstanding-work routing: the work
    * ahead of it (sends not settled, backlog the adapter reports, and itself)
-   * times the observed send latency. The floor keeps an unmeasured or
-   * in-process adapter from weighing nothing, so its queue still counts.
+   * times the observed send latency (at least {@link LATENCY_FLOOR_MS}).
+   * Equal costs keep the latency order of the cached decision.
    */
   cost(): number {
-    return (1 + this.outstanding + this.backlog) * (this.latencyEwma + LATENCY_FLOOR_MS);
+    const latency = this.latencyEwma > LATENCY_FLOOR_MS ? this.latencyEwma : LATENCY_FLOOR_MS;
+    return (1 + this.outstanding + this.backlog) * latency;
   }
 
   /** A send accepted without a transport round trip (the direct local path): latency only. */
