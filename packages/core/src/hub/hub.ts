@@ -1085,6 +1085,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     for (const t of this.router.allTargets()) {
       const healthy = this.connected.has(t.name) && t.healthy;
       if (healthy) active++;
+      t.refreshBacklog();
       adapters[t.name] = {
         sent: perAdapter[t.name]?.sent ?? 0,
         failed: perAdapter[t.name]?.failed ?? 0,
@@ -1095,7 +1096,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         anomalies: t.departures(),
         errorRate: t.errorRate,
         inFlight: t.outstanding,
-        backlog: (t.refreshBacklog(), t.backlog),
+        backlog: t.backlog,
       };
     }
     return {

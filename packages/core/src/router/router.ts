@@ -144,8 +144,7 @@ export class RouteTarget {
    * Equal costs keep the latency order of the cached decision.
    */
   cost(): number {
-    const latency = this.latencyEwma > LATENCY_FLOOR_MS ? this.latencyEwma : LATENCY_FLOOR_MS;
-    return (1 + this.outstanding + this.backlog) * latency;
+    return (1 + this.outstanding + this.backlog) * Math.max(this.latencyEwma, LATENCY_FLOOR_MS);
   }
 
   /** A send accepted without a transport round trip (the direct local path): latency only. */

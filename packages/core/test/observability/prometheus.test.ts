@@ -180,9 +180,7 @@ describe('prom-client collectors', () => {
     await sends;
     expect(inFlight()).toBe('0');
     // An adapter without backlog() reports none: no series rather than a made-up 0.
-    expect(
-      family(parsePrometheus(hub.prometheus()), 'hub_adapter_backlog').metrics,
-    ).toEqual([]);
+    expect(family(parsePrometheus(hub.prometheus()), 'hub_adapter_backlog').metrics).toEqual([]);
   });
 
   it('labels stay bounded: more than 500 message types share the `other` series', async () => {
