@@ -34,12 +34,14 @@ import {
   result,
   rotate,
   type ScenarioResult,
+  settle,
   stats,
 } from './harness.js';
 
 const N = pick(20_000, 10_000);
 /** Traced sends are an order of magnitude slower: fewer per round keep a round short. */
 const SDK_N = pick(2_000, 1_000);
+const SDK_WARMUP = pick(8_000, 1_000);
 const BATCH = 1_000;
 /** Many short rounds: the median of per-round ratios holds steady on a loaded box. */
 const ROUNDS = 25;
@@ -125,21 +127,23 @@ export async function observabilityCost(): Promise<ScenarioResult> {
     ],
     ROUNDS,
   );
+  const traced = async (total: number) => {
+    context.setGlobalContextManager(contextManager.enable());
+    trace.setGlobalTracerProvider(provider);
+    try {
+      return await run(on, 'sdk', total);
+    } finally {
+      await provider.forceFlush();
+      trace.disable();
+      context.disable();
+    }
+  };
+  // The traced path and the SDK's own code need a longer warm-up than one short round:
+  // the first few thousand traced sends cost several times the steady figure.
+  await traced(SDK_WARMUP);
+  await settle();
   const [sdkOffRates, sdkRates] = await rotate(
-    [
-      () => run(off, 'sdkOff', SDK_N),
-      async () => {
-        context.setGlobalContextManager(contextManager.enable());
-        trace.setGlobalTracerProvider(provider);
-        try {
-          return await run(on, 'sdk', SDK_N);
-        } finally {
-          await provider.forceFlush();
-          trace.disable();
-          context.disable();
-        }
-      },
-    ],
+    [() => run(off, 'sdkOff', SDK_N), () => traced(SDK_N)],
     SDK_ROUNDS,
   );
   // The warm-up rounds are not among the measured ones: keep the figures paired by round.
@@ -181,7 +185,7 @@ export async function observabilityCost(): Promise<ScenarioResult> {
       `${N.toLocaleString('en-US')} pre-built best-effort envelopes per round, batches of ${BATCH} hub.send() awaited together; the clock stops at the handler's last arrival`,
       'hub column: tracing enabled with no tracer provider registered (the @opentelemetry/api no-op) and the prom-client collectors registered on a Registry, scraped once after each round outside the clock; raw column: the same hub set-up with enableTracing: false and no collectors',
       `sdk: the "on" hub while a BasicTracerProvider with a BatchSpanProcessor (default queue and batch sizes) over a discarding exporter and the AsyncLocalStorage context manager is registered: every send makes send, route, hop and process spans`,
-      `off and on alternate ${ROUNDS} times after one warm-up each; then sdk and off alternate ${SDK_ROUNDS} times with ${SDK_N.toLocaleString('en-US')} sends per round; ratios are medians of per-round ratios`,
+      `off and on alternate ${ROUNDS} times after one warm-up each; then, after ${SDK_WARMUP.toLocaleString('en-US')} traced sends to warm up, sdk and off alternate ${SDK_ROUNDS} times with ${SDK_N.toLocaleString('en-US')} sends per round; ratios are medians of per-round ratios`,
       ...partials,
     ],
     extra: {
