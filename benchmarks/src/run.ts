@@ -20,6 +20,7 @@ import { coreScenarios } from './core.js';
 import { machine, mode, progress, type ScenarioResult } from './harness.js';
 import { httpScenarios } from './http.js';
 import { legacyScenarios } from './legacy.js';
+import { observabilityScenarios } from './observability.js';
 import { peerScenarios } from './peers.js';
 import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
 import { redisClusterSuite } from './redis-cluster.js';
@@ -102,6 +103,7 @@ const ESTIMATES: Record<string, [number, number]> = {
   'core.routing': [10, 4],
   'core.pattern-publish': [3, 2],
   'core.idle-rss': [4, 3],
+  'observability.cost': [30, 6],
   'redis.durable-events': [25, 6],
   'rpc.memory': [55, 8],
   'rpc.redis': [75, 12],
@@ -140,6 +142,7 @@ function entries(): Entry[] {
   // Order: what a run under its time bound should not leave out comes first (the hub
   // against raw and against the peers, per transport), the longest suites later.
   for (const s of coreScenarios) list.push(plain(s));
+  for (const s of observabilityScenarios) list.push(plain(s));
   const floods = redisSuite.ids.filter((id) => !isLatencyId(id));
   const steady = redisSuite.ids.filter(isLatencyId);
   list.push({

@@ -18,7 +18,12 @@ export * from './hub/middleware.js';
 export * from './hub/types.js';
 export * from './logger.js';
 export * from './metrics/index.js';
-export type { AnomalyOptions, AnomalyReport } from './observability/anomaly.js';
+export type {
+  AnomalyOptions,
+  AnomalyReport,
+  ErrorRateAnomaly,
+  LatencyAnomaly,
+} from './observability/anomaly.js';
 export type { MessageLogMeta } from './observability/log-meta.js';
 export type { PromCollectorOptions, PromRegistry } from './observability/prometheus.js';
 export * from './registry/registry.js';

@@ -206,6 +206,14 @@ export interface ProtocolAdapter {
   readonly features?: AdapterFeatures;
   /** Optional: richer asynchronous health (stream lengths, lag, DLQ sizes). */
   inspect?(): Promise<Record<string, unknown>>;
+  /**
+   * Optional: messages this adapter has accepted and not yet seen handled,
+   * as far as it knows without a round trip (queued and unacknowledged
+   * deliveries, a stream group's last known lag). Synchronous and cheap: the
+   * router reads it to send less to a transport that falls behind, and the
+   * metrics expose it as `adapter_backlog`.
+   */
+  backlog?(): number;
 }
 
 /** One entry of a dead-letter queue. */

@@ -594,6 +594,15 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
     });
   }
 
+  /** Deliveries queued, unacknowledged or held back by the `delayMs` fault, over the broker's groups. */
+  backlog(): number {
+    let n = 0;
+    this.core.forEachGroup((g) => {
+      n += g.queued + g.inflight + g.delayed;
+    });
+    return n;
+  }
+
   protected override healthDetail(): Record<string, unknown> {
     let queued = 0;
     let inflight = 0;

@@ -80,9 +80,11 @@ export interface CommunicationConfig {
    */
   enableTracing?: boolean;
   /**
-   * Per adapter, a send-latency baseline; a lasting departure emits
-   * `anomaly` and marks the adapter degraded in health. `false` turns it off.
-   * @default { factor: 3, minDeltaMs: 10, warmup: 50, sustain: 10 }
+   * Per adapter and per destination, baselines of send latency and of the
+   * error rate; a lasting departure emits `anomaly` with the figures and
+   * marks the adapter degraded in health and metrics, until it recovers.
+   * `false` turns it off.
+   * @default { factor: 3, minDeltaMs: 10, warmup: 50, sustain: 10, minErrorRate: 0.2 }
    */
   anomalyDetection?: false | AnomalyOptions;
   /** @default true */
@@ -434,8 +436,16 @@ function checkAnomaly(value: unknown): void {
     'minDeltaMs',
     'warmup',
     'sustain',
+    'minErrorRate',
   ]);
   const o = value as Record<string, unknown>;
+  const rate = o.minErrorRate;
+  if (
+    rate !== undefined &&
+    (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0 || rate >= 1)
+  ) {
+    throw invalid('anomalyDetection.minErrorRate', 'must be a number in (0, 1)', rate);
+  }
   for (const [k, min] of [
     ['factor', 1],
     ['minDeltaMs', 0],

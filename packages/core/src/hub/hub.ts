@@ -37,15 +37,17 @@ import type { LatencySnapshot } from '../metrics/histogram.js';
 import type { AnomalyReport } from '../observability/anomaly.js';
 import { messageMeta } from '../observability/log-meta.js';
 import {
+  gaugesText,
   type PromCollectorOptions,
   type PromRegistry,
+  type PromSource,
   registerCollectors,
 } from '../observability/prometheus.js';
 import { HubTracing } from '../observability/tracing.js';
 import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
-import { Router, type RouteTarget } from '../router/router.js';
+import { type Departure, Router, type RouteTarget } from '../router/router.js';
 import { HubSecurity } from '../security/security.js';
 import { checkConsumeCall, checkRequestOptions, optionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
@@ -94,7 +96,10 @@ export interface HubEvents {
   circuit: (adapter: string, state: CircuitState) => void;
   /** An adapter's health flag changed. */
   health: (adapter: string, healthy: boolean) => void;
-  /** An adapter's send latency departed from its baseline (`degraded`) or came back (`recovered`). */
+  /**
+   * An adapter's (or one of its destinations') send latency or error rate
+   * departed from its baseline (`degraded`) or came back (`recovered`).
+   */
   anomaly: (report: AnomalyReport) => void;
 }
 
@@ -127,8 +132,16 @@ export interface AdapterMetrics {
   latency: LatencySnapshot;
   circuit: CircuitState;
   healthy: boolean;
-  /** Send latency far past its baseline (see `anomaly` events). */
+  /** Send latency or error rate far past its baseline (see `anomaly` events). */
   degraded: boolean;
+  /** The baseline departures in effect now (adapter-wide, or of one destination). */
+  anomalies: Departure[];
+  /** Recent share of send attempts that failed on the way, exponentially weighted (0..1). */
+  errorRate: number;
+  /** Sends handed to the adapter and not settled yet. */
+  inFlight: number;
+  /** What the adapter reports accepted and not yet handled (see `ProtocolAdapter.backlog`); 0 when it reports none. */
+  backlog: number;
 }
 
 export interface DetailedMetrics {
@@ -145,6 +158,8 @@ export interface DetailedMetrics {
   /** Sends in flight now. */
   inFlight: number;
   consumers: number;
+  /** Deliveries the hub's consumers hold now (queued or in a handler). */
+  pendingDeliveries: number;
   totals: MetricTotals;
   adapters: Record<string, AdapterMetrics>;
   messageTypes: ReturnType<HubMetrics['perType']>;
@@ -169,8 +184,14 @@ export interface HealthStatus {
   state: HubState;
   uptimeMs: number;
   checkedAt: number;
-  /** `degraded`: send latency far past its baseline (see `anomaly` events). */
-  adapters: Record<string, AdapterHealth & { circuit: CircuitState; degraded: boolean }>;
+  /**
+   * `degraded`: send latency or error rate (of the adapter, or of one of its
+   * destinations) far past its baseline; `anomalies` says which (see `anomaly` events).
+   */
+  adapters: Record<
+    string,
+    AdapterHealth & { circuit: CircuitState; degraded: boolean; anomalies: Departure[] }
+  >;
   /** Health sources (a WebSocket gateway, …) by name; an unhealthy one makes the hub degraded. */
   components: Record<string, { healthy: boolean; detail?: Record<string, unknown> }>;
   performance: {
@@ -1064,6 +1085,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     for (const t of this.router.allTargets()) {
       const healthy = this.connected.has(t.name) && t.healthy;
       if (healthy) active++;
+      t.refreshBacklog();
       adapters[t.name] = {
         sent: perAdapter[t.name]?.sent ?? 0,
         failed: perAdapter[t.name]?.failed ?? 0,
@@ -1071,6 +1093,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         circuit: t.breaker.state,
         healthy,
         degraded: t.degraded,
+        anomalies: t.departures(),
+        errorRate: t.errorRate,
+        inFlight: t.outstanding,
+        backlog: t.backlog,
       };
     }
     return {
@@ -1083,6 +1109,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       activeConnections: active,
       inFlight: this.pipeline.inFlight,
       consumers: this.consumers.size,
+      pendingDeliveries: this.pendingDeliveries().reduce((n, p) => n + p.held, 0),
       totals: { ...m.totals },
       adapters,
       messageTypes: m.perType(),
@@ -1117,12 +1144,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       for (const t of targets) {
         out += `${name}{adapter="${promLabel(t.name)}"} ${t.breaker.state === 'open' ? 1 : 0}\n`;
       }
-      const slow = `${prefix}adapter_degraded`;
-      out += `# HELP ${slow} 1 while the adapter's send latency is far past its baseline\n# TYPE ${slow} gauge\n`;
-      for (const t of targets)
-        out += `${slow}{adapter="${promLabel(t.name)}"} ${t.degraded ? 1 : 0}\n`;
     }
-    return out;
+    return out + gaugesText(this.promSource(), prefix);
   }
 
   /**
@@ -1145,53 +1168,91 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         `[hub] registerPrometheus options.prefix must be a Prometheus name prefix, got ${JSON.stringify(options.prefix)}`,
       );
     }
+    return registerCollectors(this.promSource(), registry, options);
+  }
+
+  /** What the Prometheus expositions read at scrape time. */
+  private promSource(): PromSource {
     const m = this.metricsImpl;
-    return registerCollectors(
-      {
-        hub: this.name,
-        totals: () => m.totals,
-        adapters: () => {
-          const series = new Map(m.adapterSeries());
-          return this.router.allTargets().map((t) => {
-            const s = series.get(t.name);
-            return {
-              name: t.name,
-              sent: s?.sent.value ?? 0,
-              failed: s?.failed.value ?? 0,
-              latency: s?.latency,
-              circuit: t.breaker.state,
-              healthy: safeHealth(t).healthy,
-              degraded: t.degraded,
-            };
-          });
-        },
-        types: () =>
-          [...m.typeSeries()].map(([type, s]) => ({
-            type,
-            sent: s.sent.value,
-            delivered: s.delivered.value,
-            acked: s.acked.value,
-            failed: s.failed.value,
-            deadLettered: s.deadLettered.value,
-            handler: s.handler,
-          })),
-        routing: m.routing,
-        inFlight: () => this.pipeline.inFlight,
-        consumers: () => this.consumers.size,
+    return {
+      hub: this.name,
+      totals: () => m.totals,
+      adapters: () => {
+        const series = new Map(m.adapterSeries());
+        return this.router.allTargets().map((t) => {
+          const s = series.get(t.name);
+          const reports = typeof t.adapter.backlog === 'function';
+          if (reports) t.refreshBacklog();
+          return {
+            name: t.name,
+            sent: s?.sent.value ?? 0,
+            failed: s?.failed.value ?? 0,
+            latency: s?.latency,
+            circuit: t.breaker.state,
+            healthy: safeHealth(t).healthy,
+            degraded: t.degraded,
+            inFlight: t.outstanding,
+            backlog: reports ? t.backlog : undefined,
+            errorRate: t.errorRate,
+            departures: t.departures(),
+          };
+        });
       },
-      registry,
-      options,
-    );
+      types: () =>
+        [...m.typeSeries()].map(([type, s]) => ({
+          type,
+          sent: s.sent.value,
+          delivered: s.delivered.value,
+          acked: s.acked.value,
+          failed: s.failed.value,
+          deadLettered: s.deadLettered.value,
+          handler: s.handler,
+        })),
+      routing: m.routing,
+      inFlight: () => this.pipeline.inFlight,
+      consumers: () => this.consumers.size,
+      pending: () => this.pendingDeliveries(),
+    };
+  }
+
+  /** Deliveries held by the consumers, summed per kind and address. */
+  private pendingDeliveries(): Array<{
+    kind: 'endpoint' | 'topic';
+    address: string;
+    held: number;
+  }> {
+    const by = new Map<string, { kind: 'endpoint' | 'topic'; address: string; held: number }>();
+    for (const rec of this.consumers) {
+      const key = `${rec.kind}|${rec.address}`;
+      const entry = by.get(key);
+      if (entry === undefined) {
+        by.set(key, { kind: rec.kind, address: rec.address, held: rec.consumer.inFlight });
+      } else entry.held += rec.consumer.inFlight;
+    }
+    return [...by.values()];
   }
 
   private onAnomaly(report: AnomalyReport): void {
-    const figures = `recent ${report.currentMs.toFixed(2)} ms, baseline ${report.baselineMs.toFixed(2)} ± ${report.deviationMs.toFixed(2)} ms, threshold ${report.thresholdMs.toFixed(2)} ms`;
-    this.logger.warn(
-      report.state === 'degraded'
-        ? `[hub] adapter "${report.adapter}" is slow: ${figures}`
-        : `[hub] adapter "${report.adapter}" is back to its usual speed: ${figures}`,
-      { ...report },
-    );
+    const what =
+      report.destination === undefined
+        ? `adapter "${report.adapter}"`
+        : `sends to "${report.destination}" through adapter "${report.adapter}"`;
+    const pct = (r: number) => `${(r * 100).toFixed(1)} %`;
+    const [figures, bad, good] =
+      report.metric === 'send-latency'
+        ? [
+            `recent ${report.currentMs.toFixed(2)} ms, baseline ${report.baselineMs.toFixed(2)} ± ${report.deviationMs.toFixed(2)} ms, threshold ${report.thresholdMs.toFixed(2)} ms`,
+            'slow',
+            'back to their usual speed',
+          ]
+        : [
+            `recent error rate ${pct(report.currentRate)}, baseline ${pct(report.baselineRate)}, threshold ${pct(report.thresholdRate)}`,
+            'failing more than usual',
+            'back to their usual error rate',
+          ];
+    this.logger.warn(`[hub] ${what}: ${report.state === 'degraded' ? bad : good}: ${figures}`, {
+      ...report,
+    });
     this.safeEmit('anomaly', report);
   }
 
@@ -1208,7 +1269,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       if (ok) healthy++;
       // A slow adapter still carries messages: the hub is degraded, not unhealthy.
       if (t.degraded) slow = true;
-      adapters[t.name] = { ...h, circuit: t.breaker.state, degraded: t.degraded };
+      adapters[t.name] = {
+        ...h,
+        circuit: t.breaker.state,
+        degraded: t.degraded,
+        anomalies: t.departures(),
+      };
     }
     const components: HealthStatus['components'] = {};
     let componentsOk = !slow;

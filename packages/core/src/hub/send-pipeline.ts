@@ -224,7 +224,7 @@ export class SendPipeline {
   ): MessageResult {
     const latencyMs = performance.now() - started;
     target.breaker.onSuccess(latencyMs);
-    target.observe(latencyMs);
+    target.succeeded(env, latencyMs);
     this.o.metrics.sent(env, target.name, latencyMs);
     return {
       success: true,
@@ -236,8 +236,9 @@ export class SendPipeline {
   }
 
   /** Account a failed transport send; true when another attempt may succeed. */
-  private sendFailed(target: RouteTarget, err: unknown, env: Envelope): boolean {
+  private sendFailed(target: RouteTarget, err: unknown, env: Sendable): boolean {
     this.o.metrics.sendFailed(target.name);
+    target.failed(env, err);
     if (!isRetryable(err)) {
       // The transport answered: a refused envelope (invalid, overloaded) is not a broken link.
       target.breaker.release();

@@ -1,10 +1,12 @@
 /**
- * Noticing a slow transport: per adapter, a baseline of send latency
- * (exponentially weighted mean and deviation) and a fast-moving recent mean.
- * When the recent mean stays past the threshold for `sustain` sends in a row
- * the adapter is degraded; when it stays back near the baseline as long, it
- * has recovered. The baseline does not learn while degraded, so a lasting
- * slowdown is not taken for the new normal.
+ * Noticing a slow or failing transport: per adapter and per destination, a
+ * baseline of send latency (exponentially weighted mean and deviation) and
+ * of the error rate (exponentially weighted share of failed attempts), each
+ * beside a fast-moving recent mean. When the recent mean stays past the
+ * threshold for `sustain` sends in a row the adapter (or destination) is
+ * degraded; when it stays back near the baseline as long, it has recovered.
+ * A baseline does not learn while degraded, so a lasting slowdown or failure
+ * rate is not taken for the new normal.
  */
 
 export interface AnomalyOptions {
@@ -16,15 +18,30 @@ export interface AnomalyOptions {
   warmup?: number;
   /** Sends in a row past (or back under) the threshold before the state changes. @default 10 */
   sustain?: number;
+  /**
+   * A departure of the error rate must also exceed its baseline by this share
+   * of send attempts (0..1): a few failures among many sends are not news.
+   * @default 0.2
+   */
+  minErrorRate?: number;
 }
 
-/** The figures an `anomaly` event carries. */
-export interface AnomalyReport {
+/** What every `anomaly` event carries. */
+interface AnomalyBase {
   adapter: string;
-  /** What departed from its baseline. */
-  metric: 'send-latency';
+  /**
+   * The destination (or topic) whose sends departed from their own baseline;
+   * absent when the adapter's sends as a whole departed.
+   */
+  destination?: string;
   /** `degraded` when it departed, `recovered` when it came back. */
   state: 'degraded' | 'recovered';
+  at: number;
+}
+
+/** Send latency departed from (or came back to) its baseline. */
+export interface LatencyAnomaly extends AnomalyBase {
+  metric: 'send-latency';
   /** Baseline mean (ms). */
   baselineMs: number;
   /** Baseline standard deviation (ms). */
@@ -33,13 +50,28 @@ export interface AnomalyReport {
   currentMs: number;
   /** The threshold it crossed (ms). */
   thresholdMs: number;
-  at: number;
 }
+
+/** The share of failing sends departed from (or came back to) its baseline. */
+export interface ErrorRateAnomaly extends AnomalyBase {
+  metric: 'error-rate';
+  /** Baseline share of send attempts that failed (0..1). */
+  baselineRate: number;
+  /** Recent share (0..1, exponentially weighted) when the state changed. */
+  currentRate: number;
+  /** The threshold it crossed (0..1). */
+  thresholdRate: number;
+}
+
+/** The figures an `anomaly` event carries, by `metric`. */
+export type AnomalyReport = LatencyAnomaly | ErrorRateAnomaly;
 
 const BASELINE_ALPHA = 0.05;
 const RECENT_ALPHA = 0.3;
+/** The error rate's recent mean moves slower than latency's: one failure alone must not cross. */
+const RECENT_ERROR_ALPHA = 0.2;
 
-/** One adapter's latency baseline. */
+/** One adapter's (or one destination's) latency baseline. */
 export class LatencyBaseline {
   private n = 0;
   private mean = 0;
@@ -55,6 +87,7 @@ export class LatencyBaseline {
   constructor(
     private readonly adapter: string,
     options: AnomalyOptions,
+    private readonly destination: string | undefined = undefined,
   ) {
     this.factor = options.factor ?? 3;
     this.minDeltaMs = options.minDeltaMs ?? 10;
@@ -62,8 +95,12 @@ export class LatencyBaseline {
     this.sustain = options.sustain ?? 10;
   }
 
-  /** Record one send's latency; a report when the state changed. */
-  observe(ms: number): AnomalyReport | undefined {
+  /**
+   * Record one send's latency; a report when the state changed. With `hold`,
+   * a departure is not declared (the recent mean still moves, recovery still
+   * counts): a destination holds while its adapter as a whole has departed.
+   */
+  observe(ms: number, hold = false): LatencyAnomaly | undefined {
     this.recent = this.n === 0 ? ms : this.recent + RECENT_ALPHA * (ms - this.recent);
     if (this.n < this.warmup) {
       this.learn(ms, 1 / (this.n + 1));
@@ -78,7 +115,8 @@ export class LatencyBaseline {
     );
     if (!this.degraded) {
       if (this.recent > threshold) {
-        if (++this.streak >= this.sustain) return this.flip(true, threshold, sd);
+        if (hold) this.streak = 0;
+        else if (++this.streak >= this.sustain) return this.flip(true, threshold, sd);
       } else {
         this.streak = 0;
         this.learn(ms, BASELINE_ALPHA);
@@ -100,17 +138,99 @@ export class LatencyBaseline {
     this.variance = (1 - alpha) * (this.variance + alpha * d * d);
   }
 
-  private flip(degraded: boolean, threshold: number, sd: number): AnomalyReport {
+  private flip(degraded: boolean, threshold: number, sd: number): LatencyAnomaly {
     this.degraded = degraded;
     this.streak = 0;
     return {
       adapter: this.adapter,
+      ...(this.destination === undefined ? {} : { destination: this.destination }),
       metric: 'send-latency',
       state: degraded ? 'degraded' : 'recovered',
       baselineMs: this.mean,
       deviationMs: sd,
       currentMs: this.recent,
       thresholdMs: threshold,
+      at: Date.now(),
+    };
+  }
+}
+
+/**
+ * One adapter's (or one destination's) error-rate baseline: every send
+ * attempt is a 0 (accepted) or a 1 (failed on the way: a retryable error,
+ * the kind that also feeds the circuit breaker), averaged slowly for the
+ * baseline and quickly for the recent rate. A departure needs the recent
+ * rate past `factor` × the baseline and past the baseline + `minErrorRate`,
+ * for `sustain` attempts in a row; recovery needs it back under half that
+ * margin as long. The baseline does not learn while degraded.
+ */
+export class ErrorRateBaseline {
+  private n = 0;
+  private base = 0;
+  private recentRate = 0;
+  private streak = 0;
+  degraded = false;
+  private readonly factor: number;
+  private readonly minRate: number;
+  private readonly warmup: number;
+  private readonly sustain: number;
+
+  constructor(
+    private readonly adapter: string,
+    options: AnomalyOptions,
+    private readonly destination: string | undefined = undefined,
+  ) {
+    this.factor = options.factor ?? 3;
+    this.minRate = options.minErrorRate ?? 0.2;
+    this.warmup = options.warmup ?? 50;
+    this.sustain = options.sustain ?? 10;
+  }
+
+  /** The recent share of failed attempts (0..1). */
+  get recent(): number {
+    return this.recentRate;
+  }
+
+  /** Record one send attempt; a report when the state changed. `hold`: as {@link LatencyBaseline.observe}. */
+  observe(failed: boolean, hold = false): ErrorRateAnomaly | undefined {
+    const x = failed ? 1 : 0;
+    this.recentRate += RECENT_ERROR_ALPHA * (x - this.recentRate);
+    if (this.n < this.warmup) {
+      this.n++;
+      this.base += (x - this.base) / this.n;
+      return undefined;
+    }
+    if (!this.degraded) {
+      const threshold = Math.max(this.base * this.factor, this.base + this.minRate);
+      if (this.recentRate > threshold) {
+        if (hold) this.streak = 0;
+        else if (++this.streak >= this.sustain) return this.flip(true, threshold);
+      } else {
+        this.streak = 0;
+        this.base += BASELINE_ALPHA * (x - this.base);
+      }
+      return undefined;
+    }
+    const back = Math.max(this.base * 1.5, this.base + this.minRate / 2);
+    if (this.recentRate <= back) {
+      if (++this.streak >= this.sustain) return this.flip(false, back);
+    } else {
+      this.streak = 0;
+    }
+    return undefined;
+  }
+
+  private flip(degraded: boolean, threshold: number): ErrorRateAnomaly {
+    this.degraded = degraded;
+    this.streak = 0;
+    return {
+      adapter: this.adapter,
+      ...(this.destination === undefined ? {} : { destination: this.destination }),
+      metric: 'error-rate',
+      state: degraded ? 'degraded' : 'recovered',
+      baselineRate: this.base,
+      currentRate: this.recentRate,
+      thresholdRate: threshold,
       at: Date.now(),
     };
   }

@@ -6,7 +6,11 @@
  *
  * Label cardinality is bounded: `adapter` by the adapters registered,
  * `type` by the hub's message-type limit (500 distinct types, the rest under
- * `other`; events as `event:<type>`), `state` by the three circuit states.
+ * `other`; events as `event:<type>`), `state` by the three circuit states,
+ * `address` by the consumers the application registers (never by what
+ * senders send), `metric` by the two baselines, and `destination` by the
+ * destinations given baselines of their own (at most 256 per adapter), of
+ * which only those departed now are exposed.
  */
 
 import type { MetricTotals } from '../hub/metrics.js';
@@ -36,6 +40,14 @@ export interface PromSource {
     circuit: CircuitState;
     healthy: boolean;
     degraded: boolean;
+    /** Sends handed to the adapter, not settled yet. */
+    inFlight: number;
+    /** What the adapter reports accepted and not yet handled; undefined when it reports none. */
+    backlog: number | undefined;
+    /** Recent share of send attempts that failed on the way (0..1). */
+    errorRate: number;
+    /** Baseline departures in effect now. */
+    departures: ReadonlyArray<{ metric: string; destination?: string }>;
   }>;
   types(): Array<{
     type: string;
@@ -49,6 +61,8 @@ export interface PromSource {
   routing: LatencyHistogram;
   inFlight(): number;
   consumers(): number;
+  /** Deliveries the hub's consumers hold (queued or in a handler), per consumer address. */
+  pending(): Array<{ kind: 'endpoint' | 'topic'; address: string; held: number }>;
 }
 
 type Labels = Record<string, string | number>;
@@ -101,6 +115,109 @@ function histogramValues(name: string, h: LatencyHistogram, labels: Labels): Val
   out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
   out.push({ metricName: `${name}_sum`, labels, value: h.sum / 1000 });
   out.push({ metricName: `${name}_count`, labels, value: h.count });
+  return out;
+}
+
+const ANOMALY_METRICS = ['send-latency', 'error-rate'] as const;
+
+/**
+ * The gauges both expositions share (the prom-client collectors and the
+ * hub's own `prometheus()` text): adapter state, load and queue depths.
+ */
+function gauges(source: PromSource): Array<[string, string, () => Value[]]> {
+  const perAdapter = (pick: (a: ReturnType<PromSource['adapters']>[number]) => number) => () =>
+    source.adapters().map((a) => ({ labels: { adapter: a.name }, value: pick(a) }));
+  return [
+    [
+      'adapter_degraded',
+      "1 while the adapter's send latency or error rate (or one of its destinations') is far past its baseline",
+      perAdapter((a) => (a.degraded ? 1 : 0)),
+    ],
+    [
+      'adapter_anomaly',
+      '1 while the adapter, or one of its destinations, departs from its baseline of this metric',
+      () =>
+        source.adapters().flatMap((a) =>
+          ANOMALY_METRICS.map((metric) => ({
+            labels: { adapter: a.name, metric },
+            value: a.departures.some((d) => d.metric === metric) ? 1 : 0,
+          })),
+        ),
+    ],
+    [
+      'destination_degraded',
+      '1 for each destination whose sends through the adapter depart from their baseline now (absent otherwise)',
+      () =>
+        source.adapters().flatMap((a) =>
+          a.departures
+            .filter((d) => d.destination !== undefined)
+            .map((d) => ({
+              labels: { adapter: a.name, destination: d.destination!, metric: d.metric },
+              value: 1,
+            })),
+        ),
+    ],
+    [
+      'adapter_error_rate',
+      'Recent share of send attempts that failed on the way, exponentially weighted (0..1)',
+      perAdapter((a) => a.errorRate),
+    ],
+    [
+      'adapter_sends_in_flight',
+      'Sends handed to the adapter and not settled yet',
+      perAdapter((a) => a.inFlight),
+    ],
+    [
+      'adapter_backlog',
+      'Messages the adapter reports accepted and not yet handled (queued, unacknowledged, stream lag)',
+      () =>
+        source
+          .adapters()
+          .flatMap((a) =>
+            a.backlog === undefined ? [] : [{ labels: { adapter: a.name }, value: a.backlog }],
+          ),
+    ],
+    [
+      'deliveries_pending',
+      "Deliveries the hub's consumers hold (queued or in a handler), per consumer address",
+      () =>
+        source
+          .pending()
+          .map((p) => ({ labels: { kind: p.kind, address: p.address }, value: p.held })),
+    ],
+    [
+      'sends_in_flight',
+      'Sends holding a slot now',
+      () => [{ labels: {}, value: source.inFlight() }],
+    ],
+    [
+      'consumers',
+      'Endpoint and topic consumers registered',
+      () => [{ labels: {}, value: source.consumers() }],
+    ],
+  ];
+}
+
+const escapeLabel = (v: string): string =>
+  v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * The shared gauges in the text exposition format (0.0.4), for the hub's own
+ * `prometheus()` text: the same names, labels and values the collectors give.
+ */
+export function gaugesText(source: PromSource, prefix: string): string {
+  let out = '';
+  for (const [name, help, values] of gauges(source)) {
+    const full = `${prefix}${name}`;
+    out += `# HELP ${full} ${help}\n# TYPE ${full} gauge\n`;
+    for (const v of values()) {
+      let labels = '';
+      for (const key in v.labels) {
+        labels += `${labels ? ',' : ''}${key}="${escapeLabel(String(v.labels[key]))}"`;
+      }
+      out += `${full}${labels ? `{${labels}}` : ''} ${v.value}\n`;
+    }
+  }
   return out;
 }
 
@@ -167,13 +284,7 @@ export function registerCollectors(
   add('adapter_healthy', 'gauge', '1 while the adapter reports healthy', () =>
     source.adapters().map((a) => ({ labels: { adapter: a.name }, value: a.healthy ? 1 : 0 })),
   );
-  add(
-    'adapter_degraded',
-    'gauge',
-    "1 while the adapter's send latency is far past its baseline",
-    () =>
-      source.adapters().map((a) => ({ labels: { adapter: a.name }, value: a.degraded ? 1 : 0 })),
-  );
+  for (const [name, help, values] of gauges(source)) add(name, 'gauge', help, values);
   const perType = (
     name: string,
     help: string,
@@ -205,13 +316,6 @@ export function registerCollectors(
   add('routing_duration_seconds', 'histogram', 'Time to pick adapters (sampled)', () =>
     histogramValues(`${prefix}routing_duration_seconds`, source.routing, {}),
   );
-  add('sends_in_flight', 'gauge', 'Sends holding a slot now', () => [
-    { labels: {}, value: source.inFlight() },
-  ]);
-  add('consumers', 'gauge', 'Endpoint and topic consumers registered', () => [
-    { labels: {}, value: source.consumers() },
-  ]);
-
   return () => {
     for (const name of names) registry.removeSingleMetric?.(name);
   };

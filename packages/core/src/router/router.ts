@@ -4,6 +4,7 @@ import {
   ErrorCode,
   HubError,
   InvalidMessageError,
+  isRetryable,
   jsonCodec,
   type UnifiedEvent,
   type UnifiedMessage,
@@ -14,6 +15,7 @@ import { TopicMatcher } from '../event-bus/pattern.js';
 import {
   type AnomalyOptions,
   type AnomalyReport,
+  ErrorRateBaseline,
   LatencyBaseline,
 } from '../observability/anomaly.js';
 import type { RouteTracing } from '../observability/tracing.js';
@@ -32,12 +34,60 @@ export interface RouteRule {
   kind?: 'message' | 'event';
 }
 
-/** The router's view of one adapter: the adapter, its breaker and its observed latency. */
+/** Destinations given baselines of their own, per adapter; more are judged only in the adapter's. */
+export const MAX_TRACKED_DESTINATIONS = 256;
+
+/** The baselines of one destination on one adapter. */
+interface DestinationBaselines {
+  readonly latency: LatencyBaseline;
+  readonly errors: ErrorRateBaseline;
+}
+
+/** One departure from a baseline in effect now. */
+export interface Departure {
+  metric: AnomalyReport['metric'];
+  /** Absent for the adapter's sends as a whole. */
+  destination?: string;
+}
+
+/**
+ * Latency a send is weighed with at least (ms). Below a few milliseconds the
+ * measured send time is mostly the event loop's own jitter (a batch of sends
+ * issued together, a GC pause), not the transport's: weighing it would let
+ * noise outvote a real queue. Above it, a slower transport weighs more per
+ * queued send. (The cached decision still orders candidates by latency,
+ * finer than this, and equal costs keep that order.)
+ */
+const LATENCY_FLOOR_MS = 5;
+
+const addressOf = (env: UnifiedMessage | UnifiedEvent): string =>
+  env.kind === 'event' ? env.topic : env.destination;
+
+/**
+ * The router's view of one adapter: the adapter, its breaker, its observed
+ * latency and load, and its baselines.
+ */
 export class RouteTarget {
   /** Exponentially weighted send latency in ms; 0 until observed. */
   latencyEwma = 0;
   /** Set by the health monitor and by the adapter's own state reports. */
   healthy = true;
+  /** Sends handed to the adapter that have not settled yet (accepted or failed). */
+  outstanding = 0;
+  /**
+   * Work the adapter reports accepted and not yet handled (its `backlog()`:
+   * queued deliveries, stream lag); refreshed by the router while it weighs
+   * load, and at scrape time. 0 when the adapter reports none.
+   */
+  backlog = 0;
+  /** Adapter-wide baselines (absent when anomaly detection is off). */
+  private readonly latency: LatencyBaseline | undefined;
+  private readonly errors: ErrorRateBaseline | undefined;
+  /** Per-destination baselines, bounded by {@link MAX_TRACKED_DESTINATIONS}. */
+  private readonly destinations: Map<string, DestinationBaselines> | undefined;
+  /** Baselines departed now (adapter-wide and per destination). */
+  private departed = 0;
+
   constructor(
     readonly name: string,
     readonly adapter: ProtocolAdapter,
@@ -45,33 +95,127 @@ export class RouteTarget {
     private readonly tracing: RouteTracing | undefined = undefined,
     private readonly anomaly: RouterOptions['anomaly'] = undefined,
   ) {
-    if (anomaly !== undefined) this.baseline = new LatencyBaseline(name, anomaly.options);
+    if (anomaly !== undefined) {
+      this.latency = new LatencyBaseline(name, anomaly.options);
+      this.errors = new ErrorRateBaseline(name, anomaly.options);
+      this.destinations = new Map();
+    }
   }
 
-  /** Send-latency baseline (absent when anomaly detection is off). */
-  private readonly baseline: LatencyBaseline | undefined;
-
-  /** True while the send latency is far past its baseline. */
+  /** True while the send latency or error rate (of the adapter or one of its destinations) is far past its baseline. */
   get degraded(): boolean {
-    return this.baseline?.degraded ?? false;
+    return this.departed > 0;
   }
 
+  /** Recent share of send attempts that failed on the way (0..1); 0 when anomaly detection is off. */
+  get errorRate(): number {
+    return this.errors?.recent ?? 0;
+  }
+
+  /** The departures in effect now. */
+  departures(): Departure[] {
+    const out: Departure[] = [];
+    if (this.departed === 0) return out;
+    if (this.latency?.degraded) out.push({ metric: 'send-latency' });
+    if (this.errors?.degraded) out.push({ metric: 'error-rate' });
+    for (const [destination, b] of this.destinations ?? []) {
+      if (b.latency.degraded) out.push({ metric: 'send-latency', destination });
+      if (b.errors.degraded) out.push({ metric: 'error-rate', destination });
+    }
+    return out;
+  }
+
+  /** Re-read the adapter's backlog (an adapter whose `backlog()` throws reports none). */
+  refreshBacklog(): void {
+    const read = this.adapter.backlog;
+    if (read === undefined) return;
+    try {
+      const n = read.call(this.adapter);
+      this.backlog = Number.isFinite(n) && n > 0 ? n : 0;
+    } catch {
+      this.backlog = 0;
+    }
+  }
+
+  /**
+   * A send's expected wait here, for least-outstanding-work routing: the work
+   * ahead of it (sends not settled, backlog the adapter reports, and itself)
+   * times the observed send latency (at least {@link LATENCY_FLOOR_MS}).
+   * Equal costs keep the latency order of the cached decision.
+   */
+  cost(): number {
+    return (1 + this.outstanding + this.backlog) * Math.max(this.latencyEwma, LATENCY_FLOOR_MS);
+  }
+
+  /** A send accepted without a transport round trip (the direct local path): latency only. */
   observe(latencyMs: number): void {
     this.latencyEwma =
       this.latencyEwma === 0 ? latencyMs : this.latencyEwma * 0.9 + latencyMs * 0.1;
-    if (this.baseline !== undefined) {
-      const report = this.baseline.observe(latencyMs);
-      if (report !== undefined) this.anomaly!.report(this, report);
+    if (this.latency !== undefined) {
+      this.judge(this.latency.observe(latencyMs));
+      this.judge(this.errors!.observe(false));
     }
+  }
+
+  /** A send made through {@link send} was accepted after `latencyMs`. */
+  succeeded(envelope: UnifiedMessage | UnifiedEvent, latencyMs: number): void {
+    this.outstanding--;
+    this.observe(latencyMs);
+    const b = this.destinationBaselines(envelope);
+    if (b === undefined) return;
+    // While the adapter as a whole has departed, its destinations would all
+    // follow: they hold, so one slowdown is one event, not one per destination.
+    this.judge(b.latency.observe(latencyMs, this.latency!.degraded));
+    this.judge(b.errors.observe(false, this.errors!.degraded));
+  }
+
+  /**
+   * A send made through {@link send} failed. Only a failure on the way (a
+   * retryable error, as the circuit breaker counts it) feeds the error rate:
+   * a refused envelope means the transport answered.
+   */
+  failed(envelope: UnifiedMessage | UnifiedEvent, err: unknown): void {
+    this.outstanding--;
+    if (this.errors === undefined || !isRetryable(err)) return;
+    this.judge(this.errors.observe(true));
+    const b = this.destinationBaselines(envelope);
+    if (b !== undefined) this.judge(b.errors.observe(true, this.errors.degraded));
+  }
+
+  private destinationBaselines(
+    envelope: UnifiedMessage | UnifiedEvent,
+  ): DestinationBaselines | undefined {
+    const map = this.destinations;
+    if (map === undefined) return undefined;
+    const address = addressOf(envelope);
+    let b = map.get(address);
+    if (b === undefined) {
+      if (map.size >= MAX_TRACKED_DESTINATIONS) return undefined;
+      const options = this.anomaly!.options;
+      b = {
+        latency: new LatencyBaseline(this.name, options, address),
+        errors: new ErrorRateBaseline(this.name, options, address),
+      };
+      map.set(address, b);
+    }
+    return b;
+  }
+
+  private judge(report: AnomalyReport | undefined): void {
+    if (report === undefined) return;
+    this.departed += report.state === 'degraded' ? 1 : -1;
+    this.anomaly!.report(this, report);
   }
 
   /**
    * Hand `envelope` to the adapter, refusing it first when it is larger than
    * the adapter's `capabilities.maxPayloadBytes`. The limit is read on every
    * send, so an adapter that learns it at connect (a NATS server announces
-   * its `max_payload`) only has to update its capabilities.
+   * its `max_payload`) only has to update its capabilities. The caller
+   * settles it with {@link succeeded} or {@link failed}.
    */
   send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    this.outstanding++;
     const tracing = this.tracing;
     if (tracing?.traced(envelope)) {
       return tracing.hop(this.name, envelope, (env) => this.hand(env));
@@ -161,7 +305,9 @@ const BEST_EFFORT: DeliveryGuarantee = 'best-effort';
 
 /**
  * Picks adapters for an envelope by rule, capability, health and strategy.
- * Decisions are cached and rebuilt only when an adapter, a circuit or a
+ * The automatic strategy orders candidates by observed latency and then puts
+ * first the one with the least outstanding work (sends in flight and backlog,
+ * weighed by latency), so a slow transport gets less. Decisions are cached and rebuilt only when an adapter, a circuit or a
  * health flag changes (and once a second for latency order), so a send pays
  * a lookup. With no matching rule and no type preference (the common case)
  * the lookup is an array index: no key string is built.
@@ -184,6 +330,8 @@ export class Router {
   /** Clock time the cached decisions must be rebuilt by (latency refresh, or an open circuit's probe time). */
   private refreshAt = 0;
   private tick = 0;
+  /** Load-weighed choices made (backlogs are re-read every 64). */
+  private loadTick = 0;
 
   constructor(
     private readonly registry: AdapterRegistry,
@@ -262,8 +410,11 @@ export class Router {
       if (!(decision instanceof HubError)) this.cache.set(key, decision);
     }
     if (decision instanceof HubError) throw decision;
-    if (decision.strategy === RoutingStrategy.ROUND_ROBIN && decision.targets.length > 1) {
-      return this.rotate(this.rr, key, decision);
+    if (decision.targets.length > 1) {
+      if (decision.strategy === RoutingStrategy.AUTOMATIC) return this.leastLoaded(decision);
+      if (decision.strategy === RoutingStrategy.ROUND_ROBIN) {
+        return this.rotate(this.rr, key, decision);
+      }
     }
     return decision;
   }
@@ -297,7 +448,9 @@ export class Router {
       }
     }
     if (decision instanceof HubError) throw decision;
-    if (decision.strategy === RoutingStrategy.ROUND_ROBIN && decision.targets.length > 1) {
+    if (decision.targets.length === 1) return decision;
+    if (decision.strategy === RoutingStrategy.AUTOMATIC) return this.leastLoaded(decision);
+    if (decision.strategy === RoutingStrategy.ROUND_ROBIN) {
       return this.rotate(
         this.plainRr,
         envelope.kind === 'event'
@@ -385,6 +538,31 @@ export class Router {
       available.sort((a, b) => a.latencyEwma - b.latencyEwma);
     }
     return { strategy, targets: available };
+  }
+
+  /**
+   * Least outstanding work: of the candidates (in latency order), the one
+   * whose {@link RouteTarget.cost} is lowest goes first; the rest keep their
+   * order for failover. Only a choice among several pays for it.
+   */
+  private leastLoaded(decision: RouteDecision): RouteDecision {
+    const ts = decision.targets;
+    // Backlogs are re-read on one choice in 64: a read walks the adapter's queues.
+    if ((this.loadTick++ & 63) === 0) for (const t of ts) t.refreshBacklog();
+    let best = 0;
+    let bestCost = ts[0]!.cost();
+    for (let i = 1; i < ts.length; i++) {
+      const c = ts[i]!.cost();
+      if (c < bestCost) {
+        best = i;
+        bestCost = c;
+      }
+    }
+    if (best === 0) return decision;
+    const targets = ts.slice();
+    targets.splice(best, 1);
+    targets.unshift(ts[best]!);
+    return { strategy: decision.strategy, targets };
   }
 
   private rotate<K>(counters: Map<K, number>, key: K, decision: RouteDecision): RouteDecision {

@@ -15,7 +15,7 @@ import {
 import parsePrometheus from 'parse-prometheus-text-format';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../hub/helpers.js';
+import { TestAdapter, waitFor } from '../hub/helpers.js';
 
 const hubs: Hub[] = [];
 afterEach(async () => {
@@ -102,6 +102,85 @@ describe('prom-client collectors', () => {
     // The hub's own text keeps working and parses too.
     expect(() => parsePrometheus(hub.prometheus())).not.toThrow();
     expect(sample(parsePrometheus(hub.prometheus()), 'hub_sent_total').value).toBe('5');
+  });
+
+  it('queue depths: sends in flight, adapter backlog and held deliveries, the same in both expositions (I3)', async () => {
+    const hub = createHub({ logger: silentLogger, adapters: [memory()] });
+    hubs.push(hub);
+    const registry = new Registry();
+    hub.registerPrometheus(registry);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = 0;
+    // Four handlers at once; the other deliveries wait in the consumer or the broker.
+    await hub.onMessage(
+      'worker',
+      async () => {
+        started++;
+        await gate;
+      },
+      { concurrency: 4, prefetch: 6 },
+    );
+    await hub.start();
+    for (let i = 0; i < 10; i++) await hub.send(msg('worker'));
+    await waitFor(() => started === 4, 'four handlers running');
+
+    const fromText = parsePrometheus(hub.prometheus());
+    const fromRegistry = parsePrometheus(await registry.metrics());
+    for (const all of [fromText, fromRegistry]) {
+      // Held by the consumer: its prefetch (4 running, 2 queued); the rest the broker keeps.
+      expect(
+        sample(all, 'hub_deliveries_pending', { kind: 'endpoint', address: 'worker' }).value,
+      ).toBe('6');
+      // Everything not acked yet is the adapter's backlog: 6 unacked and 4 queued.
+      expect(sample(all, 'hub_adapter_backlog', { adapter: 'memory' }).value).toBe('10');
+      expect(sample(all, 'hub_adapter_sends_in_flight', { adapter: 'memory' }).value).toBe('0');
+      expect(sample(all, 'hub_sends_in_flight').value).toBe('0');
+      expect(sample(all, 'hub_adapter_error_rate', { adapter: 'memory' }).value).toBe('0');
+      for (const metric of ['send-latency', 'error-rate']) {
+        expect(sample(all, 'hub_adapter_anomaly', { adapter: 'memory', metric }).value).toBe('0');
+      }
+      for (const name of [
+        'hub_deliveries_pending',
+        'hub_adapter_backlog',
+        'hub_adapter_sends_in_flight',
+        'hub_adapter_error_rate',
+        'hub_adapter_anomaly',
+        'hub_adapter_degraded',
+        'hub_destination_degraded',
+      ]) {
+        expect(family(all, name).type).toBe('GAUGE');
+      }
+    }
+    expect(hub.metrics().pendingDeliveries).toBe(6);
+    expect(hub.metrics().adapters.memory).toMatchObject({ backlog: 10, inFlight: 0 });
+
+    release();
+    await waitFor(() => hub.metrics().totals.acked === 10, 'all acked');
+    const drained = parsePrometheus(hub.prometheus());
+    expect(sample(drained, 'hub_deliveries_pending', { address: 'worker' }).value).toBe('0');
+    expect(sample(drained, 'hub_adapter_backlog', { adapter: 'memory' }).value).toBe('0');
+  });
+
+  it('sends a slow transport has not settled show per adapter, and settle back to 0', async () => {
+    const slow = new TestAdapter({ name: 'slow' });
+    slow.delayMs = 200;
+    const hub = createHub({ logger: silentLogger, adapters: [slow] });
+    hubs.push(hub);
+    await hub.start();
+    const sends = Promise.all([1, 2, 3].map(() => hub.send(msg('worker'))));
+    const inFlight = () =>
+      sample(parsePrometheus(hub.prometheus()), 'hub_adapter_sends_in_flight', {
+        adapter: 'slow',
+      }).value;
+    expect(inFlight()).toBe('3');
+    expect(hub.metrics().adapters.slow!.inFlight).toBe(3);
+    await sends;
+    expect(inFlight()).toBe('0');
+    // An adapter without backlog() reports none: no series rather than a made-up 0.
+    expect(family(parsePrometheus(hub.prometheus()), 'hub_adapter_backlog').metrics).toEqual([]);
   });
 
   it('labels stay bounded: more than 500 message types share the `other` series', async () => {

@@ -179,6 +179,8 @@ describe('routing strategies through the hub', () => {
   it('exact rules win over pattern rules; kind restricts a rule', async () => {
     const hub = hubWith({
       adapters: adapters('a', 'b', 'c', 'd'),
+      // Unruled sends go to the first adapter (automatic would weigh latency and load).
+      defaultRoutingStrategy: 'failover',
       routes: [
         { match: 'svc.*', adapters: ['c'], strategy: 'protocol-specific' },
         { match: 'svc.exact', adapters: ['b'], strategy: 'protocol-specific' },
@@ -198,7 +200,12 @@ describe('routing strategies through the hub', () => {
 
   it('messageTypeRoutes prefer adapters per type and widen when they are down', async () => {
     const [a, b] = adapters('a', 'b') as [TestAdapter, TestAdapter];
-    const hub = hubWith({ adapters: [a, b], messageTypeRoutes: { task_assignment: ['b'] } });
+    const hub = hubWith({
+      adapters: [a, b],
+      messageTypeRoutes: { task_assignment: ['b'] },
+      // Preference order alone (automatic would also weigh latency and load).
+      defaultRoutingStrategy: 'failover',
+    });
     expect((await hub.send(msg({ type: 'task_assignment' }))).adapter).toBe('b');
     expect((await hub.send(msg({ type: 'query' }))).adapter).toBe('a');
     expect((await hub.send(msg({ type: 'constructor' }))).adapter).toBe('a');
