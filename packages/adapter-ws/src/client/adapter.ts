@@ -19,11 +19,15 @@ import {
 import { CloseCode, WsErrorCode } from '../protocol/codes.js';
 import {
   type ClientFrame,
+  decodeFrames,
   encodeFrame,
+  FEATURES,
+  Feature,
+  FrameBatcher,
   PROTOCOL_VERSION,
-  parseServerFrame,
   type ServerFrame,
   SUBPROTOCOL,
+  serverFrameOf,
 } from '../protocol/frames.js';
 import {
   checkClientOptions,
@@ -112,6 +116,11 @@ export class WsClientAdapter extends BaseAdapter {
   private loop: ReturnType<typeof setInterval> | undefined;
   private closing = false;
   private corked = false;
+  /**
+   * Set from a welcome that lists the `batch` feature: frames of one turn then
+   * leave as one `batch` frame. Tied to the socket it was made for.
+   */
+  private batcher: FrameBatcher | undefined;
   private firstWelcome: { resolve(): void; reject(err: Error): void } | undefined;
   private stats = { reconnects: 0, resumed: 0, resyncs: 0, framesIn: 0, framesOut: 0 };
 
@@ -167,7 +176,7 @@ export class WsClientAdapter extends BaseAdapter {
     }, timeoutMs);
     ws.onopen = () => {
       this.lastHeard = Date.now();
-      const hello: ClientFrame = { type: 'hello', v: PROTOCOL_VERSION };
+      const hello: ClientFrame = { type: 'hello', v: PROTOCOL_VERSION, features: [...FEATURES] };
       if (this.session !== undefined) {
         hello.session = this.session;
         hello.last = this.received;
@@ -178,14 +187,24 @@ export class WsClientAdapter extends BaseAdapter {
       if (this.socket !== ws) return;
       this.lastHeard = Date.now();
       this.stats.framesIn++;
-      let frame: ServerFrame;
+      let objs: Array<Record<string, unknown>>;
       try {
-        frame = parseServerFrame(String(event.data));
+        objs = decodeFrames(String(event.data));
       } catch (err) {
         this.fail('receive', err);
         return;
       }
-      this.onFrame(ws, frame);
+      for (const obj of objs) {
+        let frame: ServerFrame;
+        try {
+          frame = serverFrameOf(obj);
+        } catch (err) {
+          this.fail('receive', err);
+          continue;
+        }
+        this.onFrame(ws, frame);
+        if (this.socket !== ws) return;
+      }
     };
     ws.onclose = (event) => {
       if (this.socket === ws) this.disconnect(event.code, event.reason || 'closed');
@@ -245,6 +264,18 @@ export class WsClientAdapter extends BaseAdapter {
     const resumed = frame.resumed && frame.session === this.session;
     this.session = frame.session;
     this.live = true;
+    this.batcher = frame.features?.includes(Feature.BATCH)
+      ? new FrameBatcher(
+          (text) => {
+            if (this.socket !== ws || ws.readyState !== OPEN) return; // resent on the next link
+            ws.send(text);
+            this.stats.framesOut++;
+          },
+          undefined,
+          // room for non-ASCII text (up to 3 UTF-8 bytes per unit) under the server's limit
+          Math.max(1, Math.min(BATCH_CHARS, Math.floor((frame.maxPayload ?? 1_048_576) / 3))),
+        )
+      : undefined;
     this.attempt = 0;
     this.pingEveryMs = this.options.pingIntervalMs ?? (frame.pingIntervalMs || 15_000);
     if (resumed) {
@@ -317,6 +348,10 @@ export class WsClientAdapter extends BaseAdapter {
 
   private write(ws: WebSocketLike, text: string): void {
     if (ws.readyState !== OPEN) return;
+    if (this.batcher !== undefined && this.live) {
+      this.batcher.push(text);
+      return;
+    }
     if (!this.corked) this.cork(ws);
     ws.send(text);
     this.stats.framesOut++;
@@ -450,6 +485,8 @@ export class WsClientAdapter extends BaseAdapter {
     const ws = this.socket;
     this.socket = undefined;
     this.live = false;
+    this.batcher?.clear();
+    this.batcher = undefined;
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     if (ws !== undefined) {
@@ -516,6 +553,8 @@ export class WsClientAdapter extends BaseAdapter {
   }
 }
 
+/** Largest batch in UTF-16 units: big enough to amortise a frame, small enough to interleave. */
+const BATCH_CHARS = 65_536;
 /** Settlements remembered for a resume: far above any window, so a lost ack is always found. */
 const RECENT_SETTLED = 4_096;
 const SENT: SendResult = Object.freeze({ protocol: 'ws' });

@@ -9,9 +9,12 @@ import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
 import {
   CLOUDEVENTS_SUBPROTOCOL,
   type ClientFrame,
+  clientFrameOf,
+  decodeFrames,
+  FEATURES,
+  Feature,
   FrameError,
   PROTOCOL_VERSION,
-  parseClientFrame,
   SUBPROTOCOL,
 } from '../protocol/frames.js';
 import { serveCloudEvents } from './cloudevents.js';
@@ -280,15 +283,27 @@ export class WsGateway implements AsyncDisposable {
       conn.onText(data.toString());
       return;
     }
-    let frame: ClientFrame;
+    let objs: Array<Record<string, unknown>>;
     try {
-      frame = parseClientFrame(data.toString());
+      objs = decodeFrames(data.toString());
     } catch (err) {
-      const e = err as FrameError;
-      this.refuseFrame(conn, e.frameId, e);
+      this.refuseFrame(conn, undefined, err);
       return;
     }
-    this.onFrame(conn, frame);
+    // every frame of a batch counts against the rate limit (the first was taken above)
+    if (objs.length > 1 && !conn.admit(objs.length - 1)) return;
+    for (const obj of objs) {
+      let frame: ClientFrame;
+      try {
+        frame = clientFrameOf(obj);
+      } catch (err) {
+        const e = err as FrameError;
+        this.refuseFrame(conn, e.frameId, e);
+        continue;
+      }
+      this.onFrame(conn, frame);
+      if (conn.closed) return;
+    }
   }
 
   /** Every client frame goes through this one switch. */
@@ -398,7 +413,10 @@ export class WsGateway implements AsyncDisposable {
       window: this.options.window,
       pingIntervalMs: this.options.pingIntervalMs,
       ...(resumed ? { unacked: session.receivedUnsettled(last) } : {}),
+      features: [...FEATURES],
+      maxPayload: this.options.maxPayload,
     });
+    if (frame.features?.includes(Feature.BATCH)) conn.enableBatching();
     session.attach(conn, last);
   }
 
