@@ -47,12 +47,17 @@ const FINAL = new Set<string>([
   'HUB_INVALID_PATTERN',
 ]);
 
-/** A frame sent and not yet confirmed by the server: resent after a reconnect. */
+/**
+ * A frame sent and not yet confirmed by the server: resent after a reconnect.
+ * It keeps the frame, not its text: encoding again on the rare resend is
+ * cheaper than keeping every in-flight message's text alive (a flood's
+ * in-flight set would outlive young-generation collections and be copied).
+ */
 interface Outgoing {
-  readonly text: string;
+  readonly frame: ClientFrame;
   readonly deadline: number;
-  readonly promise: Promise<void>;
-  resolve(): void;
+  readonly promise: Promise<SendResult>;
+  resolve(result: SendResult): void;
   reject(err: Error): void;
 }
 
@@ -255,7 +260,7 @@ export class WsClientAdapter extends BaseAdapter {
     const out = this.outbox.get(id);
     if (out === undefined) return;
     this.outbox.delete(id);
-    out.resolve();
+    out.resolve(SENT);
   }
 
   private welcome(ws: WebSocketLike, frame: Extract<ServerFrame, { type: 'welcome' }>): void {
@@ -297,7 +302,7 @@ export class WsClientAdapter extends BaseAdapter {
     }
     this.settlements = [];
     // Unconfirmed frames again, same ids, in the order they were first sent.
-    for (const out of this.outbox.values()) this.write(ws, out.text);
+    for (const out of this.outbox.values()) this.write(ws, encodeFrame(out.frame));
     this.startLoop();
     const first = this.firstWelcome;
     this.firstWelcome = undefined;
@@ -342,14 +347,15 @@ export class WsClientAdapter extends BaseAdapter {
     if (this.recentSettled.size > RECENT_SETTLED) {
       this.recentSettled.delete(this.recentSettled.keys().next().value as number);
     }
-    if (this.live && this.socket) this.write(this.socket, text);
+    if (this.live && this.socket) this.write(this.socket, text, true);
     else this.settlements.push(text);
   }
 
-  private write(ws: WebSocketLike, text: string): void {
+  /** Write a frame; `lazy` for one nobody waits on (see FrameBatcher). */
+  private write(ws: WebSocketLike, text: string, lazy = false): void {
     if (ws.readyState !== OPEN) return;
     if (this.batcher !== undefined && this.live) {
-      this.batcher.push(text);
+      this.batcher.push(text, lazy);
       return;
     }
     if (!this.corked) this.cork(ws);
@@ -374,7 +380,9 @@ export class WsClientAdapter extends BaseAdapter {
   }
 
   /** Send a frame and wait for the server's ack (kept and resent across reconnects). */
-  private request(id: string, text: string): Promise<void> {
+  private request(id: string, frame: ClientFrame): Promise<SendResult> {
+    // encoded now even while disconnected: a payload the codec refuses fails this send at once
+    const text = encodeFrame(frame);
     const existing = this.outbox.get(id);
     if (existing !== undefined) return existing.promise;
     if (this.outbox.size >= this.maxOutbox) {
@@ -385,25 +393,25 @@ export class WsClientAdapter extends BaseAdapter {
         }),
       );
     }
-    let resolve!: () => void;
+    let resolve!: (result: SendResult) => void;
     let reject!: (err: Error) => void;
-    const promise = new Promise<void>((res, rej) => {
+    const promise = new Promise<SendResult>((res, rej) => {
       resolve = res;
       reject = rej;
     });
     const timeout = this.adapterContext.sendTimeoutMs ?? 30_000;
-    this.outbox.set(id, { text, deadline: Date.now() + timeout, promise, resolve, reject });
+    this.outbox.set(id, { frame, deadline: Date.now() + timeout, promise, resolve, reject });
     if (this.live && this.socket) this.write(this.socket, text);
     return promise;
   }
 
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    const text = encodeFrame(
+    return this.request(
+      envelope.id,
       envelope.kind === 'message'
         ? { type: 'message', id: envelope.id, envelope }
         : { type: 'event', id: envelope.id, envelope },
     );
-    return this.request(envelope.id, text).then(() => SENT);
   }
 
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
@@ -428,7 +436,7 @@ export class WsClientAdapter extends BaseAdapter {
           };
     this.subs.set(sub, { spec, open });
     try {
-      await this.request(open.id, encodeFrame(open));
+      await this.request(open.id, open);
     } catch (err) {
       this.subs.delete(sub);
       throw err;
@@ -444,7 +452,7 @@ export class WsClientAdapter extends BaseAdapter {
             : { type: 'unsubscribe', id, sub };
         // Not awaited: deliveries for it that cross the unsubscribe are nacked
         // back (see deliver), and a server that is gone never answers.
-        this.request(id, encodeFrame(frame)).catch(() => {});
+        this.request(id, frame).catch(() => {});
       },
     };
   }

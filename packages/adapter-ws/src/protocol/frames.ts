@@ -424,11 +424,18 @@ export function encodeBatch(texts: readonly string[]): string {
  * after them; `queueMicrotask` where there is no `process`), never on a timer,
  * so a lone frame leaves at once and a burst leaves together. A frame over
  * `maxChars` goes alone; a batch is cut before it would pass `maxChars`.
+ *
+ * A frame nobody waits on (the settlement of a delivery) is `lazy`: it leaves
+ * with the next frame written, or at the end of this event-loop iteration
+ * (`setImmediate`) if none comes. The caller whose reply it settles then runs
+ * before that write, and a request/reply loop sends its settlement inside
+ * its next request's frame instead of a frame (and a system call) of its own.
  */
 export class FrameBatcher {
   private queue: string[] = [];
   private chars = 0;
   private scheduled = false;
+  private lazyScheduled = false;
 
   constructor(
     /** Writes one WebSocket text frame. */
@@ -439,11 +446,15 @@ export class FrameBatcher {
     private readonly maxChars: number,
   ) {}
 
-  push(text: string): void {
+  push(text: string, lazy = false): void {
     if (this.chars + text.length > this.maxChars && this.queue.length > 0) this.sendQueued();
     this.queue.push(text);
     this.chars += text.length;
-    this.schedule();
+    if (!lazy || later === undefined) this.schedule();
+    else if (!this.lazyScheduled && !this.scheduled) {
+      this.lazyScheduled = true;
+      later(this.flushLater);
+    }
   }
 
   /** Flush at the end of this turn even when nothing is queued yet (for `beforeFlush`). */
@@ -465,6 +476,11 @@ export class FrameBatcher {
     this.sendQueued();
   };
 
+  private readonly flushLater = (): void => {
+    this.lazyScheduled = false;
+    if (!this.scheduled) this.sendQueued(); // else the flush already planned takes it
+  };
+
   private sendQueued(): void {
     const q = this.queue;
     if (q.length === 0) return;
@@ -477,3 +493,5 @@ export class FrameBatcher {
 const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process
   ?.nextTick;
 const defer: (fn: () => void) => void = nextTick ?? ((fn) => queueMicrotask(fn));
+/** The end of this event-loop iteration, where there is one to name (Node); elsewhere lazy frames are not deferred. */
+const later = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;

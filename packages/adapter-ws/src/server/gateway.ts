@@ -324,8 +324,9 @@ export class WsGateway implements AsyncDisposable {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
         if (!this.allowed(conn, 'send', address, frame.id)) return;
-        // The hub's security decides with this connection's identity, and stamps it.
-        attachIdentity(env, identityOf(conn));
+        // The hub's security decides with this connection's identity, and stamps
+        // it; a hub without security reads no identity (a mark per message saved).
+        if (this.hub.security !== undefined) attachIdentity(env, identityOf(conn));
         const sent =
           env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
         sent.then(
