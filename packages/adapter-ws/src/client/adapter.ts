@@ -75,19 +75,12 @@ interface ClientSub {
  */
 export class WsClientAdapter extends BaseAdapter {
   readonly name: string;
-  readonly capabilities: AdapterCapabilities = {
-    guarantees: [
-      DeliveryGuarantee.BEST_EFFORT,
-      DeliveryGuarantee.AT_LEAST_ONCE,
-      DeliveryGuarantee.EXACTLY_ONCE,
-      DeliveryGuarantee.ORDERED,
-    ],
-    persistent: false,
-    ordered: true,
-    broadcast: true,
-    patterns: true,
-    consumerGroups: true,
-  };
+  /**
+   * `durableTopics` is the server's: its welcome says whether its hub routes
+   * events asking for more than best-effort, and a new object is assigned
+   * then (the hub reads capabilities as data, on every route decision).
+   */
+  capabilities: AdapterCapabilities = CAPABILITIES;
 
   private readonly url: string;
   private readonly WS: WebSocketConstructor;
@@ -269,6 +262,9 @@ export class WsClientAdapter extends BaseAdapter {
     const resumed = frame.resumed && frame.session === this.session;
     this.session = frame.session;
     this.live = true;
+    if ((this.capabilities.durableTopics === true) !== (frame.durableTopics === true)) {
+      this.capabilities = frame.durableTopics === true ? DURABLE_CAPABILITIES : CAPABILITIES;
+    }
     this.batcher = frame.features?.includes(Feature.BATCH)
       ? new FrameBatcher(
           (text) => {
@@ -560,6 +556,24 @@ export class WsClientAdapter extends BaseAdapter {
     this.disconnect(CloseCode.NORMAL, 'client closing');
   }
 }
+
+const CAPABILITIES: AdapterCapabilities = Object.freeze({
+  guarantees: Object.freeze([
+    DeliveryGuarantee.BEST_EFFORT,
+    DeliveryGuarantee.AT_LEAST_ONCE,
+    DeliveryGuarantee.EXACTLY_ONCE,
+    DeliveryGuarantee.ORDERED,
+  ]),
+  persistent: false,
+  ordered: true,
+  broadcast: true,
+  patterns: true,
+  consumerGroups: true,
+});
+const DURABLE_CAPABILITIES: AdapterCapabilities = Object.freeze({
+  ...CAPABILITIES,
+  durableTopics: true,
+});
 
 /** Largest batch in UTF-16 units: big enough to amortise a frame, small enough to interleave. */
 const BATCH_CHARS = 65_536;

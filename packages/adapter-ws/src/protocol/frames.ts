@@ -77,6 +77,8 @@ export type ServerFrame =
       features?: string[];
       /** The server's largest inbound frame in bytes: a client keeps its batches under it. */
       maxPayload?: number;
+      /** The server's hub routes events asking for more than best-effort (it has durable topics). */
+      durableTopics?: boolean;
     }
   | { type: 'ack'; id: string }
   | { type: 'acks'; ids: string[] }
@@ -334,6 +336,7 @@ export function serverFrameOf(obj: Obj): ServerFrame {
       }
       const features = featuresOf(obj);
       if (features !== undefined) frame.features = features;
+      if (obj.durableTopics === true) frame.durableTopics = true;
       const maxPayload = obj.maxPayload;
       if (typeof maxPayload === 'number' && Number.isSafeInteger(maxPayload) && maxPayload > 0) {
         frame.maxPayload = maxPayload;

@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { attachIdentity, type Hub, matchTopic, runAs } from '@hub/core';
+import { type AccessVerb, attachIdentity, type Hub, matchTopic, runAs } from '@hub/core';
 import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
@@ -239,7 +239,7 @@ export class WsGateway implements AsyncDisposable {
         this.hub,
         conn,
         url,
-        (verb, address) => this.allowed(conn, verb, address, undefined),
+        (verb, address, kind) => this.allowed(conn, verb, address, undefined, kind),
         () => {
           this.stats.errorFrames++;
         },
@@ -323,7 +323,7 @@ export class WsGateway implements AsyncDisposable {
       case 'event': {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
-        if (!this.allowed(conn, 'send', address, frame.id)) return;
+        if (!this.allowed(conn, 'send', address, frame.id, env.kind)) return;
         // The hub's security decides with this connection's identity, and stamps
         // it; a hub without security reads no identity (a mark per message saved).
         if (this.hub.security !== undefined) attachIdentity(env, identityOf(conn));
@@ -416,6 +416,7 @@ export class WsGateway implements AsyncDisposable {
       ...(resumed ? { unacked: session.receivedUnsettled(last) } : {}),
       features: [...FEATURES],
       maxPayload: this.options.maxPayload,
+      durableTopics: this.durableTopics(),
     });
     if (frame.features?.includes(Feature.BATCH)) conn.enableBatching();
     session.attach(conn, last);
@@ -524,6 +525,17 @@ export class WsGateway implements AsyncDisposable {
     await this.leave(sub.endpoint, session, []);
   }
 
+  /**
+   * Whether this hub can route events asking for more than best-effort (a
+   * transport with durable topics): the welcome tells the client, whose hub
+   * then sends them here instead of refusing them itself.
+   */
+  private durableTopics(): boolean {
+    return this.hub.adapterRegistry
+      .list()
+      .some(({ adapter }) => adapter.capabilities.broadcast && adapter.capabilities.durableTopics === true);
+  }
+
   /** Work that outlives the frame that started it; `close` waits for it. */
   private background(work: Promise<void>): void {
     this.pending.add(work);
@@ -581,7 +593,13 @@ export class WsGateway implements AsyncDisposable {
     await Promise.all(work);
   }
 
-  private allowed(conn: Connection, verb: Verb, address: string, id: string | undefined): boolean {
+  private allowed(
+    conn: Connection,
+    verb: Verb,
+    address: string,
+    id: string | undefined,
+    kind: 'message' | 'event' = 'message',
+  ): boolean {
     const list = conn.identity?.allow?.[verb];
     let refusal: unknown;
     if (list !== undefined && !list.some((p) => matchTopic(p, address))) {
@@ -589,6 +607,7 @@ export class WsGateway implements AsyncDisposable {
         WsErrorCode.FORBIDDEN,
         `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
       );
+      this.reportForbidden(conn, verb === 'send' && kind === 'event' ? 'publish' : verb, address, id);
     } else if (verb !== 'send' && this.hub.security !== undefined) {
       // The hub's policy decides too, for this connection's identity (sends
       // are checked by the hub itself, with the identity attached).
@@ -606,6 +625,43 @@ export class WsGateway implements AsyncDisposable {
     }
     this.refuseFrame(conn, id, refusal);
     return false;
+  }
+
+  /**
+   * A refusal by the connection's identity limits: counted (`forbidden`), and
+   * in the hub's audit sink when it has security (which logs it when no sink
+   * is set), else in the hub's log. The hub's own policy audits its refusals.
+   */
+  private reportForbidden(
+    conn: Connection,
+    verb: AccessVerb,
+    address: string,
+    id: string | undefined,
+  ): void {
+    this.stats.forbidden++;
+    const identity = identityOf(conn);
+    const reason = `WebSocket connection from ${conn.ip} as ${identity} may not ${verb} "${address}" (its identity's allow list)`;
+    const security = this.hub.security;
+    if (security !== undefined) {
+      security.report({
+        kind: 'refused',
+        identity,
+        verb,
+        address,
+        ...(id === undefined ? {} : { messageId: id }),
+        code: WsErrorCode.FORBIDDEN,
+        reason,
+      });
+      return;
+    }
+    this.hub.logger.warn(`[hub:ws] refused: ${reason}`, {
+      gateway: this.options.name,
+      identity,
+      verb,
+      address,
+      code: WsErrorCode.FORBIDDEN,
+      ...(id === undefined ? {} : { frameId: id }),
+    });
   }
 
   private refuseFrame(conn: Connection, id: string | undefined, err: unknown): void {
