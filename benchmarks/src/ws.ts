@@ -189,7 +189,8 @@ async function oneWay(): Promise<ScenarioResult> {
     return result({
       suite: 'ws',
       id: 'ws.one-way',
-      title: 'client → gateway → handler on the server hub, 300 B payload, beside raw ws one message per frame',
+      title:
+        'client → gateway → handler on the server hub, 300 B payload, beside raw ws one message per frame',
       unit: 'msg/s',
       higherIsBetter: true,
       ...r,

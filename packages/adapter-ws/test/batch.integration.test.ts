@@ -64,15 +64,20 @@ describe('batch frames (the negotiated batch feature)', () => {
     const neu = await rawSession(gateway.url, { features: ['batch'] });
     await waitFor(() => old.frames.length >= 1 && neu.frames.length >= 1);
     expect(old.frames[0]).toMatchObject({ type: 'welcome', features: ['batch'] });
-    for (const s of [old, neu]) s.send({ type: 'subscribe', id: 'c1', sub: 's1', pattern: 'batch.news' });
-    await waitFor(() => confirmedIds(old.frames).includes('c1') && confirmedIds(neu.frames).includes('c1'));
+    for (const s of [old, neu])
+      s.send({ type: 'subscribe', id: 'c1', sub: 's1', pattern: 'batch.news' });
+    await waitFor(
+      () => confirmedIds(old.frames).includes('c1') && confirmedIds(neu.frames).includes('c1'),
+    );
     // events published in one turn reach each client in that turn
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         hub.publish(createEvent({ source: 'srv', topic: 'batch.news', data: i })),
       ),
     );
-    await waitFor(() => deliveries(old.frames).length === 20 && deliveries(neu.frames).length === 20);
+    await waitFor(
+      () => deliveries(old.frames).length === 20 && deliveries(neu.frames).length === 20,
+    );
     expect(deliveries(neu.frames).map((d) => (d.envelope as { data: number }).data)).toEqual(
       Array.from({ length: 20 }, (_, i) => i),
     );

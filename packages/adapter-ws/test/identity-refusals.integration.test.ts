@@ -43,7 +43,11 @@ describe('refusals by identity limits are audited, logged and counted', () => {
   it('in the hub audit sink, with identity, verb and address, when the hub has security', async () => {
     const audit: AuditEvent[] = [];
     const hub = trackHub(
-      createHub({ name: 'server', logger: silentLogger, security: { audit: (e) => audit.push(e) } }),
+      createHub({
+        name: 'server',
+        logger: silentLogger,
+        security: { audit: (e) => audit.push(e) },
+      }),
     );
     const { gateway } = await startServer(limited, hub);
     await tryForbidden(gateway.url);
@@ -66,9 +70,7 @@ describe('refusals by identity limits are audited, logged and counted', () => {
     const { gateway } = await startServer(limited, hub);
     await tryForbidden(gateway.url);
     const refused = warnings.filter((w) => w.message.startsWith('[hub:ws] refused'));
-    expect(refused.map((w) => [w.meta?.identity, w.meta?.verb, w.meta?.address])).toEqual(
-      expected,
-    );
+    expect(refused.map((w) => [w.meta?.identity, w.meta?.verb, w.meta?.address])).toEqual(expected);
     expect(gateway.metrics().forbidden).toBe(4);
   });
 });

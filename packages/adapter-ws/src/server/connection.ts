@@ -71,7 +71,8 @@ export class Connection implements SessionLink {
     const { rateLimit, rateBurst } = this.limits;
     this.tokens = Math.min(rateBurst, this.tokens + ((now - this.refilledAt) * rateLimit) / 1000);
     this.refilledAt = now;
-    if ((this.tokens -= frames) >= 0) return true;
+    this.tokens -= frames;
+    if (this.tokens >= 0) return true;
     this.stats.cut.rate++;
     this.disconnect(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
     return false;

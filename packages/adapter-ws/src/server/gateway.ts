@@ -533,7 +533,10 @@ export class WsGateway implements AsyncDisposable {
   private durableTopics(): boolean {
     return this.hub.adapterRegistry
       .list()
-      .some(({ adapter }) => adapter.capabilities.broadcast && adapter.capabilities.durableTopics === true);
+      .some(
+        ({ adapter }) =>
+          adapter.capabilities.broadcast && adapter.capabilities.durableTopics === true,
+      );
   }
 
   /** Work that outlives the frame that started it; `close` waits for it. */
@@ -607,7 +610,12 @@ export class WsGateway implements AsyncDisposable {
         WsErrorCode.FORBIDDEN,
         `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
       );
-      this.reportForbidden(conn, verb === 'send' && kind === 'event' ? 'publish' : verb, address, id);
+      this.reportForbidden(
+        conn,
+        verb === 'send' && kind === 'event' ? 'publish' : verb,
+        address,
+        id,
+      );
     } else if (verb !== 'send' && this.hub.security !== undefined) {
       // The hub's policy decides too, for this connection's identity (sends
       // are checked by the hub itself, with the identity attached).
