@@ -487,10 +487,13 @@ export class WsClientAdapter extends BaseAdapter {
   /** The one way a connection ends, whoever ended it; reconnects unless closing. */
   private disconnect(code: number, reason: string): void {
     const ws = this.socket;
+    // a clean close still sends what this turn wrote (settlements, say); a lost link drops it
+    // (unconfirmed frames are in the outbox, settlements are asked for again on resume)
+    if (code === CloseCode.NORMAL) this.batcher?.flush();
+    else this.batcher?.clear();
+    this.batcher = undefined;
     this.socket = undefined;
     this.live = false;
-    this.batcher?.clear();
-    this.batcher = undefined;
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     if (ws !== undefined) {

@@ -429,13 +429,16 @@ export function encodeBatch(texts: readonly string[]): string {
  * `maxChars` goes alone; a batch is cut before it would pass `maxChars`.
  *
  * A frame nobody waits on (the settlement of a delivery) is `lazy`: it leaves
- * with the next frame written, or at the end of this event-loop iteration
- * (`setImmediate`) if none comes. The caller whose reply it settles then runs
- * before that write, and a request/reply loop sends its settlement inside
- * its next request's frame instead of a frame (and a system call) of its own.
+ * with the next frame written, after it, or at the end of this event-loop
+ * iteration (`setImmediate`) if none comes. The caller whose reply it settles
+ * then runs before that write, and a request/reply loop sends its settlement
+ * inside its next request's frame, behind the request, instead of a frame
+ * (and a system call) of its own.
  */
 export class FrameBatcher {
   private queue: string[] = [];
+  /** Lazy frames, sent behind the queue. */
+  private lazy: string[] = [];
   private chars = 0;
   private scheduled = false;
   private lazyScheduled = false;
@@ -450,8 +453,9 @@ export class FrameBatcher {
   ) {}
 
   push(text: string, lazy = false): void {
-    if (this.chars + text.length > this.maxChars && this.queue.length > 0) this.sendQueued();
-    this.queue.push(text);
+    if (this.chars + text.length > this.maxChars && this.chars > 0) this.sendQueued();
+    if (lazy) this.lazy.push(text);
+    else this.queue.push(text);
     this.chars += text.length;
     if (!lazy || later === undefined) this.schedule();
     else if (!this.lazyScheduled && !this.scheduled) {
@@ -470,6 +474,7 @@ export class FrameBatcher {
   /** Drop what is queued (the socket is gone; the frames are resent from elsewhere if they matter). */
   clear(): void {
     this.queue = [];
+    this.lazy = [];
     this.chars = 0;
   }
 
@@ -485,7 +490,11 @@ export class FrameBatcher {
   };
 
   private sendQueued(): void {
-    const q = this.queue;
+    let q = this.queue;
+    if (this.lazy.length > 0) {
+      q = q.length === 0 ? this.lazy : q.concat(this.lazy);
+      this.lazy = [];
+    }
     if (q.length === 0) return;
     this.queue = [];
     this.chars = 0;
