@@ -479,8 +479,9 @@ export class FrameBatcher {
   }
 
   readonly flush = (): void => {
-    this.scheduled = false;
+    // still marked scheduled while beforeFlush adds its frames: they go out now, not in another flush
     this.beforeFlush?.();
+    this.scheduled = false;
     this.sendQueued();
   };
 
