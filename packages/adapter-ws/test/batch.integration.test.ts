@@ -1,8 +1,11 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { waitFor } from '@hub/adapter-test-suite';
 import { createEvent, createMessage, type UnifiedMessage } from '@hub/protocol';
 import { describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { CloseCode, encodeFrame, WsErrorCode } from '../src/index.js';
-import { startClient, startServer } from './helpers.js';
+import { startClient, startServer, track } from './helpers.js';
 import { rawSession } from './raw.js';
 
 const messageFrame = (m: UnifiedMessage) =>
@@ -130,5 +133,46 @@ describe('batch frames (the negotiated batch feature)', () => {
     raw.send({ type: 'batch', frames: Array.from({ length: 10 }, () => ({ type: 'ping' })) });
     expect((await raw.closed).code).toBe(CloseCode.POLICY_VIOLATION);
     expect(gateway.metrics().cut.rate).toBe(1);
+  });
+});
+
+describe('batch frames against a server written before the feature', () => {
+  it('our client sends one frame per WebSocket frame to a server whose welcome lists no features, and its sends are confirmed', async () => {
+    // a minimal server from the protocol document, version 1 without features
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    track({ close: () => new Promise<void>((r) => wss.close(() => r())) });
+    await once(wss, 'listening');
+    const seen: Array<Record<string, unknown>> = [];
+    wss.on('connection', (ws) => {
+      ws.on('message', (d) => {
+        const frame = JSON.parse(String(d)) as Record<string, unknown>;
+        seen.push(frame);
+        if (frame.type === 'hello') {
+          ws.send(
+            JSON.stringify({
+              type: 'welcome',
+              v: 1,
+              session: 'old-1',
+              resumed: false,
+              window: 16,
+              pingIntervalMs: 15_000,
+            }),
+          );
+        } else if (typeof frame.id === 'string') {
+          ws.send(JSON.stringify({ type: 'ack', id: frame.id }));
+        }
+      });
+    });
+    const { port } = wss.address() as AddressInfo;
+    const client = await startClient(`ws://127.0.0.1:${port}/`);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        client.send(createMessage({ source: 'c', destination: 'old.server', payload: i })),
+      ),
+    );
+    expect(seen[0]).toMatchObject({ type: 'hello', features: ['batch'] });
+    const messages = seen.filter((f) => f.type === 'message');
+    expect(messages).toHaveLength(20);
+    expect(seen.some((f) => f.type === 'batch')).toBe(false);
   });
 });
