@@ -77,10 +77,13 @@ export class WsClientAdapter extends BaseAdapter {
   readonly name: string;
   /**
    * `durableTopics` is the server's: its welcome says whether its hub routes
-   * events asking for more than best-effort, and a new object is assigned
-   * then (the hub reads capabilities as data, on every route decision).
+   * events asking for more than best-effort, and a new object is set then
+   * (the hub reads capabilities as data, on every route decision).
    */
-  capabilities: AdapterCapabilities = CAPABILITIES;
+  get capabilities(): AdapterCapabilities {
+    return this.caps;
+  }
+  private caps: AdapterCapabilities = CAPABILITIES;
 
   private readonly url: string;
   private readonly WS: WebSocketConstructor;
@@ -262,9 +265,7 @@ export class WsClientAdapter extends BaseAdapter {
     const resumed = frame.resumed && frame.session === this.session;
     this.session = frame.session;
     this.live = true;
-    if ((this.capabilities.durableTopics === true) !== (frame.durableTopics === true)) {
-      this.capabilities = frame.durableTopics === true ? DURABLE_CAPABILITIES : CAPABILITIES;
-    }
+    this.caps = frame.durableTopics === true ? DURABLE_CAPABILITIES : CAPABILITIES;
     this.batcher = frame.features?.includes(Feature.BATCH)
       ? new FrameBatcher(
           (text) => {
