@@ -13,15 +13,20 @@ const hasPythonWebsockets =
 const script = fileURLToPath(new URL('./fixtures/python_client.py', import.meta.url));
 
 describe('interop with Python websockets', () => {
-  it.skipIf(!hasPythonWebsockets)(
-    'serves, subscribes, sends and answers requests from the protocol document alone (skipped only when python3-websockets is not installed)',
-    async () => {
+  it.skipIf(!hasPythonWebsockets).each([
+    ['one frame per WebSocket frame (no features listed)', false],
+    ['with the batch feature', true],
+  ])(
+    'serves, subscribes, sends and answers requests from the protocol document alone, %s (skipped only when python3-websockets is not installed)',
+    async (_name, batch) => {
       const { hub, gateway } = await startServer();
       const fromPython: unknown[] = [];
       await hub.onMessage('node_worker', (m) => {
         fromPython.push(m.payload);
       });
-      const child = spawn(PYTHON, [script, gateway.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(PYTHON, [script, gateway.url, ...(batch ? ['--batch'] : [])], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const exit = new Promise<number | null>((r) => child.once('exit', r));
       track({
         close: async () => {
@@ -61,6 +66,9 @@ describe('interop with Python websockets', () => {
         { event: 'py.news', data: 'bye' },
       ]);
       expect(lines.some((l) => l.error)).toBe(false);
+      // both sides use the feature only when both listed it
+      expect(lines.find((l) => 'batching' in l)).toEqual({ batching: batch });
+      if (!batch) expect(lines.some((l) => l.got_batch)).toBe(false);
     },
   );
 });
