@@ -55,7 +55,7 @@ interface Outgoing {
 interface ClientSub {
   readonly spec: SubscriptionSpec;
   /** The serve / subscribe frame that (re)creates it on a new session. */
-  readonly open: ClientFrame;
+  open: ClientFrame;
 }
 
 /**
@@ -66,7 +66,8 @@ interface ClientSub {
  */
 export class WsClientAdapter extends BaseAdapter {
   readonly name: string;
-  readonly capabilities: AdapterCapabilities = {
+  /** `durableTopics` as the server's `welcome` says (read by the hub on every send). */
+  capabilities: AdapterCapabilities = {
     guarantees: [
       DeliveryGuarantee.BEST_EFFORT,
       DeliveryGuarantee.AT_LEAST_ONCE,
@@ -247,6 +248,9 @@ export class WsClientAdapter extends BaseAdapter {
     this.live = true;
     this.attempt = 0;
     this.pingEveryMs = this.options.pingIntervalMs ?? (frame.pingIntervalMs || 15_000);
+    if ((this.capabilities.durableTopics === true) !== (frame.durableTopics === true)) {
+      this.capabilities = { ...this.capabilities, durableTopics: frame.durableTopics === true };
+    }
     if (resumed) {
       this.stats.resumed++;
       for (const text of this.settlements) this.write(ws, text);
@@ -390,13 +394,21 @@ export class WsClientAdapter extends BaseAdapter {
             pattern: spec.address,
             prefetch: spec.prefetch,
             ...(spec.group === undefined ? {} : { group: spec.group }),
+            ...(spec.startFrom === undefined ? {} : { startFrom: spec.startFrom }),
           };
-    this.subs.set(sub, { spec, open });
+    const entry: ClientSub = { spec, open };
+    this.subs.set(sub, entry);
     try {
       await this.request(open.id, encodeFrame(open));
     } catch (err) {
       this.subs.delete(sub);
       throw err;
+    }
+    if (open.type === 'subscribe' && open.startFrom !== undefined) {
+      // Subscribing again on a new session continues where the group left
+      // off: the first start position again would skip or repeat events.
+      const { startFrom: _first, ...again } = open;
+      entry.open = again;
     }
     return {
       close: async () => {

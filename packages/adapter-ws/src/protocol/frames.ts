@@ -3,6 +3,8 @@
  * each, discriminated by `type`. Both directions are one union each, decoded
  * here and handled by one `switch` at each end.
  */
+
+import type { TopicStart } from '@hub/core';
 import {
   DELIVERY_GUARANTEES,
   type DeliveryGuarantee,
@@ -40,6 +42,8 @@ export type ClientFrame =
       sub: string;
       pattern: string;
       group?: string;
+      /** Kept events: where the group starts (`'last'`, `'now'`, `{ id }`, `{ time }`). */
+      startFrom?: TopicStart;
       prefetch?: number;
     }
   | { type: 'unserve'; id: string; sub: string }
@@ -58,6 +62,8 @@ export type ServerFrame =
       window: number;
       pingIntervalMs: number;
       unacked?: number[];
+      /** The server's hub keeps events above best-effort for their groups (durable topics). */
+      durableTopics?: boolean;
     }
   | { type: 'ack'; id: string }
   | { type: 'acks'; ids: string[] }
@@ -153,6 +159,23 @@ function prefetchOf(obj: Obj, id: string): number | undefined {
   return v;
 }
 
+/** `'last'`, `'now'`, `{ "id": "<ms>-<seq>" }` or `{ "time": <ms since epoch> }`. */
+function startFromOf(obj: Obj, id: string): TopicStart | undefined {
+  const v = obj.startFrom;
+  if (v === undefined || v === 'last' || v === 'now') return v;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1) {
+    const o = v as { id?: unknown; time?: unknown };
+    if (typeof o.id === 'string' && /^\d{1,20}-\d{1,20}$/.test(o.id)) return { id: o.id };
+    if (typeof o.time === 'number' && Number.isSafeInteger(o.time) && o.time >= 0) {
+      return { time: o.time };
+    }
+  }
+  throw new FrameError(
+    `frame field 'startFrom' must be 'last', 'now', { id: '<ms>-<seq>' } or { time: <ms since epoch> }, got ${describe(typeof v === 'object' ? JSON.stringify(v)?.slice(0, 40) : v)}`,
+    id,
+  );
+}
+
 function guaranteesOf(obj: Obj, id: string): DeliveryGuarantee[] | undefined {
   const v = obj.guarantees;
   if (v === undefined) return undefined;
@@ -223,6 +246,8 @@ export function parseClientFrame(text: string): ClientFrame {
       };
       const group = optStr(obj, 'group', id);
       if (group !== undefined) frame.group = group;
+      const startFrom = startFromOf(obj, id);
+      if (startFrom !== undefined) frame.startFrom = startFrom;
       const prefetch = prefetchOf(obj, id);
       if (prefetch !== undefined) frame.prefetch = prefetch;
       return frame;
@@ -265,6 +290,7 @@ export function parseServerFrame(text: string): ServerFrame {
         window: Number(obj.window) || 1,
         pingIntervalMs: Number(obj.pingIntervalMs) || 0,
       };
+      if (obj.durableTopics === true) frame.durableTopics = true;
       if (Array.isArray(obj.unacked)) {
         frame.unacked = obj.unacked.filter((n): n is number => Number.isSafeInteger(n));
       }
