@@ -560,9 +560,12 @@ export class WsGateway implements AsyncDisposable {
       sub.kept.parked = false;
       this.openTopic(conn, session, subId, sub, sub.kept.group, undefined);
       sub.off.catch((err: unknown) => {
-        // Not silent: the client hears it as a session error and subscribes again.
-        if (session.subs.get(subId) === sub) session.subs.delete(subId);
+        if (session.expired || session.link !== conn) return;
+        // Not silent: the client hears why, and its next connection starts a
+        // new session (HUB_WS_RESYNC) on which it subscribes again.
         this.refuseFrame(conn, undefined, err);
+        conn.disconnect(CloseCode.GOING_AWAY, 'a durable subscription could not be reopened');
+        this.background(this.expire(session));
       });
     }
   }
