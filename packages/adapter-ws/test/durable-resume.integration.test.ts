@@ -1,7 +1,7 @@
 import { redis } from '@hub/adapter-redis';
 import { createGate, type RedisServer, startRedisServer, waitFor } from '@hub/adapter-test-suite';
-import { createHub, type Hub, memory, silentLogger } from '@hub/core';
-import { createEvent, DeliveryGuarantee, ErrorCode, HubError } from '@hub/protocol';
+import { createHub, type Hub, silentLogger } from '@hub/core';
+import { createEvent, DeliveryGuarantee, type HubError } from '@hub/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type WebSocketConstructor, WsErrorCode } from '../src/index.js';
@@ -180,30 +180,6 @@ describe('durable topics through a ws client', () => {
     await pub.publish(event(topic, 6, DeliveryGuarantee.ORDERED));
     await waitFor(() => got.length >= 7, { message: () => `${got.length}/7: ${got.join(',')}` });
     expect(new Set(got)).toEqual(new Set([0, 1, 2, 3, 4, 5, 6]));
-  });
-
-  it('a client of a server whose hub has no durable topics is refused with HUB_GUARANTEE_UNSUPPORTED', async () => {
-    // A transport that only fans events out (as Redis Pub/Sub alone would).
-    const fanOutOnly = memory();
-    Object.defineProperty(fanOutOnly, 'capabilities', {
-      value: { ...fanOutOnly.capabilities, durableTopics: false },
-    });
-    const server = trackHub(
-      createHub({ name: 'plain', logger: silentLogger, adapters: [fanOutOnly] }),
-    );
-    const { gateway } = await startServer({}, server);
-    const client = await startClient(gateway.url);
-    expect(client.adapters.get('ws')?.capabilities.durableTopics).not.toBe(true);
-    const refused = await client
-      .publish(event('ledger.x', 1, DeliveryGuarantee.AT_LEAST_ONCE))
-      .then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-    expect(refused).toBeInstanceOf(HubError);
-    expect((refused as HubError).code).toBe(ErrorCode.GUARANTEE_UNSUPPORTED);
-    // best-effort still goes
-    await client.publish(event('ledger.x', 2, DeliveryGuarantee.BEST_EFFORT));
   });
 });
 

@@ -19,11 +19,15 @@ import {
 import { CloseCode, WsErrorCode } from '../protocol/codes.js';
 import {
   type ClientFrame,
+  decodeFrames,
   encodeFrame,
+  FEATURES,
+  Feature,
+  FrameBatcher,
   PROTOCOL_VERSION,
-  parseServerFrame,
   type ServerFrame,
   SUBPROTOCOL,
+  serverFrameOf,
 } from '../protocol/frames.js';
 import {
   checkClientOptions,
@@ -43,12 +47,17 @@ const FINAL = new Set<string>([
   'HUB_INVALID_PATTERN',
 ]);
 
-/** A frame sent and not yet confirmed by the server: resent after a reconnect. */
+/**
+ * A frame sent and not yet confirmed by the server: resent after a reconnect.
+ * It keeps the frame, not its text: encoding again on the rare resend is
+ * cheaper than keeping every in-flight message's text alive (a flood's
+ * in-flight set would outlive young-generation collections and be copied).
+ */
 interface Outgoing {
-  readonly text: string;
+  readonly frame: ClientFrame;
   readonly deadline: number;
-  readonly promise: Promise<void>;
-  resolve(): void;
+  readonly promise: Promise<SendResult>;
+  resolve(result: SendResult): void;
   reject(err: Error): void;
 }
 
@@ -66,20 +75,12 @@ interface ClientSub {
  */
 export class WsClientAdapter extends BaseAdapter {
   readonly name: string;
-  /** `durableTopics` as the server's `welcome` says (read by the hub on every send). */
-  capabilities: AdapterCapabilities = {
-    guarantees: [
-      DeliveryGuarantee.BEST_EFFORT,
-      DeliveryGuarantee.AT_LEAST_ONCE,
-      DeliveryGuarantee.EXACTLY_ONCE,
-      DeliveryGuarantee.ORDERED,
-    ],
-    persistent: false,
-    ordered: true,
-    broadcast: true,
-    patterns: true,
-    consumerGroups: true,
-  };
+  /**
+   * `durableTopics` is the server's: its welcome says whether its hub routes
+   * events asking for more than best-effort, and a new object is assigned
+   * then (the hub reads capabilities as data, on every route decision).
+   */
+  capabilities: AdapterCapabilities = CAPABILITIES;
 
   private readonly url: string;
   private readonly WS: WebSocketConstructor;
@@ -113,6 +114,11 @@ export class WsClientAdapter extends BaseAdapter {
   private loop: ReturnType<typeof setInterval> | undefined;
   private closing = false;
   private corked = false;
+  /**
+   * Set from a welcome that lists the `batch` feature: frames of one turn then
+   * leave as one `batch` frame. Tied to the socket it was made for.
+   */
+  private batcher: FrameBatcher | undefined;
   private firstWelcome: { resolve(): void; reject(err: Error): void } | undefined;
   private stats = { reconnects: 0, resumed: 0, resyncs: 0, framesIn: 0, framesOut: 0 };
 
@@ -168,7 +174,7 @@ export class WsClientAdapter extends BaseAdapter {
     }, timeoutMs);
     ws.onopen = () => {
       this.lastHeard = Date.now();
-      const hello: ClientFrame = { type: 'hello', v: PROTOCOL_VERSION };
+      const hello: ClientFrame = { type: 'hello', v: PROTOCOL_VERSION, features: [...FEATURES] };
       if (this.session !== undefined) {
         hello.session = this.session;
         hello.last = this.received;
@@ -179,14 +185,24 @@ export class WsClientAdapter extends BaseAdapter {
       if (this.socket !== ws) return;
       this.lastHeard = Date.now();
       this.stats.framesIn++;
-      let frame: ServerFrame;
+      let objs: Array<Record<string, unknown>>;
       try {
-        frame = parseServerFrame(String(event.data));
+        objs = decodeFrames(String(event.data));
       } catch (err) {
         this.fail('receive', err);
         return;
       }
-      this.onFrame(ws, frame);
+      for (const obj of objs) {
+        let frame: ServerFrame;
+        try {
+          frame = serverFrameOf(obj);
+        } catch (err) {
+          this.fail('receive', err);
+          continue;
+        }
+        this.onFrame(ws, frame);
+        if (this.socket !== ws) return;
+      }
     };
     ws.onclose = (event) => {
       if (this.socket === ws) this.disconnect(event.code, event.reason || 'closed');
@@ -237,7 +253,7 @@ export class WsClientAdapter extends BaseAdapter {
     const out = this.outbox.get(id);
     if (out === undefined) return;
     this.outbox.delete(id);
-    out.resolve();
+    out.resolve(SENT);
   }
 
   private welcome(ws: WebSocketLike, frame: Extract<ServerFrame, { type: 'welcome' }>): void {
@@ -246,11 +262,23 @@ export class WsClientAdapter extends BaseAdapter {
     const resumed = frame.resumed && frame.session === this.session;
     this.session = frame.session;
     this.live = true;
+    if ((this.capabilities.durableTopics === true) !== (frame.durableTopics === true)) {
+      this.capabilities = frame.durableTopics === true ? DURABLE_CAPABILITIES : CAPABILITIES;
+    }
+    this.batcher = frame.features?.includes(Feature.BATCH)
+      ? new FrameBatcher(
+          (text) => {
+            if (this.socket !== ws || ws.readyState !== OPEN) return; // resent on the next link
+            ws.send(text);
+            this.stats.framesOut++;
+          },
+          undefined,
+          // room for non-ASCII text (up to 3 UTF-8 bytes per unit) under the server's limit
+          Math.max(1, Math.min(BATCH_CHARS, Math.floor((frame.maxPayload ?? 1_048_576) / 3))),
+        )
+      : undefined;
     this.attempt = 0;
     this.pingEveryMs = this.options.pingIntervalMs ?? (frame.pingIntervalMs || 15_000);
-    if ((this.capabilities.durableTopics === true) !== (frame.durableTopics === true)) {
-      this.capabilities = { ...this.capabilities, durableTopics: frame.durableTopics === true };
-    }
     if (resumed) {
       this.stats.resumed++;
       for (const text of this.settlements) this.write(ws, text);
@@ -270,7 +298,7 @@ export class WsClientAdapter extends BaseAdapter {
     }
     this.settlements = [];
     // Unconfirmed frames again, same ids, in the order they were first sent.
-    for (const out of this.outbox.values()) this.write(ws, out.text);
+    for (const out of this.outbox.values()) this.write(ws, encodeFrame(out.frame));
     this.startLoop();
     const first = this.firstWelcome;
     this.firstWelcome = undefined;
@@ -315,12 +343,17 @@ export class WsClientAdapter extends BaseAdapter {
     if (this.recentSettled.size > RECENT_SETTLED) {
       this.recentSettled.delete(this.recentSettled.keys().next().value as number);
     }
-    if (this.live && this.socket) this.write(this.socket, text);
+    if (this.live && this.socket) this.write(this.socket, text, true);
     else this.settlements.push(text);
   }
 
-  private write(ws: WebSocketLike, text: string): void {
+  /** Write a frame; `lazy` for one nobody waits on (see FrameBatcher). */
+  private write(ws: WebSocketLike, text: string, lazy = false): void {
     if (ws.readyState !== OPEN) return;
+    if (this.batcher !== undefined && this.live) {
+      this.batcher.push(text, lazy);
+      return;
+    }
     if (!this.corked) this.cork(ws);
     ws.send(text);
     this.stats.framesOut++;
@@ -343,7 +376,9 @@ export class WsClientAdapter extends BaseAdapter {
   }
 
   /** Send a frame and wait for the server's ack (kept and resent across reconnects). */
-  private request(id: string, text: string): Promise<void> {
+  private request(id: string, frame: ClientFrame): Promise<SendResult> {
+    // encoded now even while disconnected: a payload the codec refuses fails this send at once
+    const text = encodeFrame(frame);
     const existing = this.outbox.get(id);
     if (existing !== undefined) return existing.promise;
     if (this.outbox.size >= this.maxOutbox) {
@@ -354,25 +389,25 @@ export class WsClientAdapter extends BaseAdapter {
         }),
       );
     }
-    let resolve!: () => void;
+    let resolve!: (result: SendResult) => void;
     let reject!: (err: Error) => void;
-    const promise = new Promise<void>((res, rej) => {
+    const promise = new Promise<SendResult>((res, rej) => {
       resolve = res;
       reject = rej;
     });
     const timeout = this.adapterContext.sendTimeoutMs ?? 30_000;
-    this.outbox.set(id, { text, deadline: Date.now() + timeout, promise, resolve, reject });
+    this.outbox.set(id, { frame, deadline: Date.now() + timeout, promise, resolve, reject });
     if (this.live && this.socket) this.write(this.socket, text);
     return promise;
   }
 
   protected doSend(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
-    const text = encodeFrame(
+    return this.request(
+      envelope.id,
       envelope.kind === 'message'
         ? { type: 'message', id: envelope.id, envelope }
         : { type: 'event', id: envelope.id, envelope },
     );
-    return this.request(envelope.id, text).then(() => SENT);
   }
 
   protected async doSubscribe(spec: SubscriptionSpec): Promise<Subscription> {
@@ -399,7 +434,7 @@ export class WsClientAdapter extends BaseAdapter {
     const entry: ClientSub = { spec, open };
     this.subs.set(sub, entry);
     try {
-      await this.request(open.id, encodeFrame(open));
+      await this.request(open.id, open);
     } catch (err) {
       this.subs.delete(sub);
       throw err;
@@ -421,7 +456,7 @@ export class WsClientAdapter extends BaseAdapter {
             : { type: 'unsubscribe', id, sub };
         // Not awaited: deliveries for it that cross the unsubscribe are nacked
         // back (see deliver), and a server that is gone never answers.
-        this.request(id, encodeFrame(frame)).catch(() => {});
+        this.request(id, frame).catch(() => {});
       },
     };
   }
@@ -460,6 +495,11 @@ export class WsClientAdapter extends BaseAdapter {
   /** The one way a connection ends, whoever ended it; reconnects unless closing. */
   private disconnect(code: number, reason: string): void {
     const ws = this.socket;
+    // a clean close still sends what this turn wrote (settlements, say); a lost link drops it
+    // (unconfirmed frames are in the outbox, settlements are asked for again on resume)
+    if (code === CloseCode.NORMAL) this.batcher?.flush();
+    else this.batcher?.clear();
+    this.batcher = undefined;
     this.socket = undefined;
     this.live = false;
     if (this.handshakeTimer !== undefined) clearTimeout(this.handshakeTimer);
@@ -528,6 +568,26 @@ export class WsClientAdapter extends BaseAdapter {
   }
 }
 
+const CAPABILITIES: AdapterCapabilities = Object.freeze({
+  guarantees: Object.freeze([
+    DeliveryGuarantee.BEST_EFFORT,
+    DeliveryGuarantee.AT_LEAST_ONCE,
+    DeliveryGuarantee.EXACTLY_ONCE,
+    DeliveryGuarantee.ORDERED,
+  ]),
+  persistent: false,
+  ordered: true,
+  broadcast: true,
+  patterns: true,
+  consumerGroups: true,
+});
+const DURABLE_CAPABILITIES: AdapterCapabilities = Object.freeze({
+  ...CAPABILITIES,
+  durableTopics: true,
+});
+
+/** Largest batch in UTF-16 units: big enough to amortise a frame, small enough to interleave. */
+const BATCH_CHARS = 65_536;
 /** Settlements remembered for a resume: far above any window, so a lost ack is always found. */
 const RECENT_SETTLED = 4_096;
 const SENT: SendResult = Object.freeze({ protocol: 'ws' });

@@ -1,7 +1,8 @@
 /**
  * The frame protocol (docs/ws-protocol.md): JSON text frames, one object
- * each, discriminated by `type`. Both directions are one union each, decoded
- * here and handled by one `switch` at each end.
+ * each, discriminated by `type`, or (once both sides listed the `batch`
+ * feature) a `batch` frame carrying several of them. Both directions are one
+ * union each, decoded here and handled by one `switch` at each end.
  */
 
 import type { TopicStart } from '@hub/core';
@@ -23,9 +24,24 @@ export const SUBPROTOCOL = 'hub.v1';
 /** The CloudEvents WebSocket binding (events only, as structured JSON CloudEvents). */
 export const CLOUDEVENTS_SUBPROTOCOL = 'cloudevents.json';
 
+/**
+ * Optional features of version 1, listed in `hello` (the client's) and
+ * `welcome` (the server's). A side uses one only when the other listed it, so
+ * a peer written before a feature existed never sees it.
+ */
+export const Feature = {
+  /** `batch` frames: several frames in one WebSocket frame. */
+  BATCH: 'batch',
+} as const;
+export type Feature = (typeof Feature)[keyof typeof Feature];
+/** The features this implementation speaks, in both roles. */
+export const FEATURES: readonly Feature[] = [Feature.BATCH];
+/** Most frames one `batch` may carry; more is a bad frame. */
+export const BATCH_MAX_FRAMES = 4_096;
+
 /** Frames a client sends. */
 export type ClientFrame =
-  | { type: 'hello'; v: number; session?: string; last?: number }
+  | { type: 'hello'; v: number; session?: string; last?: number; features?: string[] }
   | { type: 'message'; id: string; envelope: Envelope }
   | { type: 'event'; id: string; envelope: Envelope }
   | {
@@ -62,7 +78,10 @@ export type ServerFrame =
       window: number;
       pingIntervalMs: number;
       unacked?: number[];
-      /** The server's hub keeps events above best-effort for their groups (durable topics). */
+      features?: string[];
+      /** The server's largest inbound frame in bytes: a client keeps its batches under it. */
+      maxPayload?: number;
+      /** The server's hub routes events asking for more than best-effort (it has durable topics). */
       durableTopics?: boolean;
     }
   | { type: 'ack'; id: string }
@@ -124,6 +143,35 @@ function parseJson(text: string): Obj {
     throw new FrameError('frame must be a JSON object');
   }
   return raw as Obj;
+}
+
+/**
+ * The frames of one WebSocket text frame, parsed but not yet checked: the
+ * frame itself, or the elements of a `batch` (each checked on its own, so one
+ * bad element is refused by its id while the others carry on).
+ * @throws FrameError when the text is not a JSON object or the batch is malformed.
+ */
+export function decodeFrames(text: string): Obj[] {
+  const obj = parseJson(text);
+  if (obj.type !== 'batch') return [obj];
+  const frames = obj.frames;
+  if (!Array.isArray(frames) || frames.length === 0 || frames.length > BATCH_MAX_FRAMES) {
+    throw new FrameError(
+      `frame field 'frames' must be an array of 1-${BATCH_MAX_FRAMES} frames, got ${Array.isArray(frames) ? `${frames.length} elements` : describe(frames)}`,
+    );
+  }
+  for (const f of frames) {
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) {
+      throw new FrameError(`frame field 'frames' must hold JSON objects, got ${describe(f)}`);
+    }
+  }
+  return frames as Obj[];
+}
+
+function featuresOf(obj: Obj): string[] | undefined {
+  const v = obj.features;
+  // Unknown names are kept (and ignored by whoever reads them): a newer peer may list more.
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
 }
 
 function envelopeOf(obj: Obj, id: string, kind: 'message' | 'event'): Envelope {
@@ -197,7 +245,14 @@ function guaranteesOf(obj: Obj, id: string): DeliveryGuarantee[] | undefined {
  * @throws FrameError naming the field; `frameId` is set when the frame had a usable `id`.
  */
 export function parseClientFrame(text: string): ClientFrame {
-  const obj = parseJson(text);
+  return clientFrameOf(parseJson(text));
+}
+
+/**
+ * Check one parsed client frame (a whole frame, or an element of a batch).
+ * @throws FrameError naming the field; `frameId` is set when the frame had a usable `id`.
+ */
+export function clientFrameOf(obj: Obj): ClientFrame {
   const type = obj.type;
   switch (type) {
     case 'hello': {
@@ -215,6 +270,8 @@ export function parseClientFrame(text: string): ClientFrame {
         }
         frame.last = last;
       }
+      const features = featuresOf(obj);
+      if (features !== undefined) frame.features = features;
       return frame;
     }
     case 'message':
@@ -278,7 +335,14 @@ export function parseClientFrame(text: string): ClientFrame {
  * @throws FrameError naming the field.
  */
 export function parseServerFrame(text: string): ServerFrame {
-  const obj = parseJson(text);
+  return serverFrameOf(parseJson(text));
+}
+
+/**
+ * Check one parsed server frame (a whole frame, or an element of a batch).
+ * @throws FrameError naming the field.
+ */
+export function serverFrameOf(obj: Obj): ServerFrame {
   const type = obj.type;
   switch (type) {
     case 'welcome': {
@@ -290,9 +354,15 @@ export function parseServerFrame(text: string): ServerFrame {
         window: Number(obj.window) || 1,
         pingIntervalMs: Number(obj.pingIntervalMs) || 0,
       };
-      if (obj.durableTopics === true) frame.durableTopics = true;
       if (Array.isArray(obj.unacked)) {
         frame.unacked = obj.unacked.filter((n): n is number => Number.isSafeInteger(n));
+      }
+      const features = featuresOf(obj);
+      if (features !== undefined) frame.features = features;
+      if (obj.durableTopics === true) frame.durableTopics = true;
+      const maxPayload = obj.maxPayload;
+      if (typeof maxPayload === 'number' && Number.isSafeInteger(maxPayload) && maxPayload > 0) {
+        frame.maxPayload = maxPayload;
       }
       return frame;
     }
@@ -364,3 +434,99 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): string {
       return JSON.stringify(frame);
   }
 }
+
+/**
+ * Several encoded frames as one `batch` frame: the texts are spliced in as
+ * they are, so a frame is encoded once whether it leaves alone or batched.
+ */
+export function encodeBatch(texts: readonly string[]): string {
+  return `{"type":"batch","frames":[${texts.join(',')}]}`;
+}
+
+/**
+ * Frames written in one turn, sent as few WebSocket frames as the peer allows.
+ * Writes are queued and flushed once the current turn's work is done (after
+ * its promise callbacks: `process.nextTick` scheduled from a callback runs
+ * after them; `queueMicrotask` where there is no `process`), never on a timer,
+ * so a lone frame leaves at once and a burst leaves together. A frame over
+ * `maxChars` goes alone; a batch is cut before it would pass `maxChars`.
+ *
+ * A frame nobody waits on (the settlement of a delivery) is `lazy`: it leaves
+ * with the next frame written, after it, or at the end of this event-loop
+ * iteration (`setImmediate`) if none comes. The caller whose reply it settles
+ * then runs before that write, and a request/reply loop sends its settlement
+ * inside its next request's frame, behind the request, instead of a frame
+ * (and a system call) of its own.
+ */
+export class FrameBatcher {
+  private queue: string[] = [];
+  /** Lazy frames, sent behind the queue. */
+  private lazy: string[] = [];
+  private chars = 0;
+  private scheduled = false;
+  private lazyScheduled = false;
+
+  constructor(
+    /** Writes one WebSocket text frame. */
+    private readonly sendText: (text: string) => void,
+    /** Called at the start of each flush (to add frames that wait for the flush, like acks). */
+    private readonly beforeFlush: (() => void) | undefined,
+    /** Largest batch, in UTF-16 units (at most 3 UTF-8 bytes each). */
+    private readonly maxChars: number,
+  ) {}
+
+  push(text: string, lazy = false): void {
+    if (this.chars + text.length > this.maxChars && this.chars > 0) this.sendQueued();
+    if (lazy) this.lazy.push(text);
+    else this.queue.push(text);
+    this.chars += text.length;
+    if (!lazy || later === undefined) this.schedule();
+    else if (!this.lazyScheduled && !this.scheduled) {
+      this.lazyScheduled = true;
+      later(this.flushLater);
+    }
+  }
+
+  /** Flush at the end of this turn even when nothing is queued yet (for `beforeFlush`). */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    defer(this.flush);
+  }
+
+  /** Drop what is queued (the socket is gone; the frames are resent from elsewhere if they matter). */
+  clear(): void {
+    this.queue = [];
+    this.lazy = [];
+    this.chars = 0;
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    this.beforeFlush?.();
+    this.sendQueued();
+  };
+
+  private readonly flushLater = (): void => {
+    this.lazyScheduled = false;
+    if (!this.scheduled) this.sendQueued(); // else the flush already planned takes it
+  };
+
+  private sendQueued(): void {
+    let q = this.queue;
+    if (this.lazy.length > 0) {
+      q = q.length === 0 ? this.lazy : q.concat(this.lazy);
+      this.lazy = [];
+    }
+    if (q.length === 0) return;
+    this.queue = [];
+    this.chars = 0;
+    this.sendText(q.length === 1 ? q[0]! : encodeBatch(q));
+  }
+}
+
+const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process
+  ?.nextTick;
+const defer: (fn: () => void) => void = nextTick ?? ((fn) => queueMicrotask(fn));
+/** The end of this event-loop iteration, where there is one to name (Node); elsewhere lazy frames are not deferred. */
+const later = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;

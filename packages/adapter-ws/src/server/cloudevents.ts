@@ -15,7 +15,7 @@ export function serveCloudEvents(
   hub: Hub,
   conn: Connection,
   url: URL,
-  allowed: (verb: 'send' | 'subscribe', address: string) => boolean,
+  allowed: (verb: 'send' | 'subscribe', address: string, kind?: 'message' | 'event') => boolean,
   refused: (err: unknown) => void,
 ): void {
   if (conn.helloTimer !== undefined) clearTimeout(conn.helloTimer);
@@ -44,7 +44,7 @@ export function serveCloudEvents(
       return;
     }
     const address = env.kind === 'message' ? env.destination : env.topic;
-    if (!allowed('send', address)) return;
+    if (!allowed('send', address, env.kind)) return;
     attachIdentity(env, identityOf(conn));
     const sent = env.kind === 'message' ? hub.send(env) : hub.publish(env);
     sent.catch((err: HubError) => refused(err));

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import { CloseCode } from '../protocol/codes.js';
-import { encodeFrame, type ServerFrame } from '../protocol/frames.js';
+import { encodeFrame, FrameBatcher, type ServerFrame } from '../protocol/frames.js';
 import type { WsGatewayMetrics } from './metrics.js';
 import type { WsIdentity } from './options.js';
 import type { PendingDelivery, Session, SessionLink } from './session.js';
@@ -12,6 +12,7 @@ export interface ConnectionLimits {
   readonly rateLimit: number;
   readonly rateBurst: number;
   readonly maxBufferedBytes: number;
+  readonly maxPayload: number;
 }
 
 /**
@@ -28,8 +29,14 @@ export class Connection implements SessionLink {
   /** Set for a connection speaking another subprotocol: its text frames go here instead. */
   onText: ((text: string) => void) | undefined;
   private tokens: number;
-  private corked = false;
+  /** This turn wrote already (its backlog is measured; without batching, the socket is corked). */
+  private turnStarted = false;
   private confirmations: string[] = [];
+  /**
+   * Set once the client listed the `batch` feature in its hello: frames of
+   * one turn then leave as one `batch` frame, acks of the turn among them.
+   */
+  private batcher: FrameBatcher | undefined;
   /** Bytes queued when this turn's first frame was written. */
   private backlog = 0;
   private refilledAt = Date.now();
@@ -54,14 +61,18 @@ export class Connection implements SessionLink {
     socket.on('error', () => {});
   }
 
-  /** Take one token for an inbound frame; false (and the connection cut with 1008) when over the rate. */
-  admit(): boolean {
+  /**
+   * Take `frames` tokens for inbound frames (each frame of a batch counts);
+   * false (and the connection cut with 1008) when over the rate.
+   */
+  admit(frames = 1): boolean {
     if (this.closed) return false; // frames still arriving after the cut are dropped
     const now = Date.now();
     const { rateLimit, rateBurst } = this.limits;
     this.tokens = Math.min(rateBurst, this.tokens + ((now - this.refilledAt) * rateLimit) / 1000);
     this.refilledAt = now;
-    if (--this.tokens >= 0) return true;
+    this.tokens -= frames;
+    if (this.tokens >= 0) return true;
     this.stats.cut.rate++;
     this.disconnect(CloseCode.POLICY_VIOLATION, 'rate limit exceeded');
     return false;
@@ -72,21 +83,40 @@ export class Connection implements SessionLink {
     return this.write(encodeFrame(frame));
   }
 
+  /** The client listed the `batch` feature: from now on a turn's frames leave as one. */
+  enableBatching(): void {
+    if (this.batcher !== undefined) return;
+    // Room for the wrapper and for non-ASCII text (up to 3 UTF-8 bytes per unit).
+    const maxChars = Math.max(1, Math.min(BATCH_CHARS, Math.floor(this.limits.maxPayload / 3)));
+    this.batcher = new FrameBatcher(
+      (text) => this.writeNow(text),
+      () => {
+        this.flushConfirmations();
+        this.turnStarted = false; // the turn ends with this flush: the next write measures the backlog again
+      },
+      maxChars,
+    );
+  }
+
   /**
-   * Confirm frame `id`. Confirmations made in one turn of the event loop
-   * leave as one `acks` frame: in a flood they would double the frame count.
+   * Confirm frame `id`. Confirmations made in one turn leave as one `acks`
+   * frame (inside the turn's batch when batching): in a flood they would
+   * double the frame count.
    */
   confirm(id: string): void {
     if (this.closed) return;
     this.confirmations.push(id);
-    if (this.confirmations.length === 1) setImmediate(this.flushConfirmations);
+    if (this.confirmations.length > 1) return;
+    if (this.batcher !== undefined) this.batcher.schedule();
+    else setImmediate(this.flushConfirmations);
   }
 
   private readonly flushConfirmations = (): void => {
     const ids = this.confirmations;
+    if (ids.length === 0) return;
     this.confirmations = [];
     if (ids.length === 1) this.send({ type: 'ack', id: ids[0]! });
-    else if (ids.length > 1) this.send({ type: 'acks', ids });
+    else this.send({ type: 'acks', ids });
   };
 
   /** Write a text frame of another subprotocol (CloudEvents). */
@@ -106,33 +136,47 @@ export class Connection implements SessionLink {
 
   private write(text: string): boolean {
     if (this.closed) return false;
-    this.cork();
+    const batcher = this.batcher;
+    if (batcher === undefined) this.cork();
+    else if (!this.turnStarted) {
+      // the first write of this turn: what is queued now is from earlier turns
+      this.turnStarted = true;
+      this.backlog = this.socket.bufferedAmount;
+    }
     // What is still queued from earlier turns: a burst written in this one
-    // (corked) is no sign of a peer that stopped reading.
+    // is no sign of a peer that stopped reading.
     if (this.backlog > this.limits.maxBufferedBytes) {
       this.stats.cut.slow++;
       this.disconnect(CloseCode.SLOW_CONSUMER, 'send buffer over its cap: the peer is not reading');
       return false;
     }
+    if (batcher === undefined) this.writeNow(text);
+    else batcher.push(text);
+    return true;
+  }
+
+  /** One WebSocket frame onto the socket. */
+  private writeNow(text: string): void {
+    if (this.closed) return;
     this.socket.send(text);
     this.stats.framesOut++;
     this.stats.bytesOut += text.length;
-    return true;
   }
 
   /**
    * Frames written in one turn of the event loop leave in one write: ws writes
    * each frame on its own, and a system call per frame is the ceiling of a flood.
+   * (A batching connection needs none of this: its turn is one frame.)
    */
   private cork(): void {
-    if (this.corked) return;
+    if (this.turnStarted) return;
     this.backlog = this.socket.bufferedAmount;
     const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     if (raw === undefined) return;
-    this.corked = true;
+    this.turnStarted = true;
     raw.cork();
     setImmediate(() => {
-      this.corked = false;
+      this.turnStarted = false;
       raw.uncork();
     });
   }
@@ -140,6 +184,9 @@ export class Connection implements SessionLink {
   /** The one way a connection ends. Idempotent; the gateway hears of it once. */
   disconnect(code: number, reason: string): void {
     if (this.closed) return;
+    // what this turn wrote still leaves before a polite close (an error frame, say)
+    if (TERMINATE.has(code)) this.batcher?.clear();
+    else this.batcher?.flush();
     this.closed = true;
     if (this.helloTimer !== undefined) clearTimeout(this.helloTimer);
     if (TERMINATE.has(code)) {
@@ -154,6 +201,9 @@ export class Connection implements SessionLink {
     this.onGone(this, code, reason);
   }
 }
+
+/** Largest outbound batch in UTF-16 units: big enough to amortise a frame, small enough to interleave. */
+const BATCH_CHARS = 65_536;
 
 /** The identity a connection acts as in the hub's security: its authenticated id, or `anonymous`. */
 export function identityOf(conn: Connection): string {

@@ -2,16 +2,26 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { attachIdentity, type Hub, matchTopic, runAs, type TopicStart } from '@hub/core';
+import {
+  type AccessVerb,
+  attachIdentity,
+  type Hub,
+  matchTopic,
+  runAs,
+  type TopicStart,
+} from '@hub/core';
 import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
 import {
   CLOUDEVENTS_SUBPROTOCOL,
   type ClientFrame,
+  clientFrameOf,
+  decodeFrames,
+  FEATURES,
+  Feature,
   FrameError,
   PROTOCOL_VERSION,
-  parseClientFrame,
   SUBPROTOCOL,
 } from '../protocol/frames.js';
 import { serveCloudEvents } from './cloudevents.js';
@@ -236,7 +246,7 @@ export class WsGateway implements AsyncDisposable {
         this.hub,
         conn,
         url,
-        (verb, address) => this.allowed(conn, verb, address, undefined),
+        (verb, address, kind) => this.allowed(conn, verb, address, undefined, kind),
         () => {
           this.stats.errorFrames++;
         },
@@ -282,15 +292,27 @@ export class WsGateway implements AsyncDisposable {
       conn.onText(data.toString());
       return;
     }
-    let frame: ClientFrame;
+    let objs: Array<Record<string, unknown>>;
     try {
-      frame = parseClientFrame(data.toString());
+      objs = decodeFrames(data.toString());
     } catch (err) {
-      const e = err as FrameError;
-      this.refuseFrame(conn, e.frameId, e);
+      this.refuseFrame(conn, undefined, err);
       return;
     }
-    this.onFrame(conn, frame);
+    // every frame of a batch counts against the rate limit (the first was taken above)
+    if (objs.length > 1 && !conn.admit(objs.length - 1)) return;
+    for (const obj of objs) {
+      let frame: ClientFrame;
+      try {
+        frame = clientFrameOf(obj);
+      } catch (err) {
+        const e = err as FrameError;
+        this.refuseFrame(conn, e.frameId, e);
+        continue;
+      }
+      this.onFrame(conn, frame);
+      if (conn.closed) return;
+    }
   }
 
   /** Every client frame goes through this one switch. */
@@ -310,9 +332,10 @@ export class WsGateway implements AsyncDisposable {
       case 'event': {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
-        if (!this.allowed(conn, 'send', address, frame.id)) return;
-        // The hub's security decides with this connection's identity, and stamps it.
-        attachIdentity(env, identityOf(conn));
+        if (!this.allowed(conn, 'send', address, frame.id, env.kind)) return;
+        // The hub's security decides with this connection's identity, and stamps
+        // it; a hub without security reads no identity (a mark per message saved).
+        if (this.hub.security !== undefined) attachIdentity(env, identityOf(conn));
         const sent =
           env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
         sent.then(
@@ -399,9 +422,12 @@ export class WsGateway implements AsyncDisposable {
       resumed,
       window: this.options.window,
       pingIntervalMs: this.options.pingIntervalMs,
-      durableTopics: this.keepsEvents(),
       ...(resumed ? { unacked: session.receivedUnsettled(last) } : {}),
+      features: [...FEATURES],
+      maxPayload: this.options.maxPayload,
+      durableTopics: this.durableTopics(),
     });
+    if (frame.features?.includes(Feature.BATCH)) conn.enableBatching();
     session.attach(conn, last);
     if (resumed) this.unpark(conn, session);
   }
@@ -461,7 +487,7 @@ export class WsGateway implements AsyncDisposable {
     const sub = frame.sub;
     const prefetch = Math.min(frame.prefetch ?? this.options.window, this.options.window);
     const kept =
-      frame.group !== undefined && this.keepsEvents()
+      frame.group !== undefined && this.durableTopics()
         ? { group: frame.group, startFrom: frame.startFrom, parked: false }
         : undefined;
     const topic: TopicSub & SessionSub = {
@@ -524,16 +550,6 @@ export class WsGateway implements AsyncDisposable {
         },
       ),
     );
-  }
-
-  /** Does the hub have a transport that keeps events for their groups (durable topics)? */
-  private keepsEvents(): boolean {
-    return this.hub.adapters
-      .list()
-      .some(
-        ({ adapter }) =>
-          adapter.capabilities.broadcast && adapter.capabilities.durableTopics === true,
-      );
   }
 
   /**
@@ -601,6 +617,20 @@ export class WsGateway implements AsyncDisposable {
     await this.leave(sub.endpoint, session, []);
   }
 
+  /**
+   * Whether this hub can route events asking for more than best-effort (a
+   * transport with durable topics): the welcome tells the client, whose hub
+   * then sends them here instead of refusing them itself.
+   */
+  private durableTopics(): boolean {
+    return this.hub.adapterRegistry
+      .list()
+      .some(
+        ({ adapter }) =>
+          adapter.capabilities.broadcast && adapter.capabilities.durableTopics === true,
+      );
+  }
+
   /** Work that outlives the frame that started it; `close` waits for it. */
   private background(work: Promise<void>): void {
     this.pending.add(work);
@@ -661,13 +691,25 @@ export class WsGateway implements AsyncDisposable {
     await Promise.all(work);
   }
 
-  private allowed(conn: Connection, verb: Verb, address: string, id: string | undefined): boolean {
+  private allowed(
+    conn: Connection,
+    verb: Verb,
+    address: string,
+    id: string | undefined,
+    kind: 'message' | 'event' = 'message',
+  ): boolean {
     const list = conn.identity?.allow?.[verb];
     let refusal: unknown;
     if (list !== undefined && !list.some((p) => matchTopic(p, address))) {
       refusal = new HubError(
         WsErrorCode.FORBIDDEN,
         `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
+      );
+      this.reportForbidden(
+        conn,
+        verb === 'send' && kind === 'event' ? 'publish' : verb,
+        address,
+        id,
       );
     } else if (verb !== 'send' && this.hub.security !== undefined) {
       // The hub's policy decides too, for this connection's identity (sends
@@ -686,6 +728,43 @@ export class WsGateway implements AsyncDisposable {
     }
     this.refuseFrame(conn, id, refusal);
     return false;
+  }
+
+  /**
+   * A refusal by the connection's identity limits: counted (`forbidden`), and
+   * in the hub's audit sink when it has security (which logs it when no sink
+   * is set), else in the hub's log. The hub's own policy audits its refusals.
+   */
+  private reportForbidden(
+    conn: Connection,
+    verb: AccessVerb,
+    address: string,
+    id: string | undefined,
+  ): void {
+    this.stats.forbidden++;
+    const identity = identityOf(conn);
+    const reason = `WebSocket connection from ${conn.ip} as ${identity} may not ${verb} "${address}" (its identity's allow list)`;
+    const security = this.hub.security;
+    if (security !== undefined) {
+      security.report({
+        kind: 'refused',
+        identity,
+        verb,
+        address,
+        ...(id === undefined ? {} : { messageId: id }),
+        code: WsErrorCode.FORBIDDEN,
+        reason,
+      });
+      return;
+    }
+    this.hub.logger.warn(`[hub:ws] refused: ${reason}`, {
+      gateway: this.options.name,
+      identity,
+      verb,
+      address,
+      code: WsErrorCode.FORBIDDEN,
+      ...(id === undefined ? {} : { frameId: id }),
+    });
   }
 
   private refuseFrame(conn: Connection, id: string | undefined, err: unknown): void {

@@ -18,6 +18,8 @@ export interface WsGatewayMetrics {
   bytesOut: number;
   /** Frames answered with an error frame (bad frame, refused send, forbidden). */
   errorFrames: number;
+  /** Sends, serves and subscriptions refused by the connection's identity limits (`allow`). */
+  forbidden: number;
   /** Sessions resumed / told to resync. */
   resumed: number;
   resyncs: number;
@@ -36,6 +38,7 @@ export function emptyMetrics(): WsGatewayMetrics {
     bytesIn: 0,
     bytesOut: 0,
     errorFrames: 0,
+    forbidden: 0,
     resumed: 0,
     resyncs: 0,
   };

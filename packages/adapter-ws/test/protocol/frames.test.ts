@@ -1,6 +1,13 @@
 import { createMessage } from '@hub/protocol';
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, parseClientFrame, parseServerFrame, WsErrorCode } from '../../src/index.js';
+import {
+  BATCH_MAX_FRAMES,
+  clientFrameOf,
+  decodeFrames,
+  encodeBatch,
+  serverFrameOf,
+} from '../../src/protocol/frames.js';
 
 describe('frames', () => {
   it('round-trips a message frame, binary payload included', () => {
@@ -99,5 +106,54 @@ describe('frames', () => {
       code: WsErrorCode.RESYNC,
       message: 'gone',
     });
+  });
+
+  it('a batch carries encoded frames as they are; each element decodes like a lone frame', () => {
+    const m = createMessage({ source: 'a', destination: 'b', payload: 1 });
+    const one = encodeFrame({ type: 'message', id: m.id, envelope: m });
+    const text = encodeBatch([one, '{"type":"ping"}']);
+    const objs = decodeFrames(text);
+    expect(objs.map((o) => clientFrameOf(o).type)).toEqual(['message', 'ping']);
+    expect(decodeFrames(one)).toHaveLength(1);
+  });
+
+  it.each([
+    ['{"type":"batch"}', /'frames' must be an array of 1-4096 frames, got nothing/],
+    ['{"type":"batch","frames":[]}', /'frames' must be an array of 1-4096 frames, got 0 elements/],
+    ['{"type":"batch","frames":[1]}', /'frames' must hold JSON objects/],
+    [
+      `{"type":"batch","frames":[${Array(BATCH_MAX_FRAMES + 1)
+        .fill('{"type":"ping"}')
+        .join(',')}]}`,
+      /got 4097 elements/,
+    ],
+  ])('refuses the batch %# naming the field', (text, why) => {
+    expect(() => decodeFrames(text)).toThrow(why);
+  });
+
+  it('a batch inside a batch is an unknown frame type', () => {
+    const [inner] = decodeFrames('{"type":"batch","frames":[{"type":"batch","frames":[]}]}');
+    expect(() => clientFrameOf(inner!)).toThrow(/'type' is unknown/);
+  });
+
+  it('hello and welcome carry the features each side speaks, and welcome the server limits', () => {
+    expect(parseClientFrame('{"type":"hello","v":1,"features":["batch","later",3]}')).toEqual({
+      type: 'hello',
+      v: 1,
+      features: ['batch', 'later'],
+    });
+    expect(
+      serverFrameOf({
+        type: 'welcome',
+        v: 1,
+        session: 's',
+        resumed: false,
+        window: 8,
+        pingIntervalMs: 100,
+        features: ['batch'],
+        maxPayload: 4096,
+        durableTopics: true,
+      }),
+    ).toMatchObject({ features: ['batch'], maxPayload: 4096, durableTopics: true });
   });
 });
