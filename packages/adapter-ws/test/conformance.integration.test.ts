@@ -13,12 +13,15 @@ let gateway: WsGateway | undefined;
 // read its capabilities; it is closed unconnected, so any URL does for it.
 const url = () => gateway?.url ?? 'ws://127.0.0.1:1/';
 
+const createAdapter = () =>
+  wsClient({ url: url(), reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+
 adapterTestSuite({
   name: 'ws client against a gateway (memory hub behind it)',
-  createAdapter: () => wsClient({ url: url(), reconnect: { initialDelayMs: 20, maxDelayMs: 200 } }),
-  // Durable topics are the server's to declare (in its welcome), so an unconnected
-  // client does not know them yet: the gateway's hub here has them (memory transport).
-  capabilities: { ...wsClient({ url: url() }).capabilities, durableTopics: true },
+  createAdapter,
+  // The client declares durable topics once the server's welcome says its hub
+  // keeps events (the memory transport does): the suite reads them before.
+  capabilities: { ...createAdapter().capabilities, durableTopics: true },
   skip: {
     R6: 'the client keeps no dead-letter store: its deadLetter is a nack, so the server hub counts the attempt and dead-letters after its own maxDeliveries (covered in dead-letter.integration.test.ts), and the client hub retries in between, so the attempt count is not the client maxDeliveries',
   },

@@ -64,7 +64,7 @@ interface Outgoing {
 interface ClientSub {
   readonly spec: SubscriptionSpec;
   /** The serve / subscribe frame that (re)creates it on a new session. */
-  readonly open: ClientFrame;
+  open: ClientFrame;
 }
 
 /**
@@ -430,13 +430,21 @@ export class WsClientAdapter extends BaseAdapter {
             pattern: spec.address,
             prefetch: spec.prefetch,
             ...(spec.group === undefined ? {} : { group: spec.group }),
+            ...(spec.startFrom === undefined ? {} : { startFrom: spec.startFrom }),
           };
-    this.subs.set(sub, { spec, open });
+    const entry: ClientSub = { spec, open };
+    this.subs.set(sub, entry);
     try {
       await this.request(open.id, open);
     } catch (err) {
       this.subs.delete(sub);
       throw err;
+    }
+    if (open.type === 'subscribe' && open.startFrom !== undefined) {
+      // Subscribing again on a new session continues where the group left
+      // off: the first start position again would skip or repeat events.
+      const { startFrom: _first, ...again } = open;
+      entry.open = again;
     }
     return {
       close: async () => {

@@ -4,6 +4,8 @@
  * feature) a `batch` frame carrying several of them. Both directions are one
  * union each, decoded here and handled by one `switch` at each end.
  */
+
+import type { TopicStart } from '@hub/core';
 import {
   DELIVERY_GUARANTEES,
   type DeliveryGuarantee,
@@ -56,6 +58,8 @@ export type ClientFrame =
       sub: string;
       pattern: string;
       group?: string;
+      /** Kept events: where the group starts (`'last'`, `'now'`, `{ id }`, `{ time }`). */
+      startFrom?: TopicStart;
       prefetch?: number;
     }
   | { type: 'unserve'; id: string; sub: string }
@@ -203,6 +207,23 @@ function prefetchOf(obj: Obj, id: string): number | undefined {
   return v;
 }
 
+/** `'last'`, `'now'`, `{ "id": "<ms>-<seq>" }` or `{ "time": <ms since epoch> }`. */
+function startFromOf(obj: Obj, id: string): TopicStart | undefined {
+  const v = obj.startFrom;
+  if (v === undefined || v === 'last' || v === 'now') return v;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 1) {
+    const o = v as { id?: unknown; time?: unknown };
+    if (typeof o.id === 'string' && /^\d{1,20}-\d{1,20}$/.test(o.id)) return { id: o.id };
+    if (typeof o.time === 'number' && Number.isSafeInteger(o.time) && o.time >= 0) {
+      return { time: o.time };
+    }
+  }
+  throw new FrameError(
+    `frame field 'startFrom' must be 'last', 'now', { id: '<ms>-<seq>' } or { time: <ms since epoch> }, got ${describe(typeof v === 'object' ? JSON.stringify(v)?.slice(0, 40) : v)}`,
+    id,
+  );
+}
+
 function guaranteesOf(obj: Obj, id: string): DeliveryGuarantee[] | undefined {
   const v = obj.guarantees;
   if (v === undefined) return undefined;
@@ -282,6 +303,8 @@ export function clientFrameOf(obj: Obj): ClientFrame {
       };
       const group = optStr(obj, 'group', id);
       if (group !== undefined) frame.group = group;
+      const startFrom = startFromOf(obj, id);
+      if (startFrom !== undefined) frame.startFrom = startFrom;
       const prefetch = prefetchOf(obj, id);
       if (prefetch !== undefined) frame.prefetch = prefetch;
       return frame;

@@ -2,7 +2,14 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type AccessVerb, attachIdentity, type Hub, matchTopic, runAs } from '@hub/core';
+import {
+  type AccessVerb,
+  attachIdentity,
+  type Hub,
+  matchTopic,
+  runAs,
+  type TopicStart,
+} from '@hub/core';
 import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
@@ -27,7 +34,7 @@ import {
   type WsIdentity,
   type WsServerOptions,
 } from './options.js';
-import { type PendingDelivery, Session } from './session.js';
+import { type PendingDelivery, Session, type SessionSub, type TopicSub } from './session.js';
 
 type Verb = 'send' | 'serve' | 'subscribe';
 
@@ -256,6 +263,8 @@ export class WsGateway implements AsyncDisposable {
     if (session === undefined || session.link !== conn) return;
     session.detach();
     if (this.closing) return;
+    // Replaced by a resume on a new connection: the session goes on there at once.
+    if (code !== CloseCode.SESSION_REPLACED) this.park(session);
     if (code === CloseCode.NORMAL) {
       // the client closed on purpose: it is not coming back for this session
       this.background(this.expire(session));
@@ -420,6 +429,7 @@ export class WsGateway implements AsyncDisposable {
     });
     if (frame.features?.includes(Feature.BATCH)) conn.enableBatching();
     session.attach(conn, last);
+    if (resumed) this.unpark(conn, session);
   }
 
   private serve(
@@ -476,39 +486,121 @@ export class WsGateway implements AsyncDisposable {
     }
     const sub = frame.sub;
     const prefetch = Math.min(frame.prefetch ?? this.options.window, this.options.window);
-    const off = runAs(identityOf(conn), () =>
-      this.hub.subscribe(
-        frame.pattern,
-        (event, ctx) =>
-          new Promise<void>((resolve, reject) => {
-            if (session.expired || !session.subs.has(sub)) {
-              reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${sub} is closed`));
-              return;
-            }
-            session.offer({
-              envelope: event,
-              attempt: ctx.attempt,
-              endpoint: undefined,
-              sub,
-              seq: 0,
-              resolve,
-              reject,
-            });
-          }),
-        {
-          concurrency: prefetch,
-          ...(frame.group === undefined ? {} : { group: frame.group }),
-        },
-      ),
-    );
-    session.subs.set(sub, { kind: 'topic', pattern: frame.pattern, off, prefetch, inFlight: 0 });
-    off.then(
+    const kept =
+      frame.group !== undefined && this.durableTopics()
+        ? { group: frame.group, startFrom: frame.startFrom, parked: false }
+        : undefined;
+    const topic: TopicSub & SessionSub = {
+      kind: 'topic',
+      pattern: frame.pattern,
+      off: Promise.resolve(async () => {}),
+      opening: 0,
+      kept,
+      prefetch,
+      inFlight: 0,
+    };
+    session.subs.set(sub, topic);
+    this.openTopic(conn, session, sub, topic, frame.group, frame.startFrom);
+    topic.off.then(
       () => conn.send({ type: 'ack', id: frame.id }),
       (err: unknown) => {
         session.subs.delete(sub);
         this.refuseFrame(conn, frame.id, err);
       },
     );
+  }
+
+  /** The hub subscription behind a client's topic subscription (again, on a resume of a parked one). */
+  private openTopic(
+    conn: Connection,
+    session: Session,
+    subId: string,
+    topic: TopicSub & SessionSub,
+    group: string | undefined,
+    startFrom: TopicStart | undefined,
+  ): void {
+    const opening = ++topic.opening;
+    topic.off = runAs(identityOf(conn), () =>
+      this.hub.subscribe(
+        topic.pattern,
+        (event, ctx) =>
+          new Promise<void>((resolve, reject) => {
+            const p: PendingDelivery = {
+              envelope: event,
+              attempt: ctx.attempt,
+              endpoint: undefined,
+              sub: subId,
+              seq: 0,
+              resolve,
+              reject,
+            };
+            if (session.expired || session.subs.get(subId) !== topic) {
+              reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${subId} is closed`));
+            } else if (topic.opening !== opening || topic.kept?.parked === true) {
+              // this hub subscription is closing: the delivery goes back to the group
+              this.handBack([p], session);
+            } else {
+              session.offer(p);
+            }
+          }),
+        {
+          concurrency: topic.prefetch,
+          ...(group === undefined ? {} : { group }),
+          ...(startFrom === undefined ? {} : { startFrom }),
+        },
+      ),
+    );
+  }
+
+  /**
+   * The client is away: each kept subscription's hub subscription closes, so
+   * the group's transport takes back what this session held and gives no
+   * more to it. A member of the group elsewhere (the same client on another
+   * gateway) gets them; a resume here reopens the subscription.
+   */
+  private park(session: Session): void {
+    for (const [subId, sub] of session.subs) {
+      if (sub.kind !== 'topic' || sub.kept === undefined || sub.kept.parked) continue;
+      sub.kept.parked = true;
+      // Where the group left off from now on, never the first start position again.
+      sub.kept.startFrom = undefined;
+      this.background(sub.off.then((off) => off()).catch(() => {}));
+      this.handBack(session.takeSub(subId), session);
+    }
+  }
+
+  /** Reopen the kept subscriptions a resumed session parked. */
+  private unpark(conn: Connection, session: Session): void {
+    for (const [subId, sub] of session.subs) {
+      if (sub.kind !== 'topic' || sub.kept?.parked !== true) continue;
+      sub.kept.parked = false;
+      this.openTopic(conn, session, subId, sub, sub.kept.group, undefined);
+      sub.off.catch((err: unknown) => {
+        if (session.expired || session.link !== conn) return;
+        // Not silent: the client hears why, and its next connection starts a
+        // new session (HUB_WS_RESYNC) on which it subscribes again.
+        this.refuseFrame(conn, undefined, err);
+        conn.disconnect(CloseCode.GOING_AWAY, 'a durable subscription could not be reopened');
+        this.background(this.expire(session));
+      });
+    }
+  }
+
+  /**
+   * Fail deliveries so the hub hands them back to their transport. After the
+   * hub subscription began closing (a turn of the event loop later): a
+   * failure seen while it still runs would be retried here instead, and one
+   * on its last attempt dead-lettered.
+   */
+  private handBack(held: PendingDelivery[], session: Session, why = 'lost its link'): void {
+    if (held.length === 0) return;
+    const error = new HubError(
+      ErrorCode.CLOSED,
+      `[hub:ws] session ${session.id} ${why}: delivery handed back to the transport`,
+    );
+    setImmediate(() => {
+      for (const p of held) p.reject(error);
+    });
   }
 
   private async unsubscribe(session: Session, subId: string): Promise<void> {
@@ -570,10 +662,12 @@ export class WsGateway implements AsyncDisposable {
     if (session.expireTimer !== undefined) clearTimeout(session.expireTimer);
     this.sessions.delete(session.id);
     const closed = new HubError(ErrorCode.CLOSED, `[hub:ws] session ${session.id} expired`);
-    // Deliveries it held, by endpoint; topic deliveries end with the session.
+    // Deliveries it held, by endpoint; topic deliveries end with the session
+    // (back to their transport, which redelivers those it keeps for a group).
     const byEndpoint = new Map<ServedEndpoint, PendingDelivery[]>();
+    const topics: PendingDelivery[] = [];
     for (const p of session.takeAll()) {
-      if (p.endpoint === undefined) p.reject(closed);
+      if (p.endpoint === undefined) topics.push(p);
       else byEndpoint.set(p.endpoint, [...(byEndpoint.get(p.endpoint) ?? []), p]);
     }
     const work: Promise<void>[] = [];
@@ -586,6 +680,7 @@ export class WsGateway implements AsyncDisposable {
       }
     }
     session.subs.clear();
+    this.handBack(topics, session, 'expired');
     // Endpoints it had stopped serving while deliveries were still with it.
     for (const [endpoint, held] of byEndpoint) {
       for (const p of held) {

@@ -1,4 +1,4 @@
-import type { Unsubscribe } from '@hub/core';
+import type { TopicStart, Unsubscribe } from '@hub/core';
 import type { Envelope } from '@hub/protocol';
 import type { ServedEndpoint } from './endpoint.js';
 
@@ -24,8 +24,33 @@ export interface SessionLink {
   deliver(p: PendingDelivery): boolean;
 }
 
+/**
+ * A topic subscription in a named group on a hub that keeps events (durable
+ * topics): the transport holds what the group has not acked, so while the
+ * client is away its hub subscription is closed (parked) and what it held
+ * goes back to the group, for another member — the same client back on
+ * another gateway — or for this session when it resumes here.
+ */
+export interface KeptTopic {
+  readonly group: string;
+  /** Where the group starts, for the first opening only: reopenings continue where it left off. */
+  startFrom: TopicStart | undefined;
+  /** The hub subscription is closed while the client is away. */
+  parked: boolean;
+}
+
+export interface TopicSub {
+  readonly kind: 'topic';
+  readonly pattern: string;
+  off: Promise<Unsubscribe>;
+  /** Bumped at each opening: deliveries of an earlier (closing) hub subscription are handed back. */
+  opening: number;
+  /** Set for a subscription whose events the transport keeps for its group. */
+  readonly kept: KeptTopic | undefined;
+}
+
 export type SessionSub = (
-  | { readonly kind: 'topic'; readonly pattern: string; off: Promise<Unsubscribe> }
+  | TopicSub
   | { readonly kind: 'endpoint'; readonly endpoint: ServedEndpoint }
 ) & {
   /** Most unsettled deliveries of this subscription at once (the client's prefetch). */
@@ -150,6 +175,23 @@ export class Session {
       if (this.waiting[i]!.sub === sub) out.push(...this.waiting.splice(i, 1));
     }
     return out.reverse();
+  }
+
+  /**
+   * What one subscription holds (unsettled and queued), removed from the
+   * session: its client no longer settles them here. Another delivery may
+   * take the room at once.
+   */
+  takeSub(subId: string): PendingDelivery[] {
+    const out = this.dropWaiting(subId);
+    for (const [seq, p] of this.unacked) {
+      if (p.sub !== subId) continue;
+      this.unacked.delete(seq);
+      out.push(p);
+    }
+    const sub = this.subs.get(subId);
+    if (sub !== undefined) sub.inFlight = 0;
+    return out;
   }
 
   /** Everything still held (unsettled and queued), removed from the session. */

@@ -34,6 +34,16 @@ describe('frames', () => {
       /'guarantees'/,
       's',
     ],
+    [
+      '{"type":"subscribe","id":"s","sub":"1","pattern":"a","startFrom":"first"}',
+      /'startFrom'/,
+      's',
+    ],
+    [
+      '{"type":"subscribe","id":"s","sub":"1","pattern":"a","startFrom":{"id":"x"}}',
+      /'startFrom'/,
+      's',
+    ],
     ['{"type":"hello","v":"1"}', /'v' must be an integer/, undefined],
     ['{"type":"message","id":"m","envelope":{"kind":"message"}}', /'envelope'/, 'm'],
   ])('refuses %s naming the field', (text, why, id) => {
@@ -45,6 +55,40 @@ describe('frames', () => {
       expect((err as { frameId?: string }).frameId).toBe(id);
       expect((err as { code: string }).code).toMatch(/^HUB_/);
     }
+  });
+
+  it('carries a durable subscription start position and the server offering durable topics', () => {
+    for (const startFrom of ['last', 'now', { id: '1-0' }, { time: 5 }] as const) {
+      const text = encodeFrame({
+        type: 'subscribe',
+        id: 's',
+        sub: '1',
+        pattern: 'a.*',
+        group: 'g',
+        startFrom,
+      });
+      expect(parseClientFrame(text)).toEqual({
+        type: 'subscribe',
+        id: 's',
+        sub: '1',
+        pattern: 'a.*',
+        group: 'g',
+        startFrom,
+      });
+    }
+    const welcome = {
+      type: 'welcome',
+      v: 1,
+      session: 'x',
+      resumed: false,
+      window: 8,
+      pingIntervalMs: 1,
+    } as const;
+    expect(parseServerFrame(JSON.stringify({ ...welcome, durableTopics: true }))).toEqual({
+      ...welcome,
+      durableTopics: true,
+    });
+    expect(parseServerFrame(JSON.stringify(welcome))).toEqual(welcome);
   });
 
   it('an envelope whose id is not the frame id is refused', () => {
