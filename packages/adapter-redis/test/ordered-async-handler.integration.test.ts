@@ -44,6 +44,10 @@ it('an ordered key with a handler that settles later moves on as soon as it sett
     );
   }
   // 40 × 3 s if every entry waited out BLOCK; the deadline is far from both.
-  await waitFor(() => seen.length >= n, () => `${seen.length}/${n} handled`, 30_000);
+  await waitFor(
+    () => seen.length >= n,
+    () => `${seen.length}/${n} handled`,
+    30_000,
+  );
   expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));
 });
