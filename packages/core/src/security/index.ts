@@ -1,3 +1,4 @@
 export * from './identity.js';
+export * from './replay.js';
 export * from './rules.js';
 export * from './security.js';

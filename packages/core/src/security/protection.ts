@@ -28,9 +28,19 @@ export interface KeyOptions {
   /**
    * An arrived envelope without this protection is refused (fail closed).
    * `false` accepts unprotected ones too, while a fleet is being switched over.
-   * @default true
+   * @default true (for encryption: false while `enabled` is false)
    */
   required?: boolean;
+}
+
+export interface EncryptionOptions extends KeyOptions {
+  /**
+   * `false` keeps the keys to read encrypted envelopes but writes plaintext:
+   * the first step of switching a fleet over (every hub can read before any
+   * writes). The hub warns at start-up while it is off.
+   * @default true
+   */
+  enabled?: boolean;
 }
 
 export interface CompressionOptions {
@@ -46,7 +56,7 @@ export interface ProtectionOptions {
   /** HMAC-SHA256 over the envelope's canonical fields, the identity and the body. */
   signing?: KeyOptions;
   /** AES-256-GCM of the payload (keys of 32 bytes). */
-  encryption?: KeyOptions;
+  encryption?: EncryptionOptions;
   compression?: CompressionOptions;
 }
 
@@ -83,10 +93,11 @@ class Keys {
     private readonly field: string,
     private readonly options: KeyOptions,
     private readonly exactBytes: number | undefined,
+    known: readonly string[] = ['keyId', 'keys', 'required'],
   ) {
     if (typeof options !== 'object' || options === null)
       throw badConfig(field, 'must be an object');
-    rejectUnknownOptions(`security.protection.${field}`, options, ['keyId', 'keys', 'required']);
+    rejectUnknownOptions(`security.protection.${field}`, options, known);
     if (typeof options.keys !== 'function') throw badConfig(`${field}.keys`, 'must be a function');
     if (typeof options.keyId !== 'function') this.check(options.keyId);
     if (options.required !== undefined && typeof options.required !== 'boolean') {
@@ -194,7 +205,34 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
   if (typeof options !== 'object' || options === null) throw badConfig('', 'must be an object');
   rejectUnknownOptions('security.protection', options, ['signing', 'encryption', 'compression']);
   const signing = options.signing && new Keys('signing', options.signing, undefined);
-  const encryption = options.encryption && new Keys('encryption', options.encryption, 32);
+  const encryption =
+    options.encryption &&
+    new Keys('encryption', options.encryption, 32, ['keyId', 'keys', 'required', 'enabled']);
+  const encryptionEnabled = options.encryption?.enabled;
+  if (encryptionEnabled !== undefined && typeof encryptionEnabled !== 'boolean') {
+    throw badConfig('encryption.enabled', 'must be a boolean');
+  }
+  /** Encrypt on the way out (the keys may be there for reading only). */
+  const encrypts = encryption !== undefined && encryptionEnabled !== false;
+  /** A hub that writes plaintext does not require encryption of others unless told to. */
+  const encRequired = encryption !== undefined && (options.encryption!.required ?? encrypts);
+  const warnings: string[] = [];
+  if (encryption !== undefined && !encrypts) {
+    warnings.push(
+      'encryption is off (encryption.enabled: false) although a key is configured: payloads leave this hub in the clear',
+    );
+  }
+  for (const [field, keys] of [
+    ['signing', signing],
+    ['encryption', encryption],
+  ] as const) {
+    const required = field === 'signing' ? keys?.required : encRequired;
+    if (keys !== undefined && !required && (field === 'signing' || encrypts)) {
+      warnings.push(
+        `${field}.required is false: arrived envelopes without ${field === 'signing' ? 'a signature' : 'encryption'} are accepted`,
+      );
+    }
+  }
   const comp = options.compression;
   if (comp !== undefined) {
     rejectUnknownOptions('security.protection.compression', comp, [
@@ -221,7 +259,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
   const seal = async (env: Envelope): Promise<Envelope> => {
     const headers: Record<string, string> = { ...env.headers };
     let body = bodyOf(env);
-    if (comp !== undefined || encryption !== undefined) {
+    if (comp !== undefined || encrypts) {
       let bytes: Buffer = Buffer.from(JSON.stringify(body ?? null));
       let zip = '';
       if (comp !== undefined && bytes.length >= threshold) {
@@ -229,9 +267,9 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
         zip = algorithm;
         headers[COMPRESSION_HEADER] = zip;
       }
-      if (encryption !== undefined) {
-        const keyId = encryption.current();
-        const key = await encryption.get(keyId);
+      if (encrypts) {
+        const keyId = encryption!.current();
+        const key = await encryption!.get(keyId);
         const iv = randomBytes(IV_BYTES);
         const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
         cipher.setAAD(boundData(env, keyId, zip));
@@ -240,7 +278,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
         headers[IV_HEADER] = iv.toString('base64');
         headers[TAG_HEADER] = cipher.getAuthTag().toString('base64');
       }
-      body = zip === '' && encryption === undefined ? body : bytes.toString('base64');
+      body = zip === '' && !encrypts ? body : bytes.toString('base64');
     }
     let out = withBody(env, body, headers);
     if (signing !== undefined) {
@@ -279,7 +317,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
     if (zip !== '' && zip !== 'gzip' && zip !== 'br')
       throw fail(`headers.${COMPRESSION_HEADER} "${zip.slice(0, 20)}" is unknown`);
     if (keyId === undefined && zip === '') {
-      if (encryption?.required === true)
+      if (encRequired)
         throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
       return env;
     }
@@ -308,7 +346,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
           err,
         );
       }
-    } else if (encryption?.required === true) {
+    } else if (encRequired) {
       throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
     }
     if (zip !== '') {
@@ -341,5 +379,5 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
     return withBody(env, value, headers);
   };
 
-  return { name: 'envelope-protection', signs: signing !== undefined, seal, open };
+  return { name: 'envelope-protection', signs: signing !== undefined, warnings, seal, open };
 }

@@ -1,6 +1,6 @@
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
 import { rejectUnknownOptions } from '../config/unknown-options.js';
-import type { Middleware } from '../hub/middleware.js';
+import type { InboundContext, Middleware } from '../hub/middleware.js';
 import type { Logger } from '../logger.js';
 import {
   attachedIdentity,
@@ -9,6 +9,7 @@ import {
   RESERVED_HEADER_PREFIX,
   senderOf,
 } from './identity.js';
+import { ReplayGuard, type ReplayOptions } from './replay.js';
 import { type AccessPolicy, type AccessVerb, CompiledPolicy } from './rules.js';
 
 /**
@@ -21,6 +22,8 @@ export interface EnvelopeProtection {
   readonly name: string;
   /** True when it signs and verifies envelopes, so an arrived identity can be trusted. */
   readonly signs?: boolean;
+  /** Insecure settings of this protection, each logged as a warning when a hub starts with it. */
+  readonly warnings?: readonly string[];
   /** On the way out, after every other middleware: compress, encrypt, sign. */
   seal(envelope: Envelope): Envelope | Promise<Envelope>;
   /**
@@ -37,9 +40,10 @@ export interface AuditEvent {
    * `integrity`: an arrived envelope failed verification, decryption or decompression;
    * `reload`: the policy was replaced;
    * `auth`: an entry point (a WebSocket gateway, an HTTP endpoint) refused a client's credentials;
-   * `rate-limit`: an entry point refused or cut a client over its rate limit.
+   * `rate-limit`: an entry point refused or cut a client over its rate limit;
+   * `replay`: an arrived envelope was a copy of one already received, or outside the replay window.
    */
-  kind: 'refused' | 'integrity' | 'reload' | 'auth' | 'rate-limit';
+  kind: 'refused' | 'integrity' | 'reload' | 'auth' | 'rate-limit' | 'replay';
   /** Milliseconds since the Unix epoch. */
   at: number;
   hub: string;
@@ -69,9 +73,18 @@ export interface SecurityOptions {
   audit?: AuditSink;
   /** Signing, encryption and compression of envelopes (`envelopeProtection()` from `@hub/core/security`). */
   protection?: EnvelopeProtection;
+  /**
+   * Refuse replays: an arrived envelope whose id this hub's consumer has
+   * already received (on a first delivery: a transport's redeliveries go
+   * on), or whose timestamp lies outside the window, is refused with
+   * `HUB_REPLAYED`, audited and dead-lettered. Needs signing to mean
+   * anything (the id and timestamp are signed). `{}` takes the defaults.
+   * @default off
+   */
+  replay?: ReplayOptions;
 }
 
-const SECURITY_OPTIONS = ['identity', 'policy', 'audit', 'protection'] as const;
+const SECURITY_OPTIONS = ['identity', 'policy', 'audit', 'protection', 'replay'] as const;
 
 /** Request/reply inboxes: replies are matched by correlation id, and every hub serves its own. */
 const INBOX_PREFIX = '_inbox.';
@@ -96,7 +109,9 @@ export class HubSecurity {
     authFailed: 0,
     rateLimited: 0,
     auditFailed: 0,
+    replayed: 0,
   };
+  private readonly replay: ReplayGuard | undefined;
 
   constructor(
     options: SecurityOptions,
@@ -132,10 +147,19 @@ export class HubSecurity {
     this.identity = identity ?? hubName;
     this.policy = options.policy === undefined ? undefined : new CompiledPolicy(options.policy);
     this.protection = protection;
+    this.replay = options.replay === undefined ? undefined : new ReplayGuard(options.replay);
     if (this.policy !== undefined && protection?.signs !== true) {
       logger.warn(
         `[hub:security] ${hubName} has a policy but does not verify signatures: the identity of an envelope arriving from another hub is whatever its sender wrote (add envelopeProtection({ signing }) from @hub/core/security)`,
       );
+    }
+    if (this.replay !== undefined && protection?.signs !== true) {
+      logger.warn(
+        `[hub:security] ${hubName} refuses replays but does not verify signatures: a copy with a new id or timestamp passes (add envelopeProtection({ signing }) from @hub/core/security)`,
+      );
+    }
+    for (const warning of protection?.warnings ?? []) {
+      logger.warn(`[hub:security] ${hubName}: ${warning}`);
     }
     this.audit =
       audit ??
@@ -161,7 +185,7 @@ export class HubSecurity {
     const head: Middleware = {
       name: 'security',
       outbound: (env) => this.outbound(env),
-      inbound: (env) => this.inbound(env),
+      inbound: (env, context) => this.inbound(env, context),
     };
     const protection = this.protection;
     if (protection === undefined) return [head, ...user];
@@ -193,7 +217,13 @@ export class HubSecurity {
 
   /** Figures for the hub's metrics (`components.security`). */
   metrics(): Record<string, number> {
-    return { ...this.counts, rules: this.policy?.rules.length ?? -1 };
+    return {
+      ...this.counts,
+      rules: this.policy?.rules.length ?? -1,
+      ...(this.replay === undefined
+        ? {}
+        : { replayIds: this.replay.size, replayEvicted: this.replay.evicted }),
+    };
   }
 
   private outbound(env: Envelope): Envelope {
@@ -211,7 +241,7 @@ export class HubSecurity {
     return { ...env, headers } as Envelope;
   }
 
-  private async inbound(arrived: Envelope): Promise<Envelope> {
+  private async inbound(arrived: Envelope, context: InboundContext): Promise<Envelope> {
     let env = arrived;
     if (this.protection !== undefined) {
       try {
@@ -237,11 +267,33 @@ export class HubSecurity {
         throw e;
       }
     }
+    if (this.replay !== undefined) this.checkReplay(env, context);
     const address = addressOf(env);
     if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;
     const identity = senderOf(env) ?? 'anonymous';
     this.authorize(identity, env.kind === 'message' ? 'send' : 'publish', address, env.id);
     return env;
+  }
+
+  /** After verification: a valid signature on a copy already received is still a refusal. */
+  private checkReplay(env: Envelope, context: InboundContext): void {
+    try {
+      this.replay!.check(env, context);
+    } catch (err) {
+      this.counts.replayed++;
+      const sender = senderOf(env);
+      this.emit({
+        kind: 'replay',
+        verb: 'receive',
+        ...(sender === undefined ? {} : { identity: sender }),
+        address: addressOf(env),
+        messageId: env.id,
+        rule: 'replay-window',
+        code: (err as HubError).code,
+        reason: (err as HubError).message,
+      });
+      throw err;
+    }
   }
 
   private authorize(
