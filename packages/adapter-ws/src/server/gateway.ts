@@ -2,7 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { attachIdentity, type Hub, matchTopic, runAs } from '@hub/core';
+import { attachIdentity, type Hub, isLoopbackHost, matchTopic, runAs } from '@hub/core';
 import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
@@ -98,7 +98,30 @@ export class WsGateway implements AsyncDisposable {
     }
     this.liveness ??= setInterval(this.checkLiveness, this.options.pingIntervalMs);
     this.liveness.unref?.();
+    if (this.server.listening) this.warnIfExposed();
+    else this.server.once('listening', () => this.warnIfExposed());
     return this;
+  }
+
+  /**
+   * Start-up warnings for a gateway other machines can reach: without a
+   * token or an authenticate hook anyone there may connect, and over plain
+   * HTTP (not an https.Server) tokens and frames travel in the clear.
+   */
+  private warnIfExposed(): void {
+    const address = (this.server.address() as AddressInfo | null)?.address;
+    if (address === undefined || isLoopbackHost(address)) return;
+    const where = `[hub:ws] gateway "${this.options.name}" listens on ${address}, not a loopback address`;
+    if (this.options.tokens === undefined && this.options.authenticate === undefined) {
+      this.hub.logger.warn(
+        `${where}, without authentication: anyone who reaches it may connect (set tokens or authenticate)`,
+      );
+    }
+    if (!('setSecureContext' in this.server)) {
+      this.hub.logger.warn(
+        `${where}, over plain HTTP: tokens and frames travel unencrypted (mount it on an https.Server)`,
+      );
+    }
   }
 
   /** The port the gateway listens on (the mounted server's port when mounted). */
@@ -144,17 +167,30 @@ export class WsGateway implements AsyncDisposable {
     }
     const origin = req.headers.origin;
     const allowed = this.options.allowedOrigins;
+    const ip = req.socket.remoteAddress ?? '';
     if (origin !== undefined && allowed !== undefined && !allowed.includes(origin)) {
       this.stats.refused.origin++;
+      this.audit({
+        kind: 'refused',
+        address: url.pathname,
+        rule: 'allowedOrigins',
+        code: ErrorCode.FORBIDDEN,
+        reason: `WebSocket upgrade from ${ip} refused: origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`,
+      });
       refuse(socket, UpgradeStatus.FORBIDDEN_ORIGIN);
       return;
     }
-    const ip = req.socket.remoteAddress ?? '';
-    if (
-      this.conns.size >= this.options.maxConnections ||
-      (this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp
-    ) {
+    const perIp = (this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp;
+    if (perIp || this.conns.size >= this.options.maxConnections) {
       this.stats.refused.limit++;
+      const rule = perIp ? 'maxConnectionsPerIp' : 'maxConnections';
+      this.audit({
+        kind: 'rate-limit',
+        address: url.pathname,
+        rule,
+        code: ErrorCode.OVERLOADED,
+        reason: `WebSocket upgrade from ${ip} refused: over ${rule} (${this.options[rule]})`,
+      });
       refuse(socket, UpgradeStatus.TOO_MANY);
       return;
     }
@@ -192,12 +228,18 @@ export class WsGateway implements AsyncDisposable {
 
   /** A refused upgrade, in the hub's audit log when it has security. */
   private auditAuth(req: IncomingMessage, ip: string, why: string): void {
-    this.hub.security?.report({
+    this.audit({
       kind: 'auth',
       address: new URL(req.url ?? '/', 'http://x').pathname,
+      rule: this.options.authenticate === undefined ? 'tokens' : 'authenticate',
       code: ErrorCode.AUTH_FAILED,
       reason: `WebSocket upgrade from ${ip} ${why}`,
     });
+  }
+
+  /** A refusal of this gateway's own (before the hub sees anything), in the hub's audit sink. */
+  private audit(event: Parameters<NonNullable<Hub['security']>['report']>[0]): void {
+    this.hub.security?.report(event);
   }
 
   private tokenOk(req: IncomingMessage, url: URL): boolean {
@@ -266,7 +308,20 @@ export class WsGateway implements AsyncDisposable {
 
   private onData(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
-    if (!conn.admit()) return;
+    const open = !conn.closed;
+    if (!conn.admit()) {
+      if (open) {
+        // Cut just now (close 1008): frames after the cut are dropped unrecorded.
+        this.audit({
+          kind: 'rate-limit',
+          identity: identityOf(conn),
+          rule: 'rateLimit',
+          code: ErrorCode.OVERLOADED,
+          reason: `WebSocket connection from ${conn.ip} cut with 1008: over ${this.options.rateLimit} frames/s (burst ${this.options.rateBurst})`,
+        });
+      }
+      return;
+    }
     const size = Array.isArray(data)
       ? data.reduce((n, b) => n + b.length, 0)
       : (data as Buffer).byteLength;
@@ -308,7 +363,7 @@ export class WsGateway implements AsyncDisposable {
       case 'event': {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
-        if (!this.allowed(conn, 'send', address, frame.id)) return;
+        if (!this.allowed(conn, 'send', address, frame.id, env.id)) return;
         // The hub's security decides with this connection's identity, and stamps it.
         attachIdentity(env, identityOf(conn));
         const sent =
@@ -562,7 +617,13 @@ export class WsGateway implements AsyncDisposable {
     await Promise.all(work);
   }
 
-  private allowed(conn: Connection, verb: Verb, address: string, id: string | undefined): boolean {
+  private allowed(
+    conn: Connection,
+    verb: Verb,
+    address: string,
+    id: string | undefined,
+    messageId?: string,
+  ): boolean {
     const list = conn.identity?.allow?.[verb];
     let refusal: unknown;
     if (list !== undefined && !list.some((p) => matchTopic(p, address))) {
@@ -570,6 +631,16 @@ export class WsGateway implements AsyncDisposable {
         WsErrorCode.FORBIDDEN,
         `[hub:ws] ${conn.identity?.id ?? 'this connection'} may not ${verb} "${address}"`,
       );
+      this.audit({
+        kind: 'refused',
+        identity: identityOf(conn),
+        verb,
+        address,
+        ...(messageId === undefined ? {} : { messageId }),
+        rule: `allow.${verb}`,
+        code: WsErrorCode.FORBIDDEN,
+        reason: (refusal as HubError).message,
+      });
     } else if (verb !== 'send' && this.hub.security !== undefined) {
       // The hub's policy decides too, for this connection's identity (sends
       // are checked by the hub itself, with the identity attached).
