@@ -377,6 +377,16 @@ export class HttpEndpoint implements AsyncDisposable {
     } catch (err) {
       return sendProblem(res, problemFromError(err));
     }
+    const security = this.opts.hub.security;
+    if (security?.opensProtection === true) {
+      // A sending hub with protection sealed them: verified and opened here
+      // (the hub seals them again for its own transport); a failure is audited.
+      try {
+        envelopes = await Promise.all(envelopes.map((env) => security.openFromClient(env)));
+      } catch (err) {
+        return sendProblem(res, problemFromError(err));
+      }
+    }
     // The hub's security decides with the identity the verify hook resolved.
     const identity = this.identities.get(req) ?? 'anonymous';
     for (const env of envelopes) attachIdentity(env, identity);

@@ -23,7 +23,7 @@ export const CLOUDEVENTS_SUBPROTOCOL = 'cloudevents.json';
 
 /** Frames a client sends. */
 export type ClientFrame =
-  | { type: 'hello'; v: number; session?: string; last?: number }
+  | { type: 'hello'; v: number; session?: string; last?: number; sealed?: boolean }
   | { type: 'message'; id: string; envelope: Envelope }
   | { type: 'event'; id: string; envelope: Envelope }
   | {
@@ -191,6 +191,12 @@ export function parseClientFrame(text: string): ClientFrame {
           throw new FrameError(`frame field 'last' must be an integer >= 0, got ${describe(last)}`);
         }
         frame.last = last;
+      }
+      if (obj.sealed !== undefined) {
+        if (typeof obj.sealed !== 'boolean') {
+          throw new FrameError(`frame field 'sealed' must be a boolean, got ${describe(obj.sealed)}`);
+        }
+        frame.sealed = obj.sealed;
       }
       return frame;
     }

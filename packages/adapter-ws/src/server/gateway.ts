@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'n
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { attachIdentity, type Hub, isLoopbackHost, matchTopic, runAs } from '@hub/core';
-import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
+import { type Envelope, ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
 import {
@@ -364,14 +364,15 @@ export class WsGateway implements AsyncDisposable {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
         if (!this.allowed(conn, 'send', address, frame.id, env.id)) return;
-        // The hub's security decides with this connection's identity, and stamps it.
-        attachIdentity(env, identityOf(conn));
-        const sent =
-          env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
-        sent.then(
-          () => conn.confirm(frame.id),
-          (err: unknown) => this.refuseFrame(conn, frame.id, err),
-        );
+        const security = this.hub.security;
+        if (security?.opensProtection === true) {
+          // A client hub with protection sealed it: verified and opened here
+          // (the hub seals it again for its own transport).
+          security.openFromClient(env).then(
+            (opened) => this.accept(conn, frame.id, opened),
+            (err: unknown) => this.refuseFrame(conn, frame.id, err),
+          );
+        } else this.accept(conn, frame.id, env);
         return;
       }
       case 'serve':
@@ -405,6 +406,18 @@ export class WsGateway implements AsyncDisposable {
         conn.send({ type: 'pong' });
         return;
     }
+  }
+
+  /** Hand a client's envelope to the hub, as the connection's identity; confirm or refuse the frame. */
+  private accept(conn: Connection, frameId: string, env: Envelope): void {
+    // The hub's security decides with this connection's identity, and stamps it.
+    attachIdentity(env, identityOf(conn));
+    const sent =
+      env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
+    sent.then(
+      () => conn.confirm(frameId),
+      (err: unknown) => this.refuseFrame(conn, frameId, err),
+    );
   }
 
   private hello(conn: Connection, frame: Extract<ClientFrame, { type: 'hello' }>): void {
@@ -444,6 +457,7 @@ export class WsGateway implements AsyncDisposable {
       previous?.disconnect(CloseCode.SESSION_REPLACED, 'session resumed on another connection');
     }
     conn.session = session;
+    conn.sealed = frame.sealed === true;
     const last = resumed ? (frame.last ?? 0) : 0;
     conn.send({
       type: 'welcome',
@@ -514,14 +528,20 @@ export class WsGateway implements AsyncDisposable {
     const off = runAs(identityOf(conn), () =>
       this.hub.subscribe(
         frame.pattern,
-        (event, ctx) =>
-          new Promise<void>((resolve, reject) => {
+        async (event, ctx) => {
+          const security = this.hub.security;
+          const { plain, sealed } =
+            security?.opensProtection === true
+              ? await security.forClients(event)
+              : { plain: event, sealed: undefined };
+          return new Promise<void>((resolve, reject) => {
             if (session.expired || !session.subs.has(sub)) {
               reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${sub} is closed`));
               return;
             }
             session.offer({
-              envelope: event,
+              envelope: plain,
+              sealed,
               attempt: ctx.attempt,
               endpoint: undefined,
               sub,
@@ -529,7 +549,8 @@ export class WsGateway implements AsyncDisposable {
               resolve,
               reject,
             });
-          }),
+          });
+        },
         {
           concurrency: prefetch,
           ...(frame.group === undefined ? {} : { group: frame.group }),

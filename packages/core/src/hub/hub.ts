@@ -496,6 +496,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       hubName: this.name,
       instanceId: this.instanceId,
       logger: this.logger,
+      opensProtection: this.security?.opensProtection === true,
       sendTimeoutMs: this.messageTimeoutMs,
       reportError: (error) => {
         this.logger.error(error.message);

@@ -92,6 +92,23 @@ const INBOX_PREFIX = '_inbox.';
 const addressOf = (env: Envelope): string => (env.kind === 'message' ? env.destination : env.topic);
 
 /**
+ * Headers the envelope protection writes (`@hub/core/security` exports them
+ * by name); their presence says an envelope was sealed.
+ */
+export const PROTECTION_HEADERS = ['hub-sig', 'hub-enc', 'hub-iv', 'hub-tag', 'hub-zip'] as const;
+
+const isProtected = (env: Envelope): boolean =>
+  PROTECTION_HEADERS.some((h) => env.headers[h] !== undefined);
+
+function withoutProtection(env: Envelope): Envelope {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env.headers)) {
+    if (!(PROTECTION_HEADERS as readonly string[]).includes(k)) headers[k] = v;
+  }
+  return { ...env, headers } as Envelope;
+}
+
+/**
  * The hub's security layer: authorization on send, publish, serve, subscribe
  * and arrival; the identity stamp; the envelope protection; audit and counts.
  * Every adapter gets it because it runs in the core's pipelines.
@@ -241,32 +258,65 @@ export class HubSecurity {
     return { ...env, headers } as Envelope;
   }
 
-  private async inbound(arrived: Envelope, context: InboundContext): Promise<Envelope> {
-    let env = arrived;
-    if (this.protection !== undefined) {
-      try {
-        env = await this.protection.open(arrived);
-      } catch (err) {
-        this.counts.integrityFailed++;
-        const e =
-          err instanceof HubError
-            ? err
-            : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
-                cause: err,
-              });
-        const sender = senderOf(arrived);
-        this.emit({
-          kind: 'integrity',
-          verb: 'receive',
-          ...(sender === undefined ? {} : { identity: sender }),
-          address: addressOf(arrived),
-          messageId: arrived.id,
-          code: e.code,
-          reason: e.message,
-        });
-        throw e;
-      }
+  /** True when the hub verifies and decrypts protected envelopes (`security.protection`). */
+  get opensProtection(): boolean {
+    return this.protection !== undefined;
+  }
+
+  /**
+   * For an entry point (a WebSocket gateway, an HTTP endpoint) before it
+   * hands an envelope from a client to `hub.send`: a client that is itself a
+   * hub with protection sent it signed and maybe encrypted, so it is
+   * verified and opened here (a failure is audited, counted and thrown as
+   * `HUB_INTEGRITY_FAILED`); the hub seals it again with its own protection
+   * on the way out. An envelope without protection headers (a browser
+   * client, a plain HTTP caller) is returned as it is: the entry point's
+   * own authentication vouches for it.
+   */
+  async openFromClient(env: Envelope): Promise<Envelope> {
+    if (this.protection === undefined || !isProtected(env)) return env;
+    return withoutProtection(await this.open(env));
+  }
+
+  /**
+   * For an entry point delivering to its clients: the envelope as its own
+   * handler saw it, without the headers of the protection it arrived with
+   * (they no longer describe its body), and sealed again for a client that
+   * opens protected envelopes itself.
+   */
+  async forClients(env: Envelope): Promise<{ plain: Envelope; sealed: Envelope | undefined }> {
+    const plain = isProtected(env) ? withoutProtection(env) : env;
+    const sealed = this.protection === undefined ? undefined : await this.protection.seal(plain);
+    return { plain, sealed };
+  }
+
+  private async open(arrived: Envelope): Promise<Envelope> {
+    try {
+      return await this.protection!.open(arrived);
+    } catch (err) {
+      this.counts.integrityFailed++;
+      const e =
+        err instanceof HubError
+          ? err
+          : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
+              cause: err,
+            });
+      const sender = senderOf(arrived);
+      this.emit({
+        kind: 'integrity',
+        verb: 'receive',
+        ...(sender === undefined ? {} : { identity: sender }),
+        address: addressOf(arrived),
+        messageId: arrived.id,
+        code: e.code,
+        reason: e.message,
+      });
+      throw e;
     }
+  }
+
+  private async inbound(arrived: Envelope, context: InboundContext): Promise<Envelope> {
+    const env = this.protection === undefined ? arrived : await this.open(arrived);
     if (this.replay !== undefined) this.checkReplay(env, context);
     const address = addressOf(env);
     if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;
