@@ -25,7 +25,10 @@ export function upgrade(
 }
 
 /** A raw frame client speaking the protocol by hand: hello, then frames as objects. */
-export async function rawSession(url: string): Promise<{
+export async function rawSession(
+  url: string,
+  hello: { sealed?: boolean } = {},
+): Promise<{
   ws: WebSocket;
   frames: Array<Record<string, unknown>>;
   send(frame: Record<string, unknown>): void;
@@ -41,6 +44,6 @@ export async function rawSession(url: string): Promise<{
   );
   ws.on('error', () => {});
   const send = (frame: Record<string, unknown>) => ws.send(JSON.stringify(frame));
-  send({ type: 'hello', v: 1 });
+  send({ type: 'hello', v: 1, ...hello });
   return { ws, frames, send, closed };
 }
