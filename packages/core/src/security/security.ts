@@ -198,11 +198,11 @@ export class HubSecurity {
    * authorizes and stamps the identity on the way out, and opens and
    * authorizes on the way in; the last one seals on the way out.
    */
-  wrap(user: readonly Middleware[]): Middleware[] {
+  wrap(user: readonly Middleware[], arrivals = true): Middleware[] {
     const head: Middleware = {
       name: 'security',
       outbound: (env) => this.outbound(env),
-      inbound: (env, context) => this.inbound(env, context),
+      ...(arrivals ? { inbound: (env: Envelope, context: InboundContext) => this.inbound(env, context) } : {}),
     };
     const protection = this.protection;
     if (protection === undefined) return [head, ...user];
@@ -256,6 +256,15 @@ export class HubSecurity {
     }
     headers[IDENTITY_HEADER] = identity;
     return { ...env, headers } as Envelope;
+  }
+
+  /**
+   * Whether arrivals have anything to be checked against: a policy, a
+   * protection or replay protection. Without any, the hub leaves the inbound
+   * step out (an asynchronous hop per delivery) until a policy is loaded.
+   */
+  get checksArrivals(): boolean {
+    return this.policy !== undefined || this.protection !== undefined || this.replay !== undefined;
   }
 
   /** True when the hub verifies and decrypts protected envelopes (`security.protection`). */

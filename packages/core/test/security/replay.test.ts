@@ -176,3 +176,36 @@ describe('replay protection through a hub (memory transport)', () => {
     expect(warnings[0]).toMatch(/refuses replays but does not verify signatures/);
   });
 });
+
+describe('security with nothing to check on arrival', () => {
+  it('stays out of the receive path until a policy is loaded, then checks every arrival', async () => {
+    const broker = memory();
+    const audit: AuditEvent[] = [];
+    await using receiver = createHub({
+      name: 'receiver',
+      logger: silentLogger,
+      adapters: [broker],
+      security: { audit: (e) => audit.push(e) },
+    });
+    await using sender = createHub({ name: 'sender', logger: silentLogger, adapters: [broker] });
+    const handled: string[] = [];
+    const dead: string[] = [];
+    receiver.on('deadLetter', (env) => dead.push(env.id));
+    await receiver.onMessage('orders', (m) => {
+      handled.push(m.id);
+    });
+    await receiver.start();
+    await sender.start();
+    expect(receiver.security!.checksArrivals).toBe(false);
+    const first = msg();
+    await sender.send(first);
+    await expect.poll(() => handled).toEqual([first.id]);
+    receiver.security!.reload({ rules: [{ identities: ['receiver'], serve: ['orders'] }] });
+    expect(receiver.security!.checksArrivals).toBe(true);
+    const second = msg();
+    await sender.send(second);
+    await expect.poll(() => dead).toEqual([second.id]);
+    expect(handled).toEqual([first.id]);
+    expect(audit.map((e) => e.kind)).toEqual(['reload', 'refused']);
+  });
+});
