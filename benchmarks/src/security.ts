@@ -28,8 +28,8 @@ import {
   Arrivals,
   flood,
   logger,
-  pick,
   paired,
+  pick,
   result,
   rotate,
   roundsFor,
@@ -47,7 +47,11 @@ const COMPRESSION: CompressionOptions = { thresholdBytes: 512 };
 
 /** A 1 KB JSON payload that compresses the way typical records do (repeated keys, some text). */
 function payload1k(seq: number) {
-  const items = Array.from({ length: 12 }, (_, i) => ({ sku: `SKU-${1000 + i}`, qty: i + 1, price: 9.99 + i }));
+  const items = Array.from({ length: 12 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    qty: i + 1,
+    price: 9.99 + i,
+  }));
   const base = { seq, customer: 'customer-000042', currency: 'EUR', items, note: '' };
   base.note = 'n'.repeat(Math.max(0, 1024 - JSON.stringify(base).length));
   return base;
@@ -120,7 +124,8 @@ async function stepCosts(): Promise<ScenarioResult> {
   return result({
     suite: 'security',
     id: 'security.cost',
-    title: 'client CPU per 1 KB message of each protection step: sign, encrypt, compress (seal / open), authorize',
+    title:
+      'client CPU per 1 KB message of each protection step: sign, encrypt, compress (seal / open), authorize',
     unit: 'µs/msg',
     higherIsBetter: false,
     hub: sealed,
@@ -189,9 +194,7 @@ async function redisRuns(): Promise<ScenarioResult[]> {
   try {
     sides.push(await side(server, 'none', () => undefined));
     sides.push(await side(server, 'off', () => ({})));
-    sides.push(
-      await side(server, 'all', () => ({ policy: POLICY, protection: protection() })),
-    );
+    sides.push(await side(server, 'all', () => ({ policy: POLICY, protection: protection() })));
     const cpu = new Map<string, number[]>(sides.map((s) => [s.name, []]));
     const run = (s: Side, total: number) => async () => {
       const r = await flood({
@@ -226,7 +229,8 @@ async function redisRuns(): Promise<ScenarioResult[]> {
       result({
         suite: 'security',
         id: 'security.redis-all-on',
-        title: 'Redis Streams at-least-once, 1 KB: signing + encryption + compression + policy on both hubs vs none',
+        title:
+          'Redis Streams at-least-once, 1 KB: signing + encryption + compression + policy on both hubs vs none',
         unit: 'msg/s',
         higherIsBetter: true,
         ...paired(all!, none!),
@@ -246,7 +250,8 @@ async function redisRuns(): Promise<ScenarioResult[]> {
       result({
         suite: 'security',
         id: 'security.redis-off',
-        title: 'Redis Streams at-least-once, 1 KB: security installed with everything off vs not installed',
+        title:
+          'Redis Streams at-least-once, 1 KB: security installed with everything off vs not installed',
         unit: 'msg/s',
         higherIsBetter: true,
         ...paired(off!, none!),

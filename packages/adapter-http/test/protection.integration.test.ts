@@ -11,8 +11,8 @@ import {
   type UnifiedMessage,
 } from '@hub/core';
 import { envelopeProtection } from '@hub/core/security';
-import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, type Dispatcher } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
 import { http, httpServer } from '../src/index.js';
 import { cleanup, fastRetry, startedHub } from './helpers.js';
 
@@ -62,12 +62,10 @@ describe('S9 and S7 over HTTP: a protected hub sending to a protected hub throug
     const wire: string[] = [];
     const agent = new Agent();
     jobs.add(agent);
-    const recording = agent.compose(
-      (dispatch: Dispatcher['dispatch']) => (opts, handler) => {
-        wire.push(Buffer.from(opts.body as string | Uint8Array).toString());
-        return dispatch(opts, handler);
-      },
-    );
+    const recording = agent.compose((dispatch: Dispatcher['dispatch']) => (opts, handler) => {
+      wire.push(Buffer.from(opts.body as string | Uint8Array).toString());
+      return dispatch(opts, handler);
+    });
     const sender = jobs.add(
       await startedHub({
         name: 'sender',
@@ -89,14 +87,20 @@ describe('S9 and S7 over HTTP: a protected hub sending to a protected hub throug
     const big = { card: '4111 1111', note: 'n'.repeat(1_000) };
     const m = createMessage({ source: 'shop', destination: 'orders', payload: big });
     await sender.send(m);
-    await sender.publish(createEvent({ source: 'shop', topic: 'news.eu', type: 't', data: { n: 2 } }));
+    await sender.publish(
+      createEvent({ source: 'shop', topic: 'news.eu', type: 't', data: { n: 2 } }),
+    );
     await expect.poll(() => got.length).toBe(2);
     expect(got).toContainEqual(big);
     expect(got).toContainEqual({ n: 2 });
     expect(audit).toEqual([]);
     // What crossed the wire for the message: sealed, compressed, signed.
     const sent = wire.map((b) => JSON.parse(b) as UnifiedMessage).find((e) => e.id === m.id)!;
-    expect(sent.headers).toMatchObject({ 'hub-zip': 'gzip', 'hub-enc': 'e1', 'hub-identity': 'sender' });
+    expect(sent.headers).toMatchObject({
+      'hub-zip': 'gzip',
+      'hub-enc': 'e1',
+      'hub-identity': 'sender',
+    });
     expect(sent.headers['hub-sig']).toMatch(/^s1\./);
     expect(wire.join('\n')).not.toContain('4111');
   });

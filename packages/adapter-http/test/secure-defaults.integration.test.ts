@@ -17,7 +17,12 @@ function capture(): { logger: Logger; lines: string[] } {
     };
   return {
     lines,
-    logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
+    logger: {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    },
   };
 }
 

@@ -2,8 +2,8 @@ import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createHub, type Hub, type Logger } from '@hub/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionFactory, plaintextRemotes } from '../src/connection.js';
-import { type RedisAdapterOptions, resolveOptions } from '../src/options.js';
 import { redis } from '../src/index.js';
+import { type RedisAdapterOptions, resolveOptions } from '../src/options.js';
 import { uniquePrefix } from './helpers.js';
 
 /** The links a configuration would open without TLS to another machine (the clients never connect). */

@@ -194,8 +194,12 @@ it('replay protection over Redis Streams: a signed entry written again, or signe
   const reasons = (await billing.readDeadLetters('billing'))
     .map((d) => `${d.envelope.id}: ${d.reason}`)
     .join('\n');
-  expect(reasons).toContain(`${ok.id}: inbound middleware: [hub:security] ${ok.id} was already received`);
-  expect(reasons).toContain(`${old.id}: inbound middleware: [hub:security] ${old.id} was signed at`);
+  expect(reasons).toContain(
+    `${ok.id}: inbound middleware: [hub:security] ${ok.id} was already received`,
+  );
+  expect(reasons).toContain(
+    `${old.id}: inbound middleware: [hub:security] ${old.id} was signed at`,
+  );
   expect(handled).toEqual([ok.id]);
   expect(audit.map((e) => [e.kind, e.code, e.messageId, e.identity])).toEqual(
     expect.arrayContaining([

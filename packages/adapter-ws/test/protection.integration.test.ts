@@ -54,7 +54,9 @@ describe('S9 and S7 over WebSocket: signed, encrypted, compressed envelopes betw
         name: 'client',
         logger: silentLogger,
         security: { protection: protection() },
-        adapters: [wsClient({ url: gateway.url, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } })],
+        adapters: [
+          wsClient({ url: gateway.url, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } }),
+        ],
       }),
     );
     const atClient: unknown[] = [];

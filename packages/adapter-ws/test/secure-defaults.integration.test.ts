@@ -16,7 +16,12 @@ function capture(): { logger: Logger; lines: string[] } {
     };
   return {
     lines,
-    logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
+    logger: {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    },
   };
 }
 
@@ -86,7 +91,11 @@ describe('the gateway audits its own refusals: rate limit, origin, connection li
   it('each gets a structured record with the identity, the message id where there is one, and the rule', async () => {
     const audit: AuditEvent[] = [];
     const hub = trackHub(
-      createHub({ name: 'server', logger: capture().logger, security: { audit: (e) => audit.push(e) } }),
+      createHub({
+        name: 'server',
+        logger: capture().logger,
+        security: { audit: (e) => audit.push(e) },
+      }),
     );
     const { gateway } = await startServer(
       {

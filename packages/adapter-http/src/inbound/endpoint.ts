@@ -298,12 +298,7 @@ export class HttpEndpoint implements AsyncDisposable {
   }
 
   /** A request refused before it reached the hub, in the hub's audit sink. */
-  private audit(
-    req: IncomingMessage,
-    kind: 'auth' | 'refused',
-    p: Problem,
-    rule: string,
-  ): void {
+  private audit(req: IncomingMessage, kind: 'auth' | 'refused', p: Problem, rule: string): void {
     const security = this.opts.hub.security;
     if (security === undefined) return;
     const identity = this.identities.get(req);

@@ -194,7 +194,9 @@ export function parseClientFrame(text: string): ClientFrame {
       }
       if (obj.sealed !== undefined) {
         if (typeof obj.sealed !== 'boolean') {
-          throw new FrameError(`frame field 'sealed' must be a boolean, got ${describe(obj.sealed)}`);
+          throw new FrameError(
+            `frame field 'sealed' must be a boolean, got ${describe(obj.sealed)}`,
+          );
         }
         frame.sealed = obj.sealed;
       }

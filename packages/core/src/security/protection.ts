@@ -10,9 +10,9 @@ import {
 import {
   brotliCompressSync,
   brotliDecompressSync,
-  constants as zlibConstants,
   gunzipSync,
   gzipSync,
+  constants as zlibConstants,
 } from 'node:zlib';
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
 import { rejectUnknownOptions } from '../config/unknown-options.js';
@@ -297,8 +297,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
       let bytes: Buffer = Buffer.from(JSON.stringify(body ?? null));
       let zip = '';
       if (comp !== undefined && bytes.length >= threshold) {
-        bytes =
-          algorithm === 'gzip' ? gzipSync(bytes) : brotliCompressSync(bytes, BROTLI_OPTIONS);
+        bytes = algorithm === 'gzip' ? gzipSync(bytes) : brotliCompressSync(bytes, BROTLI_OPTIONS);
         zip = algorithm;
         headers[COMPRESSION_HEADER] = zip;
       }
@@ -352,8 +351,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
     if (zip !== '' && zip !== 'gzip' && zip !== 'br')
       throw fail(`headers.${COMPRESSION_HEADER} "${zip.slice(0, 20)}" is unknown`);
     if (keyId === undefined && zip === '') {
-      if (encRequired)
-        throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
+      if (encRequired) throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
       return env;
     }
     const body = bodyOf(env);

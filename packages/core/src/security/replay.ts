@@ -53,7 +53,8 @@ export class ReplayGuard {
     }
     rejectUnknownOptions('security.replay', options, OPTIONS);
     const { windowMs = 300_000, maxIds = 100_000 } = options;
-    if (!Number.isInteger(windowMs) || windowMs < 1) throw invalid('windowMs', 'must be an integer >= 1');
+    if (!Number.isInteger(windowMs) || windowMs < 1)
+      throw invalid('windowMs', 'must be an integer >= 1');
     if (!Number.isInteger(maxIds) || maxIds < 1) throw invalid('maxIds', 'must be an integer >= 1');
     this.windowMs = windowMs;
     this.maxIds = maxIds;

@@ -202,7 +202,9 @@ export class HubSecurity {
     const head: Middleware = {
       name: 'security',
       outbound: (env) => this.outbound(env),
-      ...(arrivals ? { inbound: (env: Envelope, context: InboundContext) => this.inbound(env, context) } : {}),
+      ...(arrivals
+        ? { inbound: (env: Envelope, context: InboundContext) => this.inbound(env, context) }
+        : {}),
     };
     const protection = this.protection;
     if (protection === undefined) return [head, ...user];

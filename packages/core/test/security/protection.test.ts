@@ -339,11 +339,15 @@ describe('encryption switched off with a key configured', () => {
     });
     createHub({ name: 'c', logger, security: { protection: full() } });
     expect(warnings).toEqual([
-      expect.stringMatching(/a: encryption is off \(encryption\.enabled: false\) although a key is configured/),
+      expect.stringMatching(
+        /a: encryption is off \(encryption\.enabled: false\) although a key is configured/,
+      ),
       expect.stringMatching(/b: signing\.required is false/),
     ]);
     expect(() =>
-      envelopeProtection({ encryption: { keyId: 'k1', keys: () => undefined, enabled: 'no' as never } }),
+      envelopeProtection({
+        encryption: { keyId: 'k1', keys: () => undefined, enabled: 'no' as never },
+      }),
     ).toThrow(/encryption\.enabled/);
   });
 });

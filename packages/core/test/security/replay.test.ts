@@ -62,7 +62,8 @@ describe('ReplayGuard: seen ids per consumer, a timestamp window, bounded memory
     // 2 s later all 50 are stale (refused by timestamp), so they are dropped.
     guard.check(msg({ timestamp: t0 + 2_000 }), first, t0 + 2_000);
     expect(guard.size).toBe(1);
-    for (let i = 0; i < 1_000; i++) guard.check(msg({ timestamp: t0 + 2_000 + i }), first, t0 + 2_500);
+    for (let i = 0; i < 1_000; i++)
+      guard.check(msg({ timestamp: t0 + 2_000 + i }), first, t0 + 2_500);
     expect(guard.size).toBe(100);
     expect(guard.evicted).toBe(901);
   });
@@ -131,8 +132,12 @@ describe('replay protection through a hub (memory transport)', () => {
     await sender.send(stale);
     await expect.poll(() => dead.length).toBe(2);
     expect(handled).toEqual([m.id]);
-    expect(dead.join('\n')).toContain(`${m.id} inbound middleware: [hub:security] ${m.id} was already received`);
-    expect(dead.join('\n')).toContain(`${stale.id} inbound middleware: [hub:security] ${stale.id} was signed at`);
+    expect(dead.join('\n')).toContain(
+      `${m.id} inbound middleware: [hub:security] ${m.id} was already received`,
+    );
+    expect(dead.join('\n')).toContain(
+      `${stale.id} inbound middleware: [hub:security] ${stale.id} was signed at`,
+    );
     expect(audit.map((e) => [e.kind, e.code, e.messageId, e.identity, e.rule])).toEqual([
       ['replay', ErrorCode.REPLAYED, m.id, 'sender', 'replay-window'],
       ['replay', ErrorCode.REPLAYED, stale.id, 'sender', 'replay-window'],
