@@ -237,7 +237,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'AES-256-GCM payload encryption: tampering with ciphertext, IV, tag or bound metadata is detected',
     testedIn:
-      'core (`@hub/core/security`, memory): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket (client hub ↔ gateway, sealed both ways, tampering refused at the gateway): `packages/adapter-ws/test/protection.integration.test.ts`; HTTP (a hub\'s http adapter → our endpoint, tampering refused): `packages/adapter-http/test/protection.integration.test.ts`',
+      "core (`@hub/core/security`, memory): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket (client hub ↔ gateway, sealed both ways, tampering refused at the gateway): `packages/adapter-ws/test/protection.integration.test.ts`; HTTP (a hub's http adapter → our endpoint, tampering refused): `packages/adapter-http/test/protection.integration.test.ts`",
   },
   {
     id: 'S10',
