@@ -1,4 +1,5 @@
 import type { Envelope } from '@hub/protocol';
+import { isThenable } from '../common/thenable.js';
 
 /**
  * A step on the way out (before routing) or in (before the handler).
@@ -32,13 +33,28 @@ type InboundStep = (
   context: InboundContext,
 ) => Envelope | null | Promise<Envelope | null>;
 
-/** Compose the outbound steps; undefined when there are none, so the send path skips it. */
+/**
+ * Compose the outbound steps; undefined when there are none, so the send path
+ * skips it. While the steps answer synchronously the result is synchronous
+ * too (a step that throws throws), so a send through synchronous middleware
+ * (the security layer's identity stamp and policy check) costs no
+ * asynchronous hop; the first step that returns a promise makes the rest wait on it.
+ */
 export function composeOutbound(list: readonly Middleware[]): Step<Envelope> | undefined {
   const steps = list.filter((m) => m.outbound).map((m) => m.outbound!.bind(m));
   if (steps.length === 0) return undefined;
-  return async (envelope) => {
+  const rest = async (pending: Promise<Envelope>, from: number): Promise<Envelope> => {
+    let env = await pending;
+    for (let i = from; i < steps.length; i++) env = await steps[i]!(env);
+    return env;
+  };
+  return (envelope) => {
     let env = envelope;
-    for (const step of steps) env = await step(env);
+    for (let i = 0; i < steps.length; i++) {
+      const out = steps[i]!(env);
+      if (isThenable(out)) return rest(Promise.resolve(out), i + 1);
+      env = out;
+    }
     return env;
   };
 }
