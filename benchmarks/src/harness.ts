@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 
-export type Suite = 'core' | 'redis' | 'http' | 'ws' | 'peers' | 'scale';
+export type Suite = 'core' | 'redis' | 'http' | 'ws' | 'peers' | 'scale' | 'security';
 
 /**
  * How this run was asked for. `quick` (set by `pnpm bench --quick`, the CI smoke

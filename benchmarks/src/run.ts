@@ -37,6 +37,7 @@ import {
 } from './report.js';
 import { rpcScenarios } from './rpc.js';
 import { scaleScenarios } from './scale.js';
+import { securityScenarios } from './security.js';
 import { wsScenarios } from './ws.js';
 
 interface Args {
@@ -115,6 +116,8 @@ const ESTIMATES: Record<string, [number, number]> = {
   'ws.one-way': [6, 2],
   'ws.round-trip': [5, 2],
   'ws.fanout-10k': [40, 40],
+  'security.cost': [8, 3],
+  'security.redis': [20, 8],
 };
 
 const SLOW = new Set(['ws.fanout-10k']);
@@ -163,6 +166,7 @@ function entries(): Entry[] {
     estimate: [60, 15],
   });
   for (const s of peerScenarios) list.push({ ...plain(s, s.ids ?? [s.id]), estimate: s.estimate });
+  for (const s of securityScenarios) list.push(plain(s, s.ids));
   for (const s of wsScenarios) list.push(plain(s));
   for (const s of httpScenarios) list.push(plain(s));
   for (const s of legacyScenarios) list.push(plain(s));

@@ -22,7 +22,13 @@ import {
 } from '@hub/protocol';
 import { publishBatcher, type WriteBatcher, xaddBatcher } from './batch.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
-import { ConnectionFactory, isAuthError, type RedisClient, whenReady } from './connection.js';
+import {
+  ConnectionFactory,
+  isAuthError,
+  plaintextRemotes,
+  type RedisClient,
+  whenReady,
+} from './connection.js';
 import { DurableTopics, isDurableEvent, TOPIC_PARTITIONS } from './durable-topics.js';
 import { type KeyLayout, keyLayout, partitionOf } from './keys.js';
 import { bounded, hardClose } from './link-close.js';
@@ -119,6 +125,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   readonly features: AdapterFeatures = FEATURES;
   readonly keys: KeyLayout;
   private readonly opts: ResolvedOptions;
+  /** The startup nodes of a Cluster, for the start-up check of plaintext links. */
+  private readonly clusterNodes: readonly unknown[] | undefined;
   private readonly factory: ConnectionFactory;
   private commandClient: RedisClient | undefined;
   private ownsCommands = true;
@@ -149,6 +157,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
     this.pubs = publishBatcher(() => this.commandClient, this.factory.isCluster);
+    this.clusterNodes = options.cluster?.nodes;
     this.pubsub = new PubSubRouter({
       factory: this.factory,
       opts: this.opts,
@@ -200,10 +209,16 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
 
   // -------------------------------------------------------------- lifecycle
 
-  protected async doConnect(_ctx: AdapterContext): Promise<void> {
+  protected async doConnect(ctx: AdapterContext): Promise<void> {
     const { client, owned } = this.factory.create('commands');
     this.commandClient = client;
     this.ownsCommands = owned;
+    const exposed = plaintextRemotes(client, this.clusterNodes);
+    if (exposed.length > 0) {
+      ctx.logger.warn(
+        `[hub:redis] ${this.name} connects to ${exposed.join(', ')} without TLS, not a loopback address: the password and every message cross the network in the clear (use rediss:// or the tls option)`,
+      );
+    }
     this.watch(client, 'commands');
     try {
       await whenReady(client, Math.max(10_000, this.opts.commandTimeoutMs * 2), 'commands', {

@@ -1,4 +1,4 @@
-import { backoffDelay } from '@hub/core';
+import { backoffDelay, isLoopbackHost } from '@hub/core';
 import { ErrorCode, HubError } from '@hub/protocol';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
@@ -153,6 +153,37 @@ function dupCluster(c: Cluster, extra: Options): Cluster {
     enableAutoPipelining: perNode.enableAutoPipelining ?? false,
     redisOptions: { ...(c.options.redisOptions as Options), ...perNode },
   });
+}
+
+/**
+ * The `host:port` of each server this client reaches without TLS on a
+ * non-loopback address: its password and every message cross the network
+ * in the clear there. A socket path is local. `clusterNodes`: the startup
+ * nodes of a Cluster (ioredis keeps its own private).
+ */
+export function plaintextRemotes(client: RedisClient, clusterNodes?: readonly unknown[]): string[] {
+  const remote = (host: string | undefined, port: number | undefined, dflt: number): string[] => {
+    const h = host ?? '127.0.0.1';
+    return isLoopbackHost(h) ? [] : [`${h}:${port ?? dflt}`];
+  };
+  if (client instanceof Cluster) {
+    const tls = (client.options.redisOptions as { tls?: unknown } | undefined)?.tls;
+    if (tls !== undefined && tls !== false) return [];
+    return (clusterNodes ?? []).flatMap((n) => {
+      if (typeof n === 'number') return [];
+      if (typeof n === 'string') {
+        if (/^rediss:/i.test(n)) return [];
+        const u = new URL(/^[a-z]+:\/\//i.test(n) ? n : `redis://${n}`);
+        return remote(u.hostname, Number(u.port) || undefined, 6379);
+      }
+      const o = n as { host?: string; port?: number };
+      return remote(o.host, o.port, 6379);
+    });
+  }
+  const o = client.options;
+  if (o.path || (o.tls !== undefined && (o.tls as unknown) !== false)) return [];
+  if (o.sentinels) return o.sentinels.flatMap((s) => remote(s.host, s.port, 26379));
+  return remote(o.host, o.port, 6379);
 }
 
 /** Errors that mean nobody is there: nothing listens on the port, or the name does not resolve. */

@@ -137,3 +137,75 @@ it('signed identity and encryption across two hubs over Redis Streams: the recei
   const figures = billing.metrics().components.security!;
   expect([figures.integrityFailed, figures.refused]).toEqual([1, 1]);
 });
+
+it('replay protection over Redis Streams: a signed entry written again, or signed outside the window, is dead-lettered with HUB_REPLAYED and audited, not handled', async () => {
+  const prefix = uniquePrefix('replay');
+  const audit: AuditEvent[] = [];
+  const billing = await hub('billing-service', prefix, {
+    protection: protection(),
+    replay: { windowMs: 60_000 },
+    audit: (e) => audit.push(e),
+  });
+  const orders = await hub('orders-service', prefix, { protection: protection() });
+  const handled: string[] = [];
+  await billing.onMessage('billing', (m) => {
+    handled.push(m.id);
+  });
+  await billing.start();
+  await orders.start();
+  const ok = createMessage({
+    source: 'orders',
+    destination: 'billing',
+    payload: { n: 1 },
+    deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+  });
+  await orders.send(ok);
+  await waitFor(
+    () => handled.length === 1,
+    () => `handled=${handled.length}`,
+  );
+  // Someone with write access to Redis copies the entry: the signature is valid, the id is not new.
+  const streams = (await raw.keys(`${prefix}:{billing}:p*`)).filter((k) => !k.endsWith('dlq'));
+  let stream = '';
+  let wire = '';
+  for (const key of streams) {
+    const [entry] = await raw.xrange(key, '-', '+');
+    if (entry === undefined) continue;
+    stream = key;
+    wire = entry[1][entry[1].indexOf('env') + 1]!;
+  }
+  expect(wire).toContain(ok.id);
+  await raw.xadd(stream, '*', 'v', '1', 'id', ok.id, 'env', wire);
+  // A validly signed envelope from two minutes ago (kept back, sent late).
+  const old = createMessage({
+    source: 'orders',
+    destination: 'billing',
+    payload: { n: 2 },
+    timestamp: Date.now() - 120_000,
+    deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+  });
+  const sealed = await protection().seal({ ...old, headers: { 'hub-identity': 'orders-service' } });
+  await raw.xadd(stream, '*', 'v', '1', 'id', old.id, 'env', JSON.stringify(sealed));
+
+  await waitFor(
+    async () => (await billing.readDeadLetters('billing')).length === 2,
+    async () => `dead=${(await billing.readDeadLetters('billing')).length}`,
+  );
+  const reasons = (await billing.readDeadLetters('billing'))
+    .map((d) => `${d.envelope.id}: ${d.reason}`)
+    .join('\n');
+  expect(reasons).toContain(
+    `${ok.id}: inbound middleware: [hub:security] ${ok.id} was already received`,
+  );
+  expect(reasons).toContain(
+    `${old.id}: inbound middleware: [hub:security] ${old.id} was signed at`,
+  );
+  expect(handled).toEqual([ok.id]);
+  expect(audit.map((e) => [e.kind, e.code, e.messageId, e.identity])).toEqual(
+    expect.arrayContaining([
+      ['replay', 'HUB_REPLAYED', ok.id, 'orders-service'],
+      ['replay', 'HUB_REPLAYED', old.id, 'orders-service'],
+    ]),
+  );
+  expect(billing.metrics().components.security!.replayed).toBe(2);
+});

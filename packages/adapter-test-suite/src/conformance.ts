@@ -219,7 +219,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'signatures',
     mustHold:
       'HMAC-signed HTTP (Standard Webhooks scheme): a changed byte, wrong key, stale timestamp or replayed id is refused',
-    testedIn: NOT_YET,
+    testedIn:
+      'HTTP endpoint (Standard Webhooks): `packages/adapter-http/test/shell.integration.test.ts`, wrong key between two hubs: `packages/adapter-http/test/hub-to-hub.integration.test.ts`; signed envelopes (changed field or identity, wrong key; memory): `packages/core/test/security/protection.test.ts`; replayed id and stale timestamp of signed envelopes (memory, Redis): `packages/core/test/security/replay.test.ts`, `packages/adapter-redis/test/security.integration.test.ts`; over WebSocket and HTTP (hub to hub): `packages/adapter-ws/test/protection.integration.test.ts`, `packages/adapter-http/test/protection.integration.test.ts`',
   },
   {
     id: 'S8',
@@ -236,7 +237,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'AES-256-GCM payload encryption: tampering with ciphertext, IV, tag or bound metadata is detected',
     testedIn:
-      'core (`@hub/core/security`, memory): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered): `packages/adapter-redis/test/security.integration.test.ts`',
+      "core (`@hub/core/security`, memory): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket (client hub ↔ gateway, sealed both ways, tampering refused at the gateway): `packages/adapter-ws/test/protection.integration.test.ts`; HTTP (a hub's http adapter → our endpoint, tampering refused): `packages/adapter-http/test/protection.integration.test.ts`",
   },
   {
     id: 'S10',

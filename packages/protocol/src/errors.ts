@@ -36,6 +36,12 @@ export const ErrorCode = {
    * key id is unknown, or it decompresses past the cap. Not retried.
    */
   INTEGRITY_FAILED: 'HUB_INTEGRITY_FAILED',
+  /**
+   * A signed envelope arrived again (the same id at the same consumer on a
+   * first delivery) within the replay window, or was signed outside it. Not
+   * retried: the same copy meets the same check.
+   */
+  REPLAYED: 'HUB_REPLAYED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -66,6 +72,7 @@ export const RETRYABLE: { readonly [C in ErrorCode]: boolean } = {
   HUB_NO_RECEIVER: false,
   HUB_FORBIDDEN: false,
   HUB_INTEGRITY_FAILED: false,
+  HUB_REPLAYED: false,
 };
 
 /** Codes of other packages (not in {@link ErrorCode}) are retryable unless the error says otherwise. */

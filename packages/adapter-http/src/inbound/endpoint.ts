@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { attachIdentity, type MessageResult } from '@hub/core';
+import { attachIdentity, isLoopbackHost, type MessageResult } from '@hub/core';
 import {
   type Envelope,
   ErrorCode,
@@ -63,7 +63,12 @@ export class HttpEndpoint implements AsyncDisposable {
     this.seenWebhooks = new TtlSet(this.opts.webhookToleranceSec * 2000, MAX_IDEMPOTENCY_KEYS);
     this.accepted = new TtlSet(this.opts.idempotencyWindowMs, MAX_IDEMPOTENCY_KEYS);
     this.checksAuth = this.opts.bearerTokens !== undefined || this.opts.verify !== undefined;
-    if (this.opts.server) this.opts.server.on('request', this.mounted);
+    const mountedOn = this.opts.server;
+    if (mountedOn) {
+      mountedOn.on('request', this.mounted);
+      if (mountedOn.listening) this.warnIfExposed();
+      else mountedOn.once('listening', () => this.warnIfExposed());
+    }
   }
 
   /** On a server we share, a path outside ours belongs to the server's other listeners. */
@@ -112,8 +117,32 @@ export class HttpEndpoint implements AsyncDisposable {
           resolve();
         });
       });
+      this.warnIfExposed();
     }
     return this.url;
+  }
+
+  /**
+   * Start-up warnings for an endpoint other machines can reach: without a
+   * bearer token, a verify hook or webhook signatures anyone there may send
+   * into the hub, and over plain HTTP credentials travel in the clear.
+   */
+  private warnIfExposed(): void {
+    const server = this.server;
+    const address = (server?.address() as AddressInfo | null | undefined)?.address;
+    if (server === undefined || address === undefined || isLoopbackHost(address)) return;
+    const where = `[hub:http-endpoint] listens on ${address}, not a loopback address`;
+    const o = this.opts;
+    if (o.bearerTokens === undefined && o.verify === undefined && o.webhookKeys === undefined) {
+      o.hub.logger.warn(
+        `${where}, without authentication: anyone who reaches it may send into the hub (set bearerTokens, verify or webhookSecrets)`,
+      );
+    }
+    if (!('setSecureContext' in server)) {
+      o.hub.logger.warn(
+        `${where}, over plain HTTP: tokens and bodies travel unencrypted (mount it on an https.Server or behind a TLS proxy)`,
+      );
+    }
   }
 
   /** Stop: SSE streams end, the standalone server stops (a mounted one is left running, the handler removed). */
@@ -268,6 +297,25 @@ export class HttpEndpoint implements AsyncDisposable {
     return undefined;
   }
 
+  /** A request refused before it reached the hub, in the hub's audit sink. */
+  private audit(req: IncomingMessage, kind: 'auth' | 'refused', p: Problem, rule: string): void {
+    const security = this.opts.hub.security;
+    if (security === undefined) return;
+    const identity = this.identities.get(req);
+    const id = req.headers[WEBHOOK_ID];
+    const messageId = Array.isArray(id) ? id[0] : id;
+    const path = (req.url ?? '/').split('?')[0]!;
+    security.report({
+      kind,
+      ...(identity === undefined ? {} : { identity }),
+      address: path.slice(this.opts.basePath.length) || '/',
+      ...(messageId === undefined ? {} : { messageId: messageId.slice(0, 200) }),
+      rule,
+      code: p.code,
+      reason: `HTTP ${req.method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${p.detail}`,
+    });
+  }
+
   private signatureProblem(req: IncomingMessage, body: Buffer): Problem | undefined {
     const keys = this.opts.webhookKeys;
     if (keys === undefined) return undefined;
@@ -308,15 +356,31 @@ export class HttpEndpoint implements AsyncDisposable {
     what: 'message' | 'event' | 'request',
   ): Promise<void> {
     const body = await readBody(req, this.opts.maxBodyBytes);
-    if (body instanceof BodyRefused) return this.refuse(req, res, body.problem);
+    if (body instanceof BodyRefused) {
+      this.audit(req, 'refused', body.problem, 'maxBodyBytes');
+      return this.refuse(req, res, body.problem);
+    }
     const badSignature = this.signatureProblem(req, body);
-    if (badSignature) return sendProblem(res, badSignature);
+    if (badSignature) {
+      this.audit(req, 'auth', badSignature, 'webhook-signature');
+      return sendProblem(res, badSignature);
+    }
     let envelopes: Envelope[];
     let batch: boolean;
     try {
       ({ envelopes, batch } = parseBody(req.headers, body, what === 'event' ? 'event' : 'message'));
     } catch (err) {
       return sendProblem(res, problemFromError(err));
+    }
+    const security = this.opts.hub.security;
+    if (security?.opensProtection === true) {
+      // A sending hub with protection sealed them: verified and opened here
+      // (the hub seals them again for its own transport); a failure is audited.
+      try {
+        envelopes = await Promise.all(envelopes.map((env) => security.openFromClient(env)));
+      } catch (err) {
+        return sendProblem(res, problemFromError(err));
+      }
     }
     // The hub's security decides with the identity the verify hook resolved.
     const identity = this.identities.get(req) ?? 'anonymous';

@@ -53,6 +53,8 @@ const STATUS_OF: Record<string, number> = {
   HUB_INVALID_PATTERN: 400,
   [ErrorCode.AUTH_FAILED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.INTEGRITY_FAILED]: 400,
+  [ErrorCode.REPLAYED]: 409,
   [ErrorCode.NO_ROUTE]: 404,
   [ErrorCode.GUARANTEE_UNSUPPORTED]: 422,
   [ErrorCode.EXPIRED]: 422,

@@ -222,6 +222,7 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
         pipelining: o.pipelining,
         keepAliveTimeout: o.keepAliveTimeoutMs,
         connect: {
+          ...(o.tls as object | undefined),
           timeout: o.connectTimeoutMs,
           ...(o.allowPrivateNetwork ? {} : { lookup: publicOnlyLookup }),
         },

@@ -1,4 +1,4 @@
-import { rejectUnknownOptions } from '@hub/core';
+import { checkTlsOptions, rejectUnknownOptions, type TlsClientOptions } from '@hub/core';
 import { DeliveryGuarantee, ErrorCode, HubError } from '@hub/protocol';
 import type { Dispatcher } from 'undici';
 import { secretKey } from '../signature.js';
@@ -47,6 +47,12 @@ export interface HttpAdapterOptions {
   maxDeadLetters?: number;
   /** Your own undici dispatcher (an Agent, a MockAgent); not closed by the adapter. @default a Pool per origin */
   dispatcher?: Dispatcher;
+  /**
+   * TLS of `https://` routes: a private CA, a client certificate (passed to
+   * undici's `connect`). The server's certificate is always checked. Not used
+   * with your own `dispatcher`. @default the system's CAs
+   */
+  tls?: TlsClientOptions;
 }
 
 export interface ResolvedOptions {
@@ -67,6 +73,7 @@ export interface ResolvedOptions {
   readonly bearerToken: string | undefined;
   readonly maxDeadLetters: number;
   readonly dispatcher: Dispatcher | undefined;
+  readonly tls: TlsClientOptions | undefined;
 }
 
 const KNOWN = {
@@ -88,6 +95,7 @@ const KNOWN = {
   bearerToken: true,
   maxDeadLetters: true,
   dispatcher: true,
+  tls: true,
 } satisfies Record<keyof HttpAdapterOptions, true>;
 
 const GUARANTEES: readonly string[] = [
@@ -142,7 +150,9 @@ export function resolveOptions(opts: HttpAdapterOptions): ResolvedOptions {
     );
   }
   const followRedirects = opts.followRedirects === true;
+  checkTlsOptions('http', 'tls', opts.tls);
   return {
+    tls: opts.tls,
     name,
     routes: opts.routes.map((r, i) => compileRoute(r, i, allowPrivateNetwork)),
     guarantees: Object.freeze([...guarantees]),

@@ -178,6 +178,8 @@ export class WsClientAdapter extends BaseAdapter {
     ws.onopen = () => {
       this.lastHeard = Date.now();
       const hello: ClientFrame = { type: 'hello', v: PROTOCOL_VERSION, features: [...FEATURES] };
+      // A hub that opens protected envelopes gets its deliveries sealed, end to end.
+      if (this.adapterContext.opensProtection === true) hello.sealed = true;
       if (this.session !== undefined) {
         hello.session = this.session;
         hello.last = this.received;

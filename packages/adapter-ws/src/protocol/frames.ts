@@ -41,7 +41,14 @@ export const BATCH_MAX_FRAMES = 4_096;
 
 /** Frames a client sends. */
 export type ClientFrame =
-  | { type: 'hello'; v: number; session?: string; last?: number; features?: string[] }
+  | {
+      type: 'hello';
+      v: number;
+      session?: string;
+      last?: number;
+      features?: string[];
+      sealed?: boolean;
+    }
   | { type: 'message'; id: string; envelope: Envelope }
   | { type: 'event'; id: string; envelope: Envelope }
   | {
@@ -272,6 +279,14 @@ export function clientFrameOf(obj: Obj): ClientFrame {
       }
       const features = featuresOf(obj);
       if (features !== undefined) frame.features = features;
+      if (obj.sealed !== undefined) {
+        if (typeof obj.sealed !== 'boolean') {
+          throw new FrameError(
+            `frame field 'sealed' must be a boolean, got ${describe(obj.sealed)}`,
+          );
+        }
+        frame.sealed = obj.sealed;
+      }
       return frame;
     }
     case 'message':

@@ -26,6 +26,8 @@ export class Connection implements SessionLink {
   alive = true;
   closed = false;
   helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The client asked (in hello) for deliveries sealed with the hub's protection. */
+  sealed = false;
   /** Set for a connection speaking another subprotocol: its text frames go here instead. */
   onText: ((text: string) => void) | undefined;
   private tokens: number;
@@ -130,7 +132,7 @@ export class Connection implements SessionLink {
       seq: p.seq,
       sub: p.sub,
       attempt: p.attempt,
-      envelope: p.envelope,
+      envelope: this.sealed && p.sealed !== undefined ? p.sealed : p.envelope,
     });
   }
 

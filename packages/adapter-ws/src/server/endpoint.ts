@@ -1,5 +1,11 @@
 import { type Hub, PriorityQueue, type Unsubscribe } from '@hub/core';
-import { type DeliveryGuarantee, ErrorCode, HubError, type UnifiedMessage } from '@hub/protocol';
+import {
+  type DeliveryGuarantee,
+  type Envelope,
+  ErrorCode,
+  HubError,
+  type UnifiedMessage,
+} from '@hub/protocol';
 import type { PendingDelivery, Session } from './session.js';
 
 /**
@@ -19,7 +25,7 @@ export class ServedEndpoint {
   readonly ready: Promise<Unsubscribe>;
 
   constructor(
-    hub: Hub,
+    private readonly hub: Hub,
     readonly address: string,
     concurrency: number,
     guarantees: readonly DeliveryGuarantee[] | undefined,
@@ -36,15 +42,28 @@ export class ServedEndpoint {
     return this.sessions.size;
   }
 
-  private readonly handle = (message: UnifiedMessage, ctx: { attempt: number }): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
+  private readonly handle = (message: UnifiedMessage, ctx: { attempt: number }): Promise<void> => {
+    const security = this.hub.security;
+    if (security?.opensProtection !== true) return this.offer(message, undefined, ctx.attempt);
+    return security
+      .forClients(message)
+      .then(({ plain, sealed }) => this.offer(plain as UnifiedMessage, sealed, ctx.attempt));
+  };
+
+  private offer(
+    message: UnifiedMessage,
+    sealed: Envelope | undefined,
+    attempt: number,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       if (this.closing) {
         reject(released(this.address));
         return;
       }
       this.dispatch({
         envelope: message,
-        attempt: ctx.attempt,
+        sealed,
+        attempt,
         endpoint: this,
         sub: '',
         seq: 0,
@@ -52,6 +71,7 @@ export class ServedEndpoint {
         reject,
       });
     });
+  }
 
   add(session: Session, sub: string): void {
     this.sessions.set(session, sub);

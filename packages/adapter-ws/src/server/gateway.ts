@@ -6,11 +6,12 @@ import {
   type AccessVerb,
   attachIdentity,
   type Hub,
+  isLoopbackHost,
   matchTopic,
   runAs,
   type TopicStart,
 } from '@hub/core';
-import { ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
+import { type Envelope, ErrorCode, HubError, type UnifiedEvent } from '@hub/protocol';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, UpgradeStatus, WsErrorCode } from '../protocol/codes.js';
 import {
@@ -108,7 +109,30 @@ export class WsGateway implements AsyncDisposable {
     }
     this.liveness ??= setInterval(this.checkLiveness, this.options.pingIntervalMs);
     this.liveness.unref?.();
+    if (this.server.listening) this.warnIfExposed();
+    else this.server.once('listening', () => this.warnIfExposed());
     return this;
+  }
+
+  /**
+   * Start-up warnings for a gateway other machines can reach: without a
+   * token or an authenticate hook anyone there may connect, and over plain
+   * HTTP (not an https.Server) tokens and frames travel in the clear.
+   */
+  private warnIfExposed(): void {
+    const address = (this.server.address() as AddressInfo | null)?.address;
+    if (address === undefined || isLoopbackHost(address)) return;
+    const where = `[hub:ws] gateway "${this.options.name}" listens on ${address}, not a loopback address`;
+    if (this.options.tokens === undefined && this.options.authenticate === undefined) {
+      this.hub.logger.warn(
+        `${where}, without authentication: anyone who reaches it may connect (set tokens or authenticate)`,
+      );
+    }
+    if (!('setSecureContext' in this.server)) {
+      this.hub.logger.warn(
+        `${where}, over plain HTTP: tokens and frames travel unencrypted (mount it on an https.Server)`,
+      );
+    }
   }
 
   /** The port the gateway listens on (the mounted server's port when mounted). */
@@ -154,17 +178,30 @@ export class WsGateway implements AsyncDisposable {
     }
     const origin = req.headers.origin;
     const allowed = this.options.allowedOrigins;
+    const ip = req.socket.remoteAddress ?? '';
     if (origin !== undefined && allowed !== undefined && !allowed.includes(origin)) {
       this.stats.refused.origin++;
+      this.audit({
+        kind: 'refused',
+        address: url.pathname,
+        rule: 'allowedOrigins',
+        code: ErrorCode.FORBIDDEN,
+        reason: `WebSocket upgrade from ${ip} refused: origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`,
+      });
       refuse(socket, UpgradeStatus.FORBIDDEN_ORIGIN);
       return;
     }
-    const ip = req.socket.remoteAddress ?? '';
-    if (
-      this.conns.size >= this.options.maxConnections ||
-      (this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp
-    ) {
+    const perIp = (this.perIp.get(ip) ?? 0) >= this.options.maxConnectionsPerIp;
+    if (perIp || this.conns.size >= this.options.maxConnections) {
       this.stats.refused.limit++;
+      const rule = perIp ? 'maxConnectionsPerIp' : 'maxConnections';
+      this.audit({
+        kind: 'rate-limit',
+        address: url.pathname,
+        rule,
+        code: ErrorCode.OVERLOADED,
+        reason: `WebSocket upgrade from ${ip} refused: over ${rule} (${this.options[rule]})`,
+      });
       refuse(socket, UpgradeStatus.TOO_MANY);
       return;
     }
@@ -202,12 +239,18 @@ export class WsGateway implements AsyncDisposable {
 
   /** A refused upgrade, in the hub's audit log when it has security. */
   private auditAuth(req: IncomingMessage, ip: string, why: string): void {
-    this.hub.security?.report({
+    this.audit({
       kind: 'auth',
       address: new URL(req.url ?? '/', 'http://x').pathname,
+      rule: this.options.authenticate === undefined ? 'tokens' : 'authenticate',
       code: ErrorCode.AUTH_FAILED,
       reason: `WebSocket upgrade from ${ip} ${why}`,
     });
+  }
+
+  /** A refusal of this gateway's own (before the hub sees anything), in the hub's audit sink. */
+  private audit(event: Parameters<NonNullable<Hub['security']>['report']>[0]): void {
+    this.hub.security?.report(event);
   }
 
   private tokenOk(req: IncomingMessage, url: URL): boolean {
@@ -278,7 +321,20 @@ export class WsGateway implements AsyncDisposable {
 
   private onData(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
-    if (!conn.admit()) return;
+    const open = !conn.closed;
+    if (!conn.admit()) {
+      if (open) {
+        // Cut just now (close 1008): frames after the cut are dropped unrecorded.
+        this.audit({
+          kind: 'rate-limit',
+          identity: identityOf(conn),
+          rule: 'rateLimit',
+          code: ErrorCode.OVERLOADED,
+          reason: `WebSocket connection from ${conn.ip} cut with 1008: over ${this.options.rateLimit} frames/s (burst ${this.options.rateBurst})`,
+        });
+      }
+      return;
+    }
     const size = Array.isArray(data)
       ? data.reduce((n, b) => n + b.length, 0)
       : (data as Buffer).byteLength;
@@ -332,16 +388,16 @@ export class WsGateway implements AsyncDisposable {
       case 'event': {
         const env = frame.envelope;
         const address = env.kind === 'message' ? env.destination : env.topic;
-        if (!this.allowed(conn, 'send', address, frame.id, env.kind)) return;
-        // The hub's security decides with this connection's identity, and stamps
-        // it; a hub without security reads no identity (a mark per message saved).
-        if (this.hub.security !== undefined) attachIdentity(env, identityOf(conn));
-        const sent =
-          env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
-        sent.then(
-          () => conn.confirm(frame.id),
-          (err: unknown) => this.refuseFrame(conn, frame.id, err),
-        );
+        if (!this.allowed(conn, 'send', address, frame.id, env.kind, env.id)) return;
+        const security = this.hub.security;
+        if (security?.opensProtection === true) {
+          // A client hub with protection sealed it: verified and opened here
+          // (the hub seals it again for its own transport).
+          security.openFromClient(env).then(
+            (opened) => this.accept(conn, frame.id, opened),
+            (err: unknown) => this.refuseFrame(conn, frame.id, err),
+          );
+        } else this.accept(conn, frame.id, env);
         return;
       }
       case 'serve':
@@ -375,6 +431,19 @@ export class WsGateway implements AsyncDisposable {
         conn.send({ type: 'pong' });
         return;
     }
+  }
+
+  /** Hand a client's envelope to the hub, as the connection's identity; confirm or refuse the frame. */
+  private accept(conn: Connection, frameId: string, env: Envelope): void {
+    // The hub's security decides with this connection's identity, and stamps
+    // it; a hub without security reads no identity (a mark per message saved).
+    if (this.hub.security !== undefined) attachIdentity(env, identityOf(conn));
+    const sent =
+      env.kind === 'message' ? this.hub.send(env) : this.hub.publish(env as UnifiedEvent);
+    sent.then(
+      () => conn.confirm(frameId),
+      (err: unknown) => this.refuseFrame(conn, frameId, err),
+    );
   }
 
   private hello(conn: Connection, frame: Extract<ClientFrame, { type: 'hello' }>): void {
@@ -414,6 +483,7 @@ export class WsGateway implements AsyncDisposable {
       previous?.disconnect(CloseCode.SESSION_REPLACED, 'session resumed on another connection');
     }
     conn.session = session;
+    conn.sealed = frame.sealed === true;
     const last = resumed ? (frame.last ?? 0) : 0;
     conn.send({
       type: 'welcome',
@@ -523,10 +593,16 @@ export class WsGateway implements AsyncDisposable {
     topic.off = runAs(identityOf(conn), () =>
       this.hub.subscribe(
         topic.pattern,
-        (event, ctx) =>
-          new Promise<void>((resolve, reject) => {
+        async (event, ctx) => {
+          const security = this.hub.security;
+          const { plain, sealed } =
+            security?.opensProtection === true
+              ? await security.forClients(event)
+              : { plain: event, sealed: undefined };
+          return new Promise<void>((resolve, reject) => {
             const p: PendingDelivery = {
-              envelope: event,
+              envelope: plain,
+              sealed,
               attempt: ctx.attempt,
               endpoint: undefined,
               sub: subId,
@@ -542,7 +618,8 @@ export class WsGateway implements AsyncDisposable {
             } else {
               session.offer(p);
             }
-          }),
+          });
+        },
         {
           concurrency: topic.prefetch,
           ...(group === undefined ? {} : { group }),
@@ -697,6 +774,7 @@ export class WsGateway implements AsyncDisposable {
     address: string,
     id: string | undefined,
     kind: 'message' | 'event' = 'message',
+    messageId?: string,
   ): boolean {
     const list = conn.identity?.allow?.[verb];
     let refusal: unknown;
@@ -709,7 +787,7 @@ export class WsGateway implements AsyncDisposable {
         conn,
         verb === 'send' && kind === 'event' ? 'publish' : verb,
         address,
-        id,
+        messageId,
       );
     } else if (verb !== 'send' && this.hub.security !== undefined) {
       // The hub's policy decides too, for this connection's identity (sends
@@ -752,6 +830,7 @@ export class WsGateway implements AsyncDisposable {
         verb,
         address,
         ...(id === undefined ? {} : { messageId: id }),
+        rule: `allow.${verb === 'publish' ? 'send' : verb}`,
         code: WsErrorCode.FORBIDDEN,
         reason,
       });

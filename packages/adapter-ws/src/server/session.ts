@@ -8,6 +8,8 @@ import type { ServedEndpoint } from './endpoint.js';
  */
 export interface PendingDelivery {
   readonly envelope: Envelope;
+  /** The envelope sealed with the hub's protection, for clients that open it themselves. */
+  readonly sealed?: Envelope | undefined;
   readonly attempt: number;
   /** Set for deliveries to a served endpoint (they may move to another client). */
   readonly endpoint: ServedEndpoint | undefined;

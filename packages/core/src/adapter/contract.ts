@@ -50,6 +50,12 @@ export interface AdapterContext {
   readonly instanceId: string;
   readonly logger: Logger;
   /**
+   * The hub verifies and decrypts protected envelopes on arrival
+   * (`security.protection`): a link whose far side is a gateway may ask for
+   * its deliveries sealed, end to end. @default false
+   */
+  readonly opensProtection?: boolean;
+  /**
    * A send must settle within this many ms: the adapter enforces it (client
    * command timeouts), so the hub adds no timer per message. @default 30_000
    */

@@ -2,6 +2,7 @@ import type { Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { InboundDelivery } from '../adapter/contract.js';
 import type { HandlerContext } from '../common/types.js';
 import { matchTopic } from '../event-bus/pattern.js';
+import type { InboundContext } from '../hub/middleware.js';
 import type { Logger } from '../logger.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { TimeoutError } from '../resilience/timeout.js';
@@ -31,7 +32,9 @@ export interface ConsumerHost {
   /** Send `payload` as the reply to `request`, which arrived by `delivery`. */
   reply(request: UnifiedMessage, payload: unknown, delivery: InboundDelivery): Promise<unknown>;
   /** Inbound middleware; undefined when there is none (the fast path). */
-  readonly inbound: ((env: Envelope) => Envelope | null | Promise<Envelope | null>) | undefined;
+  readonly inbound:
+    | ((env: Envelope, context: InboundContext) => Envelope | null | Promise<Envelope | null>)
+    | undefined;
 }
 
 export type AnyHandler = (envelope: never, ctx: HandlerContext) => unknown;
@@ -51,6 +54,9 @@ export interface ConsumerOptions {
    */
   readonly prefetch?: number;
 }
+
+/** Numbers topic subscriptions, so each has its own key in inbound middleware (`InboundContext.consumer`). */
+let topicConsumers = 0;
 
 /** Topics whose match result a topic consumer remembers. */
 const TOPIC_CACHE_SIZE = 1024;
@@ -118,6 +124,8 @@ export class ReceivePipeline {
   /** The pattern has wildcards (else an exact topic comparison is enough). */
   private readonly filterTopic: boolean;
   private readonly topicCache = new Map<string, boolean>();
+  /** Who this consumer is to inbound middleware (`InboundContext.consumer`). */
+  private readonly consumerKey: string;
 
   /** The last settle promise watched (see settle); per consumer, never shared between hubs. */
   private lastWatched: Promise<void> | undefined;
@@ -145,6 +153,10 @@ export class ReceivePipeline {
   ) {
     this.filterTopic =
       opts.kind === 'topic' && (opts.address.includes('*') || opts.address.includes('#'));
+    this.consumerKey =
+      opts.kind === 'endpoint'
+        ? `endpoint:${opts.address}`
+        : `topic#${++topicConsumers}:${opts.address}`;
   }
 
   /** Exact pattern match, remembered per topic (a consumer sees few distinct topics). */
@@ -224,7 +236,7 @@ export class ReceivePipeline {
     // Counted until it lands in the queue (or is settled), so a drain waits for it.
     this.inInbound++;
     Promise.resolve()
-      .then(() => inbound(env))
+      .then(() => inbound(env, { attempt: delivery.attempt, consumer: this.consumerKey }))
       .then(
         (out) => {
           this.inInbound--;

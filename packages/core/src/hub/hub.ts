@@ -275,6 +275,13 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         : new HubSecurity(config.security, this.name, this.logger);
     this.security = security;
     const middleware = security?.wrap(config.middleware ?? []) ?? config.middleware ?? [];
+    const inbound = composeInbound(middleware);
+    // Security with nothing to check on arrival (no policy, protection or
+    // replay window yet) stays out of the receive path.
+    const idleInbound =
+      security === undefined
+        ? inbound
+        : composeInbound(security.wrap(config.middleware ?? [], false));
     if (security !== undefined) {
       this.healthSources.set('security', {
         health: () => ({ healthy: true }),
@@ -364,7 +371,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       dedupWindowMs: config.dedup?.windowMs ?? 600_000,
       dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
-      inbound: composeInbound(middleware),
+      get inbound() {
+        return security?.checksArrivals === false ? idleInbound : inbound;
+      },
       // A reply is a child of the span that handled its request.
       reply: (request, payload, delivery) =>
         (delivery instanceof LocalCall ? this.local?.reply(delivery, payload) : undefined) ??
@@ -517,6 +526,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       hubName: this.name,
       instanceId: this.instanceId,
       logger: this.logger,
+      opensProtection: this.security?.opensProtection === true,
       sendTimeoutMs: this.messageTimeoutMs,
       reportError: (error) => {
         this.logger.error(error.message);

@@ -15,6 +15,7 @@ import {
   type UnifiedMessage,
 } from '@hub/protocol';
 import type { SendResult } from '../adapter/contract.js';
+import { isThenable } from '../common/thenable.js';
 import { type MessageResult, RoutingStrategy } from '../common/types.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { sleep } from '../resilience/retry.js';
@@ -72,11 +73,19 @@ export class SendPipeline {
    * the largest allocation of the whole send → handler round trip.
    */
   dispatch(envelope: Sendable): Promise<MessageResult> {
-    if (this.o.outbound !== undefined || this.inFlight >= this.o.maxConcurrent) {
-      return this.dispatchQueued(envelope);
+    let env: Sendable | Promise<Envelope> = envelope;
+    if (this.o.outbound !== undefined) {
+      try {
+        env = this.o.outbound(envelope) as Sendable | Promise<Envelope>;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (isThenable(env) || this.inFlight >= this.o.maxConcurrent) {
+      return this.dispatchQueued(env);
     }
     this.inFlight++;
-    return this.sendHeld(envelope, true);
+    return this.sendHeld(env, true);
   }
 
   /**
@@ -133,10 +142,9 @@ export class SendPipeline {
     return decision;
   }
 
-  /** Outbound middleware, or waiting for a free slot (see waitForRoom). */
-  private async dispatchQueued(envelope: Sendable): Promise<MessageResult> {
-    let env = envelope;
-    if (this.o.outbound) env = (await this.o.outbound(env)) as Sendable;
+  /** Asynchronous outbound middleware, or waiting for a free slot (see waitForRoom). */
+  private async dispatchQueued(envelope: Sendable | Promise<Envelope>): Promise<MessageResult> {
+    const env = (await envelope) as Sendable;
     // A finishing send hands its slot straight to the oldest waiter, so a
     // newcomer can never slip in between and push inFlight past the limit.
     if (this.inFlight >= this.o.maxConcurrent) await this.waitForRoom(env);

@@ -1,6 +1,6 @@
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
 import { rejectUnknownOptions } from '../config/unknown-options.js';
-import type { Middleware } from '../hub/middleware.js';
+import type { InboundContext, Middleware } from '../hub/middleware.js';
 import type { Logger } from '../logger.js';
 import {
   attachedIdentity,
@@ -9,6 +9,7 @@ import {
   RESERVED_HEADER_PREFIX,
   senderOf,
 } from './identity.js';
+import { ReplayGuard, type ReplayOptions } from './replay.js';
 import { type AccessPolicy, type AccessVerb, CompiledPolicy } from './rules.js';
 
 /**
@@ -21,6 +22,8 @@ export interface EnvelopeProtection {
   readonly name: string;
   /** True when it signs and verifies envelopes, so an arrived identity can be trusted. */
   readonly signs?: boolean;
+  /** Insecure settings of this protection, each logged as a warning when a hub starts with it. */
+  readonly warnings?: readonly string[];
   /** On the way out, after every other middleware: compress, encrypt, sign. */
   seal(envelope: Envelope): Envelope | Promise<Envelope>;
   /**
@@ -37,9 +40,10 @@ export interface AuditEvent {
    * `integrity`: an arrived envelope failed verification, decryption or decompression;
    * `reload`: the policy was replaced;
    * `auth`: an entry point (a WebSocket gateway, an HTTP endpoint) refused a client's credentials;
-   * `rate-limit`: an entry point refused or cut a client over its rate limit.
+   * `rate-limit`: an entry point refused or cut a client over its rate limit;
+   * `replay`: an arrived envelope was a copy of one already received, or outside the replay window.
    */
-  kind: 'refused' | 'integrity' | 'reload' | 'auth' | 'rate-limit';
+  kind: 'refused' | 'integrity' | 'reload' | 'auth' | 'rate-limit' | 'replay';
   /** Milliseconds since the Unix epoch. */
   at: number;
   hub: string;
@@ -69,14 +73,40 @@ export interface SecurityOptions {
   audit?: AuditSink;
   /** Signing, encryption and compression of envelopes (`envelopeProtection()` from `@hub/core/security`). */
   protection?: EnvelopeProtection;
+  /**
+   * Refuse replays: an arrived envelope whose id this hub's consumer has
+   * already received (on a first delivery: a transport's redeliveries go
+   * on), or whose timestamp lies outside the window, is refused with
+   * `HUB_REPLAYED`, audited and dead-lettered. Needs signing to mean
+   * anything (the id and timestamp are signed). `{}` takes the defaults.
+   * @default off
+   */
+  replay?: ReplayOptions;
 }
 
-const SECURITY_OPTIONS = ['identity', 'policy', 'audit', 'protection'] as const;
+const SECURITY_OPTIONS = ['identity', 'policy', 'audit', 'protection', 'replay'] as const;
 
 /** Request/reply inboxes: replies are matched by correlation id, and every hub serves its own. */
 const INBOX_PREFIX = '_inbox.';
 
 const addressOf = (env: Envelope): string => (env.kind === 'message' ? env.destination : env.topic);
+
+/**
+ * Headers the envelope protection writes (`@hub/core/security` exports them
+ * by name); their presence says an envelope was sealed.
+ */
+export const PROTECTION_HEADERS = ['hub-sig', 'hub-enc', 'hub-iv', 'hub-tag', 'hub-zip'] as const;
+
+const isProtected = (env: Envelope): boolean =>
+  PROTECTION_HEADERS.some((h) => env.headers[h] !== undefined);
+
+function withoutProtection(env: Envelope): Envelope {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env.headers)) {
+    if (!(PROTECTION_HEADERS as readonly string[]).includes(k)) headers[k] = v;
+  }
+  return { ...env, headers } as Envelope;
+}
 
 /**
  * The hub's security layer: authorization on send, publish, serve, subscribe
@@ -96,7 +126,9 @@ export class HubSecurity {
     authFailed: 0,
     rateLimited: 0,
     auditFailed: 0,
+    replayed: 0,
   };
+  private readonly replay: ReplayGuard | undefined;
 
   constructor(
     options: SecurityOptions,
@@ -132,10 +164,19 @@ export class HubSecurity {
     this.identity = identity ?? hubName;
     this.policy = options.policy === undefined ? undefined : new CompiledPolicy(options.policy);
     this.protection = protection;
+    this.replay = options.replay === undefined ? undefined : new ReplayGuard(options.replay);
     if (this.policy !== undefined && protection?.signs !== true) {
       logger.warn(
         `[hub:security] ${hubName} has a policy but does not verify signatures: the identity of an envelope arriving from another hub is whatever its sender wrote (add envelopeProtection({ signing }) from @hub/core/security)`,
       );
+    }
+    if (this.replay !== undefined && protection?.signs !== true) {
+      logger.warn(
+        `[hub:security] ${hubName} refuses replays but does not verify signatures: a copy with a new id or timestamp passes (add envelopeProtection({ signing }) from @hub/core/security)`,
+      );
+    }
+    for (const warning of protection?.warnings ?? []) {
+      logger.warn(`[hub:security] ${hubName}: ${warning}`);
     }
     this.audit =
       audit ??
@@ -157,11 +198,13 @@ export class HubSecurity {
    * authorizes and stamps the identity on the way out, and opens and
    * authorizes on the way in; the last one seals on the way out.
    */
-  wrap(user: readonly Middleware[]): Middleware[] {
+  wrap(user: readonly Middleware[], arrivals = true): Middleware[] {
     const head: Middleware = {
       name: 'security',
       outbound: (env) => this.outbound(env),
-      inbound: (env) => this.inbound(env),
+      ...(arrivals
+        ? { inbound: (env: Envelope, context: InboundContext) => this.inbound(env, context) }
+        : {}),
     };
     const protection = this.protection;
     if (protection === undefined) return [head, ...user];
@@ -193,7 +236,13 @@ export class HubSecurity {
 
   /** Figures for the hub's metrics (`components.security`). */
   metrics(): Record<string, number> {
-    return { ...this.counts, rules: this.policy?.rules.length ?? -1 };
+    return {
+      ...this.counts,
+      rules: this.policy?.rules.length ?? -1,
+      ...(this.replay === undefined
+        ? {}
+        : { replayIds: this.replay.size, replayEvicted: this.replay.evicted }),
+    };
   }
 
   private outbound(env: Envelope): Envelope {
@@ -211,37 +260,101 @@ export class HubSecurity {
     return { ...env, headers } as Envelope;
   }
 
-  private async inbound(arrived: Envelope): Promise<Envelope> {
-    let env = arrived;
-    if (this.protection !== undefined) {
-      try {
-        env = await this.protection.open(arrived);
-      } catch (err) {
-        this.counts.integrityFailed++;
-        const e =
-          err instanceof HubError
-            ? err
-            : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
-                cause: err,
-              });
-        const sender = senderOf(arrived);
-        this.emit({
-          kind: 'integrity',
-          verb: 'receive',
-          ...(sender === undefined ? {} : { identity: sender }),
-          address: addressOf(arrived),
-          messageId: arrived.id,
-          code: e.code,
-          reason: e.message,
-        });
-        throw e;
-      }
+  /**
+   * Whether arrivals have anything to be checked against: a policy, a
+   * protection or replay protection. Without any, the hub leaves the inbound
+   * step out (an asynchronous hop per delivery) until a policy is loaded.
+   */
+  get checksArrivals(): boolean {
+    return this.policy !== undefined || this.protection !== undefined || this.replay !== undefined;
+  }
+
+  /** True when the hub verifies and decrypts protected envelopes (`security.protection`). */
+  get opensProtection(): boolean {
+    return this.protection !== undefined;
+  }
+
+  /**
+   * For an entry point (a WebSocket gateway, an HTTP endpoint) before it
+   * hands an envelope from a client to `hub.send`: a client that is itself a
+   * hub with protection sent it signed and maybe encrypted, so it is
+   * verified and opened here (a failure is audited, counted and thrown as
+   * `HUB_INTEGRITY_FAILED`); the hub seals it again with its own protection
+   * on the way out. An envelope without protection headers (a browser
+   * client, a plain HTTP caller) is returned as it is: the entry point's
+   * own authentication vouches for it.
+   */
+  async openFromClient(env: Envelope): Promise<Envelope> {
+    if (this.protection === undefined || !isProtected(env)) return env;
+    return withoutProtection(await this.open(env));
+  }
+
+  /**
+   * For an entry point delivering to its clients: the envelope as its own
+   * handler saw it, without the headers of the protection it arrived with
+   * (they no longer describe its body), and sealed again for a client that
+   * opens protected envelopes itself.
+   */
+  async forClients(env: Envelope): Promise<{ plain: Envelope; sealed: Envelope | undefined }> {
+    const plain = isProtected(env) ? withoutProtection(env) : env;
+    const sealed = this.protection === undefined ? undefined : await this.protection.seal(plain);
+    return { plain, sealed };
+  }
+
+  private async open(arrived: Envelope): Promise<Envelope> {
+    try {
+      return await this.protection!.open(arrived);
+    } catch (err) {
+      this.counts.integrityFailed++;
+      const e =
+        err instanceof HubError
+          ? err
+          : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
+              cause: err,
+            });
+      const sender = senderOf(arrived);
+      this.emit({
+        kind: 'integrity',
+        verb: 'receive',
+        ...(sender === undefined ? {} : { identity: sender }),
+        address: addressOf(arrived),
+        messageId: arrived.id,
+        code: e.code,
+        reason: e.message,
+      });
+      throw e;
     }
+  }
+
+  private async inbound(arrived: Envelope, context: InboundContext): Promise<Envelope> {
+    const env = this.protection === undefined ? arrived : await this.open(arrived);
+    if (this.replay !== undefined) this.checkReplay(env, context);
     const address = addressOf(env);
     if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;
     const identity = senderOf(env) ?? 'anonymous';
     this.authorize(identity, env.kind === 'message' ? 'send' : 'publish', address, env.id);
     return env;
+  }
+
+  /** After verification: a valid signature on a copy already received is still a refusal. */
+  private checkReplay(env: Envelope, context: InboundContext): void {
+    try {
+      this.replay!.check(env, context);
+    } catch (err) {
+      this.counts.replayed++;
+      const sender = senderOf(env);
+      this.emit({
+        kind: 'replay',
+        verb: 'receive',
+        ...(sender === undefined ? {} : { identity: sender }),
+        address: addressOf(env),
+        messageId: env.id,
+        rule: 'replay-window',
+        code: (err as HubError).code,
+        reason: (err as HubError).message,
+      });
+      throw err;
+    }
   }
 
   private authorize(

@@ -311,3 +311,43 @@ describe('secure defaults', () => {
     expect(warnings[0]).toMatch(/does not verify signatures/);
   });
 });
+
+describe('encryption switched off with a key configured', () => {
+  it('reads encrypted envelopes, writes plaintext, and is warned about at start-up (as is required: false)', async () => {
+    const readOnly = envelopeProtection({
+      encryption: { keyId: 'k1', keys: (id) => encKeys[id], enabled: false },
+    });
+    const plain = await readOnly.seal(msg());
+    expect(plain.headers[KEY_ID_HEADER]).toBeUndefined();
+    expect((plain as { payload: unknown }).payload).toEqual(msg().payload);
+    // It still opens what an encrypting hub of the fleet wrote, and accepts plaintext.
+    const sealed = await full({ signing: undefined }).seal(msg());
+    expect(((await readOnly.open(sealed)) as { payload: unknown }).payload).toEqual(msg().payload);
+    expect(await readOnly.open(msg())).toBeDefined();
+
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (m: string) => warnings.push(m) };
+    createHub({ name: 'a', logger, security: { protection: readOnly } });
+    createHub({
+      name: 'b',
+      logger,
+      security: {
+        protection: envelopeProtection({
+          signing: { keyId: 's1', keys: (id) => sigKeys[id], required: false },
+        }),
+      },
+    });
+    createHub({ name: 'c', logger, security: { protection: full() } });
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /a: encryption is off \(encryption\.enabled: false\) although a key is configured/,
+      ),
+      expect.stringMatching(/b: signing\.required is false/),
+    ]);
+    expect(() =>
+      envelopeProtection({
+        encryption: { keyId: 'k1', keys: () => undefined, enabled: 'no' as never },
+      }),
+    ).toThrow(/encryption\.enabled/);
+  });
+});
