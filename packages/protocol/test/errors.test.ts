@@ -11,6 +11,7 @@ const FINAL: readonly string[] = [
   ErrorCode.NO_RECEIVER,
   ErrorCode.FORBIDDEN,
   ErrorCode.INTEGRITY_FAILED,
+  ErrorCode.REPLAYED,
 ];
 
 describe('retryable, decided on the error', () => {
