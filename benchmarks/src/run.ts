@@ -123,6 +123,8 @@ const AGAINST: Record<string, string> = {
   'rpc.memory-copies': 'hub memory({ shareObjects })',
   'rpc.redis-1.moleculer': 'Moleculer (Redis)',
   'rpc.redis-100.moleculer': 'Moleculer (Redis)',
+  'rpc.redis-1.at-least-once': 'hub best-effort',
+  'rpc.redis-100.at-least-once': 'hub best-effort',
 };
 
 function entries(): Entry[] {
