@@ -415,8 +415,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
           // and to parse than the full envelope) when its listener reads them;
           // a hub's inbox has one listener, the requester.
           first =
-            (g.replyFrames.has(channel) ? encodeReplyFrame(env) : undefined) ??
-            encodeEnvelope(env);
+            (g.replyFrames.has(channel) ? encodeReplyFrame(env) : undefined) ?? encodeEnvelope(env);
         } catch (err) {
           return Promise.reject(err);
         }

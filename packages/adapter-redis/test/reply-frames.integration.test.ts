@@ -113,7 +113,11 @@ describe('reply frames over Pub/Sub', () => {
     const newChannel = sender.keys.memberChannel('new.ep', 'new.ep', 'new-instance');
     await listener.subscribe(oldChannel, newChannel);
     const expiry = Date.now() + 60_000;
-    await raw.zadd(sender.keys.pubsubMembers('old.ep'), expiry, JSON.stringify(['old.ep', oldChannel]));
+    await raw.zadd(
+      sender.keys.pubsubMembers('old.ep'),
+      expiry,
+      JSON.stringify(['old.ep', oldChannel]),
+    );
     await raw.zadd(
       sender.keys.pubsubMembers('new.ep'),
       expiry,
@@ -170,7 +174,10 @@ describe('reply frames over Pub/Sub', () => {
       () => `delivered ${r.deliveries.length}, rejected ${r.rejected.length}`,
     );
     expect(r.ids()).toEqual(['id-2']);
-    expect(r.deliveries[0]!.envelope).toMatchObject({ correlationId: 'req-1', payload: { ok: true } });
+    expect(r.deliveries[0]!.envelope).toMatchObject({
+      correlationId: 'req-1',
+      payload: { ok: true },
+    });
     const fields = r.rejected.map((x) => (x.error as { field?: string }).field);
     expect(r.rejected.map((x) => (x.error as { code?: string }).code)).toEqual([
       'HUB_INVALID_MESSAGE',

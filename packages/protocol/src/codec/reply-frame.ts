@@ -144,7 +144,8 @@ export function decodeReplyFrame(
     }
     throw frameError('wrong_type', 'v', `v must be ${REPLY_FRAME_VERSION}, got ${String(v)}`);
   }
-  if (raw.c === undefined) throw frameError('missing', 'correlationId', 'c (correlationId) is required');
+  if (raw.c === undefined)
+    throw frameError('missing', 'correlationId', 'c (correlationId) is required');
   // In createReply's field order: the same hidden class as a full decode's.
   const env: Record<string, unknown> = {
     kind: 'message',

@@ -4,8 +4,8 @@ import {
   createMessage,
   createReply,
   decodeReplyFrame,
-  encodeReplyFrame,
   ErrorCode,
+  encodeReplyFrame,
   InvalidMessageError,
   isReplyFrame,
   jsonCodec,
@@ -71,7 +71,10 @@ describe('reply frames', () => {
   it('are not made for a message the frame cannot carry whole', () => {
     const cases: Array<[string, UnifiedMessage]> = [
       ['headers', { ...reply, headers: { 'x-tenant': 'a' } }],
-      ['traceparent', { ...reply, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }],
+      [
+        'traceparent',
+        { ...reply, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      ],
       ['at-least-once', { ...reply, deliveryGuarantee: 'at-least-once' }],
       ['replyTo', { ...reply, replyTo: 'x' }],
       ['a redelivery', { ...reply, attempt: 2 }],
