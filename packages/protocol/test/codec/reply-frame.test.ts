@@ -78,13 +78,14 @@ describe('reply frames', () => {
       ['at-least-once', { ...reply, deliveryGuarantee: 'at-least-once' }],
       ['replyTo', { ...reply, replyTo: 'x' }],
       ['a redelivery', { ...reply, attempt: 2 }],
-      ['no correlationId', { ...reply, correlationId: undefined }],
+      ['no correlationId', { ...reply, correlationId: undefined } as unknown as UnifiedMessage],
       ['expiresAt', { ...reply, expiresAt: Date.now() + 1000 }],
       ['a field the protocol does not know', { ...reply, extra: 1 } as UnifiedMessage],
     ];
     for (const [what, m] of cases) expect(encodeReplyFrame(m), what).toBeUndefined();
-    // A field left undefined is left out by the full form too: the frame still fits.
-    expect(encodeReplyFrame({ ...reply, replyTo: undefined })).toBeDefined();
+    // A field left undefined (by an untyped caller) is left out by the full form too: the frame still fits.
+    const unset = { ...reply, replyTo: undefined } as unknown as UnifiedMessage;
+    expect(encodeReplyFrame(unset)).toBeDefined();
   });
 
   it('check the payload as the JSON codec does when encoding', () => {
