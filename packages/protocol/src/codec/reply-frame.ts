@@ -64,6 +64,8 @@ export function encodeReplyFrame(
     m.deliveryGuarantee !== 'best-effort' ||
     m.attempt !== 1 ||
     typeof m.correlationId !== 'string' ||
+    // A request (it waits for a reply) is never a reply: no walk over its fields.
+    m.replyTo !== undefined ||
     typeof m.priority !== 'number' ||
     typeof m.headers !== 'object' ||
     m.headers === null
