@@ -166,7 +166,6 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       this.maxLenArg,
       streamResult,
       (err) => err,
-      this.factory.isCluster,
     );
     const adapter = this;
     const topicOpts = { ...this.opts, partitions: TOPIC_PARTITIONS };

@@ -67,8 +67,6 @@ class WriteBatcher<R> {
     private readonly ok: (reply: unknown) => R,
     /** The error a send rejects with (accounting included). */
     private readonly fail: (err: unknown) => unknown,
-    /** Cluster: follow TRYAGAIN / CLUSTERDOWN (a standalone server never redirects). */
-    private readonly redirects: boolean,
   ) {}
 
   /** Queue one message (`a`, `b`: id and envelope, or channel and text). */
@@ -119,36 +117,19 @@ class WriteBatcher<R> {
         this.rejectAll(b, new Error('the commands connection is closed'));
         continue;
       }
-      if (b.resolves.length === 1) {
-        // A lone write (one request in flight): the plain command, its reply
-        // handed straight to its send, with no promise or tick in between.
-        const single = () => this.kind.single(c, b.key, b.args[b.first]!, b.args[b.first + 1]!);
-        (this.redirects ? withRedirectRetry(single) : single()).then(
-          (r) => this.resolveOne(b, r),
-          (err: unknown) => this.rejectAll(b, err),
-        );
-        continue;
-      }
       // A redirection (Cluster: the slot moved, or is moving) means the call did
       // not run: the whole batch is sent again, in order, without a duplicate.
-      const batch = () => call(c, this.kind.script, b.args);
-      (this.redirects ? withRedirectRetry(batch) : batch()).then(
+      const replies = withRedirectRetry(() =>
+        b.resolves.length === 1
+          ? this.kind.single(c, b.key, b.args[b.first]!, b.args[b.first + 1]!).then(one)
+          : call(c, this.kind.script, b.args),
+      );
+      replies.then(
         (r) => this.resolveAll(b, r),
         (err: unknown) => this.rejectAll(b, err),
       );
     }
   };
-
-  private resolveOne(b: Batch<R>, reply: unknown): void {
-    let result: R;
-    try {
-      result = this.ok(reply);
-    } catch (err) {
-      this.rejectAll(b, err);
-      return;
-    }
-    b.resolves[0]!(result);
-  }
 
   private resolveAll(b: Batch<R>, replies: unknown): void {
     const n = b.resolves.length;
@@ -179,6 +160,8 @@ class WriteBatcher<R> {
   }
 }
 
+const one = (reply: unknown): unknown[] => [reply];
+
 function call(c: RedisClient, script: string, args: string[]): Promise<unknown> {
   args[0] = script;
   return c.call('EVAL', args) as Promise<unknown>;
@@ -190,7 +173,6 @@ export function xaddBatcher<R>(
   maxLen: string,
   ok: (entryId: unknown) => R,
   fail: (err: unknown) => unknown,
-  cluster: boolean,
 ): WriteBatcher<R> {
   return new WriteBatcher<R>(
     {
@@ -202,7 +184,6 @@ export function xaddBatcher<R>(
     client,
     ok,
     fail,
-    cluster,
   );
 }
 
@@ -217,8 +198,6 @@ export function publishBatcher(client: () => RedisClient | undefined): WriteBatc
     client,
     Number,
     (err) => err,
-    // The adapter batches PUBLISH only on a standalone server (see adapter.ts `publish`).
-    false,
   );
 }
 
