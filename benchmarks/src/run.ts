@@ -131,6 +131,8 @@ const AGAINST: Record<string, string> = {
   'rpc.redis-100.moleculer': 'Moleculer (Redis)',
   'redis.cluster-pubsub': 'the hub on one redis-server',
   'redis.cluster-streams': 'the hub on one redis-server',
+  'rpc.redis-1.at-least-once': 'hub best-effort',
+  'rpc.redis-100.at-least-once': 'hub best-effort',
 };
 
 function entries(): Entry[] {

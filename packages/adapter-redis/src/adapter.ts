@@ -16,6 +16,8 @@ import {
 import {
   DeliveryGuarantee,
   ErrorCode,
+  encodeReplyFrame,
+  isReplyFrame,
   type Priority,
   type UnifiedEvent,
   type UnifiedMessage,
@@ -418,14 +420,41 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     env: UnifiedMessage,
     view: MemberView,
   ): Promise<SendResult> {
+    const groups = view.groups;
+    const dest = env.destination;
+    if (groups.length === 1 && !this.factory.isCluster) {
+      // The common case, one promise on top of ioredis's: the reach check and
+      // the accounting share one callback.
+      const g = groups[0]!;
+      const channel = nextMember(g);
+      if (channel !== undefined) {
+        let first: string;
+        try {
+          // A reply to a waiting request goes as a reply frame (less to write
+          // and to parse than the full envelope) when its listener reads them;
+          // a hub's inbox has one listener, the requester.
+          first =
+            (g.replyFrames.has(channel) ? encodeReplyFrame(env) : undefined) ?? encodeEnvelope(env);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return this.publish(c, channel, first).then((n: number) => {
+          if (n > 0) return PUBSUB_RESULT;
+          dropMember(g, channel);
+          // The next members get the full envelope (its payload passed the check already).
+          const text = isReplyFrame(first) ? encodeEnvelope(env) : first;
+          return this.publishToGroup(c, g, dest, text, false).then((m: number) =>
+            this.reachedOrFail(m, dest),
+          );
+        });
+      }
+    }
     let text: string;
     try {
       text = encodeEnvelope(env);
     } catch (err) {
       return Promise.reject(err);
     }
-    const groups = view.groups;
-    const dest = env.destination;
     if (groups.length === 0) {
       // No member known: the endpoint's shared channel, which every listener
       // of the endpoint (and any plain client serving it) subscribes.
@@ -434,20 +463,7 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       );
     }
     if (groups.length === 1) {
-      // The common case, one promise on top of ioredis's: the reach check and
-      // the accounting share one callback.
-      const g = groups[0]!;
-      const channel = nextMember(g);
-      if (channel !== undefined && !this.factory.isCluster) {
-        return this.publish(c, channel, text).then((n: number) => {
-          if (n > 0) return PUBSUB_RESULT;
-          dropMember(g, channel);
-          return this.publishToGroup(c, g, dest, text, false).then((m: number) =>
-            this.reachedOrFail(m, dest),
-          );
-        });
-      }
-      return this.publishToGroup(c, g, dest, text, false).then((n: number) =>
+      return this.publishToGroup(c, groups[0]!, dest, text, false).then((n: number) =>
         this.reachedOrFail(n, dest),
       );
     }

@@ -1,3 +1,4 @@
+import { REPLY_FRAME_VERSION } from '@hub/protocol';
 import type { RedisClient } from './connection.js';
 import type { KeyLayout } from './keys.js';
 
@@ -9,7 +10,9 @@ import type { KeyLayout } from './keys.js';
  * instance subscribed to an endpoint also listens on a channel of its own
  * (`memberChannel`) and registers it in the endpoint's listener set (a sorted
  * set of `[group, channel]` JSON entries, score = expiry, refreshed every
- * third of the TTL; the key itself expires with its last live entry). A
+ * third of the TTL; the key itself expires with its last live entry; a
+ * third element, the reply frame version, says the listener reads reply
+ * frames, which older senders ignore, see `@hub/protocol`). A
  * sender keeps a cached view of the set and publishes each message to one
  * listener per group, round robin.
  *
@@ -31,6 +34,8 @@ export interface MemberGroup {
   readonly name: string;
   /** Member channels; a channel that a PUBLISH did not reach is removed until the next read. */
   readonly channels: string[];
+  /** The member channels whose listener reads reply frames (its entry says so). */
+  readonly replyFrames: Set<string>;
   cursor: number;
 }
 
@@ -109,7 +114,8 @@ export class PubSubMembers {
       return;
     }
     const key = this.host.keys.pubsubMembers(destination);
-    const entry = JSON.stringify([group, this.channelFor(destination, group)]);
+    // The third element announces that this listener decodes reply frames (pubsub-router.ts).
+    const entry = JSON.stringify([group, this.channelFor(destination, group), REPLY_FRAME_VERSION]);
     this.leftBehind.delete(`${key}\u0000${entry}`);
     const m: Membership = { key, entry, count: 1, ready: Promise.resolve() };
     m.ready = this.refresh(m, Date.now()).then(noop);
@@ -247,15 +253,21 @@ function parseGroups(entries: readonly string[], previous: readonly MemberGroup[
   for (const e of entries) {
     let group: unknown;
     let channel: unknown;
+    let frames: unknown;
     try {
-      [group, channel] = JSON.parse(e) as unknown[];
+      [group, channel, frames] = JSON.parse(e) as unknown[];
     } catch {
       continue; // not ours
     }
     if (typeof group !== 'string' || typeof channel !== 'string') continue;
-    const g = byName.get(group);
+    let g = byName.get(group);
     if (g) g.channels.push(channel);
-    else byName.set(group, { name: group, channels: [channel], cursor: 0 });
+    else {
+      g = { name: group, channels: [channel], replyFrames: new Set(), cursor: 0 };
+      byName.set(group, g);
+    }
+    // A listener without the element (an older one) gets full envelopes only.
+    if (typeof frames === 'number' && frames >= REPLY_FRAME_VERSION) g.replyFrames.add(channel);
   }
   for (const old of previous) {
     const g = byName.get(old.name);

@@ -9,7 +9,7 @@
 import type { InboundDelivery, Subscription, SubscriptionSpec } from '@hub/core';
 import { withTimeout } from '@hub/core';
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
-import { decodeEnvelope } from './codec.js';
+import { decodePubSub } from './codec.js';
 import { type ConnectionFactory, type RedisClient, whenReady } from './connection.js';
 import type { KeyLayout } from './keys.js';
 import { bounded } from './link-close.js';
@@ -205,7 +205,7 @@ export class PubSubRouter {
     if (!targets || targets.size === 0) return;
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(message);
+      envelope = decodePubSub(message);
     } catch (err) {
       this.refusePubSub(
         targets,

@@ -1,5 +1,6 @@
 export * from './cloudevents.js';
 export * from './codec/json.js';
+export * from './codec/reply-frame.js';
 export type * from './codec/types.js';
 export * from './enums.js';
 export * from './errors.js';
