@@ -1,10 +1,21 @@
 /**
  * Ids seen within a window, bounded in count: the replay guard of webhook
  * signatures and the idempotency window of accepted messages. Insertion
- * order is expiry order (one window per set), so pruning pops from the front.
+ * order is expiry order (one window per set), so expired entries leave from
+ * the front of a queue: a `set` looks at the oldest entry only, with no
+ * iteration over the map on the request path.
  */
+interface Entry<V> {
+  readonly id: string;
+  readonly at: number;
+  readonly value: V;
+}
+
 export class TtlSet<V = true> {
-  private readonly entries = new Map<string, { at: number; value: V }>();
+  private readonly entries = new Map<string, Entry<V>>();
+  /** Entries in insertion order; one may be stale (deleted or replaced in `entries`). */
+  private queue: Array<Entry<V> | undefined> = [];
+  private head = 0;
 
   constructor(
     private readonly windowMs: number,
@@ -20,8 +31,10 @@ export class TtlSet<V = true> {
   }
 
   set(id: string, value: V, now = Date.now()): void {
-    this.entries.delete(id);
-    this.entries.set(id, { at: now, value });
+    const entry: Entry<V> = { id, at: now, value };
+    // Map.set on an existing key keeps its old position; the queue keeps order instead.
+    this.entries.set(id, entry);
+    this.queue.push(entry);
     this.prune(now);
   }
 
@@ -34,9 +47,22 @@ export class TtlSet<V = true> {
   }
 
   private prune(now: number): void {
-    for (const [id, entry] of this.entries) {
-      if (this.entries.size <= this.maxEntries && now - entry.at < this.windowMs) break;
-      this.entries.delete(id);
+    const q = this.queue;
+    while (this.head < q.length) {
+      const oldest = q[this.head]!;
+      const live = this.entries.get(oldest.id) === oldest;
+      if (live && this.entries.size <= this.maxEntries && now - oldest.at < this.windowMs) break;
+      if (live) this.entries.delete(oldest.id);
+      q[this.head++] = undefined;
+    }
+    // Compact now and then, dropping stale entries (a deleted id sent again):
+    // the queue stays within a small multiple of the live entries.
+    if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    } else if (q.length - this.head > 2 * this.maxEntries + 1024) {
+      this.queue = q.slice(this.head).filter((e) => e !== undefined && this.entries.get(e.id) === e);
+      this.head = 0;
     }
   }
 }
