@@ -160,6 +160,28 @@ describe('http adapter: outbound calls', () => {
     expect(down.received).toHaveLength(1);
   });
 
+  it('a reply body that stalls past bodyTimeoutMs is HUB_TIMEOUT (outcome unknown), long before the request deadline', async () => {
+    // Headers and the first bytes of the body at once, then nothing more.
+    const down = jobs.add(
+      await downstream((_r, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+        res.write('{"partial":');
+      }),
+    );
+    const { hub } = await hubTo(down.url, { bodyTimeoutMs: 300 });
+    const started = Date.now();
+    const err = await hub
+      .request(order(1, { deliveryGuarantee: DeliveryGuarantee.BEST_EFFORT }), {
+        timeoutMs: 30_000,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(String(err)).toMatch(/outcome unknown/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // best-effort: not repeated after an uncertain failure
+    expect(down.received).toHaveLength(1);
+  });
+
   it('does not follow redirects unless allowed; 307 is followed when it is', async () => {
     const down = jobs.add(
       await downstream((r, res) => {

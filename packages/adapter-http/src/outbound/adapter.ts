@@ -122,7 +122,15 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
         throw classifyClientError(this.name, target.url, err);
       }
       const status = res.statusCode;
-      if (status >= 200 && status < 300) return this.accepted(envelope, res);
+      if (status >= 200 && status < 300) {
+        try {
+          return await this.accepted(envelope, res);
+        } catch (err) {
+          // A reply body that stalls or breaks off: the call went through, its
+          // outcome is unknown (undici's body timeout, a reset), like a lost answer.
+          throw classifyClientError(this.name, target.url, err);
+        }
+      }
       if (REDIRECTS.has(status) && hop < this.opts.maxRedirects) {
         const location = res.headers.location;
         await res.body.dump();
