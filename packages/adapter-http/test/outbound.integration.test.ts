@@ -3,13 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { memory } from '@hub/core';
 import { createEvent, createMessage, DeliveryGuarantee, ErrorCode } from '@hub/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  HttpAdapter,
-  type HttpRoute,
-  HttpStatusError,
-  http,
-  httpAdapter,
-} from '../src/index.js';
+import { HttpAdapter, type HttpRoute, HttpStatusError, http, httpAdapter } from '../src/index.js';
 import { cleanup, downstream, fastRetry, json, startedHub } from './helpers.js';
 
 const jobs = cleanup();

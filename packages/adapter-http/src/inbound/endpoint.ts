@@ -394,12 +394,14 @@ export class HttpEndpoint implements AsyncDisposable {
         this.forget(env.id, sending);
         return sendProblem(res, problemFromError(err));
       }
+      this.remember(env.id, sending);
       return sendAccepted(res, env.id);
     }
     const sendings = envelopes.map((env) => this.accept(env));
     const results = await Promise.allSettled(sendings);
     for (const [i, r] of results.entries()) {
       if (r.status === 'rejected') this.forget(envelopes[i]!.id, sendings[i]!);
+      else this.remember(envelopes[i]!.id, sendings[i]!);
     }
     const failed = results.flatMap((r, index) =>
       r.status === 'rejected' ? [{ index, error: r.reason as unknown }] : [],
@@ -441,6 +443,15 @@ export class HttpEndpoint implements AsyncDisposable {
       env.kind === 'event' ? hub.publish(env as UnifiedEvent) : hub.send(env as UnifiedMessage);
     this.accepted.set(env.id, sending);
     return sending;
+  }
+
+  /**
+   * An accepted id keeps a shared settled promise for the rest of the window,
+   * not its own send's promise and result: those die young, and a window of
+   * many thousand ids holds one small entry each.
+   */
+  private remember(id: string, sending: Promise<MessageResult>): void {
+    this.accepted.replace(id, sending, ACCEPTED);
   }
 
   /** A failed send must not block the client's retry with the same id (unless a newer send holds it). */
@@ -509,6 +520,15 @@ function endAfterResponse(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const leaveAlone: Next = () => {};
+
+/** What a repeated id within the window gets once its first send was accepted. */
+const ACCEPTED: Promise<MessageResult> = Promise.resolve({
+  success: true,
+  messageId: '',
+  protocol: 'http',
+  adapter: '',
+  latencyMs: 0,
+});
 
 /** A handler that threw or rejected: a problem answer, or a dropped socket when one was under way. */
 function failed(res: ServerResponse, err: unknown): void {

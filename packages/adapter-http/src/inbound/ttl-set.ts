@@ -8,7 +8,7 @@
 interface Entry<V> {
   readonly id: string;
   readonly at: number;
-  readonly value: V;
+  value: V;
 }
 
 export class TtlSet<V = true> {
@@ -38,6 +38,12 @@ export class TtlSet<V = true> {
     this.prune(now);
   }
 
+  /** Replace the value of `id` when it is still `from`, keeping its place and age. */
+  replace(id: string, from: V, to: V): void {
+    const entry = this.entries.get(id);
+    if (entry !== undefined && entry.value === from) entry.value = to;
+  }
+
   delete(id: string): void {
     this.entries.delete(id);
   }
@@ -61,7 +67,9 @@ export class TtlSet<V = true> {
       this.queue = q.slice(this.head);
       this.head = 0;
     } else if (q.length - this.head > 2 * this.maxEntries + 1024) {
-      this.queue = q.slice(this.head).filter((e) => e !== undefined && this.entries.get(e.id) === e);
+      this.queue = q
+        .slice(this.head)
+        .filter((e) => e !== undefined && this.entries.get(e.id) === e);
       this.head = 0;
     }
   }
