@@ -56,9 +56,10 @@ export class TtlSet<V = true> {
     const q = this.queue;
     while (this.head < q.length) {
       const oldest = q[this.head]!;
-      const live = this.entries.get(oldest.id) === oldest;
-      if (live && this.entries.size <= this.maxEntries && now - oldest.at < this.windowMs) break;
-      if (live) this.entries.delete(oldest.id);
+      // Nothing is due while the oldest is young and the set is within bounds
+      // (a stale head can wait): the common case, with no map lookup.
+      if (this.entries.size <= this.maxEntries && now - oldest.at < this.windowMs) break;
+      if (this.entries.get(oldest.id) === oldest) this.entries.delete(oldest.id);
       q[this.head++] = undefined;
     }
     // Compact now and then, dropping stale entries (a deleted id sent again):
