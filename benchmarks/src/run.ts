@@ -111,6 +111,7 @@ const ESTIMATES: Record<string, [number, number]> = {
   'http.send': [5, 2],
   'http.endpoint': [5, 2],
   'http.send-p99': [15, 7],
+  'http.endpoint-p99': [15, 7],
   'legacy.convert': [6, 2],
   'legacy.bridge-p99': [30, 5],
   'ws.one-way': [6, 2],

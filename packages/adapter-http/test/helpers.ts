@@ -9,6 +9,8 @@ export interface Received {
   url: string;
   headers: IncomingMessage['headers'];
   body: Buffer;
+  /** The client's port: which connection the request came on. */
+  remotePort: number | undefined;
 }
 
 export interface TestServer {
@@ -32,6 +34,7 @@ export async function downstream(
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks),
+        remotePort: req.socket.remotePort,
       };
       received.push(r);
       Promise.resolve(respond(r, res, received.length)).catch(() => res.destroy());

@@ -1,8 +1,9 @@
 /**
  * Clients we did not write: the `cloudevents` SDK (both modes, and parsing
  * what we emit), curl running the README's examples, Python's urllib
- * signing a webhook from the README alone, an OpenAPI 3.1 validator reading
- * our document (and requests built from it accepted).
+ * signing a webhook from the README alone, the Standard Webhooks reference
+ * library verifying what we sign and signing what we verify, an OpenAPI 3.1
+ * validator reading our document (and requests built from it accepted).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -16,6 +17,7 @@ import {
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { http, httpServer, openApiDocument } from '../src/index.js';
 import { cleanup, downstream, json, startedHub } from './helpers.js';
@@ -143,6 +145,71 @@ describe('I4 plain clients from the README', () => {
       body: '{"destination":"orders","payload":1}',
     });
     expect(unsigned.status).toBe(401);
+  });
+});
+
+describe('I5 Standard Webhooks reference library (standardwebhooks)', () => {
+  const SECRET = `whsec_${Buffer.from('reference-library-key-of-32-byte').toString('base64')}`;
+
+  it('verifies every call the adapter signs, retries included; a changed byte fails it', async () => {
+    const verified: unknown[] = [];
+    const failures: string[] = [];
+    const down = jobs.add(
+      await downstream((r, res, n) => {
+        try {
+          verified.push(new Webhook(SECRET).verify(r.body, r.headers as Record<string, string>));
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        // The first call fails with 503: the retry must be signed as well.
+        json(res, n === 1 ? 503 : 202, {});
+      }),
+    );
+    const hub = jobs.add(
+      await startedHub({
+        sendRetry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
+        adapters: [
+          http({
+            allowPrivateNetwork: true,
+            signingSecret: SECRET,
+            routes: [{ match: 'orders', url: `${down.url}/hook`, body: 'payload' }],
+          }),
+        ],
+      }),
+    );
+    const m = createMessage({ source: 'shop', destination: 'orders', payload: { sku: 'sw-1' } });
+    await hub.send(m);
+    expect(failures).toEqual([]);
+    expect(verified).toEqual([{ sku: 'sw-1' }, { sku: 'sw-1' }]);
+    expect(down.received.map((r) => r.headers['webhook-id'])).toEqual([m.id, m.id]);
+    const [first] = down.received;
+    const tampered = Buffer.from(first!.body.toString().replace('sw-1', 'sw-2'));
+    expect(() =>
+      new Webhook(SECRET).verify(tampered, first!.headers as Record<string, string>),
+    ).toThrow();
+  });
+
+  it('the endpoint accepts what the library signs, and refuses the same id again', async () => {
+    const { endpoint, messages } = await receivingHub({ webhookSecrets: [SECRET] });
+    const body = JSON.stringify({ destination: 'orders', payload: { sku: 'sw-in' } });
+    const post = (id: string) =>
+      fetch(`${endpoint.url}/messages`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+          'webhook-signature': new Webhook(SECRET).sign(id, new Date(), body),
+        },
+        body,
+      });
+    const ok = await post('msg_ref_1');
+    expect(ok.status).toBe(202);
+    await expect.poll(() => messages.length).toBe(1);
+    expect(messages[0]!.payload).toEqual({ sku: 'sw-in' });
+    const replay = await post('msg_ref_1');
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toMatchObject({ code: 'HUB_AUTH_FAILED', field: 'webhook-id' });
   });
 });
 

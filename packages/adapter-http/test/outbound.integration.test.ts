@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { memory } from '@hub/core';
 import { createEvent, createMessage, DeliveryGuarantee, ErrorCode } from '@hub/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpAdapter, HttpStatusError, http, httpAdapter } from '../src/index.js';
+import { HttpAdapter, type HttpRoute, HttpStatusError, http, httpAdapter } from '../src/index.js';
 import { cleanup, downstream, fastRetry, json, startedHub } from './helpers.js';
 
 const jobs = cleanup();
@@ -154,6 +154,28 @@ describe('http adapter: outbound calls', () => {
     expect(down.received).toHaveLength(1);
   });
 
+  it('a reply body that stalls past bodyTimeoutMs is HUB_TIMEOUT (outcome unknown), long before the request deadline', async () => {
+    // Headers and the first bytes of the body at once, then nothing more.
+    const down = jobs.add(
+      await downstream((_r, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+        res.write('{"partial":');
+      }),
+    );
+    const { hub } = await hubTo(down.url, { bodyTimeoutMs: 300 });
+    const started = Date.now();
+    const err = await hub
+      .request(order(1, { deliveryGuarantee: DeliveryGuarantee.BEST_EFFORT }), {
+        timeoutMs: 30_000,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(String(err)).toMatch(/outcome unknown/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // best-effort: not repeated after an uncertain failure
+    expect(down.received).toHaveLength(1);
+  });
+
   it('does not follow redirects unless allowed; 307 is followed when it is', async () => {
     const down = jobs.add(
       await downstream((r, res) => {
@@ -250,6 +272,72 @@ describe('http adapter: outbound calls', () => {
     }
     expect(down.received).toHaveLength(100);
     expect(sockets.size).toBeLessThanOrEqual(2);
+  });
+
+  it('pipelines idempotent calls on one connection; never a POST unless its route says the receiver dedups', async () => {
+    // A downstream that holds its answers until `hold` requests are in (or,
+    // should they never all come, 3 s after the first), and records how many
+    // were in flight on each connection at once.
+    const pipelinedServer = async (hold: number) => {
+      const perSocket = new Map<unknown, { inFlight: number; max: number }>();
+      const waiting: Array<() => void> = [];
+      let late: NodeJS.Timeout | undefined;
+      const answerAll = () => {
+        clearTimeout(late);
+        late = undefined;
+        for (const answer of waiting.splice(0)) answer();
+      };
+      const down = jobs.add(
+        await downstream((r, res) => {
+          // By the client's port: a pipelined response has no socket until its turn.
+          const s = perSocket.get(r.remotePort) ?? { inFlight: 0, max: 0 };
+          perSocket.set(r.remotePort, s);
+          s.inFlight++;
+          s.max = Math.max(s.max, s.inFlight);
+          res.on('finish', () => s.inFlight--);
+          waiting.push(() => json(res, 200, {}));
+          late ??= setTimeout(answerAll, 3_000);
+          if (waiting.length >= hold) answerAll();
+        }),
+      );
+      const maxes = () => [...perSocket.values()].map((s) => s.max);
+      return { down, perSocket, maxes };
+    };
+    const sendFour = async (url: string, route: Partial<HttpRoute>) => {
+      const adapter = http({
+        routes: [{ match: 'orders.*', url: `${url}/orders`, body: 'payload', ...route }],
+        allowPrivateNetwork: true,
+        connections: 2,
+        pipelining: 4,
+      });
+      const hub = jobs.add(await startedHub({ adapters: [adapter], sendRetry: fastRetry }));
+      await Promise.all(Array.from({ length: 4 }, (_, i) => hub.send(order(i))));
+    };
+
+    // PUT: all four in flight at once over at most two connections, so some
+    // connection carried several before its first answer.
+    const put = await pipelinedServer(4);
+    await sendFour(put.down.url, { method: 'PUT' });
+    expect(put.down.received).toHaveLength(4);
+    expect(put.perSocket.size).toBeLessThanOrEqual(2);
+    expect(put.maxes().reduce((a, b) => a + b)).toBe(4);
+    expect(Math.max(...put.maxes())).toBeGreaterThanOrEqual(2);
+
+    // POST: one at a time per connection, spread over both (answers go in pairs).
+    const post = await pipelinedServer(2);
+    await sendFour(post.down.url, {});
+    expect(post.down.received).toHaveLength(4);
+    expect(post.maxes()).toEqual([1, 1]);
+
+    // POST to a receiver that dedups by Idempotency-Key, declared so: pipelined.
+    const deduped = await pipelinedServer(4);
+    await sendFour(deduped.down.url, { idempotent: true });
+    expect(deduped.perSocket.size).toBeLessThanOrEqual(2);
+    expect(Math.max(...deduped.maxes())).toBeGreaterThanOrEqual(2);
+
+    expect(() =>
+      http({ routes: [{ match: 'x', url: 'https://x/y', idempotent: 'yes' as never }] }),
+    ).toThrow(/routes\[0\]\.idempotent/);
   });
 
   it('works beside another adapter: only routed destinations go over HTTP', async () => {

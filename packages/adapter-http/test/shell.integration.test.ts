@@ -110,6 +110,38 @@ describe('S6 slow and flood clients', () => {
     expect(got).toHaveLength(1);
   });
 
+  it('a body that trickles in is cut off at requestTimeoutMs, though its headers came at once', async () => {
+    const { url, got } = await setup({ headersTimeoutMs: 500, requestTimeoutMs: 1_500 });
+    const slow = await rawClient(url);
+    slow.socket.write(
+      'POST /messages HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n',
+    );
+    // One byte every 100 ms: each arrives well within any idle timeout.
+    const drip = setInterval(() => {
+      if (!slow.socket.destroyed) slow.socket.write(' ');
+    }, 100);
+    try {
+      const started = Date.now();
+      // Without the deadline the client would trickle for 100 s: give up waiting after 10.
+      let giveUp: NodeJS.Timeout | undefined;
+      await Promise.race([
+        slow.closed,
+        new Promise((resolve) => {
+          giveUp = setTimeout(resolve, 10_000);
+        }),
+      ]);
+      clearTimeout(giveUp);
+      const lasted = Date.now() - started;
+      expect(slow.socket.destroyed).toBe(true);
+      expect(lasted).toBeGreaterThanOrEqual(1_200);
+      expect(lasted).toBeLessThan(8_000);
+      expect(slow.text()).toMatch(/^$|^HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(got).toHaveLength(0);
+  });
+
   it('a flood past the rate limit gets 429 with Retry-After; another client is not limited', async () => {
     // One token every 2 s, bursts of 5: of 12 requests at once, 5 pass (6 on a very slow box).
     const { url } = await setup({

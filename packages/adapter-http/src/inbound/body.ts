@@ -11,40 +11,69 @@ export class BodyRefused {
  * The body, or a `BodyRefused` with 413 when it is over `limit`: at once when
  * Content-Length says so (nothing read), else as soon as the bytes received
  * pass the limit (the rest is never read; the caller closes the connection).
+ * Chunks are kept as they come and joined once (one copy, no string
+ * concatenation); a body that arrives in one chunk is not copied at all.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefused> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.resolve(new BodyRefused(tooLarge(limit, `Content-Length ${declared}`)));
   }
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (value: Buffer | BodyRefused) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      resolve(value);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        finish(new BodyRefused(tooLarge(limit, `more than ${limit} bytes received`)));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(Buffer.concat(chunks, size));
-    const onError = () =>
-      finish(new BodyRefused(problem(400, ErrorCode.DECODE_FAILED, 'request body aborted')));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
+  return new Promise((resolve) => new BodyReader(req, limit, resolve));
+}
+
+/**
+ * One body being read. The listeners stay attached after the end: the
+ * request is finished then and they go with it, so the common path adds
+ * three listeners and removes none.
+ */
+class BodyReader {
+  private first: Buffer | undefined;
+  private chunks: Buffer[] | undefined;
+  private size = 0;
+  private done = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly limit: number,
+    private readonly resolve: (value: Buffer | BodyRefused) => void,
+  ) {
+    req.on('data', (chunk: Buffer) => this.data(chunk));
+    req.on('end', () => this.end());
+    req.on('error', () => this.finish(aborted()));
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.done) return;
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.req.pause();
+      this.finish(new BodyRefused(tooLarge(this.limit, `more than ${this.limit} bytes received`)));
+      return;
+    }
+    if (this.first === undefined) this.first = chunk;
+    else if (this.chunks === undefined) this.chunks = [this.first, chunk];
+    else this.chunks.push(chunk);
+  }
+
+  private end(): void {
+    if (this.chunks !== undefined) this.finish(Buffer.concat(this.chunks, this.size));
+    else this.finish(this.first ?? EMPTY);
+  }
+
+  private finish(value: Buffer | BodyRefused): void {
+    if (this.done) return;
+    this.done = true;
+    this.first = undefined;
+    this.chunks = undefined;
+    this.resolve(value);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function aborted(): BodyRefused {
+  return new BodyRefused(problem(400, ErrorCode.DECODE_FAILED, 'request body aborted'));
 }
 
 function tooLarge(limit: number, what: string): Problem {

@@ -22,7 +22,14 @@ import {
   resolveEndpointOptions,
 } from './options.js';
 import { parseBody } from './parse.js';
-import { type Problem, problem, problemFromError, sendJson, sendProblem } from './problem.js';
+import {
+  type Problem,
+  problem,
+  problemFromError,
+  sendAccepted,
+  sendJson,
+  sendProblem,
+} from './problem.js';
 import { RateLimiter } from './rate-limit.js';
 import { openStream, type StreamRegistry } from './sse.js';
 import { TtlSet } from './ttl-set.js';
@@ -53,6 +60,8 @@ export class HttpEndpoint implements AsyncDisposable {
   private readonly identities = new WeakMap<IncomingMessage, string>();
   /** Tokens or a verify hook configured: only then does a request wait for the check. */
   private readonly checksAuth: boolean;
+  /** The hub has a security policy: only then is the sender's identity attached to what it sends. */
+  private readonly tagsIdentity: boolean;
   private closed = false;
 
   constructor(options: HttpEndpointOptions) {
@@ -63,6 +72,12 @@ export class HttpEndpoint implements AsyncDisposable {
     this.seenWebhooks = new TtlSet(this.opts.webhookToleranceSec * 2000, MAX_IDEMPOTENCY_KEYS);
     this.accepted = new TtlSet(this.opts.idempotencyWindowMs, MAX_IDEMPOTENCY_KEYS);
     this.checksAuth = this.opts.bearerTokens !== undefined || this.opts.verify !== undefined;
+    this.tagsIdentity = this.opts.hub.security !== undefined;
+    const counts = this.statusCounts;
+    // One listener function for every response (no closure per request).
+    this.countStatus = function (this: ServerResponse) {
+      counts.set(this.statusCode, (counts.get(this.statusCode) ?? 0) + 1);
+    };
     const mountedOn = this.opts.server;
     if (mountedOn) {
       mountedOn.on('request', this.mounted);
@@ -71,16 +86,21 @@ export class HttpEndpoint implements AsyncDisposable {
     }
   }
 
+  private readonly countStatus: (this: ServerResponse) => void;
+
   /** On a server we share, a path outside ours belongs to the server's other listeners. */
   private readonly mounted = (req: IncomingMessage, res: ServerResponse): void =>
     this.handler(req, res, leaveAlone);
 
   /** A `(req, res, next?)` handler for `http.createServer`, Express, Connect and the like. */
   readonly handler = (req: IncomingMessage, res: ServerResponse, next?: Next): void => {
-    res.on('finish', () =>
-      this.statusCounts.set(res.statusCode, (this.statusCounts.get(res.statusCode) ?? 0) + 1),
-    );
-    this.handle(req, res, next).catch((err: unknown) => sendProblem(res, problemFromError(err)));
+    res.on('finish', this.countStatus);
+    try {
+      const pending = this.handle(req, res, next);
+      if (pending instanceof Promise) pending.catch((err: unknown) => failed(res, err));
+    } catch (err) {
+      failed(res, err);
+    }
   };
 
   /** The standalone server (or the one given) and its URL. */
@@ -166,7 +186,8 @@ export class HttpEndpoint implements AsyncDisposable {
     return this.close();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> {
+  /** Route one request; a promise only when the answer waits for something. */
+  private handle(req: IncomingMessage, res: ServerResponse, next?: Next): Promise<void> | void {
     // The path without a URL parse per request: only the stream reads the query.
     const target = req.url ?? '/';
     const q = target.indexOf('?');
@@ -182,39 +203,53 @@ export class HttpEndpoint implements AsyncDisposable {
     if (path === '/health/ready' && method === 'GET') return this.ready(res);
     if (this.closed)
       return sendProblem(res, problem(503, ErrorCode.CLOSED, 'the endpoint is closing'));
-    const refused =
-      this.rateLimited(req) ?? (this.checksAuth ? await this.unauthorized(req) : undefined);
-    if (refused) {
-      this.opts.hub.security?.report({
-        kind: refused.status === 429 ? 'rate-limit' : 'auth',
-        address: path,
-        code: refused.code,
-        reason: `HTTP ${method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${refused.detail}`,
-      });
-      return this.refuse(req, res, refused);
+    const limited = this.rateLimited(req);
+    if (limited !== undefined) return this.refuse(req, res, limited, method, path);
+    if (this.checksAuth) {
+      return this.unauthorized(req).then((refused) =>
+        refused === undefined
+          ? this.route(req, res, method, path, target, next)
+          : this.refuse(req, res, refused, method, path),
+      );
     }
-    switch (`${method} ${path}`) {
-      case 'GET /metrics':
-        res.writeHead(200, { 'content-type': PROMETHEUS_TEXT });
-        res.end(this.opts.hub.prometheus() + this.ownMetrics());
-        return;
-      case 'GET /openapi.json':
-        return sendJson(res, 200, openApiDocument(base));
-      case 'GET /stream':
-        return openStream(
-          this.opts.hub,
-          this.streams,
-          this.opts.maxStreams,
-          new URL(target, 'http://endpoint'),
-          req,
-          res,
-        );
-      case 'POST /messages':
-        return this.post(req, res, 'message');
-      case 'POST /events':
-        return this.post(req, res, 'event');
-      case 'POST /request':
-        return this.post(req, res, 'request');
+    return this.route(req, res, method, path, target, next);
+  }
+
+  private route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    target: string,
+    next?: Next,
+  ): Promise<void> | void {
+    if (method === 'POST') {
+      switch (path) {
+        case '/messages':
+          return this.post(req, res, 'message');
+        case '/events':
+          return this.post(req, res, 'event');
+        case '/request':
+          return this.post(req, res, 'request');
+      }
+    } else if (method === 'GET') {
+      switch (path) {
+        case '/metrics':
+          res.writeHead(200, { 'content-type': PROMETHEUS_TEXT });
+          res.end(this.opts.hub.prometheus() + this.ownMetrics());
+          return;
+        case '/openapi.json':
+          return sendJson(res, 200, openApiDocument(this.opts.basePath));
+        case '/stream':
+          return openStream(
+            this.opts.hub,
+            this.streams,
+            this.opts.maxStreams,
+            new URL(target, 'http://endpoint'),
+            req,
+            res,
+          );
+      }
     }
     if (
       ['/metrics', '/openapi.json', '/stream', '/messages', '/events', '/request'].includes(path)
@@ -244,8 +279,25 @@ export class HttpEndpoint implements AsyncDisposable {
     sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', hub: health.hubStatus });
   }
 
+  /** A refusal by the rate limit or the credentials check: reported to the hub's security, then answered. */
+  private refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    refused: Problem,
+    method: string,
+    path: string,
+  ): void {
+    this.opts.hub.security?.report({
+      kind: refused.status === 429 ? 'rate-limit' : 'auth',
+      address: path,
+      code: refused.code,
+      reason: `HTTP ${method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${refused.detail}`,
+    });
+    this.refuseUnread(req, res, refused);
+  }
+
   /** Refuse before reading a body: the connection closes, so unread bytes are never parsed. */
-  private refuse(req: IncomingMessage, res: ServerResponse, p: Problem): void {
+  private refuseUnread(req: IncomingMessage, res: ServerResponse, p: Problem): void {
     const unread = req.method !== 'GET' && req.method !== 'HEAD' && !req.complete;
     sendProblem(res, p, unread);
     if (unread) endAfterResponse(req, res);
@@ -358,7 +410,7 @@ export class HttpEndpoint implements AsyncDisposable {
     const body = await readBody(req, this.opts.maxBodyBytes);
     if (body instanceof BodyRefused) {
       this.audit(req, 'refused', body.problem, 'maxBodyBytes');
-      return this.refuse(req, res, body.problem);
+      return this.refuseUnread(req, res, body.problem);
     }
     const badSignature = this.signatureProblem(req, body);
     if (badSignature) {
@@ -382,9 +434,12 @@ export class HttpEndpoint implements AsyncDisposable {
         return sendProblem(res, problemFromError(err));
       }
     }
-    // The hub's security decides with the identity the verify hook resolved.
-    const identity = this.identities.get(req) ?? 'anonymous';
-    for (const env of envelopes) attachIdentity(env, identity);
+    // The hub's security decides with the identity the verify hook resolved
+    // (only a hub with a security policy reads it).
+    if (this.tagsIdentity) {
+      const identity = this.identities.get(req) ?? 'anonymous';
+      for (const env of envelopes) attachIdentity(env, identity);
+    }
     if (what === 'request') {
       if (batch)
         return sendProblem(
@@ -396,14 +451,22 @@ export class HttpEndpoint implements AsyncDisposable {
     if (!batch) {
       // The common case, without a batch's bookkeeping.
       const env = envelopes[0]!;
+      const sending = this.accept(env);
       try {
-        await this.accept(env);
+        await sending;
       } catch (err) {
+        this.forget(env.id, sending);
         return sendProblem(res, problemFromError(err));
       }
-      return sendJson(res, 202, { accepted: true, id: env.id });
+      this.remember(env.id, sending);
+      return sendAccepted(res, env.id);
     }
-    const results = await Promise.allSettled(envelopes.map((env) => this.accept(env)));
+    const sendings = envelopes.map((env) => this.accept(env));
+    const results = await Promise.allSettled(sendings);
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'rejected') this.forget(envelopes[i]!.id, sendings[i]!);
+      else this.remember(envelopes[i]!.id, sendings[i]!);
+    }
     const failed = results.flatMap((r, index) =>
       r.status === 'rejected' ? [{ index, error: r.reason as unknown }] : [],
     );
@@ -427,7 +490,10 @@ export class HttpEndpoint implements AsyncDisposable {
     sendProblem(res, first);
   }
 
-  /** Send once per id within the idempotency window; a repeat gets the first outcome. */
+  /**
+   * Send once per id within the idempotency window; a repeat gets the first
+   * outcome. The caller awaits the result and calls `forget` when it failed.
+   */
   private accept(env: Envelope): Promise<MessageResult> {
     const hub = this.opts.hub;
     if (this.opts.idempotencyWindowMs === 0) {
@@ -440,9 +506,21 @@ export class HttpEndpoint implements AsyncDisposable {
     const sending =
       env.kind === 'event' ? hub.publish(env as UnifiedEvent) : hub.send(env as UnifiedMessage);
     this.accepted.set(env.id, sending);
-    // A failed send must not block the client's retry with the same id.
-    sending.catch(() => this.accepted.delete(env.id));
     return sending;
+  }
+
+  /**
+   * An accepted id keeps a shared settled promise for the rest of the window,
+   * not its own send's promise and result: those die young, and a window of
+   * many thousand ids holds one small entry each.
+   */
+  private remember(id: string, sending: Promise<MessageResult>): void {
+    this.accepted.replace(id, sending, ACCEPTED);
+  }
+
+  /** A failed send must not block the client's retry with the same id (unless a newer send holds it). */
+  private forget(id: string, sending: Promise<MessageResult>): void {
+    if (this.accepted.get(id) === sending) this.accepted.delete(id);
   }
 
   private async request(
@@ -506,6 +584,20 @@ function endAfterResponse(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const leaveAlone: Next = () => {};
+
+/** What a repeated id within the window gets once its first send was accepted. */
+const ACCEPTED: Promise<MessageResult> = Promise.resolve({
+  success: true,
+  messageId: '',
+  protocol: 'http',
+  adapter: '',
+  latencyMs: 0,
+});
+
+/** A handler that threw or rejected: a problem answer, or a dropped socket when one was under way. */
+function failed(res: ServerResponse, err: unknown): void {
+  sendProblem(res, problemFromError(err));
+}
 
 /** Create the inbound endpoint; call `listen()` for a standalone server, or mount `handler`. */
 export function httpEndpoint(options: HttpEndpointOptions): HttpEndpoint {

@@ -117,7 +117,11 @@ export function parseBody(
       envelopes: [fromCloudEventHttp({ headers: headers as Record<string, string>, body })],
       batch: false,
     };
-  } else if (contentType === '' || /^application\/(.+\+)?json\b/.test(contentType)) {
+  } else if (
+    contentType === 'application/json' ||
+    contentType === '' ||
+    /^application\/(.+\+)?json\b/.test(contentType)
+  ) {
     const value = parseJson(body);
     if (Array.isArray(value)) {
       checkBatch(value);
@@ -136,8 +140,11 @@ export function parseBody(
     );
   }
   const traceparent = header(headers, 'traceparent');
-  const tracestate = validTracestate(header(headers, 'tracestate'));
-  for (const [i, env] of parsed.envelopes.entries()) {
+  const tracestate =
+    traceparent === undefined ? undefined : validTracestate(header(headers, 'tracestate'));
+  const envelopes = parsed.envelopes;
+  for (let i = 0; i < envelopes.length; i++) {
+    const env = envelopes[i]!;
     if (env.kind !== kind) {
       throw new InvalidMessageError(
         'unknown_kind',
@@ -147,7 +154,11 @@ export function parseBody(
     }
     // W3C trace context in: a valid header continues the trace (with its
     // tracestate, carried as the envelope's `tracestate` header); an invalid one is ignored.
-    if (env.traceparent === undefined && isValidTraceparent(traceparent)) {
+    if (
+      traceparent !== undefined &&
+      env.traceparent === undefined &&
+      isValidTraceparent(traceparent)
+    ) {
       env.traceparent = traceparent;
       if (tracestate !== undefined && env.headers.tracestate === undefined) {
         env.headers.tracestate = tracestate;

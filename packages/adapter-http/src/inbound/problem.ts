@@ -117,3 +117,17 @@ export function sendJson(
   });
   res.end(body);
 }
+
+/**
+ * The answer to an accepted message, `202 {"accepted":true,"id":…}`: the hot
+ * path of the endpoint, so the body is written as a string around the
+ * JSON-quoted id rather than through a generic object serialisation.
+ */
+export function sendAccepted(res: ServerResponse, id: string): void {
+  const body = `{"accepted":true,"id":${JSON.stringify(id)}}`;
+  res.writeHead(202, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}

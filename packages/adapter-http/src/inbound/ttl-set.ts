@@ -1,10 +1,21 @@
 /**
  * Ids seen within a window, bounded in count: the replay guard of webhook
  * signatures and the idempotency window of accepted messages. Insertion
- * order is expiry order (one window per set), so pruning pops from the front.
+ * order is expiry order (one window per set), so expired entries leave from
+ * the front of a queue: a `set` looks at the oldest entry only, with no
+ * iteration over the map on the request path.
  */
+interface Entry<V> {
+  readonly id: string;
+  readonly at: number;
+  value: V;
+}
+
 export class TtlSet<V = true> {
-  private readonly entries = new Map<string, { at: number; value: V }>();
+  private readonly entries = new Map<string, Entry<V>>();
+  /** Entries in insertion order; one may be stale (deleted or replaced in `entries`). */
+  private queue: Array<Entry<V> | undefined> = [];
+  private head = 0;
 
   constructor(
     private readonly windowMs: number,
@@ -20,9 +31,17 @@ export class TtlSet<V = true> {
   }
 
   set(id: string, value: V, now = Date.now()): void {
-    this.entries.delete(id);
-    this.entries.set(id, { at: now, value });
+    const entry: Entry<V> = { id, at: now, value };
+    // Map.set on an existing key keeps its old position; the queue keeps order instead.
+    this.entries.set(id, entry);
+    this.queue.push(entry);
     this.prune(now);
+  }
+
+  /** Replace the value of `id` when it is still `from`, keeping its place and age. */
+  replace(id: string, from: V, to: V): void {
+    const entry = this.entries.get(id);
+    if (entry !== undefined && entry.value === from) entry.value = to;
   }
 
   delete(id: string): void {
@@ -34,9 +53,25 @@ export class TtlSet<V = true> {
   }
 
   private prune(now: number): void {
-    for (const [id, entry] of this.entries) {
-      if (this.entries.size <= this.maxEntries && now - entry.at < this.windowMs) break;
-      this.entries.delete(id);
+    const q = this.queue;
+    while (this.head < q.length) {
+      const oldest = q[this.head]!;
+      // Nothing is due while the oldest is young and the set is within bounds
+      // (a stale head can wait): the common case, with no map lookup.
+      if (this.entries.size <= this.maxEntries && now - oldest.at < this.windowMs) break;
+      if (this.entries.get(oldest.id) === oldest) this.entries.delete(oldest.id);
+      q[this.head++] = undefined;
+    }
+    // Compact now and then, dropping stale entries (a deleted id sent again):
+    // the queue stays within a small multiple of the live entries.
+    if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    } else if (q.length - this.head > 2 * this.maxEntries + 1024) {
+      this.queue = q
+        .slice(this.head)
+        .filter((e) => e !== undefined && this.entries.get(e.id) === e);
+      this.head = 0;
     }
   }
 }

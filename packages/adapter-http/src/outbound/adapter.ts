@@ -61,6 +61,7 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
   readonly capabilities: AdapterCapabilities;
   private readonly opts: ResolvedOptions;
   private readonly table: RouteTable;
+  /** Pools by origin, and by `idempotent:origin` for pipelined calls (see `dispatcher`). */
   private readonly pools = new Map<string, Dispatcher>();
   /** Origin → time before which no call goes out (a Retry-After it sent). */
   private readonly holds = new Map<string, number>();
@@ -104,12 +105,16 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
       if (this.holds.size > 0) await this.waitForHold(target.origin);
       let res: Dispatcher.ResponseData;
       try {
-        res = await this.dispatcher(target.origin).request({
+        res = await this.dispatcher(target.origin, route.idempotent).request({
           origin: target.origin,
           path: target.path,
           method: route.method,
           headers: request.headers,
           body: request.body,
+          // undici pipelines a request only when it is idempotent (by default GET
+          // and HEAD) and not blocking (by default HEAD): the route says which.
+          idempotent: route.idempotent,
+          blocking: !route.idempotent,
           headersTimeout: this.headersTimeoutMs,
           bodyTimeout: this.opts.bodyTimeoutMs,
         });
@@ -117,7 +122,15 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
         throw classifyClientError(this.name, target.url, err);
       }
       const status = res.statusCode;
-      if (status >= 200 && status < 300) return this.accepted(envelope, res);
+      if (status >= 200 && status < 300) {
+        try {
+          return await this.accepted(envelope, res);
+        } catch (err) {
+          // A reply body that stalls or breaks off: the call went through, its
+          // outcome is unknown (undici's body timeout, a reset), like a lost answer.
+          throw classifyClientError(this.name, target.url, err);
+        }
+      }
       if (REDIRECTS.has(status) && hop < this.opts.maxRedirects) {
         const location = res.headers.location;
         await res.body.dump();
@@ -212,14 +225,23 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
     await new Promise<void>((resolve) => setTimeout(resolve, wait).unref());
   }
 
-  private dispatcher(origin: string): Dispatcher {
+  /**
+   * The pool for calls to `origin`. With `pipelining` above 1, idempotent
+   * calls get a pool of their own that pipelines, and the others one that
+   * does not: undici fills a pipelining connection before opening another,
+   * so a POST there would wait behind the calls in front of it (it may not
+   * be pipelined) while other connections sit unopened.
+   */
+  private dispatcher(origin: string, idempotent: boolean): Dispatcher {
     if (this.opts.dispatcher !== undefined) return this.opts.dispatcher;
-    let pool = this.pools.get(origin);
+    const pipelined = idempotent && this.opts.pipelining > 1;
+    const key = pipelined ? `idempotent:${origin}` : origin;
+    let pool = this.pools.get(key);
     if (pool === undefined) {
       const o = this.opts;
       const created = new Pool(origin, {
         connections: o.connections,
-        pipelining: o.pipelining,
+        pipelining: pipelined ? o.pipelining : 1,
         keepAliveTimeout: o.keepAliveTimeoutMs,
         connect: {
           ...(o.tls as object | undefined),
@@ -231,7 +253,7 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
         // Each failed request reports its own error; the pool reconnects on the next one.
       });
       pool = created;
-      this.pools.set(origin, pool);
+      this.pools.set(key, pool);
     }
     return pool;
   }
@@ -270,7 +292,9 @@ export class HttpAdapter extends BaseAdapter implements DeadLetterReader {
   }
 
   protected override healthDetail(): Record<string, unknown> {
-    return { origins: this.pools.size, heldOrigins: this.holds.size };
+    const origins = new Set<string>();
+    for (const key of this.pools.keys()) origins.add(key.replace(/^idempotent:/, ''));
+    return { origins: origins.size, pools: this.pools.size, heldOrigins: this.holds.size };
   }
 
   protected async doClose(): Promise<void> {

@@ -19,7 +19,12 @@ export interface HttpAdapterOptions {
   guarantees?: readonly DeliveryGuarantee[];
   /** Connections per origin. @default 16 */
   connections?: number;
-  /** Requests in flight per connection; undici pipelines only idempotent ones. @default 1 */
+  /**
+   * Requests in flight per connection for idempotent calls (a route's
+   * `idempotent`: PUT and DELETE, or a POST whose receiver dedups by
+   * `Idempotency-Key`). Above 1 they get a pool of their own; other calls
+   * are never pipelined. @default 1 (no pipelining)
+   */
   pipelining?: number;
   /** TCP + TLS connect deadline. @default 5_000 */
   connectTimeoutMs?: number;

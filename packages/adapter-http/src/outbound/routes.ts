@@ -33,6 +33,15 @@ export interface HttpRoute {
   headers?: Record<string, string>;
   /** Apply to messages, events or both. @default both */
   kind?: 'message' | 'event';
+  /**
+   * Whether a repeat of this call has the effect of one, so it may be
+   * pipelined (sent on a connection before the previous answer is in). PUT
+   * and DELETE are idempotent by HTTP's definition. POST and PATCH are not,
+   * unless the receiver dedups by the `Idempotency-Key` every call carries
+   * (a Hub endpoint does): say so with `idempotent: true`.
+   * @default true for PUT and DELETE, false for POST and PATCH
+   */
+  idempotent?: boolean;
 }
 
 export interface CompiledRoute {
@@ -46,9 +55,13 @@ export interface CompiledRoute {
   readonly body: BodyMapping;
   readonly headers: Readonly<Record<string, string>>;
   readonly kind: 'message' | 'event' | undefined;
+  /** May be pipelined: a repeat has the effect of one. */
+  readonly idempotent: boolean;
 }
 
 const METHODS: readonly string[] = ['POST', 'PUT', 'PATCH', 'DELETE'];
+/** Idempotent by RFC 9110 (9.2.2) among the methods a route may use. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['PUT', 'DELETE']);
 const MAPPINGS: readonly string[] = [
   'envelope',
   'payload',
@@ -100,6 +113,9 @@ export function compileRoute(
   if (route.kind !== undefined && route.kind !== 'message' && route.kind !== 'event') {
     throw invalid(`${at}.kind`, "'message' or 'event'", route.kind);
   }
+  if (route.idempotent !== undefined && typeof route.idempotent !== 'boolean') {
+    throw invalid(`${at}.idempotent`, 'true or false', route.idempotent);
+  }
   const headers = route.headers ?? {};
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== 'string') throw invalid(`${at}.headers.${k}`, 'a string', v);
@@ -113,6 +129,7 @@ export function compileRoute(
     body,
     headers,
     kind: route.kind,
+    idempotent: route.idempotent ?? IDEMPOTENT_METHODS.has(method),
   };
 }
 

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { TtlSet } from '../src/inbound/ttl-set.js';
+
+describe('TtlSet (idempotency window, webhook replay guard)', () => {
+  it('forgets an id once the window has passed', () => {
+    const set = new TtlSet<string>(1_000, 10);
+    set.set('a', 'first', 0);
+    expect(set.get('a', 999)).toBe('first');
+    expect(set.get('a', 1_000)).toBeUndefined();
+    expect(set.size).toBe(0);
+  });
+
+  it('holds at most maxEntries, dropping the oldest first', () => {
+    const set = new TtlSet(60_000, 3);
+    for (const [i, id] of ['a', 'b', 'c', 'd', 'e'].entries()) set.set(id, true, i);
+    expect(set.size).toBe(3);
+    expect(['a', 'b', 'c', 'd', 'e'].map((id) => set.get(id, 10) !== undefined)).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
+  });
+
+  it('an id set again after a delete is as young as its new time: older ones expire first', () => {
+    const set = new TtlSet(1_000, 100);
+    set.set('a', true, 0);
+    set.set('b', true, 100);
+    set.delete('a');
+    set.set('a', true, 500);
+    set.set('c', true, 1_150); // prunes: b (set at 100) has expired, a (500) has not
+    expect(set.get('b', 1_150)).toBeUndefined();
+    expect(set.get('a', 1_150)).toBe(true);
+    expect(set.size).toBe(2);
+  });
+
+  it('replace changes a value only while it is the one expected, keeping its age', () => {
+    const set = new TtlSet<string>(1_000, 10);
+    set.set('a', 'sending', 0);
+    set.replace('a', 'other', 'accepted');
+    expect(set.get('a', 1)).toBe('sending');
+    set.replace('a', 'sending', 'accepted');
+    expect(set.get('a', 999)).toBe('accepted');
+    expect(set.get('a', 1_000)).toBeUndefined();
+  });
+
+  it('stays bounded when the same ids are deleted and set again many times', () => {
+    const set = new TtlSet(60_000, 100);
+    for (let i = 0; i < 50_000; i++) {
+      const id = `id-${i % 150}`;
+      set.delete(id);
+      set.set(id, true, i);
+    }
+    expect(set.size).toBe(100);
+    // The 100 most recently set ids are the ones kept.
+    for (let k = 0; k < 150; k++) {
+      const lastSetAt = 50_000 - 150 + k;
+      expect(set.get(`id-${lastSetAt % 150}`, 50_000) !== undefined).toBe(k >= 50);
+    }
+    const queued = (set as unknown as { queue: unknown[]; head: number }).queue.length;
+    expect(queued).toBeLessThan(2 * 100 + 1024 + 1);
+  });
+});
