@@ -323,18 +323,20 @@ export async function alternate(
 }
 
 /**
- * Warm every side once, then measure A, B, C, A, B, C … for `rounds` rounds
- * (capped under --quick): the alternation of `alternate()` for more than two
- * sides (the hub beside a raw client and a peer). Returns each side's values.
+ * Warm every side (`warmups` rounds each, one by default), then measure A, B, C,
+ * A, B, C … for `rounds` rounds (capped under --quick): the alternation of
+ * `alternate()` for more than two sides (the hub beside a raw client and a
+ * peer). Returns each side's values.
  */
 export async function rotate(
   sides: Array<() => Promise<number>>,
   fullRounds: number,
   collect = true,
+  warmups = 1,
 ): Promise<number[][]> {
   const rounds = roundsFor(fullRounds);
   for (const s of sides) {
-    await s();
+    for (let w = 0; w < warmups; w++) await s();
     await settle(collect);
   }
   const out: number[][] = sides.map(() => []);

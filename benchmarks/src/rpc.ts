@@ -17,11 +17,11 @@ import {
   payload300,
   percentile,
   pick,
+  ratioOf,
   result,
+  rotate,
   roundsFor,
   type ScenarioResult,
-  type Stats,
-  settle,
   stats,
   type Target,
 } from './harness.js';
@@ -107,24 +107,6 @@ const cpuMedian = (xs: number[]) => stats(xs.slice(1)).median.toFixed(1);
  */
 const WARMUP_ROUNDS = 3;
 
-/** Warm up, then rounds of side A, B, C, A, B, C … (same conditions for each). */
-async function rotate(sides: Array<() => Promise<number>>, rounds: number): Promise<number[][]> {
-  for (const s of sides) {
-    for (let w = 0; w < WARMUP_ROUNDS; w++) await s();
-    await settle();
-  }
-  const out: number[][] = sides.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < sides.length; i++) {
-      out[i]!.push(await sides[i]!());
-      await settle();
-    }
-  }
-  return out;
-}
-
-const ratioStats = (a: number[], b: number[]): Stats => stats(a.map((x, i) => x / b[i]!));
-
 const median = (xs: number[]) => Math.round(stats(xs).median);
 
 function hubRequest(hub: Hub, destination: string, payload: Payload, g: DeliveryGuarantee) {
@@ -178,6 +160,8 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
           ),
         ],
         ROUNDS,
+        true,
+        WARMUP_ROUNDS,
       );
       const targets: Target[] = [
         { kind: 'hub-min', value: target, label: `≥ ${target.toLocaleString('en-US')} req/s` },
@@ -191,7 +175,7 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
           higherIsBetter: true,
           hub: stats(h!),
           raw: stats(m!),
-          ratio: ratioStats(h!, m!),
+          ratio: ratioOf(h!, m!),
           rounds: ROUNDS,
           targets,
           notes: [
@@ -201,8 +185,8 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
           ],
           extra: {
             'hub memory({ shareObjects: true }) req/s (median)': median(s!),
-            'hub shareObjects ÷ Moleculer (median)': ratioStats(s!, m!).median.toFixed(3),
-            'hub default ÷ hub shareObjects (median)': ratioStats(h!, s!).median.toFixed(3),
+            'hub shareObjects ÷ Moleculer (median)': ratioOf(s!, m!).median.toFixed(3),
+            'hub default ÷ hub shareObjects (median)': ratioOf(h!, s!).median.toFixed(3),
             'client CPU µs/req: hub default / shareObjects / Moleculer (median)': `${cpuMedian(cpu[0]!)} / ${cpuMedian(cpu[1]!)} / ${cpuMedian(cpu[2]!)}`,
           },
         }),
@@ -232,7 +216,12 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
       cpu[key]!.push(r.cpuUsPerMsg);
       return r.rate;
     };
-    const [c, sh] = await rotate([send(hub, 'copy'), send(shared, 'share')], ROUNDS);
+    const [c, sh] = await rotate(
+      [send(hub, 'copy'), send(shared, 'share')],
+      ROUNDS,
+      true,
+      WARMUP_ROUNDS,
+    );
     out.push(
       result({
         suite: 'core',
@@ -242,7 +231,7 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
         higherIsBetter: true,
         hub: stats(c!),
         raw: stats(sh!),
-        ratio: ratioStats(c!, sh!),
+        ratio: ratioOf(c!, sh!),
         rounds: ROUNDS,
         targets: [{ kind: 'hub-min', value: 1_000_000, label: '≥ 1,000,000 msg/s' }],
         notes: [
@@ -363,6 +352,8 @@ async function redisRpc(): Promise<ScenarioResult[]> {
           () => closedLoop(() => mClient.call('echo.echo', payload), REDIS_N, inflight),
         ].map((side, i) => withCpu(side, cpu[i]!)),
         ROUNDS,
+        true,
+        WARMUP_ROUNDS,
       );
       const common = {
         suite: 'redis' as const,
@@ -373,11 +364,11 @@ async function redisRpc(): Promise<ScenarioResult[]> {
       };
       const extra: Record<string, number | string> = {
         'hub at-least-once req/s (median)': median(ha!),
-        'hub at-least-once ÷ best-effort (median)': ratioStats(ha!, hb!).median.toFixed(3),
+        'hub at-least-once ÷ best-effort (median)': ratioOf(ha!, hb!).median.toFixed(3),
         'Moleculer req/s (median)': median(m!),
         'raw ioredis req/s (median)': median(r!),
         // Both make the same two PUBLISH hops per call: what 1.2× Moleculer asks of the hub, in raw terms.
-        'Moleculer ÷ raw (median)': ratioStats(m!, r!).median.toFixed(3),
+        'Moleculer ÷ raw (median)': ratioOf(m!, r!).median.toFixed(3),
         'client CPU µs/req: hub best-effort / hub at-least-once / raw / Moleculer (median)': cpu
           .map(cpuMedian)
           .join(' / '),
@@ -400,7 +391,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
             id: 'rpc.redis-1.raw',
             title: 'Redis request/reply, 1 in flight: hub best-effort vs raw ioredis two hops',
             raw: stats(r!),
-            ratio: ratioStats(hb!, r!),
+            ratio: ratioOf(hb!, r!),
             targets: [{ kind: 'ratio-min', value: 0.8, label: '≥ 0.8× raw' }],
             notes: [
               ...notes,
@@ -418,7 +409,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
           title: `Redis request/reply, ${inflight} in flight: hub at-least-once vs hub best-effort`,
           hub: stats(ha!),
           raw: stats(hb!),
-          ratio: ratioStats(ha!, hb!),
+          ratio: ratioOf(ha!, hb!),
           targets: [],
           notes: [
             ...notes,
@@ -434,7 +425,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
           id: `rpc.redis-${inflight}.moleculer`,
           title: `Redis request/reply, ${inflight} in flight: hub best-effort vs Moleculer call() over its Redis transporter`,
           raw: stats(m!),
-          ratio: ratioStats(hb!, m!),
+          ratio: ratioOf(hb!, m!),
           targets: [{ kind: 'ratio-min', value: 1.2, label: '≥ 1.2× Moleculer' }],
           notes: [
             ...notes,
