@@ -45,8 +45,8 @@ const BATCH = 1_000;
 const PUBSUB_N = pick(30_000, 10_000);
 const STREAMS_N = pick(20_000, 5_000);
 const STEADY_RATE = 1_000;
-const STEADY_N = pick(2_000, 1_000);
-const WARM_N = 500;
+const STEADY_N = pick(2_000, 500);
+const WARM_N = pick(500, 200);
 
 const PS_ENDPOINT = 'bench.ps';
 const ST_ENDPOINT = 'bench.st';
