@@ -317,12 +317,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       serve: (address, handler, options) => this.onMessage(address, handler, options),
       // The direct local path makes no spans: with a tracer provider
       // registered, requests take the traced path through the pipeline.
-      sendRequest: (message) =>
+      sendRequest: (message, at) =>
         this.local !== undefined &&
         message.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT &&
         this._state === 'running' &&
         !this.tracing.on() &&
-        this.local.trySend(message)
+        this.local.trySend(message, at)
           ? undefined
           : this.sendBuilt(message),
       // Inbound middleware may have changed the request the reply is built from.

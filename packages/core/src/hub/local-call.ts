@@ -82,9 +82,10 @@ export class LocalCalls {
    * Take `request` (best-effort, validated, addressed to this hub's inbox,
    * an object built for this send) on the direct path; false when it must go
    * the normal way. Once taken it cannot fail: the handler runs in a
-   * microtask, as a broker delivery would.
+   * microtask, as a broker delivery would. `at`: wall-clock ms when the
+   * request was made.
    */
-  trySend(request: UnifiedMessage): boolean {
+  trySend(request: UnifiedMessage, at: number): boolean {
     const host = this.host;
     const local = host.endpoint(request.destination);
     if (local === undefined) return false;
@@ -103,7 +104,7 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return false;
     }
-    pipeline.sentDirect(env, target);
+    pipeline.sentDirect(env, target, at);
     this.queue.push(new LocalCall(env, target, adapter, local.consumer, deliver));
     if (!this.scheduled) {
       this.scheduled = true;
@@ -139,7 +140,8 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return undefined;
     }
-    pipeline.sentDirect(reply, target);
+    // The reply's timestamp was read from the clock as it was built.
+    pipeline.sentDirect(reply, target, reply.timestamp);
     const observer = host.observer;
     observer.delivered(reply, target.name);
     host.answer(reply);

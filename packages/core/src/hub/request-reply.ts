@@ -14,6 +14,7 @@ import {
 import type { Logger } from '../logger.js';
 import { TimeoutError } from '../resilience/timeout.js';
 import { carryIdentity } from '../security/identity.js';
+import { TIME_ORIGIN } from './send-pipeline.js';
 import type { ConsumeOptions, MessageHandler, MessageResult, Unsubscribe } from './types.js';
 
 /** Prefix of every hub's private reply endpoint: `_inbox.<instanceId>`. */
@@ -44,9 +45,10 @@ export interface RequestReplyHost {
   /**
    * Send a request this module built from validated parts (the inbox as
    * `replyTo`) without validating it again; undefined when the host took
-   * it on a path that cannot fail any more (the direct local path).
+   * it on a path that cannot fail any more (the direct local path). `at`:
+   * wall-clock ms when the request was made (read for its deadline anyway).
    */
-  sendRequest(message: UnifiedMessage): Promise<MessageResult> | undefined;
+  sendRequest(message: UnifiedMessage, at: number): Promise<MessageResult> | undefined;
   /**
    * Send a reply. Its addresses and ids come from the request, which was
    * validated when it was sent or decoded; the host validates the reply only
@@ -138,7 +140,8 @@ export class RequestReply {
       lane = new Map();
       this.lanes.set(timeoutMs, lane);
     }
-    const deadline = performance.now() + timeoutMs;
+    const now = performance.now();
+    const deadline = now + timeoutMs;
     let entry!: PendingRequest;
     const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
       entry = {
@@ -160,7 +163,7 @@ export class RequestReply {
     // The request was validated and the inbox address is ours: no second validation.
     const out = addressedTo(message, inbox, correlationId);
     carryIdentity(message, out);
-    this.host.sendRequest(out)?.then(undefined, (err) => {
+    this.host.sendRequest(out, TIME_ORIGIN + now)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;
       this.forget(correlationId, entry);
