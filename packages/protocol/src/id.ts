@@ -22,7 +22,7 @@ for (let i = 0; i < 64; i++) SYMBOLS[i] = ALPHABET.charCodeAt(i);
 const pool = new Uint8Array(ID_LENGTH * POOL_IDS);
 /** The pool turned into symbols; each id is a slice of it. */
 let text = '';
-let decoder: TextDecoder | undefined;
+let decoder: { decode(bytes: Uint8Array): string } | undefined;
 let offset = pool.length;
 
 /**

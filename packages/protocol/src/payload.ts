@@ -270,7 +270,7 @@ function cloneWalk(v: unknown, depth: number, budget: number): number {
         if (e === undefined) continue;
         if (k.charCodeAt(0) === DOLLAR && k.startsWith(TAG_KEY)) special = true;
         let n: number;
-        let c = e;
+        let c: unknown = e;
         if (typeof e === 'number' && e - e === 0) n = 8;
         else if (typeof e === 'string' && e.length * 3 < budget - total) n = e.length + 2;
         else {
