@@ -345,9 +345,14 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
       inbound: composeInbound(middleware),
       // A reply is a child of the span that handled its request.
-      reply: (request, payload, delivery) =>
-        (delivery instanceof LocalCall ? this.local?.reply(delivery, payload) : undefined) ??
-        this.tracing.replyUnder(request, () => this.requests.reply(request, payload)),
+      reply: (request, payload, delivery) => {
+        if (delivery instanceof LocalCall) {
+          const direct = this.local?.reply(delivery, payload);
+          // Handed back at once: no promise for the consumer to catch.
+          if (direct !== undefined) return direct === true ? undefined : direct;
+        }
+        return this.tracing.replyUnder(request, () => this.requests.reply(request, payload));
+      },
       observer: {
         delivered(env) {
           self.metricsImpl.delivered(env);

@@ -116,9 +116,11 @@ export class LocalCalls {
   /**
    * The handler's answer to a request of the direct path: straight back to
    * the waiting request when the reply would go through the same memory
-   * adapter; undefined when it must be sent the normal way.
+   * adapter (true: done, nothing left that can fail); a rejected promise
+   * when the wire would refuse the reply; undefined when it must be sent
+   * the normal way.
    */
-  reply(call: LocalCall, payload: unknown): Promise<void> | undefined {
+  reply(call: LocalCall, payload: unknown): true | Promise<never> | undefined {
     const host = this.host;
     const reply = host.buildReply(call.envelope, payload);
     const pipeline = host.pipeline;
@@ -146,7 +148,7 @@ export class LocalCalls {
     observer.delivered(reply, target.name);
     host.answer(reply);
     observer.acked(reply, target.name, -1);
-    return RESOLVED;
+    return true;
   }
 
   private drain(): void {
