@@ -11,8 +11,8 @@ import {
   HubError,
   type UnifiedMessage,
 } from '@hub/protocol';
-import type { Logger } from '../logger.js';
 import { RingDeque } from '../delivery/priority-queue.js';
+import type { Logger } from '../logger.js';
 import { TimeoutError } from '../resilience/timeout.js';
 import { carryIdentity } from '../security/identity.js';
 import { TIME_ORIGIN } from './send-pipeline.js';
