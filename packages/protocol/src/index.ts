@@ -7,7 +7,7 @@ export * from './errors.js';
 export * from './factories.js';
 export * from './fields.js';
 export * from './limits.js';
-export { checkWirePayload, clonePayload } from './payload.js';
+export { checkedClonePayload, checkWirePayload, clonePayload } from './payload.js';
 export * from './schema.js';
 export * from './types.js';
 export * from './validate.js';

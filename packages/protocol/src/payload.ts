@@ -189,13 +189,138 @@ export function checkWirePayload(
 ): void {
   const size = measurePayload(value, depthLimit, budget);
   if (size < 0) throw payloadError(field);
-  if (size > budget) {
-    throw new InvalidMessageError(
-      'too_large',
-      field,
-      `[hub:protocol] invalid envelope: '${field}' is over the limit of ${budget} bytes (estimated JSON size)`,
-    );
+  if (size > budget) throw tooLarge(field, budget);
+}
+
+/** The copy the last {@link cloneWalk} of an object or array made (a primitive is its own copy). */
+let copied: unknown;
+
+/**
+ * {@link walk} and {@link cloneValue} in one pass: the same checks, sizes,
+ * order and early exits as `walk` (so it accepts and refuses exactly what
+ * `walk` does, with the same failure), and the copy `cloneValue` makes, left
+ * in `copied`. Checking and then copying walked every payload twice; this is
+ * on the path of every message the memory transport copies.
+ */
+function cloneWalk(v: unknown, depth: number, budget: number): number {
+  switch (typeof v) {
+    case 'string':
+      return (v.length * 3 < budget ? v.length : utf8Length(v)) + 2;
+    case 'number':
+      return v - v === 0 ? 8 : fail('out_of_range', `holds ${v}, which JSON cannot carry`);
+    case 'boolean':
+      return 5;
+    case 'undefined':
+      return 0;
+    case 'bigint':
+      special = true;
+      return 30 + v.toString().length;
+    case 'object': {
+      if (v === null) return 4;
+      if (depth >= maxDepth) return fail('too_deep', `nests deeper than ${maxDepth} levels`);
+      if (Array.isArray(v)) {
+        const out = v.slice() as unknown[];
+        let total = 2;
+        for (let i = 0; i < out.length; i++) {
+          const e: unknown = out[i];
+          let n: number;
+          if (typeof e === 'number' && e - e === 0) n = 8;
+          else if (typeof e === 'string' && e.length * 3 < budget - total) n = e.length + 2;
+          else if (e === undefined) {
+            special = true;
+            n = 20;
+            out[i] = undefined; // a hole becomes a slot, as cloneValue makes it
+          } else {
+            n = cloneWalk(e, depth + 1, budget - total);
+            if (n < 0) {
+              failPath.push(i);
+              return FAIL;
+            }
+            if (typeof e === 'object' && e !== null) out[i] = copied;
+          }
+          total += n + 1;
+          if (total > budget) return total;
+        }
+        copied = out;
+        return total;
+      }
+      if (v instanceof Uint8Array) {
+        special = true;
+        copied = new Uint8Array(v);
+        return Math.ceil(v.byteLength / 3) * 4 + 30;
+      }
+      if (v instanceof Date) {
+        if (Number.isNaN(v.getTime())) return fail('bad_format', 'is an invalid Date');
+        special = true;
+        copied = new Date(v.getTime());
+        return 40;
+      }
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        return fail(
+          'wrong_type',
+          `is a ${describe(v)}; payloads hold plain objects, arrays, strings, numbers, booleans, null, Date, Uint8Array and bigint`,
+        );
+      }
+      const out: Record<string, unknown> = {};
+      let total = 2;
+      const obj = v as Record<string, unknown>;
+      for (const k in obj) {
+        const e = obj[k];
+        if (e === undefined) continue;
+        if (k.charCodeAt(0) === DOLLAR && k.startsWith(TAG_KEY)) special = true;
+        let n: number;
+        let c: unknown = e;
+        if (typeof e === 'number' && e - e === 0) n = 8;
+        else if (typeof e === 'string' && e.length * 3 < budget - total) n = e.length + 2;
+        else {
+          n = cloneWalk(e, depth + 1, budget - total);
+          if (n < 0) {
+            failPath.push(k);
+            return FAIL;
+          }
+          if (typeof e === 'object' && e !== null) c = copied;
+        }
+        if (k === '__proto__') setOwn(out, k, c);
+        else out[k] = c;
+        total += k.length + 4 + n;
+        if (total > budget) return total;
+      }
+      copied = out;
+      return total;
+    }
+    default:
+      return fail('wrong_type', `is a ${typeof v}, which no codec can carry`);
   }
+}
+
+/**
+ * {@link checkWirePayload} and then {@link clonePayload}, in one walk: throws
+ * what `checkWirePayload` throws, else returns what `clonePayload` returns.
+ */
+export function checkedClonePayload<T>(
+  value: T,
+  field: string,
+  depthLimit: number,
+  budget: number,
+): T {
+  maxDepth = depthLimit;
+  special = false;
+  const size = cloneWalk(value, 0, budget);
+  if (size < 0) throw payloadError(field);
+  if (size > budget) throw tooLarge(field, budget);
+  if (typeof value !== 'object' || value === null) return value;
+  const out = copied as T;
+  copied = undefined;
+  return out;
+}
+
+function tooLarge(field: string, budget: number): InvalidMessageError {
+  return new InvalidMessageError(
+    'too_large',
+    field,
+    `[hub:protocol] invalid envelope: '${field}' is over the limit of ${budget} bytes (estimated JSON size)`,
+  );
 }
 
 function cloneValue(v: unknown): unknown {

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clonePayload } from '../src/index.js';
+import {
+  checkedClonePayload,
+  checkWirePayload,
+  clonePayload,
+  type InvalidMessageError,
+} from '../src/index.js';
 import { expectedAfterWire, payloadArb } from './arbitraries.js';
 
 describe('clonePayload', () => {
@@ -28,5 +33,71 @@ describe('clonePayload', () => {
     expect(copy[3]).not.toBe(list[3]);
     (copy[3] as number[]).push(4);
     expect(list[3]).toEqual([2, 3]);
+  });
+});
+
+/** What checkWirePayload then clonePayload give: the copy, or the error's reason, field path and text. */
+function checkThenClone(value: unknown, depth: number, budget: number): unknown {
+  try {
+    checkWirePayload(value, 'payload', depth, budget);
+  } catch (err) {
+    const e = err as InvalidMessageError;
+    return { threw: [e.reason, e.field, e.message] };
+  }
+  return { copy: clonePayload(value) };
+}
+
+function checkedClone(value: unknown, depth: number, budget: number): unknown {
+  try {
+    return { copy: checkedClonePayload(value, 'payload', depth, budget) };
+  } catch (err) {
+    const e = err as InvalidMessageError;
+    return { threw: [e.reason, e.field, e.message] };
+  }
+}
+
+/** Values a payload may not hold, beside valid ones, so the failures are compared too. */
+const anyValueArb: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  leaf: fc.oneof(
+    payloadArb,
+    fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, new Date(Number.NaN)),
+    fc.constant(new Map([[1, 2]])),
+    fc.constant(() => 1),
+    fc.constant(Symbol('s')),
+  ),
+  node: fc.oneof(
+    { depthSize: 'small' },
+    tie('leaf'),
+    fc.array(tie('node'), { maxLength: 4 }),
+    fc.dictionary(fc.string({ maxLength: 6 }), tie('node'), { maxKeys: 4 }),
+  ),
+})).node;
+
+describe('checkedClonePayload', () => {
+  it('refuses what checkWirePayload refuses (same error) and copies what clonePayload copies', () => {
+    fc.assert(
+      fc.property(
+        anyValueArb,
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 600 }),
+        (value, depth, budget) => {
+          expect(checkedClone(value, depth, budget)).toStrictEqual(
+            checkThenClone(value, depth, budget),
+          );
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('shares no object with the original', () => {
+    const inner = { n: [1, { m: 2 }] };
+    const value = { inner, list: [inner, new Date(0), new Uint8Array([1])] };
+    const copy = checkedClonePayload(value, 'payload', 64, 1_000);
+    expect(copy).toStrictEqual(clonePayload(value));
+    expect(copy.inner).not.toBe(inner);
+    expect(copy.inner.n[1]).not.toBe(inner.n[1]);
+    expect(copy.list[1]).not.toBe(value.list[1]);
+    expect(copy.list[2]).not.toBe(value.list[2]);
   });
 });

@@ -10,8 +10,7 @@
  * any infrastructure.
  */
 import {
-  checkWirePayload,
-  clonePayload,
+  checkedClonePayload,
   DEFAULT_LIMITS,
   ErrorCode,
   HubError,
@@ -711,11 +710,15 @@ function snapshotMessage(env: UnifiedMessage): UnifiedMessage {
 /** {@link snapshotMessage} for an event (its payload is `data`). */
 function snapshotEvent(env: UnifiedEvent): UnifiedEvent {
   const limits = DEFAULT_LIMITS;
-  const data = env.data;
-  checkWirePayload(data, 'data', limits.maxPayloadDepth, limits.maxPayloadBytes);
+  const data = checkedClonePayload(
+    env.data,
+    'data',
+    limits.maxPayloadDepth,
+    limits.maxPayloadBytes,
+  );
   const copy = { ...env };
   copy.headers = { ...env.headers };
-  copy.data = clonePayload(data);
+  copy.data = data;
   return copy;
 }
 
@@ -726,10 +729,15 @@ function snapshotEvent(env: UnifiedEvent): UnifiedEvent {
  */
 function copyInPlace(env: UnifiedMessage): void {
   const limits = DEFAULT_LIMITS;
-  const payload = env.payload;
-  checkWirePayload(payload, 'payload', limits.maxPayloadDepth, limits.maxPayloadBytes);
+  // Checked and copied in one walk; a refused payload leaves `env` as it was.
+  const payload = checkedClonePayload(
+    env.payload,
+    'payload',
+    limits.maxPayloadDepth,
+    limits.maxPayloadBytes,
+  );
   env.headers = { ...env.headers };
-  env.payload = clonePayload(payload);
+  env.payload = payload;
 }
 
 function describeTarget(envelope: UnifiedMessage | UnifiedEvent): string {

@@ -21,6 +21,8 @@ export interface ConsumerObserver {
   expired(env: Envelope, adapter: string): void;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** What a consumer needs from its hub. */
 export interface ConsumerHost {
   readonly logger: Logger;
@@ -29,8 +31,16 @@ export interface ConsumerHost {
   readonly dedupWindowMs: number;
   readonly dedupLeaseMs: number;
   readonly retryBackoff: BackoffOptions;
-  /** Send `payload` as the reply to `request`, which arrived by `delivery`. */
-  reply(request: UnifiedMessage, payload: unknown, delivery: InboundDelivery): Promise<unknown>;
+  /**
+   * Send `payload` as the reply to `request`, which arrived by `delivery`.
+   * Undefined when the reply was handed over at once and cannot fail any
+   * more (the direct local path): no promise to wait on or to catch.
+   */
+  reply(
+    request: UnifiedMessage,
+    payload: unknown,
+    delivery: InboundDelivery,
+  ): Promise<unknown> | undefined;
   /** Inbound middleware; undefined when there is none (the fast path). */
   readonly inbound:
     | ((env: Envelope, context: InboundContext) => Envelope | null | Promise<Envelope | null>)
@@ -92,7 +102,7 @@ class Job implements HandlerContext {
     const env = this.envelope;
     if (env.kind !== 'message' || env.replyTo === undefined) return Promise.resolve();
     // The host resolves with the send's result; callers see Promise<void>.
-    return this.consumer.host.reply(env, payload, this.delivery) as Promise<void>;
+    return (this.consumer.host.reply(env, payload, this.delivery) ?? RESOLVED) as Promise<void>;
   }
 }
 
@@ -447,7 +457,7 @@ export class ReceivePipeline {
     const env = job.envelope;
     const handlerMs = job.startedAt < 0 ? -1 : performance.now() - job.startedAt;
     if (value !== undefined && env.kind === 'message' && env.replyTo !== undefined) {
-      this.host.reply(env, value, job.delivery).catch((err: unknown) => {
+      this.host.reply(env, value, job.delivery)?.catch((err: unknown) => {
         this.host.logger.warn(`[hub:consumer] reply to ${env.replyTo} failed`, {
           error: String(err),
         });

@@ -46,7 +46,14 @@ function checkOptions(where: string, options: unknown, known: readonly string[])
       `[hub] ${where} options must be an object, got ${describe(options)}`,
     );
   }
-  rejectUnknownOptions(where, options, known);
+  // Every request passes here: look for an unknown key without the array
+  // Object.keys allocates, and let rejectUnknownOptions name it when there is one.
+  for (const key in options) {
+    if (!known.includes(key) && Object.hasOwn(options, key)) {
+      rejectUnknownOptions(where, options, known);
+      return;
+    }
+  }
 }
 
 /** `onMessage(endpoint, handler, options)` / `subscribe(pattern, handler, options)`: the handler and the options. */

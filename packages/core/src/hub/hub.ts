@@ -345,12 +345,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       serve: (address, handler, options) => this.onMessage(address, handler, options),
       // The direct local path makes no spans: with a tracer provider
       // registered, requests take the traced path through the pipeline.
-      sendRequest: (message) =>
+      sendRequest: (message, at) =>
         this.local !== undefined &&
         message.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT &&
         this._state === 'running' &&
         !this.tracing.on() &&
-        this.local.trySend(message)
+        this.local.trySend(message, at)
           ? undefined
           : this.sendBuilt(message),
       // Inbound middleware may have changed the request the reply is built from.
@@ -375,9 +375,14 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         return security?.checksArrivals === false ? idleInbound : inbound;
       },
       // A reply is a child of the span that handled its request.
-      reply: (request, payload, delivery) =>
-        (delivery instanceof LocalCall ? this.local?.reply(delivery, payload) : undefined) ??
-        this.tracing.replyUnder(request, () => this.requests.reply(request, payload)),
+      reply: (request, payload, delivery) => {
+        if (delivery instanceof LocalCall) {
+          const direct = this.local?.reply(delivery, payload);
+          // Handed back at once: no promise for the consumer to catch.
+          if (direct !== undefined) return direct === true ? undefined : direct;
+        }
+        return this.tracing.replyUnder(request, () => this.requests.reply(request, payload));
+      },
       observer: {
         delivered(env) {
           self.metricsImpl.delivered(env);

@@ -82,9 +82,10 @@ export class LocalCalls {
    * Take `request` (best-effort, validated, addressed to this hub's inbox,
    * an object built for this send) on the direct path; false when it must go
    * the normal way. Once taken it cannot fail: the handler runs in a
-   * microtask, as a broker delivery would.
+   * microtask, as a broker delivery would. `at`: wall-clock ms when the
+   * request was made.
    */
-  trySend(request: UnifiedMessage): boolean {
+  trySend(request: UnifiedMessage, at: number): boolean {
     const host = this.host;
     const local = host.endpoint(request.destination);
     if (local === undefined) return false;
@@ -103,7 +104,7 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return false;
     }
-    pipeline.sentDirect(env, target);
+    pipeline.sentDirect(env, target, at);
     this.queue.push(new LocalCall(env, target, adapter, local.consumer, deliver));
     if (!this.scheduled) {
       this.scheduled = true;
@@ -115,9 +116,11 @@ export class LocalCalls {
   /**
    * The handler's answer to a request of the direct path: straight back to
    * the waiting request when the reply would go through the same memory
-   * adapter; undefined when it must be sent the normal way.
+   * adapter (true: done, nothing left that can fail); a rejected promise
+   * when the wire would refuse the reply; undefined when it must be sent
+   * the normal way.
    */
-  reply(call: LocalCall, payload: unknown): Promise<void> | undefined {
+  reply(call: LocalCall, payload: unknown): true | Promise<never> | undefined {
     const host = this.host;
     const reply = host.buildReply(call.envelope, payload);
     const pipeline = host.pipeline;
@@ -139,12 +142,13 @@ export class LocalCalls {
       pipeline.releaseDirect(target);
       return undefined;
     }
-    pipeline.sentDirect(reply, target);
+    // The reply's timestamp was read from the clock as it was built.
+    pipeline.sentDirect(reply, target, reply.timestamp);
     const observer = host.observer;
     observer.delivered(reply, target.name);
     host.answer(reply);
     observer.acked(reply, target.name, -1);
-    return RESOLVED;
+    return true;
   }
 
   private drain(): void {

@@ -101,6 +101,11 @@ export class HubMetrics implements ConsumerObserver {
   private readonly types = new Map<string, TypeSeries>();
   /** Event types apart from message types, so the lookup key needs no string building. */
   private readonly eventTypes = new Map<string, TypeSeries>();
+  /** The two message types counted last and their series (see type()). */
+  private typeA: string | undefined;
+  private seriesA: TypeSeries | undefined;
+  private typeB: string | undefined;
+  private seriesB: TypeSeries | undefined;
 
   constructor(readonly enabled: boolean) {
     this.registry
@@ -124,9 +129,22 @@ export class HubMetrics implements ConsumerObserver {
   }
 
   type(env: Envelope): TypeSeries {
+    // A request and its reply take turns (two types): two remembered series
+    // spare the map lookup on most of the several counts each message makes.
+    if (env.kind !== 'event') {
+      const t = env.type;
+      if (t === this.typeA) return this.seriesA as TypeSeries;
+      if (t === this.typeB) return this.seriesB as TypeSeries;
+    }
     const map = env.kind === 'event' ? this.eventTypes : this.types;
-    const s = map.get(env.type);
-    return s === undefined ? this.newType(map, env) : s;
+    const s = map.get(env.type) ?? this.newType(map, env);
+    if (env.kind !== 'event') {
+      this.typeB = this.typeA;
+      this.seriesB = this.seriesA;
+      this.typeA = env.type;
+      this.seriesA = s;
+    }
+    return s;
   }
 
   private newType(map: Map<string, TypeSeries>, env: Envelope): TypeSeries {

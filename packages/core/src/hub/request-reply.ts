@@ -11,20 +11,26 @@ import {
   HubError,
   type UnifiedMessage,
 } from '@hub/protocol';
+import { RingDeque } from '../delivery/priority-queue.js';
 import type { Logger } from '../logger.js';
 import { TimeoutError } from '../resilience/timeout.js';
 import { carryIdentity } from '../security/identity.js';
+import { TIME_ORIGIN } from './send-pipeline.js';
 import type { ConsumeOptions, MessageHandler, MessageResult, Unsubscribe } from './types.js';
 
 /** Prefix of every hub's private reply endpoint: `_inbox.<instanceId>`. */
 export const INBOX_PREFIX = '_inbox.';
 
 interface PendingRequest {
+  /** The correlationId the reply carries. */
+  readonly id: string;
   readonly resolve: (reply: UnifiedMessage) => void;
   readonly reject: (err: Error) => void;
   /** performance.now() past which the request fails with HUB_TIMEOUT. */
   readonly deadline: number;
-  readonly lane: Map<string, PendingRequest>;
+  readonly lane: Lane;
+  /** Answered, failed or timed out: no longer waiting (its lane drops it lazily). */
+  settled: boolean;
   readonly message: UnifiedMessage;
   readonly timeoutMs: number;
   /** The caller's promise, and the one the first request chains behind the inbox. */
@@ -33,6 +39,30 @@ interface PendingRequest {
 }
 
 const ignore = (): void => {};
+
+/**
+ * The waiting requests of one timeout value, oldest (earliest deadline)
+ * first. A request that settles is only flagged; the lane drops it when it
+ * reaches the head, so a request costs a push and a flag here instead of a
+ * map insert and delete. Answers out of order (behind one slow request) are
+ * compacted away before they can pile up: the queue never holds more than
+ * twice the requests still waiting, plus a few.
+ */
+class Lane {
+  readonly queue = new RingDeque<PendingRequest>();
+  /** Requests in the queue still waiting. */
+  live = 0;
+
+  add(p: PendingRequest): void {
+    const q = this.queue;
+    while (q.size > 0 && (q.peek() as PendingRequest).settled) q.shift();
+    if (q.size > 2 * this.live + 32) {
+      for (const x of q.clear()) if (!x.settled) q.push(x);
+    }
+    q.push(p);
+    this.live++;
+  }
+}
 
 export interface RequestReplyHost {
   readonly instanceId: string;
@@ -44,9 +74,10 @@ export interface RequestReplyHost {
   /**
    * Send a request this module built from validated parts (the inbox as
    * `replyTo`) without validating it again; undefined when the host took
-   * it on a path that cannot fail any more (the direct local path).
+   * it on a path that cannot fail any more (the direct local path). `at`:
+   * wall-clock ms when the request was made (read for its deadline anyway).
    */
-  sendRequest(message: UnifiedMessage): Promise<MessageResult> | undefined;
+  sendRequest(message: UnifiedMessage, at: number): Promise<MessageResult> | undefined;
   /**
    * Send a reply. Its addresses and ids come from the request, which was
    * validated when it was sent or decoded; the host validates the reply only
@@ -60,15 +91,16 @@ export interface RequestReplyHost {
 /**
  * Waiting requests and their deadlines. One timer serves them all: requests
  * with the same timeout expire in the order they were made, so each timeout
- * value keeps its requests in one insertion-ordered lane and the timer is
- * armed for the earliest head of any lane. A request costs two map inserts
- * and two deletes, never a timer of its own; while nothing waits the timer
- * is unref'd, so it never keeps the process alive, and `close()` clears it.
+ * value keeps its requests in one first-in first-out lane and the timer is
+ * armed for the earliest head of any lane. A request costs one map insert
+ * and delete (by correlationId, for its reply) and a lane push, never a
+ * timer of its own; while nothing waits the timer is unref'd, so it never
+ * keeps the process alive, and `close()` clears it.
  */
 export class RequestReply {
   private readonly pending = new Map<string, PendingRequest>();
   /** Per timeout value, the waiting requests in deadline order. */
-  private readonly lanes = new Map<number, Map<string, PendingRequest>>();
+  private readonly lanes = new Map<number, Lane>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Deadline the timer is armed for. */
   private armedFor = Number.POSITIVE_INFINITY;
@@ -95,6 +127,13 @@ export class RequestReply {
   /** Requests waiting for a reply now. */
   get waiting(): number {
     return this.pending.size;
+  }
+
+  /** @internal Entries the lanes hold, settled ones not yet dropped included (bounded: see Lane). */
+  get held(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.queue.size;
+    return n;
   }
 
   /**
@@ -135,17 +174,20 @@ export class RequestReply {
     }
     let lane = this.lanes.get(timeoutMs);
     if (lane === undefined) {
-      lane = new Map();
+      lane = new Lane();
       this.lanes.set(timeoutMs, lane);
     }
-    const deadline = performance.now() + timeoutMs;
+    const now = performance.now();
+    const deadline = now + timeoutMs;
     let entry!: PendingRequest;
     const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
       entry = {
+        id: correlationId,
         resolve: resolve as (m: UnifiedMessage) => void,
         reject,
         deadline,
         lane,
+        settled: false,
         message,
         timeoutMs,
         promise: undefined,
@@ -153,14 +195,14 @@ export class RequestReply {
       };
     });
     entry.promise = reply as Promise<UnifiedMessage>;
-    lane.set(correlationId, entry);
+    lane.add(entry);
     this.pending.set(correlationId, entry);
     if (this.pending.size === 1) this.timer?.ref();
     if (deadline < this.armedFor) this.arm(deadline);
     // The request was validated and the inbox address is ours: no second validation.
     const out = addressedTo(message, inbox, correlationId);
     carryIdentity(message, out);
-    this.host.sendRequest(out)?.then(undefined, (err) => {
+    this.host.sendRequest(out, TIME_ORIGIN + now)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;
       this.forget(correlationId, entry);
@@ -194,12 +236,16 @@ export class RequestReply {
     this.pending.clear();
     this.lanes.clear();
     this.disarm();
-    for (const p of all) p.reject(err);
+    for (const p of all) {
+      p.settled = true;
+      p.reject(err);
+    }
   }
 
   private forget(id: string, p: PendingRequest): void {
     this.pending.delete(id);
-    p.lane.delete(id);
+    p.settled = true;
+    p.lane.live--;
     // Nothing waits: the armed timer must not keep the process alive.
     if (this.pending.size === 0) this.timer?.unref();
   }
@@ -226,16 +272,22 @@ export class RequestReply {
     let next = Number.POSITIVE_INFINITY;
     const expired: PendingRequest[] = [];
     for (const [timeoutMs, lane] of this.lanes) {
-      for (const [id, p] of lane) {
-        if (p.deadline > now) {
-          if (p.deadline < next) next = p.deadline;
-          break;
+      const q = lane.queue;
+      while (q.size > 0) {
+        const p = q.peek() as PendingRequest;
+        if (!p.settled) {
+          if (p.deadline > now) {
+            if (p.deadline < next) next = p.deadline;
+            break;
+          }
+          this.pending.delete(p.id);
+          p.settled = true;
+          lane.live--;
+          expired.push(p);
         }
-        lane.delete(id);
-        this.pending.delete(id);
-        expired.push(p);
+        q.shift();
       }
-      if (lane.size === 0) this.lanes.delete(timeoutMs);
+      if (q.size === 0) this.lanes.delete(timeoutMs);
     }
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
     for (const p of expired) {

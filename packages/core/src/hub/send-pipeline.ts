@@ -40,6 +40,9 @@ export interface SendPipelineOptions {
 
 type Sendable = UnifiedMessage | UnifiedEvent;
 
+/** `performance.now()` + this is wall-clock ms (the circuit breaker's clock), without a second clock read. */
+export const TIME_ORIGIN = performance.timeOrigin;
+
 const isBestEffort = (env: Envelope): boolean =>
   (env.deliveryGuarantee ?? DeliveryGuarantee.BEST_EFFORT) === DeliveryGuarantee.BEST_EFFORT;
 
@@ -113,10 +116,11 @@ export class SendPipeline {
    * A send the direct local path made through `target` (which it acquired
    * with {@link directTarget}): accounted as the normal path accounts it.
    * The hand-over is a few field writes, recorded as 0 ms without reading
-   * the clock (two reads would cost more than the hand-over itself).
+   * the clock (two reads would cost more than the hand-over itself); `at` is
+   * the wall-clock time the caller read last (the breaker's bucket).
    */
-  sentDirect(env: Sendable, target: RouteTarget): void {
-    target.breaker.onSuccess(0);
+  sentDirect(env: Sendable, target: RouteTarget, at: number): void {
+    target.breaker.onSuccess(0, at);
     target.observe(0);
     this.o.metrics.sent(env, target.name, 0);
   }
@@ -230,8 +234,9 @@ export class SendPipeline {
     started: number,
     result: SendResult,
   ): MessageResult {
-    const latencyMs = performance.now() - started;
-    target.breaker.onSuccess(latencyMs);
+    const ended = performance.now();
+    const latencyMs = ended - started;
+    target.breaker.onSuccess(latencyMs, TIME_ORIGIN + ended);
     target.succeeded(env, latencyMs);
     this.o.metrics.sent(env, target.name, latencyMs);
     return {

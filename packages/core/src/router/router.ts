@@ -321,7 +321,14 @@ export class Router {
   private readonly typeRoutes: Map<string, readonly string[]>;
   private readonly cache = new Map<string, RouteDecision | HubError>();
   /** Decisions with no rule and no type preference, by guarantee (messages) and for events. */
-  private readonly plain = new Map<DeliveryGuarantee, RouteDecision | HubError>();
+  private readonly plain = new Map<DeliveryGuarantee, RouteDecision>();
+  /**
+   * The plain message decision last used, and its guarantee: a hub mostly
+   * sends one guarantee after another, and a field compare is cheaper than
+   * the map lookup on every send.
+   */
+  private lastGuarantee: DeliveryGuarantee | undefined;
+  private lastPlain: RouteDecision | undefined;
   private plainEvent: RouteDecision | HubError | undefined;
   /** Plain decisions for events that ask more than best-effort, per guarantee. */
   private readonly plainDurable = new Map<DeliveryGuarantee, RouteDecision | HubError>();
@@ -367,6 +374,8 @@ export class Router {
   invalidate(): void {
     this.cache.clear();
     this.plain.clear();
+    this.lastGuarantee = undefined;
+    this.lastPlain = undefined;
     this.plainEvent = undefined;
     this.plainDurable.clear();
   }
@@ -441,11 +450,17 @@ export class Router {
       }
     } else {
       const g = envelope.deliveryGuarantee;
-      decision = this.plain.get(g);
-      if (decision === undefined) {
-        decision = this.decide(undefined, undefined, g, 'message', envelope.destination);
-        if (!(decision instanceof HubError)) this.plain.set(g, decision);
+      let plain = g === this.lastGuarantee ? this.lastPlain : this.plain.get(g);
+      if (plain === undefined) {
+        const fresh = this.decide(undefined, undefined, g, 'message', envelope.destination);
+        // An error names the address: not reusable for other addresses.
+        if (fresh instanceof HubError) throw fresh;
+        this.plain.set(g, fresh);
+        plain = fresh;
       }
+      this.lastGuarantee = g;
+      this.lastPlain = plain;
+      decision = plain;
     }
     if (decision instanceof HubError) throw decision;
     if (decision.targets.length === 1) return decision;

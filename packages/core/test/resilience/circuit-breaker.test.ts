@@ -1,5 +1,5 @@
 import { ErrorCode, HubError } from '@hub/protocol';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   CircuitBreaker,
   type CircuitBreakerOptions,
@@ -279,5 +279,67 @@ describe('CircuitBreaker — open and half-open', () => {
     expect(err.message).toBe('[hub:circuit] circuit "redis" is open; next probe in 3500ms');
     expect(err.retryInMs).toBe(3_500);
     expect(new CircuitOpenError('x', -5).message).toContain('next probe in 0ms');
+  });
+});
+
+describe('CircuitBreaker — successes timed by the caller (`at`)', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** A breaker on the default clock (Date.now), with that clock under test control and its reads counted. */
+  function wallClockSetup(opts: CircuitBreakerOptions = {}) {
+    const clock = { t: 1_000_000, reads: 0 };
+    vi.spyOn(Date, 'now').mockImplementation(() => {
+      clock.reads++;
+      return clock.t;
+    });
+    const breaker = new CircuitBreaker('memory', { windowMs: 1_000, buckets: 4, ...opts });
+    return { clock, breaker };
+  }
+
+  it('counts a success whose `at` falls in the bucket of the last clock read without reading the clock', () => {
+    const { breaker, clock } = wallClockSetup();
+    breaker.onSuccess(0); // reads the clock: the bucket [1_000_000, 1_000_250)
+    expect(clock.reads).toBe(1);
+    for (let i = 0; i < 100; i++) breaker.onSuccess(0, 1_000_000 + i);
+    expect(clock.reads).toBe(1);
+    expect(breaker.snapshot().successes).toBe(101);
+  });
+
+  it('reads the clock for an `at` outside that bucket, and the window still slides', () => {
+    const { breaker, clock } = wallClockSetup();
+    breaker.onSuccess(0);
+    clock.t += 250;
+    // A new bucket: the caller's time is not trusted without a read of its own.
+    breaker.onSuccess(0, clock.t);
+    expect(clock.reads).toBe(2);
+    breaker.onSuccess(0, clock.t + 1);
+    expect(clock.reads).toBe(2);
+    // An `at` from before the current bucket (a drifted clock) reads the clock too.
+    breaker.onSuccess(0, clock.t - 10_000);
+    expect(clock.reads).toBe(3);
+    expect(breaker.snapshot().successes).toBe(4);
+    clock.t += 1_000;
+    expect(breaker.snapshot().successes).toBe(0);
+  });
+
+  it('ignores `at` when the clock is injected (tests drive that clock alone)', () => {
+    const t = { now: 5_000 };
+    const breaker = new CircuitBreaker('memory', { windowMs: 1_000, buckets: 4, now: () => t.now });
+    breaker.onSuccess(0);
+    t.now += 1_000;
+    // The stale bucket must not take it: the injected clock says that bucket is gone.
+    breaker.onSuccess(0, 5_000);
+    expect(breaker.snapshot().successes).toBe(1);
+  });
+
+  it('a reset forgets the bucket of the last read', () => {
+    const { breaker, clock } = wallClockSetup();
+    breaker.onSuccess(0);
+    breaker.reset();
+    breaker.onSuccess(0, clock.t);
+    expect(clock.reads).toBe(2);
+    expect(breaker.snapshot().successes).toBe(1);
   });
 });

@@ -1,0 +1,95 @@
+import { createMessage, createReply, ErrorCode, type HubError } from '@hub/protocol';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RequestReply } from '../../src/hub/request-reply.js';
+import type { MessageResult } from '../../src/hub/types.js';
+import { quiet, timerCount } from './helpers.js';
+
+/** A RequestReply whose sends go nowhere: the test answers (or not) by hand. */
+function setup() {
+  const sent: ReturnType<typeof createMessage>[] = [];
+  const late = { n: 0 };
+  const rr = new RequestReply({
+    instanceId: 'lanes-test',
+    logger: quiet,
+    timeoutMs: 60_000,
+    serve: async () => async () => {},
+    sendRequest: (message) => {
+      sent.push(message);
+      return Promise.resolve({} as MessageResult);
+    },
+    sendReply: () => Promise.resolve({} as MessageResult),
+    lateReply: () => {
+      late.n++;
+    },
+  });
+  return { rr, sent, late };
+}
+
+const request = () => createMessage({ source: 'a', destination: 'b', payload: 1 });
+
+/** Until `n` requests were handed to the transport (the first waits for the inbox). */
+async function sentCount(sent: unknown[], n: number): Promise<void> {
+  for (let i = 0; i < 1_000 && sent.length < n; i++) await new Promise((r) => setImmediate(r));
+  expect(sent.length).toBe(n);
+}
+
+const made: RequestReply[] = [];
+afterEach(() => {
+  for (const rr of made.splice(0)) rr.rejectAll(new Error('test over'));
+});
+
+describe('request lanes (deadline bookkeeping)', () => {
+  it('answers behind one slow request do not pile up, and the slow one still fails at its deadline', async () => {
+    const { rr, sent, late } = setup();
+    made.push(rr);
+    const t0 = performance.now();
+    const slow = rr.request(request(), 2_000).catch((e: unknown) => e as HubError);
+    await sentCount(sent, 1);
+    for (let i = 0; i < 2_000; i++) {
+      const p = rr.request(request(), 2_000);
+      rr.answer(createReply(sent.at(-1)!, { payload: i }));
+      expect((await p).payload).toBe(i);
+      // The slow request is the only one waiting: the lane keeps at most 2 × 1 + 32 more.
+      expect(rr.held).toBeLessThanOrEqual(2 * 1 + 32 + 1);
+    }
+    const err = await slow;
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1_999);
+    expect(rr.waiting).toBe(0);
+    expect(rr.held).toBe(0);
+    // Its reply, arriving now, is late: dropped and counted.
+    rr.answer(createReply(sent[0]!, { payload: 'late' }));
+    expect(late.n).toBe(1);
+  });
+
+  it('a request answered twice resolves once; the second answer counts as late', async () => {
+    const { rr, sent, late } = setup();
+    made.push(rr);
+    const p = rr.request(request(), 1_000);
+    await sentCount(sent, 1);
+    const reply = createReply(sent[0]!, { payload: 'x' });
+    rr.answer(reply);
+    rr.answer(reply);
+    expect((await p).payload).toBe('x');
+    expect(late.n).toBe(1);
+  });
+
+  it('timeouts of mixed lengths each fail at their own deadline; no timer is left behind', async () => {
+    const { rr } = setup();
+    made.push(rr);
+    const before = timerCount();
+    const t0 = performance.now();
+    const took: Record<number, number> = {};
+    await Promise.all(
+      [120, 40, 80, 40, 120].map((ms) =>
+        rr.request(request(), ms).catch((e: unknown) => {
+          expect((e as HubError).code).toBe(ErrorCode.TIMEOUT);
+          took[ms] = Math.max(took[ms] ?? 0, performance.now() - t0);
+        }),
+      ),
+    );
+    for (const ms of [40, 80, 120]) expect(took[ms]).toBeGreaterThanOrEqual(ms - 1);
+    expect(rr.waiting).toBe(0);
+    expect(timerCount()).toBeLessThanOrEqual(before);
+  });
+});
