@@ -169,8 +169,7 @@ export class PubSubRouter {
   ): Promise<Subscription> {
     const sub = await this.ensureSubscriber();
     const key = `${kind}\u0000${name}`;
-    const command =
-      kind === 'pattern' ? 'PSUBSCRIBE' : this.sharded ? 'SSUBSCRIBE' : 'SUBSCRIBE';
+    const command = kind === 'pattern' ? 'PSUBSCRIBE' : this.sharded ? 'SSUBSCRIBE' : 'SUBSCRIBE';
     await this.serial(key, async () => {
       const set = map.get(name);
       if (set) {

@@ -151,7 +151,11 @@ it('default (off): the hub’s channels are classic, listed by PUBSUB CHANNELS a
 it('standalone server: shardedPubSub is ignored with a warning, and a plain SUBSCRIBE still sees the hub’s messages', async () => {
   const prefix = uniquePrefix('shone');
   const endpoint = 'alone';
-  const a = redis({ url: `redis://127.0.0.1:${single.port}`, keyPrefix: prefix, shardedPubSub: true });
+  const a = redis({
+    url: `redis://127.0.0.1:${single.port}`,
+    keyPrefix: prefix,
+    shardedPubSub: true,
+  });
   adapters.push(a);
   const ctx = await connected(a, 'alone');
   expect(ctx.warnings.some((w) => w.includes('"shardedPubSub" is ignored'))).toBe(true);
