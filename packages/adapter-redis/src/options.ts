@@ -124,7 +124,7 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
    * endpoint channels (`<prefix>:ch:<endpoint>`) and the per-instance member
    * channels (`<prefix>:chm:…`). Events keep classic Pub/Sub: topic
    * subscriptions are patterns (`PSUBSCRIBE`), which have no sharded form,
-   * and so is the announcement channel of new durable topics.
+   * as does the announcement channel of new durable topics.
    *
    * Off by default because a plain client that subscribes with `SUBSCRIBE`
    * (redis-cli, a legacy bridge serving an endpoint) no longer sees the
