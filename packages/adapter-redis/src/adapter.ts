@@ -148,6 +148,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   private readonly xadds: WriteBatcher<SendResult>;
   /** PUBLISHes of one tick, one script call (on a Cluster, one per channel). */
   private readonly pubs: WriteBatcher<number>;
+  /** SPUBLISHes of best-effort messages, one script call per channel (`shardedPubSub` on a Cluster). */
+  private readonly spubs: WriteBatcher<number> | undefined;
   /** Events kept per topic, and the subscriptions that read them. */
   private readonly topics: DurableTopics;
 
@@ -159,6 +161,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     this.maxLenArg = String(this.opts.maxLen);
     this.factory = new ConnectionFactory(options, this.opts);
     this.pubs = publishBatcher(() => this.commandClient, this.factory.isCluster);
+    if (this.factory.shardedPubSub)
+      this.spubs = publishBatcher(() => this.commandClient, true, true);
     this.clusterNodes = options.cluster?.nodes;
     this.pubsub = new PubSubRouter({
       factory: this.factory,
@@ -219,6 +223,11 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
     if (exposed.length > 0) {
       ctx.logger.warn(
         `[hub:redis] ${this.name} connects to ${exposed.join(', ')} without TLS, not a loopback address: the password and every message cross the network in the clear (use rediss:// or the tls option)`,
+      );
+    }
+    if (this.opts.shardedPubSub && !this.factory.isCluster) {
+      ctx.logger.warn(
+        `[hub:redis] ${this.name}: option "shardedPubSub" is ignored: it applies to a Redis Cluster only (one node gains nothing from it); best-effort messages use classic Pub/Sub`,
       );
     }
     this.watch(client, 'commands');
@@ -363,11 +372,13 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
    */
   protected override doSendEvent(event: UnifiedEvent): Promise<SendResult> {
     if (isDurableEvent(event)) return this.topics.send(event);
-    return this.publish(
-      this.commands,
-      this.keys.eventChannel(event.topic),
-      encodeEnvelope(event),
-    ).then(pubsubResult);
+    this.commands; // throws when not connected
+    // Classic Pub/Sub even with `shardedPubSub`: topic subscriptions are
+    // patterns (PSUBSCRIBE), which never see an SPUBLISH.
+    const channel = this.keys.eventChannel(event.topic);
+    return this.pubs
+      .add(this.factory.isCluster ? channel : '', channel, encodeEnvelope(event))
+      .then(pubsubResult);
   }
 
   /** Best-effort messages: Pub/Sub, to one member of each group of the endpoint (sendBestEffort). */
@@ -531,10 +542,12 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
   }
 
   /**
-   * PUBLISH, batched with the others of this tick (batch.ts) on the command
-   * connection (`_c`); on a Cluster, per channel.
+   * A best-effort message's PUBLISH, batched with the others of this tick
+   * (batch.ts) on the command connection (`_c`); on a Cluster, per channel;
+   * with `shardedPubSub` on a Cluster, SPUBLISH per channel.
    */
   private publish(_c: RedisClient, channel: string, text: string): Promise<number> {
+    if (this.spubs !== undefined) return this.spubs.add(channel, channel, text);
     return this.pubs.add(this.factory.isCluster ? channel : '', channel, text);
   }
 

@@ -40,11 +40,19 @@ for i = 2, #ARGV, 2 do
 end
 return out`;
 
-const PUBLISH_SCRIPT = `local out = {}
+const publishScript = (command: 'PUBLISH' | 'SPUBLISH') => `local out = {}
 for i = 1, #ARGV, 2 do
-  out[#out + 1] = redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+  out[#out + 1] = redis.call('${command}', ARGV[i], ARGV[i + 1])
 end
 return out`;
+
+const PUBLISH_SCRIPT = publishScript('PUBLISH');
+/**
+ * A script may SPUBLISH only to channels of a slot its node owns (Redis
+ * refuses any other with "Script attempted to access a non local key"): a
+ * batch is one channel, passed as the script's key, so it runs on that node.
+ */
+const SPUBLISH_SCRIPT = publishScript('SPUBLISH');
 
 interface Batch<R> {
   readonly key: string;
@@ -202,17 +210,28 @@ export function xaddBatcher<R>(
  * with the channel as the script's key: the batch goes to the node owning the
  * channel's slot, so the messages of one channel keep their order (a call
  * without a key would go to any node, each batch to another).
+ *
+ * `sharded` (a Cluster only): SPUBLISH instead, one batch per channel as
+ * well; the owning node alone handles the message instead of forwarding it
+ * to every master.
  */
 export function publishBatcher(
   client: () => RedisClient | undefined,
   perChannel = false,
+  sharded = false,
 ): WriteBatcher<number> {
   return new WriteBatcher<number>(
-    {
-      script: PUBLISH_SCRIPT,
-      head: perChannel ? (channel) => ['1', channel] : () => ['0'],
-      single: (c, _key, channel, text) => c.publish(channel, text),
-    },
+    sharded
+      ? {
+          script: SPUBLISH_SCRIPT,
+          head: (channel) => ['1', channel],
+          single: (c, _key, channel, text) => c.spublish(channel, text),
+        }
+      : {
+          script: PUBLISH_SCRIPT,
+          head: perChannel ? (channel) => ['1', channel] : () => ['0'],
+          single: (c, _key, channel, text) => c.publish(channel, text),
+        },
     client,
     Number,
     (err) => err,

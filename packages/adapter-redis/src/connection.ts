@@ -106,14 +106,26 @@ export class ConnectionFactory {
     return this.opts.cluster !== undefined || this.opts.client instanceof Cluster;
   }
 
+  /**
+   * Best-effort messages go over sharded Pub/Sub (SPUBLISH, SSUBSCRIBE): asked
+   * for (`shardedPubSub`) and on a Cluster, the only place where it saves work.
+   */
+  get shardedPubSub(): boolean {
+    return this.resolved.shardedPubSub && this.isCluster;
+  }
+
   /** A new connection for `role`; the commands role returns the user's own client when given. */
   create(role: Role): { client: RedisClient; owned: boolean } {
     const extra = { ...roleOptions(role, this.resolved, this.isCluster), lazyConnect: true };
+    // ioredis routes each SSUBSCRIBE to a connection of its own to the master
+    // owning the channel's slot, and moves it when the slot moves.
+    const sharded = role === 'subscriber' && this.shardedPubSub;
     const { client, cluster, sentinels, url } = this.opts;
     const user = (this.opts.redisOptions ?? {}) as Options;
     if (client) {
       if (role === 'commands') return { client, owned: false };
-      if (client instanceof Cluster) return { client: dupCluster(client, extra), owned: true };
+      if (client instanceof Cluster)
+        return { client: dupCluster(client, extra, sharded), owned: true };
       return { client: client.duplicate(extra), owned: true };
     }
     if (cluster) {
@@ -125,6 +137,7 @@ export class ConnectionFactory {
         lazyConnect: true,
         enableAutoPipelining: perNode.enableAutoPipelining ?? co.enableAutoPipelining ?? false,
         ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+        ...(sharded ? { shardedSubscribers: true } : {}),
         redisOptions: { protocol: 2, ...(co.redisOptions as Options), ...user, ...perNode },
       });
       return { client: c, owned: true };
@@ -145,11 +158,12 @@ export class ConnectionFactory {
   }
 }
 
-function dupCluster(c: Cluster, extra: Options): Cluster {
+function dupCluster(c: Cluster, extra: Options, sharded: boolean): Cluster {
   const { enableOfflineQueue, lazyConnect, ...perNode } = extra;
   return c.duplicate([], {
     lazyConnect: lazyConnect ?? true,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(sharded ? { shardedSubscribers: true } : {}),
     enableAutoPipelining: perNode.enableAutoPipelining ?? false,
     redisOptions: { ...(c.options.redisOptions as Options), ...perNode },
   });

@@ -115,6 +115,27 @@ export interface RedisAdapterOptions extends LegacyRedisConnectionConfig {
    * @default 2_000
    */
   connectBudgetMs?: number;
+  /**
+   * Redis Cluster (Redis 7 or later): best-effort messages go over sharded
+   * Pub/Sub, `SPUBLISH` / `SSUBSCRIBE`, so each message is handled by the
+   * node owning its channel's slot only. Classic Pub/Sub on a Cluster
+   * forwards every `PUBLISH` to every master over the cluster bus, which
+   * makes the whole Cluster do the work of every message. Sharded are the
+   * endpoint channels (`<prefix>:ch:<endpoint>`) and the per-instance member
+   * channels (`<prefix>:chm:…`). Events keep classic Pub/Sub: topic
+   * subscriptions are patterns (`PSUBSCRIBE`), which have no sharded form,
+   * as does the announcement channel of new durable topics.
+   *
+   * Off by default because a plain client that subscribes with `SUBSCRIBE`
+   * (redis-cli, a legacy bridge serving an endpoint) no longer sees the
+   * hub's messages once they are sent with `SPUBLISH`: every process on
+   * those channels must use `SSUBSCRIBE`. Every hub instance sharing a
+   * `keyPrefix` must use the same setting. On a standalone server (or
+   * Sentinel) the option is ignored, with a warning at connect: sharded
+   * Pub/Sub brings nothing on one node, and classic keeps plain clients working.
+   * @default false
+   */
+  shardedPubSub?: boolean;
 }
 
 /** Where to connect: the options `redis()` and `redisDedupStore()` share. */
@@ -151,6 +172,7 @@ export const REDIS_ADAPTER_OPTIONS = optionNames<RedisAdapterOptions>({
   maxEntryBytes: true,
   deadLetterRawMaxBytes: true,
   connectBudgetMs: true,
+  shardedPubSub: true,
   topicRetention: true,
   topicRescanMs: true,
   host: true,
@@ -223,6 +245,8 @@ export interface ResolvedOptions {
   maxEntryBytes: number;
   deadLetterRawMaxBytes: number;
   connectBudgetMs: number;
+  /** As given (see `shardedPubSub`); the adapter applies it on a Cluster only. */
+  shardedPubSub: boolean;
 }
 
 function positive(opts: RedisAdapterOptions, field: keyof ResolvedOptions, def: number): number {
@@ -258,6 +282,13 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
       `[hub:redis] option "partitions" must be an integer`,
     );
   }
+  const sharded = opts.shardedPubSub ?? false;
+  if (typeof sharded !== 'boolean') {
+    throw new HubError(
+      ErrorCode.INVALID_CONFIG,
+      `[hub:redis] option "shardedPubSub" must be true or false (got ${String(sharded)})`,
+    );
+  }
   return {
     topicRetention: retentionOf(opts.topicRetention),
     topicRescanMs: positive(opts, 'topicRescanMs', 5_000),
@@ -275,6 +306,7 @@ export function resolveOptions(opts: RedisAdapterOptions): ResolvedOptions {
     maxEntryBytes: positive(opts, 'maxEntryBytes', DEFAULT_LIMITS.maxEnvelopeBytes + 4_096),
     deadLetterRawMaxBytes: positive(opts, 'deadLetterRawMaxBytes', 65_536),
     connectBudgetMs: positive(opts, 'connectBudgetMs', 2_000),
+    shardedPubSub: sharded,
   };
 }
 

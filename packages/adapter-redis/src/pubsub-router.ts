@@ -4,6 +4,11 @@
  * subscriptions behind it, and the routing of each message to them (topics
  * fan out, an endpoint group takes a message once, a topic group claims it,
  * see topic-claims.ts). (Un)subscribes of one channel run one after another.
+ *
+ * With sharded Pub/Sub (`shardedPubSub` on a Cluster) the channels go by
+ * SSUBSCRIBE (ioredis keeps a connection per master for them, inside the one
+ * Cluster client) and their messages come as 'smessage'; patterns have no
+ * sharded form and stay on classic PSUBSCRIBE.
  */
 
 import type { InboundDelivery, Subscription, SubscriptionSpec } from '@hub/core';
@@ -88,9 +93,10 @@ export class PubSubRouter {
       const { client } = this.host.factory.create('subscriber');
       this.subscriber = client;
       this.host.watch(client, 'subscriber');
-      client.on('message', (channel: string, message: string) => {
+      const onMessage = (channel: string, message: string) => {
         this.dispatch(this.channelSubs.get(channel), message, channel);
-      });
+      };
+      client.on(this.sharded ? 'smessage' : 'message', onMessage);
       client.on('pmessage', (pattern: string, channel: string, message: string) => {
         this.dispatch(this.patternSubs.get(pattern), message, channel);
       });
@@ -101,8 +107,8 @@ export class PubSubRouter {
           // Skip what is wanted again, or being (un)subscribed right now.
           if ((kind === 'channel' ? this.channelSubs : this.patternSubs).has(name)) continue;
           if (this.pubsubOps.has(key)) continue;
-          (kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name)).catch(
-            (err: unknown) => this.host.report('unsubscribe', err),
+          this.unsubscribe(client, name, kind).catch((err: unknown) =>
+            this.host.report('unsubscribe', err),
           );
         }
         this.unsubscribeOnReady.clear();
@@ -122,6 +128,21 @@ export class PubSubRouter {
     }
     await this.subscriberReady;
     return this.subscriber;
+  }
+
+  /** Channels go over sharded Pub/Sub (see the top of the file). */
+  private get sharded(): boolean {
+    return this.host.factory.shardedPubSub;
+  }
+
+  private subscribe(c: RedisClient, name: string, kind: 'channel' | 'pattern'): Promise<unknown> {
+    if (kind === 'pattern') return c.psubscribe(name);
+    return this.sharded ? c.ssubscribe(name) : c.subscribe(name);
+  }
+
+  private unsubscribe(c: RedisClient, name: string, kind: 'channel' | 'pattern'): Promise<unknown> {
+    if (kind === 'pattern') return c.punsubscribe(name);
+    return this.sharded ? c.sunsubscribe(name) : c.unsubscribe(name);
   }
 
   /**
@@ -148,7 +169,7 @@ export class PubSubRouter {
   ): Promise<Subscription> {
     const sub = await this.ensureSubscriber();
     const key = `${kind}\u0000${name}`;
-    const command = kind === 'channel' ? 'SUBSCRIBE' : 'PSUBSCRIBE';
+    const command = kind === 'pattern' ? 'PSUBSCRIBE' : this.sharded ? 'SSUBSCRIBE' : 'SUBSCRIBE';
     await this.serial(key, async () => {
       const set = map.get(name);
       if (set) {
@@ -160,13 +181,13 @@ export class PubSubRouter {
       try {
         // Bounded: with Redis down the command would wait for the reconnect.
         await withTimeout(
-          kind === 'channel' ? sub.subscribe(name) : sub.psubscribe(name),
+          this.subscribe(sub, name, kind),
           this.host.opts.commandTimeoutMs,
           `${command} ${name}`,
         );
       } catch (err) {
         // A SUBSCRIBE that timed out may still land later: cancel it.
-        (kind === 'channel' ? sub.unsubscribe(name) : sub.punsubscribe(name)).catch(noop);
+        this.unsubscribe(sub, name, kind).catch(noop);
         throw err;
       }
       map.set(name, new Set([target]));
@@ -185,7 +206,7 @@ export class PubSubRouter {
             // already on their way (the reply comes after them) still find it.
             if (client.status === 'ready' && !this.host.closing()) {
               await bounded(
-                kind === 'channel' ? client.unsubscribe(name) : client.punsubscribe(name),
+                this.unsubscribe(client, name, kind),
                 this.host.opts.commandTimeoutMs,
               ).catch((err: unknown) => this.host.report('unsubscribe', err));
             } else if (!this.host.closing()) {
