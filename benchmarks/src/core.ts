@@ -247,9 +247,11 @@ export async function routing(): Promise<ScenarioResult> {
   const run = async () => {
     const bench = new Bench({
       name: 'routing',
-      time: 200,
-      iterations: 100_000,
-      warmupTime: 50,
+      // `time` counts the measured calls only; timing each call costs ten times the
+      // call itself, so 50 ms of calls is about half a second and 500,000 samples.
+      time: 50,
+      iterations: 50_000,
+      warmupTime: 20,
       warmupIterations: 5_000,
       throws: true,
     });
@@ -289,7 +291,7 @@ export async function routing(): Promise<ScenarioResult> {
     rounds: ROUNDS,
     targets: [{ kind: 'hub-max', value: 10, label: 'p99 ≤ 10 µs' }],
     notes: [
-      'tinybench per-call samples (≥ 100,000 calls and ≥ 200 ms per task per round; hub and raw tasks alternate within each round), timer cost included',
+      'tinybench per-call samples (≥ 50,000 calls and ≥ 50 ms of measured call time per task per round; hub and raw tasks alternate within each round), timer cost included',
       'hub: new Router(registry of 3 memory adapters, 54 rules incl. 51 patterns, a message-type route), 64 varied messages/events in rotation; includes the once-a-second cache refresh',
       'raw: one Map.get(address) per call — the floor of any routing decision',
     ],

@@ -271,7 +271,7 @@ async function endpointP99(): Promise<ScenarioResult> {
       rounds: 3,
       targets: [],
       notes: [
-        `${pick(1.5, 0.3)} s per round at 1,000 POSTs/s in 10 ms ticks, same body and connection count as http.endpoint; reported, no target`,
+        `${pick(1, 0.3)} s per round at 1,000 POSTs/s in 10 ms ticks, same body and connection count as http.endpoint; reported, no target`,
       ],
       extra: r.extra,
     });
@@ -303,7 +303,7 @@ async function steady(rate: number, ms: number, call: () => Promise<unknown>): P
 async function latencyRounds(hubCall: () => Promise<unknown>, rawCall: () => Promise<unknown>) {
   const p50s: { hub: number[]; raw: number[] } = { hub: [], raw: [] };
   const round = async (side: 'hub' | 'raw') => {
-    const l = await steady(1_000, pick(1_500, 300), side === 'hub' ? hubCall : rawCall);
+    const l = await steady(1_000, pick(1_000, 300), side === 'hub' ? hubCall : rawCall);
     p50s[side].push(percentile(l, 50));
     return percentile(l, 99);
   };
@@ -340,7 +340,7 @@ async function sendP99(): Promise<ScenarioResult> {
       rounds: 3,
       targets: [],
       notes: [
-        `${pick(1.5, 0.3)} s per round at 1,000 calls/s in 10 ms ticks, same server and connection count; reported, no target`,
+        `${pick(1, 0.3)} s per round at 1,000 calls/s in 10 ms ticks, same server and connection count; reported, no target`,
       ],
       extra: r.extra,
     });

@@ -108,7 +108,7 @@ export async function convert(): Promise<ScenarioResult> {
 }
 
 const RATE = 1_000;
-const N = pick(2_000, 500);
+const N = pick(1_500, 500);
 /** A warm-up round per side: enough to settle the JIT and the connections, short to keep the run bounded. */
 const WARM_N = 500;
 

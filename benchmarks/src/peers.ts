@@ -297,7 +297,7 @@ export async function jobsRound(
   }
 }
 
-export const JOBS_N = { hub: pick(20_000, 2_000), bull: pick(10_000, 1_000) };
+export const JOBS_N = { hub: pick(15_000, 2_000), bull: pick(6_000, 1_000) };
 
 async function bullmqJobs(server: RedisServer): Promise<ScenarioResult> {
   takeCut();

@@ -28,7 +28,7 @@ import {
   type Target,
 } from './harness.js';
 
-const ROUNDS = roundsFor(5);
+const ROUNDS = roundsFor(4);
 const BATCH = 1_000;
 const PUBSUB_N = pick(30_000, 3_000);
 const STREAMS_N = pick(20_000, 2_000);

@@ -35,10 +35,10 @@ import {
 
 /**
  * Throughput rounds are cheap (≈ 1 s each), and on a shared 2-core box one round swings by
- * ±20 %: nine pairs keep the median ratio steady. Latency rounds take STEADY_N / STEADY_RATE s.
+ * ±20 %: seven pairs keep the median ratio steady. Latency rounds take STEADY_N / STEADY_RATE s.
  */
-const ROUNDS = roundsFor(9);
-const LATENCY_ROUNDS = roundsFor(4);
+const ROUNDS = roundsFor(7);
+const LATENCY_ROUNDS = roundsFor(3);
 /** Rounds of the second Streams baseline (raw with the adapter's XADD batching), after the pairs. */
 const BATCHED_ROUNDS = roundsFor(5);
 const BATCH = 1_000;

@@ -277,7 +277,7 @@ const BREAK_P99_US = 2_000;
 /** Redis Pub/Sub latency at rising fixed rates until p99 breaks (open loop). Runs in the latency child. */
 async function rateSweep(): Promise<ScenarioResult> {
   const rates = pick([1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 80_000], [1_000, 5_000, 20_000]);
-  const seconds = pick(1, 0.5);
+  const seconds = pick(0.6, 0.4);
   return withRedisSides(async (hubSide, raw) => {
     const points: CurvePoint[] = [];
     const knee = { hub: 0, raw: 0 };
