@@ -593,32 +593,18 @@ export class WsGateway implements AsyncDisposable {
     topic.off = runAs(identityOf(conn), () =>
       this.hub.subscribe(
         topic.pattern,
-        async (event, ctx) => {
+        (event, ctx) => {
+          // Sealed for clients that open it themselves only when the hub has
+          // protection; otherwise no extra step per delivery (as for endpoints).
           const security = this.hub.security;
-          const { plain, sealed } =
-            security?.opensProtection === true
-              ? await security.forClients(event)
-              : { plain: event, sealed: undefined };
-          return new Promise<void>((resolve, reject) => {
-            const p: PendingDelivery = {
-              envelope: plain,
-              sealed,
-              attempt: ctx.attempt,
-              endpoint: undefined,
-              sub: subId,
-              seq: 0,
-              resolve,
-              reject,
-            };
-            if (session.expired || session.subs.get(subId) !== topic) {
-              reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${subId} is closed`));
-            } else if (topic.opening !== opening || topic.kept?.parked === true) {
-              // this hub subscription is closing: the delivery goes back to the group
-              this.handBack([p], session);
-            } else {
-              session.offer(p);
-            }
-          });
+          if (security?.opensProtection !== true) {
+            return this.offerTopic(session, subId, topic, opening, event, undefined, ctx.attempt);
+          }
+          return security
+            .forClients(event)
+            .then(({ plain, sealed }) =>
+              this.offerTopic(session, subId, topic, opening, plain, sealed, ctx.attempt),
+            );
         },
         {
           concurrency: topic.prefetch,
@@ -627,6 +613,38 @@ export class WsGateway implements AsyncDisposable {
         },
       ),
     );
+  }
+
+  /** One delivery of a client's topic subscription, settled when the client settles it. */
+  private offerTopic(
+    session: Session,
+    subId: string,
+    topic: TopicSub & SessionSub,
+    opening: number,
+    envelope: Envelope,
+    sealed: Envelope | undefined,
+    attempt: number,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const p: PendingDelivery = {
+        envelope,
+        sealed,
+        attempt,
+        endpoint: undefined,
+        sub: subId,
+        seq: 0,
+        resolve,
+        reject,
+      };
+      if (session.expired || session.subs.get(subId) !== topic) {
+        reject(new HubError(ErrorCode.CLOSED, `[hub:ws] subscription ${subId} is closed`));
+      } else if (topic.opening !== opening || topic.kept?.parked === true) {
+        // this hub subscription is closing: the delivery goes back to the group
+        this.handBack([p], session);
+      } else {
+        session.offer(p);
+      }
+    });
   }
 
   /**
