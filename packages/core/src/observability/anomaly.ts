@@ -71,18 +71,53 @@ const RECENT_ALPHA = 0.3;
 /** The error rate's recent mean moves slower than latency's: one failure alone must not cross. */
 const RECENT_ERROR_ALPHA = 0.2;
 
+/**
+ * The rule both baselines share: a figure past its departure threshold for
+ * `sustain` observations in a row departs (degraded); back under its recovery
+ * threshold as long, it recovers. `hold` keeps a departure from being declared.
+ */
+class Sustained {
+  degraded = false;
+  private streak = 0;
+
+  constructor(private readonly sustain: number) {}
+
+  /** While healthy: true when this observation makes the departure (the state is now degraded). */
+  departs(over: boolean, hold: boolean): boolean {
+    if (!over || hold) {
+      this.streak = 0;
+      return false;
+    }
+    return this.flipAfterStreak();
+  }
+
+  /** While degraded: true when this observation makes the recovery. */
+  recovers(under: boolean): boolean {
+    if (!under) {
+      this.streak = 0;
+      return false;
+    }
+    return this.flipAfterStreak();
+  }
+
+  private flipAfterStreak(): boolean {
+    if (++this.streak < this.sustain) return false;
+    this.streak = 0;
+    this.degraded = !this.degraded;
+    return true;
+  }
+}
+
 /** One adapter's (or one destination's) latency baseline. */
 export class LatencyBaseline {
   private n = 0;
   private mean = 0;
   private variance = 0;
   private recent = 0;
-  private streak = 0;
-  degraded = false;
+  private readonly state: Sustained;
   private readonly factor: number;
   private readonly minDeltaMs: number;
   private readonly warmup: number;
-  private readonly sustain: number;
 
   constructor(
     private readonly adapter: string,
@@ -92,7 +127,11 @@ export class LatencyBaseline {
     this.factor = options.factor ?? 3;
     this.minDeltaMs = options.minDeltaMs ?? 10;
     this.warmup = options.warmup ?? 50;
-    this.sustain = options.sustain ?? 10;
+    this.state = new Sustained(options.sustain ?? 10);
+  }
+
+  get degraded(): boolean {
+    return this.state.degraded;
   }
 
   /**
@@ -113,23 +152,14 @@ export class LatencyBaseline {
       this.mean + 4 * sd,
       this.mean + this.minDeltaMs,
     );
-    if (!this.degraded) {
-      if (this.recent > threshold) {
-        if (hold) this.streak = 0;
-        else if (++this.streak >= this.sustain) return this.flip(true, threshold, sd);
-      } else {
-        this.streak = 0;
-        this.learn(ms, BASELINE_ALPHA);
-      }
+    if (!this.state.degraded) {
+      const over = this.recent > threshold;
+      if (this.state.departs(over, hold)) return this.report(threshold, sd);
+      if (!over) this.learn(ms, BASELINE_ALPHA);
       return undefined;
     }
     const back = Math.max(this.mean * 1.5, this.mean + 2 * sd, this.mean + this.minDeltaMs / 2);
-    if (this.recent <= back) {
-      if (++this.streak >= this.sustain) return this.flip(false, back, sd);
-    } else {
-      this.streak = 0;
-    }
-    return undefined;
+    return this.state.recovers(this.recent <= back) ? this.report(back, sd) : undefined;
   }
 
   private learn(ms: number, alpha: number): void {
@@ -138,14 +168,13 @@ export class LatencyBaseline {
     this.variance = (1 - alpha) * (this.variance + alpha * d * d);
   }
 
-  private flip(degraded: boolean, threshold: number, sd: number): LatencyAnomaly {
-    this.degraded = degraded;
-    this.streak = 0;
+  /** The report of a state change that just happened. */
+  private report(threshold: number, sd: number): LatencyAnomaly {
     return {
       adapter: this.adapter,
       ...(this.destination === undefined ? {} : { destination: this.destination }),
       metric: 'send-latency',
-      state: degraded ? 'degraded' : 'recovered',
+      state: this.state.degraded ? 'degraded' : 'recovered',
       baselineMs: this.mean,
       deviationMs: sd,
       currentMs: this.recent,
@@ -168,12 +197,10 @@ export class ErrorRateBaseline {
   private n = 0;
   private base = 0;
   private recentRate = 0;
-  private streak = 0;
-  degraded = false;
+  private readonly state: Sustained;
   private readonly factor: number;
   private readonly minRate: number;
   private readonly warmup: number;
-  private readonly sustain: number;
 
   constructor(
     private readonly adapter: string,
@@ -183,7 +210,11 @@ export class ErrorRateBaseline {
     this.factor = options.factor ?? 3;
     this.minRate = options.minErrorRate ?? 0.2;
     this.warmup = options.warmup ?? 50;
-    this.sustain = options.sustain ?? 10;
+    this.state = new Sustained(options.sustain ?? 10);
+  }
+
+  get degraded(): boolean {
+    return this.state.degraded;
   }
 
   /** The recent share of failed attempts (0..1). */
@@ -200,34 +231,24 @@ export class ErrorRateBaseline {
       this.base += (x - this.base) / this.n;
       return undefined;
     }
-    if (!this.degraded) {
+    if (!this.state.degraded) {
       const threshold = Math.max(this.base * this.factor, this.base + this.minRate);
-      if (this.recentRate > threshold) {
-        if (hold) this.streak = 0;
-        else if (++this.streak >= this.sustain) return this.flip(true, threshold);
-      } else {
-        this.streak = 0;
-        this.base += BASELINE_ALPHA * (x - this.base);
-      }
+      const over = this.recentRate > threshold;
+      if (this.state.departs(over, hold)) return this.report(threshold);
+      if (!over) this.base += BASELINE_ALPHA * (x - this.base);
       return undefined;
     }
     const back = Math.max(this.base * 1.5, this.base + this.minRate / 2);
-    if (this.recentRate <= back) {
-      if (++this.streak >= this.sustain) return this.flip(false, back);
-    } else {
-      this.streak = 0;
-    }
-    return undefined;
+    return this.state.recovers(this.recentRate <= back) ? this.report(back) : undefined;
   }
 
-  private flip(degraded: boolean, threshold: number): ErrorRateAnomaly {
-    this.degraded = degraded;
-    this.streak = 0;
+  /** The report of a state change that just happened. */
+  private report(threshold: number): ErrorRateAnomaly {
     return {
       adapter: this.adapter,
       ...(this.destination === undefined ? {} : { destination: this.destination }),
       metric: 'error-rate',
-      state: degraded ? 'degraded' : 'recovered',
+      state: this.state.degraded ? 'degraded' : 'recovered',
       baselineRate: this.base,
       currentRate: this.recentRate,
       thresholdRate: threshold,
