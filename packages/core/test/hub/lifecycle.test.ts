@@ -406,14 +406,15 @@ describe('lifecycle', () => {
     const late = hub.request(msg({ destination: 'nobody' }), { timeoutMs: 60_000 }).catch(() => {});
     await hub.close();
     await late;
-    // A timer of an earlier test may still be due on a loaded machine: wait
-    // for the count to come back, and fail with the count if it never does.
+    // A timer of an earlier test may still be due on a loaded machine, and may
+    // also fire meanwhile (the count then drops below the one before the hub):
+    // wait for the count to come back, and fail with the count if it never does.
     await waitFor(
       () => timerCount() <= before,
       'timers back to the count before the hub',
       5_000,
     ).catch(() => {});
-    expect(timerCount()).toBe(before);
+    expect(timerCount()).toBeLessThanOrEqual(before);
   });
 });
 
