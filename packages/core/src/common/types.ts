@@ -1,3 +1,5 @@
+import type { Envelope } from '@hub/protocol';
+
 /**
  * Types shared by the router, the delivery layer and the hub. They live below
  * all three so that the lower layers never import from the hub's folder;
@@ -41,4 +43,41 @@ export interface HandlerContext {
   readonly adapter: string;
   /** Reply to the message's `replyTo` (request/reply); returning a value from the handler does the same. */
   reply<R>(payload: R): Promise<void>;
+}
+
+/** Transport names. Values are adapter names (or aliases of one, e.g. both Redis modes → `redis`). */
+export const ProtocolType = {
+  IN_MEMORY: 'memory',
+  REDIS_PUBSUB: 'redis-pubsub',
+  REDIS_STREAMS: 'redis-streams',
+  WEBSOCKET: 'websocket',
+  HTTP: 'http',
+  CUSTOM: 'custom',
+} as const;
+export type ProtocolType = (typeof ProtocolType)[keyof typeof ProtocolType];
+
+/**
+ * A step on the way out (before routing) or in (before the handler).
+ * Return the envelope (changed or not) to continue, or `null` on the way in
+ * to drop it (it is acknowledged). Throwing on the way out rejects the send;
+ * on the way in it dead-letters the message with the error as reason.
+ * Auth, tracing, compression and encryption plug in here.
+ */
+export interface Middleware {
+  readonly name: string;
+  outbound?(envelope: Envelope): Envelope | Promise<Envelope>;
+  inbound?(envelope: Envelope, context: InboundContext): Envelope | null | Promise<Envelope | null>;
+}
+
+/** Where an arrived envelope is going, for inbound middleware that keeps state per consumer. */
+export interface InboundContext {
+  /** 1 on the transport's first delivery of this entry; more on its redeliveries. */
+  readonly attempt: number;
+  /**
+   * The consumer it arrived for, stable for the life of the subscription:
+   * `endpoint:<id>` for an endpoint, `topic#<n>:<pattern>` for a topic
+   * subscription (each subscription of a hub has its own, as each receives
+   * its own copy of an event).
+   */
+  readonly consumer: string;
 }

@@ -1,8 +1,7 @@
 import type { Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { InboundDelivery } from '../adapter/contract.js';
-import type { HandlerContext } from '../common/types.js';
+import type { HandlerContext, InboundContext } from '../common/types.js';
 import { matchTopic } from '../event-bus/pattern.js';
-import type { InboundContext } from '../hub/middleware.js';
 import type { Logger } from '../logger.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
 import { TimeoutError } from '../resilience/timeout.js';

@@ -1,31 +1,8 @@
 import type { Envelope } from '@hub/protocol';
 import { isThenable } from '../common/thenable.js';
+import type { InboundContext, Middleware } from '../common/types.js';
 
-/**
- * A step on the way out (before routing) or in (before the handler).
- * Return the envelope (changed or not) to continue, or `null` on the way in
- * to drop it (it is acknowledged). Throwing on the way out rejects the send;
- * on the way in it dead-letters the message with the error as reason.
- * Auth, tracing, compression and encryption plug in here.
- */
-export interface Middleware {
-  readonly name: string;
-  outbound?(envelope: Envelope): Envelope | Promise<Envelope>;
-  inbound?(envelope: Envelope, context: InboundContext): Envelope | null | Promise<Envelope | null>;
-}
-
-/** Where an arrived envelope is going, for inbound middleware that keeps state per consumer. */
-export interface InboundContext {
-  /** 1 on the transport's first delivery of this entry; more on its redeliveries. */
-  readonly attempt: number;
-  /**
-   * The consumer it arrived for, stable for the life of the subscription:
-   * `endpoint:<id>` for an endpoint, `topic#<n>:<pattern>` for a topic
-   * subscription (each subscription of a hub has its own, as each receives
-   * its own copy of an event).
-   */
-  readonly consumer: string;
-}
+export type { InboundContext, Middleware } from '../common/types.js';
 
 type Step<R> = (envelope: Envelope) => R | Promise<R>;
 type InboundStep = (

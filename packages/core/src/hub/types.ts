@@ -1,19 +1,13 @@
 import type { DeliveryGuarantee, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { TopicStart } from '../adapter/contract.js';
-import type { HandlerContext } from '../common/types.js';
+import type { HandlerContext, ProtocolType } from '../common/types.js';
 
-export { type HandlerContext, type MessageResult, RoutingStrategy } from '../common/types.js';
-
-/** Transport names. Values are adapter names (or aliases of one, e.g. both Redis modes → `redis`). */
-export const ProtocolType = {
-  IN_MEMORY: 'memory',
-  REDIS_PUBSUB: 'redis-pubsub',
-  REDIS_STREAMS: 'redis-streams',
-  WEBSOCKET: 'websocket',
-  HTTP: 'http',
-  CUSTOM: 'custom',
-} as const;
-export type ProtocolType = (typeof ProtocolType)[keyof typeof ProtocolType];
+export {
+  type HandlerContext,
+  type MessageResult,
+  ProtocolType,
+  RoutingStrategy,
+} from '../common/types.js';
 
 /**
  * Connection settings for one transport (the shape existing configs use).

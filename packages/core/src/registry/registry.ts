@@ -1,8 +1,8 @@
 import { ErrorCode, HubError } from '@hub/protocol';
 import { EventEmitter } from 'eventemitter3';
 import type { ProtocolAdapter } from '../adapter/contract.js';
+import { ProtocolType } from '../common/types.js';
 import { optionNames, rejectUnknownOptions } from '../config/unknown-options.js';
-import { ProtocolType } from '../hub/types.js';
 
 /**
  * Typed lookup: each adapter package augments this interface, e.g.
