@@ -15,6 +15,12 @@ export * from './hub/config.js';
 export * from './hub/hub.js';
 export type { MetricTotals } from './hub/metrics.js';
 export * from './hub/middleware.js';
+export type {
+  AdapterMetrics,
+  DetailedMetrics,
+  HealthSource,
+  HealthStatus,
+} from './hub/report.js';
 export * from './hub/types.js';
 export * from './logger.js';
 export * from './metrics/index.js';

@@ -1,7 +1,6 @@
 import {
   createEvent,
   DEFAULT_LIMITS,
-  DELIVERY_GUARANTEES,
   DeliveryGuarantee,
   type Envelope,
   ErrorCode,
@@ -17,56 +16,46 @@ import {
 import { EventEmitter } from 'eventemitter3';
 import {
   type AdapterContext,
-  type AdapterHealth,
   type DeadLetterEntry,
-  type DeliverFn,
   deadLetterReader,
   type ProtocolAdapter,
-  type Subscription,
-  type TopicStart,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
-import { rejectUnknownOptions } from '../config/unknown-options.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import { MemoryDedupStore } from '../delivery/memory-dedup.js';
-import { type ConsumerHost, ReceivePipeline } from '../delivery/receive-pipeline.js';
+import type { ConsumerHost } from '../delivery/receive-pipeline.js';
 import { EventHistory } from '../event-bus/history.js';
 import { validatePattern } from '../event-bus/pattern.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import type { LatencySnapshot } from '../metrics/histogram.js';
 import type { AnomalyReport } from '../observability/anomaly.js';
 import { messageMeta } from '../observability/log-meta.js';
-import {
-  gaugesText,
-  type PromCollectorOptions,
-  type PromRegistry,
-  type PromSource,
-  registerCollectors,
-} from '../observability/prometheus.js';
+import type { PromCollectorOptions, PromRegistry } from '../observability/prometheus.js';
 import { HubTracing } from '../observability/tracing.js';
 import { AdapterRegistry, isAdapterFactory } from '../registry/registry.js';
 import type { CircuitState } from '../resilience/circuit-breaker.js';
 import { sleep } from '../resilience/retry.js';
-import { type Departure, Router, type RouteTarget } from '../router/router.js';
+import { Router, type RouteTarget } from '../router/router.js';
 import { HubSecurity } from '../security/security.js';
 import { checkConsumeCall, checkRequestOptions, optionsError } from './call-options.js';
 import { type CommunicationConfig, validateConfig } from './config.js';
+import { HubConsumers } from './consumers.js';
 import { LocalCall, LocalCalls } from './local-call.js';
-import { HubMetrics, type MetricTotals } from './metrics.js';
+import { HubMetrics } from './metrics.js';
 import { composeInbound, composeOutbound } from './middleware.js';
+import { type DetailedMetrics, type HealthSource, type HealthStatus, HubReport } from './report.js';
 import { RequestReply } from './request-reply.js';
 import { SendPipeline } from './send-pipeline.js';
 import {
   type ConsumeOptions,
   type EventHandler,
   type HandlerContext,
+  type HubState,
   type MessageHandler,
   type MessageResult,
   RoutingStrategy,
   type SubscribeOptions,
   type Unsubscribe,
 } from './types.js';
-import { WarnLimiter } from './warn-limiter.js';
 
 /**
  * The send path checks every envelope field but not the payload: an in-process
@@ -74,18 +63,10 @@ import { WarnLimiter } from './warn-limiter.js';
  * payload once as it encodes, enforcing the same limits there.
  */
 const SKIP_PAYLOAD: ValidateOptions = { payload: false };
-/** A subscription's pause() gets at least this long, even with a zero drain. */
-const PAUSE_FLOOR_MS = 1_000;
-
-/** At most one "rejected an inbound entry" line per subscription this often (the next one counts the rest). */
-const REJECT_WARN_INTERVAL_MS = 5_000;
-
 /** Topic of `broadcastNotification` events. */
 export const NOTIFICATION_TOPIC = 'hub.notifications';
 /** Topic prefix of `sendHeartbeat` events: `hub.heartbeat.<agentId>`. */
 export const HEARTBEAT_TOPIC_PREFIX = 'hub.heartbeat';
-
-export type HubState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
 
 export interface HubEvents {
   /** An adapter or background task failed; the hub goes on. */
@@ -126,97 +107,6 @@ export interface CloseOptions {
   drainTimeoutMs?: number;
 }
 
-export interface AdapterMetrics {
-  sent: number;
-  failed: number;
-  latency: LatencySnapshot;
-  circuit: CircuitState;
-  healthy: boolean;
-  /** Send latency or error rate far past its baseline (see `anomaly` events). */
-  degraded: boolean;
-  /** The baseline departures in effect now (adapter-wide, or of one destination). */
-  anomalies: Departure[];
-  /** Recent share of send attempts that failed on the way, exponentially weighted (0..1). */
-  errorRate: number;
-  /** Sends handed to the adapter and not settled yet. */
-  inFlight: number;
-  /** What the adapter reports accepted and not yet handled (see `ProtocolAdapter.backlog`); 0 when it reports none. */
-  backlog: number;
-}
-
-export interface DetailedMetrics {
-  hub: string;
-  uptimeMs: number;
-  /** Sends per second over the last 10 s. */
-  messagesPerSecond: number;
-  /** Deliveries per second over the last 10 s. */
-  deliveriesPerSecond: number;
-  averageRoutingLatencyMs: number;
-  routingLatency: LatencySnapshot;
-  /** Adapters connected and healthy. */
-  activeConnections: number;
-  /** Sends in flight now. */
-  inFlight: number;
-  consumers: number;
-  /** Deliveries the hub's consumers hold now (queued or in a handler). */
-  pendingDeliveries: number;
-  totals: MetricTotals;
-  adapters: Record<string, AdapterMetrics>;
-  messageTypes: ReturnType<HubMetrics['perType']>;
-  /** Figures of the health sources (a WebSocket gateway, …) by name. */
-  components: Record<string, Record<string, number>>;
-}
-
-/**
- * Something beside the adapters that reports into the hub's health and
- * metrics: a WebSocket gateway attached to the hub, say. Register it with
- * `hub.addHealthSource(name, source)`.
- */
-export interface HealthSource {
-  health(): { healthy: boolean; detail?: Record<string, unknown> };
-  /** Counters and gauges, flat (`connections`, `refusedAuth`, …). */
-  metrics?(): Record<string, number>;
-}
-
-export interface HealthStatus {
-  hub: string;
-  hubStatus: 'healthy' | 'degraded' | 'unhealthy' | 'stopped';
-  state: HubState;
-  uptimeMs: number;
-  checkedAt: number;
-  /**
-   * `degraded`: send latency or error rate (of the adapter, or of one of its
-   * destinations) far past its baseline; `anomalies` says which (see `anomaly` events).
-   */
-  adapters: Record<
-    string,
-    AdapterHealth & { circuit: CircuitState; degraded: boolean; anomalies: Departure[] }
-  >;
-  /** Health sources (a WebSocket gateway, …) by name; an unhealthy one makes the hub degraded. */
-  components: Record<string, { healthy: boolean; detail?: Record<string, unknown> }>;
-  performance: {
-    messagesPerSecond: number;
-    averageRoutingLatencyMs: number;
-    p99RoutingLatencyMs: number;
-    inFlight: number;
-    /** Failed sends / all sends since start. */
-    errorRate: number;
-  };
-}
-
-interface ConsumerRecord {
-  readonly consumer: ReceivePipeline;
-  readonly kind: 'endpoint' | 'topic';
-  readonly address: string;
-  readonly opts: ConsumeOptions;
-  readonly subs: Map<string, Subscription>;
-  /** The deliver function of each adapter's subscription (the direct local path matches on it). */
-  readonly deliverers: Map<string, DeliverFn>;
-  /** Adapters a subscribe call is under way on (activate and a late-added adapter may race). */
-  readonly subscribing: Set<string>;
-  active: boolean;
-}
-
 /**
  * The hub: one API over every registered transport. Routing, guarantees,
  * retries, circuit breakers, dedup, ordering, priorities, metrics and health
@@ -233,16 +123,14 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private _state: HubState = 'idle';
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
-  private readonly startedAt = Date.now();
   private readonly config: CommunicationConfig;
   private readonly router: Router;
   private readonly metricsImpl: HubMetrics;
   private readonly history: EventHistory | undefined;
   /** Id of the event last written to the history. */
   private lastRecorded: string | undefined;
-  private readonly consumers = new Set<ConsumerRecord>();
-  /** Endpoint consumers by address (for the direct local path). */
-  private readonly endpoints = new Map<string, ConsumerRecord[]>();
+  private readonly consumers: HubConsumers;
+  private readonly report: HubReport;
   /** The direct local path of request/reply; undefined when middleware is configured. */
   private readonly local: LocalCalls | undefined;
   private readonly pipeline: SendPipeline;
@@ -252,7 +140,6 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   private readonly messageTimeoutMs: number;
   private readonly consumerHost: ConsumerHost;
   private readonly dedup: DedupStore;
-  private readonly healthSources = new Map<string, HealthSource>();
   /** Authorization, identity and envelope protection; undefined without `security` in the config. */
   readonly security: HubSecurity | undefined;
   private readonly tracing: HubTracing;
@@ -282,12 +169,6 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       security === undefined
         ? inbound
         : composeInbound(security.wrap(config.middleware ?? [], false));
-    if (security !== undefined) {
-      this.healthSources.set('security', {
-        health: () => ({ healthy: true }),
-        metrics: () => security.metrics(),
-      });
-    }
 
     (config.adapters ?? [memory()]).forEach((entry, i) => {
       try {
@@ -410,15 +291,44 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         expired: () => this.metricsImpl.expired(),
       },
     };
+    this.consumers = new HubConsumers({
+      name: this.name,
+      adapters: this.adapters,
+      consumerHost: this.consumerHost,
+      logger: this.logger,
+      running: () => this._state === 'running',
+      closed: () => this._state === 'closing' || this._state === 'closed',
+      wrapHandler: (handler) => this.tracing.wrapHandler(handler),
+      maxDeliveries: config.maxDeliveries ?? 5,
+      drainTimeoutMs: config.drainTimeoutMs ?? 10_000,
+      rejected: () => {
+        this.metricsImpl.totals.rejected++;
+      },
+    });
+    this.report = new HubReport({
+      name: this.name,
+      startedAt: Date.now(),
+      logger: this.logger,
+      router: this.router,
+      metrics: this.metricsImpl,
+      consumers: this.consumers,
+      connected: this.connected,
+      state: () => this._state,
+      inFlight: () => this.pipeline.inFlight,
+      healthChanged: (adapter, healthy) => this.safeEmit('health', adapter, healthy),
+    });
+    if (security !== undefined) {
+      this.report.addSource('security', {
+        health: () => ({ healthy: true }),
+        metrics: () => security.metrics(),
+      });
+    }
     // Middleware sees every envelope on its way: with any, requests take the normal path.
     if (middleware.length === 0) {
       this.local = new LocalCalls({
         pipeline: this.pipeline,
         observer: this.consumerHost.observer,
-        endpoint: (address) => {
-          const recs = this.endpoints.get(address);
-          return recs?.length === 1 && recs[0]!.active ? recs[0] : undefined;
-        },
+        endpoint: (address) => this.consumers.endpoint(address),
         answer: (reply) => this.requests.answer(reply),
         buildReply: (request, payload) => this.requests.buildReply(request, payload),
       });
@@ -443,7 +353,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   start(): Promise<void> {
     if (this._state === 'running' && this.startPromise === undefined) {
       // Running already: subscribe what a failed activation left out (idempotent).
-      return Promise.all([...this.consumers].map((rec) => this.activate(rec))).then(() => {});
+      return this.consumers.activateAll();
     }
     if (this._state === 'closing' || this._state === 'closed') {
       return Promise.reject(new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closed`));
@@ -521,7 +431,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       this.healthTimer.unref?.();
     }
     this._state = 'running';
-    await Promise.all([...this.consumers].map((rec) => this.activate(rec)));
+    await this.consumers.activateAll();
     this.checkHealth();
   }
 
@@ -541,7 +451,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       // routing into a dead link until the next interval check.
       reportState: () => {
         const target = this.router.target(name);
-        if (this._state === 'running' && target?.adapter === adapter) this.refreshHealth(target);
+        if (this._state === 'running' && target?.adapter === adapter)
+          this.report.refreshHealth(target);
       },
     };
     await adapter.connect(ctx);
@@ -573,9 +484,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     const closed = new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closing`);
     this.pipeline.rejectWaiting(closed);
     const deadline = Date.now() + drainMs;
-    await Promise.all([...this.consumers].map((rec) => this.deactivate(rec, drainMs)));
-    this.consumers.clear();
-    this.endpoints.clear();
+    await this.consumers.closeAll(drainMs);
     while (this.pipeline.inFlight > 0 && Date.now() < deadline) await sleep(5);
     this.requests.rejectAll(closed);
     await Promise.allSettled(this.adapters.list().map(({ adapter }) => adapter.close()));
@@ -759,7 +668,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     validateAddress(endpoint, 'endpoint');
     checkConsumeCall('onMessage', handler, options);
     this.security?.checkConsume('serve', endpoint);
-    return this.consume('endpoint', endpoint, handler as MessageHandler, options);
+    return this.consumers.consume('endpoint', endpoint, handler as MessageHandler, options);
   }
 
   /**
@@ -777,7 +686,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this.security?.checkConsume('subscribe', pattern);
     const history = options.replay ? this.history : undefined;
     if (history === undefined)
-      return this.consume('topic', pattern, handler as EventHandler, options);
+      return this.consumers.consume('topic', pattern, handler as EventHandler, options);
     // Go live first (held at a gate), then snapshot the history: an event
     // published during the replay is neither lost nor seen twice, and every
     // replayed event comes before every live one.
@@ -791,7 +700,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       if (replayed.has(event.id)) return undefined;
       return handler(event as UnifiedEvent<T>, ctx);
     };
-    const off = await this.consume('topic', pattern, live, options);
+    const off = await this.consumers.consume('topic', pattern, live, options);
     try {
       const query =
         options.replay === true
@@ -828,201 +737,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     return this.subscribe(pattern, handler, options);
   }
 
-  private async consume(
-    kind: 'endpoint' | 'topic',
-    address: string,
-    handler: MessageHandler | EventHandler,
-    options: ConsumeOptions,
-  ): Promise<Unsubscribe> {
-    if (this._state === 'closing' || this._state === 'closed') {
-      throw new HubError(ErrorCode.CLOSED, `[hub] ${this.name} is closed`);
-    }
-    const concurrency = options.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] options.concurrency must be a positive integer, got ${concurrency}`,
-      );
-    }
-    if (
-      options.prefetch !== undefined &&
-      (!Number.isInteger(options.prefetch) || options.prefetch < 1)
-    ) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] options.prefetch must be a positive integer, got ${options.prefetch}`,
-      );
-    }
-    if (options.adapter !== undefined && !this.adapters.has(options.adapter)) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] options.adapter "${options.adapter}" is not registered`,
-      );
-    }
-    if (
-      options.guarantees !== undefined &&
-      (!Array.isArray(options.guarantees) ||
-        options.guarantees.length === 0 ||
-        options.guarantees.some((g) => !DELIVERY_GUARANTEES.includes(g)))
-    ) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] options.guarantees must be a non-empty array of ${DELIVERY_GUARANTEES.join(', ')}, got ${JSON.stringify(options.guarantees)}`,
-      );
-    }
-    const consumer = new ReceivePipeline(this.consumerHost, {
-      kind,
-      address,
-      handler: this.tracing.wrapHandler(
-        handler as unknown as (env: Envelope, ctx: HandlerContext) => unknown,
-      ),
-      concurrency,
-      maxDeliveries: options.maxDeliveries ?? this.config.maxDeliveries ?? 5,
-      handlerTimeoutMs: options.handlerTimeoutMs,
-      prefetch: prefetchOf(options),
-    });
-    const rec: ConsumerRecord = {
-      consumer,
-      kind,
-      address,
-      opts: options,
-      subs: new Map(),
-      deliverers: new Map(),
-      subscribing: new Set(),
-      active: false,
-    };
-    this.consumers.add(rec);
-    this.addEndpoint(rec);
-    if (this._state === 'running') {
-      try {
-        await this.activate(rec);
-      } catch (err) {
-        await this.deactivate(rec, 0);
-        this.consumers.delete(rec);
-        this.removeEndpoint(rec);
-        throw err;
-      }
-    }
-    let off: Promise<void> | undefined;
-    return () => {
-      off ??= (async () => {
-        this.consumers.delete(rec);
-        this.removeEndpoint(rec);
-        await this.deactivate(rec, this.config.drainTimeoutMs ?? 10_000);
-      })();
-      return off;
-    };
-  }
-
-  private addEndpoint(rec: ConsumerRecord): void {
-    if (rec.kind !== 'endpoint') return;
-    const recs = this.endpoints.get(rec.address);
-    if (recs === undefined) this.endpoints.set(rec.address, [rec]);
-    else recs.push(rec);
-  }
-
-  private removeEndpoint(rec: ConsumerRecord): void {
-    const recs = this.endpoints.get(rec.address);
-    const i = recs === undefined ? -1 : recs.indexOf(rec);
-    if (i < 0) return;
-    recs!.splice(i, 1);
-    if (recs!.length === 0) this.endpoints.delete(rec.address);
-  }
-
-  private async activate(rec: ConsumerRecord): Promise<void> {
-    rec.active = true;
-    const names = rec.opts.adapter
-      ? [this.adapters.resolveName(rec.opts.adapter)]
-      : this.adapters.names();
-    await Promise.all(names.map((name) => this.subscribeOn(rec, name)));
-  }
-
-  private async subscribeOn(rec: ConsumerRecord, name: string): Promise<void> {
-    const adapter = this.adapters.get(name);
-    if (!adapter || rec.subs.has(name) || rec.subscribing.has(name)) return;
-    if (rec.kind === 'topic' && !adapter.capabilities.broadcast) return;
-    rec.subscribing.add(name);
-    try {
-      await this.subscribeNow(rec, name, adapter);
-    } finally {
-      rec.subscribing.delete(name);
-    }
-  }
-
-  private async subscribeNow(
-    rec: ConsumerRecord,
-    name: string,
-    adapter: ProtocolAdapter,
-  ): Promise<void> {
-    const group = rec.kind === 'endpoint' ? (rec.opts.group ?? rec.address) : rec.opts.group;
-    // Junk floods one line per entry otherwise: rate-limited per subscription.
-    const rejections = new WarnLimiter(REJECT_WARN_INTERVAL_MS);
-    const deliver: DeliverFn = (delivery) => rec.consumer.accept(delivery, name);
-    const sub = await adapter.subscribe({
-      kind: rec.kind,
-      address: rec.address,
-      ...(group === undefined ? {} : { group }),
-      ...(rec.opts.guarantees === undefined ? {} : { guarantees: rec.opts.guarantees }),
-      ...startOf(rec.opts),
-      prefetch: prefetchOf(rec.opts),
-      maxDeliveries: rec.consumer.opts.maxDeliveries,
-      deliver,
-      reject: (error) => {
-        this.metricsImpl.totals.rejected++;
-        const held = rejections.take();
-        if (held === undefined) return;
-        this.logger.warn(
-          `[hub] ${name} rejected an inbound entry for ${rec.address}: ${error.message}${held > 0 ? ` (${held} more rejected since the last such line, not logged)` : ''}`,
-          held > 0 ? { suppressed: held } : undefined,
-        );
-      },
-    });
-    // Deactivated, or the adapter removed, while subscribing: do not keep it.
-    if (!rec.active || this.adapters.get(name) !== adapter) {
-      await sub.close();
-      return;
-    }
-    rec.subs.set(name, sub);
-    rec.deliverers.set(name, deliver);
-  }
-
-  private async deactivate(rec: ConsumerRecord, drainMs: number): Promise<void> {
-    rec.active = false;
-    // One budget for pause and drain together: close({ drainTimeoutMs }) means it.
-    const deadline = Date.now() + drainMs;
-    // Transports that share work stop taking new work first (Subscription.pause);
-    // what reaches this consumer meanwhile is still handled. A pause that throws
-    // or never settles must not keep the subscription from closing.
-    const pauses = [...rec.subs.values()].map((s) => Promise.resolve().then(() => s.pause?.()));
-    if (pauses.length > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.allSettled(pauses),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, Math.max(drainMs, PAUSE_FLOOR_MS));
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    await rec.consumer.drain(Math.max(0, deadline - Date.now()));
-    const subs = [...rec.subs.values()];
-    rec.subs.clear();
-    rec.deliverers.clear();
-    await Promise.allSettled(subs.map((s) => s.close()));
-  }
-
   private onAdapterAdded(name: string, adapter: ProtocolAdapter): void {
     const t = this.router.target(name);
     if (t) this.watchTarget(t);
     if (this._state !== 'running') return;
     this.connectAdapter(name, adapter)
-      .then(() =>
-        Promise.all(
-          [...this.consumers]
-            .filter((rec) => rec.active && !rec.opts.adapter)
-            .map((rec) => this.subscribeOn(rec, name)),
-        ),
-      )
+      .then(() => this.consumers.adapterAdded(name))
       .catch((err: unknown) => {
         const e = err instanceof Error ? err : new Error(String(err));
         this.logger.error(
@@ -1034,12 +754,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   private onAdapterRemoved(name: string): void {
     this.connected.delete(name);
-    for (const rec of this.consumers) {
-      const sub = rec.subs.get(name);
-      rec.subs.delete(name);
-      rec.deliverers.delete(name);
-      void sub?.close().catch(() => {});
-    }
+    this.consumers.adapterRemoved(name);
   }
 
   private watchTarget(target: RouteTarget): void {
@@ -1066,70 +781,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * until the returned function is called.
    */
   addHealthSource(name: string, source: HealthSource): () => void {
-    if (typeof name !== 'string' || name === '' || this.healthSources.has(name)) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] addHealthSource name must be a new non-empty string, got ${JSON.stringify(name)}`,
-      );
-    }
-    this.healthSources.set(name, source);
-    return () => {
-      if (this.healthSources.get(name) === source) this.healthSources.delete(name);
-    };
-  }
-
-  private componentMetrics(): Record<string, Record<string, number>> {
-    const out: Record<string, Record<string, number>> = {};
-    for (const [name, source] of this.healthSources) {
-      try {
-        out[name] = source.metrics?.() ?? {};
-      } catch {
-        out[name] = {};
-      }
-    }
-    return out;
+    return this.report.addSource(name, source);
   }
 
   /** A snapshot of counters, rates and latencies. */
   metrics(): DetailedMetrics {
-    const m = this.metricsImpl;
-    const routing = m.routing.snapshot();
-    const perAdapter = m.perAdapter();
-    const adapters: Record<string, AdapterMetrics> = {};
-    let active = 0;
-    for (const t of this.router.allTargets()) {
-      const healthy = this.connected.has(t.name) && t.healthy;
-      if (healthy) active++;
-      t.refreshBacklog();
-      adapters[t.name] = {
-        sent: perAdapter[t.name]?.sent ?? 0,
-        failed: perAdapter[t.name]?.failed ?? 0,
-        latency: perAdapter[t.name]?.latency ?? EMPTY_LATENCY,
-        circuit: t.breaker.state,
-        healthy,
-        degraded: t.degraded,
-        anomalies: t.departures(),
-        errorRate: t.errorRate,
-        inFlight: t.outstanding,
-        backlog: t.backlog,
-      };
-    }
-    return {
-      hub: this.name,
-      uptimeMs: Date.now() - this.startedAt,
-      messagesPerSecond: m.sentRate.rate(),
-      deliveriesPerSecond: m.deliveredRate.rate(),
-      averageRoutingLatencyMs: routing.mean,
-      routingLatency: routing,
-      activeConnections: active,
-      inFlight: this.pipeline.inFlight,
-      consumers: this.consumers.size,
-      pendingDeliveries: this.pendingDeliveries().reduce((n, p) => n + p.held, 0),
-      totals: { ...m.totals },
-      adapters,
-      messageTypes: m.perType(),
-      components: this.componentMetrics(),
-    };
+    return this.report.metrics();
   }
 
   /** The established name of `metrics()`. */
@@ -1139,28 +796,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   /** Metrics in the Prometheus text exposition format. */
   prometheus(prefix = 'hub_'): string {
-    let out = this.metricsImpl.registry.toPrometheus(prefix);
-    for (const [key, value] of Object.entries(this.metricsImpl.totals)) {
-      const name = `${prefix}${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
-      out += `# HELP ${name} Hub-wide ${key}\n# TYPE ${name} counter\n${name} ${value}\n`;
-    }
-    for (const [source, figures] of Object.entries(this.componentMetrics())) {
-      for (const [key, value] of Object.entries(figures)) {
-        const name = `${prefix}${source}_${key}`
-          .replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
-          .replace(/[^a-zA-Z0-9_]/g, '_');
-        out += `# HELP ${name} ${source} ${key}\n# TYPE ${name} gauge\n${name} ${value}\n`;
-      }
-    }
-    const targets = this.router.allTargets();
-    if (targets.length > 0) {
-      const name = `${prefix}circuit_open`;
-      out += `# HELP ${name} 1 while the adapter's circuit is open\n# TYPE ${name} gauge\n`;
-      for (const t of targets) {
-        out += `${name}{adapter="${promLabel(t.name)}"} ${t.breaker.state === 'open' ? 1 : 0}\n`;
-      }
-    }
-    return out + gaugesText(this.promSource(), prefix);
+    return this.report.prometheus(prefix);
   }
 
   /**
@@ -1170,81 +806,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * on one registry need different `prefix`es.
    */
   registerPrometheus(registry: PromRegistry, options: PromCollectorOptions = {}): () => void {
-    if (typeof (registry as { registerMetric?: unknown } | null)?.registerMetric !== 'function') {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        '[hub] registerPrometheus registry must be a prom-client Registry (registerMetric missing)',
-      );
-    }
-    rejectUnknownOptions('registerPrometheus', options, ['prefix']);
-    if (options.prefix !== undefined && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(options.prefix)) {
-      throw new HubError(
-        ErrorCode.INVALID_CONFIG,
-        `[hub] registerPrometheus options.prefix must be a Prometheus name prefix, got ${JSON.stringify(options.prefix)}`,
-      );
-    }
-    return registerCollectors(this.promSource(), registry, options);
-  }
-
-  /** What the Prometheus expositions read at scrape time. */
-  private promSource(): PromSource {
-    const m = this.metricsImpl;
-    return {
-      hub: this.name,
-      totals: () => m.totals,
-      adapters: () => {
-        const series = new Map(m.adapterSeries());
-        return this.router.allTargets().map((t) => {
-          const s = series.get(t.name);
-          const reports = typeof t.adapter.backlog === 'function';
-          if (reports) t.refreshBacklog();
-          return {
-            name: t.name,
-            sent: s?.sent.value ?? 0,
-            failed: s?.failed.value ?? 0,
-            latency: s?.latency,
-            circuit: t.breaker.state,
-            healthy: safeHealth(t).healthy,
-            degraded: t.degraded,
-            inFlight: t.outstanding,
-            backlog: reports ? t.backlog : undefined,
-            errorRate: t.errorRate,
-            departures: t.departures(),
-          };
-        });
-      },
-      types: () =>
-        [...m.typeSeries()].map(([type, s]) => ({
-          type,
-          sent: s.sent.value,
-          delivered: s.delivered.value,
-          acked: s.acked.value,
-          failed: s.failed.value,
-          deadLettered: s.deadLettered.value,
-          handler: s.handler,
-        })),
-      routing: m.routing,
-      inFlight: () => this.pipeline.inFlight,
-      consumers: () => this.consumers.size,
-      pending: () => this.pendingDeliveries(),
-    };
-  }
-
-  /** Deliveries held by the consumers, summed per kind and address. */
-  private pendingDeliveries(): Array<{
-    kind: 'endpoint' | 'topic';
-    address: string;
-    held: number;
-  }> {
-    const by = new Map<string, { kind: 'endpoint' | 'topic'; address: string; held: number }>();
-    for (const rec of this.consumers) {
-      const key = `${rec.kind}|${rec.address}`;
-      const entry = by.get(key);
-      if (entry === undefined) {
-        by.set(key, { kind: rec.kind, address: rec.address, held: rec.consumer.inFlight });
-      } else entry.held += rec.consumer.inFlight;
-    }
-    return [...by.values()];
+    return this.report.registerPrometheus(registry, options);
   }
 
   private onAnomaly(report: AnomalyReport): void {
@@ -1273,65 +835,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   /** Overall and per-adapter health. */
   health(): HealthStatus {
-    const adapters: HealthStatus['adapters'] = {};
-    let healthy = 0;
-    let slow = false;
-    let total = 0;
-    for (const t of this.router.allTargets()) {
-      total++;
-      const h = safeHealth(t);
-      const ok = h.healthy && t.breaker.state !== 'open';
-      if (ok) healthy++;
-      // A slow adapter still carries messages: the hub is degraded, not unhealthy.
-      if (t.degraded) slow = true;
-      adapters[t.name] = {
-        ...h,
-        circuit: t.breaker.state,
-        degraded: t.degraded,
-        anomalies: t.departures(),
-      };
-    }
-    const components: HealthStatus['components'] = {};
-    let componentsOk = !slow;
-    for (const [name, source] of this.healthSources) {
-      let h: { healthy: boolean; detail?: Record<string, unknown> };
-      try {
-        h = source.health();
-      } catch (err) {
-        h = { healthy: false, detail: { error: String(err) } };
-      }
-      components[name] = h;
-      if (!h.healthy) componentsOk = false;
-    }
-    const m = this.metricsImpl;
-    const routing = m.routing.snapshot();
-    const attempts = m.totals.sent + m.totals.sendFailed;
-    const hubStatus: HealthStatus['hubStatus'] =
-      this._state !== 'running'
-        ? 'stopped'
-        : healthy === total
-          ? componentsOk
-            ? 'healthy'
-            : 'degraded'
-          : healthy > 0
-            ? 'degraded'
-            : 'unhealthy';
-    return {
-      hub: this.name,
-      hubStatus,
-      state: this._state,
-      uptimeMs: Date.now() - this.startedAt,
-      checkedAt: Date.now(),
-      adapters,
-      components,
-      performance: {
-        messagesPerSecond: m.sentRate.rate(),
-        averageRoutingLatencyMs: routing.mean,
-        p99RoutingLatencyMs: routing.p99,
-        inFlight: this.pipeline.inFlight,
-        errorRate: attempts === 0 ? 0 : m.totals.sendFailed / attempts,
-      },
-    };
+    return this.report.health();
   }
 
   /** The established name of `health()`. */
@@ -1342,16 +846,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   /** Refresh each adapter's health flag; the router skips unhealthy adapters. */
   checkHealth(): void {
-    for (const t of this.router.allTargets()) this.refreshHealth(t);
-  }
-
-  private refreshHealth(t: RouteTarget): void {
-    const healthy = safeHealth(t).healthy;
-    if (healthy === t.healthy) return;
-    t.healthy = healthy;
-    this.router.invalidate();
-    this.logger.warn(`[hub] adapter "${t.name}" is now ${healthy ? 'healthy' : 'unhealthy'}`);
-    this.safeEmit('health', t.name, healthy);
+    this.report.checkHealth();
   }
 }
 
@@ -1360,38 +855,6 @@ const REPLAY_CONTEXT: HandlerContext = Object.freeze({
   adapter: 'history',
   reply: () => Promise.resolve(),
 });
-
-const EMPTY_LATENCY: LatencySnapshot = Object.freeze({
-  count: 0,
-  min: 0,
-  max: 0,
-  mean: 0,
-  p50: 0,
-  p95: 0,
-  p99: 0,
-});
-
-const promLabel = (v: string) =>
-  v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-function safeHealth(t: RouteTarget): AdapterHealth {
-  try {
-    return t.adapter.health();
-  } catch (err) {
-    return { state: 'failed', healthy: false, lastError: String(err) };
-  }
-}
-
-/** Deliveries a subscription may hold unsettled: given, or eight per handler slot (at least 128). */
-function prefetchOf(opts: ConsumeOptions): number {
-  return opts.prefetch ?? Math.max((opts.concurrency ?? 16) * 8, 128);
-}
-
-/** The `startFrom` of a topic subscription, for its SubscriptionSpec (absent when not given). */
-const startOf = (opts: ConsumeOptions): { startFrom?: TopicStart } => {
-  const start: TopicStart | undefined = (opts as SubscribeOptions).startFrom;
-  return start === undefined ? {} : { startFrom: start };
-};
 
 const ADDRESS = /^[A-Za-z0-9_.:/@-]{1,256}$/;
 

@@ -9,6 +9,8 @@ export {
   RoutingStrategy,
 } from '../common/types.js';
 
+export type HubState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
 /**
  * Connection settings for one transport (the shape existing configs use).
  * Each adapter documents which fields it reads.
