@@ -353,3 +353,40 @@ describe('identities from bearer tokens and webhook senders', () => {
     expect(messages.join('\n')).not.toMatch(/kept-secret|AA==/);
   });
 });
+
+describe('audit of the HTTP rate limit', () => {
+  it('a request over the limit is 429 and a rate-limit record in the audit sink, counted', async () => {
+    const { hub, audit, got } = await guardedHub();
+    const endpoint = jobs.add(
+      await httpServer({
+        hub,
+        bearerTokens: [{ token: 'acme', identity: 'partner.acme' }],
+        // One request, then one every 100 s: the second is over the limit however slow the box.
+        rateLimit: { requestsPerSecond: 0.01, burst: 1 },
+      }),
+    );
+    const first = await post(
+      `${endpoint.url}/messages`,
+      { destination: 'orders', payload: 1 },
+      'acme',
+    );
+    expect(first.status).toBe(202);
+    const limited = await post(
+      `${endpoint.url}/messages`,
+      { destination: 'orders', payload: 2 },
+      'acme',
+    );
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const records = audit.filter((e) => e.kind === 'rate-limit');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      hub: 'server',
+      address: '/messages',
+      code: ErrorCode.OVERLOADED,
+    });
+    expect(records[0]!.reason).toMatch(/^HTTP POST \/messages from \S*127\.0\.0\.1: rate limit/);
+    expect(hub.metrics().components.security!.rateLimited).toBe(1);
+    expect(got).toHaveLength(1);
+  });
+});
