@@ -113,7 +113,9 @@ export class HttpEndpoint implements AsyncDisposable {
     const address = this.server?.address() as AddressInfo | null | undefined;
     if (!address) throw new HubError(ErrorCode.NOT_STARTED, '[hub:http-endpoint] not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}${this.opts.basePath}`;
+    const scheme =
+      this.server !== undefined && 'setSecureContext' in this.server ? 'https' : 'http';
+    return `${scheme}://${host}:${address.port}${this.opts.basePath}`;
   }
 
   /** Start the standalone server; resolves with its base URL. */
