@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { type Hub, rejectUnknownOptions } from '@hub/core';
 import { ErrorCode, HubError } from '@hub/protocol';
@@ -169,7 +169,8 @@ export function resolveEndpointOptions(o: HttpEndpointOptions): ResolvedEndpoint
   };
 }
 
-const sha256 = (token: string): Buffer => createHash('sha256').update(token).digest();
+/** One-shot SHA-256 (cheaper than a Hash object, once per request with tokens). */
+const sha256 = (token: string): Buffer => hash('sha256', token, 'buffer');
 
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
