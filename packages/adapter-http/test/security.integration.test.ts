@@ -83,7 +83,9 @@ describe('S8 over HTTP: the identity the verify hook resolved meets the hub poli
     );
     expect(stolen.status).toBe(401);
     const auth = audit.filter((e) => e.kind === 'auth');
-    expect(auth.map((e) => [e.address, e.code])).toEqual([['/messages', ErrorCode.AUTH_FAILED]]);
+    expect(auth.map((e) => [e.address, e.rule, e.code])).toEqual([
+      ['/messages', 'verify', ErrorCode.AUTH_FAILED],
+    ]);
     expect(JSON.stringify(auth)).not.toContain('stolen');
     expect(hub.metrics().components.security!.authFailed).toBe(1);
   });
@@ -232,7 +234,7 @@ describe('identities from bearer tokens and webhook senders', () => {
   };
 
   it('a token given as { token, identity } sends as that identity; a plain token as anonymous', async () => {
-    const { hub, got, refused } = await guardedHub();
+    const { hub, got, refused, audit } = await guardedHub();
     const endpoint = jobs.add(
       await httpServer({
         hub,
@@ -265,6 +267,7 @@ describe('identities from bearer tokens and webhook senders', () => {
       'acm',
     );
     expect(unknown.status).toBe(401);
+    expect(audit.filter((e) => e.kind === 'auth').map((e) => e.rule)).toEqual(['bearerTokens']);
     expect(refused()).toEqual([
       ['partner.acme', 'send', 'admin'],
       ['anonymous', 'send', 'orders'],
@@ -383,6 +386,7 @@ describe('audit of the HTTP rate limit', () => {
     expect(records[0]).toMatchObject({
       hub: 'server',
       address: '/messages',
+      rule: 'rateLimit',
       code: ErrorCode.OVERLOADED,
     });
     expect(records[0]!.reason).toMatch(/^HTTP POST \/messages from \S*127\.0\.0\.1: rate limit/);

@@ -291,9 +291,12 @@ export class HttpEndpoint implements AsyncDisposable {
     method: string,
     path: string,
   ): void {
+    const limited = refused.status === 429;
     this.opts.hub.security?.report({
-      kind: refused.status === 429 ? 'rate-limit' : 'auth',
+      kind: limited ? 'rate-limit' : 'auth',
       address: path,
+      // The option that decided: a token check names the header, the verify hook nothing.
+      rule: limited ? 'rateLimit' : refused.field === 'authorization' ? 'bearerTokens' : 'verify',
       code: refused.code,
       reason: `HTTP ${method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${refused.detail}`,
     });
