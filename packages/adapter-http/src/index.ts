@@ -5,7 +5,7 @@ export {
   type Next,
 } from './inbound/endpoint.js';
 export { openApiDocument } from './inbound/openapi.js';
-export type { HttpEndpointOptions } from './inbound/options.js';
+export type { BearerToken, HttpEndpointOptions } from './inbound/options.js';
 export { HttpAdapter, http, httpAdapter } from './outbound/adapter.js';
 export { HttpStatusError, isRetryableStatus } from './outbound/errors.js';
 export type { HttpAdapterOptions } from './outbound/options.js';

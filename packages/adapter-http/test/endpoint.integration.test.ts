@@ -5,6 +5,7 @@ import {
   DeliveryGuarantee,
   ErrorCode,
   jsonCodec,
+  type UnifiedEvent,
   type UnifiedMessage,
 } from '@hub/protocol';
 import parsePrometheus from 'parse-prometheus-text-format';
@@ -71,6 +72,44 @@ describe('http endpoint: sending into a hub', () => {
     const { ids } = (await res.json()) as { ids: string[] };
     expect(ids).toHaveLength(3);
     await expect.poll(() => got.map((m) => m.id).sort()).toEqual([...ids].sort());
+  });
+
+  it('POST /events with application/cloudevents-batch+json: every CloudEvent becomes an event (topic = type), 202 with their ids', async () => {
+    const hub = jobs.add(await startedHub({}));
+    const events: UnifiedEvent[] = [];
+    await hub.subscribe('orders.*', (e) => {
+      events.push(e);
+    });
+    const endpoint = jobs.add(await httpServer({ hub }));
+    const batch = [
+      { specversion: '1.0', id: 'ce-1', source: '/shop', type: 'orders.created', data: { n: 1 } },
+      {
+        specversion: '1.0',
+        id: 'ce-2',
+        source: '/shop',
+        type: 'orders.paid',
+        datacontenttype: 'application/json',
+        data: { n: 2 },
+      },
+    ];
+    const headers = { 'content-type': 'application/cloudevents-batch+json; charset=utf-8' };
+    const res = await post(`${endpoint.url}/events`, batch, headers);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: true, ids: ['ce-1', 'ce-2'] });
+    await expect.poll(() => events.length).toBe(2);
+    expect(
+      events
+        .map((e) => ({ id: e.id, topic: e.topic, data: e.data }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+    ).toEqual([
+      { id: 'ce-1', topic: 'orders.created', data: { n: 1 } },
+      { id: 'ce-2', topic: 'orders.paid', data: { n: 2 } },
+    ]);
+    // A batch is a JSON array of CloudEvents, nothing else.
+    const notList = await post(`${endpoint.url}/events`, batch[0], headers);
+    expect(notList.status).toBe(400);
+    expect(await notList.json()).toMatchObject({ code: ErrorCode.INVALID_MESSAGE });
+    expect(events).toHaveLength(2);
   });
 
   it('a batch with a refused item: the problem lists what was accepted and what failed, by index and field', async () => {

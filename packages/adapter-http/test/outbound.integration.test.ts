@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { memory } from '@hub/core';
@@ -23,6 +25,34 @@ async function hubTo(url: string, extra: Partial<Parameters<typeof http>[0]> = {
 
 const order = (n = 1, extra = {}) =>
   createMessage({ source: 'shop', destination: 'orders.create', payload: { n }, ...extra });
+
+/**
+ * A loopback port whose connections are never accepted: a listener with a
+ * backlog of 0 that never calls accept(), its one queue place taken by a
+ * connection of its own. Linux drops further SYNs while the accept queue is
+ * full, so a client's connect waits with no answer, as with a host that is
+ * down (Python's socket module, because a Node server always accepts).
+ */
+async function neverAccepting(): Promise<number> {
+  const script = [
+    'import socket, sys',
+    's = socket.socket()',
+    "s.bind(('127.0.0.1', 0))",
+    's.listen(0)',
+    'c = socket.create_connection(s.getsockname())',
+    'print(s.getsockname()[1], flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  jobs.add({
+    close: () => {
+      child.stdin.end();
+      child.kill();
+    },
+  });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  return Number(String(line).trim());
+}
 
 describe('http adapter: outbound calls', () => {
   it('maps a destination to POST <url> with the payload as body, the id as Idempotency-Key and the trace context', async () => {
@@ -117,6 +147,21 @@ describe('http adapter: outbound calls', () => {
     expect(adapter.health().detail?.heldOrigins).toBeGreaterThanOrEqual(0);
   });
 
+  it('honours Retry-After of a 503 too: the next attempt waits for it, not for the short backoff', async () => {
+    const arrivals: number[] = [];
+    const down = jobs.add(
+      await downstream((_r, res, n) => {
+        arrivals.push(Date.now());
+        return n === 1 ? json(res, 503, {}, { 'retry-after': '1' }) : json(res, 200, {});
+      }),
+    );
+    const { hub } = await hubTo(down.url);
+    await hub.send(order());
+    expect(down.received).toHaveLength(2);
+    // The hub's own backoff here is 5-20 ms; the origin asked for a second.
+    expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(950);
+  });
+
   it('a 4xx is final: one call, rejected with the status and a body excerpt, dead-lettered', async () => {
     const down = jobs.add(await downstream((_r, res) => json(res, 422, { error: 'sku unknown' })));
     const { hub } = await hubTo(down.url);
@@ -141,6 +186,22 @@ describe('http adapter: outbound calls', () => {
     const err = await hub.send(order()).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCode.CONNECTION_FAILED });
     expect(hub.metrics().totals.sendFailed).toBe(3);
+  });
+
+  it('a connection that is never accepted fails at connectTimeoutMs as a connection failure (nothing was sent)', async () => {
+    const port = await neverAccepting();
+    const adapter = http({
+      routes: [{ match: 'orders.*', url: `http://127.0.0.1:${port}/orders` }],
+      allowPrivateNetwork: true,
+      connectTimeoutMs: 300,
+    });
+    const hub = jobs.add(await startedHub({ adapters: [adapter], sendRetry: { maxAttempts: 1 } }));
+    const err = await hub.send(order()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.CONNECTION_FAILED });
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    expect(cause?.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+    // The client's own default is 10 s: the deadline that fired is the one configured.
+    expect(cause?.message).toMatch(/timeout: 300ms\)/);
   });
 
   it('a stalled downstream times out as HUB_TIMEOUT (outcome unknown)', async () => {

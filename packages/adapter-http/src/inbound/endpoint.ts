@@ -18,6 +18,7 @@ import { BodyRefused, readBody } from './body.js';
 import { openApiDocument } from './openapi.js';
 import {
   type HttpEndpointOptions,
+  knownToken,
   type ResolvedEndpointOptions,
   resolveEndpointOptions,
 } from './options.js';
@@ -56,7 +57,7 @@ export class HttpEndpoint implements AsyncDisposable {
   private readonly streams: StreamRegistry = { open: new Set() };
   private readonly statusCounts = new Map<number, number>();
   private ownServer: Server | undefined;
-  /** The identity the verify hook resolved for a request. */
+  /** The identity the token, the verify hook or the webhook signature resolved for a request. */
   private readonly identities = new WeakMap<IncomingMessage, string>();
   /** Tokens or a verify hook configured: only then does a request wait for the check. */
   private readonly checksAuth: boolean;
@@ -112,7 +113,9 @@ export class HttpEndpoint implements AsyncDisposable {
     const address = this.server?.address() as AddressInfo | null | undefined;
     if (!address) throw new HubError(ErrorCode.NOT_STARTED, '[hub:http-endpoint] not listening');
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}${this.opts.basePath}`;
+    const scheme =
+      this.server !== undefined && 'setSecureContext' in this.server ? 'https' : 'http';
+    return `${scheme}://${host}:${address.port}${this.opts.basePath}`;
   }
 
   /** Start the standalone server; resolves with its base URL. */
@@ -248,6 +251,7 @@ export class HttpEndpoint implements AsyncDisposable {
             new URL(target, 'http://endpoint'),
             req,
             res,
+            this.identities.get(req) ?? 'anonymous',
           );
       }
     }
@@ -287,9 +291,12 @@ export class HttpEndpoint implements AsyncDisposable {
     method: string,
     path: string,
   ): void {
+    const limited = refused.status === 429;
     this.opts.hub.security?.report({
-      kind: refused.status === 429 ? 'rate-limit' : 'auth',
+      kind: limited ? 'rate-limit' : 'auth',
       address: path,
+      // The option that decided: a token check names the header, the verify hook nothing.
+      rule: limited ? 'rateLimit' : refused.field === 'authorization' ? 'bearerTokens' : 'verify',
       code: refused.code,
       reason: `HTTP ${method} ${path} from ${req.socket.remoteAddress ?? 'unknown'}: ${refused.detail}`,
     });
@@ -323,7 +330,8 @@ export class HttpEndpoint implements AsyncDisposable {
     if (tokens !== undefined) {
       const auth = req.headers.authorization ?? '';
       const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-      if (token === undefined || !tokens.includes(token)) {
+      const known = token === undefined ? undefined : knownToken(tokens, token);
+      if (known === undefined) {
         return problem(
           401,
           ErrorCode.AUTH_FAILED,
@@ -331,6 +339,7 @@ export class HttpEndpoint implements AsyncDisposable {
           'authorization',
         );
       }
+      if (known.identity !== undefined) this.identities.set(req, known.identity);
     }
     if (this.opts.verify !== undefined) {
       let ok = false;
@@ -376,11 +385,20 @@ export class HttpEndpoint implements AsyncDisposable {
       return Array.isArray(v) ? v[0] : v;
     };
     const id = one(WEBHOOK_ID);
-    const failure = verifySignature(
-      keys,
-      { id, timestamp: one(WEBHOOK_TIMESTAMP), signature: one(WEBHOOK_SIGNATURE), body },
-      this.opts.webhookToleranceSec,
-    );
+    const input = {
+      id,
+      timestamp: one(WEBHOOK_TIMESTAMP),
+      signature: one(WEBHOOK_SIGNATURE),
+      body,
+    };
+    // The sender whose secret made the signature (a mismatch tries the next one).
+    let failure: ReturnType<typeof verifySignature> = 'mismatch';
+    let sender: string | undefined;
+    for (const group of keys) {
+      failure = verifySignature(group.keys, input, this.opts.webhookToleranceSec);
+      sender = group.identity;
+      if (failure !== 'mismatch') break;
+    }
     if (failure === undefined && this.seenWebhooks.get(id!) !== undefined) {
       return problem(
         401,
@@ -399,6 +417,7 @@ export class HttpEndpoint implements AsyncDisposable {
       return problem(401, ErrorCode.AUTH_FAILED, `webhook signature refused: ${failure}`, field);
     }
     this.seenWebhooks.set(id!, true);
+    if (sender !== undefined && !this.identities.has(req)) this.identities.set(req, sender);
     return undefined;
   }
 
@@ -434,8 +453,8 @@ export class HttpEndpoint implements AsyncDisposable {
         return sendProblem(res, problemFromError(err));
       }
     }
-    // The hub's security decides with the identity the verify hook resolved
-    // (only a hub with a security policy reads it).
+    // The hub's security decides with the identity the token, the verify hook
+    // or the webhook signature resolved (only a hub with a security policy reads it).
     if (this.tagsIdentity) {
       const identity = this.identities.get(req) ?? 'anonymous';
       for (const env of envelopes) attachIdentity(env, identity);

@@ -1,3 +1,4 @@
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { type Hub, rejectUnknownOptions } from '@hub/core';
 import { ErrorCode, HubError } from '@hub/protocol';
@@ -22,8 +23,13 @@ export interface HttpEndpointOptions {
   requestTimeoutMs?: number;
   /** `POST /request`: how long to wait for the reply before 504 (a `hub-timeout-ms` header may ask for less). @default 30_000 */
   replyTimeoutMs?: number;
-  /** Accepted bearer tokens (`Authorization: Bearer …`). @default none: no token needed */
-  bearerTokens?: readonly string[];
+  /**
+   * Accepted bearer tokens (`Authorization: Bearer …`). A token given as
+   * `{ token, identity }` accepts its requests as that identity (for the
+   * hub's security policy, as the verify hook's `{ id }` does); a plain
+   * string accepts them as `anonymous`. @default none: no token needed
+   */
+  bearerTokens?: readonly (string | BearerToken)[];
   /**
    * Your own check of each request (after the token check); false or a throw
    * answers 401. Returning `{ id }` accepts the request as that identity: the
@@ -31,8 +37,15 @@ export interface HttpEndpointOptions {
    * and stamps it on the envelopes (others are sent as `anonymous`).
    */
   verify?: (req: IncomingMessage) => boolean | { id: string } | Promise<boolean | { id: string }>;
-  /** Require Standard Webhooks signatures made with one of these secrets (`whsec_…`). @default none */
-  webhookSecrets?: readonly string[];
+  /**
+   * Require Standard Webhooks signatures made with one of these secrets
+   * (`whsec_…`). Keyed by sender (`{ 'partner.acme': 'whsec_…' }`, or a list
+   * of secrets per sender during a rotation), a request signed with a
+   * sender's secret is accepted as that sender's identity unless the token or
+   * the verify hook named one; a plain list accepts them as `anonymous`.
+   * @default none
+   */
+  webhookSecrets?: readonly string[] | Readonly<Record<string, string | readonly string[]>>;
   /** Signed requests older or newer than this are refused; ids seen within it are replays. @default 300 */
   webhookToleranceSec?: number;
   /** Requests a second per client, with bursts up to `burst`; past it, 429 with Retry-After. @default none */
@@ -41,6 +54,24 @@ export interface HttpEndpointOptions {
   idempotencyWindowMs?: number;
   /** Most SSE streams open at once. @default 1_000 */
   maxStreams?: number;
+}
+
+/** A bearer token and the identity its requests are accepted as. */
+export interface BearerToken {
+  token: string;
+  identity: string;
+}
+
+/** A known token, kept as its SHA-256 digest so every comparison takes the same time. */
+export interface ResolvedToken {
+  readonly digest: Buffer;
+  readonly identity: string | undefined;
+}
+
+/** The webhook keys of one sender (no identity: the plain list of secrets). */
+export interface WebhookSender {
+  readonly identity: string | undefined;
+  readonly keys: readonly Buffer[];
 }
 
 export interface ResolvedEndpointOptions {
@@ -53,9 +84,9 @@ export interface ResolvedEndpointOptions {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly replyTimeoutMs: number;
-  readonly bearerTokens: readonly string[] | undefined;
+  readonly bearerTokens: readonly ResolvedToken[] | undefined;
   readonly verify: HttpEndpointOptions['verify'];
-  readonly webhookKeys: readonly Buffer[] | undefined;
+  readonly webhookKeys: readonly WebhookSender[] | undefined;
   readonly webhookToleranceSec: number;
   readonly rateLimit: HttpEndpointOptions['rateLimit'];
   readonly idempotencyWindowMs: number;
@@ -107,13 +138,6 @@ export function resolveEndpointOptions(o: HttpEndpointOptions): ResolvedEndpoint
   const basePath = (o.basePath ?? '').replace(/\/+$/, '');
   if (basePath !== '' && !basePath.startsWith('/'))
     throw bad('basePath', 'a path starting with "/"', basePath);
-  if (
-    o.bearerTokens !== undefined &&
-    (!Array.isArray(o.bearerTokens) ||
-      o.bearerTokens.some((t) => typeof t !== 'string' || t === ''))
-  ) {
-    throw bad('bearerTokens', 'an array of non-empty strings', o.bearerTokens);
-  }
   if (o.verify !== undefined && typeof o.verify !== 'function')
     throw bad('verify', 'a function', o.verify);
   if (o.rateLimit !== undefined) {
@@ -135,12 +159,83 @@ export function resolveEndpointOptions(o: HttpEndpointOptions): ResolvedEndpoint
     headersTimeoutMs: num(o, 'headersTimeoutMs', 10_000, 1),
     requestTimeoutMs: num(o, 'requestTimeoutMs', 30_000, 1),
     replyTimeoutMs: num(o, 'replyTimeoutMs', 30_000, 1),
-    bearerTokens: o.bearerTokens,
+    bearerTokens: o.bearerTokens === undefined ? undefined : resolveTokens(o.bearerTokens),
     verify: o.verify,
-    webhookKeys: o.webhookSecrets?.map((s, i) => secretKey(s, `webhookSecrets[${i}]`)),
+    webhookKeys: o.webhookSecrets === undefined ? undefined : resolveSenders(o.webhookSecrets),
     webhookToleranceSec: num(o, 'webhookToleranceSec', 300, 1),
     rateLimit: o.rateLimit,
     idempotencyWindowMs: num(o, 'idempotencyWindowMs', 600_000, 0),
     maxStreams: num(o, 'maxStreams', 1_000, 0),
   };
+}
+
+/** One-shot SHA-256 (cheaper than a Hash object, once per request with tokens). */
+const sha256 = (token: string): Buffer => hash('sha256', token, 'buffer');
+
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
+
+function resolveTokens(tokens: unknown): ResolvedToken[] {
+  const rule = 'an array of non-empty strings or { token, identity } objects of non-empty strings';
+  // The value itself is never shown in the error: it holds secrets.
+  if (!Array.isArray(tokens)) throw bad('bearerTokens', rule, typeof tokens);
+  return tokens.map((t: unknown, i) => {
+    if (nonEmpty(t)) return { digest: sha256(t), identity: undefined };
+    const { token, identity } = (t ?? {}) as Partial<BearerToken>;
+    if (typeof t !== 'object' || !nonEmpty(token) || !nonEmpty(identity)) {
+      throw bad(`bearerTokens[${i}]`, rule, typeof t);
+    }
+    return { digest: sha256(token), identity };
+  });
+}
+
+function resolveSenders(secrets: unknown): WebhookSender[] {
+  if (Array.isArray(secrets)) {
+    return [
+      {
+        identity: undefined,
+        keys: secrets.map((s: string, i) => secretKey(s, `webhookSecrets[${i}]`)),
+      },
+    ];
+  }
+  if (typeof secrets !== 'object' || secrets === null) {
+    throw bad(
+      'webhookSecrets',
+      'an array of secrets or a record of secrets by sender',
+      typeof secrets,
+    );
+  }
+  return Object.entries(secrets).map(([identity, given]: [string, unknown]) => {
+    const list: unknown[] = Array.isArray(given) ? given : [given];
+    if (identity === '' || list.length === 0) {
+      throw bad(
+        `webhookSecrets.${identity}`,
+        'a secret or a non-empty list of secrets of a named sender',
+        list.length,
+      );
+    }
+    return {
+      identity,
+      keys: list.map((s, i) =>
+        secretKey(
+          s as string,
+          Array.isArray(given) ? `webhookSecrets.${identity}[${i}]` : `webhookSecrets.${identity}`,
+        ),
+      ),
+    };
+  });
+}
+
+/**
+ * The known token `given` is, compared in constant time: digests of equal
+ * length, every token compared, so the time says nothing about how much of a
+ * guess was right.
+ */
+export function knownToken(
+  tokens: readonly ResolvedToken[],
+  given: string,
+): ResolvedToken | undefined {
+  const digest = sha256(given);
+  let found: ResolvedToken | undefined;
+  for (const t of tokens) if (timingSafeEqual(t.digest, digest) && found === undefined) found = t;
+  return found;
 }

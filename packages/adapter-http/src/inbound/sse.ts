@@ -7,7 +7,7 @@
  * `event: resync` telling it that events may have been missed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Hub, validatePattern } from '@hub/core';
+import { type Hub, runAs, validatePattern } from '@hub/core';
 import { ErrorCode, jsonCodec, type UnifiedEvent } from '@hub/protocol';
 import { problem, problemFromError, sendProblem } from './problem.js';
 
@@ -30,6 +30,7 @@ export async function openStream(
   url: URL,
   req: IncomingMessage,
   res: ServerResponse,
+  identity: string,
 ): Promise<void> {
   const topic = url.searchParams.get('topic');
   try {
@@ -38,6 +39,17 @@ export async function openStream(
     const p = problemFromError(err);
     p.field = 'topic';
     return sendProblem(res, p);
+  }
+  // The hub's policy decides for the client's identity, not the hub's own, and
+  // before the stream opens, so a refusal is still a 403 problem (audited by
+  // the hub's security); the subscription below runs as that identity too.
+  const security = hub.security;
+  if (security !== undefined) {
+    try {
+      runAs(identity, () => security.checkConsume('subscribe', topic!));
+    } catch (err) {
+      return sendProblem(res, problemFromError(err));
+    }
   }
   if (registry.open.size >= maxStreams) {
     return sendProblem(res, {
@@ -88,13 +100,15 @@ export async function openStream(
   // order; afterwards they go straight out.
   let held: UnifiedEvent[] | undefined = [];
   try {
-    off = await hub.subscribe(
-      topic!,
-      (event) => {
-        if (held !== undefined) held.push(event);
-        else writeEvent(event);
-      },
-      { concurrency: 1, ...(lastEventId === undefined ? {} : { replay: true }) },
+    off = await runAs(identity, () =>
+      hub.subscribe(
+        topic!,
+        (event) => {
+          if (held !== undefined) held.push(event);
+          else writeEvent(event);
+        },
+        { concurrency: 1, ...(lastEventId === undefined ? {} : { replay: true }) },
+      ),
     );
   } catch (err) {
     await stream.close();
