@@ -5,12 +5,15 @@ import {
   type AdapterFactory,
   BaseAdapter,
   backoffDelay,
+  type InboundDelivery,
+  type NackOptions,
   type SendResult,
   type Subscription,
   type SubscriptionSpec,
 } from '@hub/core';
 import {
   DeliveryGuarantee,
+  type Envelope,
   ErrorCode,
   HubError,
   type UnifiedEvent,
@@ -107,7 +110,7 @@ export class WsClientAdapter extends BaseAdapter {
    * Recent settlements of this session by seq: an ack lost with the old link
    * is sent again when the server, resuming, says it still waits for it.
    */
-  private recentSettled = new Map<number, string>();
+  private recentSettled = new Map<number, string | undefined>();
   private nextId = 0;
   private attempt = 0;
   private lastHeard = 0;
@@ -287,9 +290,11 @@ export class WsClientAdapter extends BaseAdapter {
       for (const text of this.settlements) this.write(ws, text);
       for (const seq of frame.unacked ?? []) {
         if (this.processing.has(seq)) continue; // its settlement comes when the handler is done
-        const again = this.recentSettled.get(seq);
         // forgotten: ask for it again rather than leave the server waiting
-        this.write(ws, again ?? encodeFrame({ type: 'nack', seq, reason: 'lost on reconnect' }));
+        const again = this.recentSettled.has(seq)
+          ? (this.recentSettled.get(seq) ?? ackText(seq))
+          : encodeFrame({ type: 'nack', seq, reason: 'lost on reconnect' });
+        this.write(ws, again);
       }
     } else {
       this.epoch++;
@@ -316,33 +321,32 @@ export class WsClientAdapter extends BaseAdapter {
     const sub = this.subs.get(frame.sub);
     if (sub === undefined) {
       // closed here meanwhile: give it back so the server hands it to someone else
-      this.settle(this.epoch, { type: 'nack', seq, reason: 'subscription closed' });
+      this.settle(
+        this.epoch,
+        seq,
+        encodeFrame({ type: 'nack', seq, reason: 'subscription closed' }),
+      );
       return;
     }
     this.processing.add(seq);
-    const epoch = this.epoch;
-    sub.spec.deliver({
-      envelope: frame.envelope,
-      attempt: frame.attempt,
-      ack: () => this.settle(epoch, { type: 'ack', seq }),
-      nack: (o) =>
-        this.settle(
-          epoch,
-          o?.reason === undefined ? { type: 'nack', seq } : { type: 'nack', seq, reason: o.reason },
-        ),
-      // No dead-letter store on this side: the server's hub counts the attempt
-      // and dead-letters there after its maxDeliveries.
-      deadLetter: async (reason) =>
-        this.settle(epoch, { type: 'nack', seq, reason: `dead-letter: ${reason}` }),
-    });
+    sub.spec.deliver(new Delivery(this.settleFn, frame.envelope, frame.attempt, seq, this.epoch));
   }
 
-  private settle(epoch: number, frame: ClientFrame): void {
+  /** `settle`, bound once: every delivery of this adapter shares it. */
+  private readonly settleFn = (epoch: number, seq: number, nack: string | undefined): void =>
+    this.settle(epoch, seq, nack);
+
+  /**
+   * Settle delivery `seq` of session `epoch`: an ack, or a nack with `nack`
+   * as its frame's text (`ACK` for a plain ack).
+   */
+  private settle(epoch: number, seq: number, nack: string | undefined): void {
     if (epoch !== this.epoch) return; // that session is gone: the server has released it
-    const text = encodeFrame(frame);
-    const seq = (frame as { seq: number }).seq;
+    const text = nack ?? ackText(seq);
     this.processing.delete(seq);
-    this.recentSettled.set(seq, text);
+    // A plain ack is remembered as its seq only (its text is made again if a
+    // resume asks): no string per delivery kept alive across collections.
+    this.recentSettled.set(seq, nack);
     if (this.recentSettled.size > RECENT_SETTLED) {
       this.recentSettled.delete(this.recentSettled.keys().next().value as number);
     }
@@ -568,6 +572,52 @@ export class WsClientAdapter extends BaseAdapter {
     for (const out of this.outbox.values()) out.reject(closed);
     this.outbox.clear();
     this.disconnect(CloseCode.NORMAL, 'client closing');
+  }
+}
+
+/** The ack frame of delivery `seq` (what encodeFrame makes of `{ type: 'ack', seq }`). */
+const ackText = (seq: number): string => `{"type":"ack","seq":${seq}}`;
+
+/**
+ * One delivery handed to the hub: its settlement becomes an ack or nack
+ * frame for `seq`, void once the session it came in is gone. One object per
+ * delivery, its methods on the prototype (no closures per delivery).
+ */
+class Delivery implements InboundDelivery {
+  constructor(
+    private readonly settle: (epoch: number, seq: number, nack: string | undefined) => void,
+    readonly envelope: Envelope,
+    readonly attempt: number,
+    private readonly seq: number,
+    private readonly epoch: number,
+  ) {}
+
+  ack(): void {
+    this.settle(this.epoch, this.seq, undefined);
+  }
+
+  nack(options?: NackOptions): void {
+    const seq = this.seq;
+    this.settle(
+      this.epoch,
+      seq,
+      encodeFrame(
+        options?.reason === undefined
+          ? { type: 'nack', seq }
+          : { type: 'nack', seq, reason: options.reason },
+      ),
+    );
+  }
+
+  // No dead-letter store on this side: the server's hub counts the attempt
+  // and dead-letters there after its maxDeliveries.
+  async deadLetter(reason: string): Promise<void> {
+    const seq = this.seq;
+    this.settle(
+      this.epoch,
+      seq,
+      encodeFrame({ type: 'nack', seq, reason: `dead-letter: ${reason}` }),
+    );
   }
 }
 

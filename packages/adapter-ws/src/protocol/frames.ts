@@ -422,7 +422,9 @@ export function serverFrameOf(obj: Obj): ServerFrame {
 /**
  * One publish fans out to many connections as the same envelope object:
  * encode it once, not once per connection. Envelopes are not changed after
- * they are sent (a redelivery is a new object).
+ * they are sent (a redelivery is a new object). Only topic deliveries take
+ * this cache: an endpoint delivery goes to one connection, and a WeakMap
+ * entry per message (about a microsecond with its collection) would buy nothing.
  */
 const encoded = new WeakMap<Envelope, string>();
 function encodeOnce(envelope: Envelope): string {
@@ -444,7 +446,7 @@ export function encodeFrame(frame: ClientFrame | ServerFrame): string {
     case 'event':
       return `{"type":"${frame.type}","id":${JSON.stringify(frame.id)},"envelope":${jsonCodec.encode(frame.envelope)}}`;
     case 'deliver':
-      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${encodeOnce(frame.envelope)}}`;
+      return `{"type":"deliver","seq":${frame.seq},"sub":${JSON.stringify(frame.sub)},"attempt":${frame.attempt},"envelope":${frame.envelope.kind === 'event' ? encodeOnce(frame.envelope) : jsonCodec.encode(frame.envelope)}}`;
     default:
       return JSON.stringify(frame);
   }

@@ -105,6 +105,11 @@ export class ServedEndpoint {
   }
 
   private pick(): Session | undefined {
+    if (this.sessions.size === 1) {
+      // one serving client (an inbox, a single agent): no list to rotate through
+      for (const [s, sub] of this.sessions)
+        return s.link !== undefined && s.hasRoomFor(sub) ? s : undefined;
+    }
     const list = [...this.sessions.keys()];
     for (let i = 0; i < list.length; i++) {
       const s = list[(this.rr + i) % list.length]!;
