@@ -77,7 +77,7 @@ async function startFront(targetPort: number) {
   return track(front);
 }
 
-const order = (n: number, guarantee = DeliveryGuarantee.EXACTLY_ONCE) =>
+const order = (n: number, guarantee: DeliveryGuarantee = DeliveryGuarantee.EXACTLY_ONCE) =>
   createMessage({
     source: 'client',
     destination: 'orders',

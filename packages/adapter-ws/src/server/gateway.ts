@@ -28,7 +28,12 @@ import {
 import { serveCloudEvents } from './cloudevents.js';
 import { Connection, identityOf } from './connection.js';
 import { ServedEndpoint } from './endpoint.js';
-import { emptyMetrics, type WsGatewayMetrics } from './metrics.js';
+import {
+  emptyMetrics,
+  type WsConnectionFigures,
+  type WsGatewayInspection,
+  type WsGatewayMetrics,
+} from './metrics.js';
 import {
   type ResolvedServerOptions,
   resolveServerOptions,
@@ -91,7 +96,10 @@ export class WsGateway implements AsyncDisposable {
       );
     }
     this.removeHealthSource = this.hub.addHealthSource(this.options.name, {
-      health: () => ({ healthy: this.closing === undefined, detail: { ...this.metrics() } }),
+      health: () => ({
+        healthy: this.closing === undefined,
+        detail: { ...this.metrics(), perConnection: this.inspect(HEALTH_CONNECTIONS) },
+      }),
       metrics: () => flatten(this.metrics()),
     });
   }
@@ -158,6 +166,33 @@ export class WsGateway implements AsyncDisposable {
       sessions: this.sessions.size,
       bufferedBytes: buffered,
     };
+  }
+
+  /**
+   * The open connections with their own figures (identity, frames and bytes
+   * each way, buffered bytes, unsettled deliveries), most buffered first, at
+   * most `limit` of them. Per-connection figures stay out of the hub's
+   * metrics on purpose: one series per connection would grow without bound.
+   */
+  inspect(limit = 100): WsGatewayInspection {
+    const all = [...this.conns].map(
+      (c): WsConnectionFigures => ({
+        identity: identityOf(c),
+        ip: c.ip,
+        session: c.session?.id,
+        protocol: c.socket.protocol,
+        connectedAt: c.connectedAt,
+        framesIn: c.framesIn,
+        framesOut: c.framesOut,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        bufferedBytes: c.socket.bufferedAmount,
+        unacked: c.session?.link === c ? c.session.unacked.size : 0,
+      }),
+    );
+    all.sort((a, b) => b.bufferedBytes - a.bufferedBytes);
+    const shown = all.slice(0, Math.max(0, limit));
+    return { total: all.length, omitted: all.length - shown.length, connections: shown };
   }
 
   // ─── the upgrade: every refusal before the 101 ─────────────────────────
@@ -340,6 +375,8 @@ export class WsGateway implements AsyncDisposable {
       : (data as Buffer).byteLength;
     this.stats.framesIn++;
     this.stats.bytesIn += size;
+    conn.framesIn++;
+    conn.bytesIn += size;
     if (isBinary) {
       conn.disconnect(CloseCode.UNSUPPORTED_DATA, 'binary frames are not part of the protocol');
       return;
@@ -917,6 +954,9 @@ export class WsGateway implements AsyncDisposable {
     return this.close();
   }
 }
+
+/** Connections listed in the gateway's health detail (the most buffered first). */
+const HEALTH_CONNECTIONS = 20;
 
 /** `{ refused: { auth: 1 } }` → `{ refusedAuth: 1 }`: the flat figures the hub's metrics take. */
 function flatten(m: WsGatewayMetrics): Record<string, number> {
