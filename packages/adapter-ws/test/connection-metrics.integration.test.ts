@@ -121,4 +121,43 @@ describe('per-connection figures', () => {
     expect(gateway.inspect().connections[0]?.identity).toBe('alice');
     alice.ws.close();
   });
+
+  it('lists the most buffered connections first, so a limit keeps a peer that stopped reading in view', async () => {
+    const { hub, gateway } = await startServer({
+      maxBufferedBytes: 256 * 1024 * 1024,
+      authenticate: (req) => ({
+        id: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'nobody',
+      }),
+    });
+    const idle = await Promise.all(
+      ['idle-1', 'idle-2', 'idle-3'].map((u) => countingClient(`${gateway.url}?user=${u}`)),
+    );
+    const slow = await countingClient(`${gateway.url}?user=slow`);
+    slow.send({ type: 'subscribe', id: 'sub-1', sub: 's1', pattern: 'bulk.*' });
+    await waitFor(() => slow.frames.some((f) => f.type === 'ack' && f.id === 'sub-1'));
+    // it stops reading: what the gateway writes piles up in its send buffer
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const big = 'x'.repeat(256 * 1024);
+    for (let i = 0; i < 100; i++) {
+      await hub.publish(createEvent({ source: 's', topic: 'bulk.data', data: big }));
+    }
+    await waitFor(() => (gateway.inspect().connections[0]?.bufferedBytes ?? 0) > 0, {
+      message: () => JSON.stringify(gateway.inspect().connections.map((c) => c.bufferedBytes)),
+    });
+    const first = gateway.inspect(1);
+    expect(first.total).toBe(4);
+    expect(first.omitted).toBe(3);
+    expect(first.connections[0]?.identity).toBe('slow');
+    const all = gateway.inspect().connections;
+    expect(
+      all
+        .map((c) => c.identity)
+        .slice(1)
+        .sort(),
+    ).toEqual(['idle-1', 'idle-2', 'idle-3']);
+    expect(all.slice(1).every((c) => c.bufferedBytes === 0)).toBe(true);
+    expect(gateway.inspect(0)).toEqual({ total: 4, omitted: 4, connections: [] });
+    slow.ws.terminate();
+    for (const c of idle) c.ws.close();
+  });
 });

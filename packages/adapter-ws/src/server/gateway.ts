@@ -175,8 +175,20 @@ export class WsGateway implements AsyncDisposable {
    * metrics on purpose: one series per connection would grow without bound.
    */
   inspect(limit = 100): WsGatewayInspection {
-    const all = [...this.conns].map(
-      (c): WsConnectionFigures => ({
+    const max = Math.max(0, Math.floor(limit));
+    // The most buffered `max`, kept sorted while walking the set once: a
+    // health check of a gateway with many connections builds only those.
+    const top: Array<{ conn: Connection; buffered: number }> = [];
+    for (const conn of this.conns) {
+      const buffered = conn.socket.bufferedAmount;
+      if (top.length === max && (max === 0 || top[max - 1]!.buffered >= buffered)) continue;
+      let i = top.length;
+      while (i > 0 && top[i - 1]!.buffered < buffered) i--;
+      top.splice(i, 0, { conn, buffered });
+      if (top.length > max) top.pop();
+    }
+    const connections = top.map(
+      ({ conn: c, buffered }): WsConnectionFigures => ({
         identity: identityOf(c),
         ip: c.ip,
         session: c.session?.id,
@@ -186,13 +198,11 @@ export class WsGateway implements AsyncDisposable {
         framesOut: c.framesOut,
         bytesIn: c.bytesIn,
         bytesOut: c.bytesOut,
-        bufferedBytes: c.socket.bufferedAmount,
+        bufferedBytes: buffered,
         unacked: c.session?.link === c ? c.session.unacked.size : 0,
       }),
     );
-    all.sort((a, b) => b.bufferedBytes - a.bufferedBytes);
-    const shown = all.slice(0, Math.max(0, limit));
-    return { total: all.length, omitted: all.length - shown.length, connections: shown };
+    return { total: this.conns.size, omitted: this.conns.size - connections.length, connections };
   }
 
   // ─── the upgrade: every refusal before the 101 ─────────────────────────
