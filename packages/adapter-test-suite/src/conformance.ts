@@ -81,6 +81,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'flow control',
     mustHold:
       'with max in-flight 1 and the ack withheld, the next message is not delivered; it arrives promptly after the ack',
+    testedIn:
+      'the ws gateway\'s window of unacked deliveries per connection, with a plain `ws` client that withholds acks: `packages/adapter-ws/test/window.integration.test.ts` ("flow control: the per-connection window")',
   },
   {
     id: 'R9',
@@ -104,7 +106,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'a link that stops answering without closing (a TCP proxy that stalls): detected, reconnected, no blocking read left hanging, nothing unsettled at close',
     testedIn:
-      'Redis: `packages/adapter-redis/test/dead-link.integration.test.ts`, `packages/adapter-redis/test/drop-mid-reply.integration.test.ts`',
+      'Redis: `packages/adapter-redis/test/dead-link.integration.test.ts`, `packages/adapter-redis/test/drop-mid-reply.integration.test.ts`; WebSocket, each side alone (gateway and client) against its ping interval: `packages/adapter-ws/test/resume.integration.test.ts` ("liveness over a stalled link")',
   },
   {
     id: 'R12',
