@@ -26,8 +26,6 @@ export interface ConformanceCase {
   readonly testedIn?: string;
 }
 
-const NOT_YET = 'not yet: needs the WebSocket and HTTP transports, which are not built yet';
-
 /** Every case id of the conformance list, in order. */
 export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
   {
@@ -83,6 +81,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'flow control',
     mustHold:
       'with max in-flight 1 and the ack withheld, the next message is not delivered; it arrives promptly after the ack',
+    testedIn:
+      'the ws gateway\'s window of unacked deliveries per connection, with a plain `ws` client that withholds acks: `packages/adapter-ws/test/window.integration.test.ts` ("flow control: the per-connection window")',
   },
   {
     id: 'R9',
@@ -97,8 +97,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'kill -9 and restart the broker (redis-server, the ws server) twice during a 10,000-message run: at-least-once loses nothing acked; best-effort resumes on its own',
     testedIn:
-      'Redis: `packages/adapter-redis/test/broker-restart.integration.test.ts`; the ws server: ' +
-      NOT_YET,
+      'Redis: `packages/adapter-redis/test/broker-restart.integration.test.ts`; the ws server: `packages/adapter-ws/test/broker-restart.integration.test.ts` ("R10 server restart")',
   },
   {
     id: 'R11',
@@ -107,7 +106,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'a link that stops answering without closing (a TCP proxy that stalls): detected, reconnected, no blocking read left hanging, nothing unsettled at close',
     testedIn:
-      'Redis: `packages/adapter-redis/test/dead-link.integration.test.ts`, `packages/adapter-redis/test/drop-mid-reply.integration.test.ts`',
+      'Redis: `packages/adapter-redis/test/dead-link.integration.test.ts`, `packages/adapter-redis/test/drop-mid-reply.integration.test.ts`; WebSocket, each side alone (gateway and client) against its ping interval: `packages/adapter-ws/test/resume.integration.test.ts` ("liveness over a stalled link")',
   },
   {
     id: 'R12',
@@ -124,7 +123,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'resume',
     mustHold:
       'a ws client disconnects and reconnects within the window: it receives exactly what it missed, in order; past the window it is told it must resync',
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket: `packages/adapter-ws/test/resume.integration.test.ts` ("R13 resume"); across gateways with durable topics: `packages/adapter-ws/test/durable-resume.integration.test.ts`',
   },
   {
     id: 'R14',
@@ -132,7 +132,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'slow consumer',
     mustHold:
       'a peer that stops reading is cut off at its buffer cap; memory stays bounded; other peers unaffected',
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket: `packages/adapter-ws/test/hard-shell.integration.test.ts` ("R14 slow consumer")',
   },
   {
     id: 'R15',
@@ -179,7 +180,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     group: 'security',
     name: 'origin check',
     mustHold: 'a WebSocket from an origin not on the allow-list gets 403 before upgrade',
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket: `packages/adapter-ws/test/hard-shell.integration.test.ts` ("S2 origin allow-list")',
   },
   {
     id: 'S3',
@@ -187,7 +189,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'handshake auth',
     mustHold:
       'missing, forged or expired token: 401 before upgrade; resume with a bad offset fails closed',
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket: `packages/adapter-ws/test/hard-shell.integration.test.ts` ("S3 handshake auth"); HTTP (bearer tokens, verify hook): `packages/adapter-http/test/shell.integration.test.ts` ("credentials")',
   },
   {
     id: 'S4',
@@ -195,7 +198,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'size limits',
     mustHold:
       'one byte over `maxPayload` closes with 1009 (ws) or 413 (HTTP) without buffering the whole body; memory bounded',
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket: `packages/adapter-ws/test/hard-shell.integration.test.ts` ("S4 size limit"); HTTP: `packages/adapter-http/test/shell.integration.test.ts` ("S4 size limits")',
   },
   {
     id: 'S5',
@@ -203,7 +207,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'protocol violations',
     mustHold:
       'unmasked client frames, bad UTF-8, reserved bits: the ws server closes with the right code and keeps serving others',
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket (hand-made frames over raw TCP): `packages/adapter-ws/test/hard-shell.integration.test.ts` ("S5 protocol violations over raw TCP")',
   },
   {
     id: 'S6',
@@ -211,7 +216,8 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'slow and flood clients',
     mustHold:
       "slowloris headers time out; a message flood past the rate limit gets 429 / close 1008; other clients' latency holds",
-    testedIn: NOT_YET,
+    testedIn:
+      'WebSocket: `packages/adapter-ws/test/hard-shell.integration.test.ts` ("S6 flood and connection limits"); HTTP: `packages/adapter-http/test/shell.integration.test.ts` ("S6 slow and flood clients")',
   },
   {
     id: 'S7',
@@ -268,9 +274,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'events posted by the `cloudevents` npm SDK (binary and structured) are accepted; events we emit parse in that SDK',
     testedIn:
-      '`packages/protocol/test/cloudevents.test.ts` (the conversion; posting over HTTP: ' +
-      NOT_YET +
-      ')',
+      '`packages/protocol/test/cloudevents.test.ts` (the conversion); posting over HTTP: `packages/adapter-http/test/interop.integration.test.ts` ("I1 CloudEvents SDK")',
   },
   {
     id: 'I2',
@@ -295,8 +299,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'a message we put on a Redis stream is readable with `redis-cli XREADGROUP`; a plain `ws` client or browser `WebSocket` can speak the frame protocol from its documentation alone',
     testedIn:
-      'Redis: `packages/adapter-redis/test/streams.integration.test.ts` ("interop: … plain redis-cli XREADGROUP"); WebSocket: ' +
-      NOT_YET,
+      'Redis: `packages/adapter-redis/test/streams.integration.test.ts` ("interop: … plain redis-cli XREADGROUP"); WebSocket: `packages/adapter-ws/test/interop.integration.test.ts` (Python `websockets`, written from docs/ws-protocol.md), `packages/adapter-ws/test/browser.integration.test.ts` (our browser client on the `WebSocket` of headless Chromium); HTTP: `packages/adapter-http/test/interop.integration.test.ts` ("I4 plain clients from the README")',
   },
 ];
 

@@ -39,4 +39,19 @@ describe('docs/conformance.md', () => {
       }
     }
   });
+
+  it('no case is left marked "not yet", and every test a case names by its title is in the file named', () => {
+    for (const c of CONFORMANCE_LIST) {
+      expect(c.testedIn ?? '', c.id).not.toMatch(/not yet/i);
+      // `path` ("title"): the title (parts around an ellipsis) is in that file
+      for (const [, path, title] of (c.testedIn ?? '').matchAll(
+        /`((?:packages|examples)\/[^`]+)` \("([^"]+)"\)/g,
+      )) {
+        const text = readFileSync(join(root, path!), 'utf8');
+        for (const part of title!.split('…').map((t) => t.trim())) {
+          expect(text, `${c.id}: "${part}" in ${path}`).toContain(part);
+        }
+      }
+    }
+  });
 });

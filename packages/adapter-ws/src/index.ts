@@ -26,7 +26,11 @@ export {
 } from './client/index.js';
 export { UpgradeStatus } from './protocol/codes.js';
 export { WsGateway, wsServer } from './server/gateway.js';
-export type { WsGatewayMetrics } from './server/metrics.js';
+export type {
+  WsConnectionFigures,
+  WsGatewayInspection,
+  WsGatewayMetrics,
+} from './server/metrics.js';
 export type { WsIdentity, WsServerOptions } from './server/options.js';
 
 /** Options of the Node client: the browser's, and TLS for `wss://`. */

@@ -473,6 +473,8 @@ export class WsClientAdapter extends BaseAdapter {
     if (this.loop !== undefined) return;
     const every = Math.min(this.pingEveryMs, 1_000);
     let sinceping = 0;
+    /** The last ping of the current link and when it left. */
+    let pinged: { ws: WebSocketLike; at: number } | undefined;
     this.loop = setInterval(() => {
       const now = Date.now();
       for (const [id, out] of this.outbox) {
@@ -493,6 +495,15 @@ export class WsClientAdapter extends BaseAdapter {
       sinceping += every;
       if (sinceping >= this.pingEveryMs) {
         sinceping = 0;
+        // Nothing heard since the previous ping left, a whole interval ago: a
+        // dead link is dropped within two intervals of going silent, as the
+        // server does with its clients (the answer comes just after a ping,
+        // so the silence check above alone would take up to three).
+        if (pinged?.ws === ws && this.lastHeard < pinged.at) {
+          this.disconnect(CloseCode.DEAD_PEER, 'no answer to a ping within one interval');
+          return;
+        }
+        pinged = { ws, at: now };
         this.write(ws, PING);
       }
     }, every);

@@ -45,8 +45,9 @@ export interface WsClientOptions {
   /** The first connection must be welcomed within this long. @default 10_000 */
   connectTimeoutMs?: number;
   /**
-   * Ping this often; a server silent for two intervals is taken for dead and
-   * the client reconnects. @default the interval the server announces (15 s by default)
+   * Ping this often; a server that has not answered a ping when the next is
+   * due is taken for dead (a stalled link is dropped within two intervals)
+   * and the client reconnects. @default the interval the server announces (15 s by default)
    */
   pingIntervalMs?: number;
 }

@@ -42,6 +42,12 @@ export class Connection implements SessionLink {
   /** Bytes queued when this turn's first frame was written. */
   private backlog = 0;
   private refilledAt = Date.now();
+  /** This connection's own figures (the gateway's totals count them too). */
+  readonly connectedAt = Date.now();
+  framesIn = 0;
+  framesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -161,8 +167,12 @@ export class Connection implements SessionLink {
   private writeNow(text: string): void {
     if (this.closed) return;
     this.socket.send(text);
+    // UTF-8 bytes on the wire, not UTF-16 units: non-ASCII text counts as sent
+    const bytes = Buffer.byteLength(text);
     this.stats.framesOut++;
-    this.stats.bytesOut += text.length;
+    this.stats.bytesOut += bytes;
+    this.framesOut++;
+    this.bytesOut += bytes;
   }
 
   /**

@@ -28,7 +28,12 @@ import {
 import { serveCloudEvents } from './cloudevents.js';
 import { Connection, identityOf } from './connection.js';
 import { ServedEndpoint } from './endpoint.js';
-import { emptyMetrics, type WsGatewayMetrics } from './metrics.js';
+import {
+  emptyMetrics,
+  type WsConnectionFigures,
+  type WsGatewayInspection,
+  type WsGatewayMetrics,
+} from './metrics.js';
 import {
   type ResolvedServerOptions,
   resolveServerOptions,
@@ -91,7 +96,10 @@ export class WsGateway implements AsyncDisposable {
       );
     }
     this.removeHealthSource = this.hub.addHealthSource(this.options.name, {
-      health: () => ({ healthy: this.closing === undefined, detail: { ...this.metrics() } }),
+      health: () => ({
+        healthy: this.closing === undefined,
+        detail: { ...this.metrics(), perConnection: this.inspect(HEALTH_CONNECTIONS) },
+      }),
       metrics: () => flatten(this.metrics()),
     });
   }
@@ -158,6 +166,43 @@ export class WsGateway implements AsyncDisposable {
       sessions: this.sessions.size,
       bufferedBytes: buffered,
     };
+  }
+
+  /**
+   * The open connections with their own figures (identity, frames and bytes
+   * each way, buffered bytes, unsettled deliveries), most buffered first, at
+   * most `limit` of them. Per-connection figures stay out of the hub's
+   * metrics on purpose: one series per connection would grow without bound.
+   */
+  inspect(limit = 100): WsGatewayInspection {
+    const max = Math.max(0, Math.floor(limit));
+    // The most buffered `max`, kept sorted while walking the set once: a
+    // health check of a gateway with many connections builds only those.
+    const top: Array<{ conn: Connection; buffered: number }> = [];
+    for (const conn of this.conns) {
+      const buffered = conn.socket.bufferedAmount;
+      if (top.length === max && (max === 0 || top[max - 1]!.buffered >= buffered)) continue;
+      let i = top.length;
+      while (i > 0 && top[i - 1]!.buffered < buffered) i--;
+      top.splice(i, 0, { conn, buffered });
+      if (top.length > max) top.pop();
+    }
+    const connections = top.map(
+      ({ conn: c, buffered }): WsConnectionFigures => ({
+        identity: identityOf(c),
+        ip: c.ip,
+        session: c.session?.id,
+        protocol: c.socket.protocol,
+        connectedAt: c.connectedAt,
+        framesIn: c.framesIn,
+        framesOut: c.framesOut,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        bufferedBytes: buffered,
+        unacked: c.session?.link === c ? c.session.unacked.size : 0,
+      }),
+    );
+    return { total: this.conns.size, omitted: this.conns.size - connections.length, connections };
   }
 
   // ─── the upgrade: every refusal before the 101 ─────────────────────────
@@ -340,6 +385,8 @@ export class WsGateway implements AsyncDisposable {
       : (data as Buffer).byteLength;
     this.stats.framesIn++;
     this.stats.bytesIn += size;
+    conn.framesIn++;
+    conn.bytesIn += size;
     if (isBinary) {
       conn.disconnect(CloseCode.UNSUPPORTED_DATA, 'binary frames are not part of the protocol');
       return;
@@ -917,6 +964,9 @@ export class WsGateway implements AsyncDisposable {
     return this.close();
   }
 }
+
+/** Connections listed in the gateway's health detail (the most buffered first). */
+const HEALTH_CONNECTIONS = 20;
 
 /** `{ refused: { auth: 1 } }` → `{ refusedAuth: 1 }`: the flat figures the hub's metrics take. */
 function flatten(m: WsGatewayMetrics): Record<string, number> {

@@ -25,6 +25,42 @@ export interface WsGatewayMetrics {
   resyncs: number;
 }
 
+/** One open connection as `gateway.inspect()` and the gateway's health detail list it. */
+export interface WsConnectionFigures {
+  /** The identity the authenticate hook returned, or `anonymous`. */
+  identity: string;
+  /** Remote address. */
+  ip: string;
+  /** Session id, once the client said hello. */
+  session: string | undefined;
+  /** The negotiated subprotocol (`hub.v1`, `cloudevents.json`). */
+  protocol: string;
+  /** When the upgrade completed (ms since the epoch). */
+  connectedAt: number;
+  /** WebSocket messages and their payload bytes (UTF-8), both ways. */
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Bytes queued on this socket now, not yet written to the network. */
+  bufferedBytes: number;
+  /** Deliveries handed to this connection's session and not settled yet. */
+  unacked: number;
+}
+
+/**
+ * `gateway.inspect()`: the open connections, those with the most buffered
+ * bytes first (a peer that stops reading shows at the top), at most `limit`
+ * of them so a gateway with many connections answers in bounded size.
+ */
+export interface WsGatewayInspection {
+  /** Connections open now (listed or not). */
+  total: number;
+  /** Open connections left out of `connections` by the limit. */
+  omitted: number;
+  connections: WsConnectionFigures[];
+}
+
 export function emptyMetrics(): WsGatewayMetrics {
   return {
     connections: 0,
