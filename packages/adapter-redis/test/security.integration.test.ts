@@ -516,7 +516,7 @@ for (const signed of [false, true]) {
   });
 }
 
-it('S8 over Redis: an unauthorised publish, subscribe and serve are refused with HUB_FORBIDDEN and audited, nothing reaches Redis; an event from an identity not allowed to publish is refused on arrival', async () => {
+it('S8 over Redis: an unauthorised send, publish, subscribe and serve are refused with HUB_FORBIDDEN and audited, nothing reaches Redis; an event from an identity not allowed to publish is refused on arrival', async () => {
   const prefix = uniquePrefix('deny');
   const audit: AuditEvent[] = [];
   const orders = await hub('orders-service', prefix, {
@@ -545,6 +545,13 @@ it('S8 over Redis: an unauthorised publish, subscribe and serve are refused with
   });
   const tap = await tapEvents(prefix);
 
+  const charge = createMessage({
+    source: 'o',
+    destination: 'billing',
+    payload: 1,
+    deliveryGuarantee: DeliveryGuarantee.AT_LEAST_ONCE,
+  });
+  await expect(orders.send(charge)).rejects.toMatchObject({ code: ErrorCode.FORBIDDEN });
   const billingPaid = createEvent({ source: 'o', topic: 'billing.paid', type: 't', data: 1 });
   await expect(orders.publish(billingPaid)).rejects.toMatchObject({ code: ErrorCode.FORBIDDEN });
   await expect(orders.subscribe('billing.**', () => {})).rejects.toMatchObject({
@@ -563,7 +570,7 @@ it('S8 over Redis: an unauthorised publish, subscribe and serve are refused with
   );
   tap.stop();
   expect(tap.seen.map(([ch]) => ch)).toEqual([`${prefix}:ev:orders.created`]);
-  // Nothing was set up on Redis for the endpoint it may not serve.
+  // Nothing was written or set up on Redis for the endpoint it may not send to or serve.
   expect(await raw.keys(`${prefix}:{billing}:*`)).toEqual([]);
 
   // Signed by the fleet's key, but from an identity no rule lets publish.
@@ -582,10 +589,11 @@ it('S8 over Redis: an unauthorised publish, subscribe and serve are refused with
       .filter((e) => e.kind === 'refused')
       .map((e) => [e.identity, e.verb, e.address, e.code, e.messageId]),
   ).toEqual([
+    ['orders-service', 'send', 'billing', ErrorCode.FORBIDDEN, charge.id],
     ['orders-service', 'publish', 'billing.paid', ErrorCode.FORBIDDEN, billingPaid.id],
     ['orders-service', 'subscribe', 'billing.**', ErrorCode.FORBIDDEN, undefined],
     ['orders-service', 'serve', 'billing', ErrorCode.FORBIDDEN, undefined],
     ['intruder', 'publish', 'orders.created', ErrorCode.FORBIDDEN, forged.id],
   ]);
-  expect(orders.metrics().components.security!.refused).toBe(4);
+  expect(orders.metrics().components.security!.refused).toBe(5);
 });
