@@ -244,7 +244,7 @@ async function tapEvents(prefix: string): Promise<{ seen: Array<[string, string]
 const dlqReasons = async (h: Hub, destination: string) =>
   (await h.readDeadLetters(destination)).map((d) => [d.envelope.id, d.reason] as const);
 
-it('S7 over Redis: a compression bomb from another hub, gzip on a stream or brotli on Pub/Sub, is refused within the receiver’s cap: dead-lettered and audited, never handled', async () => {
+it('S9 over Redis: a compression bomb from another hub, gzip on a stream or brotli on Pub/Sub, is refused within the receiver’s cap: dead-lettered and audited, never handled', async () => {
   const prefix = uniquePrefix('bomb');
   const audit: AuditEvent[] = [];
   const cap = 64 * 1024;

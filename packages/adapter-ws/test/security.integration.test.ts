@@ -171,7 +171,7 @@ const HUGE = 'a'.repeat(4 << 20);
 const CAP = 64 * 1024;
 const BOMB = /decompresses past maxDecompressedBytes \(65536\): refused as a compression bomb/;
 
-describe('S7 over WebSocket: compression bombs', () => {
+describe('S9 over WebSocket: compression bombs', () => {
   it('a bomb a client hub sends, gzip or brotli, is refused at the gateway within the cap: HUB_INTEGRITY_FAILED, audited, never handled', async () => {
     const audit: AuditEvent[] = [];
     const server = trackHub(

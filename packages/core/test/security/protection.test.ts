@@ -312,7 +312,7 @@ function recording(protection: ReturnType<typeof envelopeProtection>, sealed: En
   };
 }
 
-describe('S7 and S9 through hubs on the memory transport', () => {
+describe('S9 through hubs on the memory transport: compression bombs and key rotation', () => {
   it('a compression bomb from another hub, gzip or brotli, is refused within the receiver’s cap: dead-lettered and audited, never handled; a small compressed payload goes through', async () => {
     const broker = memory();
     const audit: AuditEvent[] = [];
