@@ -234,7 +234,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     name: 'authorization',
     mustHold: 'a source not allowed to send to a destination or topic is refused and audited',
     testedIn:
-      'core policy (send, publish, subscribe, serve, inbound; memory): `packages/core/test/security/authorization.test.ts`; Redis (signed identity between two hubs): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket gateway clients: `packages/adapter-ws/test/security.integration.test.ts`; HTTP endpoint: `packages/adapter-http/test/security.integration.test.ts`',
+      'core policy (send, publish, subscribe, serve, inbound, by identity or source; memory): `packages/core/test/security/authorization.test.ts`; Redis (send, publish, subscribe and serve refused, nothing written; a signed sender not allowed to send or publish refused on arrival): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket gateway clients (send, publish, subscribe, serve): `packages/adapter-ws/test/security.integration.test.ts`; HTTP endpoint (send via `/messages`, publish via `/events`, subscribe via Server-Sent Events, each for the identity of the verify hook, the bearer token or the webhook sender): `packages/adapter-http/test/security.integration.test.ts`',
   },
   {
     id: 'S9',
@@ -243,7 +243,7 @@ export const CONFORMANCE_LIST: readonly ConformanceCase[] = [
     mustHold:
       'AES-256-GCM payload encryption: tampering with ciphertext, IV, tag or bound metadata is detected',
     testedIn:
-      "core (`@hub/core/security`, memory): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket (client hub ↔ gateway, sealed both ways, tampering refused at the gateway): `packages/adapter-ws/test/protection.integration.test.ts`; HTTP (a hub's http adapter → our endpoint, tampering refused): `packages/adapter-http/test/protection.integration.test.ts`",
+      "core (`@hub/core/security`; through hubs on memory: gzip and brotli bombs refused within the cap, key rotation): `packages/core/test/security/protection.test.ts`; Redis (ciphertext on the stream, forged identity dead-lettered; tampered ciphertext, IV, tag, destination and event topic dead-lettered, with encryption alone and signed; bombs; a rotated key reading the backlog): `packages/adapter-redis/test/security.integration.test.ts`; WebSocket (client hub ↔ gateway, sealed both ways, tampering refused at the gateway): `packages/adapter-ws/test/protection.integration.test.ts`, (bombs refused at the gateway and at a client hub, key rotation both ways): `packages/adapter-ws/test/security.integration.test.ts`; HTTP (a hub's http adapter → our endpoint, tampering refused): `packages/adapter-http/test/protection.integration.test.ts`",
   },
   {
     id: 'S10',

@@ -7,13 +7,26 @@ export type AccessVerb = 'send' | 'publish' | 'subscribe' | 'serve';
 export const ACCESS_VERBS: readonly AccessVerb[] = ['send', 'publish', 'subscribe', 'serve'];
 
 /**
- * One rule: the identities it is about, and the addresses each verb may use.
- * Every list holds patterns in the topic syntax (`*` one dot-separated
- * segment, `**` or `#` any number): `orders.*`, `billing`, `**`.
+ * One rule: whom it is about (identities, sources or both), and the
+ * addresses each verb may use. Every list holds patterns in the topic syntax
+ * (`*` one dot-separated segment, `**` or `#` any number): `orders.*`,
+ * `billing`, `**`.
  */
 export interface AccessRule {
-  /** Identity patterns this rule applies to (`gateway.*`, `orders-service`, `**`). */
-  identities: readonly string[];
+  /**
+   * Identity patterns this rule applies to (`gateway.*`, `orders-service`, `**`).
+   * A rule names `identities`, `sources` or both; with both, both must match.
+   */
+  identities?: readonly string[];
+  /**
+   * Patterns of the envelope's `source` field this rule applies to
+   * (`shop.*`, `billing`). Only `send` and `publish` carry an envelope, so a
+   * rule with `sources` may not allow `subscribe` or `serve`. The source is
+   * what the sender wrote: signed between hubs when signing is on, but chosen
+   * freely by a client of an entry point, so pair it with `identities` to
+   * trust it.
+   */
+  sources?: readonly string[];
   /** Destinations of messages it may send. */
   send?: readonly string[];
   /** Topics of events it may publish. */
@@ -34,11 +47,22 @@ export interface AccessPolicy {
   rules: readonly AccessRule[];
 }
 
-const RULE_OPTIONS = ['identities', 'send', 'publish', 'subscribe', 'serve', 'name'] as const;
+const RULE_OPTIONS = [
+  'identities',
+  'sources',
+  'send',
+  'publish',
+  'subscribe',
+  'serve',
+  'name',
+] as const;
 
 interface CompiledRule {
   readonly name: string;
-  readonly identities: readonly string[][];
+  /** Undefined: any identity (the rule selects by source alone). */
+  readonly identities: readonly string[][] | undefined;
+  /** Undefined: any source. */
+  readonly sources: readonly string[][] | undefined;
   readonly verbs: { readonly [V in AccessVerb]: readonly string[][] };
 }
 
@@ -97,13 +121,24 @@ export class CompiledPolicy {
       if (typeof rule !== 'object' || rule === null) throw invalid(at, 'must be an object');
       rejectUnknownOptions(at, rule, RULE_OPTIONS);
       const identities = patterns(rule.identities, `${at}.identities`);
-      if (identities.length === 0)
+      const sources = patterns(rule.sources, `${at}.sources`);
+      if (rule.identities === undefined && rule.sources === undefined)
+        throw invalid(`${at}.identities`, 'or sources must be given');
+      if (rule.identities !== undefined && identities.length === 0)
         throw invalid(`${at}.identities`, 'must name at least one identity pattern');
+      if (rule.sources !== undefined && sources.length === 0)
+        throw invalid(`${at}.sources`, 'must name at least one source pattern');
+      if (rule.sources !== undefined && (rule.subscribe !== undefined || rule.serve !== undefined))
+        throw invalid(
+          `${at}.sources`,
+          'applies to send and publish only: subscribe and serve carry no envelope to take a source from',
+        );
       if (rule.name !== undefined && typeof rule.name !== 'string')
         throw invalid(`${at}.name`, 'must be a string');
       return {
         name: rule.name ?? `rules[${i}]`,
-        identities,
+        identities: rule.identities === undefined ? undefined : identities,
+        sources: rule.sources === undefined ? undefined : sources,
         verbs: {
           send: patterns(rule.send, `${at}.send`),
           publish: patterns(rule.publish, `${at}.publish`),
@@ -117,13 +152,24 @@ export class CompiledPolicy {
   /**
    * The name of the first rule that lets `identity` do `verb` on `address`,
    * or undefined when none does. `subscribe` addresses are patterns and must
-   * lie within an allowed one; the others are concrete addresses.
+   * lie within an allowed one; the others are concrete addresses. `source`
+   * is the envelope's (send and publish); a rule with `sources` never
+   * matches without one.
    */
-  allows(identity: string, verb: AccessVerb, address: string): string | undefined {
+  allows(identity: string, verb: AccessVerb, address: string, source?: string): string | undefined {
     const who = identity.split('.');
     const what = verb === 'subscribe' ? normalizePattern(address) : address.split('.');
+    /** Split only when a rule selects by source: most policies have none. */
+    let from: string[] | undefined;
     for (const rule of this.rules) {
-      if (!rule.identities.some((p) => matchSegments(p, who))) continue;
+      if (rule.identities !== undefined && !rule.identities.some((p) => matchSegments(p, who)))
+        continue;
+      if (rule.sources !== undefined) {
+        if (source === undefined) continue;
+        from ??= source.split('.');
+        const segments = from;
+        if (!rule.sources.some((p) => matchSegments(p, segments))) continue;
+      }
       const allowed = rule.verbs[verb];
       const ok =
         verb === 'subscribe'

@@ -48,6 +48,8 @@ export interface AuditEvent {
   at: number;
   hub: string;
   identity?: string;
+  /** The `source` field of the envelope a send or publish carried. */
+  source?: string;
   /** What was attempted; `receive` for an arrived envelope that failed its checks. */
   verb?: AccessVerb | 'receive';
   address?: string;
@@ -250,7 +252,13 @@ export class HubSecurity {
     const local = identity === this.identity;
     const address = addressOf(env);
     if (!(local && address.startsWith(INBOX_PREFIX))) {
-      this.authorize(identity, env.kind === 'message' ? 'send' : 'publish', address, env.id);
+      this.authorize(
+        identity,
+        env.kind === 'message' ? 'send' : 'publish',
+        address,
+        env.id,
+        env.source,
+      );
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(env.headers)) {
@@ -332,7 +340,13 @@ export class HubSecurity {
     const address = addressOf(env);
     if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;
     const identity = senderOf(env) ?? 'anonymous';
-    this.authorize(identity, env.kind === 'message' ? 'send' : 'publish', address, env.id);
+    this.authorize(
+      identity,
+      env.kind === 'message' ? 'send' : 'publish',
+      address,
+      env.id,
+      env.source,
+    );
     return env;
   }
 
@@ -362,15 +376,17 @@ export class HubSecurity {
     verb: AccessVerb,
     address: string,
     messageId: string | undefined,
+    source?: string,
   ): void {
     const policy = this.policy;
     if (policy === undefined) return;
-    if (policy.allows(identity, verb, address) !== undefined) return;
+    if (policy.allows(identity, verb, address, source) !== undefined) return;
     this.counts.refused++;
     const reason = `${identity} may not ${verb} "${address}"`;
     this.emit({
       kind: 'refused',
       identity,
+      ...(source === undefined ? {} : { source }),
       verb,
       address,
       ...(messageId === undefined ? {} : { messageId }),

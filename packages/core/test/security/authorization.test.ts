@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type AuditEvent,
   attachIdentity,
+  CompiledPolicy,
   createEvent,
   createHub,
   createMessage,
@@ -185,5 +186,102 @@ describe('S8 authorization in the core (memory transport)', () => {
     expect(() =>
       createHub({ security: { policy: { rules: [{ identities: ['a'], sned: ['x'] } as never] } } }),
     ).toThrow(/sned/);
+  });
+});
+
+describe('S8 authorization by source: which identity or source may send and publish', () => {
+  const BY_SOURCE = {
+    rules: [
+      { name: 'from-shop', sources: ['shop.*'], send: ['orders.create'], publish: ['orders.**'] },
+      { name: 'crm-clients', identities: ['client.*'], sources: ['crm'], send: ['orders.note'] },
+      { name: 'self', identities: ['orders-hub'], serve: ['orders.*'], subscribe: ['orders.**'] },
+    ],
+  };
+
+  it('a rule by source allows any identity whose envelope carries a matching source; with identities too, both must match', () => {
+    const policy = new CompiledPolicy(BY_SOURCE);
+    expect(policy.allows('anyone', 'send', 'orders.create', 'shop.web')).toBe('from-shop');
+    expect(policy.allows('anyone', 'publish', 'orders.eu.created', 'shop.app')).toBe('from-shop');
+    expect(policy.allows('anyone', 'send', 'orders.create', 'crm')).toBeUndefined();
+    expect(policy.allows('anyone', 'send', 'orders.create', 'shop')).toBeUndefined();
+    // Without a source (subscribe and serve carry none) a rule by source never matches.
+    expect(policy.allows('anyone', 'send', 'orders.create')).toBeUndefined();
+    expect(policy.allows('client.bob', 'send', 'orders.note', 'crm')).toBe('crm-clients');
+    expect(policy.allows('client.bob', 'send', 'orders.note', 'shop.web')).toBeUndefined();
+    expect(policy.allows('partner', 'send', 'orders.note', 'crm')).toBeUndefined();
+    expect(policy.allows('orders-hub', 'subscribe', 'orders.*')).toBe('self');
+  });
+
+  it('a rule without identities or sources, with an empty list, or with sources on subscribe or serve is refused naming the field', () => {
+    const bad = (rule: Record<string, unknown>) => () =>
+      new CompiledPolicy({ rules: [rule as never] });
+    expect(bad({ send: ['x'] })).toThrow(/rules\[0\]\.identities or sources must be given/);
+    expect(bad({ sources: [], send: ['x'] })).toThrow(/rules\[0\]\.sources must name at least one/);
+    expect(bad({ sources: ['shop'], subscribe: ['x'] })).toThrow(
+      /rules\[0\]\.sources applies to send and publish only/,
+    );
+    expect(bad({ sources: ['shop'], serve: ['x'] })).toThrow(/rules\[0\]\.sources applies/);
+    expect(bad({ sources: [''], send: ['x'] })).toThrow(/rules\[0\]\.sources\[0\]/);
+    expect(() =>
+      createHub({ security: { policy: { rules: [{ sorces: ['shop'], send: ['x'] } as never] } } }),
+    ).toThrow(/sorces/);
+  });
+
+  it('through a hub: a send or publish from a source no rule allows is refused with HUB_FORBIDDEN and audited with the source; one arriving is dead-lettered, not handled', async () => {
+    const broker = memory();
+    const audit: AuditEvent[] = [];
+    await using hub = createHub({
+      name: 'orders-hub',
+      logger: silentLogger,
+      adapters: [broker],
+      security: { policy: BY_SOURCE, audit: (e) => audit.push(e) },
+    });
+    // Another hub of the fleet, without a policy of its own: the receiver decides on arrival.
+    await using other = createHub({
+      name: 'other-hub',
+      logger: silentLogger,
+      adapters: [broker],
+      security: {},
+    });
+    const handled: string[] = [];
+    const dead: string[] = [];
+    hub.on('deadLetter', (env, reason) => dead.push(`${env.id} ${reason}`));
+    await hub.onMessage('orders.create', (m) => {
+      handled.push(m.source);
+    });
+    await hub.subscribe('orders.**', (e) => {
+      handled.push(e.source);
+    });
+    await hub.start();
+    await other.start();
+
+    await hub.send(createMessage({ source: 'shop.web', destination: 'orders.create', payload: 1 }));
+    await hub.publish(
+      createEvent({ source: 'shop.app', topic: 'orders.eu', type: 'created', data: 1 }),
+    );
+    const crmSend = createMessage({ source: 'crm', destination: 'orders.create', payload: 2 });
+    expect(await refusal(hub.send(crmSend))).toBe(ErrorCode.FORBIDDEN);
+    const crmPublish = createEvent({ source: 'crm', topic: 'orders.eu', type: 'created', data: 2 });
+    expect(await refusal(hub.publish(crmPublish))).toBe(ErrorCode.FORBIDDEN);
+
+    const arrived = createMessage({ source: 'crm', destination: 'orders.create', payload: 3 });
+    await other.send(arrived);
+    await other.send(
+      createMessage({ source: 'shop.pos', destination: 'orders.create', payload: 4 }),
+    );
+    await expect.poll(() => handled.length).toBe(3);
+    await expect.poll(() => dead.length).toBe(1);
+    expect(dead[0]).toContain(arrived.id);
+    expect(dead[0]).toContain('other-hub may not send "orders.create"');
+    expect(handled.sort()).toEqual(['shop.app', 'shop.pos', 'shop.web']);
+    expect(
+      audit
+        .filter((e) => e.kind === 'refused')
+        .map((e) => [e.identity, e.source, e.verb, e.address, e.messageId]),
+    ).toEqual([
+      ['orders-hub', 'crm', 'send', 'orders.create', crmSend.id],
+      ['orders-hub', 'crm', 'publish', 'orders.eu', crmPublish.id],
+      ['other-hub', 'crm', 'send', 'orders.create', arrived.id],
+    ]);
   });
 });

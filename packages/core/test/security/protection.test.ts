@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, gzipSync, constants as zlibConstants } from 'node:zlib';
 import {
   COMPRESSION_HEADER,
   envelopeProtection,
@@ -117,6 +117,23 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
     expect(await p.open(sealed)).toBeDefined();
   });
 
+  it("an event's topic is bound too: its ciphertext moved to another topic fails (encryption alone)", async () => {
+    const p = full({ signing: undefined });
+    const event = createEvent({
+      source: 'shop',
+      topic: 'orders.paid',
+      type: 'paid',
+      data: { n: 1 },
+    });
+    const sealed = await p.seal(event);
+    expect(sealed.headers[KEY_ID_HEADER]).toBe('k1');
+    const moved = { ...sealed, topic: 'orders.refunded' } as Envelope;
+    const err = await errorOf(p.open(moved));
+    expect(err.code).toBe(ErrorCode.INTEGRITY_FAILED);
+    expect(err.message).toMatch(/does not decrypt/);
+    expect(((await p.open(sealed)) as { data: unknown }).data).toEqual({ n: 1 });
+  });
+
   it('tampering with the signed identity or any signed field is detected; a wrong key too', async () => {
     const p = full({ encryption: undefined, compression: undefined });
     const sealed = await p.seal({ ...msg(), headers: { 'hub-identity': 'shop' } });
@@ -169,7 +186,7 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
     expect((await errorOf(dropped.open(old))).message).toMatch(/key id "k1" is unknown/);
   });
 
-  it('a compression bomb is refused within the cap; small payloads are not compressed', async () => {
+  it('a compression bomb, gzip or brotli, is refused within the cap; small payloads are not compressed', async () => {
     const p = envelopeProtection({
       compression: { thresholdBytes: 100, maxDecompressedBytes: 64 * 1024 },
     });
@@ -190,6 +207,21 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
     const err = await errorOf(p.open(env as Envelope));
     expect(err.message).toMatch(/compression bomb/);
     expect(process.memoryUsage().rss - before).toBeLessThan(50 * 1024 * 1024);
+    // The same bomb as brotli (quality 1: the bomb is made quickly, it inflates all the same).
+    const brBomb = brotliCompressSync(Buffer.alloc(100 * 1024 * 1024), {
+      params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 },
+    });
+    expect(brBomb.length).toBeLessThan(1024 * 1024);
+    const brEnv = {
+      ...msg(),
+      payload: brBomb.toString('base64'),
+      headers: { [COMPRESSION_HEADER]: 'br' },
+    };
+    const brBefore = process.memoryUsage().rss;
+    const brErr = await errorOf(p.open(brEnv as Envelope));
+    expect(brErr.code).toBe(ErrorCode.INTEGRITY_FAILED);
+    expect(brErr.message).toMatch(/decompresses past maxDecompressedBytes \(65536\)/);
+    expect(process.memoryUsage().rss - brBefore).toBeLessThan(50 * 1024 * 1024);
     const br = envelopeProtection({ compression: { algorithm: 'br', thresholdBytes: 0 } });
     const sealed = await br.seal(msg('z'.repeat(2_000)));
     expect(sealed.headers[COMPRESSION_HEADER]).toBe('br');
@@ -265,6 +297,153 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
     expect(got).toHaveLength(2);
     expect(audit.map((e) => e.kind)).toEqual(['integrity']);
     expect(hub.metrics().components.security!.integrityFailed).toBe(1);
+  });
+});
+
+/** A protection that also records what it writes (the headers of each sealed envelope). */
+function recording(protection: ReturnType<typeof envelopeProtection>, sealed: Envelope[]) {
+  return {
+    ...protection,
+    seal: async (env: Envelope) => {
+      const out = await protection.seal(env);
+      sealed.push(out);
+      return out;
+    },
+  };
+}
+
+describe('S9 through hubs on the memory transport: compression bombs and key rotation', () => {
+  it('a compression bomb from another hub, gzip or brotli, is refused within the receiver’s cap: dead-lettered and audited, never handled; a small compressed payload goes through', async () => {
+    const broker = memory();
+    const audit: AuditEvent[] = [];
+    const cap = 64 * 1024;
+    await using receiver = createHub({
+      name: 'receiver',
+      logger: silentLogger,
+      adapters: [broker],
+      security: {
+        protection: envelopeProtection({ compression: { maxDecompressedBytes: cap } }),
+        audit: (e) => audit.push(e),
+      },
+    });
+    // Senders whose own cap is larger: what they write inflates far past the receiver's.
+    const sender = (algorithm: 'gzip' | 'br') =>
+      createHub({
+        name: `sender-${algorithm}`,
+        logger: silentLogger,
+        adapters: [broker],
+        security: {
+          protection: envelopeProtection({
+            compression: { algorithm, thresholdBytes: 1024, maxDecompressedBytes: 64 << 20 },
+          }),
+        },
+      });
+    await using gzip = sender('gzip');
+    await using br = sender('br');
+    const handled: unknown[] = [];
+    const dead: Array<[string, string]> = [];
+    receiver.on('deadLetter', (env, reason) => dead.push([env.id, reason]));
+    await receiver.onMessage('orders.create', (m) => {
+      handled.push(m.payload);
+    });
+    await receiver.subscribe('orders.**', (e) => {
+      handled.push(e.data);
+    });
+    await receiver.start();
+    await gzip.start();
+    await br.start();
+
+    // 4 MiB of JSON that compresses to a few KB.
+    const huge = 'a'.repeat(4 << 20);
+    const gzipBomb = msg(huge);
+    const brBomb = createEvent({ source: 'shop', topic: 'orders.eu', type: 't', data: huge });
+    await gzip.send(gzipBomb);
+    await br.publish(brBomb);
+    const fine = { text: 'b'.repeat(8_000) };
+    await gzip.send(msg(fine));
+    await br.publish(createEvent({ source: 'shop', topic: 'orders.us', type: 't', data: fine }));
+
+    await expect.poll(() => dead.length).toBe(2);
+    await expect.poll(() => handled.length).toBe(2);
+    expect(handled).toEqual([fine, fine]);
+    expect(dead.map(([id]) => id).sort()).toEqual([gzipBomb.id, brBomb.id].sort());
+    for (const [, reason] of dead) {
+      expect(reason).toMatch(
+        /decompresses past maxDecompressedBytes \(65536\): refused as a compression bomb/,
+      );
+    }
+    expect(audit.map((e) => [e.kind, e.code, e.messageId]).sort()).toEqual(
+      [
+        ['integrity', ErrorCode.INTEGRITY_FAILED, gzipBomb.id],
+        ['integrity', ErrorCode.INTEGRITY_FAILED, brBomb.id],
+      ].sort(),
+    );
+    expect(receiver.metrics().components.security!.integrityFailed).toBe(2);
+  });
+
+  it('a rotated key still reads old messages and writes new ones with the new key id, hub to hub', async () => {
+    const broker = memory();
+    let current = 'k1';
+    const rotating = () =>
+      envelopeProtection({
+        signing: { keyId: 's1', keys: (id) => sigKeys[id] },
+        encryption: { keyId: () => current, keys: (id) => encKeys[id] },
+      });
+    const sentByA: Envelope[] = [];
+    const sentByB: Envelope[] = [];
+    await using a = createHub({
+      name: 'a',
+      logger: silentLogger,
+      adapters: [broker],
+      security: { protection: recording(rotating(), sentByA) },
+    });
+    await using b = createHub({
+      name: 'b',
+      logger: silentLogger,
+      adapters: [broker],
+      security: { protection: recording(rotating(), sentByB) },
+    });
+    // A hub of the fleet not rotated yet: it still writes with k1.
+    await using late = createHub({
+      name: 'late',
+      logger: silentLogger,
+      adapters: [broker],
+      security: {
+        protection: envelopeProtection({
+          signing: { keyId: 's1', keys: (id) => sigKeys[id] },
+          encryption: { keyId: 'k1', keys: (id) => encKeys[id] },
+        }),
+      },
+    });
+    const atB: unknown[] = [];
+    const atA: unknown[] = [];
+    const dead: string[] = [];
+    b.on('deadLetter', (_e, reason) => dead.push(reason));
+    a.on('deadLetter', (_e, reason) => dead.push(reason));
+    await b.onMessage('orders.create', (m) => {
+      atB.push(m.payload);
+    });
+    await a.subscribe('orders.**', (e) => {
+      atA.push(e.data);
+    });
+    await a.start();
+    await b.start();
+    await late.start();
+
+    await a.send(msg({ n: 1 }));
+    await expect.poll(() => atB.length).toBe(1);
+    current = 'k2';
+    await a.send(msg({ n: 2 }));
+    await late.send(msg({ n: 3 }));
+    await b.publish(createEvent({ source: 'b', topic: 'orders.eu', type: 't', data: { n: 4 } }));
+    await expect.poll(() => atB.length).toBe(3);
+    await expect.poll(() => atA.length).toBe(1);
+    expect(atB).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(atA).toEqual([{ n: 4 }]);
+    expect(dead).toEqual([]);
+    // What went out: before the rotation k1, after it k2.
+    expect(sentByA.map((e) => e.headers[KEY_ID_HEADER])).toEqual(['k1', 'k2']);
+    expect(sentByB.map((e) => e.headers[KEY_ID_HEADER])).toEqual(['k2']);
   });
 });
 
