@@ -22,7 +22,7 @@ import {
   type UnifiedEvent,
   type UnifiedMessage,
 } from '@hub/protocol';
-import { publishBatcher, type WriteBatcher, xaddBatcher } from './batch.js';
+import { publishBatcher, same, type WriteBatcher, xaddBatcher } from './batch.js';
 import { decodeEnvelope, encodeEnvelope } from './codec.js';
 import {
   ConnectionFactory,
@@ -179,7 +179,8 @@ export class RedisAdapter extends BaseAdapter implements DeadLetterReader {
       () => this.commandClient,
       this.maxLenArg,
       streamResult,
-      (err) => err,
+      same,
+      !this.factory.isCluster,
     );
     const adapter = this;
     const topicOpts = { ...this.opts, partitions: TOPIC_PARTITIONS };

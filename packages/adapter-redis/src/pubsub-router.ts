@@ -237,7 +237,7 @@ export class PubSubRouter {
     }
     // All targets of one channel or pattern are of one kind and address.
     const [first] = targets;
-    const foreign = foreignReason(envelope, first!.spec, `channel ${channel}`);
+    const foreign = foreignReason(envelope, first!.spec, 'channel', channel);
     if (foreign !== undefined) {
       const err = new HubError(ErrorCode.INVALID_MESSAGE, foreign);
       this.refusePubSub(

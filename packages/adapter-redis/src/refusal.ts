@@ -53,19 +53,25 @@ export function oversizeOf(fields: readonly string[], max: number): number | und
 export function foreignReason(
   envelope: Envelope,
   spec: Pick<SubscriptionSpec, 'kind' | 'address'>,
-  place: string,
+  where: string,
+  /** Appended to `where` (a channel name) only when there is something to report. */
+  name?: string,
 ): string | undefined {
-  if (spec.kind === 'topic') {
-    if (envelope.kind === 'event') return undefined;
-    return `a message (for "${envelope.destination}") on ${place} of topic subscription "${spec.address}"`;
-  }
-  if (envelope.kind !== 'message') {
+  if (spec.kind === 'topic' ? envelope.kind === 'event' : isOwnMessage(envelope, spec.address))
+    return undefined;
+  // Built only for a refusal: every Pub/Sub message passes here.
+  const place = name === undefined ? where : `${where} ${name}`;
+  if (envelope.kind === 'event') {
     return `an event (topic "${envelope.topic}") in ${place} of endpoint "${spec.address}"`;
   }
-  if (envelope.destination !== spec.address) {
-    return `a message for "${envelope.destination}" in ${place} of endpoint "${spec.address}"`;
+  if (spec.kind === 'topic') {
+    return `a message (for "${envelope.destination}") on ${place} of topic subscription "${spec.address}"`;
   }
-  return undefined;
+  return `a message for "${envelope.destination}" in ${place} of endpoint "${spec.address}"`;
+}
+
+function isOwnMessage(envelope: Envelope, address: string): boolean {
+  return envelope.kind === 'message' && envelope.destination === address;
 }
 
 export type RefusalKind = 'undecodable' | 'oversize' | 'foreign';

@@ -71,6 +71,8 @@ describe('batched XADD', () => {
     let after = await calls();
     expect(after.scripts - before.scripts).toBe(0);
     expect(after.xadd - before.xadd).toBe(1);
+    // A busy tick first (two sends): the next tick batches from its first send on.
+    await Promise.all([a.send(message('warm', 1)), a.send(message('warm', 2))]);
     before = await calls();
     const sent = await Promise.all([
       a.send(message('p', { n: 1 }, { priority: 1 })),
@@ -87,6 +89,31 @@ describe('batched XADD', () => {
     expect(await raw.xlen(a.keys.priorityStream('p', 1))).toBe(2);
     expect(await raw.xlen(a.keys.priorityStream('q', 2))).toBe(2);
     expect(await raw.xlen(a.keys.priorityStream('p', 2))).toBe(1);
+  });
+
+  it('after a quiet tick the first send is written at once, the ones after it in that tick batched', async () => {
+    const a = await make(uniquePrefix('bxq'));
+    // A tick with one send: the next tick is "quiet".
+    await a.send(message('q1', 0));
+    let before = await calls();
+    const first = await Promise.all([1, 2].map((i) => a.send(message('q1', { i }))));
+    let after = await calls();
+    // The first went as a plain XADD when it was sent; the second, alone in its batch, too.
+    expect(after.scripts - before.scripts).toBe(0);
+    expect(after.xadd - before.xadd).toBe(2);
+    // That tick had two sends: the next one batches from its first send on.
+    before = await calls();
+    const second = await Promise.all([3, 4].map((i) => a.send(message('q1', { i }))));
+    after = await calls();
+    expect(after.scripts - before.scripts).toBe(1);
+    expect(after.xadd - before.xadd).toBe(2);
+    const entries = (await raw.xrange(a.keys.priorityStream('q1', 2), '-', '+')) as Array<
+      [string, string[]]
+    >;
+    // In send order, one entry each (the first entry is the tick of one send).
+    expect(entries.map(([id]) => id).slice(1)).toEqual(
+      [...first, ...second].map((r) => r.brokerId),
+    );
   });
 
   it('after SCRIPT FLUSH (or a restart) the batch still goes: the body travels with every call', async () => {

@@ -85,6 +85,11 @@ export class LocalCalls {
    * microtask, as a broker delivery would. `at`: wall-clock ms when the
    * request was made.
    */
+  /** A handler of this hub serves `address` alone: a request to it may take the direct path. */
+  serves(address: string): boolean {
+    return this.host.endpoint(address) !== undefined;
+  }
+
   trySend(request: UnifiedMessage, at: number): boolean {
     const host = this.host;
     const local = host.endpoint(request.destination);

@@ -25,22 +25,31 @@ const FRAME_PREFIX = '{"f":"reply",';
 const DEFAULT_TYPE = 'response';
 const DEFAULT_PRIORITY = 2;
 
-/** Message fields a frame carries or fixes; any other field set means the full form. */
-const FRAMED_FIELDS = new Set([
-  'kind',
-  'version',
-  'id',
-  'timestamp',
-  'source',
-  'destination',
-  'type',
-  'priority',
-  'deliveryGuarantee',
-  'headers',
-  'payload',
-  'attempt',
-  'correlationId',
-]);
+/**
+ * Message fields a frame carries or fixes; any other field set means the full
+ * form. A switch, not a Set: it runs for every field of every reply, and the
+ * keys are internalized strings, compared by identity.
+ */
+function isFramedField(k: string): boolean {
+  switch (k) {
+    case 'kind':
+    case 'version':
+    case 'id':
+    case 'timestamp':
+    case 'source':
+    case 'destination':
+    case 'type':
+    case 'priority':
+    case 'deliveryGuarantee':
+    case 'headers':
+    case 'payload':
+    case 'attempt':
+    case 'correlationId':
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** True when `text` is a reply frame rather than a full envelope. */
 export function isReplyFrame(text: string): boolean {
@@ -73,9 +82,12 @@ export function encodeReplyFrame(
     return undefined;
   }
   for (const _ in m.headers) return undefined;
-  for (const k of Object.keys(m)) {
+  // for-in walks the keys without the array Object.keys would allocate; an
+  // inherited enumerable field (never on a message createReply built) only
+  // sends the full form, which is always correct.
+  for (const k in m) {
     // A field set to undefined is left out by the full form too.
-    if (!FRAMED_FIELDS.has(k) && (m as unknown as Record<string, unknown>)[k] !== undefined)
+    if (!isFramedField(k) && (m as unknown as Record<string, unknown>)[k] !== undefined)
       return undefined;
   }
   const body = m.payload;
