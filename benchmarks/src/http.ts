@@ -26,6 +26,8 @@ import {
 } from './harness.js';
 
 const CONNECTIONS = 16;
+/** The length of a hub envelope id, which the endpoint's 202 answer carries. */
+const ID_LENGTH = 21;
 const CONCURRENCY = 64;
 const PER_ROUND = pick(4_000, 1_000);
 const ROUNDS = roundsFor(5);
@@ -34,7 +36,8 @@ const ROUNDS = roundsFor(5);
  * A downstream answering every POST with 202 after reading the body. With
  * `parse` it is the endpoint's bare counterpart, written as a competent
  * handler would be: chunks joined once, one JSON.parse, and the same answer
- * the endpoint gives (`{"accepted":true,"id":…}` with a fresh id); without,
+ * the endpoint gives (`{"accepted":true,"id":…}` with a fresh id of the same
+ * length, so the bodies are the same size); without,
  * it answers `{}` (the outbound benchmarks' downstream).
  */
 async function bareServer(parse: boolean): Promise<{ url: string; server: Server }> {
@@ -48,7 +51,8 @@ async function bareServer(parse: boolean): Promise<{ url: string; server: Server
         return;
       }
       JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const body = `{"accepted":true,"id":"${randomUUID()}"}`;
+      // A fresh id of the hub's length (21 characters), so both answers are the same size.
+      const body = `{"accepted":true,"id":"${randomUUID().slice(0, ID_LENGTH)}"}`;
       res.writeHead(202, {
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(body),
