@@ -145,13 +145,34 @@ describe('http endpoint: sending into a hub', () => {
     expect(got.map((m) => m.payload)).toEqual([0]);
   });
 
+  it('an id the endpoint made for a short form is in the window too: sent again with it, handed over once', async () => {
+    const { url, got } = await setup();
+    const first = await post(`${url}/messages`, { destination: 'orders', payload: 'first' });
+    expect(first.status).toBe(202);
+    const { id } = (await first.json()) as { id: string };
+    // The same id again, as a key and as a whole envelope: both answered 202, neither sent.
+    const again = await post(
+      `${url}/messages`,
+      { destination: 'orders', payload: 'again' },
+      { 'idempotency-key': id },
+    );
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    const whole = createMessage({ source: 's', destination: 'orders', payload: 'whole', id });
+    expect((await post(`${url}/messages`, jsonCodec.encode(whole))).status).toBe(202);
+    // A later message goes through, so the two above had their turn and were not handed over.
+    await post(`${url}/messages`, { destination: 'orders', payload: 'later' });
+    await expect.poll(() => got.map((m) => m.payload)).toEqual(['first', 'later']);
+  });
+
   it('past idempotencyWindowMs the same id is sent again (the window is bounded)', async () => {
     const { url, got } = await setup({ idempotencyWindowMs: 100 });
     const send = () =>
       post(`${url}/messages`, { destination: 'orders', payload: 1 }, { 'idempotency-key': 'k-1' });
+    // Read before the first send: its window opens at or after this, however slow the answer.
+    const started = Date.now();
     expect((await send()).status).toBe(202);
     await expect.poll(() => got.length).toBe(1);
-    const started = Date.now();
     await expect
       .poll(async () => {
         await send();

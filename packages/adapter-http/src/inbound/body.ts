@@ -8,18 +8,26 @@ export class BodyRefused {
 }
 
 /**
- * The body, or a `BodyRefused` with 413 when it is over `limit`: at once when
- * Content-Length says so (nothing read), else as soon as the bytes received
- * pass the limit (the rest is never read; the caller closes the connection).
- * Chunks are kept as they come and joined once (one copy, no string
- * concatenation); a body that arrives in one chunk is not copied at all.
+ * The body, or a `BodyRefused` with 413 when it is over `limit`, handed to
+ * `done`: at once when Content-Length says so (nothing read), else as soon
+ * as the bytes received pass the limit (the rest is never read; the caller
+ * closes the connection). Chunks are kept as they come and joined once (one
+ * copy, no string concatenation); a body that arrives in one chunk is not
+ * copied at all. A callback rather than a promise: the request goes on in
+ * the stream's own 'end' event, with no promise and no microtask hop per
+ * request. `done` is called once and must not throw.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | BodyRefused> {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  done: (body: Buffer | BodyRefused) => void,
+): void {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.resolve(new BodyRefused(tooLarge(limit, `Content-Length ${declared}`)));
+    done(new BodyRefused(tooLarge(limit, `Content-Length ${declared}`)));
+    return;
   }
-  return new Promise((resolve) => new BodyReader(req, limit, resolve));
+  new BodyReader(req, limit, done);
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   type ResolvedEndpointOptions,
   resolveEndpointOptions,
 } from './options.js';
-import { parseBody } from './parse.js';
+import { type Parsed, parseBody } from './parse.js';
 import {
   type Problem,
   problem,
@@ -421,38 +421,76 @@ export class HttpEndpoint implements AsyncDisposable {
     return undefined;
   }
 
-  private async post(
+  /**
+   * A POST: the body is read under the limit, then `received` goes on in the
+   * body's 'end' event. The common case (one message, no protection) answers
+   * from the send's own settlement: no async frame and no promise of its own.
+   */
+  private post(
     req: IncomingMessage,
     res: ServerResponse,
     what: 'message' | 'event' | 'request',
-  ): Promise<void> {
-    const body = await readBody(req, this.opts.maxBodyBytes);
+  ): void {
+    readBody(req, this.opts.maxBodyBytes, (body) => {
+      try {
+        const pending = this.received(req, res, what, body);
+        if (pending !== undefined) pending.catch((err: unknown) => failed(res, err));
+      } catch (err) {
+        failed(res, err);
+      }
+    });
+  }
+
+  /** The body is in: refusals, the signature, the parse; then on to the hub. */
+  private received(
+    req: IncomingMessage,
+    res: ServerResponse,
+    what: 'message' | 'event' | 'request',
+    body: Buffer | BodyRefused,
+  ): Promise<void> | undefined {
     if (body instanceof BodyRefused) {
       this.audit(req, 'refused', body.problem, 'maxBodyBytes');
-      return this.refuseUnread(req, res, body.problem);
+      this.refuseUnread(req, res, body.problem);
+      return undefined;
     }
     const badSignature = this.signatureProblem(req, body);
     if (badSignature) {
       this.audit(req, 'auth', badSignature, 'webhook-signature');
-      return sendProblem(res, badSignature);
+      sendProblem(res, badSignature);
+      return undefined;
     }
-    let envelopes: Envelope[];
-    let batch: boolean;
+    let parsed: Parsed;
     try {
-      ({ envelopes, batch } = parseBody(req.headers, body, what === 'event' ? 'event' : 'message'));
+      parsed = parseBody(req.headers, body, what === 'event' ? 'event' : 'message');
     } catch (err) {
-      return sendProblem(res, problemFromError(err));
+      sendProblem(res, problemFromError(err));
+      return undefined;
     }
     const security = this.opts.hub.security;
     if (security?.opensProtection === true) {
       // A sending hub with protection sealed them: verified and opened here
       // (the hub seals them again for its own transport); a failure is audited.
-      try {
-        envelopes = await Promise.all(envelopes.map((env) => security.openFromClient(env)));
-      } catch (err) {
-        return sendProblem(res, problemFromError(err));
-      }
+      return Promise.all(parsed.envelopes.map((env) => security.openFromClient(env))).then(
+        (opened) => this.deliver(req, res, what, opened, parsed.batch, false),
+        (err: unknown) => sendProblem(res, problemFromError(err)),
+      );
     }
+    return this.deliver(req, res, what, parsed.envelopes, parsed.batch, parsed.minted === true);
+  }
+
+  /**
+   * Hand the envelopes to the hub and answer. `minted`: the one envelope's
+   * id was made by this endpoint, so no earlier request can hold it in the
+   * idempotency window (it is recorded there all the same).
+   */
+  private deliver(
+    req: IncomingMessage,
+    res: ServerResponse,
+    what: 'message' | 'event' | 'request',
+    envelopes: Envelope[],
+    batch: boolean,
+    minted: boolean,
+  ): Promise<void> | undefined {
     // The hub's security decides with the identity the token, the verify hook
     // or the webhook signature resolved (only a hub with a security policy reads it).
     if (this.tagsIdentity) {
@@ -460,26 +498,65 @@ export class HttpEndpoint implements AsyncDisposable {
       for (const env of envelopes) attachIdentity(env, identity);
     }
     if (what === 'request') {
-      if (batch)
-        return sendProblem(
+      if (batch) {
+        sendProblem(
           res,
           problem(400, ErrorCode.INVALID_MESSAGE, 'a request is one message, not a batch', 'body'),
         );
+        return undefined;
+      }
       return this.request(req, res, envelopes[0] as UnifiedMessage);
     }
-    if (!batch) {
-      // The common case, without a batch's bookkeeping.
-      const env = envelopes[0]!;
-      const sending = this.accept(env);
-      try {
-        await sending;
-      } catch (err) {
-        this.forget(env.id, sending);
-        return sendProblem(res, problemFromError(err));
-      }
-      this.remember(env.id, sending);
-      return sendAccepted(res, env.id);
+    if (batch) return this.deliverBatch(res, envelopes);
+    // The common case, without a batch's bookkeeping: answered when the send settles.
+    const env = envelopes[0]!;
+    if (this.opts.idempotencyWindowMs === 0) {
+      this.send(env).then(
+        () => answer(res, env.id),
+        (err: unknown) => failed(res, err),
+      );
+      return undefined;
     }
+    const now = Date.now();
+    const seen = minted ? undefined : this.accepted.get(env.id, now);
+    if (seen !== undefined) {
+      // A repeat within the window: the first send's outcome, not a second send.
+      seen.then(
+        () => {
+          this.remember(env.id, seen);
+          answer(res, env.id);
+        },
+        (err: unknown) => {
+          this.forget(env.id, seen);
+          failed(res, err);
+        },
+      );
+      return undefined;
+    }
+    const sending = this.send(env);
+    const entry = this.accepted.set(env.id, sending, now);
+    sending.then(
+      () => {
+        // The shared settled promise for the rest of the window (see `remember`).
+        this.accepted.settle(entry, sending, ACCEPTED);
+        answer(res, env.id);
+      },
+      (err: unknown) => {
+        this.forget(env.id, sending);
+        failed(res, err);
+      },
+    );
+    return undefined;
+  }
+
+  private send(env: Envelope): Promise<MessageResult> {
+    const hub = this.opts.hub;
+    return env.kind === 'event'
+      ? hub.publish(env as UnifiedEvent)
+      : hub.send(env as UnifiedMessage);
+  }
+
+  private async deliverBatch(res: ServerResponse, envelopes: Envelope[]): Promise<void> {
     const sendings = envelopes.map((env) => this.accept(env));
     const results = await Promise.allSettled(sendings);
     for (const [i, r] of results.entries()) {
@@ -514,16 +591,10 @@ export class HttpEndpoint implements AsyncDisposable {
    * outcome. The caller awaits the result and calls `forget` when it failed.
    */
   private accept(env: Envelope): Promise<MessageResult> {
-    const hub = this.opts.hub;
-    if (this.opts.idempotencyWindowMs === 0) {
-      return env.kind === 'event'
-        ? hub.publish(env as UnifiedEvent)
-        : hub.send(env as UnifiedMessage);
-    }
+    if (this.opts.idempotencyWindowMs === 0) return this.send(env);
     const seen = this.accepted.get(env.id);
     if (seen !== undefined) return seen;
-    const sending =
-      env.kind === 'event' ? hub.publish(env as UnifiedEvent) : hub.send(env as UnifiedMessage);
+    const sending = this.send(env);
     this.accepted.set(env.id, sending);
     return sending;
   }
@@ -612,6 +683,15 @@ const ACCEPTED: Promise<MessageResult> = Promise.resolve({
   adapter: '',
   latencyMs: 0,
 });
+
+/** 202 for an accepted id; a failure to write it is answered as any handler failure. */
+function answer(res: ServerResponse, id: string): void {
+  try {
+    sendAccepted(res, id);
+  } catch (err) {
+    failed(res, err);
+  }
+}
 
 /** A handler that threw or rejected: a problem answer, or a dropped socket when one was under way. */
 function failed(res: ServerResponse, err: unknown): void {

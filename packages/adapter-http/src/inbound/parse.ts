@@ -28,6 +28,12 @@ export const MAX_BATCH = 1_000;
 export interface Parsed {
   readonly envelopes: Envelope[];
   readonly batch: boolean;
+  /**
+   * The one envelope's id was made here (a short form without an
+   * Idempotency-Key): no earlier request can have carried it, so the
+   * idempotency window need not be searched for it (it is still recorded).
+   */
+  readonly minted?: boolean;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -66,6 +72,10 @@ function fromShortForm(
   return createMessage(input as unknown as CreateMessageInput<unknown>);
 }
 
+/** A whole envelope (it carries its own id), not the short form the endpoint completes. */
+const isWholeEnvelope = (item: Record<string, unknown>): boolean =>
+  item.version !== undefined || item.kind !== undefined;
+
 function fromJsonItem(
   item: unknown,
   raw: Buffer | undefined,
@@ -81,7 +91,7 @@ function fromJsonItem(
     );
   }
   // A whole envelope goes through the codec: tagged values (bytes, dates) revive.
-  if (item.version !== undefined || item.kind !== undefined) {
+  if (isWholeEnvelope(item)) {
     return jsonCodec.decode(raw ?? JSON.stringify(item));
   }
   return fromShortForm(item, kind, id);
@@ -130,7 +140,11 @@ export function parseBody(
         batch: true,
       };
     } else {
-      parsed = { envelopes: [fromJsonItem(value, body, kind, idempotencyKey, '')], batch: false };
+      const env = fromJsonItem(value, body, kind, idempotencyKey, '');
+      // fromJsonItem refused anything but an object; the short form's id is made here.
+      const minted =
+        idempotencyKey === undefined && !isWholeEnvelope(value as Record<string, unknown>);
+      parsed = { envelopes: [env], batch: false, minted };
     }
   } else {
     throw new InvalidMessageError(

@@ -11,6 +11,9 @@ interface Entry<V> {
   value: V;
 }
 
+/** What `set` returns: a handle on that entry, for {@link TtlSet.settle} without a second lookup. */
+export type TtlEntry<V> = Readonly<Entry<V>>;
+
 export class TtlSet<V = true> {
   private readonly entries = new Map<string, Entry<V>>();
   /** Entries in insertion order; one may be stale (deleted or replaced in `entries`). */
@@ -30,18 +33,28 @@ export class TtlSet<V = true> {
     return undefined;
   }
 
-  set(id: string, value: V, now = Date.now()): void {
+  set(id: string, value: V, now = Date.now()): TtlEntry<V> {
     const entry: Entry<V> = { id, at: now, value };
     // Map.set on an existing key keeps its old position; the queue keeps order instead.
     this.entries.set(id, entry);
     this.queue.push(entry);
     this.prune(now);
+    return entry;
   }
 
   /** Replace the value of `id` when it is still `from`, keeping its place and age. */
   replace(id: string, from: V, to: V): void {
     const entry = this.entries.get(id);
     if (entry !== undefined && entry.value === from) entry.value = to;
+  }
+
+  /**
+   * `replace` through the handle `set` returned: the same outcome without a
+   * map lookup. An entry that has left the set (expired, deleted, or its id
+   * set again) is no longer the map's, so changing it changes nothing there.
+   */
+  settle(entry: TtlEntry<V>, from: V, to: V): void {
+    if (entry.value === from) (entry as Entry<V>).value = to;
   }
 
   delete(id: string): void {
