@@ -156,8 +156,8 @@ export interface RequestReplyHost {
  * with the same timeout expire in the order they were made, so each timeout
  * value keeps its requests in one first-in first-out lane and the timer is
  * armed for the earliest head of any lane. A request costs one map insert
- * and delete (by correlationId, for its reply) and a lane push, never a
- * timer of its own; while nothing waits the timer is unref'd, so it never
+ * (by correlationId, for its reply; see PendingTable) and a lane push, never
+ * a timer of its own; while nothing waits the timer is unref'd, so it never
  * keeps the process alive, and `close()` clears it.
  */
 export class RequestReply {
