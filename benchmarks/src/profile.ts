@@ -2,7 +2,8 @@
  * Hub-only load for CPU profiling, without the raw side or the alternation:
  *   node --cpu-prof --cpu-prof-dir=/tmp/hub-prof --import tsx --conditions=@hub/source \
  *     src/profile.ts best-effort|at-least-once|publish|redis-pubsub|redis-streams [messages]
- *     src/profile.ts request|redis-request [requests]   (BENCH_INFLIGHT=100 for 100 in flight)
+ *     src/profile.ts request|redis-request [requests]   (BENCH_INFLIGHT=100 for 100 in flight,
+ *       BENCH_WARMUP=20000 for that many requests and a full collection first)
  *     src/profile.ts redis-durable [events]   (redis.durable-events, the hub side only)
  * The redis modes start their own redis-server on a free loopback port.
  */
@@ -33,11 +34,11 @@ if (mode === 'request' || mode === 'redis-request') {
   // Best-effort request/reply, BENCH_INFLIGHT callers each awaiting one request at a time.
   const inflight = Number(process.env.BENCH_INFLIGHT) || 1;
   await hub.onMessage('p', (m) => m.payload, { guarantees: ['best-effort'] });
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
+  let t0 = performance.now();
   let done = 0;
+  let goal = total;
   const caller = async () => {
-    while (done < total && performance.now() - t0 < 20_000) {
+    while (done < goal && performance.now() - t0 < 20_000) {
       done++;
       await hub.request(
         createMessage({ source: 'p', destination: 'p', payload, deliveryGuarantee: 'best-effort' }),
@@ -45,6 +46,18 @@ if (mode === 'request' || mode === 'redis-request') {
       );
     }
   };
+  // BENCH_WARMUP=n: n requests first, then a full collection when `--expose-gc` allows it
+  // (the benchmark forces one between rounds, and what a request leaves behind differs after one).
+  const warmup = Number(process.env.BENCH_WARMUP) || 0;
+  if (warmup > 0) {
+    goal = warmup;
+    await Promise.all(Array.from({ length: inflight }, caller));
+    (globalThis as { gc?: () => void }).gc?.();
+    done = 0;
+    goal = total;
+    t0 = performance.now();
+  }
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: inflight }, caller));
   const cpu = process.cpuUsage(cpu0);
   console.log(

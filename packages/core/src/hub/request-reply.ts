@@ -64,6 +64,69 @@ class Lane {
   }
 }
 
+/**
+ * The waiting requests by correlationId. An answered request is only flagged
+ * (`settled`) and stays in the map until the map is rebuilt with the
+ * requests still waiting, once it holds about twice as many entries as
+ * wait, plus a few; nothing is ever deleted from a map.
+ *
+ * Why not `set` and `delete` on one long-lived Map: V8 rebuilds a Map's
+ * table when deleted entries fill it, and the table it leaves behind keeps
+ * its entries and a link to the new table (for iterators). Once one such
+ * table has been moved to the old generation (a full collection, or a table
+ * that lived long enough), every table after it stays reachable from that
+ * dead one, with the requests, replies and payloads it held, until the next
+ * full collection: with 100 requests in flight, most of what each request
+ * allocated was copied once and promoted, and CPU per request doubled. A map
+ * that is only filled and then dropped leaves no such chain behind it.
+ */
+class PendingTable {
+  private map = new Map<string, PendingRequest>();
+  /** Requests waiting (not settled). */
+  live = 0;
+
+  /** The request waiting under `id`; undefined when none does (never asked, answered, timed out). */
+  get(id: string): PendingRequest | undefined {
+    const p = this.map.get(id);
+    return p === undefined || p.settled ? undefined : p;
+  }
+
+  add(p: PendingRequest): void {
+    const map = this.map;
+    if (map.size >= 2 * this.live + 32) {
+      const next = new Map<string, PendingRequest>();
+      map.forEach(keepWaiting, next);
+      this.map = next;
+    }
+    this.map.set(p.id, p);
+    this.live++;
+  }
+
+  /** `p` (waiting) was answered, failed or timed out. */
+  settle(p: PendingRequest): void {
+    p.settled = true;
+    this.live--;
+  }
+
+  /** The requests still waiting; the table is empty afterwards. */
+  takeAll(): PendingRequest[] {
+    const all: PendingRequest[] = [];
+    for (const p of this.map.values()) if (!p.settled) all.push(p);
+    this.map = new Map();
+    this.live = 0;
+    return all;
+  }
+
+  /** @internal Entries held, settled ones not yet dropped included. */
+  get held(): number {
+    return this.map.size;
+  }
+}
+
+function keepWaiting(this: Map<string, PendingRequest>, p: PendingRequest, id: string): void {
+  if (!p.settled) this.set(id, p);
+}
+
 export interface RequestReplyHost {
   readonly instanceId: string;
   readonly logger: Logger;
@@ -93,12 +156,12 @@ export interface RequestReplyHost {
  * with the same timeout expire in the order they were made, so each timeout
  * value keeps its requests in one first-in first-out lane and the timer is
  * armed for the earliest head of any lane. A request costs one map insert
- * and delete (by correlationId, for its reply) and a lane push, never a
- * timer of its own; while nothing waits the timer is unref'd, so it never
+ * (by correlationId, for its reply; see PendingTable) and a lane push, never
+ * a timer of its own; while nothing waits the timer is unref'd, so it never
  * keeps the process alive, and `close()` clears it.
  */
 export class RequestReply {
-  private readonly pending = new Map<string, PendingRequest>();
+  private readonly pending = new PendingTable();
   /** Per timeout value, the waiting requests in deadline order. */
   private readonly lanes = new Map<number, Lane>();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -116,7 +179,7 @@ export class RequestReply {
       this.host.logger.debug(`[hub] late or unknown reply ${reply.id} dropped`);
       return;
     }
-    this.forget(id!, p);
+    this.forget(p);
     p.resolve(reply);
   };
 
@@ -126,7 +189,12 @@ export class RequestReply {
 
   /** Requests waiting for a reply now. */
   get waiting(): number {
-    return this.pending.size;
+    return this.pending.live;
+  }
+
+  /** @internal Entries the table of waiting requests holds, settled ones not yet dropped included. */
+  get tableSize(): number {
+    return this.pending.held;
   }
 
   /** @internal Entries the lanes hold, settled ones not yet dropped included (bounded: see Lane). */
@@ -156,7 +224,7 @@ export class RequestReply {
       return outer;
     }
     const correlationId = message.correlationId ?? message.id;
-    if (this.pending.has(correlationId)) {
+    if (this.pending.get(correlationId) !== undefined) {
       return Promise.reject(
         new HubError(
           ErrorCode.INVALID_MESSAGE,
@@ -196,8 +264,8 @@ export class RequestReply {
     });
     entry.promise = reply as Promise<UnifiedMessage>;
     lane.add(entry);
-    this.pending.set(correlationId, entry);
-    if (this.pending.size === 1) this.timer?.ref();
+    this.pending.add(entry);
+    if (this.pending.live === 1) this.timer?.ref();
     if (deadline < this.armedFor) this.arm(deadline);
     // The request was validated and the inbox address is ours: no second validation.
     const out = addressedTo(message, inbox, correlationId);
@@ -205,7 +273,7 @@ export class RequestReply {
     this.host.sendRequest(out, TIME_ORIGIN + now)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;
-      this.forget(correlationId, entry);
+      this.forget(entry);
       entry.reject(err as Error);
     });
     return reply;
@@ -232,8 +300,7 @@ export class RequestReply {
 
   /** Fail every waiting request and stop the timer (the hub is closing). */
   rejectAll(err: Error): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
+    const all = this.pending.takeAll();
     this.lanes.clear();
     this.disarm();
     for (const p of all) {
@@ -242,12 +309,11 @@ export class RequestReply {
     }
   }
 
-  private forget(id: string, p: PendingRequest): void {
-    this.pending.delete(id);
-    p.settled = true;
+  private forget(p: PendingRequest): void {
+    this.pending.settle(p);
     p.lane.live--;
     // Nothing waits: the armed timer must not keep the process alive.
-    if (this.pending.size === 0) this.timer?.unref();
+    if (this.pending.live === 0) this.timer?.unref();
   }
 
   private arm(deadline: number): void {
@@ -255,7 +321,7 @@ export class RequestReply {
     this.armedFor = deadline;
     // Timers run on whole milliseconds and may fire a fraction early: sweep() re-arms then.
     this.timer = setTimeout(this.sweepFn, Math.max(1, Math.ceil(deadline - performance.now())));
-    if (this.pending.size === 0) this.timer.unref();
+    if (this.pending.live === 0) this.timer.unref();
   }
 
   private disarm(): void {
@@ -280,8 +346,7 @@ export class RequestReply {
             if (p.deadline < next) next = p.deadline;
             break;
           }
-          this.pending.delete(p.id);
-          p.settled = true;
+          this.pending.settle(p);
           lane.live--;
           expired.push(p);
         }

@@ -251,6 +251,38 @@ describe('ReceivePipeline', () => {
     expect(c.acked).toBe(0);
   });
 
+  it('drain releases each hung handler once after many timed handlers came and went (retries included)', async () => {
+    const before = timerCount();
+    const hung = deferred();
+    const { con, c } = consumer(
+      (env, ctx) => {
+        const p = (env as { payload: string }).payload;
+        if (p === 'hang') return hung.promise;
+        // The first attempt of each "retry" message fails, so its job is timed twice.
+        if (p === 'retry' && ctx.attempt === 1) return Promise.reject(new Error('once'));
+        return new Promise((r) => setImmediate(r));
+      },
+      { handlerTimeoutMs: 60_000, concurrency: 8, maxDeliveries: 2 },
+    );
+    const hangs = [delivery(msg({ payload: 'hang' })), delivery(msg({ payload: 'hang' }))];
+    for (const h of hangs) con.accept(h.d, 'mem');
+    const rest = Array.from({ length: 300 }, (_, i) =>
+      delivery(msg({ payload: i % 3 === 0 ? 'retry' : 'ok' })),
+    );
+    for (const r of rest) con.accept(r.d, 'mem');
+    await waitFor(() => c.acked === 300, 'all but the hung ones acked');
+    // The two hung handlers hold their timers; every other timer was cleared.
+    expect(timerCount()).toBe(before + 2);
+    await con.drain(10);
+    expect(timerCount()).toBe(before);
+    expect(con.inFlight).toBe(0);
+    for (const h of hangs) expect(h.s.nacks).toHaveLength(0); // released to the subscription's close
+    hung.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(c.acked).toBe(300);
+    expect(c.retried).toBe(100);
+  });
+
   it('a timed-out attempt that finishes late settles nothing twice', async () => {
     const late = deferred();
     let calls = 0;

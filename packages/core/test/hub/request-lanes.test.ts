@@ -92,4 +92,34 @@ describe('request lanes (deadline bookkeeping)', () => {
     expect(rr.waiting).toBe(0);
     expect(timerCount()).toBeLessThanOrEqual(before);
   });
+
+  it('the table of waiting requests drops answered ones in bulk: bounded, and an answered id can be asked again', async () => {
+    const { rr, sent, late } = setup();
+    made.push(rr);
+    const slow = rr.request(request(), 60_000).catch((e: unknown) => e as HubError);
+    await sentCount(sent, 1);
+    const reused = request();
+    for (let i = 0; i < 1_000; i++) {
+      // The same message (same correlationId) again and again: each once the previous was answered.
+      const p = rr.request(i % 2 === 0 ? reused : request(), 60_000);
+      // Refused while one with its correlationId waits.
+      if (i % 2 === 0) {
+        await expect(rr.request(reused, 60_000)).rejects.toMatchObject({
+          code: ErrorCode.INVALID_MESSAGE,
+        });
+      }
+      rr.answer(createReply(sent.at(-1)!, { payload: i }));
+      expect((await p).payload).toBe(i);
+      expect(rr.waiting).toBe(1);
+      // One request waits: at most 2 × 1 + 32 entries, answered ones included, and this one.
+      expect(rr.tableSize).toBeLessThanOrEqual(2 * 1 + 32 + 1);
+    }
+    // An answer to an answered request is late, though its entry may still be in the table.
+    rr.answer(createReply(sent.at(-1)!, { payload: 'again' }));
+    expect(late.n).toBe(1);
+    rr.rejectAll(new Error('closing'));
+    expect(await slow).toMatchObject({ message: 'closing' });
+    expect(rr.waiting).toBe(0);
+    expect(rr.tableSize).toBe(0);
+  });
 });
