@@ -206,7 +206,7 @@ function signedText(env: Envelope, headers: Record<string, string>, body: unknow
   ]);
 }
 
-/** The HMAC-SHA256 of an envelope as it travels, under `key`. */
+/** The HMAC-SHA256 of an arrived envelope, under `key`. */
 const macOf = (key: KeyObject, env: Envelope, headers: Record<string, string>, body: unknown) =>
   createHmac('sha256', key)
     .update(signedText(env, headers, body))
@@ -402,7 +402,9 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
       if (zip !== '' || encKey !== undefined) body = bytes.toString('base64');
     }
     if (sigKey !== undefined) {
-      const mac = macOf(sigKey, env, headers, body).toString('base64');
+      const mac = createHmac('sha256', sigKey)
+        .update(signedText(env, headers, body))
+        .digest('base64');
       headers[SIGNATURE_HEADER] = `${sigKeyId}.${mac}`;
     }
     return withBody(env, body, headers);
