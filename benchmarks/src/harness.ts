@@ -326,13 +326,17 @@ export async function alternate(
  * Warm every side (`warmups` rounds each, one by default), then measure A, B, C,
  * A, B, C … for `rounds` rounds (capped under --quick): the alternation of
  * `alternate()` for more than two sides (the hub beside a raw client and a
- * peer). Returns each side's values.
+ * peer). With `mirror`, every other round runs them in the opposite order
+ * (A, B, C, C, B, A …), so no side always follows the same one (a side that
+ * leaves work behind for the next, such as GC or a backlog on a shared
+ * server, then weighs on each side alike). Returns each side's values.
  */
 export async function rotate(
   sides: Array<() => Promise<number>>,
   fullRounds: number,
   collect = true,
   warmups = 1,
+  mirror = false,
 ): Promise<number[][]> {
   const rounds = roundsFor(fullRounds);
   for (const s of sides) {
@@ -342,7 +346,8 @@ export async function rotate(
   const out: number[][] = sides.map(() => []);
   for (let r = 0; r < rounds; r++) {
     progress.round(r + 1, rounds);
-    for (let i = 0; i < sides.length; i++) {
+    for (let k = 0; k < sides.length; k++) {
+      const i = mirror && r % 2 === 1 ? sides.length - 1 - k : k;
       out[i]!.push(await sides[i]!());
       await settle(collect);
     }

@@ -216,14 +216,17 @@ async function redisRuns(): Promise<ScenarioResult[]> {
       return r.rate;
     };
     for (const s of sides) await run(s, Math.min(N, 1_000))();
-    const rounds = roundsFor(3);
+    const rounds = roundsFor(4);
     const [none, off, all] = await rotate(
       sides.map((s) => run(s, N)),
       rounds,
+      true,
+      1,
+      true,
     );
     const cpuOf = (name: string) => stats(cpu.get(name)!).median;
     const common = [
-      `${N.toLocaleString('en-US')} at-least-once messages with a 1 KB JSON payload per round, ${BATCH} sends in flight, from a sender hub to an endpoint of a receiver hub over one redis-server (Redis Streams); rounds rotate none, off, all`,
+      `${N.toLocaleString('en-US')} at-least-once messages with a 1 KB JSON payload per round, ${BATCH} sends in flight, from a sender hub to an endpoint of a receiver hub over one redis-server (Redis Streams); rounds run none, off, all, then all, off, none (the same hubs and payloads throughout)`,
     ];
     return [
       result({

@@ -15,6 +15,7 @@ import {
   constants as zlibConstants,
 } from 'node:zlib';
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
+import { isThenable } from '../common/thenable.js';
 import { rejectUnknownOptions } from '../config/unknown-options.js';
 import { IDENTITY_HEADER } from './identity.js';
 import type { EnvelopeProtection } from './security.js';
@@ -133,6 +134,11 @@ class Keys {
     return id;
   }
 
+  /** The key of `id` if it was resolved before: the common case, answered without a promise. */
+  cached(id: string): KeyObject | undefined {
+    return this.cache.get(id);
+  }
+
   /** The secret of `id`; a HUB_INTEGRITY_FAILED error for an unknown or malformed one. */
   async get(id: string): Promise<KeyObject> {
     const hit = this.cache.get(id);
@@ -169,12 +175,19 @@ function boundData(env: Envelope, keyId: string, zip: string): Buffer {
   );
 }
 
-/** What the signature covers: everything a receiver acts on, but not `attempt` (redeliveries raise it). */
-function signedText(env: Envelope): string {
-  const hubHeaders = Object.keys(env.headers)
-    .filter((k) => k.startsWith('hub-') && k !== SIGNATURE_HEADER)
-    .sort()
-    .map((k) => [k, env.headers[k]]);
+/**
+ * What the signature covers: everything a receiver acts on, but not `attempt`
+ * (redeliveries raise it). `headers` and `body` are those the envelope
+ * travels with (the sealed ones on the way out); every `hub-*` header but the
+ * signature is covered, in name order.
+ */
+function signedText(env: Envelope, headers: Record<string, string>, body: unknown): string {
+  const names: string[] = [];
+  for (const k of Object.keys(headers)) {
+    if (k.startsWith('hub-') && k !== SIGNATURE_HEADER) names.push(k);
+  }
+  names.sort();
+  const hubHeaders = names.map((k) => [k, headers[k]]);
   const m = env.kind === 'message' ? env : undefined;
   return JSON.stringify([
     'hub-sig-v1',
@@ -189,9 +202,19 @@ function signedText(env: Envelope): string {
     m?.replyTo ?? null,
     m?.deliveryGuarantee ?? null,
     hubHeaders,
-    bodyOf(env) ?? null,
+    body ?? null,
   ]);
 }
+
+/** The HMAC-SHA256 of an arrived envelope, under `key`. */
+const macOf = (key: KeyObject, env: Envelope, headers: Record<string, string>, body: unknown) =>
+  createHmac('sha256', key)
+    .update(signedText(env, headers, body))
+    .digest();
+
+/** `key` when the provider already gave it, else a promise of it (the first use of a key id). */
+const keyOf = (keys: Keys, id: string): KeyObject | Promise<KeyObject> =>
+  keys.cached(id) ?? keys.get(id);
 
 /**
  * Fresh random IVs, drawn from the CSPRNG 256 at a time: `randomBytes(12)`
@@ -215,7 +238,59 @@ function nextIv(): Buffer {
  * Brotli at quality 4: the default (11) is made for static files and took
  * ~1.2 ms per 1 KB envelope, against ~25 µs here for nearly the same size.
  */
-const BROTLI_OPTIONS = { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } };
+const BROTLI_QUALITY = 4;
+const MAX_CHUNK = 64 * 1024;
+
+/**
+ * The smallest window (2^9 to 2^15 bytes) that still reaches back over all
+ * of `n` bytes (deflate keeps 262 bytes of look-ahead out of its window): a
+ * payload that fits in it compresses exactly as with the full 32 KiB window,
+ * while zlib allocates and clears far less state per envelope (the full
+ * window and hash table are ~256 KiB set up per call, most of the cost of
+ * compressing 1 KB).
+ */
+function windowBitsFor(n: number): number {
+  let bits = 9;
+  while (bits < 15 && 1 << bits < n + 262) bits++;
+  return bits;
+}
+
+/**
+ * Compress `bytes` as standard gzip or brotli, sized to the input: any
+ * reader inflates the result (the window is written in the stream header).
+ */
+function compress(bytes: Buffer, algorithm: 'gzip' | 'br'): Buffer {
+  const windowBits = windowBitsFor(bytes.length);
+  // One output chunk for what does not compress at all (so no concatenation),
+  // instead of Node's fixed 16 KiB per call.
+  const chunkSize = Math.min(MAX_CHUNK, bytes.length + 64);
+  if (algorithm === 'gzip') {
+    return gzipSync(bytes, { windowBits, memLevel: Math.max(1, windowBits - 6), chunkSize });
+  }
+  return brotliCompressSync(bytes, {
+    chunkSize,
+    params: {
+      [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+      [zlibConstants.BROTLI_PARAM_LGWIN]: Math.max(10, windowBits),
+      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+    },
+  });
+}
+
+/**
+ * Inflate, refusing output past `maxOut`. The output chunk is sized from the
+ * length a gzip stream declares in its trailer (a hint only: a lying one
+ * costs more chunks, never more than `maxOut` bytes), not Node's fixed
+ * 16 KiB per call.
+ */
+function decompress(bytes: Buffer, zip: 'gzip' | 'br', maxOut: number): Buffer {
+  const declared = zip === 'gzip' && bytes.length >= 18 ? bytes.readUInt32LE(bytes.length - 4) : 0;
+  const guess = declared > 0 ? declared + 64 : bytes.length * 8;
+  const chunkSize = Math.max(1024, Math.min(MAX_CHUNK, guess, maxOut + 64));
+  return zip === 'gzip'
+    ? gunzipSync(bytes, { maxOutputLength: maxOut, chunkSize })
+    : brotliDecompressSync(bytes, { maxOutputLength: maxOut, chunkSize });
+}
 
 function decode(field: string, value: string | undefined, bytes?: number): Buffer {
   if (value === undefined) throw fail(`headers.${field} is missing`);
@@ -290,42 +365,82 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
   const threshold = comp?.thresholdBytes ?? 1024;
   const maxOut = comp?.maxDecompressedBytes ?? 8 * 1024 * 1024;
 
-  const seal = async (env: Envelope): Promise<Envelope> => {
+  /**
+   * Seal with the keys at hand. Synchronous: the keys come resolved, so a
+   * send through the protection costs no asynchronous hop. One copy of the
+   * headers and one of the envelope, whatever the steps.
+   */
+  const sealWith = (
+    env: Envelope,
+    encKeyId: string,
+    encKey: KeyObject | undefined,
+    sigKeyId: string,
+    sigKey: KeyObject | undefined,
+  ): Envelope => {
     const headers: Record<string, string> = { ...env.headers };
     let body = bodyOf(env);
-    if (comp !== undefined || encrypts) {
+    if (comp !== undefined || encKey !== undefined) {
       let bytes: Buffer = Buffer.from(JSON.stringify(body ?? null));
       let zip = '';
       if (comp !== undefined && bytes.length >= threshold) {
-        bytes = algorithm === 'gzip' ? gzipSync(bytes) : brotliCompressSync(bytes, BROTLI_OPTIONS);
+        bytes = compress(bytes, algorithm);
         zip = algorithm;
         headers[COMPRESSION_HEADER] = zip;
       }
-      if (encrypts) {
-        const keyId = encryption!.current();
-        const key = await encryption!.get(keyId);
+      if (encKey !== undefined) {
         const iv = nextIv();
-        const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-        cipher.setAAD(boundData(env, keyId, zip));
-        bytes = Buffer.concat([cipher.update(bytes), cipher.final()]);
-        headers[KEY_ID_HEADER] = keyId;
+        const cipher = createCipheriv('aes-256-gcm', encKey, iv, { authTagLength: TAG_BYTES });
+        cipher.setAAD(boundData(env, encKeyId, zip));
+        const head = cipher.update(bytes);
+        // GCM is a stream mode: final() only computes the tag (no bytes, nothing to join).
+        const tail = cipher.final();
+        bytes = tail.length === 0 ? head : Buffer.concat([head, tail]);
+        headers[KEY_ID_HEADER] = encKeyId;
         headers[IV_HEADER] = iv.toString('base64');
         headers[TAG_HEADER] = cipher.getAuthTag().toString('base64');
       }
-      body = zip === '' && !encrypts ? body : bytes.toString('base64');
+      if (zip !== '' || encKey !== undefined) body = bytes.toString('base64');
     }
-    let out = withBody(env, body, headers);
-    if (signing !== undefined) {
-      const keyId = signing.current();
-      const mac = createHmac('sha256', await signing.get(keyId))
-        .update(signedText(out))
+    if (sigKey !== undefined) {
+      const mac = createHmac('sha256', sigKey)
+        .update(signedText(env, headers, body))
         .digest('base64');
-      out = withBody(out, body, { ...headers, [SIGNATURE_HEADER]: `${keyId}.${mac}` });
+      headers[SIGNATURE_HEADER] = `${sigKeyId}.${mac}`;
     }
-    return out;
+    return withBody(env, body, headers);
   };
 
-  const open = async (env: Envelope): Promise<Envelope> => {
+  const sealNow = (env: Envelope): Envelope | Promise<Envelope> => {
+    const encKeyId = encrypts ? encryption!.current() : '';
+    const sigKeyId = signing === undefined ? '' : signing.current();
+    const encKey = encrypts ? keyOf(encryption!, encKeyId) : undefined;
+    const sigKey = signing === undefined ? undefined : keyOf(signing, sigKeyId);
+    if (isThenable(encKey) || isThenable(sigKey)) {
+      // The first envelope under a key id: the provider is asked (once).
+      return Promise.all([encKey, sigKey]).then(([e, k]) =>
+        sealWith(env, encKeyId, e, sigKeyId, k),
+      );
+    }
+    return sealWith(env, encKeyId, encKey, sigKeyId, sigKey);
+  };
+
+  /** Check the signature of `env` against `key`; throws when it does not verify. */
+  const verify = (env: Envelope, key: KeyObject, keyId: string, given: Buffer): void => {
+    const mac = macOf(key, env, env.headers, bodyOf(env));
+    if (!timingSafeEqual(mac, given)) {
+      throw fail(
+        `the signature of ${env.id} (key "${keyId}") does not verify: the envelope or its identity was changed`,
+      );
+    }
+  };
+
+  /**
+   * Verify, then decrypt and inflate. Synchronous while the keys are known;
+   * the first envelope under a new key id waits for the provider. The
+   * signature is checked before anything else is read, and before the
+   * encryption key provider is asked for a key id the envelope names.
+   */
+  const openNow = (env: Envelope): Envelope | Promise<Envelope> => {
     const h = env.headers;
     if (signing !== undefined) {
       const sig = h[SIGNATURE_HEADER];
@@ -336,16 +451,22 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
         const dot = sig.lastIndexOf('.');
         const keyId = dot > 0 ? sig.slice(0, dot) : '';
         const given = decode(SIGNATURE_HEADER, sig.slice(dot + 1), 32);
-        const mac = createHmac('sha256', await signing.get(keyId))
-          .update(signedText(env))
-          .digest();
-        if (!timingSafeEqual(mac, given)) {
-          throw fail(
-            `the signature of ${env.id} (key "${keyId}") does not verify: the envelope or its identity was changed`,
-          );
+        const key = keyOf(signing, keyId);
+        if (isThenable(key)) {
+          return key.then((k) => {
+            verify(env, k, keyId, given);
+            return unseal(env);
+          });
         }
+        verify(env, key, keyId, given);
       }
     }
+    return unseal(env);
+  };
+
+  /** Decrypt and inflate a verified envelope (or one signing does not cover). */
+  const unseal = (env: Envelope): Envelope | Promise<Envelope> => {
+    const h = env.headers;
     const keyId = h[KEY_ID_HEADER];
     const zip = h[COMPRESSION_HEADER] ?? '';
     if (zip !== '' && zip !== 'gzip' && zip !== 'br')
@@ -359,35 +480,52 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
       throw fail(
         `the ${env.kind === 'message' ? 'payload' : 'data'} of a protected envelope must be a base64 string`,
       );
-    let bytes = Buffer.from(body, 'base64');
-    if (keyId !== undefined) {
-      if (encryption === undefined)
-        throw fail(
-          `${env.id} is encrypted (key "${keyId.slice(0, 64)}") and this hub has no encryption keys`,
-        );
-      const key = await encryption.get(keyId);
-      const iv = decode(IV_HEADER, h[IV_HEADER], IV_BYTES);
-      const tag = decode(TAG_HEADER, h[TAG_HEADER], TAG_BYTES);
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-        decipher.setAAD(boundData(env, keyId, zip));
-        decipher.setAuthTag(tag);
-        bytes = Buffer.concat([decipher.update(bytes), decipher.final()]);
-      } catch (err) {
-        throw fail(
-          `${env.id} does not decrypt: its ciphertext, IV, tag or bound metadata were changed`,
-          err,
-        );
-      }
-    } else if (encRequired) {
-      throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
+    if (keyId === undefined) {
+      if (encRequired) throw fail(`${env.id} is not encrypted, and this hub requires encryption`);
+      return plainOf(env, Buffer.from(body, 'base64'), zip);
     }
+    if (encryption === undefined)
+      throw fail(
+        `${env.id} is encrypted (key "${keyId.slice(0, 64)}") and this hub has no encryption keys`,
+      );
+    const key = keyOf(encryption, keyId);
+    if (isThenable(key)) return key.then((k) => decrypt(env, body, k, keyId, zip));
+    return decrypt(env, body, key, keyId, zip);
+  };
+
+  const decrypt = (
+    env: Envelope,
+    body: string,
+    key: KeyObject,
+    keyId: string,
+    zip: '' | 'gzip' | 'br',
+  ): Envelope => {
+    const h = env.headers;
+    const iv = decode(IV_HEADER, h[IV_HEADER], IV_BYTES);
+    const tag = decode(TAG_HEADER, h[TAG_HEADER], TAG_BYTES);
+    let bytes: Buffer;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(boundData(env, keyId, zip));
+      decipher.setAuthTag(tag);
+      const head = decipher.update(Buffer.from(body, 'base64'));
+      const tail = decipher.final();
+      bytes = tail.length === 0 ? head : Buffer.concat([head, tail]);
+    } catch (err) {
+      throw fail(
+        `${env.id} does not decrypt: its ciphertext, IV, tag or bound metadata were changed`,
+        err,
+      );
+    }
+    return plainOf(env, bytes, zip);
+  };
+
+  /** Inflate (when compressed) and parse the body; the envelope without the headers of the steps undone. */
+  const plainOf = (env: Envelope, raw: Buffer, zip: '' | 'gzip' | 'br'): Envelope => {
+    let bytes = raw;
     if (zip !== '') {
       try {
-        bytes =
-          zip === 'gzip'
-            ? gunzipSync(bytes, { maxOutputLength: maxOut })
-            : brotliDecompressSync(bytes, { maxOutputLength: maxOut });
+        bytes = decompress(bytes, zip, maxOut);
       } catch (err) {
         const tooBig = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
         throw fail(
@@ -405,11 +543,29 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
       throw fail(`the protected body of ${env.id} is not JSON`, err);
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(h)) {
+    const h = env.headers;
+    for (const k of Object.keys(h)) {
       if (k !== KEY_ID_HEADER && k !== IV_HEADER && k !== TAG_HEADER && k !== COMPRESSION_HEADER)
-        headers[k] = v;
+        headers[k] = h[k]!;
     }
     return withBody(env, value, headers);
+  };
+
+  // A refusal is a rejected promise, as from an async function, never a throw
+  // out of the call; a success is the envelope itself when no key had to be fetched.
+  const seal = (env: Envelope): Envelope | Promise<Envelope> => {
+    try {
+      return sealNow(env);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+  const open = (env: Envelope): Envelope | Promise<Envelope> => {
+    try {
+      return openNow(env);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
 
   return { name: 'envelope-protection', signs: signing !== undefined, warnings, seal, open };

@@ -1,4 +1,5 @@
 import { type Envelope, ErrorCode, HubError } from '@hub/protocol';
+import { isThenable } from '../common/thenable.js';
 import { rejectUnknownOptions } from '../config/unknown-options.js';
 import type { InboundContext, Middleware } from '../hub/middleware.js';
 import type { Logger } from '../logger.js';
@@ -247,22 +248,29 @@ export class HubSecurity {
     };
   }
 
+  /**
+   * Authorize, then stamp the identity: the one copy of the envelope and its
+   * headers this step makes (the caller's object is never changed), with
+   * every `hub-*` header the sender wrote itself left out.
+   */
   private outbound(env: Envelope): Envelope {
     const identity = attachedIdentity(env) ?? this.identity;
-    const local = identity === this.identity;
-    const address = addressOf(env);
-    if (!(local && address.startsWith(INBOX_PREFIX))) {
-      this.authorize(
-        identity,
-        env.kind === 'message' ? 'send' : 'publish',
-        address,
-        env.id,
-        env.source,
-      );
+    if (this.policy !== undefined) {
+      const address = addressOf(env);
+      if (!(identity === this.identity && address.startsWith(INBOX_PREFIX))) {
+        this.authorize(
+          identity,
+          env.kind === 'message' ? 'send' : 'publish',
+          address,
+          env.id,
+          env.source,
+        );
+      }
     }
+    const given = env.headers;
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env.headers)) {
-      if (!k.startsWith(RESERVED_HEADER_PREFIX)) headers[k] = v;
+    for (const k of Object.keys(given)) {
+      if (!k.startsWith(RESERVED_HEADER_PREFIX)) headers[k] = given[k]!;
     }
     headers[IDENTITY_HEADER] = identity;
     return { ...env, headers } as Envelope;
@@ -309,33 +317,56 @@ export class HubSecurity {
     return { plain, sealed };
   }
 
-  private async open(arrived: Envelope): Promise<Envelope> {
+  /**
+   * Verify and open with the protection; a failure is counted, audited and
+   * rethrown as a HubError. Synchronous when the protection is (its keys
+   * known), so an arrival costs no extra promise.
+   */
+  private open(arrived: Envelope): Envelope | Promise<Envelope> {
+    let opened: Envelope | Promise<Envelope>;
     try {
-      return await this.protection!.open(arrived);
+      opened = this.protection!.open(arrived);
     } catch (err) {
-      this.counts.integrityFailed++;
-      const e =
-        err instanceof HubError
-          ? err
-          : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
-              cause: err,
-            });
-      const sender = senderOf(arrived);
-      this.emit({
-        kind: 'integrity',
-        verb: 'receive',
-        ...(sender === undefined ? {} : { identity: sender }),
-        address: addressOf(arrived),
-        messageId: arrived.id,
-        code: e.code,
-        reason: e.message,
-      });
-      throw e;
+      throw this.integrityFailed(arrived, err);
     }
+    return isThenable(opened)
+      ? opened.then(undefined, (err: unknown) => {
+          throw this.integrityFailed(arrived, err);
+        })
+      : opened;
   }
 
-  private async inbound(arrived: Envelope, context: InboundContext): Promise<Envelope> {
-    const env = this.protection === undefined ? arrived : await this.open(arrived);
+  private integrityFailed(arrived: Envelope, err: unknown): HubError {
+    this.counts.integrityFailed++;
+    const e =
+      err instanceof HubError
+        ? err
+        : new HubError(ErrorCode.INTEGRITY_FAILED, `[hub:security] ${String(err)}`, {
+            cause: err,
+          });
+    const sender = senderOf(arrived);
+    this.emit({
+      kind: 'integrity',
+      verb: 'receive',
+      ...(sender === undefined ? {} : { identity: sender }),
+      address: addressOf(arrived),
+      messageId: arrived.id,
+      code: e.code,
+      reason: e.message,
+    });
+    return e;
+  }
+
+  private inbound(arrived: Envelope, context: InboundContext): Envelope | Promise<Envelope> {
+    if (this.protection === undefined) return this.admit(arrived, context);
+    const opened = this.open(arrived);
+    return isThenable(opened)
+      ? opened.then((env) => this.admit(env, context))
+      : this.admit(opened, context);
+  }
+
+  /** Replay and policy checks of an arrived envelope, once it is verified and opened. */
+  private admit(env: Envelope, context: InboundContext): Envelope {
     if (this.replay !== undefined) this.checkReplay(env, context);
     const address = addressOf(env);
     if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;

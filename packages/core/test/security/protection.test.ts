@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { brotliCompressSync, gzipSync, constants as zlibConstants } from 'node:zlib';
+import {
+  brotliCompressSync,
+  brotliDecompressSync,
+  gunzipSync,
+  gzipSync,
+  constants as zlibConstants,
+} from 'node:zlib';
 import {
   COMPRESSION_HEADER,
   envelopeProtection,
@@ -528,5 +534,74 @@ describe('encryption switched off with a key configured', () => {
         encryption: { keyId: 'k1', keys: () => undefined, enabled: 'no' as never },
       }),
     ).toThrow(/encryption\.enabled/);
+  });
+
+  it('seals and opens without a promise once its key ids are known; the first use of a key id waits for the provider', async () => {
+    const asked: string[] = [];
+    const p = envelopeProtection({
+      signing: {
+        keyId: 's1',
+        keys: (id) => {
+          asked.push(`sig:${id}`);
+          return sigKeys[id];
+        },
+      },
+      encryption: {
+        keyId: 'k1',
+        keys: async (id) => {
+          asked.push(`enc:${id}`);
+          return encKeys[id];
+        },
+      },
+      compression: { thresholdBytes: 64 },
+    });
+    const m = { ...msg({ text: 'x'.repeat(500), n: 7 }), headers: { 'hub-identity': 'shop' } };
+    const first = p.seal(m);
+    expect(first).toBeInstanceOf(Promise);
+    await first;
+    const sealed = p.seal(m);
+    expect(sealed).not.toBeInstanceOf(Promise);
+    const opened = p.open(sealed as Envelope);
+    expect(opened).not.toBeInstanceOf(Promise);
+    expect((opened as UnifiedMessage).payload).toEqual(m.payload);
+    expect(asked).toEqual(['enc:k1', 'sig:s1']);
+    // A refusal still comes as a rejected promise, never as a throw out of the call.
+    const tampered = { ...(sealed as Envelope), id: 'changed' };
+    const refused = p.open(tampered);
+    expect(refused).toBeInstanceOf(Promise);
+    expect((await errorOf(refused)).code).toBe(ErrorCode.INTEGRITY_FAILED);
+  });
+
+  it('compresses to standard streams any reader inflates, and reads those of any writer; a false gzip length is refused', async () => {
+    for (const algorithm of ['gzip', 'br'] as const) {
+      const p = envelopeProtection({ compression: { algorithm, thresholdBytes: 0 } });
+      for (const size of [0, 100, 1_000, 5_000, 40_000, 200_000]) {
+        const text = Array.from({ length: size }, (_, i) =>
+          String.fromCharCode(97 + ((i * 7919) % 23)),
+        ).join('');
+        const sealed = (await p.seal(msg(text))) as UnifiedMessage;
+        const bytes = Buffer.from(sealed.payload as string, 'base64');
+        const plain = algorithm === 'gzip' ? gunzipSync(bytes) : brotliDecompressSync(bytes);
+        expect(JSON.parse(plain.toString('utf8'))).toBe(text);
+        expect(((await p.open(sealed)) as UnifiedMessage).payload).toBe(text);
+      }
+    }
+    // Written with Node's defaults (full window, 16 KiB chunks): read as before.
+    const p = envelopeProtection({ compression: {} });
+    const payload = { rows: Array.from({ length: 500 }, (_, i) => ({ i, name: `row-${i}` })) };
+    const written = gzipSync(Buffer.from(JSON.stringify(payload)));
+    const env = (body: Buffer) =>
+      ({
+        ...msg(),
+        payload: body.toString('base64'),
+        headers: { [COMPRESSION_HEADER]: 'gzip' },
+      }) as Envelope;
+    expect(((await p.open(env(written))) as UnifiedMessage).payload).toEqual(payload);
+    // The length in the gzip trailer only sizes the output buffer: a false one fails the check.
+    for (const declared of [1, 0xffffffff]) {
+      const lying = Buffer.from(written);
+      lying.writeUInt32LE(declared, lying.length - 4);
+      expect((await errorOf(p.open(env(lying)))).message).toMatch(/does not decompress/);
+    }
   });
 });
