@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { startClient, startServer, trackHub } from './helpers.js';
 
 describe('dead letters of a client-served endpoint', () => {
-  it('a message whose client handler always fails is dead-lettered on the server hub with the reason', async () => {
+  it('a message whose client handler always fails is dead-lettered on the server hub with the reason, once the client hub gives up (a final nack: no server retries)', async () => {
     const { hub, gateway } = await startServer(
       {},
       trackHub(createHub({ name: 'server', logger: silentLogger, maxDeliveries: 3 })),
@@ -33,6 +33,10 @@ describe('dead letters of a client-served endpoint', () => {
     });
     expect(dead[0]?.envelope.id).toBe(m.id);
     expect(dead[0]?.reason).toContain('cannot handle this');
-    expect(calls).toBe(3); // one client attempt per server delivery
+    // The client hub dead-letters after its own maxDeliveries (1) and says so with a final
+    // nack: the server dead-letters at once rather than retrying up to its maxDeliveries (3).
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.attempts).toBe(1);
+    expect(calls).toBe(1);
   });
 });

@@ -210,6 +210,20 @@ describe('S5 protocol violations over raw TCP', () => {
     expect(String(errors[3]?.message)).toContain("'seq'");
     raw.ws.terminate();
   });
+
+  it("a nack whose 'final' is not a boolean gets an error frame naming the field; the connection carries on", async () => {
+    const { gateway } = await startServer();
+    const raw = await rawSession(gateway.url);
+    raw.send({ type: 'nack', seq: 1, reason: 'r', final: 'yes' });
+    raw.send({ type: 'nack', seq: 2, final: true }); // unknown seq: settles nothing, no error
+    raw.send({ type: 'ping' });
+    await waitFor(() => raw.frames.some((f) => f.type === 'pong'));
+    const errors = raw.frames.filter((f) => f.type === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.code).toBe(WsErrorCode.BAD_FRAME);
+    expect(String(errors[0]?.message)).toContain("'final' must be a boolean");
+    raw.ws.terminate();
+  });
 });
 
 describe('S6 flood and connection limits', () => {

@@ -230,7 +230,7 @@ describe('S9 over WebSocket: compression bombs', () => {
     expect(server.metrics().components.security!.integrityFailed).toBe(2);
   });
 
-  it('a bomb the gateway delivers (brotli) is refused by the client hub within its cap: dead-lettered there and audited, never handled', async () => {
+  it('a bomb the gateway delivers (brotli) is refused by the client hub within its cap: dead-lettered there and audited, never handled, and dead-lettered once on the server (final nack), not redelivered', async () => {
     const server = trackHub(
       createHub({
         name: 'server',
@@ -244,6 +244,8 @@ describe('S9 over WebSocket: compression bombs', () => {
       }),
     );
     const { gateway } = await startServer({}, server);
+    const serverDead: Array<[string, string, number]> = [];
+    server.on('deadLetter', (env, reason, attempts) => serverDead.push([env.id, reason, attempts]));
     const audit: AuditEvent[] = [];
     const client = clientHub(gateway.url, 'client', {
       protection: envelopeProtection({ compression: { maxDecompressedBytes: CAP } }),
@@ -261,17 +263,19 @@ describe('S9 over WebSocket: compression bombs', () => {
     const fine = { text: 'b'.repeat(8_000) };
     await server.publish(createEvent({ source: 's', topic: 'news.ok', type: 't', data: fine }));
     await expect.poll(() => handled.length).toBe(1);
-    await expect.poll(() => dead.length).toBeGreaterThanOrEqual(1);
+    // The client's dead-lettering goes back to the gateway as a final nack: the server hub
+    // dead-letters its delivery at once, with the client's reason, and sends no other copy
+    // (once dead-lettered there, none can follow).
+    await expect.poll(() => serverDead.length).toBeGreaterThanOrEqual(1);
     expect(handled).toEqual([fine]);
-    // The client's dead-lettering goes back to the gateway as a nack, so the server hub may
-    // deliver it again (its own retries): each copy is refused the same way.
-    const deadNow = [...dead];
-    const auditNow = [...audit];
-    expect(deadNow).toEqual(deadNow.map(() => [bomb.id, expect.stringMatching(BOMB)]));
-    expect(auditNow.length).toBeGreaterThanOrEqual(1);
-    expect(auditNow.map((e) => [e.kind, e.code, e.messageId])).toEqual(
-      auditNow.map(() => ['integrity', ErrorCode.INTEGRITY_FAILED, bomb.id]),
-    );
+    expect(serverDead).toEqual([
+      [bomb.id, expect.stringMatching(/^\[hub:ws\] client dead-lettered: .*compression bomb/), 1],
+    ]);
+    expect(dead).toEqual([[bomb.id, expect.stringMatching(BOMB)]]);
+    // delivered to the client hub exactly once: one refusal audited
+    expect(audit.map((e) => [e.kind, e.code, e.messageId])).toEqual([
+      ['integrity', ErrorCode.INTEGRITY_FAILED, bomb.id],
+    ]);
   });
 });
 

@@ -620,15 +620,11 @@ class Delivery implements InboundDelivery {
     );
   }
 
-  // No dead-letter store on this side: the server's hub counts the attempt
-  // and dead-letters there after its maxDeliveries.
+  // No dead-letter store on this side: a final nack asks the server's hub to
+  // dead-letter it at once (a server that does not know `final` retries it).
   async deadLetter(reason: string): Promise<void> {
     const seq = this.seq;
-    this.settle(
-      this.epoch,
-      seq,
-      encodeFrame({ type: 'nack', seq, reason: `dead-letter: ${reason}` }),
-    );
+    this.settle(this.epoch, seq, encodeFrame({ type: 'nack', seq, reason, final: true }));
   }
 }
 

@@ -72,7 +72,11 @@ export type ClientFrame =
   | { type: 'unserve'; id: string; sub: string }
   | { type: 'unsubscribe'; id: string; sub: string }
   | { type: 'ack'; seq: number }
-  | { type: 'nack'; seq: number; reason?: string }
+  /**
+   * `final: true`: the client dead-lettered the delivery (its hub refuses it
+   * for good); the server dead-letters it at once instead of redelivering it.
+   */
+  | { type: 'nack'; seq: number; reason?: string; final?: boolean }
   | { type: 'ping' };
 
 /** Frames a server sends. */
@@ -333,7 +337,15 @@ export function clientFrameOf(obj: Obj): ClientFrame {
       return { type, seq: seqOf(obj) };
     case 'nack': {
       const reason = obj.reason === undefined ? undefined : String(obj.reason).slice(0, 1024);
-      return reason === undefined ? { type, seq: seqOf(obj) } : { type, seq: seqOf(obj), reason };
+      const frame: Extract<ClientFrame, { type: 'nack' }> =
+        reason === undefined ? { type, seq: seqOf(obj) } : { type, seq: seqOf(obj), reason };
+      if (obj.final !== undefined) {
+        if (typeof obj.final !== 'boolean') {
+          throw new FrameError(`frame field 'final' must be a boolean, got ${describe(obj.final)}`);
+        }
+        if (obj.final) frame.final = true;
+      }
+      return frame;
     }
     case 'ping':
       return { type };

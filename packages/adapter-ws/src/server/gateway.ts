@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import {
   type AccessVerb,
   attachIdentity,
+  DeadLetterError,
   type Hub,
   isLoopbackHost,
   matchTopic,
@@ -468,10 +469,15 @@ export class WsGateway implements AsyncDisposable {
       case 'nack':
         session.settle(
           frame.seq,
-          new HubError(
-            ErrorCode.HANDLER_FAILED,
-            `[hub:ws] client nacked: ${frame.reason ?? 'no reason given'}`,
-          ),
+          frame.final === true
+            ? // the client's hub refuses it for good: dead-lettered here once, not redelivered
+              new DeadLetterError(
+                `[hub:ws] client dead-lettered: ${frame.reason ?? 'no reason given'}`,
+              )
+            : new HubError(
+                ErrorCode.HANDLER_FAILED,
+                `[hub:ws] client nacked: ${frame.reason ?? 'no reason given'}`,
+              ),
         );
         return;
       case 'ping':

@@ -26,3 +26,17 @@ export function wrapAdapterError(
   const reason = err instanceof Error ? err.message : String(err);
   return new AdapterError(adapter, `${operation} failed: ${reason}`, { cause: err, retryable });
 }
+
+/**
+ * A handler's refusal that is final: a handler that throws (or rejects with)
+ * one has its delivery dead-lettered at once, with this error's message as the
+ * reason, rather than retried up to `maxDeliveries`. For a failure that every
+ * further attempt would meet the same way, e.g. a remote consumer that has
+ * already dead-lettered its copy.
+ */
+export class DeadLetterError extends HubError {
+  constructor(message: string, options?: HubErrorOptions) {
+    super(ErrorCode.HANDLER_FAILED, message, { ...options, retryable: false });
+    this.name = 'DeadLetterError';
+  }
+}

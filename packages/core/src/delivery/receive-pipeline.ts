@@ -1,5 +1,6 @@
 import type { Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { InboundDelivery } from '../adapter/contract.js';
+import { DeadLetterError } from '../adapter/errors.js';
 import type { HandlerContext, InboundContext } from '../common/types.js';
 import { matchTopic } from '../event-bus/pattern.js';
 import type { Logger } from '../logger.js';
@@ -537,7 +538,8 @@ export class ReceivePipeline {
       this.finish(job);
       return;
     }
-    if (job.attempt < this.opts.maxDeliveries) {
+    // A DeadLetterError says no attempt would do better: dead-lettered now.
+    if (job.attempt < this.opts.maxDeliveries && !(err instanceof DeadLetterError)) {
       this.host.observer.retried(env, job.adapter);
       const delay = backoffDelay(job.attempt, this.host.retryBackoff);
       this.retryTimers.add(job);

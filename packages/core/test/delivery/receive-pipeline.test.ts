@@ -2,6 +2,7 @@ import {
   type ConsumerHost,
   type ConsumerObserver,
   type ConsumerOptions,
+  DeadLetterError,
   type DedupStore,
   type Envelope,
   type HandlerContext,
@@ -320,6 +321,24 @@ describe('ReceivePipeline', () => {
     await waitFor(() => d.s.dead.length === 1, 'dead letter');
     expect(attempts).toEqual([2, 3, 4]);
     expect(d.s.dead[0]).toEqual({ reason: 'boom', attempts: 4 });
+  });
+
+  it('a handler failing with a DeadLetterError is dead-lettered at once with its reason, not retried', async () => {
+    const attempts: number[] = [];
+    const { con, c } = consumer(
+      (_e, ctx) => {
+        attempts.push(ctx.attempt);
+        return Promise.reject(new DeadLetterError('refused for good'));
+      },
+      { maxDeliveries: 4 },
+    );
+    const d = delivery(msg());
+    con.accept(d.d, 'mem');
+    await waitFor(() => c.dead === 1, 'dead letter');
+    expect(attempts).toEqual([1]);
+    expect(d.s.dead).toEqual([{ reason: 'refused for good', attempts: 1 }]);
+    expect(c.retried).toBe(0);
+    expect(d.s.nacks).toEqual([]);
   });
 
   it('a rejected transport ack never becomes an unhandled rejection', async () => {
