@@ -273,9 +273,13 @@ describe('ReceivePipeline', () => {
     for (const r of rest) con.accept(r.d, 'mem');
     await waitFor(() => c.acked === 300, 'all but the hung ones acked');
     // The two hung handlers hold their timers; every other timer was cleared.
-    expect(timerCount()).toBe(before + 2);
+    // (At most: a timer of an earlier test may fire meanwhile, which only lowers the count.)
+    const held = timerCount();
+    expect(held).toBeLessThanOrEqual(before + 2);
     await con.drain(10);
-    expect(timerCount()).toBe(before);
+    // Drain stops both hung handlers' timers.
+    expect(timerCount()).toBeLessThanOrEqual(held - 2);
+    expect(timerCount()).toBeLessThanOrEqual(before);
     expect(con.inFlight).toBe(0);
     for (const h of hangs) expect(h.s.nacks).toHaveLength(0); // released to the subscription's close
     hung.resolve();
