@@ -311,7 +311,7 @@ async function roundTrip(): Promise<ScenarioResult> {
         'hub: hub.request over wsClient to a handler on the server hub (two hub hops each way)',
         'raw (the baseline of the hub/raw column): ws echo of the same envelope JSON, not parsed at either end',
         'raw with JSON at both ends (extra lines, measured after the pairs): the server parses the request and sends an encoded reply, the client parses it',
-        'the issue asks p50 and p99 ≤ 1.3× raw; the verdict judges p99, the p50 ratio is in extra',
+        'the target is p50 and p99 ≤ 1.3× raw; the verdict judges p99, the p50 ratio is in extra',
         'both sides alike: the same 300 B payload in an envelope, one round trip in flight, hub and raw rounds alternating after a warm-up round each; p50 and p99 are medians over the rounds',
         'CPU µs per round trip covers both ends (client and server are this one process): steadier than the latencies when the box is loaded',
       ],
