@@ -224,16 +224,10 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       logger: this.logger,
       timeoutMs: this.messageTimeoutMs,
       serve: (address, handler, options) => this.onMessage(address, handler, options),
-      // The direct local path makes no spans: with a tracer provider
-      // registered, requests take the traced path through the pipeline.
-      // A request to another process (no local handler) skips the tracer
-      // check here: the send path makes it once more anyway.
       sendRequest: (message, at) =>
         this.local !== undefined &&
         message.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT &&
         this._state === 'running' &&
-        this.local.serves(message.destination) &&
-        !this.tracing.on() &&
         this.local.trySend(message, at)
           ? undefined
           : this.sendBuilt(message),
@@ -334,6 +328,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         endpoint: (address) => this.consumers.endpoint(address),
         answer: (reply) => this.requests.answer(reply),
         buildReply: (request, payload) => this.requests.buildReply(request, payload),
+        traced: () => this.tracing.on(),
       });
     }
   }

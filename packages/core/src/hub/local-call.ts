@@ -38,6 +38,12 @@ export interface LocalCallHost {
   answer(reply: UnifiedMessage): void;
   /** Build the reply a handler's `payload` makes to `request`. */
   buildReply(request: UnifiedMessage, payload: unknown): UnifiedMessage;
+  /**
+   * A tracer provider is registered: the direct path makes no spans, so
+   * requests then take the traced path. Asked only once a local handler is
+   * found, so a request to another process pays nothing for it.
+   */
+  traced(): boolean;
 }
 
 /** One request on the direct path: the delivery its handler's consumer settles. */
@@ -85,15 +91,10 @@ export class LocalCalls {
    * microtask, as a broker delivery would. `at`: wall-clock ms when the
    * request was made.
    */
-  /** A handler of this hub serves `address` alone: a request to it may take the direct path. */
-  serves(address: string): boolean {
-    return this.host.endpoint(address) !== undefined;
-  }
-
   trySend(request: UnifiedMessage, at: number): boolean {
     const host = this.host;
     const local = host.endpoint(request.destination);
-    if (local === undefined) return false;
+    if (local === undefined || host.traced()) return false;
     const pipeline = host.pipeline;
     const target = pipeline.directTarget(request);
     if (target === undefined) return false;

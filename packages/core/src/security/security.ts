@@ -258,13 +258,7 @@ export class HubSecurity {
     if (this.policy !== undefined) {
       const address = addressOf(env);
       if (!(identity === this.identity && address.startsWith(INBOX_PREFIX))) {
-        this.authorize(
-          identity,
-          env.kind === 'message' ? 'send' : 'publish',
-          address,
-          env.id,
-          env.source,
-        );
+        this.authorizeEnvelope(identity, env, address);
       }
     }
     const given = env.headers;
@@ -370,7 +364,12 @@ export class HubSecurity {
     if (this.replay !== undefined) this.checkReplay(env, context);
     const address = addressOf(env);
     if (env.kind === 'message' && address.startsWith(INBOX_PREFIX)) return env;
-    const identity = senderOf(env) ?? 'anonymous';
+    this.authorizeEnvelope(senderOf(env) ?? 'anonymous', env, address);
+    return env;
+  }
+
+  /** A message is a send, an event a publish, by `identity` to `address`, from the envelope's source. */
+  private authorizeEnvelope(identity: string, env: Envelope, address: string): void {
     this.authorize(
       identity,
       env.kind === 'message' ? 'send' : 'publish',
@@ -378,7 +377,6 @@ export class HubSecurity {
       env.id,
       env.source,
     );
-    return env;
   }
 
   /** After verification: a valid signature on a copy already received is still a refusal. */
