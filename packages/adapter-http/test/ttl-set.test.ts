@@ -62,3 +62,60 @@ describe('TtlSet (idempotency window, webhook replay guard)', () => {
     expect(queued).toBeLessThan(2 * 100 + 1024 + 1);
   });
 });
+
+describe('TtlSet.add (an id known to be new, queued until a lookup)', () => {
+  it('is found by a later lookup, with its value settled through the handle', () => {
+    const set = new TtlSet<string>(1_000, 10);
+    const entry = set.add('minted', 'sending', 0);
+    expect(set.size).toBe(1);
+    set.settle(entry, 'sending', 'accepted');
+    expect(set.get('minted', 999)).toBe('accepted');
+    expect(set.get('minted', 1_000)).toBeUndefined();
+    expect(set.size).toBe(0);
+  });
+
+  it('expires and counts like a set id, oldest first, whether looked up or not', () => {
+    const set = new TtlSet(60_000, 3);
+    set.add('a', true, 0);
+    set.set('b', true, 1);
+    set.add('c', true, 2);
+    set.add('d', true, 3); // over the bound: a goes
+    expect(set.size).toBe(3);
+    set.add('e', true, 4); // b goes
+    expect(['a', 'b', 'c', 'd', 'e'].map((id) => set.get(id, 10) !== undefined)).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
+    set.add('f', true, 60_003); // c (2) and d (3) have expired by now
+    expect(set.size).toBe(2);
+    expect(set.get('e', 60_003)).toBe(true);
+    expect(set.get('d', 60_003)).toBeUndefined();
+  });
+
+  it('replace, delete and set of an added id act on it as on any other', () => {
+    const set = new TtlSet<string>(1_000, 10);
+    set.add('a', 'sending', 0);
+    set.replace('a', 'sending', 'accepted');
+    expect(set.get('a', 1)).toBe('accepted');
+    set.add('b', 'sending', 2);
+    set.delete('b');
+    expect(set.get('b', 3)).toBeUndefined();
+    set.add('c', 'first', 4);
+    set.set('c', 'second', 5);
+    expect(set.get('c', 6)).toBe('second');
+    expect(set.size).toBe(2);
+  });
+
+  it('stays bounded over many added ids, without lookups', () => {
+    const set = new TtlSet(60_000, 100);
+    for (let i = 0; i < 50_000; i++) set.add(`m-${i}`, true, i);
+    expect(set.size).toBe(100);
+    expect(set.get('m-49899', 50_000)).toBeUndefined();
+    expect(set.get('m-49900', 50_000)).toBe(true);
+    const queued = (set as unknown as { queue: unknown[]; head: number }).queue.length;
+    expect(queued).toBeLessThan(2 * 100 + 1024 + 1);
+  });
+});

@@ -534,7 +534,10 @@ export class HttpEndpoint implements AsyncDisposable {
       return undefined;
     }
     const sending = this.send(env);
-    const entry = this.accepted.set(env.id, sending, now);
+    // An id made here is new to the window: it is queued there, not looked up.
+    const entry = minted
+      ? this.accepted.add(env.id, sending, now)
+      : this.accepted.set(env.id, sending, now);
     sending.then(
       () => {
         // The shared settled promise for the rest of the window (see `remember`).
