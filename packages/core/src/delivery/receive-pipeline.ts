@@ -334,7 +334,11 @@ export class ReceivePipeline {
           log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
             error: String(dlqErr),
           });
-          this.settle(delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }), 'nack', env.id);
+          this.settle(
+            delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }),
+            'nack',
+            env.id,
+          );
         },
       );
   }

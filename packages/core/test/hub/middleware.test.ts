@@ -135,8 +135,8 @@ describe('middleware', () => {
     const ctx = { attempt: 1, consumer: 'c' };
     const order: string[] = [];
     const tag =
-      (name: string): Middleware['inbound'] =>
-      (env) => {
+      (name: string) =>
+      (env: Envelope): Envelope => {
         order.push(name);
         return { ...env, headers: { ...env.headers, [`x-${name}`]: '1' } };
       };
@@ -154,7 +154,13 @@ describe('middleware', () => {
     order.length = 0;
     const mixed = composeInbound([
       { name: 'a', inbound: tag('a') },
-      { name: 'slow', inbound: async (env) => (order.push('slow'), env) },
+      {
+        name: 'slow',
+        inbound: async (env) => {
+          order.push('slow');
+          return env;
+        },
+      },
       { name: 'b', inbound: tag('b') },
     ])!;
     const later = mixed(msg(), ctx);

@@ -229,11 +229,16 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
           if (typeof body === 'string' && body.length > 4 && sealed.headers[KEY_ID_HEADER]) {
             const other = `${body[0] === 'A' ? 'B' : 'A'}${body.slice(1)}`;
             const changed = (
-              sealed.kind === 'message'
-                ? { ...sealed, payload: other }
-                : { ...sealed, data: other }
+              sealed.kind === 'message' ? { ...sealed, payload: other } : { ...sealed, data: other }
             ) as Envelope;
             expect((await errorOf(p.open(changed))).code).toBe(ErrorCode.INTEGRITY_FAILED);
+            // Nor does a body that is not base64 and needs escapes in JSON.
+            for (const text of [`${body}"`, `${body.slice(0, -2)}\\"]`, `"${body}`]) {
+              const odd = (
+                sealed.kind === 'message' ? { ...sealed, payload: text } : { ...sealed, data: text }
+              ) as Envelope;
+              expect((await errorOf(p.open(odd))).code).toBe(ErrorCode.INTEGRITY_FAILED);
+            }
           }
         }
       }
