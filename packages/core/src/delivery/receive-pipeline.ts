@@ -1,6 +1,7 @@
 import type { Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { InboundDelivery } from '../adapter/contract.js';
 import { DeadLetterError } from '../adapter/errors.js';
+import { isThenable } from '../common/thenable.js';
 import type { HandlerContext, InboundContext } from '../common/types.js';
 import { matchTopic } from '../event-bus/pattern.js';
 import type { Logger } from '../logger.js';
@@ -256,7 +257,6 @@ export class ReceivePipeline {
   /** The adapter-facing entry point; bind one per adapter subscription. */
   accept(delivery: InboundDelivery, adapter: string): void {
     const env = delivery.envelope;
-    const log = this.host.logger;
     if (this.paused) {
       // Left unsettled: closing the subscription right after the drain hands it
       // back. A nack here would come straight back to this paused consumer, in a
@@ -287,39 +287,58 @@ export class ReceivePipeline {
       this.enqueue(new Job(this, delivery, adapter, env));
       return;
     }
+    // Synchronous middleware (the security layer with its keys at hand)
+    // answers at once: the delivery is queued without a promise.
+    let out: Envelope | null | Promise<Envelope | null>;
+    try {
+      out = inbound(env, { attempt: delivery.attempt, consumer: this.consumerKey });
+    } catch (err) {
+      this.inboundRefused(delivery, adapter, err);
+      return;
+    }
+    if (!isThenable(out)) {
+      if (out === null) this.settle(delivery.ack(), 'ack', env.id);
+      else this.enqueue(new Job(this, delivery, adapter, out));
+      return;
+    }
     // Counted until it lands in the queue (or is settled), so a drain waits for it.
     this.inInbound++;
+    Promise.resolve(out).then(
+      (opened) => {
+        this.inInbound--;
+        if (opened === null) this.settle(delivery.ack(), 'ack', env.id);
+        else this.enqueue(new Job(this, delivery, adapter, opened));
+        this.wakeIfIdle();
+      },
+      (err: unknown) => {
+        this.inInbound--;
+        this.wakeIfIdle();
+        this.inboundRefused(delivery, adapter, err);
+      },
+    );
+  }
+
+  /** Inbound middleware threw or rejected: the delivery is dead-lettered. */
+  private inboundRefused(delivery: InboundDelivery, adapter: string, err: unknown): void {
+    const env = delivery.envelope;
+    const log = this.host.logger;
+    log.warn(`[hub:consumer] inbound middleware rejected ${env.id}`, {
+      error: String(err),
+    });
+    const reason = `inbound middleware: ${errorMessage(err)}`;
     Promise.resolve()
-      .then(() => inbound(env, { attempt: delivery.attempt, consumer: this.consumerKey }))
+      .then(() => delivery.deadLetter(reason, delivery.attempt))
       .then(
-        (out) => {
-          this.inInbound--;
-          if (out === null) this.settle(delivery.ack(), 'ack', env.id);
-          else this.enqueue(new Job(this, delivery, adapter, out));
-          this.wakeIfIdle();
-        },
-        (err: unknown) => {
-          this.inInbound--;
-          this.wakeIfIdle();
-          log.warn(`[hub:consumer] inbound middleware rejected ${env.id}`, {
-            error: String(err),
+        () => this.host.observer.deadLettered(env, adapter, reason, delivery.attempt),
+        (dlqErr: unknown) => {
+          log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
+            error: String(dlqErr),
           });
-          const reason = `inbound middleware: ${errorMessage(err)}`;
-          Promise.resolve()
-            .then(() => delivery.deadLetter(reason, delivery.attempt))
-            .then(
-              () => this.host.observer.deadLettered(env, adapter, reason, delivery.attempt),
-              (dlqErr: unknown) => {
-                log.error(`[hub:consumer] dead-lettering ${env.id} failed; released`, {
-                  error: String(dlqErr),
-                });
-                this.settle(
-                  delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }),
-                  'nack',
-                  env.id,
-                );
-              },
-            );
+          this.settle(
+            delivery.nack({ reason: 'dead-letter failed', delayMs: 1000 }),
+            'nack',
+            env.id,
+          );
         },
       );
   }

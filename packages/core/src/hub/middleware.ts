@@ -36,15 +36,35 @@ export function composeOutbound(list: readonly Middleware[]): Step<Envelope> | u
   };
 }
 
-/** Compose the inbound steps; undefined when there are none. */
+/**
+ * Compose the inbound steps; undefined when there are none. Like the
+ * outbound side, synchronous while the steps are (the security layer's
+ * verify, decrypt and policy check with its keys at hand), so an arrival
+ * costs no promise; the first step that returns a promise makes the rest
+ * wait on it, and a step that throws throws.
+ */
 export function composeInbound(list: readonly Middleware[]): InboundStep | undefined {
   const steps = list.filter((m) => m.inbound).map((m) => m.inbound!.bind(m));
   if (steps.length === 0) return undefined;
-  return async (envelope, context) => {
-    let env: Envelope | null = envelope;
-    for (const step of steps) {
+  const rest = async (
+    pending: Promise<Envelope | null>,
+    from: number,
+    context: InboundContext,
+  ): Promise<Envelope | null> => {
+    let env = await pending;
+    for (let i = from; i < steps.length; i++) {
       if (env === null) return null;
-      env = await step(env, context);
+      env = await steps[i]!(env, context);
+    }
+    return env;
+  };
+  return (envelope, context) => {
+    let env: Envelope | null = envelope;
+    for (let i = 0; i < steps.length; i++) {
+      if (env === null) return null;
+      const out: Envelope | null | Promise<Envelope | null> = steps[i]!(env, context);
+      if (isThenable(out)) return rest(Promise.resolve(out), i + 1, context);
+      env = out;
     }
     return env;
   };

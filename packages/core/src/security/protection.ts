@@ -179,9 +179,19 @@ function boundData(env: Envelope, keyId: string, zip: string): Buffer {
  * What the signature covers: everything a receiver acts on, but not `attempt`
  * (redeliveries raise it). `headers` and `body` are those the envelope
  * travels with (the sealed ones on the way out); every `hub-*` header but the
- * signature is covered, in name order.
+ * signature is covered, in name order. The text is the JSON array
+ * `['hub-sig-v1', kind, id, type, source, address, timestamp, expiresAt,
+ * correlationId, replyTo, deliveryGuarantee, hubHeaders, body]`. With
+ * `sealed`, a string body (the base64 of compressed or encrypted bytes) is
+ * quoted into it as is instead of through JSON.stringify, which would scan
+ * its every character for escapes: base64 needs none, so the text is the same.
  */
-function signedText(env: Envelope, headers: Record<string, string>, body: unknown): string {
+function signedText(
+  env: Envelope,
+  headers: Record<string, string>,
+  body: unknown,
+  sealed = false,
+): string {
   const names: string[] = [];
   for (const k of Object.keys(headers)) {
     if (k.startsWith('hub-') && k !== SIGNATURE_HEADER) names.push(k);
@@ -189,7 +199,7 @@ function signedText(env: Envelope, headers: Record<string, string>, body: unknow
   names.sort();
   const hubHeaders = names.map((k) => [k, headers[k]]);
   const m = env.kind === 'message' ? env : undefined;
-  return JSON.stringify([
+  const head = JSON.stringify([
     'hub-sig-v1',
     env.kind,
     env.id,
@@ -202,15 +212,30 @@ function signedText(env: Envelope, headers: Record<string, string>, body: unknow
     m?.replyTo ?? null,
     m?.deliveryGuarantee ?? null,
     hubHeaders,
-    body ?? null,
   ]);
+  const open = head.slice(0, -1);
+  if (sealed && typeof body === 'string') return `${open},"${body}"]`;
+  // As an element of the array: what JSON leaves out (undefined) is null there.
+  return `${open},${JSON.stringify(body ?? null) ?? 'null'}]`;
 }
 
-/** The HMAC-SHA256 of an arrived envelope, under `key`. */
-const macOf = (key: KeyObject, env: Envelope, headers: Record<string, string>, body: unknown) =>
-  createHmac('sha256', key)
-    .update(signedText(env, headers, body))
+/**
+ * The HMAC-SHA256 of an arrived envelope, under `key`. The body of one
+ * marked compressed or encrypted is quoted into the text as it is (checking
+ * it for base64 first costs as much as the escape scan it saves): a sealed
+ * body is base64, which is what its signer wrote; a body that is not and
+ * needs escapes gets a text its signer never signed, so it fails, as it
+ * would fail to decode. The text still names the body unambiguously (it is
+ * what lies between the other fields and the closing quote), so a
+ * signature cannot be moved to another body.
+ */
+const macOf = (key: KeyObject, env: Envelope) => {
+  const h = env.headers;
+  const sealed = h[KEY_ID_HEADER] !== undefined || h[COMPRESSION_HEADER] !== undefined;
+  return createHmac('sha256', key)
+    .update(signedText(env, h, bodyOf(env), sealed))
     .digest();
+};
 
 /** `key` when the provider already gave it, else a promise of it (the first use of a key id). */
 const keyOf = (keys: Keys, id: string): KeyObject | Promise<KeyObject> =>
@@ -379,6 +404,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
   ): Envelope => {
     const headers: Record<string, string> = { ...env.headers };
     let body = bodyOf(env);
+    let base64 = false;
     if (comp !== undefined || encKey !== undefined) {
       let bytes: Buffer = Buffer.from(JSON.stringify(body ?? null));
       let zip = '';
@@ -399,11 +425,14 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
         headers[IV_HEADER] = iv.toString('base64');
         headers[TAG_HEADER] = cipher.getAuthTag().toString('base64');
       }
-      if (zip !== '' || encKey !== undefined) body = bytes.toString('base64');
+      if (zip !== '' || encKey !== undefined) {
+        body = bytes.toString('base64');
+        base64 = true;
+      }
     }
     if (sigKey !== undefined) {
       const mac = createHmac('sha256', sigKey)
-        .update(signedText(env, headers, body))
+        .update(signedText(env, headers, body, base64))
         .digest('base64');
       headers[SIGNATURE_HEADER] = `${sigKeyId}.${mac}`;
     }
@@ -426,7 +455,7 @@ export function envelopeProtection(options: ProtectionOptions): EnvelopeProtecti
 
   /** Check the signature of `env` against `key`; throws when it does not verify. */
   const verify = (env: Envelope, key: KeyObject, keyId: string, given: Buffer): void => {
-    const mac = macOf(key, env, env.headers, bodyOf(env));
+    const mac = macOf(key, env);
     if (!timingSafeEqual(mac, given)) {
       throw fail(
         `the signature of ${env.id} (key "${keyId}") does not verify: the envelope or its identity was changed`,

@@ -112,6 +112,27 @@ function withoutProtection(env: Envelope): Envelope {
 }
 
 /**
+ * A copy of `given` without any `hub-*` header the sender wrote itself, with
+ * the identity. Most sends carry no headers at all: they get a one-entry
+ * literal, without walking the (empty) key list.
+ */
+function stamped(given: Record<string, string>, identity: string): Record<string, string> {
+  let empty = true;
+  for (const _ in given) {
+    empty = false;
+    break;
+  }
+  // A literal with a constant key, which V8 builds from a fixed shape.
+  if (empty) return { 'hub-identity': identity } satisfies Record<typeof IDENTITY_HEADER, string>;
+  const headers: Record<string, string> = {};
+  for (const k of Object.keys(given)) {
+    if (!k.startsWith(RESERVED_HEADER_PREFIX)) headers[k] = given[k]!;
+  }
+  headers[IDENTITY_HEADER] = identity;
+  return headers;
+}
+
+/**
  * The hub's security layer: authorization on send, publish, serve, subscribe
  * and arrival; the identity stamp; the envelope protection; audit and counts.
  * Every adapter gets it because it runs in the core's pipelines.
@@ -261,13 +282,7 @@ export class HubSecurity {
         this.authorizeEnvelope(identity, env, address);
       }
     }
-    const given = env.headers;
-    const headers: Record<string, string> = {};
-    for (const k of Object.keys(given)) {
-      if (!k.startsWith(RESERVED_HEADER_PREFIX)) headers[k] = given[k]!;
-    }
-    headers[IDENTITY_HEADER] = identity;
-    return { ...env, headers } as Envelope;
+    return { ...env, headers: stamped(env.headers, identity) } as Envelope;
   }
 
   /**

@@ -451,4 +451,36 @@ describe('ReceivePipeline', () => {
     await waitFor(() => c.acked === 6, 'all');
     expect(order).toEqual([5, 4, 3, 2, 1]);
   });
+
+  it('synchronous inbound middleware queues the delivery at once; a sync throw or async rejection dead-letters it', async () => {
+    const seen: string[] = [];
+    const { con, c } = consumer(
+      (env) => {
+        seen.push(env.headers['x-in'] ?? '');
+      },
+      {},
+      {
+        inbound: (env) => {
+          if (env.kind === 'message' && env.payload === 'bad') throw new Error('bad signature');
+          if (env.kind === 'message' && env.payload === 'late')
+            return Promise.reject(new Error('late refusal'));
+          return { ...env, headers: { ...env.headers, 'x-in': 'yes' } };
+        },
+      },
+    );
+    const good = delivery(msg({ payload: 'ok' }));
+    con.accept(good.d, 'mem');
+    // Handed to the handler inside accept(), as without middleware: no promise in between.
+    expect(seen).toEqual(['yes']);
+    const bad = delivery(msg({ payload: 'bad' }));
+    con.accept(bad.d, 'mem');
+    const late = delivery(msg({ payload: 'late' }));
+    con.accept(late.d, 'mem');
+    await waitFor(() => bad.s.dead.length === 1 && late.s.dead.length === 1, 'dead-lettered');
+    expect(bad.s.dead[0]!.reason).toContain('bad signature');
+    expect(late.s.dead[0]!.reason).toContain('late refusal');
+    await waitFor(() => c.acked === 1 && c.dead === 2, 'settled');
+    expect(seen).toEqual(['yes']);
+    expect(con.inFlight).toBe(0);
+  });
 });

@@ -1,4 +1,5 @@
 import {
+  composeInbound,
   createHub,
   type Envelope,
   type Hub,
@@ -128,5 +129,65 @@ describe('middleware', () => {
     expect(dead[0]).toContain('bad signature');
     expect(calls).toBe(0);
     expect(hub.metrics().totals.deadLettered).toBe(1);
+  });
+
+  it('composed inbound steps answer synchronously while every step does; an async one makes the rest wait', async () => {
+    const ctx = { attempt: 1, consumer: 'c' };
+    const order: string[] = [];
+    const tag =
+      (name: string) =>
+      (env: Envelope): Envelope => {
+        order.push(name);
+        return { ...env, headers: { ...env.headers, [`x-${name}`]: '1' } };
+      };
+    const sync = composeInbound([
+      { name: 'a', inbound: tag('a') },
+      { name: 'out-only', outbound: (env) => env },
+      { name: 'b', inbound: tag('b') },
+    ])!;
+    const out = sync(msg(), ctx);
+    // A plain envelope, not a promise: the receive pipeline queues it at once.
+    expect(out).not.toBeInstanceOf(Promise);
+    expect((out as Envelope).headers).toMatchObject({ 'x-a': '1', 'x-b': '1' });
+    expect(order).toEqual(['a', 'b']);
+
+    order.length = 0;
+    const mixed = composeInbound([
+      { name: 'a', inbound: tag('a') },
+      {
+        name: 'slow',
+        inbound: async (env) => {
+          order.push('slow');
+          return env;
+        },
+      },
+      { name: 'b', inbound: tag('b') },
+    ])!;
+    const later = mixed(msg(), ctx);
+    expect(later).toBeInstanceOf(Promise);
+    expect(((await later) as Envelope).headers).toMatchObject({ 'x-a': '1', 'x-b': '1' });
+    expect(order).toEqual(['a', 'slow', 'b']);
+
+    const dropped = composeInbound([
+      { name: 'drop', inbound: () => null },
+      { name: 'never', inbound: tag('never') },
+    ])!;
+    expect(dropped(msg(), ctx)).toBeNull();
+    const droppedLater = composeInbound([
+      { name: 'drop', inbound: async () => null },
+      { name: 'never', inbound: tag('never') },
+    ])!;
+    expect(await droppedLater(msg(), ctx)).toBeNull();
+    expect(order).not.toContain('never');
+
+    const throws = composeInbound([
+      {
+        name: 'verify',
+        inbound: () => {
+          throw new Error('bad signature');
+        },
+      },
+    ])!;
+    expect(() => throws(msg(), ctx)).toThrow('bad signature');
   });
 });

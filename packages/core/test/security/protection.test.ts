@@ -174,6 +174,77 @@ describe('S9 envelope protection: AES-256-GCM, HMAC signature, compression', () 
     expect(await lenient.open(msg())).toBeDefined();
   });
 
+  it('the signature is the HMAC-SHA256 of the documented JSON text, whatever the body (hubs of any version verify each other)', async () => {
+    const { createHmac } = await import('node:crypto');
+    /** The signed text as docs/security.md gives it: one JSON array. */
+    const reference = (env: Envelope): string => {
+      const h = env.headers;
+      const names = Object.keys(h)
+        .filter((k) => k.startsWith('hub-') && k !== SIGNATURE_HEADER)
+        .sort();
+      const m = env.kind === 'message' ? env : undefined;
+      return JSON.stringify([
+        'hub-sig-v1',
+        env.kind,
+        env.id,
+        env.type,
+        env.source,
+        env.kind === 'message' ? env.destination : env.topic,
+        env.timestamp,
+        env.expiresAt ?? null,
+        m?.correlationId ?? null,
+        m?.replyTo ?? null,
+        m?.deliveryGuarantee ?? null,
+        names.map((k) => [k, h[k]]),
+        (env.kind === 'message' ? env.payload : env.data) ?? null,
+      ]);
+    };
+    const payloads: unknown[] = [
+      { text: 'secret order', n: 42, long: 'x'.repeat(300) },
+      'quote " backslash \\ newline \n and ünïcødé',
+      'QUJD',
+      '',
+      42,
+      null,
+      [1, 'two', { three: 3 }],
+    ];
+    const ways = [
+      full(),
+      full({ encryption: undefined }),
+      full({ compression: undefined }),
+      full({ encryption: undefined, compression: undefined }),
+    ];
+    for (const p of ways) {
+      for (const payload of payloads) {
+        for (const env of [
+          { ...msg(payload), headers: { 'hub-identity': 'shop', 'x-trace': 't' } },
+          { ...createEvent({ source: 'shop', topic: 'orders.made', data: payload }), headers: {} },
+        ] as Envelope[]) {
+          const sealed = await p.seal(env);
+          const mac = createHmac('sha256', sigKeys.s1!).update(reference(sealed)).digest('base64');
+          expect(sealed.headers[SIGNATURE_HEADER]).toBe(`s1.${mac}`);
+          await expect(Promise.resolve(p.open(sealed))).resolves.toBeDefined();
+          // A sealed (base64) body changed by one character no longer verifies.
+          const body = sealed.kind === 'message' ? sealed.payload : sealed.data;
+          if (typeof body === 'string' && body.length > 4 && sealed.headers[KEY_ID_HEADER]) {
+            const other = `${body[0] === 'A' ? 'B' : 'A'}${body.slice(1)}`;
+            const changed = (
+              sealed.kind === 'message' ? { ...sealed, payload: other } : { ...sealed, data: other }
+            ) as Envelope;
+            expect((await errorOf(p.open(changed))).code).toBe(ErrorCode.INTEGRITY_FAILED);
+            // Nor does a body that is not base64 and needs escapes in JSON.
+            for (const text of [`${body}"`, `${body.slice(0, -2)}\\"]`, `"${body}`]) {
+              const odd = (
+                sealed.kind === 'message' ? { ...sealed, payload: text } : { ...sealed, data: text }
+              ) as Envelope;
+              expect((await errorOf(p.open(odd))).code).toBe(ErrorCode.INTEGRITY_FAILED);
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('a rotated key still reads old messages and writes new ones with the new key id', async () => {
     let current = 'k1';
     const p = envelopeProtection({
