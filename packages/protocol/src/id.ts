@@ -39,20 +39,6 @@ let decoder: { decode(bytes: Uint8Array): string } | undefined;
 let ids: string[] = [];
 let next = POOL_IDS;
 
-function refill(): void {
-  globalThis.crypto.getRandomValues(pool);
-  for (let i = 0, o = 2; i < POOL_IDS; i++, o += STRIDE) {
-    const from = i * ID_LENGTH;
-    for (let j = 0; j < ID_LENGTH; j++) {
-      json[o + j] = SYMBOLS[(pool[from + j] as number) & 63] as number;
-    }
-  }
-  // The pool holds ASCII only: decoding it is one native call.
-  decoder ??= new TextDecoder();
-  ids = JSON.parse(decoder.decode(json)) as string[];
-  next = 0;
-}
-
 /**
  * A new envelope id: the same alphabet, length and entropy as `nanoid()`
  * (each random byte masked to 6 bits: 256 is a multiple of 64, so every
@@ -69,6 +55,20 @@ function refill(): void {
  * with 21 arguments did too, but cost as much as the view did.
  */
 export function newId(): string {
-  if (next === POOL_IDS) refill();
+  if (next === POOL_IDS) {
+    // Inline, not a function of its own: a cold function's loop is left to
+    // the interpreter, and this one runs 21,504 times per refill.
+    globalThis.crypto.getRandomValues(pool);
+    for (let i = 0, o = 2; i < POOL_IDS; i++, o += STRIDE) {
+      const from = i * ID_LENGTH;
+      for (let j = 0; j < ID_LENGTH; j++) {
+        json[o + j] = SYMBOLS[(pool[from + j] as number) & 63] as number;
+      }
+    }
+    // ASCII only: decoding it is one native call.
+    decoder ??= new TextDecoder();
+    ids = JSON.parse(decoder.decode(json)) as string[];
+    next = 0;
+  }
   return ids[next++] as string;
 }
