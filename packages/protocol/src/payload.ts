@@ -94,17 +94,19 @@ function walk(v: unknown, depth: number, budget: number): number {
         }
         return total;
       }
-      if (v instanceof Uint8Array) {
-        special = true;
-        return Math.ceil(v.byteLength / 3) * 4 + 30;
-      }
-      if (v instanceof Date) {
-        if (Number.isNaN(v.getTime())) return fail('bad_format', 'is an invalid Date');
-        special = true;
-        return 40;
-      }
+      // A plain object first (the commonest): its prototype is neither
+      // Uint8Array's nor Date's, so the two instanceof walks are skipped.
       const proto: unknown = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
+        if (v instanceof Uint8Array) {
+          special = true;
+          return Math.ceil(v.byteLength / 3) * 4 + 30;
+        }
+        if (v instanceof Date) {
+          if (Number.isNaN(v.getTime())) return fail('bad_format', 'is an invalid Date');
+          special = true;
+          return 40;
+        }
         return fail(
           'wrong_type',
           `is a ${describe(v)}; payloads hold plain objects, arrays, strings, numbers, booleans, null, Date, Uint8Array and bigint`,
@@ -244,19 +246,20 @@ function cloneWalk(v: unknown, depth: number, budget: number): number {
         copied = out;
         return total;
       }
-      if (v instanceof Uint8Array) {
-        special = true;
-        copied = new Uint8Array(v);
-        return Math.ceil(v.byteLength / 3) * 4 + 30;
-      }
-      if (v instanceof Date) {
-        if (Number.isNaN(v.getTime())) return fail('bad_format', 'is an invalid Date');
-        special = true;
-        copied = new Date(v.getTime());
-        return 40;
-      }
+      // A plain object first, as in walk.
       const proto: unknown = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
+        if (v instanceof Uint8Array) {
+          special = true;
+          copied = new Uint8Array(v);
+          return Math.ceil(v.byteLength / 3) * 4 + 30;
+        }
+        if (v instanceof Date) {
+          if (Number.isNaN(v.getTime())) return fail('bad_format', 'is an invalid Date');
+          special = true;
+          copied = new Date(v.getTime());
+          return 40;
+        }
         return fail(
           'wrong_type',
           `is a ${describe(v)}; payloads hold plain objects, arrays, strings, numbers, booleans, null, Date, Uint8Array and bigint`,

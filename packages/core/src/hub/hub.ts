@@ -224,11 +224,11 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       logger: this.logger,
       timeoutMs: this.messageTimeoutMs,
       serve: (address, handler, options) => this.onMessage(address, handler, options),
-      sendRequest: (message, at) =>
+      sendRequest: (message, at, waiting) =>
         this.local !== undefined &&
         message.deliveryGuarantee === DeliveryGuarantee.BEST_EFFORT &&
         this._state === 'running' &&
-        this.local.trySend(message, at)
+        this.local.trySend(message, at, waiting)
           ? undefined
           : this.sendBuilt(message),
       // Inbound middleware may have changed the request the reply is built from.
@@ -326,7 +326,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         pipeline: this.pipeline,
         observer: this.consumerHost.observer,
         endpoint: (address) => this.consumers.endpoint(address),
-        answer: (reply) => this.requests.answer(reply),
+        answer: (reply, waiting) => this.requests.answerWaiting(waiting, reply),
         buildReply: (request, payload) => this.requests.buildReply(request, payload),
         traced: () => this.tracing.on(),
       });

@@ -19,6 +19,7 @@ import { MemoryAdapter } from '../adapters/memory.js';
 import { RingDeque } from '../delivery/priority-queue.js';
 import type { ConsumerObserver, ReceivePipeline } from '../delivery/receive-pipeline.js';
 import type { RouteTarget } from '../router/router.js';
+import type { Waiting } from './request-reply.js';
 import type { SendPipeline } from './send-pipeline.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -35,7 +36,7 @@ export interface LocalCallHost {
   /** The one consumer of this hub serving `address`, if exactly one does. */
   endpoint(address: string): LocalEndpoint | undefined;
   /** Hand a reply to the waiting request (a late one is dropped and counted). */
-  answer(reply: UnifiedMessage): void;
+  answer(reply: UnifiedMessage, waiting: Waiting): void;
   /** Build the reply a handler's `payload` makes to `request`. */
   buildReply(request: UnifiedMessage, payload: unknown): UnifiedMessage;
   /**
@@ -57,6 +58,8 @@ export class LocalCall implements InboundDelivery<UnifiedMessage> {
     readonly adapter: MemoryAdapter,
     readonly consumer: ReceivePipeline,
     readonly deliver: DeliverFn,
+    /** The request as it waits for this reply. */
+    readonly waiting: Waiting,
   ) {}
 
   /** Nothing to settle: the broker never held it. */
@@ -89,9 +92,9 @@ export class LocalCalls {
    * an object built for this send) on the direct path; false when it must go
    * the normal way. Once taken it cannot fail: the handler runs in a
    * microtask, as a broker delivery would. `at`: wall-clock ms when the
-   * request was made.
+   * request was made; `waiting`: the request as it waits for its reply.
    */
-  trySend(request: UnifiedMessage, at: number): boolean {
+  trySend(request: UnifiedMessage, at: number, waiting: Waiting): boolean {
     const host = this.host;
     const local = host.endpoint(request.destination);
     if (local === undefined || host.traced()) return false;
@@ -111,7 +114,7 @@ export class LocalCalls {
       return false;
     }
     pipeline.sentDirect(env, target, at);
-    this.queue.push(new LocalCall(env, target, adapter, local.consumer, deliver));
+    this.queue.push(new LocalCall(env, target, adapter, local.consumer, deliver, waiting));
     if (!this.scheduled) {
       this.scheduled = true;
       RESOLVED.then(this.drainFn);
@@ -152,7 +155,7 @@ export class LocalCalls {
     pipeline.sentDirect(reply, target, reply.timestamp);
     const observer = host.observer;
     observer.delivered(reply, target.name);
-    host.answer(reply);
+    host.answer(reply, call.waiting);
     observer.acked(reply, target.name, -1);
     return true;
   }

@@ -21,9 +21,17 @@ import type { ConsumeOptions, MessageHandler, MessageResult, Unsubscribe } from 
 /** Prefix of every hub's private reply endpoint: `_inbox.<instanceId>`. */
 export const INBOX_PREFIX = '_inbox.';
 
-interface PendingRequest {
+/**
+ * A request waiting for its reply, as the transport path that carries it may
+ * hold it: the direct local path hands the reply to it without looking the
+ * request up by correlationId (see {@link RequestReply.answerWaiting}).
+ */
+export interface Waiting {
   /** The correlationId the reply carries. */
   readonly id: string;
+}
+
+interface PendingRequest extends Waiting {
   readonly resolve: (reply: UnifiedMessage) => void;
   readonly reject: (err: Error) => void;
   /** performance.now() past which the request fails with HUB_TIMEOUT. */
@@ -39,6 +47,22 @@ interface PendingRequest {
 }
 
 const ignore = (): void => {};
+
+/**
+ * The resolve and reject functions of the promise made last with
+ * {@link capture} as its executor. One executor for every request: an
+ * executor closing over the request's fields was a function and a context
+ * allocated per request, only to hand the two functions out.
+ */
+const captured: {
+  resolve: (reply: UnifiedMessage) => void;
+  reject: (err: Error) => void;
+} = { resolve: ignore, reject: ignore };
+
+function capture(resolve: (reply: never) => void, reject: (err: Error) => void): void {
+  captured.resolve = resolve as (reply: UnifiedMessage) => void;
+  captured.reject = reject;
+}
 
 /**
  * The waiting requests of one timeout value, oldest (earliest deadline)
@@ -139,8 +163,13 @@ export interface RequestReplyHost {
    * `replyTo`) without validating it again; undefined when the host took
    * it on a path that cannot fail any more (the direct local path). `at`:
    * wall-clock ms when the request was made (read for its deadline anyway).
+   * `waiting`: the request as it waits here, for {@link RequestReply.answerWaiting}.
    */
-  sendRequest(message: UnifiedMessage, at: number): Promise<MessageResult> | undefined;
+  sendRequest(
+    message: UnifiedMessage,
+    at: number,
+    waiting: Waiting,
+  ): Promise<MessageResult> | undefined;
   /**
    * Send a reply. Its addresses and ids come from the request, which was
    * validated when it was sent or decoded; the host validates the reply only
@@ -247,22 +276,22 @@ export class RequestReply {
     }
     const now = performance.now();
     const deadline = now + timeoutMs;
-    let entry!: PendingRequest;
-    const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
-      entry = {
-        id: correlationId,
-        resolve: resolve as (m: UnifiedMessage) => void,
-        reject,
-        deadline,
-        lane,
-        settled: false,
-        message,
-        timeoutMs,
-        promise: undefined,
-        outer: undefined,
-      };
-    });
-    entry.promise = reply as Promise<UnifiedMessage>;
+    const reply = new Promise<UnifiedMessage<Res>>(capture);
+    const entry: PendingRequest = {
+      id: correlationId,
+      resolve: captured.resolve,
+      reject: captured.reject,
+      deadline,
+      lane,
+      settled: false,
+      message,
+      timeoutMs,
+      promise: reply as Promise<UnifiedMessage>,
+      outer: undefined,
+    };
+    // Held only by the entry: the module must not keep a settled promise (and its reply) alive.
+    captured.resolve = ignore;
+    captured.reject = ignore;
     lane.add(entry);
     this.pending.add(entry);
     if (this.pending.live === 1) this.timer?.ref();
@@ -270,7 +299,7 @@ export class RequestReply {
     // The request was validated and the inbox address is ours: no second validation.
     const out = addressedTo(message, inbox, correlationId);
     carryIdentity(message, out);
-    this.host.sendRequest(out, TIME_ORIGIN + now)?.then(undefined, (err) => {
+    this.host.sendRequest(out, TIME_ORIGIN + now, entry)?.then(undefined, (err) => {
       // A send that fails after the deadline: the caller already has HUB_TIMEOUT.
       if (this.pending.get(correlationId) !== entry) return;
       this.forget(entry);
@@ -296,6 +325,22 @@ export class RequestReply {
   /** A reply reached this hub's inbox: resolve its request, or drop and count it (late or unknown). */
   answer(reply: UnifiedMessage): void {
     this.onReply(reply);
+  }
+
+  /**
+   * A reply to `waiting` (a request handed to the direct local path) reached
+   * this hub: as {@link answer}, without looking the request up by its
+   * correlationId while it still waits under the id the reply carries.
+   */
+  answerWaiting(waiting: Waiting, reply: UnifiedMessage): void {
+    const p = waiting as PendingRequest;
+    // Settled (late), or a handler changed the correlationId: the lookup decides.
+    if (p.settled || reply.correlationId !== p.id) {
+      this.onReply(reply);
+      return;
+    }
+    this.forget(p);
+    p.resolve(reply);
   }
 
   /** Fail every waiting request and stop the timer (the hub is closing). */

@@ -203,6 +203,40 @@ describe('direct local path of request/reply', () => {
     expect((await hub.readDeadLetters('hang'))[0]?.reason).toContain('timed out after 20ms');
   });
 
+  it.each(MODES)(
+    '%s: once every request is answered, no timer keeps the process alive',
+    async (mode) => {
+      const { hub, adapter } = await setup(mode);
+      await hub.onMessage('echo', (m) => m.payload, { guarantees: ['best-effort'] });
+      const before = timerCount();
+      for (let i = 0; i < 50; i++) {
+        const reply = await hub.request(req('echo', i), { timeoutMs: 60_000 });
+        expect(reply.payload).toBe(i);
+        expect(timerCount()).toBeLessThanOrEqual(before);
+      }
+      expectPath(mode, adapter);
+    },
+  );
+
+  it.each(MODES)(
+    '%s: a reply whose correlationId the handler changed answers nothing: dropped and counted',
+    async (mode) => {
+      const { hub, adapter } = await setup(mode);
+      await hub.onMessage('ok', () => 1);
+      await hub.onMessage('rename', (m) => {
+        m.correlationId = 'someone-else';
+        return 'renamed';
+      });
+      await hub.request(req('ok'), { timeoutMs: 5_000 });
+      const err = (await hub
+        .request(req('rename'), { timeoutMs: 50 })
+        .catch((e: unknown) => e)) as HubError;
+      expect(err.code).toBe(ErrorCode.TIMEOUT);
+      expect(hub.metrics().totals.lateReplies).toBe(1);
+      expectPath(mode, adapter);
+    },
+  );
+
   it.each(MODES)('%s: a reply after the deadline is dropped and counted', async (mode) => {
     const { hub, adapter } = await setup(mode);
     let release!: () => void;
