@@ -49,22 +49,6 @@ interface PendingRequest extends Waiting {
 const ignore = (): void => {};
 
 /**
- * The resolve and reject functions of the promise made last with
- * {@link capture} as its executor. One executor for every request: an
- * executor closing over the request's fields was a function and a context
- * allocated per request, only to hand the two functions out.
- */
-const captured: {
-  resolve: (reply: UnifiedMessage) => void;
-  reject: (err: Error) => void;
-} = { resolve: ignore, reject: ignore };
-
-function capture(resolve: (reply: never) => void, reject: (err: Error) => void): void {
-  captured.resolve = resolve as (reply: UnifiedMessage) => void;
-  captured.reject = reject;
-}
-
-/**
  * The waiting requests of one timeout value, oldest (earliest deadline)
  * first. A request that settles is only flagged; the lane drops it when it
  * reaches the head, so a request costs a push and a flag here instead of a
@@ -276,22 +260,22 @@ export class RequestReply {
     }
     const now = performance.now();
     const deadline = now + timeoutMs;
-    const reply = new Promise<UnifiedMessage<Res>>(capture);
-    const entry: PendingRequest = {
-      id: correlationId,
-      resolve: captured.resolve,
-      reject: captured.reject,
-      deadline,
-      lane,
-      settled: false,
-      message,
-      timeoutMs,
-      promise: reply as Promise<UnifiedMessage>,
-      outer: undefined,
-    };
-    // Held only by the entry: the module must not keep a settled promise (and its reply) alive.
-    captured.resolve = ignore;
-    captured.reject = ignore;
+    let entry!: PendingRequest;
+    const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
+      entry = {
+        id: correlationId,
+        resolve: resolve as (m: UnifiedMessage) => void,
+        reject,
+        deadline,
+        lane,
+        settled: false,
+        message,
+        timeoutMs,
+        promise: undefined,
+        outer: undefined,
+      };
+    });
+    entry.promise = reply as Promise<UnifiedMessage>;
     lane.add(entry);
     this.pending.add(entry);
     if (this.pending.live === 1) this.timer?.ref();
