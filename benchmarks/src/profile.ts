@@ -5,6 +5,8 @@
  *     src/profile.ts request|redis-request [requests]   (BENCH_INFLIGHT=100 for 100 in flight,
  *       BENCH_WARMUP=20000 for that many requests and a full collection first)
  *     src/profile.ts redis-durable [events]   (redis.durable-events, the hub side only)
+ *     src/profile.ts ws-send|ws-request [n]   (ws.one-way and ws.round-trip, the hub side only:
+ *       a client hub on wsClient and a server hub behind a gateway, in this process)
  * The redis modes start their own redis-server on a free loopback port.
  */
 import { redis } from '@hub/adapter-redis';
@@ -12,10 +14,11 @@ import { type RedisServer, startRedisServer } from '@hub/adapter-test-suite';
 import { createEvent, createHub, createMessage, type DeliveryGuarantee, memory } from '@hub/core';
 import { Arrivals, flood, logger, payload300 } from './harness.js';
 import { buildDurableEvents, HubSide as DurableSide } from './redis-durable.js';
+import { hubPair } from './ws.js';
 
 const mode = process.argv[2] ?? 'best-effort';
 const onRedis = mode.startsWith('redis-');
-const total = Number(process.argv[3] ?? (onRedis ? 200_000 : 1_000_000));
+const total = Number(process.argv[3] ?? (onRedis || mode.startsWith('ws-') ? 200_000 : 1_000_000));
 let server: RedisServer | undefined;
 if (onRedis) server = await startRedisServer();
 const hub = createHub({
@@ -30,7 +33,44 @@ await hub.start();
 const arrivals = new Arrivals();
 const payload = payload300();
 
-if (mode === 'request' || mode === 'redis-request') {
+if (mode === 'ws-send' || mode === 'ws-request') {
+  // What ws.one-way and ws.round-trip measure of the hub: client and server
+  // hubs in this process, so the CPU per message covers both ends.
+  const pair = await hubPair((m) =>
+    mode === 'ws-send' ? arrivals.inc() : (m as { payload: unknown }).payload,
+  );
+  const one = (i: number): Promise<unknown> =>
+    mode === 'ws-send'
+      ? pair.client.send(
+          createMessage({
+            source: 'bench',
+            destination: 'bench.ws',
+            payload: payload300(i),
+            deliveryGuarantee: 'best-effort',
+          }),
+        )
+      : pair.client.request(
+          createMessage({ source: 'bench', destination: 'bench.ws', payload: payload300(i) }),
+          { timeoutMs: 5_000 },
+        );
+  const run = async (n: number) => {
+    if (mode === 'ws-send') {
+      await flood({ total: n, batch: 1_000, timeLimitMs: 20_000, arrivals, send: one });
+    } else {
+      for (let i = 0; i < n; i++) await one(i);
+    }
+  };
+  await run(Math.min(total, 20_000)); // warm-up
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  await run(total);
+  const cpu = process.cpuUsage(cpu0);
+  const unit = mode === 'ws-send' ? 'msg' : 'round trip';
+  console.log(
+    `${mode}: ${Math.round((total / (performance.now() - t0)) * 1000)} ${unit}/s over ${total}, CPU (both ends) ${((cpu.user + cpu.system) / total).toFixed(2)} µs/${unit} (user ${(cpu.user / total).toFixed(2)}, system ${(cpu.system / total).toFixed(2)})`,
+  );
+  await pair.close();
+} else if (mode === 'request' || mode === 'redis-request') {
   // Best-effort request/reply, BENCH_INFLIGHT callers each awaiting one request at a time.
   const inflight = Number(process.env.BENCH_INFLIGHT) || 1;
   await hub.onMessage('p', (m) => m.payload, { guarantees: ['best-effort'] });

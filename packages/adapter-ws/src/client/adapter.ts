@@ -38,6 +38,7 @@ import {
   type WebSocketLike,
   type WsClientOptions,
 } from './options.js';
+import { SettledRing } from './settled-ring.js';
 
 const OPEN = 1;
 /** Codes of error frames that say the same send will fail again. */
@@ -107,10 +108,10 @@ export class WsClientAdapter extends BaseAdapter {
   /** Deliveries of this session handed to the hub and not settled yet. */
   private processing = new Set<number>();
   /**
-   * Recent settlements of this session by seq: an ack lost with the old link
-   * is sent again when the server, resuming, says it still waits for it.
+   * Recent settlements of this session: an ack lost with the old link is
+   * sent again when the server, resuming, says it still waits for it.
    */
-  private recentSettled = new Map<number, string | undefined>();
+  private readonly recentSettled = new SettledRing(RECENT_SETTLED);
   private nextId = 0;
   private attempt = 0;
   private lastHeard = 0;
@@ -288,11 +289,13 @@ export class WsClientAdapter extends BaseAdapter {
     if (resumed) {
       this.stats.resumed++;
       for (const text of this.settlements) this.write(ws, text);
-      for (const seq of frame.unacked ?? []) {
+      const unacked = frame.unacked ?? [];
+      const settled = this.recentSettled.find(unacked);
+      for (const seq of unacked) {
         if (this.processing.has(seq)) continue; // its settlement comes when the handler is done
         // forgotten: ask for it again rather than leave the server waiting
-        const again = this.recentSettled.has(seq)
-          ? (this.recentSettled.get(seq) ?? ackText(seq))
+        const again = settled.has(seq)
+          ? (settled.get(seq) ?? ackText(seq))
           : encodeFrame({ type: 'nack', seq, reason: 'lost on reconnect' });
         this.write(ws, again);
       }
@@ -346,10 +349,7 @@ export class WsClientAdapter extends BaseAdapter {
     this.processing.delete(seq);
     // A plain ack is remembered as its seq only (its text is made again if a
     // resume asks): no string per delivery kept alive across collections.
-    this.recentSettled.set(seq, nack);
-    if (this.recentSettled.size > RECENT_SETTLED) {
-      this.recentSettled.delete(this.recentSettled.keys().next().value as number);
-    }
+    this.recentSettled.add(seq, nack);
     if (this.live && this.socket) this.write(this.socket, text, true);
     else this.settlements.push(text);
   }

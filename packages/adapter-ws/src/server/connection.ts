@@ -166,9 +166,12 @@ export class Connection implements SessionLink {
   /** One WebSocket frame onto the socket. */
   private writeNow(text: string): void {
     if (this.closed) return;
-    this.socket.send(text);
-    // UTF-8 bytes on the wire, not UTF-16 units: non-ASCII text counts as sent
-    const bytes = Buffer.byteLength(text);
+    // Encoded to UTF-8 once, here: given the string, ws would measure it and
+    // the socket encode it again. Its length is the bytes on the wire, so
+    // non-ASCII text counts as sent.
+    const data = Buffer.from(text);
+    this.socket.send(data, TEXT);
+    const bytes = data.length;
     this.stats.framesOut++;
     this.stats.bytesOut += bytes;
     this.framesOut++;
@@ -213,6 +216,9 @@ export class Connection implements SessionLink {
     this.onGone(this, code, reason);
   }
 }
+
+/** Send options of a text frame given as UTF-8 bytes. */
+const TEXT = { binary: false } as const;
 
 /** Largest outbound batch in UTF-16 units: big enough to amortise a frame, small enough to interleave. */
 const BATCH_CHARS = 65_536;
