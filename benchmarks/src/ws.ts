@@ -77,7 +77,7 @@ interface RawPair {
  * turn leave as one frame (a JSON array of them) once the turn's work is done,
  * cut at the same size as the adapter's batches.
  */
-class HandBatcher {
+export class HandBatcher {
   private queue: string[] = [];
   private chars = 0;
   private scheduled = false;
@@ -103,7 +103,7 @@ class HandBatcher {
   }
 }
 
-async function rawPair(onText: (text: string, ws: WebSocket) => void): Promise<RawPair> {
+export async function rawPair(onText: (text: string, ws: WebSocket) => void): Promise<RawPair> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   wss.on('connection', (ws) => ws.on('message', (d) => onText(String(d), ws)));
@@ -122,7 +122,7 @@ async function rawPair(onText: (text: string, ws: WebSocket) => void): Promise<R
   };
 }
 
-const message = (i: number) =>
+export const message = (i: number) =>
   createMessage({
     source: 'bench',
     destination: 'bench.ws',
