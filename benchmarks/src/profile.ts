@@ -7,6 +7,8 @@
  *     src/profile.ts redis-durable [events]   (redis.durable-events, the hub side only)
  *     src/profile.ts ws-send|ws-request [n]   (ws.one-way and ws.round-trip, the hub side only:
  *       a client hub on wsClient and a server hub behind a gateway, in this process)
+ *     src/profile.ts ws-send-direct [n]   (ws-send with each message handed to the wsClient
+ *       adapter itself: the client hub's pipeline left out, the rest as ws-send)
  * The redis modes start their own redis-server on a free loopback port.
  */
 import { redis } from '@hub/adapter-redis';
@@ -33,15 +35,17 @@ await hub.start();
 const arrivals = new Arrivals();
 const payload = payload300();
 
-if (mode === 'ws-send' || mode === 'ws-request') {
+if (mode === 'ws-send' || mode === 'ws-send-direct' || mode === 'ws-request') {
   // What ws.one-way and ws.round-trip measure of the hub: client and server
   // hubs in this process, so the CPU per message covers both ends.
   const pair = await hubPair((m) =>
-    mode === 'ws-send' ? arrivals.inc() : (m as { payload: unknown }).payload,
+    mode === 'ws-request' ? (m as { payload: unknown }).payload : arrivals.inc(),
   );
+  const sending =
+    mode === 'ws-send' ? pair.client : mode === 'ws-send-direct' ? pair.adapter : undefined;
   const one = (i: number): Promise<unknown> =>
-    mode === 'ws-send'
-      ? pair.client.send(
+    sending !== undefined
+      ? sending.send(
           createMessage({
             source: 'bench',
             destination: 'bench.ws',
@@ -54,7 +58,7 @@ if (mode === 'ws-send' || mode === 'ws-request') {
           { timeoutMs: 5_000 },
         );
   const run = async (n: number) => {
-    if (mode === 'ws-send') {
+    if (sending !== undefined) {
       await flood({ total: n, batch: 1_000, timeLimitMs: 20_000, arrivals, send: one });
     } else {
       for (let i = 0; i < n; i++) await one(i);
@@ -65,7 +69,7 @@ if (mode === 'ws-send' || mode === 'ws-request') {
   const cpu0 = process.cpuUsage();
   await run(total);
   const cpu = process.cpuUsage(cpu0);
-  const unit = mode === 'ws-send' ? 'msg' : 'round trip';
+  const unit = sending !== undefined ? 'msg' : 'round trip';
   console.log(
     `${mode}: ${Math.round((total / (performance.now() - t0)) * 1000)} ${unit}/s over ${total}, CPU (both ends) ${((cpu.user + cpu.system) / total).toFixed(2)} µs/${unit} (user ${(cpu.user / total).toFixed(2)}, system ${(cpu.system / total).toFixed(2)})`,
   );

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { wsClient, wsServer } from '@hub/adapter-ws';
+import { type WsClientAdapter, wsClient, wsServer } from '@hub/adapter-ws';
 import { createEvent, createHub, createMessage, DeliveryGuarantee, type Hub } from '@hub/core';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -39,6 +39,8 @@ const FANOUT_CHILDREN = 4;
 interface Pair {
   server: Hub;
   client: Hub;
+  /** The client hub's adapter: sending on it directly skips the client hub's pipeline (profile.ts ws-send-direct). */
+  adapter: WsClientAdapter;
   close(): Promise<void>;
 }
 
@@ -50,15 +52,13 @@ export async function hubPair(onMessage: (m: unknown) => unknown): Promise<Pair>
   // one trusted client sending as fast as it can: the per-connection rate limit
   // (a guard against floods from the open internet) would cut it
   const gateway = await wsServer({ hub: server, port: 0, rateLimit: 1e7, rateBurst: 1e7 });
-  const client = createHub({
-    name: 'ws-bench-client',
-    logger,
-    adapters: [wsClient({ url: gateway.url })],
-  });
+  const adapter = wsClient({ url: gateway.url });
+  const client = createHub({ name: 'ws-bench-client', logger, adapters: [adapter] });
   await client.start();
   return {
     server,
     client,
+    adapter,
     close: async () => {
       await client.close({ drainTimeoutMs: 0 });
       await gateway.close();
@@ -77,7 +77,7 @@ interface RawPair {
  * turn leave as one frame (a JSON array of them) once the turn's work is done,
  * cut at the same size as the adapter's batches.
  */
-class HandBatcher {
+export class HandBatcher {
   private queue: string[] = [];
   private chars = 0;
   private scheduled = false;
@@ -103,7 +103,7 @@ class HandBatcher {
   }
 }
 
-async function rawPair(onText: (text: string, ws: WebSocket) => void): Promise<RawPair> {
+export async function rawPair(onText: (text: string, ws: WebSocket) => void): Promise<RawPair> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   wss.on('connection', (ws) => ws.on('message', (d) => onText(String(d), ws)));
@@ -122,7 +122,7 @@ async function rawPair(onText: (text: string, ws: WebSocket) => void): Promise<R
   };
 }
 
-const message = (i: number) =>
+export const message = (i: number) =>
   createMessage({
     source: 'bench',
     destination: 'bench.ws',
