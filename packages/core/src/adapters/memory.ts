@@ -509,13 +509,15 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
   /**
    * @internal The reply of a request that took the direct local path, handed
    * straight back to the requester (this hub's inbox): accounted as a send
-   * and a delivery, checked and copied in place as `send` would.
+   * and a delivery, its payload checked and copied in place as `send` would.
+   * `reply` and its headers object must have been built by the hub for this
+   * reply: nobody else holds the headers, so they need no copy.
    */
   replyDirect(reply: UnifiedMessage): boolean {
     if (this.blocked || this.sendFaults || this.deliveryFaults) return false;
     if (this.copies) {
       try {
-        copyInPlace(reply);
+        copyPayloadInPlace(reply);
       } catch (err) {
         // refused, counted and recorded as `send` refuses it
         throw this.sendFailed(err);
@@ -728,16 +730,21 @@ function snapshotEvent(env: UnifiedEvent): UnifiedEvent {
  * are replaced by copies.
  */
 function copyInPlace(env: UnifiedMessage): void {
+  // Checked and copied first: a refused payload leaves `env` as it was.
+  copyPayloadInPlace(env);
+  env.headers = { ...env.headers };
+}
+
+/** The payload half of {@link copyInPlace}, for a message whose headers object nobody else holds. */
+function copyPayloadInPlace(env: UnifiedMessage): void {
   const limits = DEFAULT_LIMITS;
   // Checked and copied in one walk; a refused payload leaves `env` as it was.
-  const payload = checkedClonePayload(
+  env.payload = checkedClonePayload(
     env.payload,
     'payload',
     limits.maxPayloadDepth,
     limits.maxPayloadBytes,
   );
-  env.headers = { ...env.headers };
-  env.payload = payload;
 }
 
 function describeTarget(envelope: UnifiedMessage | UnifiedEvent): string {

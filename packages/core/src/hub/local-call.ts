@@ -37,7 +37,7 @@ export interface LocalCallHost {
   endpoint(address: string): LocalEndpoint | undefined;
   /** Hand a reply to the waiting request (a late one is dropped and counted). */
   answer(reply: UnifiedMessage, waiting: Waiting): void;
-  /** Build the reply a handler's `payload` makes to `request`. */
+  /** Build the reply a handler's `payload` makes to `request`, with a headers object of its own. */
   buildReply(request: UnifiedMessage, payload: unknown): UnifiedMessage;
   /**
    * A tracer provider is registered: the direct path makes no spans, so

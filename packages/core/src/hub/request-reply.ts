@@ -484,10 +484,14 @@ function addressedTo(m: UnifiedMessage, replyTo: string, correlationId: string):
     known++;
   }
   if (!('payload' in m)) delete (out as { payload?: unknown }).payload;
-  const keys = Object.keys(m);
-  if (keys.length !== known) {
+  // Counted without Object.keys, whose array is garbage on every request; a
+  // count past `known` (an unknown field, a field set to undefined, or an
+  // enumerable property inherited) takes the keys and copies the unknown ones.
+  let count = 0;
+  for (const _ in m) count++;
+  if (count !== known) {
     const extra = out as unknown as Record<string, unknown>;
-    for (const k of keys) {
+    for (const k of Object.keys(m)) {
       if (!MESSAGE_KEYS.has(k)) extra[k] = (m as unknown as Record<string, unknown>)[k];
     }
   }
