@@ -707,10 +707,9 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
  * it, which is all the copy is for. The envelope and its headers are still
  * copied, since the sender keeps reading those (its id, for one). The mark is
  * used up here; a later send of the same envelope object is copied. That
- * later copy cannot see a receiver's change: the hub makes the sends of one
- * call (a broadcast to several adapters) before any handler runs, since
- * deliveries start in a later microtask, and it retries only after a send
- * failed, when this transport queued nothing.
+ * later copy cannot see a receiver's change: the hub retries a send only
+ * after it failed, when this transport queued nothing, and it clears the mark
+ * before a broadcast to several adapters.
  */
 function snapshotMessage(env: UnifiedMessage): UnifiedMessage {
   // Clone, then overwrite: V8's fast path for a bare spread, no shape change.

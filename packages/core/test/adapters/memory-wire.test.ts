@@ -188,6 +188,30 @@ describe('memory() behaves like the wire by default', () => {
     expect(got[1]!.payload).toEqual(payload);
   });
 
+  it('a payload handed over and broadcast to two adapters, one retried: the retry sends it as it was sent', async () => {
+    let failures = 1;
+    const b = memory({
+      name: 'b',
+      faults: { failSend: () => failures-- > 0 },
+    });
+    const hub = createHub({
+      logger: quiet,
+      adapters: [memory({ name: 'a' }), b],
+      routes: [{ match: 'ep', strategy: 'broadcast', adapters: ['a', 'b'] }],
+      sendRetry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    hubs.push(hub);
+    const seen: number[][] = [];
+    await hub.onMessage('ep', (m) => {
+      const list = (m.payload as { list: number[] }).list;
+      seen.push([...list]);
+      list.push(99);
+    });
+    await hub.send(handOverPayload(msg({ list: [1] }, 'best-effort')));
+    await waitFor(() => seen.length === 2, 'delivered by both adapters');
+    expect(seen).toEqual([[1], [1]]);
+  });
+
   it('a payload handed over is still checked as the wire checks it', async () => {
     const hub = hubWith();
     await hub.onMessage('ep', () => undefined);
