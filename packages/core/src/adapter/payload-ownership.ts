@@ -19,7 +19,8 @@ const handedOver = new WeakSet<object>();
  * The caller must not keep or touch the payload once it has called
  * `hub.send` / `hub.publish` with the envelope. The mark holds for one send:
  * the first transport that takes the payload uncopied clears it, so a second
- * send of the same object is copied as usual.
+ * send of the same object is copied as usual, and a broadcast to several
+ * adapters clears it before its sends (each transport copies).
  */
 export function handOverPayload<E extends Envelope>(envelope: E): E {
   handedOver.add(envelope);
