@@ -4,6 +4,7 @@ export * from './adapter/base.js';
 export { BaseAdapter as BaseProtocolAdapter } from './adapter/base.js';
 export * from './adapter/contract.js';
 export * from './adapter/errors.js';
+export { handOverPayload } from './adapter/payload-ownership.js';
 export * from './adapters/memory.js';
 export * from './config/unknown-options.js';
 export type * from './delivery/dedup.js';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { attachIdentity, isLoopbackHost, type MessageResult } from '@hub/core';
+import { attachIdentity, handOverPayload, isLoopbackHost, type MessageResult } from '@hub/core';
 import {
   type Envelope,
   ErrorCode,
@@ -471,17 +471,26 @@ export class HttpEndpoint implements AsyncDisposable {
       // A sending hub with protection sealed them: verified and opened here
       // (the hub seals them again for its own transport); a failure is audited.
       return Promise.all(parsed.envelopes.map((env) => security.openFromClient(env))).then(
-        (opened) => this.deliver(req, res, what, opened, parsed.batch, false),
+        (opened) => this.deliver(req, res, what, opened, parsed.batch, false, false),
         (err: unknown) => sendProblem(res, problemFromError(err)),
       );
     }
-    return this.deliver(req, res, what, parsed.envelopes, parsed.batch, parsed.minted === true);
+    return this.deliver(
+      req,
+      res,
+      what,
+      parsed.envelopes,
+      parsed.batch,
+      parsed.minted === true,
+      parsed.ownPayloads === true,
+    );
   }
 
   /**
    * Hand the envelopes to the hub and answer. `minted`: the one envelope's
    * id was made by this endpoint, so no earlier request can hold it in the
-   * idempotency window (it is recorded there all the same).
+   * idempotency window (it is recorded there all the same). `ownPayloads`:
+   * the payloads came out of this request's body and nothing else holds them.
    */
   private deliver(
     req: IncomingMessage,
@@ -490,6 +499,7 @@ export class HttpEndpoint implements AsyncDisposable {
     envelopes: Envelope[],
     batch: boolean,
     minted: boolean,
+    ownPayloads: boolean,
   ): Promise<void> | undefined {
     // The hub's security decides with the identity the token, the verify hook
     // or the webhook signature resolved (only a hub with a security policy reads it).
@@ -507,6 +517,10 @@ export class HttpEndpoint implements AsyncDisposable {
       }
       return this.request(req, res, envelopes[0] as UnifiedMessage);
     }
+    // Sent once and their payloads never touched again here: the hub's
+    // in-process transport may take them without copying (requests are left
+    // to the request path's own rules).
+    if (ownPayloads) for (const env of envelopes) handOverPayload(env);
     if (batch) return this.deliverBatch(res, envelopes);
     // The common case, without a batch's bookkeeping: answered when the send settles.
     const env = envelopes[0]!;

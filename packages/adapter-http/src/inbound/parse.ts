@@ -34,6 +34,13 @@ export interface Parsed {
    * idempotency window need not be searched for it (it is still recorded).
    */
   readonly minted?: boolean;
+  /**
+   * The envelopes' payloads were made by this parse (`JSON.parse` of the
+   * body), so nothing else holds them: the endpoint may hand them over to
+   * the hub (`handOverPayload`). A CloudEvent's data may be the body's bytes,
+   * which share memory with the socket's reads: not set for those.
+   */
+  readonly ownPayloads?: boolean;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -138,13 +145,14 @@ export function parseBody(
       parsed = {
         envelopes: value.map((item, i) => fromJsonItem(item, undefined, kind, undefined, `[${i}]`)),
         batch: true,
+        ownPayloads: true,
       };
     } else {
       const env = fromJsonItem(value, body, kind, idempotencyKey, '');
       // fromJsonItem refused anything but an object; the short form's id is made here.
       const minted =
         idempotencyKey === undefined && !isWholeEnvelope(value as Record<string, unknown>);
-      parsed = { envelopes: [env], batch: false, minted };
+      parsed = { envelopes: [env], batch: false, minted, ownPayloads: true };
     }
   } else {
     throw new InvalidMessageError(

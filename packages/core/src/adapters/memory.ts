@@ -11,6 +11,7 @@
  */
 import {
   checkedClonePayload,
+  checkWirePayload,
   DEFAULT_LIMITS,
   ErrorCode,
   HubError,
@@ -30,6 +31,7 @@ import type {
   SubscriptionSpec,
 } from '../adapter/contract.js';
 import { AdapterError, wrapAdapterError } from '../adapter/errors.js';
+import { takeHandedOver } from '../adapter/payload-ownership.js';
 import {
   type BrokerClient,
   BrokerCore,
@@ -701,10 +703,24 @@ export class MemoryAdapter extends BaseAdapter implements DeadLetterReader, Brok
  * What a wire transport takes at `send`: the payload checked as the JSON codec
  * checks it (a payload the wire refuses throws the codec's error), and a copy
  * of the envelope the sender can no longer change.
+ *
+ * A payload handed over to the hub (`handOverPayload`: an entry point decoded
+ * it and holds it no more) is checked but not copied: no sender can change
+ * it, which is all the copy is for. The envelope and its headers are still
+ * copied, since the sender keeps reading those (its id, for one). The mark is
+ * used up here; a later send of the same envelope object is copied. That
+ * later copy cannot see a receiver's change: the hub retries a send only
+ * after it failed, when this transport queued nothing, and it clears the mark
+ * before a broadcast to several adapters.
  */
 function snapshotMessage(env: UnifiedMessage): UnifiedMessage {
   // Clone, then overwrite: V8's fast path for a bare spread, no shape change.
   const copy = { ...env };
+  if (takeHandedOver(env)) {
+    checkPayload(env.payload, 'payload');
+    copy.headers = { ...env.headers };
+    return copy;
+  }
   copyInPlace(copy);
   return copy;
 }
@@ -712,16 +728,21 @@ function snapshotMessage(env: UnifiedMessage): UnifiedMessage {
 /** {@link snapshotMessage} for an event (its payload is `data`). */
 function snapshotEvent(env: UnifiedEvent): UnifiedEvent {
   const limits = DEFAULT_LIMITS;
-  const data = checkedClonePayload(
-    env.data,
-    'data',
-    limits.maxPayloadDepth,
-    limits.maxPayloadBytes,
-  );
+  let data = env.data;
+  if (takeHandedOver(env)) checkPayload(data, 'data');
+  else {
+    data = checkedClonePayload(data, 'data', limits.maxPayloadDepth, limits.maxPayloadBytes);
+  }
   const copy = { ...env };
   copy.headers = { ...env.headers };
   copy.data = data;
   return copy;
+}
+
+/** The wire's check of a payload the transport takes without a copy. */
+function checkPayload(payload: unknown, field: string): void {
+  const limits = DEFAULT_LIMITS;
+  checkWirePayload(payload, field, limits.maxPayloadDepth, limits.maxPayloadBytes);
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   type UnifiedMessage,
 } from '@hub/protocol';
 import type { SendResult } from '../adapter/contract.js';
+import { takeHandedOver } from '../adapter/payload-ownership.js';
 import { isThenable } from '../common/thenable.js';
 import { type MessageResult, RoutingStrategy } from '../common/types.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
@@ -316,6 +317,10 @@ export class SendPipeline {
   }
 
   private async sendToAll(env: Sendable, targets: readonly RouteTarget[]): Promise<MessageResult> {
+    // Several transports get this envelope, one of them maybe after a retry:
+    // a payload handed over (handOverPayload) must be copied by each, or a
+    // handler of the first could change what a later one sends.
+    takeHandedOver(env);
     const started = performance.now();
     const results = await Promise.all(
       targets.map((t) =>

@@ -5,6 +5,7 @@ import {
   ErrorCode,
   type Hub,
   HubError,
+  handOverPayload,
   jsonCodec,
   memory,
   type UnifiedMessage,
@@ -155,6 +156,107 @@ describe('memory() behaves like the wire by default', () => {
       });
     }
     await hub.publish(createEvent({ source: 'test', topic: 't.a', data: { list: [0] } }));
+    await waitFor(() => got.length === 2, 'both delivered');
+    expect(got[0]).not.toBe(got[1]);
+    expect(got.map((d) => d.list.length)).toEqual([2, 2]);
+  });
+
+  it('a payload handed over (handOverPayload) is taken as is, once; envelope and headers are still copied', async () => {
+    const hub = hubWith();
+    const got: UnifiedMessage[] = [];
+    await hub.onMessage('ep', (m) => {
+      got.push(m);
+      (m.headers as Record<string, string>).h = 'changed';
+    });
+    const payload = { list: [1, 2], nested: { a: 'b' } };
+    const sent = createMessage({
+      source: 'test',
+      destination: 'ep',
+      payload,
+      headers: { h: 'original' },
+      deliveryGuarantee: 'best-effort',
+    });
+    await hub.send(handOverPayload(sent));
+    await waitFor(() => got.length === 1, 'delivered');
+    expect(got[0]!.payload).toBe(payload);
+    expect(got[0]).not.toBe(sent);
+    expect(sent.headers).toEqual({ h: 'original' });
+    // The mark was used up: the same envelope sent again is copied as usual.
+    await hub.send(sent);
+    await waitFor(() => got.length === 2, 'delivered again');
+    expect(got[1]!.payload).not.toBe(payload);
+    expect(got[1]!.payload).toEqual(payload);
+  });
+
+  it('a payload handed over and broadcast to two adapters, one retried: the retry sends it as it was sent', async () => {
+    let failures = 1;
+    const b = memory({
+      name: 'b',
+      faults: { failSend: () => failures-- > 0 },
+    });
+    const hub = createHub({
+      logger: quiet,
+      adapters: [memory({ name: 'a' }), b],
+      routes: [{ match: 'ep', strategy: 'broadcast', adapters: ['a', 'b'] }],
+      sendRetry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    hubs.push(hub);
+    const seen: number[][] = [];
+    await hub.onMessage('ep', (m) => {
+      const list = (m.payload as { list: number[] }).list;
+      seen.push([...list]);
+      list.push(99);
+    });
+    await hub.send(handOverPayload(msg({ list: [1] }, 'best-effort')));
+    await waitFor(() => seen.length === 2, 'delivered by both adapters');
+    expect(seen).toEqual([[1], [1]]);
+  });
+
+  it('a payload handed over is still checked as the wire checks it', async () => {
+    const hub = hubWith();
+    await hub.onMessage('ep', () => undefined);
+    await hub.subscribe('t.*', () => undefined);
+    const payload = { n: Number.NaN };
+    const expected = wireError(payload)!;
+    for (const g of ['best-effort', 'at-least-once'] as const) {
+      const err = (await hub
+        .send(handOverPayload(msg(payload, g)))
+        .catch((e: unknown) => e)) as HubError;
+      expect(err.code).toBe(ErrorCode.INVALID_MESSAGE);
+      expect(err.message).toBe(expected.message);
+    }
+    const evErr = (await hub
+      .publish(handOverPayload(createEvent({ source: 'test', topic: 't.x', data: payload })))
+      .catch((e: unknown) => e)) as HubError;
+    expect(evErr.code).toBe(ErrorCode.INVALID_MESSAGE);
+  });
+
+  it('a message handed over that the broker keeps (at-least-once): the handler gets a copy, the kept one stays as sent', async () => {
+    const hub = hubWith();
+    const got: unknown[] = [];
+    await hub.onMessage('ep', (m) => {
+      got.push(m.payload);
+      (m.payload as { list: number[] }).list.push(99);
+    });
+    const payload = { list: [1] };
+    await hub.send(handOverPayload(msg(payload, 'at-least-once')));
+    await waitFor(() => got.length === 1, 'delivered');
+    expect(got[0]).not.toBe(payload);
+    expect(payload.list).toEqual([1]);
+  });
+
+  it('each subscriber of an event handed over gets its own copy', async () => {
+    const hub = hubWith();
+    const got: Array<{ list: number[] }> = [];
+    for (let i = 0; i < 2; i++) {
+      await hub.subscribe('t.*', (e) => {
+        const d = e.data as { list: number[] };
+        d.list.push(i);
+        got.push(d);
+      });
+    }
+    const data = { list: [0] };
+    await hub.publish(handOverPayload(createEvent({ source: 'test', topic: 't.a', data })));
     await waitFor(() => got.length === 2, 'both delivered');
     expect(got[0]).not.toBe(got[1]);
     expect(got.map((d) => d.list.length)).toEqual([2, 2]);
