@@ -267,6 +267,33 @@ describe('http endpoint: sending into a hub', () => {
     expect(statuses).toEqual(expect.arrayContaining(['202', '400']));
   });
 
+  it('counts a response by status once it has finished; a stream its client cut off is not counted', async () => {
+    const { url } = await setup();
+    let scrapes = 0;
+    const scrape = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      scrapes++;
+      const families = new Map(parsePrometheus(text).map((f) => [f.name, f]));
+      const byStatus: Record<string, string> = {};
+      for (const m of families.get('hub_http_endpoint_responses_total')?.metrics ?? []) {
+        const { labels, value } = m as { labels: { status: string }; value: string };
+        byStatus[labels.status] = value;
+      }
+      const streams = families.get('hub_http_endpoint_streams')?.metrics[0]?.value;
+      return { byStatus, streams };
+    };
+    const abort = new AbortController();
+    const stream = await fetch(`${url}/stream?topic=orders.*`, { signal: abort.signal });
+    expect(stream.status).toBe(200);
+    await expect.poll(async () => (await scrape()).streams).toBe('1');
+    abort.abort();
+    await expect.poll(async () => (await scrape()).streams).toBe('0');
+    expect((await post(`${url}/messages`, { destination: 'orders', payload: 1 })).status).toBe(202);
+    const before = scrapes;
+    // Every finished answer so far: the scrapes (200) and the POST (202), not the stream's 200.
+    expect((await scrape()).byStatus).toEqual({ '200': String(before), '202': '1' });
+  });
+
   it('mounts on an existing http.Server under a base path, leaving its other routes alone', async () => {
     const hub = jobs.add(await startedHub({}));
     const got: string[] = [];
