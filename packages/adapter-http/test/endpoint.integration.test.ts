@@ -145,6 +145,25 @@ describe('http endpoint: sending into a hub', () => {
     expect(got.map((m) => m.payload)).toEqual([0]);
   });
 
+  it("a client's id that JSON must escape comes back intact in the 202; a made id is plain JSON too", async () => {
+    const { url, got } = await setup();
+    const key = 'k"1\\x';
+    const res = await post(
+      `${url}/messages`,
+      { destination: 'orders', payload: 1 },
+      { 'idempotency-key': key },
+    );
+    expect(res.status).toBe(202);
+    const text = await res.text();
+    expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+    expect(JSON.parse(text)).toEqual({ accepted: true, id: key });
+    const made = await post(`${url}/messages`, { destination: 'orders', payload: 2 });
+    const madeText = await made.text();
+    expect(Number(made.headers.get('content-length'))).toBe(Buffer.byteLength(madeText));
+    const { id } = JSON.parse(madeText) as { id: string };
+    await expect.poll(() => got.map((m) => m.id)).toEqual([key, id]);
+  });
+
   it('an id the endpoint made for a short form is in the window too: sent again with it, handed over once', async () => {
     const { url, got } = await setup();
     const first = await post(`${url}/messages`, { destination: 'orders', payload: 'first' });
