@@ -145,6 +145,25 @@ describe('http endpoint: sending into a hub', () => {
     expect(got.map((m) => m.payload)).toEqual([0]);
   });
 
+  it("a client's id that JSON must escape comes back intact in the 202; a made id is plain JSON too", async () => {
+    const { url, got } = await setup();
+    const key = 'k"1\\x';
+    const res = await post(
+      `${url}/messages`,
+      { destination: 'orders', payload: 1 },
+      { 'idempotency-key': key },
+    );
+    expect(res.status).toBe(202);
+    const text = await res.text();
+    expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+    expect(JSON.parse(text)).toEqual({ accepted: true, id: key });
+    const made = await post(`${url}/messages`, { destination: 'orders', payload: 2 });
+    const madeText = await made.text();
+    expect(Number(made.headers.get('content-length'))).toBe(Buffer.byteLength(madeText));
+    const { id } = JSON.parse(madeText) as { id: string };
+    await expect.poll(() => got.map((m) => m.id)).toEqual([key, id]);
+  });
+
   it('an id the endpoint made for a short form is in the window too: sent again with it, handed over once', async () => {
     const { url, got } = await setup();
     const first = await post(`${url}/messages`, { destination: 'orders', payload: 'first' });
@@ -265,6 +284,33 @@ describe('http endpoint: sending into a hub', () => {
       (m) => (m as { labels: { status: string } }).labels.status,
     );
     expect(statuses).toEqual(expect.arrayContaining(['202', '400']));
+  });
+
+  it('counts a response by status once it has finished; a stream its client cut off is not counted', async () => {
+    const { url } = await setup();
+    let scrapes = 0;
+    const scrape = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      scrapes++;
+      const families = new Map(parsePrometheus(text).map((f) => [f.name, f]));
+      const byStatus: Record<string, string> = {};
+      for (const m of families.get('hub_http_endpoint_responses_total')?.metrics ?? []) {
+        const { labels, value } = m as { labels: { status: string }; value: string };
+        byStatus[labels.status] = value;
+      }
+      const streams = families.get('hub_http_endpoint_streams')?.metrics[0]?.value;
+      return { byStatus, streams };
+    };
+    const abort = new AbortController();
+    const stream = await fetch(`${url}/stream?topic=orders.*`, { signal: abort.signal });
+    expect(stream.status).toBe(200);
+    await expect.poll(async () => (await scrape()).streams).toBe('1');
+    abort.abort();
+    await expect.poll(async () => (await scrape()).streams).toBe('0');
+    expect((await post(`${url}/messages`, { destination: 'orders', payload: 1 })).status).toBe(202);
+    const before = scrapes;
+    // Every finished answer so far: the scrapes (200) and the POST (202), not the stream's 200.
+    expect((await scrape()).byStatus).toEqual({ '200': String(before), '202': '1' });
   });
 
   it('mounts on an existing http.Server under a base path, leaving its other routes alone', async () => {

@@ -3,8 +3,63 @@ import { createEvent, createMessage, DeliveryGuarantee } from '@hub/protocol';
 import { describe, expect, it } from 'vitest';
 import { wsServer } from '../src/index.js';
 import { startClient, startServer } from './helpers.js';
+import { rawSession } from './raw.js';
 
 describe('gateway and client over real sockets', () => {
+  it("a client's frame payload reaches an in-process handler as parsed (handed over, not copied), and is still checked", async () => {
+    const { hub, gateway } = await startServer();
+    const got: unknown[] = [];
+    await hub.onMessage('worker', (m) => {
+      got.push(m.payload);
+    });
+    await hub.subscribe('news.*', (e) => {
+      got.push(e.data);
+    });
+    const raw = await rawSession(gateway.url);
+    await waitFor(() => raw.frames.length >= 1);
+    // The objects the gateway's frame parse made, seen as JSON.parse returns them.
+    const parsed: Array<{ envelope: { payload?: unknown; data?: unknown } }> = [];
+    const parse = JSON.parse;
+    JSON.parse = function (this: unknown, ...args: Parameters<typeof JSON.parse>) {
+      const value: unknown = parse.apply(this, args);
+      const frame = value as { type?: unknown; envelope?: unknown };
+      if ((frame.type === 'message' || frame.type === 'event') && frame.envelope !== undefined)
+        parsed.push(value as (typeof parsed)[number]);
+      return value;
+    } as typeof JSON.parse;
+    try {
+      // Best-effort to its only handler: the memory transport's delivery hands its envelope out as it is.
+      const m = createMessage({
+        source: 'raw',
+        destination: 'worker',
+        payload: { n: [1, 2] },
+        deliveryGuarantee: DeliveryGuarantee.BEST_EFFORT,
+      });
+      raw.send({ type: 'message', id: m.id, envelope: m });
+      const e = createEvent({ source: 'raw', topic: 'news.a', data: { t: 'x' } });
+      raw.send({ type: 'event', id: e.id, envelope: e });
+      await waitFor(() => got.length === 2);
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(got).toEqual([{ n: [1, 2] }, { t: 'x' }]);
+    expect(parsed).toHaveLength(2);
+    expect(got[0]).toBe(parsed[0]!.envelope.payload);
+    // An event's delivery is copied by the transport whatever the sender did.
+    expect(got[1]).toEqual(parsed[1]!.envelope.data);
+    // Deeper than the wire's limit (64): taken uncopied, still refused as the wire refuses it.
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = { a: deep };
+    const tooDeep = createMessage({ source: 'raw', destination: 'worker', payload: 1 });
+    raw.send({ type: 'message', id: tooDeep.id, envelope: { ...tooDeep, payload: deep } });
+    await waitFor(() => raw.frames.some((f) => f.type === 'error' && f.id === tooDeep.id));
+    expect(raw.frames.find((f) => f.type === 'error')).toMatchObject({
+      code: 'HUB_INVALID_MESSAGE',
+    });
+    expect(got).toHaveLength(2);
+    raw.ws.terminate();
+  });
+
   it('a client sends to a handler on the server hub and gets the confirmation', async () => {
     const { hub, gateway } = await startServer();
     const got: unknown[] = [];

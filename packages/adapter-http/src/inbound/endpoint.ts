@@ -526,7 +526,7 @@ export class HttpEndpoint implements AsyncDisposable {
     const env = envelopes[0]!;
     if (this.opts.idempotencyWindowMs === 0) {
       this.send(env).then(
-        () => answer(res, env.id),
+        () => answer(res, env.id, minted),
         (err: unknown) => failed(res, err),
       );
       return undefined;
@@ -556,7 +556,7 @@ export class HttpEndpoint implements AsyncDisposable {
       () => {
         // The shared settled promise for the rest of the window (see `remember`).
         this.accepted.settle(entry, sending, ACCEPTED);
-        answer(res, env.id);
+        answer(res, env.id, minted);
       },
       (err: unknown) => {
         this.forget(env.id, sending);
@@ -701,10 +701,13 @@ const ACCEPTED: Promise<MessageResult> = Promise.resolve({
   latencyMs: 0,
 });
 
-/** 202 for an accepted id; a failure to write it is answered as any handler failure. */
-function answer(res: ServerResponse, id: string): void {
+/**
+ * 202 for an accepted id (`minted`: made by this endpoint); a failure to
+ * write it is answered as any handler failure.
+ */
+function answer(res: ServerResponse, id: string, minted = false): void {
   try {
-    sendAccepted(res, id);
+    sendAccepted(res, id, minted);
   } catch (err) {
     failed(res, err);
   }

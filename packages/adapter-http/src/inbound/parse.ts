@@ -115,7 +115,9 @@ export function parseBody(
   body: Buffer,
   kind: 'message' | 'event',
 ): Parsed {
-  const contentType = (header(headers, 'content-type') ?? '').toLowerCase();
+  const given = header(headers, 'content-type') ?? '';
+  // The usual spelling is taken as it is; any other is compared in lower case.
+  const contentType = given === 'application/json' ? given : given.toLowerCase();
   const idempotencyKey = header(headers, 'idempotency-key');
   let parsed: Parsed;
   if (contentType.startsWith(CLOUDEVENTS_BATCH)) {

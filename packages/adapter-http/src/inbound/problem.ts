@@ -122,12 +122,17 @@ export function sendJson(
  * The answer to an accepted message, `202 {"accepted":true,"id":…}`: the hot
  * path of the endpoint, so the body is written as a string around the
  * JSON-quoted id rather than through a generic object serialisation.
+ * `madeHere`: the id is one the hub made (`newId`, letters, digits, `_` and
+ * `-`), which needs no escaping and is one byte per character, so it is
+ * neither serialised nor measured (a client's id may hold `"` or `\`).
  */
-export function sendAccepted(res: ServerResponse, id: string): void {
-  const body = `{"accepted":true,"id":${JSON.stringify(id)}}`;
+export function sendAccepted(res: ServerResponse, id: string, madeHere = false): void {
+  const body = madeHere
+    ? `{"accepted":true,"id":"${id}"}`
+    : `{"accepted":true,"id":${JSON.stringify(id)}}`;
   res.writeHead(202, {
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
+    'content-length': madeHere ? body.length : Buffer.byteLength(body),
   });
   res.end(body);
 }

@@ -7,6 +7,7 @@ import {
   attachIdentity,
   DeadLetterError,
   type Hub,
+  handOverPayload,
   isLoopbackHost,
   matchTopic,
   runAs,
@@ -445,7 +446,12 @@ export class WsGateway implements AsyncDisposable {
             (opened) => this.accept(conn, frame.id, opened),
             (err: unknown) => this.refuseFrame(conn, frame.id, err),
           );
-        } else this.accept(conn, frame.id, env);
+        } else {
+          // Parsed from this frame's text and held by nothing else here (a
+          // client's resend is another frame, parsed again): the hub's
+          // in-process transport may take its payload without copying it.
+          this.accept(conn, frame.id, handOverPayload(env));
+        }
         return;
       }
       case 'serve':
