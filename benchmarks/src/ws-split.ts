@@ -10,7 +10,7 @@
  *   node --import tsx --conditions=@hub/source src/ws-split.ts [rounds=10]
  */
 import { Arrivals, payload300, stats } from './harness.js';
-import { HandBatcher, hubPair, message, rawPair } from './ws.js';
+import { message, oneWaySides } from './ws.js';
 
 const N = 20_000;
 /** Sends in flight together, as in ws.one-way. */
@@ -18,15 +18,7 @@ const BATCH = 1_000;
 const rounds = Number(process.argv[2] ?? 10);
 
 const arrivals = new Arrivals();
-const hub = await hubPair(() => {
-  arrivals.inc();
-});
-const raw = await rawPair((text) => {
-  const parsed = JSON.parse(text) as unknown;
-  if (Array.isArray(parsed)) for (let k = 0; k < parsed.length; k++) arrivals.inc();
-  else arrivals.inc();
-});
-const batcher = new HandBatcher(raw.client);
+const { hub, raw, batcher } = await oneWaySides(arrivals);
 payload300(); // the payload builder warm before the first round
 
 type Side = 'hub' | 'direct' | 'rawb' | 'raw';

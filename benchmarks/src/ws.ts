@@ -130,18 +130,26 @@ export const message = (i: number) =>
     deliveryGuarantee: DeliveryGuarantee.BEST_EFFORT,
   });
 
-async function oneWay(): Promise<ScenarioResult> {
-  const arrivals = new Arrivals();
+/**
+ * The sides of ws.one-way, each counting what reaches its server in
+ * `arrivals`: the hub pair, and the raw pair with its hand batcher (a
+ * hand-made batch is an array of envelopes; one per frame is an envelope).
+ */
+export async function oneWaySides(arrivals: Arrivals) {
   const hub = await hubPair(() => {
     arrivals.inc();
   });
   const raw = await rawPair((text) => {
     const parsed = JSON.parse(text) as unknown;
-    // a hand-made batch is an array of envelopes; one per frame is an envelope
     if (Array.isArray(parsed)) for (let k = 0; k < parsed.length; k++) arrivals.inc();
     else arrivals.inc();
   });
-  const batcher = new HandBatcher(raw.client);
+  return { hub, raw, batcher: new HandBatcher(raw.client) };
+}
+
+async function oneWay(): Promise<ScenarioResult> {
+  const arrivals = new Arrivals();
+  const { hub, raw, batcher } = await oneWaySides(arrivals);
   const cpu = { hub: [] as number[], raw: [] as number[] };
   try {
     const partial: string[] = [];
