@@ -47,6 +47,22 @@ function wireError(payload: unknown): HubError | undefined {
   }
 }
 
+/**
+ * Two subscribers of `t.*`, each pushing its own index into the event's
+ * `data.list` and keeping the data it got: a shared object shows as both pushes.
+ */
+async function twoSubscribersThatPush(hub: Hub): Promise<Array<{ list: number[] }>> {
+  const got: Array<{ list: number[] }> = [];
+  for (let i = 0; i < 2; i++) {
+    await hub.subscribe('t.*', (e) => {
+      const d = e.data as { list: number[] };
+      d.list.push(i);
+      got.push(d);
+    });
+  }
+  return got;
+}
+
 describe('memory() behaves like the wire by default', () => {
   const refused: Array<[string, unknown]> = [
     ['a Map', { m: new Map([[1, 2]]) }],
@@ -147,14 +163,7 @@ describe('memory() behaves like the wire by default', () => {
 
   it('each subscriber of an event gets its own copy', async () => {
     const hub = hubWith();
-    const got: Array<{ list: number[] }> = [];
-    for (let i = 0; i < 2; i++) {
-      await hub.subscribe('t.*', (e) => {
-        const d = e.data as { list: number[] };
-        d.list.push(i);
-        got.push(d);
-      });
-    }
+    const got = await twoSubscribersThatPush(hub);
     await hub.publish(createEvent({ source: 'test', topic: 't.a', data: { list: [0] } }));
     await waitFor(() => got.length === 2, 'both delivered');
     expect(got[0]).not.toBe(got[1]);
@@ -247,14 +256,7 @@ describe('memory() behaves like the wire by default', () => {
 
   it('each subscriber of an event handed over gets its own copy', async () => {
     const hub = hubWith();
-    const got: Array<{ list: number[] }> = [];
-    for (let i = 0; i < 2; i++) {
-      await hub.subscribe('t.*', (e) => {
-        const d = e.data as { list: number[] };
-        d.list.push(i);
-        got.push(d);
-      });
-    }
+    const got = await twoSubscribersThatPush(hub);
     const data = { list: [0] };
     await hub.publish(handOverPayload(createEvent({ source: 'test', topic: 't.a', data })));
     await waitFor(() => got.length === 2, 'both delivered');
