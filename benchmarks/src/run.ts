@@ -15,16 +15,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
-import { writeCharts } from './charts.js';
-import { coreScenarios } from './core.js';
 import { machine, mode, progress, type ScenarioResult } from './harness.js';
-import { httpScenarios } from './http.js';
-import { legacyScenarios } from './legacy.js';
-import { observabilityScenarios } from './observability.js';
-import { peerScenarios } from './peers.js';
-import { isLatencyId, LATENCY_NODE_FLAGS, redisSuite } from './redis.js';
-import { redisClusterSuite } from './redis-cluster.js';
-import { redisDurableScenarios } from './redis-durable.js';
 import {
   compare,
   compareTable,
@@ -35,10 +26,6 @@ import {
   row,
   textTable,
 } from './report.js';
-import { rpcScenarios } from './rpc.js';
-import { scaleScenarios } from './scale.js';
-import { securityScenarios } from './security.js';
-import { wsScenarios } from './ws.js';
 
 interface Args {
   filters: string[];
@@ -74,9 +61,10 @@ function parseArgs(argv: string[]): Args {
     throw new Error('--threshold wants a fraction, e.g. 0.15');
   }
   // The bound of a whole run: a full run takes about 5 minutes and --quick (the smoke
-  // test) about 1 on a quiet 2-core box; the bounds leave a little room above those, and
-  // a run that names scenarios has none.
-  if (a.budget < 0) a.budget = a.filters.length > 0 ? 0 : mode.quick ? 120 : 330;
+  // test) about 1.5 on a quiet 2-core box, each entry in a process of its own (a second
+  // or so to start); the bounds leave room above those, and a run that names scenarios
+  // has none.
+  if (a.budget < 0) a.budget = a.filters.length > 0 ? 0 : mode.quick ? 180 : 360;
   if (!Number.isFinite(a.budget)) throw new Error('--budget wants seconds (0: no limit)');
   return a;
 }
@@ -90,10 +78,12 @@ interface Entry {
   id: string;
   /** Ids of the results it produces, for the filters. */
   ids: string[];
+  /** The suite (module) it comes from, all its process imports. */
+  suite: string;
   run: () => Promise<ScenarioResult[] | ScenarioResult>;
   /** Seconds it takes on a 2-core box, full and quick; the progress display counts down from these. */
   estimate: [number, number];
-  /** Runs in the latency child process (LATENCY_NODE_FLAGS). */
+  /** Its process gets LATENCY_NODE_FLAGS (see inChild). */
   child?: boolean;
   /** Skipped under --quick unless a filter names it (too slow for a one-minute smoke test). */
   slow?: boolean;
@@ -137,52 +127,110 @@ const AGAINST: Record<string, string> = {
   'rpc.redis-100.at-least-once': 'hub best-effort',
 };
 
-function entries(): Entry[] {
+const plain = (s: { id: string; run: Entry['run'] }, suite: string, ids = [s.id]): Entry => ({
+  id: s.id,
+  ids,
+  suite,
+  run: s.run,
+  estimate: ESTIMATES[s.id] ?? [10, 3],
+  slow: SLOW.has(s.id),
+});
+
+/**
+ * The suites in run order, each a module imported only when a process needs it:
+ * the process an entry runs in imports only its own suite (importing them all,
+ * with Moleculer, BullMQ, Socket.IO and the chart renderer, took seconds per
+ * entry). Order: what a run under its time bound should not leave out comes
+ * first (the hub against raw and against the peers, per transport), the
+ * longest suites later.
+ */
+const SUITES: Array<[string, (name: string) => Promise<Entry[]>]> = [
+  ['core', async (n) => (await import('./core.js')).coreScenarios.map((s) => plain(s, n))],
+  [
+    'observability',
+    async (n) =>
+      (await import('./observability.js')).observabilityScenarios.map((s) => plain(s, n)),
+  ],
+  [
+    'redis',
+    async (n) => {
+      const { redisSuite, isLatencyId } = await import('./redis.js');
+      const floods = redisSuite.ids.filter((id) => !isLatencyId(id));
+      const steady = redisSuite.ids.filter(isLatencyId);
+      return [
+        {
+          id: 'redis',
+          ids: floods,
+          suite: n,
+          run: () => redisSuite.run(floods.filter(wanted)),
+          estimate: [12 * floods.length, 3 * floods.length],
+        },
+        ...steady.map(
+          (id): Entry => ({
+            id,
+            ids: [id],
+            suite: n,
+            run: () => redisSuite.run([id]),
+            estimate: [30, 8],
+            child: true,
+          }),
+        ),
+      ];
+    },
+  ],
+  [
+    'redis-durable',
+    async (n) => (await import('./redis-durable.js')).redisDurableScenarios.map((s) => plain(s, n)),
+  ],
+  [
+    'redis-cluster',
+    async (n) => {
+      const { redisClusterSuite } = await import('./redis-cluster.js');
+      // Starts a 3-master Cluster (~5 s) and one node; --quick runs it with small rounds.
+      return [
+        {
+          id: 'redis.cluster',
+          ids: redisClusterSuite.ids,
+          suite: n,
+          run: () => redisClusterSuite.run(redisClusterSuite.ids.filter(wanted)),
+          estimate: [60, 15],
+        },
+      ];
+    },
+  ],
+  [
+    'peers',
+    async (n) =>
+      (await import('./peers.js')).peerScenarios.map((s) => ({
+        ...plain(s, n, s.ids ?? [s.id]),
+        estimate: s.estimate,
+      })),
+  ],
+  [
+    'security',
+    async (n) => (await import('./security.js')).securityScenarios.map((s) => plain(s, n, s.ids)),
+  ],
+  ['ws', async (n) => (await import('./ws.js')).wsScenarios.map((s) => plain(s, n))],
+  ['http', async (n) => (await import('./http.js')).httpScenarios.map((s) => plain(s, n))],
+  ['legacy', async (n) => (await import('./legacy.js')).legacyScenarios.map((s) => plain(s, n))],
+  ['rpc', async (n) => (await import('./rpc.js')).rpcScenarios.map((s) => plain(s, n))],
+  [
+    'scale',
+    async (n) =>
+      (await import('./scale.js')).scaleScenarios.map((s) => ({
+        ...plain(s, n),
+        estimate: s.estimate,
+        child: s.child === true,
+        slow: s.slow === true,
+      })),
+  ],
+];
+
+/** The entries of every suite, or of the one named `only`. */
+async function entries(only?: string): Promise<Entry[]> {
   const list: Entry[] = [];
-  const plain = (s: { id: string; run: Entry['run'] }, ids = [s.id]) => ({
-    id: s.id,
-    ids,
-    run: s.run,
-    estimate: ESTIMATES[s.id] ?? [10, 3],
-    slow: SLOW.has(s.id),
-  });
-  // Order: what a run under its time bound should not leave out comes first (the hub
-  // against raw and against the peers, per transport), the longest suites later.
-  for (const s of coreScenarios) list.push(plain(s));
-  for (const s of observabilityScenarios) list.push(plain(s));
-  const floods = redisSuite.ids.filter((id) => !isLatencyId(id));
-  const steady = redisSuite.ids.filter(isLatencyId);
-  list.push({
-    id: 'redis',
-    ids: floods,
-    run: () => redisSuite.run(floods.filter(wanted)),
-    estimate: [12 * floods.length, 3 * floods.length],
-  });
-  for (const id of steady) {
-    list.push({ id, ids: [id], run: () => redisSuite.run([id]), estimate: [30, 8], child: true });
-  }
-  for (const s of redisDurableScenarios) list.push(plain(s));
-  // Starts a 3-master Cluster (~5 s) and one node; --quick runs it with small rounds.
-  list.push({
-    id: 'redis.cluster',
-    ids: redisClusterSuite.ids,
-    run: () => redisClusterSuite.run(redisClusterSuite.ids.filter(wanted)),
-    estimate: [60, 15],
-  });
-  for (const s of peerScenarios) list.push({ ...plain(s, s.ids ?? [s.id]), estimate: s.estimate });
-  for (const s of securityScenarios) list.push(plain(s, s.ids));
-  for (const s of wsScenarios) list.push(plain(s));
-  for (const s of httpScenarios) list.push(plain(s));
-  for (const s of legacyScenarios) list.push(plain(s));
-  for (const s of rpcScenarios) list.push(plain(s));
-  for (const s of scaleScenarios) {
-    list.push({
-      ...plain(s),
-      estimate: s.estimate,
-      child: s.child === true,
-      slow: s.slow === true,
-    });
-  }
+  for (const [name, load] of SUITES)
+    if (only === undefined || only === name) list.push(...(await load(name)));
   return list;
 }
 
@@ -194,13 +242,19 @@ function selected(e: Entry): boolean {
 }
 
 /**
- * The entries flagged `child` run in a child process with their own V8 flags
- * (LATENCY_NODE_FLAGS, see redis.ts): the flags that keep GC pauses out of a
- * p99 at a fixed rate would slow the throughput scenarios down.
+ * Every entry runs in a process of its own, started for it and gone after it.
+ * In one long process a scenario's figures depended on what had run before it:
+ * the in-process request/reply figures of the hub and of Moleculer alike read a
+ * quarter lower at the end of a full run than alone (the heap, the code cache
+ * and the type feedback that earlier scenarios left behind), so a run's figures
+ * were not the figures of its scenarios. The entries flagged `child` get
+ * LATENCY_NODE_FLAGS as well (see redis.ts): the flags that keep GC pauses out
+ * of a p99 at a fixed rate would slow the throughput scenarios down.
  */
 const CHILD_DEADLINE_MS = 150_000;
 
-async function inChild(ids: string[]): Promise<ScenarioResult[]> {
+async function inChild(e: Entry): Promise<ScenarioResult[]> {
+  const { LATENCY_NODE_FLAGS } = await import('./redis.js');
   const dir = mkdtempSync(join(tmpdir(), 'hub-bench-'));
   const out = join(dir, 'results.json');
   try {
@@ -209,15 +263,22 @@ async function inChild(ids: string[]): Promise<ScenarioResult[]> {
         process.execPath,
         [
           ...process.execArgv,
-          ...LATENCY_NODE_FLAGS,
+          ...(e.child ? LATENCY_NODE_FLAGS : []),
           fileURLToPath(import.meta.url),
-          ...ids,
+          // The same filters, so the entry measures the same ids as it would here.
+          ...args.filters,
           ...(mode.quick ? ['--quick'] : []),
         ],
-        { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HUB_BENCH_CHILD: out } },
+        {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: { ...process.env, HUB_BENCH_CHILD: out, HUB_BENCH_ENTRY: `${e.suite}/${e.id}` },
+        },
       );
       // Bounded like every load loop: a stuck child is killed, not waited for.
-      const deadline = setTimeout(() => child.kill('SIGKILL'), CHILD_DEADLINE_MS);
+      const deadline = setTimeout(
+        () => child.kill('SIGKILL'),
+        Math.max(CHILD_DEADLINE_MS, e.estimate[0] * 3_000),
+      );
       child.on('error', (err) => {
         clearTimeout(deadline);
         reject(err);
@@ -236,13 +297,11 @@ async function inChild(ids: string[]): Promise<ScenarioResult[]> {
 }
 
 async function child(out: string): Promise<void> {
-  const results: ScenarioResult[] = [];
-  for (const e of entries()) {
-    if (!e.child || !e.ids.some((id) => args.filters.includes(id))) continue;
-    const r = await e.run();
-    results.push(...(Array.isArray(r) ? r : [r]));
-  }
-  writeFileSync(out, serialize(results));
+  const [suite, id] = (process.env.HUB_BENCH_ENTRY ?? '').split('/');
+  const e = (await entries(suite)).find((x) => x.id === id);
+  if (e === undefined) throw new Error(`no entry ${process.env.HUB_BENCH_ENTRY}`);
+  const r = await e.run();
+  writeFileSync(out, serialize(Array.isArray(r) ? r : [r]));
 }
 
 /**
@@ -418,9 +477,10 @@ async function main(): Promise<void> {
   }
   // A comparison file that cannot be read fails now, not after minutes of measuring.
   const before = args.compareWith ? readRun(args.compareWith) : undefined;
-  const all = entries().filter(selected);
+  const every = await entries();
+  const all = every.filter(selected);
   if (args.list) {
-    for (const e of entries()) {
+    for (const e of every) {
       console.log(`${e.ids.join(', ')}${e.slow ? '  (skipped by --quick unless named)' : ''}`);
     }
     return;
@@ -440,37 +500,15 @@ async function main(): Promise<void> {
       known.get(e.id) ?? 0,
       e.ids.reduce((s, id) => s + (known.get(id) ?? 0), 0),
     ) || e.estimate[mode.quick ? 1 : 0];
-  const parent = all.filter((e) => !e.child);
-  const children = all.filter((e) => e.child);
-  const shown = new Progress(parent.length + (children.length > 0 ? 1 : 0));
+  const shown = new Progress(all.length);
   const results: ScenarioResult[] = [];
   let crashed = false;
-  const steps: Array<{ e: Entry; run: () => Promise<ScenarioResult[] | ScenarioResult> }> = [
-    ...parent.map((e) => ({ e, run: e.run })),
-    ...(children.length > 0
-      ? [
-          {
-            e: {
-              id: `${children.map((c) => c.id).join(', ')} (child process)`,
-              ids: children.flatMap((c) => c.ids),
-              run: async () => [],
-              estimate: [0, 0] as [number, number],
-            },
-            run: () => inChild(children.flatMap((c) => c.ids).filter(wanted)),
-          },
-        ]
-      : []),
-  ];
-  const est = steps.map((s) =>
-    s.e.id.endsWith('(child process)')
-      ? children.reduce((sum, c) => sum + estimate(c), 0)
-      : estimate(s.e),
-  );
+  const steps = all.map((e) => ({ e, run: () => inChild(e) }));
+  const est = steps.map((s) => estimate(s.e));
   const skipped: string[] = [];
   for (let i = 0; i < steps.length; i++) {
     const { e, run } = steps[i]!;
-    // The run's bound: past the budget, nothing more starts (the child process entry, whose
-    // scenarios are short, is the exception only when nothing was skipped before it).
+    // The run's bound: past the budget, nothing more starts.
     const spent = (performance.now() - t0) / 1000;
     if (args.budget > 0 && spent + est[i]! / 2 > args.budget) {
       skipped.push(...e.ids.filter(wanted));
@@ -541,6 +579,7 @@ async function main(): Promise<void> {
   mkdirSync(chartDir, { recursive: true });
   let charts: string[] = [];
   try {
+    const { writeCharts } = await import('./charts.js');
     charts = await writeCharts(run, chartDir);
   } catch (err) {
     console.log(`charts failed: ${(err as Error).stack ?? String(err)}`);
