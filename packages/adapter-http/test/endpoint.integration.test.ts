@@ -46,6 +46,29 @@ describe('http endpoint: sending into a hub', () => {
     expect(got[0]!.headers.tracestate).toBe('shop=1');
   });
 
+  it('a message the in-process transport accepts at once is answered in the same turn, before its handler runs', async () => {
+    const { hub, endpoint, url } = await setup();
+    const responses: import('node:http').ServerResponse[] = [];
+    endpoint.server!.prependListener('request', (_req, res) => responses.push(res));
+    const answeredBeforeHandler: boolean[] = [];
+    await hub.onMessage('audit', () => {
+      answeredBeforeHandler.push(responses.at(-1)!.writableEnded);
+    });
+    for (const guarantee of ['best-effort', 'at-least-once']) {
+      const res = await post(`${url}/messages`, {
+        destination: 'audit',
+        payload: guarantee,
+        deliveryGuarantee: guarantee,
+      });
+      expect(res.status).toBe(202);
+      await expect
+        .poll(() => answeredBeforeHandler.length)
+        .toBe(guarantee === 'best-effort' ? 1 : 2);
+    }
+    // Accepted means queued by the transport: the 202 did not wait for a promise to settle.
+    expect(answeredBeforeHandler).toEqual([true, true]);
+  });
+
   it('POST /messages with a whole Hub envelope keeps its id, guarantee and binary payload', async () => {
     const { url, got } = await setup();
     const msg = createMessage({

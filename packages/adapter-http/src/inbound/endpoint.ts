@@ -424,7 +424,9 @@ export class HttpEndpoint implements AsyncDisposable {
   /**
    * A POST: the body is read under the limit, then `received` goes on in the
    * body's 'end' event. The common case (one message, no protection) answers
-   * from the send's own settlement: no async frame and no promise of its own.
+   * in that same event when the hub accepts the message synchronously (the
+   * in-process transport), else from the send's own settlement: no async
+   * frame and no promise of its own.
    */
   private post(
     req: IncomingMessage,
@@ -525,7 +527,12 @@ export class HttpEndpoint implements AsyncDisposable {
     // The common case, without a batch's bookkeeping: answered when the send settles.
     const env = envelopes[0]!;
     if (this.opts.idempotencyWindowMs === 0) {
-      this.send(env).then(
+      const sending = this.sendEager(env);
+      if (!(sending instanceof Promise)) {
+        answer(res, env.id, minted);
+        return undefined;
+      }
+      sending.then(
         () => answer(res, env.id, minted),
         (err: unknown) => failed(res, err),
       );
@@ -547,7 +554,16 @@ export class HttpEndpoint implements AsyncDisposable {
       );
       return undefined;
     }
-    const sending = this.send(env);
+    const sent = this.sendEager(env);
+    if (!(sent instanceof Promise)) {
+      // Accepted already (the in-process transport): the window holds the
+      // shared settled promise at once, and the 202 goes out in this turn.
+      if (minted) this.accepted.add(env.id, ACCEPTED, now);
+      else this.accepted.set(env.id, ACCEPTED, now);
+      answer(res, env.id, minted);
+      return undefined;
+    }
+    const sending = sent;
     // An id made here is new to the window: it is queued there, not looked up.
     const entry = minted
       ? this.accepted.add(env.id, sending, now)
@@ -564,6 +580,17 @@ export class HttpEndpoint implements AsyncDisposable {
       },
     );
     return undefined;
+  }
+
+  /**
+   * `send`, with a message the hub accepted synchronously answered by its
+   * result itself (`Hub.sendEager`): the 202 needs no promise, closures or
+   * microtask of its own.
+   */
+  private sendEager(env: Envelope): MessageResult | Promise<MessageResult> {
+    return env.kind === 'event'
+      ? this.opts.hub.publish(env as UnifiedEvent)
+      : this.opts.hub.sendEager(env as UnifiedMessage);
   }
 
   private send(env: Envelope): Promise<MessageResult> {

@@ -146,6 +146,24 @@ export abstract class BaseAdapter
    * Not async: one promise and one microtask hop less per message on the hot path.
    */
   send(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
+    const sent = this.sendEager(envelope);
+    if (sent instanceof Promise) return sent;
+    if (sent !== this.#syncResult) {
+      // A transport that accepts synchronously returns one frozen result
+      // (the memory adapter): one settled promise for all its sends.
+      this.#syncResult = sent;
+      this.#syncSettled = Promise.resolve(sent);
+    }
+    return this.#syncSettled as Promise<SendResult>;
+  }
+
+  /**
+   * @internal {@link send} with a synchronous acceptance returned as the
+   * bare result, not a settled promise: for the hub's send pipeline, which
+   * then answers a gateway's client without a microtask hop (see
+   * `Hub.sendEager`). Counted and wrapped as `send` counts and wraps.
+   */
+  sendEager(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> | SendResult {
     let pending: Promise<SendResult> | SendResult;
     try {
       if (typeof envelope !== 'object' || envelope === null)
@@ -161,15 +179,12 @@ export abstract class BaseAdapter
     }
     if (typeof (pending as Promise<SendResult>).then !== 'function') {
       this.#stats.sent++;
-      if (pending !== this.#syncResult) {
-        // A transport that accepts synchronously returns one frozen result
-        // (the memory adapter): one settled promise for all its sends.
-        this.#syncResult = pending as SendResult;
-        this.#syncSettled = Promise.resolve(pending as SendResult);
-      }
-      return this.#syncSettled as Promise<SendResult>;
+      return pending as SendResult;
     }
-    return (pending as Promise<SendResult>).then(this.sendOk, this.sendFailedBound);
+    // Promise.resolve: a template method's thenable becomes a native promise.
+    return Promise.resolve(
+      (pending as Promise<SendResult>).then(this.sendOk, this.sendFailedBound),
+    );
   }
 
   /** Send an event (to every subscriber of its topic). @default doSend */

@@ -522,6 +522,26 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     return this.dispatch(message);
   }
 
+  /**
+   * @internal `send` for the hub's gateways, which answer their client once
+   * the hub has accepted a message (the HTTP endpoint's 202): the same
+   * validation, routing, accounting and outcome, but an acceptance the
+   * transport made synchronously (the in-process one) is returned as the
+   * result itself rather than a promise settled a microtask later. Anything
+   * else (a transport that accepts asynchronously, a failure, tracing,
+   * outbound middleware, a wait for a slot) returns the promise of `send`.
+   */
+  sendEager<T>(message: UnifiedMessage<T>): MessageResult | Promise<MessageResult> {
+    if (this._state !== 'running' || this.tracing.on()) return this.send(message);
+    try {
+      validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
+    } catch (err) {
+      this.metricsImpl.totals.rejected++;
+      return Promise.reject(err);
+    }
+    return this.pipeline.dispatchEager(message);
+  }
+
   /** `send` for a message the hub built itself from validated parts (requests, replies). */
   private sendBuilt(message: UnifiedMessage): Promise<MessageResult> {
     if (this._state !== 'running') return this.ensureRunning().then(() => this.sendBuilt(message));

@@ -93,6 +93,23 @@ export class SendPipeline {
   }
 
   /**
+   * {@link dispatch} for a caller that answers as soon as the send is
+   * accepted (see `Hub.sendEager`): when the first attempt is accepted by
+   * its transport synchronously (the in-process one), the result is returned
+   * as is, accounted as `dispatch` accounts it, with no promise and no
+   * microtask. Anything else (middleware, a wait for a slot, a broadcast,
+   * an open circuit, an asynchronous transport, a failure and its retries)
+   * returns the promise `dispatch` would.
+   */
+  dispatchEager(env: Sendable): MessageResult | Promise<MessageResult> {
+    if (this.o.outbound !== undefined || this.inFlight >= this.o.maxConcurrent) {
+      return this.dispatch(env);
+    }
+    this.inFlight++;
+    return this.sendFirst(env, true, true);
+  }
+
+  /**
    * For the direct local path: the adapter a send of `env` would try first
    * now, when the send could start at once (no outbound middleware, a free
    * slot) and go to one adapter (not a broadcast), with its circuit letting
@@ -177,6 +194,18 @@ export class SendPipeline {
    * broadcast go the long way).
    */
   private sendHeld(env: Sendable, release: boolean): Promise<MessageResult> {
+    return this.sendFirst(env, release, false) as Promise<MessageResult>;
+  }
+
+  /**
+   * {@link sendHeld}; with `eager`, a first attempt its transport accepted
+   * synchronously returns the bare result (see {@link dispatchEager}).
+   */
+  private sendFirst(
+    env: Sendable,
+    release: boolean,
+    eager: boolean,
+  ): MessageResult | Promise<MessageResult> {
     let decision: RouteDecision;
     try {
       decision = this.route(env);
@@ -195,14 +224,23 @@ export class SendPipeline {
       return release ? this.releaseAfter(via) : via;
     }
     const started = performance.now();
-    let sent: Promise<SendResult>;
+    let accepted: SendResult | Promise<SendResult>;
     try {
-      // Promise.resolve returns a native promise as is; it guards an adapter
-      // whose send returns a bare value (the slot must still come back).
-      sent = Promise.resolve(target.send(env));
+      accepted = eager ? target.sendEager(env) : target.send(env);
     } catch (err) {
-      sent = Promise.reject(err);
+      accepted = Promise.reject(err);
     }
+    if (eager && !isThenable(accepted)) {
+      if (release) this.releaseSlot();
+      try {
+        return this.sendSucceeded(env, target, started, accepted);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    // Promise.resolve returns a native promise as is; it guards an adapter
+    // whose send returns a bare value (the slot must still come back).
+    const sent = Promise.resolve(accepted);
     return sent.then(
       (result) => {
         if (release) this.releaseSlot();

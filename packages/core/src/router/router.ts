@@ -9,6 +9,7 @@ import {
   type UnifiedEvent,
   type UnifiedMessage,
 } from '@hub/protocol';
+import { BaseAdapter } from '../adapter/base.js';
 import type { ProtocolAdapter, SendResult } from '../adapter/contract.js';
 import { RoutingStrategy } from '../common/types.js';
 import { TopicMatcher } from '../event-bus/pattern.js';
@@ -67,6 +68,9 @@ const addressOf = (env: UnifiedMessage | UnifiedEvent): string =>
  * The router's view of one adapter: the adapter, its breaker, its observed
  * latency and load, and its baselines.
  */
+/** The `send` every `BaseAdapter` has unless a subclass or a test replaced it. */
+const BASE_SEND = BaseAdapter.prototype.send;
+
 export class RouteTarget {
   /** Exponentially weighted send latency in ms; 0 until observed. */
   latencyEwma = 0;
@@ -221,6 +225,30 @@ export class RouteTarget {
       return tracing.hop(this.name, envelope, (env) => this.hand(env));
     }
     return this.hand(envelope);
+  }
+
+  /**
+   * {@link send}, with an acceptance the adapter made synchronously returned
+   * as the bare result (see `BaseAdapter.sendEager`). An adapter that is not
+   * a `BaseAdapter`, or whose `send` was replaced, and a traced hop take
+   * `send`'s way.
+   */
+  sendEager(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> | SendResult {
+    const adapter = this.adapter;
+    if (
+      !(adapter instanceof BaseAdapter) ||
+      adapter.send !== BASE_SEND ||
+      this.tracing?.traced(envelope) === true
+    ) {
+      return this.send(envelope);
+    }
+    this.outstanding++;
+    const limit = adapter.capabilities.maxPayloadBytes;
+    if (limit !== undefined) {
+      const err = oversize(envelope, limit, this.name);
+      if (err !== undefined) return Promise.reject(err);
+    }
+    return adapter.sendEager(envelope);
   }
 
   private hand(envelope: UnifiedMessage | UnifiedEvent): Promise<SendResult> {
