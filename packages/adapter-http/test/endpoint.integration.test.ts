@@ -69,6 +69,23 @@ describe('http endpoint: sending into a hub', () => {
     expect(answeredBeforeHandler).toEqual([true, true]);
   });
 
+  it('a hub whose send was replaced (a wrapper) sees every message the endpoint sends, with or without the window', async () => {
+    for (const idempotencyWindowMs of [0, 60_000]) {
+      const { hub, url, got } = await setup({ idempotencyWindowMs });
+      const original = hub.send.bind(hub);
+      const seen: string[] = [];
+      hub.send = (m) => {
+        seen.push(m.id);
+        return original(m);
+      };
+      const res = await post(`${url}/messages`, { destination: 'orders', payload: 1 });
+      expect(res.status).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      expect(seen).toEqual([id]);
+      await expect.poll(() => got.length).toBe(1);
+    }
+  });
+
   it('POST /messages with a whole Hub envelope keeps its id, guarantee and binary payload', async () => {
     const { url, got } = await setup();
     const msg = createMessage({

@@ -529,10 +529,15 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
    * transport made synchronously (the in-process one) is returned as the
    * result itself rather than a promise settled a microtask later. Anything
    * else (a transport that accepts asynchronously, a failure, tracing,
-   * outbound middleware, a wait for a slot) returns the promise of `send`.
+   * outbound middleware, a wait for a slot) returns the promise of `send`,
+   * and so does a hub whose `send` was replaced (a wrapper or a spy, on the
+   * instance or in a subclass): what wraps `send` sees every message a
+   * gateway sends, as it did when the gateways called `send` itself.
    */
   sendEager<T>(message: UnifiedMessage<T>): MessageResult | Promise<MessageResult> {
-    if (this._state !== 'running' || this.tracing.on()) return this.send(message);
+    if (this._state !== 'running' || this.tracing.on() || this.send !== HUB_SEND) {
+      return this.send(message);
+    }
     try {
       validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
     } catch (err) {
@@ -884,6 +889,9 @@ function validateAddress(address: unknown, field: string): void {
     );
   }
 }
+
+/** The `send` every hub has unless a subclass or a caller replaced it (see `sendEager`). */
+const HUB_SEND = Hub.prototype.send;
 
 /** Create a hub. Nothing connects until `start()` (or the first send). */
 export function createHub(config: CommunicationConfig = {}): Hub {

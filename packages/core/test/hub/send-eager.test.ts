@@ -81,3 +81,25 @@ it('sendEager goes through an adapter send that was replaced (a wrapper or a spy
   await expect(r).resolves.toMatchObject({ success: true });
   expect(calls).toBe(1);
 });
+
+it('sendEager goes through a hub send that was replaced (a wrapper or a spy), as a gateway calling send did', async () => {
+  const hub = createHub({ name: 'eager-hub-wrapped', logger: quiet, adapters: [memory()] });
+  hubs.push(hub);
+  const got: unknown[] = [];
+  await hub.onMessage('ep', (m) => {
+    got.push(m.payload);
+  });
+  await hub.start();
+  const original = hub.send.bind(hub);
+  const seen: string[] = [];
+  hub.send = (m) => {
+    seen.push(m.id);
+    return original(m);
+  };
+  const m = msg({ payload: 'wrapped', deliveryGuarantee: 'best-effort' });
+  const r = hub.sendEager(m);
+  await expect(Promise.resolve(r)).resolves.toMatchObject({ success: true, messageId: m.id });
+  expect(seen).toEqual([m.id]);
+  await waitFor(() => got.length === 1, 'the delivery');
+  expect(hub.metrics().adapters.memory).toMatchObject({ sent: 1, inFlight: 0 });
+});
