@@ -7,7 +7,15 @@
  * `memory({ shareObjects: true })`.
  */
 import { startRedisServer } from '@hub/adapter-test-suite';
-import { createHub, createMessage, type DeliveryGuarantee, type Hub, memory } from '@hub/core';
+import {
+  createHub,
+  createMessage,
+  createReply,
+  DeliveryGuarantee,
+  type Hub,
+  memory,
+  type UnifiedMessage,
+} from '@hub/core';
 import { Redis } from 'ioredis';
 import moleculer from 'moleculer';
 import {
@@ -273,8 +281,14 @@ async function memoryRpc(): Promise<ScenarioResult[]> {
   return out;
 }
 
-/** Raw ioredis request → reply over Pub/Sub, by hand: what the hub's best-effort request does. */
-async function rawPair(url: string) {
+/**
+ * Raw ioredis request → reply over Pub/Sub, by hand: what the hub's best-effort request does.
+ * With `envelope`, each hop carries the protocol's envelope instead of `{id, payload}`: the
+ * request is the full message a hub sends (createMessage, then `replyTo` and `correlationId`),
+ * the reply the full message createReply builds, each JSON.stringify'd and JSON.parse'd as a
+ * whole, no validation. What that side reaches is the most any hub carrying the envelope can.
+ */
+async function rawPair(url: string, envelope = false) {
   // As the adapter's connections on one server: no auto-pipelining (a request
   // waits for its reply, so there is nothing to pipeline, and ioredis would
   // build a pipeline and an Immediate per command), and RESP2 as the adapter
@@ -288,11 +302,47 @@ async function rawPair(url: string) {
   const sPub = new Redis(url, opts);
   const sSub = new Redis(url, opts);
   const waiting = new Map<string, (v: unknown) => void>();
-  await sSub.subscribe('raw:rpc:req');
-  await cSub.subscribe('raw:rpc:rep');
+  const reqChannel = envelope ? 'raw:rpc-env:req' : 'raw:rpc:req';
+  const repChannel = envelope ? 'raw:rpc-env:rep' : 'raw:rpc:rep';
+  await sSub.subscribe(reqChannel);
+  await cSub.subscribe(repChannel);
+  if (envelope) {
+    sSub.on('message', (_ch: string, text: string) => {
+      const request = JSON.parse(text) as UnifiedMessage;
+      const reply = createReply(request, { payload: request.payload });
+      reply.deliveryGuarantee = DeliveryGuarantee.BEST_EFFORT;
+      sPub.publish(repChannel, JSON.stringify(reply)).catch(ignore);
+    });
+    cSub.on('message', (_ch: string, text: string) => {
+      const reply = JSON.parse(text) as UnifiedMessage;
+      const id = reply.correlationId!;
+      const w = waiting.get(id);
+      if (w) {
+        waiting.delete(id);
+        w(reply.payload);
+      }
+    });
+    return {
+      call(payload: unknown): Promise<unknown> {
+        const m = createMessage({
+          source: 'bench',
+          destination: 'rpc.be',
+          payload,
+          deliveryGuarantee: DeliveryGuarantee.BEST_EFFORT,
+        });
+        m.replyTo = '_inbox.raw';
+        m.correlationId = m.id;
+        return new Promise((resolve) => {
+          waiting.set(m.id, resolve);
+          cPub.publish(reqChannel, JSON.stringify(m)).catch(ignore);
+        });
+      },
+      close: () => Promise.allSettled([cPub, cSub, sPub, sSub].map((c) => c.quit())),
+    };
+  }
   sSub.on('message', (_ch: string, text: string) => {
     const req = JSON.parse(text) as { id: string; payload: unknown };
-    sPub.publish('raw:rpc:rep', JSON.stringify({ id: req.id, payload: req.payload })).catch(ignore);
+    sPub.publish(repChannel, JSON.stringify({ id: req.id, payload: req.payload })).catch(ignore);
   });
   cSub.on('message', (_ch: string, text: string) => {
     const rep = JSON.parse(text) as { id: string; payload: unknown };
@@ -308,7 +358,7 @@ async function rawPair(url: string) {
       const id = `r${seq++}`;
       return new Promise((resolve) => {
         waiting.set(id, resolve);
-        cPub.publish('raw:rpc:req', JSON.stringify({ id, payload })).catch(ignore);
+        cPub.publish(reqChannel, JSON.stringify({ id, payload })).catch(ignore);
       });
     },
     close: () => Promise.allSettled([cPub, cSub, sPub, sSub].map((c) => c.quit())),
@@ -333,6 +383,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
   const mServer = moleculerBroker('m-server', server.url);
   const mClient = moleculerBroker('m-client', server.url);
   const raw = await rawPair(server.url);
+  const rawEnvelope = await rawPair(server.url, true);
   const out: ScenarioResult[] = [];
   try {
     await hubServer.onMessage('rpc.be', (m) => m.payload, { guarantees: ['best-effort'] });
@@ -344,8 +395,8 @@ async function redisRpc(): Promise<ScenarioResult[]> {
     for (const inflight of [1, 100]) {
       const lat: Record<string, number[]> = { hub: [], raw: [] };
       const track = inflight === 1;
-      const cpu: number[][] = [[], [], [], []];
-      const [hb, ha, r, m] = await rotate(
+      const cpu: number[][] = [[], [], [], [], []];
+      const [hb, ha, r, m, re] = await rotate(
         [
           () => {
             if (track) lat.hub = [];
@@ -372,6 +423,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
             );
           },
           () => closedLoop(() => mClient.call('echo.echo', payload), REDIS_N, inflight),
+          () => closedLoop(() => rawEnvelope.call(payload), REDIS_N, inflight),
         ].map((side, i) => withCpu(side, cpu[i]!)),
         ROUNDS,
         true,
@@ -391,9 +443,8 @@ async function redisRpc(): Promise<ScenarioResult[]> {
         'raw ioredis req/s (median)': median(r!),
         // Both make the same two PUBLISH hops per call: what 1.2× Moleculer asks of the hub, in raw terms.
         'Moleculer ÷ raw (median)': ratioOf(m!, r!).median.toFixed(3),
-        'client CPU µs/req: hub best-effort / hub at-least-once / raw / Moleculer (median)': cpu
-          .map(cpuMedian)
-          .join(' / '),
+        'client CPU µs/req: hub best-effort / hub at-least-once / raw / Moleculer / raw with envelope (median)':
+          cpu.map(cpuMedian).join(' / '),
       };
       if (track) {
         // The last round of each side: per-request latency, µs.
@@ -404,7 +455,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
       }
       const notes = [
         `hub: best-effort hub.request() from one hub to another (two redis() adapters, one process) → Pub/Sub both ways; createMessage inside the clock`,
-        `${inflight} caller(s), each awaiting one request at a time; up to ${REDIS_N.toLocaleString('en-US')} requests or ${ROUND_MS} ms per round; rounds rotate hub best-effort, hub at-least-once, raw, Moleculer`,
+        `${inflight} caller(s), each awaiting one request at a time; up to ${REDIS_N.toLocaleString('en-US')} requests or ${ROUND_MS} ms per round; rounds rotate hub best-effort, hub at-least-once, raw, Moleculer, raw with envelope`,
       ];
       if (inflight === 1) {
         out.push(
@@ -423,6 +474,32 @@ async function redisRpc(): Promise<ScenarioResult[]> {
           }),
         );
       }
+      // The floor of any hub that carries the protocol's envelope: raw ioredis with the envelope
+      // on the wire, against raw with {id, payload}. No target: it says how far 1.2× Moleculer
+      // (and 0.8× raw) sit from what the envelope alone leaves.
+      out.push(
+        result({
+          ...common,
+          id: `rpc.redis-${inflight}.raw-envelope`,
+          title: `Redis request/reply, ${inflight} in flight: raw ioredis carrying the hub's envelope vs raw ioredis with {id, payload}`,
+          hub: stats(re!),
+          raw: stats(r!),
+          ratio: ratioOf(re!, r!),
+          targets: [],
+          notes: [
+            // The hub's own note (the first) does not apply: this line has no hub.
+            ...notes.slice(1),
+            "hub column: raw ioredis, same four connections and hops as the raw side, carrying the protocol's envelope: the request is createMessage() plus replyTo and correlationId, the reply createReply(), each JSON.stringify'd and JSON.parse'd whole (no validation, no hub)",
+            'raw column: the raw ioredis side of rpc.redis-1.raw ({id, payload}), same rounds',
+            'ratio: the most a hub carrying the envelope can reach of raw; hub ÷ Moleculer could then reach this ratio × (raw ÷ Moleculer)',
+          ],
+          extra: {
+            ...extra,
+            'raw with envelope ÷ Moleculer (median)': ratioOf(re!, m!).median.toFixed(3),
+            'hub best-effort ÷ raw with envelope (median)': ratioOf(hb!, re!).median.toFixed(3),
+          },
+        }),
+      );
       // At-least-once (the default guarantee) beside best-effort: the request goes through a stream.
       out.push(
         result({
@@ -460,6 +537,7 @@ async function redisRpc(): Promise<ScenarioResult[]> {
   } finally {
     await Promise.allSettled([mClient.stop(), mServer.stop()]);
     await raw.close();
+    await rawEnvelope.close();
     await Promise.allSettled([hubClient.close(), hubServer.close()]);
     await server.stop();
   }
