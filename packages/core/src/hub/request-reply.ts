@@ -177,6 +177,13 @@ export class RequestReply {
   private readonly pending = new PendingTable();
   /** Per timeout value, the waiting requests in deadline order. */
   private readonly lanes = new Map<number, Lane>();
+  /**
+   * The lane used last and its timeout value: callers mostly use one timeout,
+   * so a request finds its lane without a map lookup. Forgotten whenever a
+   * lane leaves the map.
+   */
+  private lastLane: Lane | undefined;
+  private lastTimeoutMs = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Deadline the timer is armed for. */
   private armedFor = Number.POSITIVE_INFINITY;
@@ -253,11 +260,13 @@ export class RequestReply {
         ),
       );
     }
-    let lane = this.lanes.get(timeoutMs);
+    let lane = timeoutMs === this.lastTimeoutMs ? this.lastLane : this.lanes.get(timeoutMs);
     if (lane === undefined) {
       lane = new Lane();
       this.lanes.set(timeoutMs, lane);
     }
+    this.lastLane = lane;
+    this.lastTimeoutMs = timeoutMs;
     const now = performance.now();
     const deadline = now + timeoutMs;
     let entry!: PendingRequest;
@@ -331,6 +340,7 @@ export class RequestReply {
   rejectAll(err: Error): void {
     const all = this.pending.takeAll();
     this.lanes.clear();
+    this.lastLane = undefined;
     this.disarm();
     for (const p of all) {
       p.settled = true;
@@ -381,7 +391,10 @@ export class RequestReply {
         }
         q.shift();
       }
-      if (q.size === 0) this.lanes.delete(timeoutMs);
+      if (q.size === 0) {
+        this.lanes.delete(timeoutMs);
+        if (lane === this.lastLane) this.lastLane = undefined;
+      }
     }
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
     for (const p of expired) {
