@@ -21,6 +21,7 @@ import {
   type ProtocolAdapter,
 } from '../adapter/contract.js';
 import { memory } from '../adapters/memory.js';
+import { perf } from '../common/clock.js';
 import type { DedupStore } from '../delivery/dedup.js';
 import { MemoryDedupStore } from '../delivery/memory-dedup.js';
 import type { ConsumerHost } from '../delivery/receive-pipeline.js';
@@ -540,7 +541,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
 
   /** `send`, resolving to `{ success: false, error }` instead of rejecting. */
   async sendMessage<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
-    const started = performance.now();
+    const started = perf.now();
     try {
       return await this.send(message);
     } catch (err) {
@@ -557,7 +558,7 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         messageId: typeof message?.id === 'string' ? message.id : '',
         protocol: '',
         adapter: '',
-        latencyMs: performance.now() - started,
+        latencyMs: perf.now() - started,
         error,
       };
     }

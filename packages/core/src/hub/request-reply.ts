@@ -4,6 +4,7 @@
  * `correlationId`. This module keeps the waiting requests, their deadlines
  * (HUB_TIMEOUT at the deadline) and the inbox, and builds replies.
  */
+
 import {
   createReply,
   DeliveryGuarantee,
@@ -11,6 +12,7 @@ import {
   HubError,
   type UnifiedMessage,
 } from '@hub/protocol';
+import { perf } from '../common/clock.js';
 import { RingDeque } from '../delivery/priority-queue.js';
 import type { Logger } from '../logger.js';
 import { TimeoutError } from '../resilience/timeout.js';
@@ -34,7 +36,7 @@ export interface Waiting {
 interface PendingRequest extends Waiting {
   readonly resolve: (reply: UnifiedMessage) => void;
   readonly reject: (err: Error) => void;
-  /** performance.now() past which the request fails with HUB_TIMEOUT. */
+  /** perf.now() past which the request fails with HUB_TIMEOUT. */
   readonly deadline: number;
   readonly lane: Lane;
   /** Answered, failed or timed out: no longer waiting (its lane drops it lazily). */
@@ -267,7 +269,7 @@ export class RequestReply {
     }
     this.lastLane = lane;
     this.lastTimeoutMs = timeoutMs;
-    const now = performance.now();
+    const now = perf.now();
     const deadline = now + timeoutMs;
     let entry!: PendingRequest;
     const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
@@ -359,7 +361,7 @@ export class RequestReply {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = deadline;
     // Timers run on whole milliseconds and may fire a fraction early: sweep() re-arms then.
-    this.timer = setTimeout(this.sweepFn, Math.max(1, Math.ceil(deadline - performance.now())));
+    this.timer = setTimeout(this.sweepFn, Math.max(1, Math.ceil(deadline - perf.now())));
     if (this.pending.live === 0) this.timer.unref();
   }
 
@@ -373,7 +375,7 @@ export class RequestReply {
   private sweep(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
-    const now = performance.now();
+    const now = perf.now();
     let next = Number.POSITIVE_INFINITY;
     const expired: PendingRequest[] = [];
     for (const [timeoutMs, lane] of this.lanes) {
