@@ -244,15 +244,12 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     this.adapters.on('removed', (name) => this.onAdapterRemoved(name));
 
     const self = this;
-    this.consumerHost = {
+    const consumerHost: Omit<ConsumerHost, 'inbound'> = {
       logger: this.logger,
       dedup: this.dedup,
       dedupWindowMs: config.dedup?.windowMs ?? 600_000,
       dedupLeaseMs: config.dedup?.leaseMs ?? 30_000,
       retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, ...config.retry },
-      get inbound() {
-        return security?.checksArrivals === false ? idleInbound : inbound;
-      },
       // A reply is a child of the span that handled its request.
       reply: (request, payload, delivery) => {
         if (delivery instanceof LocalCall) {
@@ -289,6 +286,17 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
         expired: () => this.metricsImpl.expired(),
       },
     };
+    // Added after the literal, not written in it as `get inbound()`: V8 makes
+    // an object literal with an accessor a dictionary, and every read of the
+    // host by a consumer (its observer and reply, on each delivery) was then a
+    // generic property lookup (~90 instructions each, about 2% of an
+    // in-process request). Defined on the object it stays a fast one.
+    Object.defineProperty(consumerHost, 'inbound', {
+      get: () => (security?.checksArrivals === false ? idleInbound : inbound),
+      enumerable: true,
+      configurable: true,
+    });
+    this.consumerHost = consumerHost as ConsumerHost;
     this.consumers = new HubConsumers({
       name: this.name,
       adapters: this.adapters,
