@@ -110,7 +110,7 @@ describe('checkedClonePayload', () => {
     const holey = { z: 1, y: undefined, x: 'w', '10': 2, '2': 3 };
     const shuffled = { l: 1, k: 2, j: 3, i: 4, h: 5, g: 6, f: 7, e: 8, d: 9, c: 10, b: 11, a: 12 };
     for (let round = 0; round < 3; round++) {
-      for (const value of [wide, holey, shuffled, { one: 1 }, {}]) {
+      for (const value of [wide, holey, shuffled, { one: 1 }, {}] as Record<string, unknown>[]) {
         for (const copy of [
           clonePayload(value),
           checkedClonePayload(value, 'payload', 64, 10_000),
