@@ -113,6 +113,10 @@ export interface CloseOptions {
  * retries, circuit breakers, dedup, ordering, priorities, metrics and health
  * live here; adapters only move envelopes.
  */
+/** The delivery of a handler run is a request of the direct local path (its context is the consumer's job). */
+const takenDirect = (ctx: HandlerContext): boolean =>
+  (ctx as { readonly delivery?: unknown }).delivery instanceof LocalCall;
+
 export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   readonly name: string;
   /** Unique per hub instance; adapters use it as the consumer name. */
@@ -304,7 +308,9 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
       logger: this.logger,
       running: () => this._state === 'running',
       closed: () => this._state === 'closing' || this._state === 'closed',
-      wrapHandler: (handler) => this.tracing.wrapHandler(handler),
+      // A request on the direct local path was taken while tracing was off and
+      // makes no spans (see LocalCalls): its handler run makes none either.
+      wrapHandler: (handler) => this.tracing.wrapHandler(handler, takenDirect),
       maxDeliveries: config.maxDeliveries ?? 5,
       drainTimeoutMs: config.drainTimeoutMs ?? 10_000,
       rejected: () => {
