@@ -100,4 +100,28 @@ describe('checkedClonePayload', () => {
     expect(copy.list[1]).not.toBe(value.list[1]);
     expect(copy.list[2]).not.toBe(value.list[2]);
   });
+
+  it('copies objects of any number of keys, in order, whatever shapes came before', () => {
+    // Each key position has a store of its own (see storeAt): mix shapes and
+    // positions past the last one, with `__proto__` and undefined in between.
+    const wide = JSON.parse(
+      '{"a":1,"b":"x","__proto__":{"p":1},"c":[1,{"d":2}],"e":null,"f":true,"g":{},"h":[],"i":9,"j":"y","k":0,"l":{"m":[3]}}',
+    ) as Record<string, unknown>;
+    const holey = { z: 1, y: undefined, x: 'w', '10': 2, '2': 3 };
+    const shuffled = { l: 1, k: 2, j: 3, i: 4, h: 5, g: 6, f: 7, e: 8, d: 9, c: 10, b: 11, a: 12 };
+    for (let round = 0; round < 3; round++) {
+      for (const value of [wide, holey, shuffled, { one: 1 }, {}] as Record<string, unknown>[]) {
+        for (const copy of [
+          clonePayload(value),
+          checkedClonePayload(value, 'payload', 64, 10_000),
+        ] as Record<string, unknown>[]) {
+          expect(copy).toStrictEqual(expectedAfterWire(value));
+          expect(Object.keys(copy)).toEqual(
+            Object.keys(value).filter((k) => value[k] !== undefined),
+          );
+          expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+        }
+      }
+    }
+  });
 });

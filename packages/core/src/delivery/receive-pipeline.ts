@@ -1,6 +1,7 @@
 import type { Envelope, UnifiedEvent, UnifiedMessage } from '@hub/protocol';
 import type { InboundDelivery } from '../adapter/contract.js';
 import { DeadLetterError } from '../adapter/errors.js';
+import { perf } from '../common/clock.js';
 import { isThenable } from '../common/thenable.js';
 import type { HandlerContext, InboundContext } from '../common/types.js';
 import { matchTopic } from '../event-bus/pattern.js';
@@ -458,7 +459,7 @@ export class ReceivePipeline {
   private invoke(job: Job): void {
     const run = ++job.run;
     // Handler latency is sampled (one job in 8): a clock read costs as much as a fast handler.
-    job.startedAt = (++this.timingSample & 7) === 1 ? performance.now() : -1;
+    job.startedAt = (++this.timingSample & 7) === 1 ? perf.now() : -1;
     let result: unknown;
     try {
       result = this.opts.handler(job.envelope, job);
@@ -518,7 +519,7 @@ export class ReceivePipeline {
 
   private succeeded(job: Job, value: unknown): void {
     const env = job.envelope;
-    const handlerMs = job.startedAt < 0 ? -1 : performance.now() - job.startedAt;
+    const handlerMs = job.startedAt < 0 ? -1 : perf.now() - job.startedAt;
     if (value !== undefined && env.kind === 'message' && env.replyTo !== undefined) {
       this.host.reply(env, value, job.delivery)?.catch((err: unknown) => {
         this.host.logger.warn(`[hub:consumer] reply to ${env.replyTo} failed`, {

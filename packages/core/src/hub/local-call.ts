@@ -40,7 +40,8 @@ export interface LocalCallHost {
   /** Build the reply a handler's `payload` makes to `request`, with a headers object of its own. */
   buildReply(request: UnifiedMessage, payload: unknown): UnifiedMessage;
   /**
-   * A tracer provider is registered: the direct path makes no spans, so
+   * A tracer provider is registered: the direct path makes no spans (nor
+   * does its handler run, even when a provider is registered meanwhile), so
    * requests then take the traced path. Asked only once a local handler is
    * found, so a request to another process pays nothing for it.
    */

@@ -4,6 +4,7 @@
  * `correlationId`. This module keeps the waiting requests, their deadlines
  * (HUB_TIMEOUT at the deadline) and the inbox, and builds replies.
  */
+
 import {
   createReply,
   DeliveryGuarantee,
@@ -11,6 +12,7 @@ import {
   HubError,
   type UnifiedMessage,
 } from '@hub/protocol';
+import { perf } from '../common/clock.js';
 import { RingDeque } from '../delivery/priority-queue.js';
 import type { Logger } from '../logger.js';
 import { TimeoutError } from '../resilience/timeout.js';
@@ -34,7 +36,7 @@ export interface Waiting {
 interface PendingRequest extends Waiting {
   readonly resolve: (reply: UnifiedMessage) => void;
   readonly reject: (err: Error) => void;
-  /** performance.now() past which the request fails with HUB_TIMEOUT. */
+  /** perf.now() past which the request fails with HUB_TIMEOUT. */
   readonly deadline: number;
   readonly lane: Lane;
   /** Answered, failed or timed out: no longer waiting (its lane drops it lazily). */
@@ -177,6 +179,13 @@ export class RequestReply {
   private readonly pending = new PendingTable();
   /** Per timeout value, the waiting requests in deadline order. */
   private readonly lanes = new Map<number, Lane>();
+  /**
+   * The lane used last and its timeout value: callers mostly use one timeout,
+   * so a request finds its lane without a map lookup. Forgotten whenever a
+   * lane leaves the map.
+   */
+  private lastLane: Lane | undefined;
+  private lastTimeoutMs = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Deadline the timer is armed for. */
   private armedFor = Number.POSITIVE_INFINITY;
@@ -253,12 +262,14 @@ export class RequestReply {
         ),
       );
     }
-    let lane = this.lanes.get(timeoutMs);
+    let lane = timeoutMs === this.lastTimeoutMs ? this.lastLane : this.lanes.get(timeoutMs);
     if (lane === undefined) {
       lane = new Lane();
       this.lanes.set(timeoutMs, lane);
     }
-    const now = performance.now();
+    this.lastLane = lane;
+    this.lastTimeoutMs = timeoutMs;
+    const now = perf.now();
     const deadline = now + timeoutMs;
     let entry!: PendingRequest;
     const reply = new Promise<UnifiedMessage<Res>>((resolve, reject) => {
@@ -331,6 +342,7 @@ export class RequestReply {
   rejectAll(err: Error): void {
     const all = this.pending.takeAll();
     this.lanes.clear();
+    this.lastLane = undefined;
     this.disarm();
     for (const p of all) {
       p.settled = true;
@@ -349,7 +361,7 @@ export class RequestReply {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = deadline;
     // Timers run on whole milliseconds and may fire a fraction early: sweep() re-arms then.
-    this.timer = setTimeout(this.sweepFn, Math.max(1, Math.ceil(deadline - performance.now())));
+    this.timer = setTimeout(this.sweepFn, Math.max(1, Math.ceil(deadline - perf.now())));
     if (this.pending.live === 0) this.timer.unref();
   }
 
@@ -363,7 +375,7 @@ export class RequestReply {
   private sweep(): void {
     this.timer = undefined;
     this.armedFor = Number.POSITIVE_INFINITY;
-    const now = performance.now();
+    const now = perf.now();
     let next = Number.POSITIVE_INFINITY;
     const expired: PendingRequest[] = [];
     for (const [timeoutMs, lane] of this.lanes) {
@@ -381,7 +393,10 @@ export class RequestReply {
         }
         q.shift();
       }
-      if (q.size === 0) this.lanes.delete(timeoutMs);
+      if (q.size === 0) {
+        this.lanes.delete(timeoutMs);
+        if (lane === this.lastLane) this.lastLane = undefined;
+      }
     }
     if (next !== Number.POSITIVE_INFINITY) this.arm(next);
     for (const p of expired) {

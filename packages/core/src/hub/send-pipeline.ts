@@ -5,6 +5,7 @@
  * broadcast strategy, and the send metrics. The hub validates and then calls
  * {@link SendPipeline.dispatch}.
  */
+
 import {
   DeliveryGuarantee,
   type Envelope,
@@ -16,6 +17,7 @@ import {
 } from '@hub/protocol';
 import type { SendResult } from '../adapter/contract.js';
 import { takeHandedOver } from '../adapter/payload-ownership.js';
+import { perf } from '../common/clock.js';
 import { isThenable } from '../common/thenable.js';
 import { type MessageResult, RoutingStrategy } from '../common/types.js';
 import { type BackoffOptions, backoffDelay } from '../resilience/backoff.js';
@@ -41,8 +43,8 @@ export interface SendPipelineOptions {
 
 type Sendable = UnifiedMessage | UnifiedEvent;
 
-/** `performance.now()` + this is wall-clock ms (the circuit breaker's clock), without a second clock read. */
-export const TIME_ORIGIN = performance.timeOrigin;
+/** `perf.now()` + this is wall-clock ms (the circuit breaker's clock), without a second clock read. */
+export const TIME_ORIGIN = perf.timeOrigin;
 
 const isBestEffort = (env: Envelope): boolean =>
   (env.deliveryGuarantee ?? DeliveryGuarantee.BEST_EFFORT) === DeliveryGuarantee.BEST_EFFORT;
@@ -158,9 +160,9 @@ export class SendPipeline {
   private route(env: Sendable): RouteDecision {
     const metrics = this.o.metrics;
     const timed = metrics.enabled && (++this.routeSample & 15) === 1;
-    const t0 = timed ? performance.now() : 0;
+    const t0 = timed ? perf.now() : 0;
     const decision = this.o.router.route(env);
-    if (timed) metrics.routing.record(performance.now() - t0);
+    if (timed) metrics.routing.record(perf.now() - t0);
     return decision;
   }
 
@@ -223,7 +225,7 @@ export class SendPipeline {
       const via = this.sendVia(env, targets, 1, 0, undefined);
       return release ? this.releaseAfter(via) : via;
     }
-    const started = performance.now();
+    const started = perf.now();
     let accepted: SendResult | Promise<SendResult>;
     try {
       accepted = eager ? target.sendEager(env) : target.send(env);
@@ -273,7 +275,7 @@ export class SendPipeline {
     started: number,
     result: SendResult,
   ): MessageResult {
-    const ended = performance.now();
+    const ended = perf.now();
     const latencyMs = ended - started;
     target.breaker.onSuccess(latencyMs, TIME_ORIGIN + ended);
     target.succeeded(env, latencyMs);
@@ -341,7 +343,7 @@ export class SendPipeline {
         index++;
         continue;
       }
-      const started = performance.now();
+      const started = perf.now();
       try {
         return this.sendSucceeded(env, target, started, await target.send(env));
       } catch (err) {
@@ -359,7 +361,7 @@ export class SendPipeline {
     // a payload handed over (handOverPayload) must be copied by each, or a
     // handler of the first could change what a later one sends.
     takeHandedOver(env);
-    const started = performance.now();
+    const started = perf.now();
     const results = await Promise.all(
       targets.map((t) =>
         this.sendVia(env, [t], 1, 0, undefined).catch(
@@ -368,7 +370,7 @@ export class SendPipeline {
             messageId: env.id,
             protocol: t.name,
             adapter: t.name,
-            latencyMs: performance.now() - started,
+            latencyMs: perf.now() - started,
             error,
           }),
         ),
@@ -381,7 +383,7 @@ export class SendPipeline {
       messageId: env.id,
       protocol: results.map((r) => r.protocol).join(','),
       adapter: results.map((r) => r.adapter).join(','),
-      latencyMs: performance.now() - started,
+      latencyMs: perf.now() - started,
       results,
     };
   }

@@ -258,12 +258,20 @@ export class HubTracing implements RouteTracing {
   /**
    * Wrap a handler: while tracing is on, each run is a CONSUMER span, child of
    * the context the envelope carries (a new trace when it carries none valid).
+   * A run `untraced` says was decided untraced already (the hub's direct local
+   * path, taken only while tracing was off) makes none: its request made no
+   * send span either, and it is spared asking the tracing API a second time.
    */
   wrapHandler(
     handler: (env: Envelope, ctx: HandlerContext) => unknown,
+    untraced?: (ctx: HandlerContext) => boolean,
   ): (env: Envelope, ctx: HandlerContext) => unknown {
     if (!this.enabled) return handler;
-    return (env, ctx) => (this.on() ? this.handle(env, ctx, handler) : handler(env, ctx));
+    if (untraced === undefined) {
+      return (env, ctx) => (this.on() ? this.handle(env, ctx, handler) : handler(env, ctx));
+    }
+    return (env, ctx) =>
+      !untraced(ctx) && this.on() ? this.handle(env, ctx, handler) : handler(env, ctx);
   }
 
   private handle(

@@ -122,4 +122,28 @@ describe('request lanes (deadline bookkeeping)', () => {
     expect(rr.waiting).toBe(0);
     expect(rr.tableSize).toBe(0);
   });
+
+  it('a timeout whose lane emptied gets a new lane: the next request with it still fails at its deadline', async () => {
+    const { rr } = setup();
+    made.push(rr);
+    const before = timerCount();
+    // The lane of 30 ms empties (its one request times out) and leaves the map;
+    // the request after it, with the same timeout, must land in a lane the
+    // timer sweeps, not in the one remembered from before.
+    for (let round = 0; round < 3; round++) {
+      const t0 = performance.now();
+      const err = await rr.request(request(), 30).catch((e: unknown) => e as HubError);
+      expect(err).toMatchObject({ code: ErrorCode.TIMEOUT });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(29);
+      expect(rr.held).toBe(0);
+    }
+    // After rejectAll (the hub closing) as well.
+    const p = rr.request(request(), 30).catch((e: unknown) => e as Error);
+    rr.rejectAll(new Error('closing'));
+    expect(await p).toMatchObject({ message: 'closing' });
+    const err = await rr.request(request(), 30).catch((e: unknown) => e as HubError);
+    expect(err).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(rr.waiting).toBe(0);
+    expect(timerCount()).toBeLessThanOrEqual(before);
+  });
 });

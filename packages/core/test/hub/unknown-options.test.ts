@@ -163,6 +163,30 @@ describe('hub calls refuse unknown options and bad arguments', () => {
     );
   });
 
+  it('request: a misspelt option beside timeoutMs, an inherited one ignored, a non-object refused', async () => {
+    const h = await started();
+    await h.onMessage('d', (m) => m.payload, { guarantees: ['best-effort'] });
+    const msg = () =>
+      createMessage({
+        source: 's',
+        destination: 'd',
+        payload: 1,
+        deliveryGuarantee: 'best-effort',
+      });
+    await expect(h.request(msg(), loose({ timeoutMs: 5_000, retries: 2 }))).rejects.toThrow(
+      invalid(/`request\.retries`/),
+    );
+    await expect(h.request(msg(), loose([]))).rejects.toThrow(
+      invalid(/request options must be an object/),
+    );
+    // Only own keys are options, as before: one inherited from a prototype is not refused.
+    const inherited = Object.create({ retries: 2 }) as { timeoutMs?: number };
+    inherited.timeoutMs = 5_000;
+    await expect(h.request(msg(), inherited)).resolves.toMatchObject({ payload: 1 });
+    await expect(h.request(msg(), { timeoutMs: 5_000 })).resolves.toMatchObject({ payload: 1 });
+    await expect(h.request(msg(), {})).resolves.toMatchObject({ payload: 1 });
+  });
+
   it('close: a misspelt option rejects (never throws synchronously) and leaves the hub open', async () => {
     const h = await started();
     const closing = h.close(loose({ drainTimoutMs: 0 }));

@@ -242,6 +242,44 @@ describe('with a tracer provider registered', () => {
     expect(spans()).toHaveLength(0);
     expect(seen[0]!.traceparent).toBeUndefined();
   });
+
+  it('a request taken on the direct local path stays untraced when a provider is registered before its handler runs', async () => {
+    unregister();
+    const hub = newHub();
+    const ran: string[] = [];
+    await hub.onMessage(
+      'echo',
+      (env) => {
+        ran.push(env.id);
+        return (env as UnifiedMessage).payload;
+      },
+      { guarantees: ['best-effort'] },
+    );
+    await hub.start();
+    const adapter = hub.adapters.get('memory') as MemoryAdapter;
+    const direct = () => adapter.health().detail?.deliveredDirect as number;
+    const request = () => msg('echo', { deliveryGuarantee: 'best-effort' as never });
+    // The first request waits for the inbox; the next one is taken directly.
+    await hub.request(request(), { timeoutMs: 10_000 });
+    const before = direct();
+    const pending = hub.request(request(), { timeoutMs: 10_000 });
+    expect(direct()).toBe(before + 1);
+    // Registered after the request was taken, before its handler runs (a microtask later).
+    register();
+    try {
+      expect((await pending).payload).toEqual({ n: 1 });
+      expect(ran).toHaveLength(2);
+      expect(spans()).toHaveLength(0);
+      // Its reply came back directly too (counted as a direct delivery).
+      expect(direct()).toBe(before + 2);
+      // The next request sees the provider: it takes the traced path.
+      await hub.request(request(), { timeoutMs: 10_000 });
+      expect(direct()).toBe(before + 2);
+      await waitFor(() => named('process echo').length === 1, 'the traced request handled');
+    } finally {
+      unregister();
+    }
+  });
 });
 
 describe('without a tracer provider', () => {
