@@ -528,12 +528,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   send<T>(message: UnifiedMessage<T>): Promise<MessageResult> {
     // Not async: the hot path allocates one promise (dispatch's), not one per layer.
     if (this._state !== 'running') return this.ensureRunning().then(() => this.send(message));
-    try {
-      validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
-    } catch (err) {
-      this.metricsImpl.totals.rejected++;
-      return Promise.reject(err);
-    }
+    const refused = this.refuse(message);
+    if (refused !== undefined) return refused;
     return this.dispatch(message);
   }
 
@@ -553,13 +549,24 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     if (this._state !== 'running' || this.tracing.on() || this.send !== HUB_SEND) {
       return this.send(message);
     }
+    const refused = this.refuse(message);
+    if (refused !== undefined) return refused;
+    return this.pipeline.dispatchEager(message);
+  }
+
+  /**
+   * Check a message the caller built before it enters the pipeline: a
+   * refusal is counted and comes back as the rejected promise the call
+   * answers with; undefined when the message is valid.
+   */
+  private refuse(message: UnifiedMessage): Promise<never> | undefined {
     try {
       validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
+      return undefined;
     } catch (err) {
       this.metricsImpl.totals.rejected++;
       return Promise.reject(err);
     }
-    return this.pipeline.dispatchEager(message);
   }
 
   /** `send` for a message the hub built itself from validated parts (requests, replies). */
@@ -665,12 +672,8 @@ export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    try {
-      validateMessage(message, DEFAULT_LIMITS, SKIP_PAYLOAD);
-    } catch (err) {
-      this.metricsImpl.totals.rejected++;
-      return Promise.reject(err);
-    }
+    const refused = this.refuse(message);
+    if (refused !== undefined) return refused;
     return this.requests.request<Res>(message as UnifiedMessage, options.timeoutMs);
   }
 
