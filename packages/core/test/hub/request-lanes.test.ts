@@ -123,6 +123,37 @@ describe('request lanes (deadline bookkeeping)', () => {
     expect(rr.tableSize).toBe(0);
   });
 
+  it('a second request under a waiting id is refused, with any timeout; the waiting one keeps its reply and deadline', async () => {
+    const { rr, sent, late } = setup();
+    made.push(rr);
+    const before = timerCount();
+    const t0 = performance.now();
+    const m = request();
+    const first = rr.request(m, 60).catch((e: unknown) => e as HubError);
+    await sentCount(sent, 1);
+    // Refused under its own timeout, another (a lane made for it), and an invalid one (refused as waiting first).
+    for (const ms of [60, 90, -1]) {
+      await expect(rr.request(m, ms)).rejects.toMatchObject({ code: ErrorCode.INVALID_MESSAGE });
+    }
+    await expect(rr.request(request(), -1)).rejects.toMatchObject({
+      code: ErrorCode.INVALID_CONFIG,
+    });
+    expect(sent.length).toBe(1);
+    expect(rr.waiting).toBe(1);
+    expect(await first).toMatchObject({ code: ErrorCode.TIMEOUT });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(59);
+    expect(rr.waiting).toBe(0);
+    expect(rr.held).toBe(0);
+    expect(timerCount()).toBeLessThanOrEqual(before);
+    // Its reply, arriving now, is late; the id can be asked again and answered.
+    rr.answer(createReply(sent[0]!, { payload: 'late' }));
+    expect(late.n).toBe(1);
+    const again = rr.request(m, 1_000);
+    await sentCount(sent, 2);
+    rr.answer(createReply(sent[1]!, { payload: 'ok' }));
+    expect((await again).payload).toBe('ok');
+  });
+
   it('a timeout whose lane emptied gets a new lane: the next request with it still fails at its deadline', async () => {
     const { rr } = setup();
     made.push(rr);
