@@ -108,15 +108,15 @@ export interface CloseOptions {
   drainTimeoutMs?: number;
 }
 
+/** The delivery of a handler run is a request of the direct local path (its context is the consumer's job). */
+const takenDirect = (ctx: HandlerContext): boolean =>
+  (ctx as { readonly delivery?: unknown }).delivery instanceof LocalCall;
+
 /**
  * The hub: one API over every registered transport. Routing, guarantees,
  * retries, circuit breakers, dedup, ordering, priorities, metrics and health
  * live here; adapters only move envelopes.
  */
-/** The delivery of a handler run is a request of the direct local path (its context is the consumer's job). */
-const takenDirect = (ctx: HandlerContext): boolean =>
-  (ctx as { readonly delivery?: unknown }).delivery instanceof LocalCall;
-
 export class Hub extends EventEmitter<HubEvents> implements AsyncDisposable {
   readonly name: string;
   /** Unique per hub instance; adapters use it as the consumer name. */

@@ -5,7 +5,6 @@
  * broadcast strategy, and the send metrics. The hub validates and then calls
  * {@link SendPipeline.dispatch}.
  */
-
 import {
   DeliveryGuarantee,
   type Envelope,
